@@ -1,0 +1,42 @@
+import { defineConfig } from '@playwright/test';
+
+/** Flags that give headless Debian chromium WebGPU on SwiftShader (see ../shared/DESIGN.md). */
+export const chromiumWebGpuArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-features=Vulkan',
+];
+
+const port = Number(process.env.WEBDETR_E2E_PORT ?? 5183);
+
+export default defineConfig({
+  testDir: 'e2e',
+  testMatch: '**/*.spec.ts',
+  // SwiftShader is CPU emulation: one worker, generous timeouts.
+  workers: 1,
+  fullyParallel: false,
+  timeout: 300_000,
+  expect: { timeout: 30_000 },
+  reporter: process.env.CI ? [['list']] : [['list']],
+  outputDir: 'test-results',
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: 'chromium',
+    launchOptions: {
+      executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium',
+      args: chromiumWebGpuArgs,
+    },
+  },
+  webServer: {
+    command: `npx vite --host 127.0.0.1 --port ${port} --strictPort`,
+    url: `http://127.0.0.1:${port}/e2e/pages/index.html`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 120_000,
+  },
+});

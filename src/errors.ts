@@ -1,0 +1,62 @@
+/**
+ * Typed errors shared by every layer. Each carries a stable `code` so callers (and the worker
+ * boundary, which cannot transfer class identity) can branch on it without parsing messages.
+ */
+export type WebDetrErrorCode =
+  | 'invalid-input'
+  | 'webgpu-unavailable'
+  | 'gpu-validation'
+  | 'gpu-out-of-memory'
+  | 'gpu-internal'
+  | 'device-lost'
+  | 'disposed';
+
+export class WebDetrError extends Error {
+  readonly code: WebDetrErrorCode;
+  constructor(code: WebDetrErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A caller passed a tensor, shape or option the operation cannot accept. Thrown before any GPU work. */
+export class InputError extends WebDetrError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid-input', message, options);
+  }
+}
+
+/** navigator.gpu is missing, or no adapter/device could be obtained. */
+export class WebGpuUnavailableError extends WebDetrError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('webgpu-unavailable', message, options);
+  }
+}
+
+/** A WebGPU error scope caught an error while we encoded or submitted work. */
+export class GpuError extends WebDetrError {
+  constructor(
+    code: 'gpu-validation' | 'gpu-out-of-memory' | 'gpu-internal',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The GPUDevice was lost (driver reset, `device.destroy()`, tab backgrounded on mobile...). */
+export class DeviceLostError extends WebDetrError {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super('device-lost', message);
+    this.reason = reason;
+  }
+}
+
+/** The object was used after `dispose()`. */
+export class DisposedError extends WebDetrError {
+  constructor(what: string) {
+    super('disposed', `${what} was used after dispose()`);
+  }
+}

@@ -1,0 +1,4 @@
+export * from './device.js';
+export * from './buffers.js';
+export * from './error-scope.js';
+export * from './pipeline-cache.js';
