@@ -1,0 +1,30 @@
+"""Shared pytest set-up: tools/ on sys.path, two CPU threads, paths to the repo and ../shared."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = Path(__file__).resolve().parents[1]
+REPO = TOOLS.parent
+SHARED = Path(os.environ.get("WEBDETR_SHARED", REPO.parent / "shared"))
+sys.path.insert(0, str(TOOLS))
+
+try:
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("WEBDETR_TORCH_THREADS", "2")))
+except ImportError:  # the environment test reports the missing package
+    pass
+
+
+@pytest.fixture(scope="session")
+def repo_dir() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found at {SHARED} (set WEBDETR_SHARED)")
+    return SHARED

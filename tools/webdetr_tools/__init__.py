@@ -1,0 +1,1 @@
+"""webdetr's Python tool chain: model references, exporter, fixture generators, training (CPU, Debian torch)."""
