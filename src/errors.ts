@@ -9,7 +9,9 @@ export type WebDetrErrorCode =
   | 'gpu-out-of-memory'
   | 'gpu-internal'
   | 'device-lost'
-  | 'disposed';
+  | 'disposed'
+  | 'model-fetch'
+  | 'model-integrity';
 
 export class WebDetrError extends Error {
   readonly code: WebDetrErrorCode;
@@ -58,5 +60,28 @@ export class DeviceLostError extends WebDetrError {
 export class DisposedError extends WebDetrError {
   constructor(what: string) {
     super('disposed', `${what} was used after dispose()`);
+  }
+}
+
+/** A model file could not be downloaded: HTTP error status, network failure (offline, CORS) or abort. */
+export class ModelFetchError extends WebDetrError {
+  readonly url: string;
+  /** HTTP status when the server answered, undefined for network-level failures. */
+  readonly status: number | undefined;
+  constructor(url: string, message: string, options?: { status?: number; cause?: unknown }) {
+    super('model-fetch', message, options);
+    this.url = url;
+    this.status = options?.status;
+  }
+}
+
+/** A model file arrived but is not the file the manifest describes (truncated, too long, wrong sha256). */
+export class ModelIntegrityError extends WebDetrError {
+  readonly url: string;
+  readonly reason: 'truncated' | 'too-long' | 'hash-mismatch';
+  constructor(url: string, reason: 'truncated' | 'too-long' | 'hash-mismatch', message: string) {
+    super('model-integrity', message);
+    this.url = url;
+    this.reason = reason;
   }
 }

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelFetchError, ModelIntegrityError } from '../../src/errors.js';
+import { fetchVerified, type ModelFileCache } from '../../src/model/fetch-verified.js';
+import type { LoadProgressEvent } from '../../src/model/progress.js';
+
+const payload = new Uint8Array(200_000).map((_, i) => (i * 2654435761) >>> 24);
+const payloadSha = createHash('sha256').update(payload).digest('hex');
+
+let server: Server;
+let base = '';
+const requests: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    switch (req.url) {
+      case '/model.bin':
+        res.writeHead(200, { 'content-length': String(payload.byteLength) });
+        // Several chunks so progress has intermediate values.
+        for (let offset = 0; offset < payload.byteLength; offset += 50_000) res.write(payload.subarray(offset, offset + 50_000));
+        res.end();
+        return;
+      case '/short.bin':
+        res.writeHead(200);
+        res.end(payload.subarray(0, 1000));
+        return;
+      case '/long.bin':
+        res.writeHead(200);
+        res.end(new Uint8Array(payload.byteLength + 1));
+        return;
+      case '/cut.bin':
+        // Promise the whole file, send part of it, then drop the connection.
+        res.writeHead(200, { 'content-length': String(payload.byteLength) });
+        res.write(payload.subarray(0, 5000), () => res.destroy());
+        return;
+      default:
+        res.writeHead(404, 'Not Found');
+        res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+class MemoryCache implements ModelFileCache {
+  readonly entries = new Map<string, Uint8Array<ArrayBuffer>>();
+  async match(url: string) {
+    const bytes = this.entries.get(url);
+    return bytes ? new Response(bytes) : undefined;
+  }
+  async put(url: string, response: Response) {
+    this.entries.set(url, new Uint8Array(await response.arrayBuffer()));
+  }
+  async delete(url: string) {
+    return this.entries.delete(url);
+  }
+}
+
+const spec = (path: string) => ({ url: `${base}${path}`, file: path.slice(1), bytes: payload.byteLength, sha256: payloadSha });
+
+describe('fetchVerified', () => {
+  it('downloads, verifies and reports monotonic byte progress', async () => {
+    const events: LoadProgressEvent[] = [];
+    const { data, fromCache } = await fetchVerified({ ...spec('/model.bin'), onProgress: (e) => events.push(e) });
+    expect(fromCache).toBe(false);
+    expect(Buffer.from(data).equals(Buffer.from(payload))).toBe(true);
+    expect(events[0]).toMatchObject({ status: 'initiate', total: payload.byteLength });
+    expect(events.at(-1)).toMatchObject({ status: 'done', fromCache: false });
+    const loaded = events.flatMap((e) => (e.status === 'progress' ? [e.loaded] : []));
+    expect(loaded.length).toBeGreaterThan(1);
+    expect(loaded).toEqual([...loaded].sort((a, b) => a - b));
+    expect(loaded.at(-1)).toBe(payload.byteLength);
+  });
+
+  it('rejects a 404 with a typed error carrying the status', async () => {
+    const attempt = fetchVerified(spec('/missing.bin'));
+    await expect(attempt).rejects.toBeInstanceOf(ModelFetchError);
+    await expect(attempt).rejects.toMatchObject({ code: 'model-fetch', status: 404 });
+  });
+
+  it('rejects a truncated file', async () => {
+    await expect(fetchVerified(spec('/short.bin'))).rejects.toMatchObject({ code: 'model-integrity', reason: 'truncated' });
+  });
+
+  it('stops reading a file longer than the manifest says', async () => {
+    await expect(fetchVerified(spec('/long.bin'))).rejects.toMatchObject({ reason: 'too-long' });
+  });
+
+  it('reports a connection dropped mid-download as a fetch error', async () => {
+    await expect(fetchVerified(spec('/cut.bin'))).rejects.toBeInstanceOf(ModelFetchError);
+  });
+
+  it('rejects the right size with the wrong sha256', async () => {
+    const attempt = fetchVerified({ ...spec('/model.bin'), sha256: '0'.repeat(64) });
+    await expect(attempt).rejects.toBeInstanceOf(ModelIntegrityError);
+    await expect(attempt).rejects.toMatchObject({ reason: 'hash-mismatch' });
+  });
+
+  it('reports an unreachable host as a fetch error', async () => {
+    const attempt = fetchVerified({ ...spec('/model.bin'), url: 'http://127.0.0.1:1/model.bin' });
+    await expect(attempt).rejects.toMatchObject({ code: 'model-fetch', status: undefined });
+  });
+
+  it('serves the second load from the cache without a request', async () => {
+    const cache = new MemoryCache();
+    await fetchVerified({ ...spec('/model.bin'), cache });
+    const before = requests.length;
+    const second = await fetchVerified({ ...spec('/model.bin'), cache });
+    expect(second.fromCache).toBe(true);
+    expect(requests.length).toBe(before);
+  });
+
+  it('evicts a corrupt cache entry and downloads again', async () => {
+    const cache = new MemoryCache();
+    cache.entries.set(`${base}/model.bin`, new Uint8Array(payload.byteLength));
+    const before = requests.length;
+    const result = await fetchVerified({ ...spec('/model.bin'), cache });
+    expect(result.fromCache).toBe(false);
+    expect(requests.length).toBe(before + 1);
+    expect(Buffer.from(cache.entries.get(`${base}/model.bin`) ?? []).equals(Buffer.from(payload))).toBe(true);
+  });
+
+  it('does not cache a file that failed verification', async () => {
+    const cache = new MemoryCache();
+    await expect(fetchVerified({ ...spec('/short.bin'), cache })).rejects.toBeInstanceOf(ModelIntegrityError);
+    expect(cache.entries.size).toBe(0);
+  });
+});
