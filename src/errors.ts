@@ -11,7 +11,8 @@ export type WebDetrErrorCode =
   | 'device-lost'
   | 'disposed'
   | 'model-fetch'
-  | 'model-integrity';
+  | 'model-integrity'
+  | 'invalid-manifest';
 
 export class WebDetrError extends Error {
   readonly code: WebDetrErrorCode;
@@ -83,5 +84,15 @@ export class ModelIntegrityError extends WebDetrError {
     super('model-integrity', message);
     this.url = url;
     this.reason = reason;
+  }
+}
+
+/** A model package manifest breaks the schema (schemas/manifest.schema.json) or its cross-reference rules. */
+export class ManifestError extends WebDetrError {
+  /** Every problem found, each as "<json pointer>: <what is wrong>". */
+  readonly violations: readonly string[];
+  constructor(violations: readonly string[]) {
+    super('invalid-manifest', `invalid webdetr manifest:\n  ${violations.join('\n  ')}`);
+    this.violations = violations;
   }
 }

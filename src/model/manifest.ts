@@ -1,0 +1,204 @@
+/**
+ * The model-package manifest (manifest.json): typed interfaces and `parseManifest`, which validates
+ * against schemas/manifest.schema.json with @cfworker/json-schema (an interpreter: no eval or
+ * new Function, so it is CSP-safe) and then checks the cross-reference rules the schema cannot say
+ * (same rules as tools/webdetr_tools/export/manifest.py).
+ */
+import { Validator } from '@cfworker/json-schema';
+import type { Schema } from '@cfworker/json-schema';
+import { ManifestError } from '../errors';
+import manifestSchema from '../../schemas/manifest.schema.json';
+
+export const MANIFEST_FORMAT = 'webdetr-model/1';
+
+export type TensorDtype = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+/** A dimension is a fixed size or a symbol bound at run time (e.g. "patches", "patches*10"). */
+export type Dim = number | string;
+
+export interface TensorInterface {
+  dtype: TensorDtype;
+  shape: Dim[];
+  layout?: string;
+}
+
+export interface GraphFile {
+  name: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** Graph input and output names; they are also the tensor names they bind. */
+  inputs: string[];
+  outputs: string[];
+  opset: number;
+  weights: 'fp32' | 'fp16';
+}
+
+export interface GraphStage {
+  kind: 'graph';
+  graph: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+/** One call of the fused multi-scale deformable attention kernel (raw offsets and raw logits in). */
+export interface MsDeformAttnStage {
+  kind: 'msDeformAttn';
+  name: string;
+  value: string;
+  referencePoints: string;
+  samplingOffsets: string;
+  attentionLogits: string;
+  output: string;
+  queries: number;
+  heads: number;
+  headDim: number;
+  levels: [number, number][];
+  points: number;
+  referenceDim: 2 | 4;
+}
+
+export type Stage = GraphStage | MsDeformAttnStage;
+
+export interface Pipeline {
+  name: string;
+  kind: 'split' | 'single-graph';
+  description?: string;
+  /** A pipeline whose outputs stay alive and are read by this one (UP-DETR: patches after image). */
+  after?: string;
+  inputs: string[];
+  outputs: string[];
+  stages: Stage[];
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  model: {
+    family: 'deformable-detr' | 'up-detr';
+    variant: 'plain' | 'box-refine' | 'two-stage' | 'pretrain' | 'detection';
+    singleScale?: boolean;
+    source?: { checkpoint: string; sha256: string };
+    exporter?: string;
+  };
+  input: {
+    sizePolicy: { kind: 'fixed'; height: number; width: number };
+    resize: 'bilinear-stretch';
+    mean: [number, number, number];
+    std: [number, number, number];
+    pixelScale: number;
+    layout: 'NCHW';
+    queryPatch?: { height: number; width: number; maxPatches: number; queriesPerPatch: number };
+  };
+  output: {
+    logits: string;
+    boxes: string;
+    classActivation: 'sigmoid' | 'softmax';
+    classNames: string[];
+    noObjectClass?: number;
+    boxFormat: 'cxcywh-normalized';
+    topK?: number;
+  };
+  architecture: {
+    hiddenDim: number;
+    numQueries: number;
+    encoderLayers: number;
+    decoderLayers: number;
+    numHeads: number;
+    numLevels?: number;
+    encoderPoints?: number;
+    decoderPoints?: number;
+    levelShapes?: [number, number][];
+    ffnDim?: number;
+    preNorm?: boolean;
+    backbone?: string;
+  };
+  graphs: GraphFile[];
+  tensors: Record<string, TensorInterface>;
+  pipelines: Pipeline[];
+  measurements?: Record<string, unknown>;
+}
+
+const schemaValidator = new Validator(manifestSchema as unknown as Schema, '2020-12', false);
+
+function schemaViolations(json: unknown): string[] {
+  const result = schemaValidator.validate(json);
+  if (result.valid) return [];
+  // cfworker reports every failing keyword up the tree; the leaf errors name the actual problem.
+  const pointers = new Set<string>();
+  for (const error of result.errors) pointers.add(`${error.instanceLocation.replace(/^#/, '') || '/'}: ${error.error}`);
+  return [...pointers];
+}
+
+function stageIo(stage: Stage): { reads: string[]; writes: string[] } {
+  if (stage.kind === 'graph') return { reads: stage.inputs, writes: stage.outputs };
+  return {
+    reads: [stage.value, stage.referencePoints, stage.samplingOffsets, stage.attentionLogits],
+    writes: [stage.output],
+  };
+}
+
+/** Cross-reference rules: every named tensor is declared, stages read only what was produced before. */
+export function referenceViolations(manifest: Manifest): string[] {
+  const problems: string[] = [];
+  const declared = (name: string): boolean => Object.hasOwn(manifest.tensors, name);
+  const graphs = new Map<string, GraphFile>();
+  for (const graph of manifest.graphs) {
+    if (graphs.has(graph.name)) problems.push(`/graphs: duplicate graph name ${graph.name}`);
+    graphs.set(graph.name, graph);
+    for (const name of [...graph.inputs, ...graph.outputs]) {
+      if (!declared(name)) problems.push(`/graphs/${graph.name}: tensor ${name} is not declared in /tensors`);
+    }
+  }
+  for (const key of ['logits', 'boxes'] as const) {
+    const name = manifest.output[key];
+    if (!declared(name)) problems.push(`/output/${key}: tensor ${name} is not declared in /tensors`);
+  }
+  const produced = new Map<string, Set<string>>();
+  for (const pipeline of manifest.pipelines) {
+    const where = `/pipelines/${pipeline.name}`;
+    const available = new Set(pipeline.inputs);
+    if (pipeline.after !== undefined) {
+      const earlier = produced.get(pipeline.after);
+      if (earlier === undefined) problems.push(`${where}: after names unknown or later pipeline ${pipeline.after}`);
+      else for (const name of earlier) available.add(name);
+    }
+    for (const name of pipeline.inputs) {
+      if (!declared(name)) problems.push(`${where}: input ${name} is not declared in /tensors`);
+    }
+    pipeline.stages.forEach((stage, index) => {
+      if (stage.kind === 'graph') {
+        const graph = graphs.get(stage.graph);
+        if (graph === undefined) problems.push(`${where}/stages/${index}: unknown graph ${stage.graph}`);
+        else if (!sameNames(stage.inputs, graph.inputs) || !sameNames(stage.outputs, graph.outputs)) {
+          problems.push(`${where}/stages/${index}: bindings differ from graph ${stage.graph}`);
+        }
+      }
+      const { reads, writes } = stageIo(stage);
+      for (const name of reads) {
+        if (!available.has(name)) problems.push(`${where}/stages/${index}: reads ${name} before anything produces it`);
+      }
+      for (const name of writes) {
+        if (!declared(name)) problems.push(`${where}/stages/${index}: tensor ${name} is not declared in /tensors`);
+        available.add(name);
+      }
+    });
+    for (const name of pipeline.outputs) {
+      if (!available.has(name)) problems.push(`${where}: output ${name} is never produced`);
+    }
+    produced.set(pipeline.name, available);
+  }
+  return problems;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}
+
+/** Validate parsed manifest.json content; throws ManifestError listing every violation. */
+export function parseManifest(json: unknown): Manifest {
+  const schemaProblems = schemaViolations(json);
+  if (schemaProblems.length > 0) throw new ManifestError(schemaProblems);
+  const manifest = json as Manifest;
+  const problems = referenceViolations(manifest);
+  if (problems.length > 0) throw new ManifestError(problems);
+  return manifest;
+}

@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManifestError } from '../../src/errors';
+import { parseManifest } from '../../src/model/manifest';
+
+// The same example manifests are checked by tools/tests/test_export_manifest.py (Python jsonschema).
+const root = 'test/fixtures/manifests';
+const examples = (kind: string): string[] =>
+  readdirSync(join(root, kind)).filter((name) => name.endsWith('.json')).sort();
+const load = (kind: string, name: string): unknown => JSON.parse(readFileSync(join(root, kind, name), 'utf8'));
+
+describe('parseManifest', () => {
+  it('has example sets', () => {
+    expect(examples('valid').length).toBeGreaterThanOrEqual(2);
+    expect(examples('invalid').length).toBeGreaterThanOrEqual(10);
+  });
+
+  for (const name of examples('valid')) {
+    it(`accepts valid/${name}`, () => {
+      const manifest = parseManifest(load('valid', name));
+      expect(manifest.format).toBe('webdetr-model/1');
+    });
+  }
+
+  for (const name of examples('invalid')) {
+    it(`rejects invalid/${name} listing violations`, () => {
+      let caught: unknown;
+      try {
+        parseManifest(load('invalid', name));
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ManifestError);
+      const violations = (caught as ManifestError).violations;
+      expect(violations.length).toBeGreaterThan(0);
+      expect((caught as ManifestError).code).toBe('invalid-manifest');
+    });
+  }
+
+  it('never generates code (CSP-safe): validation works with eval and Function disabled', () => {
+    const originalFunction = globalThis.Function;
+    const originalEval = globalThis.eval;
+    const blocked = (): never => {
+      throw new Error('code generation attempted');
+    };
+    globalThis.eval = blocked as typeof eval;
+    globalThis.Function = blocked as unknown as FunctionConstructor;
+    try {
+      expect(() => parseManifest(load('valid', 'minimal-deformable.json'))).not.toThrow();
+      expect(() => parseManifest(load('invalid', 'bad-dtype.json'))).toThrow(ManifestError);
+    } finally {
+      globalThis.Function = originalFunction;
+      globalThis.eval = originalEval;
+    }
+  });
+});

@@ -1,0 +1,124 @@
+"""The model-package manifest: JSON-schema validation plus the cross-reference rules a schema cannot say.
+
+The same rules are implemented in TypeScript (src/model/manifest.ts); test/fixtures/manifests/ holds the
+examples both must accept or reject.
+"""
+import hashlib
+import json
+from pathlib import Path
+
+import jsonschema
+
+MANIFEST_FORMAT = "webdetr-model/1"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "manifest.schema.json"
+
+
+class ManifestError(ValueError):
+    """A manifest that breaks the schema or the cross-reference rules; .violations lists every problem."""
+
+    def __init__(self, violations):
+        self.violations = list(violations)
+        super().__init__("invalid webdetr manifest:\n  " + "\n  ".join(self.violations))
+
+
+def load_schema():
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def _location(error):
+    return "/" + "/".join(str(part) for part in error.absolute_path)
+
+
+def schema_violations(manifest):
+    validator = jsonschema.Draft202012Validator(load_schema())
+    return [f"{_location(e)}: {e.message}" for e in sorted(validator.iter_errors(manifest), key=str)]
+
+
+def reference_violations(manifest):
+    """Names used by graphs, stages, pipelines and outputs must exist; stage inputs must be produced first."""
+    problems = []
+    tensors = manifest["tensors"]
+    graphs = {}
+    for graph in manifest["graphs"]:
+        if graph["name"] in graphs:
+            problems.append(f"/graphs: duplicate graph name {graph['name']}")
+        graphs[graph["name"]] = graph
+        for name in graph["inputs"] + graph["outputs"]:
+            if name not in tensors:
+                problems.append(f"/graphs/{graph['name']}: tensor {name} is not declared in /tensors")
+    for key in ("logits", "boxes"):
+        if manifest["output"][key] not in tensors:
+            problems.append(f"/output/{key}: tensor {manifest['output'][key]} is not declared in /tensors")
+    pipelines = {}
+    for pipeline in manifest["pipelines"]:
+        where = f"/pipelines/{pipeline['name']}"
+        available = set(pipeline["inputs"])
+        after = pipeline.get("after")
+        if after is not None:
+            if after not in pipelines:
+                problems.append(f"{where}: after names unknown or later pipeline {after}")
+            else:
+                available |= pipelines[after]
+        for name in pipeline["inputs"]:
+            if name not in tensors:
+                problems.append(f"{where}: input {name} is not declared in /tensors")
+        for index, stage in enumerate(pipeline["stages"]):
+            if stage["kind"] == "graph":
+                graph = graphs.get(stage["graph"])
+                if graph is None:
+                    problems.append(f"{where}/stages/{index}: unknown graph {stage['graph']}")
+                elif stage["inputs"] != graph["inputs"] or stage["outputs"] != graph["outputs"]:
+                    problems.append(f"{where}/stages/{index}: bindings differ from graph {stage['graph']}")
+                reads, writes = stage["inputs"], stage["outputs"]
+            else:
+                reads = [stage[k] for k in ("value", "referencePoints", "samplingOffsets", "attentionLogits")]
+                writes = [stage["output"]]
+            for name in reads:
+                if name not in available:
+                    problems.append(f"{where}/stages/{index}: reads {name} before anything produces it")
+            for name in writes:
+                if name not in tensors:
+                    problems.append(f"{where}/stages/{index}: tensor {name} is not declared in /tensors")
+            available |= set(writes)
+        for name in pipeline["outputs"]:
+            if name not in available:
+                problems.append(f"{where}: output {name} is never produced")
+        pipelines[pipeline["name"]] = available
+    return problems
+
+
+def validate_manifest(manifest):
+    """Raise ManifestError listing every violation; return the manifest when it is valid."""
+    problems = schema_violations(manifest)
+    if not problems:
+        problems = reference_violations(manifest)
+    if problems:
+        raise ManifestError(problems)
+    return manifest
+
+
+def file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_package_files(package_dir):
+    """Check every graph file's byte size and sha256 against the manifest; return the manifest."""
+    package_dir = Path(package_dir)
+    manifest = validate_manifest(json.loads((package_dir / "manifest.json").read_text()))
+    problems = []
+    for graph in manifest["graphs"]:
+        path = package_dir / graph["file"]
+        if not path.is_file():
+            problems.append(f"{graph['file']}: missing")
+            continue
+        if path.stat().st_size != graph["bytes"]:
+            problems.append(f"{graph['file']}: {path.stat().st_size} bytes, manifest says {graph['bytes']}")
+        if file_digest(path) != graph["sha256"]:
+            problems.append(f"{graph['file']}: sha256 differs from the manifest")
+    if problems:
+        raise ManifestError(problems)
+    return manifest
