@@ -1,0 +1,1 @@
+"""Pretrained backbones we can build from registry packages (no weight downloads at run time)."""
