@@ -1,0 +1,108 @@
+/**
+ * The public, typed surface of webdetr: what pages, the embed and the CLI pass in and get back.
+ * Everything here is structured-clone friendly (it crosses the worker boundary).
+ */
+import type { LoadProgressCallback } from '../model/progress.js';
+
+/** Which engine ran a call. `webgpu` = our WGSL kernels + onnxruntime-web's WebGPU EP. */
+export type BackendName = 'webgpu' | 'wasm';
+
+/**
+ * `auto` (default): WebGPU on a hardware adapter; WASM when WebGPU is missing or the adapter is a
+ * CPU fallback (SwiftShader), which runs this workload far slower than WASM. `webgpu` forces WebGPU
+ * (error if unavailable); `wasm` forces onnxruntime-web's WASM backend.
+ */
+export type BackendPreference = 'auto' | 'webgpu' | 'wasm';
+
+/** Anything the browser can decode into pixels. */
+export type ImageInput =
+  | ImageBitmap
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | VideoFrame
+  | ImageData
+  | Blob;
+
+export interface BoxRect {
+  /** Left edge in source-image pixels. */
+  x: number;
+  /** Top edge in source-image pixels. */
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface Detection {
+  box: BoxRect;
+  score: number;
+  /** Human-readable class name from the model's manifest. */
+  label: string;
+  classId: number;
+}
+
+/** Per-stage wall-clock milliseconds (GPU timestamps where the adapter has them). */
+export interface StageTimings {
+  preprocess: number;
+  backbone: number;
+  encoder: number;
+  decoder: number;
+  postprocess: number;
+  total: number;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  /** Adapter description for WebGPU ("SwiftShader (CPU emulation)", vendor/architecture), or "wasm (N threads)". */
+  description: string;
+  /** Why this backend was chosen, e.g. "WebGPU unavailable: navigator.gpu is undefined". */
+  reason: string;
+}
+
+export interface DetectionResult {
+  detections: Detection[];
+  timings: StageTimings;
+  backend: BackendInfo;
+  /** Source image size the boxes refer to. */
+  imageSize: { width: number; height: number };
+}
+
+export interface DetectOptions {
+  /** Minimum score, 0..1 (default 0.5). */
+  threshold?: number;
+  /** At most this many detections, best first (default 100). */
+  maxDetections?: number;
+  /** Keep only these class names or ids. */
+  classes?: ReadonlyArray<string | number>;
+  /**
+   * For video: drop this call if a newer `detect` with `replaceable: true` arrives while it is
+   * still queued (it rejects with a `superseded` AbortError) instead of piling up frames.
+   */
+  replaceable?: boolean;
+}
+
+/** A query patch for one-shot detection: a rectangle on the image, in source pixels. */
+export type QueryPatch = BoxRect;
+
+export interface PatchDetections {
+  patch: QueryPatch;
+  detections: Detection[];
+}
+
+export interface OneShotResult {
+  patches: PatchDetections[];
+  timings: StageTimings;
+  backend: BackendInfo;
+  imageSize: { width: number; height: number };
+  /** True when the image's encoder memory was reused (only patch branch + decoder ran). */
+  reusedImageFeatures: boolean;
+}
+
+export interface CreateDetectorOptions {
+  /** URL of a model package's manifest.json (or its directory), or an already parsed manifest with `baseUrl`. */
+  model: string | URL;
+  backend?: BackendPreference;
+  onProgress?: LoadProgressCallback;
+  /** Use the Cache API so a second visit loads offline (default true where available). */
+  cache?: boolean;
+}
