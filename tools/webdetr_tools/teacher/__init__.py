@@ -1,0 +1,1 @@
+"""Teachers that produce pseudo-labels for training our default models."""
