@@ -1,0 +1,1 @@
+"""Our own detection metrics (COCO-style AP) and one-shot evaluation."""
