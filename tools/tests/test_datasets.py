@@ -52,6 +52,9 @@ def test_damaged_image_is_skipped_with_a_warning(tmp_path, shared_dir):
     bad.write_bytes(good[: len(good) // 3])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert read_rgb(bad) is None or isinstance(read_rgb(bad), np.ndarray)
+        assert read_rgb(bad) is None  # truncated JPEG: PIL refuses to load it
         assert read_rgb(tmp_path / "missing.jpg") is None
+        assert read_rgb(tmp_path / "missing.jpg") is None
+    ok = read_rgb(next((shared_dir / "data/raccoon/images").iterdir()))
+    assert isinstance(ok, np.ndarray) and ok.ndim == 3 and ok.shape[2] == 3
     assert any("skipping undecodable image" in str(w.message) for w in caught)
