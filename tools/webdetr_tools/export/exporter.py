@@ -1,0 +1,85 @@
+"""Checkpoint -> model package: detect the variant, build the weight skeleton, export, write the manifest."""
+import time
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint
+from .deformable_segments import deformable_plan
+from .features import deformable_features
+from .manifest import file_digest
+from .package import IMAGENET_MEAN, IMAGENET_STD, write_package
+from .skeleton import build_deformable_skeleton, detect_deformable_config, load_strict
+
+EXPORTER = "webdetr_tools.export 1"
+
+COCO_91 = ["N/A", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+           "traffic light", "fire hydrant", "N/A", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
+           "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "N/A", "backpack", "umbrella", "N/A",
+           "N/A", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+           "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle", "N/A",
+           "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+           "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed",
+           "N/A", "dining table", "N/A", "N/A", "toilet", "N/A", "tv", "laptop", "mouse", "remote", "keyboard",
+           "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "N/A", "book", "clock", "vase",
+           "scissors", "teddy bear", "hair drier", "toothbrush"]
+
+
+def detect_family(state_dict, args, family=None):
+    if family:
+        return family
+    if "transformer.level_embed" in state_dict:
+        return "deformable-detr"
+    if "query_embed.weight" in state_dict and "input_proj.weight" in state_dict:
+        return "up-detr"
+    raise ValueError("cannot tell the model family from the checkpoint keys; pass --family")
+
+
+def deformable_variant(dims):
+    return "two-stage" if dims["two_stage"] else "box-refine" if dims["box_refine"] else "plain"
+
+
+def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, split=True, single_graph=True,
+                      class_names=None, family=None, overrides=None, progress=print):
+    """Export an official checkpoint (path) to a package directory; returns the manifest."""
+    started = time.time()
+    state_dict, args = load_checkpoint(checkpoint)
+    family = detect_family(state_dict, args, family)
+    if family != "deformable-detr":
+        raise NotImplementedError(f"export of {family} is not implemented yet")
+    dims = detect_deformable_config(state_dict, args, overrides)
+    model = load_strict(build_deformable_skeleton(dims, state_dict), state_dict)
+    image = torch.zeros(1, 3, height, width)
+    with torch.no_grad():
+        srcs, _ = deformable_features(model, image)
+    dims["level_shapes"] = [tuple(int(v) for v in s.shape[2:]) for s in srcs]
+    variant = deformable_variant(dims)
+    progress(f"found deformable-detr {variant}{' single-scale' if dims['levels'] == 1 else ''}: hidden "
+             f"{dims['hidden']}, heads {dims['heads']}, levels {dims['levels']} {dims['level_shapes']}, points "
+             f"{dims['enc_points']}/{dims['dec_points']}, layers {dims['encoder_layers']}+{dims['decoder_layers']}, "
+             f"queries {dims['queries']}, classes {dims['num_classes']}, backbone {dims['backbone']}, "
+             f"input {height}x{width}")
+    names = class_names or (COCO_91 if dims["num_classes"] == 91 else [f"class_{i}" for i in range(dims["num_classes"])])
+    if len(names) != dims["num_classes"]:
+        raise ValueError(f"{len(names)} class names for {dims['num_classes']} classes")
+    description = {
+        "model": {"family": "deformable-detr", "variant": variant, "singleScale": dims["levels"] == 1,
+                  "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
+                  "exporter": EXPORTER},
+        "input": {"sizePolicy": {"kind": "fixed", "height": height, "width": width}, "resize": "bilinear-stretch",
+                  "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "pixelScale": 255, "layout": "NCHW"},
+        "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
+                   "classNames": names, "boxFormat": "cxcywh-normalized", "topK": 100},
+        "architecture": {"hiddenDim": dims["hidden"], "numQueries": dims["queries"],
+                         "encoderLayers": dims["encoder_layers"], "decoderLayers": dims["decoder_layers"],
+                         "numHeads": dims["heads"], "numLevels": dims["levels"], "encoderPoints": dims["enc_points"],
+                         "decoderPoints": dims["dec_points"], "levelShapes": [list(s) for s in dims["level_shapes"]],
+                         "ffnDim": dims["ffn"], "backbone": dims["backbone"]},
+    }
+    plan = deformable_plan(model, dims, deformable_features)
+    manifest = write_package(plan, {"image": image}, out_dir, description, split=split, single_graph=single_graph,
+                             fp16=fp16, progress=progress)
+    total = sum(g["bytes"] for g in manifest["graphs"])
+    progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+             f"{time.time() - started:.1f} s")
+    return manifest

@@ -1,0 +1,45 @@
+"""torch.onnx export of one module, and the fp16-weights rewrite (fp16 initializers + Cast to fp32)."""
+import warnings
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+OPSET = 17
+
+
+def export_module(module, inputs, input_names, output_names, path, opset=OPSET):
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, tuple(inputs), str(path), input_names=list(input_names),
+                          output_names=list(output_names), opset_version=opset, do_constant_folding=True)
+    model = onnx.load(str(path))
+    exported = [i.name for i in model.graph.input]
+    if exported != list(input_names):
+        raise RuntimeError(f"{path}: graph inputs {exported} differ from the plan's {list(input_names)}")
+    return model
+
+
+def weights_to_fp16(path, min_elements=16):
+    """Store float32 initializers (>= min_elements) as float16 and Cast them back to float32 in-graph: the file
+    halves while every op still computes in fp32. Returns the number of converted initializers."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts, kept = [], []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
+            kept.append(init)
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+        kept.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
+                                      name=init.name + "__cast"))
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return len(casts)

@@ -1,0 +1,102 @@
+"""An export plan: named graph segments and the ordered stages (graph runs, kernel calls) of each pipeline.
+
+The same plan is executed three ways: in PyTorch (run_plan, core = grid_sample) to check the split, traced
+as one module (SingleGraph) for the single-graph export, and written into manifest.json for the runtime.
+"""
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .msda_core import ms_deform_attn_core
+
+
+@dataclass
+class Segment:
+    module: nn.Module
+    inputs: list
+    outputs: list
+
+
+@dataclass
+class KernelCall:
+    name: str
+    value: str
+    reference_points: str
+    sampling_offsets: str
+    attention_logits: str
+    output: str
+    queries: int
+    heads: int
+    head_dim: int
+    level_shapes: list
+    points: int
+    reference_dim: int
+
+    def manifest_stage(self):
+        return {"kind": "msDeformAttn", "name": self.name, "value": self.value,
+                "referencePoints": self.reference_points, "samplingOffsets": self.sampling_offsets,
+                "attentionLogits": self.attention_logits, "output": self.output, "queries": self.queries,
+                "heads": self.heads, "headDim": self.head_dim, "levels": [list(s) for s in self.level_shapes],
+                "points": self.points, "referenceDim": self.reference_dim}
+
+
+@dataclass
+class Pipeline:
+    name: str
+    inputs: list
+    outputs: list
+    stages: list  # ("graph", segment name) | ("kernel", KernelCall)
+    after: str = None
+    description: str = ""
+
+
+@dataclass
+class Plan:
+    segments: dict
+    pipelines: list
+    extra: dict = field(default_factory=dict)
+
+
+def run_stages(plan, pipeline, tensors, core=ms_deform_attn_core):
+    """Execute one pipeline's stages on a dict of named tensors (updated in place, returned)."""
+    for kind, item in pipeline.stages:
+        if kind == "graph":
+            segment = plan.segments[item]
+            outputs = segment.module(*[tensors[name] for name in segment.inputs])
+            if not isinstance(outputs, (tuple, list)):
+                outputs = (outputs,)
+            assert len(outputs) == len(segment.outputs), (item, len(outputs), segment.outputs)
+            tensors.update(zip(segment.outputs, outputs))
+        else:
+            tensors[item.output] = core(tensors[item.value], tensors[item.reference_points],
+                                        tensors[item.sampling_offsets], tensors[item.attention_logits],
+                                        item.level_shapes)
+    return tensors
+
+
+def run_plan(plan, feeds, core=ms_deform_attn_core):
+    tensors = dict(feeds)
+    for pipeline in plan.pipelines:
+        run_stages(plan, pipeline, tensors, core)
+    return tensors
+
+
+class SingleGraph(nn.Module):
+    """All pipelines of a plan as one module (the deformable core as grid_sample) for one-graph export."""
+
+    def __init__(self, plan, inputs, outputs):
+        super().__init__()
+        self.plan, self.input_names, self.output_names = plan, inputs, outputs
+        # register segment modules so their parameters belong to this module
+        self.parts = nn.ModuleList([segment.module for segment in plan.segments.values()])
+
+    def forward(self, *inputs):
+        tensors = run_plan(self.plan, dict(zip(self.input_names, inputs)))
+        return tuple(tensors[name] for name in self.output_names)
+
+
+def tensor_specs(tensors):
+    dtypes = {torch.float32: "float32", torch.float16: "float16", torch.int64: "int64", torch.int32: "int32",
+              torch.bool: "bool"}
+    return {name: {"dtype": dtypes[t.dtype], "shape": list(t.shape)} for name, t in tensors.items()}
