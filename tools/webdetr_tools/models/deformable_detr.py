@@ -125,7 +125,9 @@ class DeformableDETR(nn.Module):
         enc_coord_unact = self.bbox_embed[last](output_memory) + proposals
         top = torch.topk(enc_class[..., 0], self.num_queries, dim=1)[1]
         coords_unact = torch.gather(enc_coord_unact, 1, top.unsqueeze(-1).repeat(1, 1, 4))
-        pos_trans = t.pos_trans_norm(t.pos_trans(proposal_position_embedding(coords_unact)))
+        # the official code hard-codes 128 features (= d/2 for d = 256); d/2 keeps smaller widths working
+        embed = proposal_position_embedding(coords_unact, self.config.hidden_dim // 2)
+        pos_trans = t.pos_trans_norm(t.pos_trans(embed))
         query_pos, tgt = torch.split(pos_trans, self.config.hidden_dim, dim=2)
         return dict(tgt=tgt, query_pos=query_pos, reference_points=coords_unact.sigmoid(),
                     enc_outputs_class=enc_class, enc_outputs_coord_unact=enc_coord_unact, topk_indices=top)
