@@ -1,0 +1,27 @@
+/** GPU-side checks and uniform packing shared by the two bilinear kernel wrappers. */
+import { InputError } from '../errors.js';
+import type { Rgb } from './bilinear-options.js';
+
+/** Both shaders use @workgroup_size(8, 8) over (x, y) output pixels. */
+export const WORKGROUP_SIDE = 8;
+
+export function checkSourceTexture(what: string, source: GPUTexture): void {
+  if (source.format !== 'rgba8unorm') throw new InputError(`${what}: source texture must be rgba8unorm, got ${source.format}`);
+  if (!(source.usage & GPUTextureUsage.TEXTURE_BINDING)) throw new InputError(`${what}: source texture lacks TEXTURE_BINDING usage`);
+  if (source.dimension !== '2d' || source.depthOrArrayLayers !== 1 || source.sampleCount !== 1) {
+    throw new InputError(`${what}: source must be a single-layer, single-sample 2d texture`);
+  }
+}
+
+export function checkOutputBuffer(what: string, output: GPUBuffer, floats: number): void {
+  if (!(output.usage & GPUBufferUsage.STORAGE)) throw new InputError(`${what}: output buffer lacks STORAGE usage`);
+  if (output.size < floats * 4) throw new InputError(`${what}: output buffer holds ${output.size} bytes, the shape needs ${floats * 4}`);
+}
+
+/** Params { out_size: vec2<u32>, pad: vec2<u32>, mean: vec4<f32>, std: vec4<f32> } (48 bytes). */
+export function normalizeUniform(outWidth: number, outHeight: number, mean: Rgb, std: Rgb): ArrayBuffer {
+  const bytes = new ArrayBuffer(48);
+  new Uint32Array(bytes, 0, 2).set([outWidth, outHeight]);
+  new Float32Array(bytes, 16, 8).set([...mean, 0, ...std, 1]);
+  return bytes;
+}

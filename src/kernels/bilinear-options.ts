@@ -1,0 +1,99 @@
+/**
+ * Options, limits and validation shared by the bilinear kernels (resize+normalize, crop+resize) and
+ * their float64 reference, so the GPU and CPU paths accept and reject exactly the same inputs.
+ */
+import { InputError } from '../errors.js';
+
+/**
+ * 'bilinear' = torch F.interpolate(mode='bilinear', align_corners=False);
+ * 'antialias' = the same with antialias=True (triangle filter widened by the downscale factor, what
+ * torchvision / PIL resizing does; identical to 'bilinear' when upscaling).
+ */
+export type BilinearMode = 'bilinear' | 'antialias';
+
+export type Rgb = readonly [number, number, number];
+
+export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
+
+/**
+ * Largest per-axis downscale factor (input / output) accepted in 'antialias' mode. The kernels loop
+ * over the whole filter window (up to 2*factor + 1 pixels per axis), so this bounds one invocation's
+ * work at ~129 x 129 texel loads; larger factors should be reduced in steps.
+ */
+export const MAX_ANTIALIAS_DOWNSCALE = 64;
+/** Largest output side; keeps the kernels' integer index math far from i32 overflow. */
+export const MAX_OUTPUT_SIDE = 16384;
+
+export interface NormalizeOptions {
+  /** Default 'bilinear'. */
+  mode?: BilinearMode;
+  /** Per-channel mean of rgb / 255 (default ImageNet). */
+  mean?: Rgb;
+  /** Per-channel std (default ImageNet); output = (rgb / 255 - mean) / std. */
+  std?: Rgb;
+}
+
+export interface ResolvedNormalizeOptions {
+  mode: BilinearMode;
+  mean: Rgb;
+  std: Rgb;
+}
+
+export function resolveNormalizeOptions(what: string, options: NormalizeOptions): ResolvedNormalizeOptions {
+  const mode = options.mode ?? 'bilinear';
+  if (mode !== 'bilinear' && mode !== 'antialias') throw new InputError(`${what}: unknown mode ${String(mode)}`);
+  const mean = options.mean ?? IMAGENET_MEAN;
+  const std = options.std ?? IMAGENET_STD;
+  if (mean.length !== 3 || !mean.every(Number.isFinite)) throw new InputError(`${what}: mean must be 3 finite numbers`);
+  if (std.length !== 3 || !std.every((s) => Number.isFinite(s) && s !== 0)) {
+    throw new InputError(`${what}: std must be 3 finite non-zero numbers`);
+  }
+  return { mode, mean, std };
+}
+
+export function validateOutputSize(what: string, width: number, height: number): void {
+  for (const [name, side] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(side) || side < 1 || side > MAX_OUTPUT_SIDE) {
+      throw new InputError(`${what}: output ${name} must be an integer in [1, ${MAX_OUTPUT_SIDE}], got ${side}`);
+    }
+  }
+}
+
+/** Throws when 'antialias' would need a filter window beyond MAX_ANTIALIAS_DOWNSCALE. */
+export function validateDownscale(what: string, mode: BilinearMode, inW: number, inH: number, outW: number, outH: number): void {
+  if (mode !== 'antialias') return;
+  const factor = Math.max(inW / outW, inH / outH);
+  if (factor > MAX_ANTIALIAS_DOWNSCALE) {
+    throw new InputError(
+      `${what}: antialias downscale factor ${factor.toFixed(2)} exceeds ${MAX_ANTIALIAS_DOWNSCALE} (${inW}x${inH} -> ${outW}x${outH}); resize in steps`,
+    );
+  }
+}
+
+/** A rectangle in image pixels: x0, y0 (inclusive) and x1, y1 (exclusive); may be fractional. */
+export type CropRect = readonly [x0: number, y0: number, x1: number, y1: number];
+
+/** Python's round(): nearest integer, ties to even (what PIL's Image.crop applies to its box). */
+export function roundHalfToEven(value: number): number {
+  const floor = Math.floor(value);
+  const diff = value - floor;
+  if (diff < 0.5) return floor;
+  if (diff > 0.5) return floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/**
+ * Crop semantics (PIL's Image.crop): each coordinate is rounded to the nearest integer, ties to
+ * even; the integer rectangle must be non-empty and inside the image (0 <= x0 < x1 <= width,
+ * 0 <= y0 < y1 <= height), otherwise InputError. PIL would pad outside pixels with black; we refuse.
+ */
+export function roundCropRect(what: string, rect: CropRect, width: number, height: number): [number, number, number, number] {
+  if (rect.length !== 4 || !rect.every(Number.isFinite)) throw new InputError(`${what}: a rectangle needs 4 finite numbers, got [${rect.join(', ')}]`);
+  const [x0, y0, x1, y1] = rect.map(roundHalfToEven) as [number, number, number, number];
+  if (x1 <= x0 || y1 <= y0) throw new InputError(`${what}: rectangle [${rect.join(', ')}] rounds to zero area`);
+  if (x0 < 0 || y0 < 0 || x1 > width || y1 > height) {
+    throw new InputError(`${what}: rectangle [${rect.join(', ')}] leaves the ${width}x${height} image`);
+  }
+  return [x0, y0, x1, y1];
+}

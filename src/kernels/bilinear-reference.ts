@@ -1,0 +1,137 @@
+/**
+ * Float64 CPU reference for the bilinear kernels, written from PyTorch's definitions (not from the
+ * WGSL): torch F.interpolate(mode='bilinear', align_corners=False[, antialias=True]) on rgb / 255,
+ * then (x - mean) / std. Used by the tests and usable as the runtime's CPU/WASM-path preprocessing.
+ */
+import { InputError } from '../errors.js';
+import {
+  resolveNormalizeOptions,
+  roundCropRect,
+  validateDownscale,
+  validateOutputSize,
+  type BilinearMode,
+  type CropRect,
+  type NormalizeOptions,
+} from './bilinear-options.js';
+
+/** Row-major RGBA8 pixels (ImageData or a decoded buffer); alpha is ignored. */
+export interface RgbaPixels {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
+/** Interpolation taps of one output index along one axis: input indices and their weights. */
+export interface AxisTaps {
+  indices: number[];
+  weights: number[];
+}
+
+/** torch's per-axis taps for `outSize` outputs from `inSize` inputs (scale = in / out). */
+export function axisTaps(inSize: number, outSize: number, mode: BilinearMode): AxisTaps[] {
+  const scale = inSize / outSize;
+  const taps: AxisTaps[] = [];
+  for (let i = 0; i < outSize; i++) {
+    if (mode === 'bilinear') {
+      // area_pixel_compute_source_index (align_corners=False), clamped at 0; i1 clamps at the end.
+      const src = Math.max(scale * (i + 0.5) - 0.5, 0);
+      const i0 = Math.floor(src);
+      const i1 = Math.min(i0 + 1, inSize - 1);
+      const lambda = src - i0;
+      taps.push({ indices: [i0, i1], weights: [1 - lambda, lambda] });
+      continue;
+    }
+    // _compute_weights_aa: triangle filter widened to `support` when downscaling, renormalized.
+    const support = scale >= 1 ? scale : 1;
+    const invScale = scale >= 1 ? 1 / scale : 1;
+    const center = scale * (i + 0.5);
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize);
+    const indices: number[] = [];
+    const weights: number[] = [];
+    let total = 0;
+    for (let j = xmin; j < xmax; j++) {
+      const w = Math.max(0, 1 - Math.abs((j - center + 0.5) * invScale));
+      indices.push(j);
+      weights.push(w);
+      total += w;
+    }
+    taps.push({ indices, weights: total === 0 ? weights : weights.map((w) => w / total) });
+  }
+  return taps;
+}
+
+function checkPixels(what: string, image: RgbaPixels): void {
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InputError(`${what}: image size must be positive integers, got ${width}x${height}`);
+  }
+  if (data.length !== width * height * 4) throw new InputError(`${what}: expected ${width * height * 4} RGBA bytes, got ${data.length}`);
+}
+
+/** Resamples the region [x0, x0+w) x [y0, y0+h) into out[offset ..] as [3, outH, outW]. */
+function resampleRegion(
+  image: RgbaPixels,
+  region: readonly [number, number, number, number],
+  outW: number,
+  outH: number,
+  options: { mode: BilinearMode; mean: readonly number[]; std: readonly number[] },
+  out: Float64Array,
+  offset: number,
+): void {
+  const [x0, y0, w, h] = region;
+  const tapsX = axisTaps(w, outW, options.mode);
+  const tapsY = axisTaps(h, outH, options.mode);
+  const plane = outW * outH;
+  for (let oy = 0; oy < outH; oy++) {
+    const ty = tapsY[oy] as AxisTaps;
+    for (let ox = 0; ox < outW; ox++) {
+      const tx = tapsX[ox] as AxisTaps;
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        ty.indices.forEach((iy, a) => {
+          let row = 0;
+          tx.indices.forEach((ix, b) => {
+            row += (tx.weights[b] as number) * (image.data[((y0 + iy) * image.width + x0 + ix) * 4 + c] as number);
+          });
+          sum += (ty.weights[a] as number) * row;
+        });
+        out[offset + c * plane + oy * outW + ox] = (sum / 255 - (options.mean[c] as number)) / (options.std[c] as number);
+      }
+    }
+  }
+}
+
+/** Whole image -> normalized [3, outHeight, outWidth] (float64). */
+export function resizeNormalizeReference(image: RgbaPixels, outWidth: number, outHeight: number, options: NormalizeOptions = {}): Float64Array {
+  const what = 'resizeNormalizeReference';
+  checkPixels(what, image);
+  validateOutputSize(what, outWidth, outHeight);
+  const resolved = resolveNormalizeOptions(what, options);
+  validateDownscale(what, resolved.mode, image.width, image.height, outWidth, outHeight);
+  const out = new Float64Array(3 * outWidth * outHeight);
+  resampleRegion(image, [0, 0, image.width, image.height], outWidth, outHeight, resolved, out, 0);
+  return out;
+}
+
+/** K rectangles (PIL crop rounding, see roundCropRect) -> normalized [K, 3, outHeight, outWidth]. */
+export function cropResizeReference(
+  image: RgbaPixels,
+  rects: readonly CropRect[],
+  outWidth: number,
+  outHeight: number,
+  options: NormalizeOptions = {},
+): Float64Array {
+  const what = 'cropResizeReference';
+  checkPixels(what, image);
+  validateOutputSize(what, outWidth, outHeight);
+  const resolved = resolveNormalizeOptions(what, options);
+  if (rects.length === 0) throw new InputError(`${what}: no rectangles`);
+  const out = new Float64Array(rects.length * 3 * outWidth * outHeight);
+  rects.forEach((rect, k) => {
+    const [x0, y0, x1, y1] = roundCropRect(what, rect, image.width, image.height);
+    validateDownscale(what, resolved.mode, x1 - x0, y1 - y0, outWidth, outHeight);
+    resampleRegion(image, [x0, y0, x1 - x0, y1 - y0], outWidth, outHeight, resolved, out, k * 3 * outWidth * outHeight);
+  });
+  return out;
+}
