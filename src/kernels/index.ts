@@ -1,5 +1,16 @@
 // Public kernel entry points (the `webdetr/kernels` export). Each kernel module appends its exports here.
 export {};
+export { createMsDeformAttn } from './ms-deform-attn.js';
+export type {
+  MsDeformAttnCoreBuffers,
+  MsDeformAttnFusedBuffers,
+  MsDeformAttnKernel,
+  MsDeformAttnOptions,
+  PreparedMsDeformAttn,
+} from './ms-deform-attn.js';
+export { msDeformAttnCoreReference, msDeformAttnFusedReference } from './ms-deform-attn-reference.js';
+export { MAX_LEVELS, MAX_POINTS, levelStarts, tensorSizes, validateShape, valueTokens } from './ms-deform-attn-shape.js';
+export type { MsDeformAttnShape, ReferenceDim } from './ms-deform-attn-shape.js';
 export * from './bilinear-options.js';
 export * from './bilinear-reference.js';
 export * from './bilinear-resize-normalize.js';
