@@ -149,7 +149,8 @@ class DecoderInput(nn.Module):
             topk = torch.topk(enc_class[..., 0], self.dims["queries"], dim=1)[1]
             topk_coords = torch.gather(coords_unact, 1, topk.unsqueeze(-1).repeat(1, 1, 4))
             reference = topk_coords.sigmoid()
-            pos_trans = transformer.pos_trans_norm(transformer.pos_trans(proposal_pos_embed(topk_coords)))
+            # official code fixes 128 features (= hidden / 2 for its d = 256)
+            pos_trans = transformer.pos_trans_norm(transformer.pos_trans(proposal_pos_embed(topk_coords, hidden // 2)))
             query_pos, tgt = torch.split(pos_trans, hidden, dim=2)
             return tgt, query_pos, reference
         query_pos, tgt = torch.split(self.model.query_embed.weight, hidden, dim=1)
