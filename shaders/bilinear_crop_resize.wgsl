@@ -3,7 +3,8 @@
 // Mirrors, for each rectangle (x0, y0, x1, y1) — integers, rounded by the wrapper like PIL's
 //   Image.crop, 0 <= x0 < x1 <= W, 0 <= y0 < y1 <= H —
 //   torch.nn.functional.interpolate(x[:, :, y0:y1, x0:x1], size=(out_h, out_w), mode='bilinear',
-//   align_corners=False, antialias=ANTIALIAS) on x = rgb / 255, then (x - mean) / std.
+//   align_corners=False, antialias=MODE == 1) on x = rgb / 255, then (x - mean) / std; MODE 2
+//   mirrors PIL's Image.crop(box).resize((out_w, out_h), BILINEAR) on the uint8 pixels instead.
 // Bindings: 0 params (uniform), 1 source texture_2d<f32> (rgba8unorm, read with textureLoad, alpha
 //   ignored), 2 rects array<vec4<u32>> [K] as (x0, y0, x1, y1), 3 output array<f32>
 //   [K, 3, out_h, out_w] at ((k*3 + c)*out_h + y)*out_w + x.
@@ -15,6 +16,9 @@
 //   antialias: triangle filter of half-width max(s, 1) (torch _compute_weights_aa): pixel j weighs
 //              max(0, D - |(2j+1)*out - (2i+1)*in|), D = 2*max(in, out), divided by the window's
 //              total, so weights renormalize over pixels inside the rectangle as torch's do.
+//   pil:       Pillow's crop(box).resize(BILINEAR) on uint8 (Resample.c, 8-bit path): the antialias
+//              weights as 22-bit fixed point k_j = round(2^22 * n_j / N) (exact, by long division),
+//              a horizontal pass rounded to uint8, then a vertical pass rounded to uint8.
 struct Params {
   out_size: vec2<u32>,
   pad: vec2<u32>,
@@ -22,7 +26,9 @@ struct Params {
   std_dev: vec4<f32>,
 }
 
-override ANTIALIAS: bool = false;
+// 0 = bilinear, 1 = antialias (torch), 2 = pil (Pillow uint8 fixed point).
+override MODE: u32 = 0u;
+const PIL_PRECISION_BITS = 22u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var source: texture_2d<f32>;
@@ -42,10 +48,10 @@ fn linear_taps(i: i32, in_size: i32, out_size: i32) -> LinearTaps {
 
 // Antialiased window along one axis: rectangle-relative pixels [first, last] (conservative bounds:
 // weights clamp at 0) and the sum of their weights.
-struct FilterWindow { first: i32, last: i32, center2: i32, width2: i32, total: f32 }
+struct FilterWindow { first: i32, last: i32, center2: i32, width2: i32, total: i32 }
 
-fn filter_weight(window: FilterWindow, j: i32, out_size: i32) -> f32 {
-  return f32(max(window.width2 - abs((2 * j + 1) * out_size - window.center2), 0));
+fn filter_weight(window: FilterWindow, j: i32, out_size: i32) -> i32 {
+  return max(window.width2 - abs((2 * j + 1) * out_size - window.center2), 0);
 }
 
 fn filter_window(i: i32, in_size: i32, out_size: i32) -> FilterWindow {
@@ -53,7 +59,7 @@ fn filter_window(i: i32, in_size: i32, out_size: i32) -> FilterWindow {
   let width2 = 2 * max(in_size, out_size);
   let first = max((center2 - width2 - out_size) / (2 * out_size), 0);
   let last = min((center2 + width2 - out_size) / (2 * out_size), in_size - 1);
-  var window = FilterWindow(first, last, center2, width2, 0.0);
+  var window = FilterWindow(first, last, center2, width2, 0);
   for (var j = first; j <= last; j++) {
     window.total += filter_weight(window, j, out_size);
   }
@@ -79,11 +85,46 @@ fn resize_antialias(origin: vec2<i32>, out_xy: vec2<i32>, in_size: vec2<i32>, ou
   for (var y = wy.first; y <= wy.last; y++) {
     var row = vec3<f32>(0.0);
     for (var x = wx.first; x <= wx.last; x++) {
-      row += filter_weight(wx, x, out_size.x) * rgb_at(origin, x, y);
+      row += f32(filter_weight(wx, x, out_size.x)) * rgb_at(origin, x, y);
     }
-    sum += filter_weight(wy, y, out_size.y) * row;
+    sum += f32(filter_weight(wy, y, out_size.y)) * row;
   }
-  return sum / (wx.total * wy.total);
+  return sum / (f32(wx.total) * f32(wy.total));
+}
+
+// round(2^22 * n / total) exactly: long division in 8/8/6-bit steps keeps remainder << bits below
+// 2^32 (total < 2^24 under the wrapper's limits); 2r == total cannot happen for total < 2^23.
+fn pil_coefficient(n: i32, total: i32) -> u32 {
+  let divisor = u32(total);
+  var q = u32(n) / divisor;
+  var r = u32(n) % divisor;
+  for (var step = 0u; step < 3u; step++) {
+    let bits = select(8u, 6u, step == 2u);
+    let shifted = r << bits;
+    q = (q << bits) + shifted / divisor;
+    r = shifted % divisor;
+  }
+  return q + select(0u, 1u, 2u * r >= divisor);
+}
+
+fn clip8(sum: vec3<u32>) -> vec3<u32> {
+  return min(sum >> vec3<u32>(PIL_PRECISION_BITS), vec3<u32>(255u));
+}
+
+fn resize_pil(origin: vec2<i32>, out_xy: vec2<i32>, in_size: vec2<i32>, out_size: vec2<i32>) -> vec3<f32> {
+  let wx = filter_window(out_xy.x, in_size.x, out_size.x);
+  let wy = filter_window(out_xy.y, in_size.y, out_size.y);
+  let half = vec3<u32>(1u << (PIL_PRECISION_BITS - 1u));
+  var column = half;
+  for (var y = wy.first; y <= wy.last; y++) {
+    var row = half;
+    for (var x = wx.first; x <= wx.last; x++) {
+      let bytes = vec3<u32>(round(rgb_at(origin, x, y) * 255.0));
+      row += pil_coefficient(filter_weight(wx, x, out_size.x), wx.total) * bytes;
+    }
+    column += pil_coefficient(filter_weight(wy, y, out_size.y), wy.total) * clip8(row);
+  }
+  return vec3<f32>(clip8(column)) / 255.0;
 }
 
 @compute @workgroup_size(8, 8)
@@ -97,10 +138,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let in_size = rect.zw - rect.xy;
   let out_xy = vec2<i32>(id.xy);
   var rgb: vec3<f32>;
-  if (ANTIALIAS) {
-    rgb = resize_antialias(origin, out_xy, in_size, vec2<i32>(out_size));
-  } else {
-    rgb = resize_plain(origin, out_xy, in_size, vec2<i32>(out_size));
+  switch MODE {
+    case 1u: { rgb = resize_antialias(origin, out_xy, in_size, vec2<i32>(out_size)); }
+    case 2u: { rgb = resize_pil(origin, out_xy, in_size, vec2<i32>(out_size)); }
+    default: { rgb = resize_plain(origin, out_xy, in_size, vec2<i32>(out_size)); }
   }
   let normalized = (rgb - params.mean.xyz) / params.std_dev.xyz;
   let plane = out_size.x * out_size.y;

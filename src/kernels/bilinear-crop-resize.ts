@@ -13,6 +13,7 @@ import shaderSource from '../../shaders/bilinear_crop_resize.wgsl?raw';
 import { DisposedError, InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
 import {
+  BILINEAR_MODES,
   resolveNormalizeOptions,
   roundCropRect,
   validateDownscale,
@@ -72,9 +73,9 @@ export async function createBilinearCropResize(device: GPUDevice): Promise<Bilin
     getComputePipeline(device, `${LABEL}:${mode}`, () => ({
       label: `${LABEL}:${mode}`,
       layout: device.createPipelineLayout({ label: LABEL, bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: 'main', constants: { ANTIALIAS: mode === 'antialias' ? 1 : 0 } },
+      compute: { module, entryPoint: 'main', constants: { MODE: BILINEAR_MODES.indexOf(mode) } },
     }));
-  const [plain, antialias] = await Promise.all([pipelineFor('bilinear'), pipelineFor('antialias')]);
+  const pipelines = new Map(await Promise.all(BILINEAR_MODES.map(async (mode) => [mode, await pipelineFor(mode)] as const)));
   const prepared = new Set<PreparedCropResize>();
   let disposed = false;
 
@@ -106,7 +107,7 @@ export async function createBilinearCropResize(device: GPUDevice): Promise<Bilin
           { binding: 3, resource: { buffer: output } },
         ],
       });
-      const pipeline = mode === 'antialias' ? antialias : plain;
+      const pipeline = pipelines.get(mode) as GPUComputePipeline;
       const groupsX = Math.ceil(outWidth / WORKGROUP_SIDE);
       const groupsY = Math.ceil(outHeight / WORKGROUP_SIDE);
       let rectCount = 0;

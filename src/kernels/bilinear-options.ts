@@ -7,9 +7,12 @@ import { InputError } from '../errors.js';
 /**
  * 'bilinear' = torch F.interpolate(mode='bilinear', align_corners=False);
  * 'antialias' = the same with antialias=True (triangle filter widened by the downscale factor, what
- * torchvision / PIL resizing does; identical to 'bilinear' when upscaling).
+ * torchvision / PIL resizing does; identical to 'bilinear' when upscaling);
+ * 'pil' = Pillow's Image.resize(BILINEAR) on the uint8 pixels: the 'antialias' weights in 22-bit
+ * fixed point, rounded to uint8 after the horizontal and after the vertical pass (bit-exact).
  */
-export type BilinearMode = 'bilinear' | 'antialias';
+export type BilinearMode = 'bilinear' | 'antialias' | 'pil';
+export const BILINEAR_MODES: readonly BilinearMode[] = ['bilinear', 'antialias', 'pil'];
 
 export type Rgb = readonly [number, number, number];
 
@@ -17,7 +20,7 @@ export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
 
 /**
- * Largest per-axis downscale factor (input / output) accepted in 'antialias' mode. The kernels loop
+ * Largest per-axis downscale factor (input / output) accepted in 'antialias' and 'pil' modes. The kernels loop
  * over the whole filter window (up to 2*factor + 1 pixels per axis), so this bounds one invocation's
  * work at ~129 x 129 texel loads; larger factors should be reduced in steps.
  */
@@ -42,7 +45,7 @@ export interface ResolvedNormalizeOptions {
 
 export function resolveNormalizeOptions(what: string, options: NormalizeOptions): ResolvedNormalizeOptions {
   const mode = options.mode ?? 'bilinear';
-  if (mode !== 'bilinear' && mode !== 'antialias') throw new InputError(`${what}: unknown mode ${String(mode)}`);
+  if (!BILINEAR_MODES.includes(mode)) throw new InputError(`${what}: unknown mode ${String(mode)}`);
   const mean = options.mean ?? IMAGENET_MEAN;
   const std = options.std ?? IMAGENET_STD;
   if (mean.length !== 3 || !mean.every(Number.isFinite)) throw new InputError(`${what}: mean must be 3 finite numbers`);
@@ -60,13 +63,13 @@ export function validateOutputSize(what: string, width: number, height: number):
   }
 }
 
-/** Throws when 'antialias' would need a filter window beyond MAX_ANTIALIAS_DOWNSCALE. */
+/** Throws when 'antialias' / 'pil' would need a filter window beyond MAX_ANTIALIAS_DOWNSCALE. */
 export function validateDownscale(what: string, mode: BilinearMode, inW: number, inH: number, outW: number, outH: number): void {
-  if (mode !== 'antialias') return;
+  if (mode === 'bilinear') return;
   const factor = Math.max(inW / outW, inH / outH);
   if (factor > MAX_ANTIALIAS_DOWNSCALE) {
     throw new InputError(
-      `${what}: antialias downscale factor ${factor.toFixed(2)} exceeds ${MAX_ANTIALIAS_DOWNSCALE} (${inW}x${inH} -> ${outW}x${outH}); resize in steps`,
+      `${what}: ${mode} downscale factor ${factor.toFixed(2)} exceeds ${MAX_ANTIALIAS_DOWNSCALE} (${inW}x${inH} -> ${outW}x${outH}); resize in steps`,
     );
   }
 }

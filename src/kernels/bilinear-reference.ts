@@ -1,7 +1,7 @@
 /**
- * Float64 CPU reference for the bilinear kernels, written from PyTorch's definitions (not from the
- * WGSL): torch F.interpolate(mode='bilinear', align_corners=False[, antialias=True]) on rgb / 255,
- * then (x - mean) / std. Used by the tests and usable as the runtime's CPU/WASM-path preprocessing.
+ * Float64 CPU reference for the bilinear kernels, written from PyTorch's and Pillow's definitions
+ * (not from the WGSL): torch F.interpolate(mode='bilinear', align_corners=False[, antialias=True])
+ * on rgb / 255, or Pillow's uint8 BILINEAR resize ('pil'), then (x - mean) / std. Used by the tests and usable as the runtime's CPU/WASM-path preprocessing.
  */
 import { InputError } from '../errors.js';
 import {
@@ -28,7 +28,7 @@ export interface AxisTaps {
 }
 
 /** torch's per-axis taps for `outSize` outputs from `inSize` inputs (scale = in / out). */
-export function axisTaps(inSize: number, outSize: number, mode: BilinearMode): AxisTaps[] {
+export function axisTaps(inSize: number, outSize: number, mode: 'bilinear' | 'antialias'): AxisTaps[] {
   const scale = inSize / outSize;
   const taps: AxisTaps[] = [];
   for (let i = 0; i < outSize; i++) {
@@ -61,6 +61,70 @@ export function axisTaps(inSize: number, outSize: number, mode: BilinearMode): A
   return taps;
 }
 
+const PIL_PRECISION_BITS = 22;
+
+/**
+ * Pillow's precompute_coeffs + normalize_coeffs_8bpc (Resample.c, BILINEAR, 8-bit images): the
+ * float64 triangle-filter weights, normalized, then as fixed point trunc(0.5 + w * 2^22).
+ */
+export function pilAxisTaps(inSize: number, outSize: number): AxisTaps[] {
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = filterScale; // the bilinear filter's support is 1
+  const taps: AxisTaps[] = [];
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize);
+    const indices: number[] = [];
+    const weights: number[] = [];
+    let total = 0;
+    for (let x = xmin; x < xmax; x++) {
+      const w = Math.max(0, 1 - Math.abs((x - center + 0.5) / filterScale));
+      indices.push(x);
+      weights.push(w);
+      total += w;
+    }
+    taps.push({ indices, weights: weights.map((w) => Math.trunc(0.5 + (total === 0 ? w : w / total) * 2 ** PIL_PRECISION_BITS)) });
+  }
+  return taps;
+}
+
+/** One fixed-point pass: rounded (+2^21) sum of k * byte, then >> 22 clamped to 0..255 (clip8). */
+function pilSum(taps: AxisTaps, byteAt: (index: number) => number): number {
+  let sum = 1 << (PIL_PRECISION_BITS - 1);
+  taps.indices.forEach((index, t) => {
+    sum += (taps.weights[t] as number) * byteAt(index);
+  });
+  return Math.min(Math.max(Math.floor(sum / 2 ** PIL_PRECISION_BITS), 0), 255);
+}
+
+/** Pillow's resize of the region on uint8: horizontal pass to uint8, then vertical pass to uint8. */
+function pilRegionBytes(image: RgbaPixels, region: readonly [number, number, number, number], outW: number, outH: number): Uint8Array {
+  const [x0, y0, w, h] = region;
+  const tapsX = pilAxisTaps(w, outW);
+  const tapsY = pilAxisTaps(h, outH);
+  const horizontal = new Uint8Array(3 * h * outW); // [3, h, outW]
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < h; y++) {
+      for (let ox = 0; ox < outW; ox++) {
+        const at = (x: number) => image.data[((y0 + y) * image.width + x0 + x) * 4 + c] as number;
+        horizontal[(c * h + y) * outW + ox] = pilSum(tapsX[ox] as AxisTaps, at);
+      }
+    }
+  }
+  const out = new Uint8Array(3 * outH * outW);
+  for (let c = 0; c < 3; c++) {
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++) {
+        const at = (y: number) => horizontal[(c * h + y) * outW + ox] as number;
+        out[(c * outH + oy) * outW + ox] = pilSum(tapsY[oy] as AxisTaps, at);
+      }
+    }
+  }
+  return out;
+}
+
 function checkPixels(what: string, image: RgbaPixels): void {
   const { width, height, data } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
@@ -79,10 +143,18 @@ function resampleRegion(
   out: Float64Array,
   offset: number,
 ): void {
+  const plane = outW * outH;
+  if (options.mode === 'pil') {
+    const bytes = pilRegionBytes(image, region, outW, outH);
+    bytes.forEach((byte, i) => {
+      const c = Math.floor(i / plane);
+      out[offset + i] = (byte / 255 - (options.mean[c] as number)) / (options.std[c] as number);
+    });
+    return;
+  }
   const [x0, y0, w, h] = region;
   const tapsX = axisTaps(w, outW, options.mode);
   const tapsY = axisTaps(h, outH, options.mode);
-  const plane = outW * outH;
   for (let oy = 0; oy < outH; oy++) {
     const ty = tapsY[oy] as AxisTaps;
     for (let ox = 0; ox < outW; ox++) {

@@ -10,6 +10,7 @@ import shaderSource from '../../shaders/bilinear_resize_normalize.wgsl?raw';
 import { DisposedError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
 import {
+  BILINEAR_MODES,
   resolveNormalizeOptions,
   validateDownscale,
   validateOutputSize,
@@ -57,9 +58,9 @@ export async function createBilinearResizeNormalize(device: GPUDevice): Promise<
     getComputePipeline(device, `${LABEL}:${mode}`, () => ({
       label: `${LABEL}:${mode}`,
       layout: device.createPipelineLayout({ label: LABEL, bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: 'main', constants: { ANTIALIAS: mode === 'antialias' ? 1 : 0 } },
+      compute: { module, entryPoint: 'main', constants: { MODE: BILINEAR_MODES.indexOf(mode) } },
     }));
-  const [plain, antialias] = await Promise.all([pipelineFor('bilinear'), pipelineFor('antialias')]);
+  const pipelines = new Map(await Promise.all(BILINEAR_MODES.map(async (mode) => [mode, await pipelineFor(mode)] as const)));
   const prepared = new Set<PreparedResizeNormalize>();
   let disposed = false;
 
@@ -84,7 +85,7 @@ export async function createBilinearResizeNormalize(device: GPUDevice): Promise<
           { binding: 2, resource: { buffer: output } },
         ],
       });
-      const pipeline = mode === 'antialias' ? antialias : plain;
+      const pipeline = pipelines.get(mode) as GPUComputePipeline;
       const groupsX = Math.ceil(outWidth / WORKGROUP_SIDE);
       const groupsY = Math.ceil(outHeight / WORKGROUP_SIDE);
       const call: PreparedResizeNormalize = {
