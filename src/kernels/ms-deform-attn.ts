@@ -7,7 +7,7 @@
  *   call.encode(pass);                                           // every frame: no allocations
  */
 import shaderSource from '../../shaders/ms_deform_attn.wgsl?raw';
-import { InputError } from '../errors.js';
+import { DisposedError, InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
 import {
   levelStarts,
@@ -97,7 +97,7 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     chosen: GPUComputePipeline,
     layout: GPUBindGroupLayout,
   ): PreparedMsDeformAttn {
-    if (disposed) throw new InputError('msDeformAttn: kernel used after dispose()');
+    if (disposed) throw new DisposedError('msDeformAttn kernel');
     for (const [, name, buffer, elements, needsWrite] of entries) {
       if (buffer.size < elements * 4) {
         throw new InputError(`msDeformAttn: ${name} buffer holds ${buffer.size} bytes, the shape needs ${elements * 4}`);

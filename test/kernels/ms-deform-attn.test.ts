@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
+import { DisposedError, InputError } from '../../src/errors.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { createMsDeformAttn, type MsDeformAttnKernel } from '../../src/kernels/ms-deform-attn.js';
 import { loadCase, maxAbsError, referenceOutput, runOnGpu, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
@@ -101,6 +101,14 @@ describe('ms_deform_attn validation and reuse', () => {
     ).toThrow(InputError);
     for (const b of Object.values(ok)) b.destroy();
     expect(takeUncapturedErrors()).toEqual([]);
+  });
+
+  it('throws DisposedError when a disposed kernel prepares a call', async () => {
+    const spare = await createMsDeformAttn(gpu.device);
+    spare.dispose();
+    const io = { value: buffer(72), samplingLocations: buffer(32), attentionWeights: buffer(16), output: buffer(32) };
+    expect(() => spare.prepareCore(shape, io)).toThrow(DisposedError);
+    for (const b of Object.values(io)) b.destroy();
   });
 
   it('encodes a prepared call every frame without creating GPU objects', async () => {
