@@ -67,3 +67,14 @@ describe('exported Deformable-DETR packages match the official PyTorch outputs',
     }, 900_000);
   }
 });
+
+describe('fp16-weights package (fp32 compute)', () => {
+  it('deformable_plain: measured accuracy cost stays small', async () => {
+    const fixture = exportFixture('deformable_plain', ['--fp16', '--no-single-graph']);
+    const diff = await runPackage(fixture, 'detect');
+    console.log(`deformable_plain fp16 detect: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
+    // fp16 weights round every weight to ~3 significant digits: a measured cost, bounded loosely.
+    expect(diff.logits).toBeLessThanOrEqual(0.1);
+    expect(diff.boxes).toBeLessThanOrEqual(0.02);
+  }, 900_000);
+});
