@@ -44,6 +44,18 @@ export function createPixelUploader(device: GPUDevice): PixelUploader {
   let texture: GPUTexture | undefined;
   let texturesCreated = 0;
   let disposed = false;
+  // Some Chromium configurations (e.g. SwiftShader) reject copyExternalImageToTexture for a
+  // VideoFrame; drawing it on a reused 2D canvas first is the portable, synchronous fallback.
+  let frameCanvas: OffscreenCanvas | undefined;
+
+  function copyFrameViaCanvas(frame: VideoFrame, target: GPUTexture, width: number, height: number): void {
+    frameCanvas ??= new OffscreenCanvas(width, height);
+    if (frameCanvas.width !== width || frameCanvas.height !== height) [frameCanvas.width, frameCanvas.height] = [width, height];
+    const context = frameCanvas.getContext('2d');
+    if (!context) throw new InputError('pixelUpload: no 2d canvas context to convert the VideoFrame');
+    context.drawImage(frame, 0, 0, width, height);
+    device.queue.copyExternalImageToTexture({ source: frameCanvas }, { texture: target, premultipliedAlpha: false }, { width, height });
+  }
 
   function textureFor(width: number, height: number): GPUTexture {
     if (texture && texture.width === width && texture.height === height) return texture;
@@ -80,7 +92,12 @@ export function createPixelUploader(device: GPUDevice): PixelUploader {
         device.queue.writeTexture({ texture: target }, bytes, { bytesPerRow: width * 4, rowsPerImage: height }, { width, height });
       } else {
         // Straight (not premultiplied) alpha, no colour conversion beyond the source's sRGB bytes.
-        device.queue.copyExternalImageToTexture({ source }, { texture: target, premultipliedAlpha: false }, { width, height });
+        try {
+          device.queue.copyExternalImageToTexture({ source }, { texture: target, premultipliedAlpha: false }, { width, height });
+        } catch (error) {
+          if (!('displayWidth' in source) || typeof OffscreenCanvas === 'undefined') throw error;
+          copyFrameViaCanvas(source, target, width, height);
+        }
       }
       return target;
     },
