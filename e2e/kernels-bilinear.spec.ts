@@ -32,6 +32,7 @@ test('every browser upload path (writeTexture and copyExternalImageToTexture) fe
   // 8 sources x 3 modes x (resize, crop); all share one size, so the uploader made one texture.
   expect(result.cases).toHaveLength(48);
   expect(result.texturesCreated).toBe(1);
+  expect(result.emptyCanvasError, 'a 0x0 canvas is refused with InputError').toBe('invalid-input');
   for (const c of result.cases) {
     console.log(`${c.name}: ${c.maxError.toExponential(2)}`);
     expect(c.maxError, c.name).toBeLessThanOrEqual(PIXEL_TOLERANCE);

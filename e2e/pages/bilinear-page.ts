@@ -5,6 +5,7 @@
  * (ImageData via writeTexture; ImageBitmap, canvas, OffscreenCanvas, VideoFrame via
  * copyExternalImageToTexture) and compares every mode with the float64 reference.
  */
+import { InputError } from '../../src/errors.js';
 import { acquireDevice, type AdapterSummary } from '../../src/gpu/device.js';
 import { readFloat32 } from '../../src/gpu/buffers.js';
 import { withGpuErrorScopes } from '../../src/gpu/error-scope.js';
@@ -21,6 +22,8 @@ export interface BilinearPageResult {
   /** Fixtures: max |gpu - torch| in pixel units. Upload paths: max |gpu - reference| in pixel units. */
   cases: Array<{ name: string; maxError: number }>;
   texturesCreated: number;
+  /** Error code `upload()` threw for a 0x0 canvas (upload paths only). */
+  emptyCanvasError?: string;
   uncapturedErrors: string[];
 }
 
@@ -133,7 +136,15 @@ async function runBilinearUploadPaths(): Promise<BilinearPageResult> {
   }
   for (const closable of [frame, canvasFrame, bitmap, canvasBitmap]) closable.close();
   output.destroy();
-  return finish(cases);
+  const empty = document.createElement('canvas');
+  [empty.width, empty.height] = [0, 0];
+  let emptyCanvasError = 'none';
+  try {
+    kernels.uploader.upload(empty);
+  } catch (error) {
+    emptyCanvasError = error instanceof InputError ? error.code : String(error);
+  }
+  return { ...finish(cases), emptyCanvasError };
 }
 
 declare global {

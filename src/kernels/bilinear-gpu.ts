@@ -5,7 +5,13 @@ import type { Rgb } from './bilinear-options.js';
 /** Both shaders use @workgroup_size(8, 8) over (x, y) output pixels. */
 export const WORKGROUP_SIDE = 8;
 
+/** Largest input side the shaders' i32 index products stay exact for (with outputs <= 16384). */
+export const MAX_SOURCE_SIDE = 32768;
+
 export function checkSourceTexture(what: string, source: GPUTexture): void {
+  if (source.width > MAX_SOURCE_SIDE || source.height > MAX_SOURCE_SIDE) {
+    throw new InputError(`${what}: source ${source.width}x${source.height} exceeds ${MAX_SOURCE_SIDE} pixels per side`);
+  }
   if (source.format !== 'rgba8unorm') throw new InputError(`${what}: source texture must be rgba8unorm, got ${source.format}`);
   if (!(source.usage & GPUTextureUsage.TEXTURE_BINDING)) throw new InputError(`${what}: source texture lacks TEXTURE_BINDING usage`);
   if (source.dimension !== '2d' || source.depthOrArrayLayers !== 1 || source.sampleCount !== 1) {

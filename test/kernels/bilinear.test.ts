@@ -124,6 +124,31 @@ describe('bilinear validation', () => {
   });
 });
 
+describe('bilinear limits', () => {
+  it(`accepts a ${MAX_ANTIALIAS_DOWNSCALE}x antialias / pil downscale exactly and refuses ${MAX_ANTIALIAS_DOWNSCALE + 1}x`, async () => {
+    const width = 2 * MAX_ANTIALIAS_DOWNSCALE;
+    const data = new Uint8Array(width * 3 * 4);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 89 + 7) % 256;
+    const image = { data, width, height: 3 };
+    for (const mode of ['antialias', 'pil'] as const) {
+      const c = {
+        meta: { name: `limit-${mode}`, op: 'resize', mode, seed: 0, inWidth: width, inHeight: 3, outWidth: 2, outHeight: 1, mean: [0, 0, 0], std: [1, 1, 1] } as BilinearCaseMeta,
+        image,
+        expected: new Float32Array(6),
+      };
+      c.expected.set(resizeNormalizeReference(image, 2, 1, { mode, mean: [0, 0, 0], std: [1, 1, 1] }));
+      expect(maxPixelError(await runOnGpu(gpu.device, kernels, c), c)).toBeLessThanOrEqual(PIXEL_TOLERANCE);
+      const tooWide = { data: new Uint8Array((MAX_ANTIALIAS_DOWNSCALE + 1) * 4), width: MAX_ANTIALIAS_DOWNSCALE + 1, height: 1 };
+      expect(() => resizeNormalizeReference(tooWide, 1, 1, { mode })).toThrow(/exceeds/);
+      const source = kernels.uploader.upload(tooWide);
+      const output = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+      expect(() => kernels.resize.prepare({ source, output, outWidth: 1, outHeight: 1, mode })).toThrow(InputError);
+      output.destroy();
+    }
+    expect(takeUncapturedErrors()).toEqual([]);
+  });
+});
+
 describe('bilinear reuse across frames', () => {
   it('reuses the texture, bind groups and buffers: no GPU objects created per frame', async () => {
     const device = gpu.device;
