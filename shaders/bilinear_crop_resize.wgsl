@@ -29,6 +29,8 @@ struct Params {
 // 0 = bilinear, 1 = antialias (torch), 2 = pil (Pillow uint8 fixed point).
 override MODE: u32 = 0u;
 const PIL_PRECISION_BITS = 22u;
+// Taps per axis: at most 2*s + 2 for a downscale s <= MAX_ANTIALIAS_DOWNSCALE (64, the wrapper's).
+const MAX_TAPS = 130u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var source: texture_2d<f32>;
@@ -114,13 +116,16 @@ fn clip8(sum: vec3<u32>) -> vec3<u32> {
 fn resize_pil(origin: vec2<i32>, out_xy: vec2<i32>, in_size: vec2<i32>, out_size: vec2<i32>) -> vec3<f32> {
   let wx = filter_window(out_xy.x, in_size.x, out_size.x);
   let wy = filter_window(out_xy.y, in_size.y, out_size.y);
+  var kx: array<u32, MAX_TAPS>; // row coefficients, computed once rather than once per row
+  for (var x = wx.first; x <= wx.last; x++) {
+    kx[x - wx.first] = pil_coefficient(filter_weight(wx, x, out_size.x), wx.total);
+  }
   let half = vec3<u32>(1u << (PIL_PRECISION_BITS - 1u));
   var column = half;
   for (var y = wy.first; y <= wy.last; y++) {
     var row = half;
     for (var x = wx.first; x <= wx.last; x++) {
-      let bytes = vec3<u32>(round(rgb_at(origin, x, y) * 255.0));
-      row += pil_coefficient(filter_weight(wx, x, out_size.x), wx.total) * bytes;
+      row += kx[x - wx.first] * vec3<u32>(round(rgb_at(origin, x, y) * 255.0));
     }
     column += pil_coefficient(filter_weight(wy, y, out_size.y), wy.total) * clip8(row);
   }
