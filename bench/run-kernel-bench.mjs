@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:kernels`: our WGSL MSDeformAttn kernel vs the same operation as a plain ONNX graph
+ * (GridSample per level) on onnxruntime-web's WebGPU EP, in one headless-chromium page, on one
+ * GPUDevice. Writes bench/results/<date>-<adapter>-kernels.json and regenerates bench/RESULTS.md.
+ *
+ *   node bench/run-kernel-bench.mjs [--cases small-encoder,decoder,encoder] [--quick] [--port 5195]
+ *                                   [--no-write]
+ *
+ * Not a test: it asserts only that both sides agree numerically (max |diff| <= 1e-4) and that the
+ * GPU reported no errors; the exit status is non-zero otherwise.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+import { renderResultsMarkdown } from './render-results.mjs';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    cases: { type: 'string', default: 'small-encoder,decoder,encoder' },
+    quick: { type: 'boolean', default: false },
+    port: { type: 'string', default: process.env.WEBDETR_BENCH_PORT ?? '5195' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+
+// SwiftShader is CPU emulation: the encoder-size case gets fewer rounds so the whole run stays
+// within ~10 minutes on two cores. On a real GPU raise these.
+const config = {
+  cases: args.cases.split(','),
+  // The first run of each side is untimed (it compiles ORT's pipelines), so no extra warmup.
+  repeat: args.quick
+    ? { warmup: 0, minIterations: 1, maxIterations: 1, budgetMs: 0 }
+    : { warmup: 0, minIterations: 2, maxIterations: 5, budgetMs: 90_000 },
+  repeatByCase: args.quick ? {} : { encoder: { minIterations: 1, maxIterations: 2, budgetMs: 0 } },
+  // The encoder-size ORT graph takes minutes per run on SwiftShader: fused only (the headline).
+  kindsByCase: { encoder: ['fused'] },
+  oursPerRound: args.quick ? 2 : 3,
+  copyBytes: 64 * 1024 * 1024,
+  tolerance: 1e-4,
+};
+
+const started = Date.now();
+const loadBefore = loadavg();
+const server = await createServer({
+  root: repoRoot,
+  configFile: join(repoRoot, 'vite.config.ts'),
+  logLevel: 'warn',
+  // No watcher, no HMR: other people editing the tree must not reload the page mid-run.
+  server: { host: '127.0.0.1', port: Number(args.port), strictPort: true, hmr: false, watch: null },
+});
+await server.listen();
+let browser;
+let exitCode = 0;
+try {
+  // One source of truth for the WebGPU flags: the Playwright config.
+  const { chromiumWebGpuArgs } = await server.ssrLoadModule('/playwright.config.ts');
+  browser = await chromium.launch({
+    executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium',
+    args: chromiumWebGpuArgs,
+  });
+  const page = await browser.newPage();
+  page.on('console', (message) => {
+    const text = message.text();
+    if (text.startsWith('[bench]') || message.type() === 'error') console.log(text);
+  });
+  page.on('requestfailed', (request) => console.error(`request failed: ${request.url()}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) console.error(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`http://127.0.0.1:${args.port}/bench/kernels/index.html`);
+  await page.waitForFunction(() => window.webdetrKernelBench !== undefined, null, { timeout: 120_000 });
+  const measured = await page.evaluate((cfg) => window.webdetrKernelBench.run(cfg), config);
+
+  const results = {
+    date: new Date().toISOString(),
+    chromiumVersion: browser.version(),
+    host: { loadAverageBefore: loadBefore, loadAverageAfter: loadavg() },
+    durationSeconds: (Date.now() - started) / 1000,
+    note: 'SwiftShader = CPU emulation of a GPU, not GPU speed (when the adapter is SwiftShader).',
+    ...measured,
+  };
+  const failedChecks = results.cases.filter((c) => !c.check.passed).map((c) => c.name);
+  if (failedChecks.length > 0) {
+    console.error(`numerical check FAILED for: ${failedChecks.join(', ')}`);
+    exitCode = 1;
+  }
+  if (results.uncapturedErrors.length > 0) {
+    console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
+    exitCode = 1;
+  }
+
+  const adapter = results.environment.adapter;
+  const slug = `${adapter.vendor}-${adapter.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+  const day = results.date.slice(0, 10);
+  const json = `${JSON.stringify(results, null, 1)}\n`;
+  if (args['no-write']) {
+    console.log(json);
+  } else {
+    const resultsDir = join(repoRoot, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const jsonPath = join(resultsDir, `${day}-${slug}-kernels.json`);
+    writeFileSync(jsonPath, json);
+    const mdPath = join(repoRoot, 'bench', 'RESULTS.md');
+    writeFileSync(mdPath, renderResultsMarkdown(results, relative(join(repoRoot, 'bench'), jsonPath)));
+    console.log(`wrote ${relative(repoRoot, jsonPath)} and ${relative(repoRoot, mdPath)}`);
+  }
+  console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
+} catch (error) {
+  console.error(error);
+  exitCode = 1;
+} finally {
+  await browser?.close();
+  await server.close();
+}
+process.exit(exitCode);
