@@ -83,6 +83,20 @@ describe.each(cases.map((c) => [c.name, c] as const))('ms_deform_attn %s', (_nam
   }, timeout);
 });
 
+describe('ms_deform_attn with a non-default thread mapping (8 lanes x 3 pairs per workgroup)', () => {
+  const names = ['core_d33', 'core_lq65', 'core_l8_p16', 'core_tiny_levels', 'fused_boxes_l8_p16', 'fused_points_d5_n2', 'fused_m1_p1_d33'];
+  it.each(names)('%s matches within the same tolerance', async (name) => {
+    const meta = cases.find((c) => c.name === name);
+    if (!meta) throw new Error(`fixture ${name} missing`);
+    const mapped = await createMsDeformAttn(gpu.device, { threadsPerPair: 8, pairsPerWorkgroup: 3 });
+    const c = load(meta);
+    const output = await runOnGpu(gpu.device, mapped, c);
+    expect(maxAbsError(output, c.expected, meta.heads * meta.headDim, c.rows)).toBeLessThanOrEqual(TOLERANCE);
+    mapped.dispose();
+    expect(takeUncapturedErrors()).toEqual([]);
+  });
+});
+
 describe('ms_deform_attn validation and reuse', () => {
   const shape = { batch: 1, queries: 4, heads: 2, headDim: 4, levels: [[3, 3]] as [number, number][], points: 2 };
   const buffer = (floats: number) =>
@@ -101,6 +115,11 @@ describe('ms_deform_attn validation and reuse', () => {
     ).toThrow(InputError);
     for (const b of Object.values(ok)) b.destroy();
     expect(takeUncapturedErrors()).toEqual([]);
+  });
+
+  it('rejects a thread mapping the device cannot run', async () => {
+    await expect(createMsDeformAttn(gpu.device, { threadsPerPair: 64, pairsPerWorkgroup: 1024 })).rejects.toThrow(InputError);
+    await expect(createMsDeformAttn(gpu.device, { threadsPerPair: 0 })).rejects.toThrow(InputError);
   });
 
   it('throws DisposedError when a disposed kernel prepares a call', async () => {
