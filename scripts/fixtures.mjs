@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/**
+ * `npm run fixtures`: regenerates every kernel parity fixture in test/fixtures/ from the PyTorch
+ * formulas (tools/fixtures/*.py, seeded). The committed files must come out byte-identical; the
+ * pytest suites check that for a sample of cases.
+ */
+import { spawnSync } from 'node:child_process';
+import { PYTHON } from './system-deps.mjs';
+
+for (const script of ['tools/fixtures/ms_deform_attn.py', 'tools/fixtures/bilinear.py']) {
+  console.log(`[fixtures] ${script}`);
+  const result = spawnSync(PYTHON, [script], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
