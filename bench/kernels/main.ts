@@ -17,6 +17,8 @@ export interface BenchConfig {
   repeat: RepeatOptions;
   /** Per-case overrides of `repeat` (the encoder-size case is slow on SwiftShader). */
   repeatByCase?: Record<string, Partial<RepeatOptions>>;
+  /** Cases whose ORT first run is not profiled per op (it doubles a run that already takes minutes). */
+  unprofiledCases?: string[];
   /** Our kernel runs per round (it is cheap next to the ORT graph). */
   oursPerRound: number;
   copyBytes: number;
@@ -67,6 +69,7 @@ export async function run(config: BenchConfig) {
       repeat: { ...config.repeat, ...config.repeatByCase?.[c.name] },
       oursPerRound: config.oursPerRound,
       tolerance: config.tolerance,
+      profile: !config.unprofiledCases?.includes(c.name),
     };
     results.push(await benchCase(ort, device, c, plan, copyBandwidth));
   }

@@ -47,6 +47,7 @@ export async function repeat<T>(once: () => Promise<T>, options: RepeatOptions):
   for (let i = 0; i < options.warmup; i++) await once();
   const results: T[] = [];
   const started = performance.now();
+  // minIterations = maxIterations = 0: no timed iterations at all.
   while (
     results.length < options.minIterations ||
     (results.length < options.maxIterations && performance.now() - started < options.budgetMs)
