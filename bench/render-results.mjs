@@ -138,6 +138,16 @@ export function renderResultsMarkdown(results, jsonPath = '') {
     }
   }
   add('');
+  const split = results.cases.filter((c) => c.fused?.oursGpuMs && c.core?.oursGpuMs).map((c) => {
+    const fusedMs = c.fused.oursGpuMs.median;
+    const extra = fusedMs - c.core.oursGpuMs.median;
+    return `${c.name}: fused ${num(fusedMs, 4)} ms = core ${num(c.core.oursGpuMs.median, 4)} ms + ${num(extra, 3)} ms (${pct(extra / fusedMs)})`;
+  });
+  if (split.length > 0) {
+    add('Where our time goes (timestamp queries around our one pass): the fused entry minus the core entry is roughly the cost');
+    add(`of the in-kernel softmax and location arithmetic; the rest is the bilinear gathers and weighting. ${split.join('; ')}.`);
+    add('');
+  }
   add('compulsory = every input read once + output written once; gathered = 4 bilinear corners × D floats per sample (before');
   add('caches) + the per-sample inputs + output; FLOPs = 8 per corner-channel + ~30 per sample (location, weights, softmax).');
   add('');
