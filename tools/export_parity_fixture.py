@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test fixture for the Node parity tests: synthetic checkpoint of a ../shared/reference variant, exported to a
 cache directory keyed by the exporter sources + variant + options (reused across runs), plus the normalized
-reference image as raw float32. Prints one JSON line {"dir", "image", "expected_logits", "expected_boxes"}.
+reference image (and UP-DETR's query patches) as raw float32. Prints one JSON line {"dir", "image", "expected_logits", "expected_boxes"} (+ "patches" for UP-DETR).
 
     /usr/bin/python3 tools/export_parity_fixture.py --variant deformable_plain --cache node_modules/.cache/webdetr-export
 """
@@ -26,9 +26,12 @@ from webdetr_tools.weights import synthetic_state_dict  # noqa: E402
 TOOLS = Path(__file__).resolve().parent
 
 
-def source_hash(extra):
+def source_hash(extra, with_models=False):
     digest = hashlib.sha256(json.dumps(extra, sort_keys=True).encode())
-    for path in sorted((TOOLS / "webdetr_tools" / "export").glob("*.py")) + [TOOLS / "webdetr_tools" / "weights.py"]:
+    sources = sorted((TOOLS / "webdetr_tools" / "export").glob("*.py")) + [TOOLS / "webdetr_tools" / "weights.py"]
+    if with_models:  # the UP-DETR export is built on the reference model and its config reader
+        sources += sorted((TOOLS / "webdetr_tools" / "models").glob("*.py")) + [TOOLS / "webdetr_tools" / "config.py"]
+    for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -44,7 +47,8 @@ def main():
     torch.set_num_threads(2)
     reference = args.shared / "reference" / args.variant
     key = source_hash({"variant": args.variant, "fp16": args.fp16, "single": not args.no_single_graph,
-                       "args": json.loads((reference / "args.json").read_text())})
+                       "args": json.loads((reference / "args.json").read_text())},
+                      with_models=(reference / "patches.npy").is_file())
     out = args.cache / f"{args.variant}{'-fp16' if args.fp16 else ''}-{key}"
     if not (out / "manifest.json").is_file():
         # one package per variant/options: drop stale exports of the same variant to bound disk use
@@ -62,10 +66,14 @@ def main():
         rgb = np.asarray(Image.open(args.shared / "reference" / "image.png").convert("RGB"), dtype=np.float32) / 255
         image = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32).transpose(2, 0, 1)
         np.ascontiguousarray(image).tofile(work / "image.f32")
+        if (reference / "patches.npy").is_file():
+            np.ascontiguousarray(np.load(reference / "patches.npy").astype(np.float32)).tofile(work / "patches.f32")
         work.rename(out)
-    print(json.dumps({"dir": str(out), "image": str(out / "image.f32"),
-                      "expected_logits": str(reference / "pred_logits.npy"),
-                      "expected_boxes": str(reference / "pred_boxes.npy")}))
+    result = {"dir": str(out), "image": str(out / "image.f32"),
+              "expected_logits": str(reference / "pred_logits.npy"), "expected_boxes": str(reference / "pred_boxes.npy")}
+    if (out / "patches.f32").is_file():
+        result["patches"] = str(out / "patches.f32")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from .features import deformable_features
 from .manifest import file_digest
 from .package import IMAGENET_MEAN, IMAGENET_STD, write_package
 from .skeleton import build_deformable_skeleton, detect_deformable_config, load_strict
+from .updetr_export import updetr_export_parts
 
 EXPORTER = "webdetr_tools.export 1"
 
@@ -45,8 +46,11 @@ def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, sp
     started = time.time()
     state_dict, args = load_checkpoint(checkpoint)
     family = detect_family(state_dict, args, family)
+    if family == "up-detr":
+        return _export_updetr(checkpoint, state_dict, args, out_dir, height, width, fp16, split, single_graph,
+                              class_names, overrides, progress, started)
     if family != "deformable-detr":
-        raise NotImplementedError(f"export of {family} is not implemented yet")
+        raise ValueError(f"unknown model family {family!r}")
     dims = detect_deformable_config(state_dict, args, overrides)
     model = load_strict(build_deformable_skeleton(dims, state_dict), state_dict)
     image = torch.zeros(1, 3, height, width)
@@ -79,6 +83,21 @@ def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, sp
     plan = deformable_plan(model, dims, deformable_features)
     manifest = write_package(plan, {"image": image}, out_dir, description, split=split, single_graph=single_graph,
                              fp16=fp16, progress=progress)
+    total = sum(g["bytes"] for g in manifest["graphs"])
+    progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+             f"{time.time() - started:.1f} s")
+    return manifest
+
+
+def _export_updetr(checkpoint, state_dict, args, out_dir, height, width, fp16, split, single_graph, class_names,
+                   overrides, progress, started):
+    plan, feeds, description, summary = updetr_export_parts(state_dict, args, height, width, class_names,
+                                                            overrides, coco_names=COCO_91)
+    progress(summary)
+    description["model"].update(source={"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
+                                exporter=EXPORTER)
+    manifest = write_package(plan, feeds, out_dir, description, split=split, single_graph=single_graph, fp16=fp16,
+                             progress=progress)
     total = sum(g["bytes"] for g in manifest["graphs"])
     progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
              f"{time.time() - started:.1f} s")

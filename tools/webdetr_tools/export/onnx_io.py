@@ -9,11 +9,13 @@ from onnx import helper, numpy_helper
 OPSET = 17
 
 
-def export_module(module, inputs, input_names, output_names, path, opset=OPSET):
+def export_module(module, inputs, input_names, output_names, path, opset=OPSET, dynamic_axes=None):
+    """dynamic_axes: {tensor name: {axis: symbol}} as torch.onnx.export takes it (None: all shapes fixed)."""
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, tuple(inputs), str(path), input_names=list(input_names),
-                          output_names=list(output_names), opset_version=opset, do_constant_folding=True)
+                          output_names=list(output_names), opset_version=opset, do_constant_folding=True,
+                          dynamic_axes=dynamic_axes)
     model = onnx.load(str(path))
     exported = [i.name for i in model.graph.input]
     if exported != list(input_names):

@@ -44,6 +44,11 @@ def write_package(plan, feeds, out_dir, description, split=True, single_graph=Tr
     with torch.no_grad():
         tensors = run_plan(plan, feeds)
     specs = tensor_specs(tensors)
+    # symbolic axes (e.g. UP-DETR's patch count): symbol in the manifest, dynamic axis in the ONNX graphs
+    symbolic = plan.extra.get("symbolic", {})
+    for name, axes in symbolic.items():
+        for axis, symbol in axes.items():
+            specs[name]["shape"][axis] = symbol
     graphs, pipelines, used = [], [], set()
     steps = (len(plan.segments) if split else 0) + (1 if single_graph else 0)
     step = 0
@@ -53,7 +58,9 @@ def write_package(plan, feeds, out_dir, description, split=True, single_graph=Tr
         step += 1
         started = time.time()
         path = out_dir / f"{name}.onnx"
-        export_module(module, [tensors[n] for n in inputs], inputs, outputs, path)
+        dynamic = {n: {a: s.replace("*", "_x") for a, s in symbolic[n].items()}
+                   for n in list(inputs) + list(outputs) if n in symbolic}
+        export_module(module, [tensors[n] for n in inputs], inputs, outputs, path, dynamic_axes=dynamic or None)
         if fp16:
             weights_to_fp16(path)
         entry = _graph_entry(name, path, inputs, outputs, fp16)
@@ -75,8 +82,9 @@ def write_package(plan, feeds, out_dir, description, split=True, single_graph=Tr
         outputs = [description["output"]["logits"], description["output"]["boxes"]]
         emit("single_graph", SingleGraph(plan, inputs, outputs), inputs, outputs)
         pipelines.append({"name": "detect_single_graph", "kind": "single-graph", "inputs": inputs,
-                          "outputs": outputs, "description": "one graph, deformable attention as GridSample "
-                          "(WASM fallback and benchmark baseline)",
+                          "outputs": outputs, "description": plan.extra.get(
+                              "single_graph_description",
+                              "one graph, deformable attention as GridSample (WASM fallback and benchmark baseline)"),
                           "stages": [{"kind": "graph", "graph": "single_graph", "inputs": inputs, "outputs": outputs}]})
     manifest = {"format": MANIFEST_FORMAT, **description, "graphs": graphs,
                 "tensors": {name: specs[name] for name in specs if name in used}, "pipelines": pipelines}

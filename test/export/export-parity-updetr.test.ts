@@ -1,0 +1,100 @@
+/**
+ * Exported UP-DETR pretrain package, executed in Node (onnxruntime-web wasm), against the official
+ * PyTorch outputs in ../shared/reference/updetr_pretrain (2 query patches -> 20 queries).
+ * Pipelines: "image" (encoder) then "patches" (after "image": patch queries + decoder), and the single graph.
+ * The patch count is a dynamic axis: one patch must give the first group of 10 queries of the two-patch
+ * reference, since the block-diagonal group mask keeps groups independent.
+ * Exports are cached in node_modules/.cache/webdetr-export keyed by the exporter and model sources.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseManifest } from '../../src/model/manifest';
+import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import type { HostTensor } from '../../src/model/package-runner-cpu';
+import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';
+
+const CACHE = 'node_modules/.cache/webdetr-export';
+const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
+const PATCH = 3 * 128 * 128;
+
+interface Fixture {
+  dir: string;
+  image: string;
+  patches: string;
+  expected_logits: string;
+  expected_boxes: string;
+}
+
+function exportFixture(): Fixture {
+  const started = Date.now();
+  const stdout = execFileSync('/usr/bin/python3', ['tools/export_parity_fixture.py', '--variant', 'updetr_pretrain', '--cache', CACHE], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  console.log(`updetr_pretrain: package ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Fixture;
+}
+
+function compare(out: Record<string, HostTensor>, rows: number, label: string, fixture: Fixture): { logits: number; boxes: number } {
+  const logits = out.pred_logits;
+  const boxes = out.pred_boxes;
+  if (logits === undefined || boxes === undefined) throw new Error(`${label}: no logits/boxes`);
+  const expectedLogits = readNpyFloat32(fixture.expected_logits);
+  const expectedBoxes = readNpyFloat32(fixture.expected_boxes);
+  expect([...logits.dims]).toEqual([1, rows, expectedLogits.shape[2]]);
+  expect([...boxes.dims]).toEqual([1, rows, 4]);
+  const diff = {
+    logits: maxAbsDiff(logits.data, expectedLogits.data.subarray(0, rows * (expectedLogits.shape[2] ?? 0))),
+    boxes: maxAbsDiff(boxes.data, expectedBoxes.data.subarray(0, rows * 4)),
+  };
+  console.log(`updetr_pretrain ${label}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
+  return diff;
+}
+
+describe('exported UP-DETR pretrain package matches the official PyTorch outputs', () => {
+  it('image then patches pipelines (2 patches and 1 patch), and the single graph', async () => {
+    const fixture = exportFixture();
+    const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
+    expect(manifest.model).toMatchObject({ family: 'up-detr', variant: 'pretrain' });
+    expect(manifest.output.classActivation).toBe('softmax');
+    expect(manifest.pipelines.find((p) => p.name === 'patches')?.after).toBe('image');
+    const { height, width } = manifest.input.sizePolicy;
+    const image: HostTensor = { data: readFloat32File(fixture.image), dims: [1, 3, height, width] };
+    const patches: HostTensor = { data: readFloat32File(fixture.patches), dims: [1, 2, 3, 128, 128] };
+    const onePatch: HostTensor = { data: patches.data.subarray(0, PATCH), dims: [1, 1, 3, 128, 128] };
+    const load = (file: string) => readFile(join(fixture.dir, file));
+
+    const split = await createCpuPackageRunner(manifest, load, ['image', 'patches']);
+    try {
+      let started = performance.now();
+      await split.run('image', { image });
+      const imageMs = performance.now() - started;
+      started = performance.now();
+      const two = compare(await split.run('patches', { patches }), 20, 'split, 2 patches', fixture);
+      const patchesMs = performance.now() - started;
+      // the image encoding stays alive: a new patch set re-runs only the patch pipeline
+      const one = compare(await split.run('patches', { patches: onePatch }), 10, 'split, 1 patch (dynamic K)', fixture);
+      console.log(`updetr_pretrain wasm: image ${(imageMs / 1000).toFixed(1)} s, patches ${(patchesMs / 1000).toFixed(1)} s`);
+      for (const diff of [two, one]) {
+        expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+        expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+      }
+    } finally {
+      await split.dispose();
+    }
+
+    const single = await createCpuPackageRunner(manifest, load, ['detect_single_graph']);
+    try {
+      const two = compare(await single.run('detect_single_graph', { image, patches }), 20, 'single graph, 2 patches', fixture);
+      const one = compare(await single.run('detect_single_graph', { image, patches: onePatch }), 10, 'single graph, 1 patch', fixture);
+      for (const diff of [two, one]) {
+        expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+        expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+      }
+    } finally {
+      await single.dispose();
+    }
+  }, 900_000);
+});
