@@ -1,5 +1,4 @@
-// Public kernel entry points (the `webdetr/kernels` export). Each kernel module appends its exports here.
-export {};
+// Public kernel entry points: the `webdetr/kernels` export (WGSL kernels, their TS references, pixel upload).
 export { createMsDeformAttn } from './ms-deform-attn.js';
 export type {
   MsDeformAttnCoreBuffers,
