@@ -25,6 +25,36 @@ from webdetr_tools.weights import synthetic_state_dict  # noqa: E402
 
 TOOLS = Path(__file__).resolve().parent
 
+# Configurations the official reference outputs don't cover: derived from a reference variant's args,
+# expected outputs from our PyTorch reference model (equal to the official code on the four
+# reference variants, tools/tests/test_reference_forward.py). Small widths exercise "any hidden size,
+# layers, heads, points, queries"; `single-scale` is the official 1-level variant.
+DERIVED = {
+    "single-scale-small": dict(num_feature_levels=1, hidden_dim=64, nheads=4, enc_layers=2, dec_layers=2,
+                               dim_feedforward=128, enc_n_points=2, dec_n_points=3, num_queries=30),
+    "refine-3-levels-small": dict(num_feature_levels=3, hidden_dim=96, nheads=6, enc_layers=2, dec_layers=3,
+                                  dim_feedforward=160, enc_n_points=3, dec_n_points=2, num_queries=40,
+                                  with_box_refine=True),
+}
+
+
+def derived_checkpoint(reference: Path, name: str, work: Path):
+    """Synthetic checkpoint of a derived config + expected outputs from our reference model."""
+    from webdetr_tools.config import ModelConfig
+    from webdetr_tools.models import build_model, model_from_checkpoint
+
+    args = json.loads((reference / "args.json").read_text())
+    args.update(DERIVED[name])
+    base = ModelConfig(family="deformable-detr", variant="refine" if args.get("with_box_refine") else "plain",
+                       **{k: args[k] for k in ("hidden_dim", "nheads", "enc_layers", "dec_layers", "dim_feedforward",
+                                               "num_queries", "num_feature_levels", "enc_n_points", "dec_n_points",
+                                               "with_box_refine")})
+    shapes = {k: list(v.shape) for k, v in build_model(base).state_dict().items()}
+    state = synthetic_state_dict(shapes, seed=1)
+    save_checkpoint(work / "checkpoint.pth", state, args)
+    model, _ = model_from_checkpoint(state, args)
+    return model
+
 
 def source_hash(extra, with_models=False):
     digest = hashlib.sha256(json.dumps(extra, sort_keys=True).encode())
@@ -43,34 +73,46 @@ def main():
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--fp16", action="store_true")
     parser.add_argument("--no-single-graph", action="store_true")
+    parser.add_argument("--derived", choices=sorted(DERIVED), help="a config derived from --variant's args")
     args = parser.parse_args()
     torch.set_num_threads(2)
     reference = args.shared / "reference" / args.variant
     key = source_hash({"variant": args.variant, "fp16": args.fp16, "single": not args.no_single_graph,
-                       "args": json.loads((reference / "args.json").read_text())},
-                      with_models=(reference / "patches.npy").is_file())
-    out = args.cache / f"{args.variant}{'-fp16' if args.fp16 else ''}-{key}"
+                       "derived": DERIVED.get(args.derived), "args": json.loads((reference / "args.json").read_text())},
+                      with_models=(reference / "patches.npy").is_file() or bool(args.derived))
+    name = args.derived or args.variant
+    out = args.cache / f"{name}{'-fp16' if args.fp16 else ''}-{key}"
     if not (out / "manifest.json").is_file():
         # one package per variant/options: drop stale exports of the same variant to bound disk use
-        for stale in args.cache.glob(f"{args.variant}{'-fp16' if args.fp16 else ''}-*"):
+        for stale in args.cache.glob(f"{name}{'-fp16' if args.fp16 else ''}-*"):
             shutil.rmtree(stale, ignore_errors=True)
         work = out.with_name(out.name + ".partial")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        shapes = json.loads((reference / "state_dict_shapes.json").read_text())
         checkpoint = work / "checkpoint.pth"
-        save_checkpoint(checkpoint, synthetic_state_dict(shapes, seed=1), json.loads((reference / "args.json").read_text()))
+        model = None
+        if args.derived:
+            model = derived_checkpoint(reference, args.derived, work)
+        else:
+            shapes = json.loads((reference / "state_dict_shapes.json").read_text())
+            save_checkpoint(checkpoint, synthetic_state_dict(shapes, seed=1), json.loads((reference / "args.json").read_text()))
         export_checkpoint(checkpoint, work, fp16=args.fp16, single_graph=not args.no_single_graph,
                           progress=lambda line: print(line, file=sys.stderr, flush=True))
         checkpoint.unlink()
         rgb = np.asarray(Image.open(args.shared / "reference" / "image.png").convert("RGB"), dtype=np.float32) / 255
         image = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32).transpose(2, 0, 1)
         np.ascontiguousarray(image).tofile(work / "image.f32")
+        if model is not None:
+            with torch.no_grad():
+                expected = model(torch.from_numpy(np.ascontiguousarray(image))[None])
+            np.save(work / "pred_logits.npy", expected["pred_logits"].numpy())
+            np.save(work / "pred_boxes.npy", expected["pred_boxes"].numpy())
         if (reference / "patches.npy").is_file():
             np.ascontiguousarray(np.load(reference / "patches.npy").astype(np.float32)).tofile(work / "patches.f32")
         work.rename(out)
+    expected_dir = out if args.derived else reference
     result = {"dir": str(out), "image": str(out / "image.f32"),
-              "expected_logits": str(reference / "pred_logits.npy"), "expected_boxes": str(reference / "pred_boxes.npy")}
+              "expected_logits": str(expected_dir / "pred_logits.npy"), "expected_boxes": str(expected_dir / "pred_boxes.npy")}
     if (out / "patches.f32").is_file():
         result["patches"] = str(out / "patches.f32")
     print(json.dumps(result))

@@ -68,6 +68,29 @@ describe('exported Deformable-DETR packages match the official PyTorch outputs',
   }
 });
 
+/**
+ * Configurations without official outputs (single-scale, other widths/heads/points/layer counts,
+ * 3 levels): expected outputs from our PyTorch reference model, which equals the official code on
+ * the four reference variants (tools/tests/test_reference_forward.py).
+ */
+const DERIVED = ['single-scale-small', 'refine-3-levels-small'];
+
+describe('exported packages of derived configurations match our PyTorch reference', () => {
+  for (const derived of DERIVED) {
+    it(`${derived}: split graphs + TS kernel and single graph`, async () => {
+      const fixture = exportFixture('deformable_plain', ['--derived', derived]);
+      const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
+      if (derived.startsWith('single-scale')) expect(manifest.model.singleScale).toBe(true);
+      for (const pipeline of ['detect', 'detect_single_graph']) {
+        const diff = await runPackage(fixture, pipeline);
+        console.log(`${derived} ${pipeline}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
+        expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+        expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+      }
+    }, 900_000);
+  }
+});
+
 describe('fp16-weights package (fp32 compute)', () => {
   it('deformable_plain: measured accuracy cost stays small', async () => {
     const fixture = exportFixture('deformable_plain', ['--fp16', '--no-single-graph']);
