@@ -104,3 +104,22 @@ def test_variant_detection_on_official_shapes(shared_dir, variant):
     model = build_deformable_skeleton(dims, state_dict)
     assert set(model.state_dict()) == set(shapes)
     assert all(list(v.shape) == shapes[k] for k, v in model.state_dict().items())
+
+
+def test_variant_override_fills_missing_args_and_rejects_contradictions(tmp_path):
+    state_dict, args = tiny_checkpoint(tmp_path / "refine.pth", 4, box_refine=True)
+    # Args that lost their variant flags: the override (as `--variant box-refine` sets it) names the variant.
+    bare = {k: v for k, v in args.items() if k not in ("with_box_refine", "two_stage")}
+    save_checkpoint(tmp_path / "bare.pth", state_dict, bare)
+    manifest = export_checkpoint(tmp_path / "bare.pth", tmp_path / "pkg", height=64, width=96, single_graph=False,
+                                 overrides={"with_box_refine": True, "two_stage": False}, progress=lambda line: None)
+    assert manifest["model"]["variant"] == "box-refine"
+    # `--variant plain` on refine weights must not silently export refine.
+    with pytest.raises(ValueError, match="with_box_refine=False but the checkpoint has the weights"):
+        export_checkpoint(tmp_path / "refine.pth", tmp_path / "pkg2", height=64, width=96, single_graph=False,
+                          overrides={"with_box_refine": False, "two_stage": False}, progress=lambda line: None)
+    # A plain checkpoint forced to box-refine lacks the refinement heads: strict loading names them.
+    plain_sd, plain_args = tiny_checkpoint(tmp_path / "plain.pth", 4)
+    with pytest.raises(CheckpointKeyError, match="transformer.decoder.bbox_embed"):
+        export_checkpoint(tmp_path / "plain.pth", tmp_path / "pkg3", height=64, width=96, single_graph=False,
+                          overrides={"with_box_refine": True, "two_stage": False}, progress=lambda line: None)

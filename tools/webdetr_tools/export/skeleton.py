@@ -60,10 +60,17 @@ def msda(d, heads, levels, points):
 def detect_deformable_config(state_dict, args, overrides=None):
     """Dims for the segments, from the checkpoint's args, checked against the weight shapes."""
     a = dict(vars(args)) if not isinstance(args, dict) else dict(args)
+    keys_two_stage = "transformer.enc_output.weight" in state_dict
+    keys_refine = any(k.startswith("transformer.decoder.bbox_embed.") for k in state_dict)
+    # An override may name a variant the args forgot, never one the weights contradict.
+    conflicts = [f"{flag}={overrides[flag]} but the checkpoint has the weights of {flag}"
+                 for flag, from_keys in (("with_box_refine", keys_refine), ("two_stage", keys_two_stage))
+                 if overrides and flag in overrides and not overrides[flag] and from_keys]
+    if conflicts:
+        raise ValueError("variant override contradicts the checkpoint: " + "; ".join(conflicts))
     a.update(overrides or {})
-    two_stage = bool(a.get("two_stage", False)) or "transformer.enc_output.weight" in state_dict
-    refine = bool(a.get("with_box_refine", False)) or any(k.startswith("transformer.decoder.bbox_embed.")
-                                                          for k in state_dict)
+    two_stage = bool(a.get("two_stage", False)) or keys_two_stage
+    refine = bool(a.get("with_box_refine", False)) or keys_refine
     hidden = state_dict["transformer.level_embed"].shape[1]
     levels = state_dict["transformer.level_embed"].shape[0]
     heads = int(a.get("nheads", 8))
