@@ -28,7 +28,7 @@ def updetr_export_parts(state_dict, args, height, width, class_names=None, overr
     feeds = {"image": torch.zeros(1, 3, height, width)}
     input_section = {"sizePolicy": {"kind": "fixed", "height": height, "width": width}, "resize": "bilinear-stretch",
                      "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "pixelScale": 255, "layout": "NCHW"}
-    per_patch = config.num_queries // config.num_patches
+    per_patch = config.num_queries // config.num_patches if pretrain else 0
     if pretrain:
         feeds["patches"] = torch.zeros(1, 2, 3, PATCH_SIZE, PATCH_SIZE)
         input_section["queryPatch"] = {"height": PATCH_SIZE, "width": PATCH_SIZE, "maxPatches": config.num_patches,
