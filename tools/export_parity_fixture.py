@@ -35,6 +35,10 @@ DERIVED = {
     "refine-3-levels-small": dict(num_feature_levels=3, hidden_dim=96, nheads=6, enc_layers=2, dec_layers=3,
                                   dim_feedforward=160, enc_n_points=3, dec_n_points=2, num_queries=40,
                                   with_box_refine=True),
+    # A fine-tuned UP-DETR (plain DETR layout, softmax + no-object), which has no official reference output.
+    "updetr-detection-small": dict(family="up-detr", variant="detection", num_queries=20, num_feature_levels=1,
+                                   pre_norm=False, num_patches=0, hidden_dim=64, nheads=4, enc_layers=2,
+                                   dec_layers=2, dim_feedforward=128, enc_n_points=0, dec_n_points=0, num_classes=7),
 }
 
 
@@ -43,6 +47,12 @@ def derived_checkpoint(reference: Path, name: str, work: Path):
     from webdetr_tools.config import ModelConfig
     from webdetr_tools.models import build_model, model_from_checkpoint
 
+    if "family" in DERIVED[name]:  # a complete config: its own args, as a checkpoint of it would carry
+        config = ModelConfig(**DERIVED[name])
+        shapes = {k: list(v.shape) for k, v in build_model(config).state_dict().items()}
+        state = synthetic_state_dict(shapes, seed=1)
+        save_checkpoint(work / "checkpoint.pth", state, config.to_dict())
+        return model_from_checkpoint(state, config.to_dict())[0]
     args = json.loads((reference / "args.json").read_text())
     args.update(DERIVED[name])
     base = ModelConfig(family="deformable-detr", variant="refine" if args.get("with_box_refine") else "plain",

@@ -70,10 +70,10 @@ describe('exported Deformable-DETR packages match the official PyTorch outputs',
 
 /**
  * Configurations without official outputs (single-scale, other widths/heads/points/layer counts,
- * 3 levels): expected outputs from our PyTorch reference model, which equals the official code on
+ * 3 levels, a fine-tuned UP-DETR detector): expected outputs from our PyTorch reference model, which equals the official code on
  * the four reference variants (tools/tests/test_reference_forward.py).
  */
-const DERIVED = ['single-scale-small', 'refine-3-levels-small'];
+const DERIVED = ['single-scale-small', 'refine-3-levels-small', 'updetr-detection-small'];
 
 describe('exported packages of derived configurations match our PyTorch reference', () => {
   for (const derived of DERIVED) {
@@ -81,6 +81,7 @@ describe('exported packages of derived configurations match our PyTorch referenc
       const fixture = exportFixture('deformable_plain', ['--derived', derived]);
       const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
       if (derived.startsWith('single-scale')) expect(manifest.model.singleScale).toBe(true);
+      if (derived.startsWith('updetr')) expect(manifest.model).toMatchObject({ family: 'up-detr', variant: 'detection' });
       for (const pipeline of ['detect', 'detect_single_graph']) {
         const diff = await runPackage(fixture, pipeline);
         console.log(`${derived} ${pipeline}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
