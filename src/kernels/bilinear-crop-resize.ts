@@ -11,9 +11,7 @@
  */
 import shaderSource from '../../shaders/bilinear_crop_resize.wgsl?raw';
 import { DisposedError, InputError } from '../errors.js';
-import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
 import {
-  BILINEAR_MODES,
   resolveNormalizeOptions,
   roundCropRect,
   validateDownscale,
@@ -22,7 +20,7 @@ import {
   type CropRect,
   type NormalizeOptions,
 } from './bilinear-options.js';
-import { checkOutputBuffer, checkSourceTexture, normalizeUniform, WORKGROUP_SIDE } from './bilinear-gpu.js';
+import { checkOutputBuffer, checkSourceTexture, createModePipelines, normalizeUniform, WORKGROUP_SIDE } from './bilinear-gpu.js';
 
 const LABEL = 'bilinear_crop_resize';
 export const DEFAULT_PATCH_SIZE = 128;
@@ -68,14 +66,7 @@ export async function createBilinearCropResize(device: GPUDevice): Promise<Bilin
       { binding: 3, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
     ],
   });
-  const module = getShaderModule(device, LABEL, shaderSource);
-  const pipelineFor = (mode: BilinearMode) =>
-    getComputePipeline(device, `${LABEL}:${mode}`, () => ({
-      label: `${LABEL}:${mode}`,
-      layout: device.createPipelineLayout({ label: LABEL, bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: 'main', constants: { MODE: BILINEAR_MODES.indexOf(mode) } },
-    }));
-  const pipelines = new Map(await Promise.all(BILINEAR_MODES.map(async (mode) => [mode, await pipelineFor(mode)] as const)));
+  const pipelines = await createModePipelines(device, LABEL, shaderSource, layout);
   const prepared = new Set<PreparedCropResize>();
   let disposed = false;
 

@@ -1,6 +1,7 @@
 /** GPU-side checks and uniform packing shared by the two bilinear kernel wrappers. */
 import { InputError } from '../errors.js';
-import type { Rgb } from './bilinear-options.js';
+import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
+import { BILINEAR_MODES, type BilinearMode, type Rgb } from './bilinear-options.js';
 
 /** Both shaders use @workgroup_size(8, 8) over (x, y) output pixels. */
 export const WORKGROUP_SIDE = 8;
@@ -31,3 +32,21 @@ export function normalizeUniform(outWidth: number, outHeight: number, mean: Rgb,
   new Float32Array(bytes, 16, 8).set([...mean, 0, ...std, 1]);
   return bytes;
 }
+
+/** The kernel's pipeline per mode (MODE override), compiled once per device through the cache. */
+export async function createModePipelines(
+  device: GPUDevice,
+  label: string,
+  shaderSource: string,
+  layout: GPUBindGroupLayout,
+): Promise<Map<BilinearMode, GPUComputePipeline>> {
+  const module = getShaderModule(device, label, shaderSource);
+  const pipelineFor = (mode: BilinearMode) =>
+    getComputePipeline(device, `${label}:${mode}`, () => ({
+      label: `${label}:${mode}`,
+      layout: device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main', constants: { MODE: BILINEAR_MODES.indexOf(mode) } },
+    }));
+  return new Map(await Promise.all(BILINEAR_MODES.map(async (mode) => [mode, await pipelineFor(mode)] as const)));
+}
+

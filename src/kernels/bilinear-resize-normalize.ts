@@ -8,16 +8,14 @@
  */
 import shaderSource from '../../shaders/bilinear_resize_normalize.wgsl?raw';
 import { DisposedError } from '../errors.js';
-import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
 import {
-  BILINEAR_MODES,
   resolveNormalizeOptions,
   validateDownscale,
   validateOutputSize,
   type BilinearMode,
   type NormalizeOptions,
 } from './bilinear-options.js';
-import { checkOutputBuffer, checkSourceTexture, normalizeUniform, WORKGROUP_SIDE } from './bilinear-gpu.js';
+import { checkOutputBuffer, checkSourceTexture, createModePipelines, normalizeUniform, WORKGROUP_SIDE } from './bilinear-gpu.js';
 
 const LABEL = 'bilinear_resize_normalize';
 
@@ -53,14 +51,7 @@ export async function createBilinearResizeNormalize(device: GPUDevice): Promise<
       { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
     ],
   });
-  const module = getShaderModule(device, LABEL, shaderSource);
-  const pipelineFor = (mode: BilinearMode) =>
-    getComputePipeline(device, `${LABEL}:${mode}`, () => ({
-      label: `${LABEL}:${mode}`,
-      layout: device.createPipelineLayout({ label: LABEL, bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: 'main', constants: { MODE: BILINEAR_MODES.indexOf(mode) } },
-    }));
-  const pipelines = new Map(await Promise.all(BILINEAR_MODES.map(async (mode) => [mode, await pipelineFor(mode)] as const)));
+  const pipelines = await createModePipelines(device, LABEL, shaderSource, layout);
   const prepared = new Set<PreparedResizeNormalize>();
   let disposed = false;
 
