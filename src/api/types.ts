@@ -59,8 +59,19 @@ export interface BackendInfo {
   reason: string;
 }
 
+/** The model's raw outputs for one run (`raw: true`), row-major float32, dims as the manifest says. */
+export interface RawOutputs {
+  logits: Float32Array;
+  logitsDims: number[];
+  /** Normalized (cx, cy, w, h) per query. */
+  boxes: Float32Array;
+  boxesDims: number[];
+}
+
 export interface DetectionResult {
   detections: Detection[];
+  /** Present when the call asked for `raw: true`. */
+  raw?: RawOutputs;
   timings: StageTimings;
   backend: BackendInfo;
   /** Source image size the boxes refer to. */
@@ -79,6 +90,8 @@ export interface DetectOptions {
    * still queued (it rejects with a `superseded` AbortError) instead of piling up frames.
    */
   replaceable?: boolean;
+  /** Also return the model's raw per-query logits and boxes (parity checks, the CLI's --raw). */
+  raw?: boolean;
 }
 
 /** A query patch for one-shot detection: a rectangle on the image, in source pixels. */
@@ -96,6 +109,50 @@ export interface OneShotResult {
   imageSize: { width: number; height: number };
   /** True when the image's encoder memory was reused (only patch branch + decoder ran). */
   reusedImageFeatures: boolean;
+  /** Raw outputs over all patches' queries, when asked for with `raw: true`. */
+  raw?: RawOutputs;
+}
+
+/**
+ * An image already sent to the worker (`detector.prepareImage`). Passing it instead of pixels lets
+ * repeated one-shot queries on the same picture skip the upload and, on the GPU, the image encoder.
+ */
+export interface PreparedImage {
+  readonly kind: 'prepared-image';
+  readonly id: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** What the loaded package is, from its manifest. */
+export interface ModelInfo {
+  family: 'deformable-detr' | 'up-detr';
+  variant: string;
+  classNames: string[];
+  inputSize: { width: number; height: number };
+  /** The package has the query-patch branch: `detectWithPatches` works. */
+  oneShot: boolean;
+  /** Plain detection (`detect`) works (false for an UP-DETR pretraining package, which needs patches). */
+  detection: boolean;
+  maxPatches: number;
+  /** Bytes of graph files downloaded or read from cache for this backend. */
+  downloadBytes: number;
+}
+
+export interface Detector {
+  readonly backend: BackendInfo;
+  readonly model: ModelInfo;
+  detect(image: ImageInput | PreparedImage, options?: DetectOptions): Promise<DetectionResult>;
+  /** One-shot: per query patch (a rectangle on the image), the boxes that match it. */
+  detectWithPatches(
+    image: ImageInput | PreparedImage,
+    patches: readonly QueryPatch[],
+    options?: DetectOptions,
+  ): Promise<OneShotResult>;
+  /** Sends the pixels to the worker once; see PreparedImage. The newest few are kept. */
+  prepareImage(image: ImageInput): Promise<PreparedImage>;
+  /** Terminates the worker and releases every GPU buffer and session. Idempotent. */
+  dispose(): Promise<void>;
 }
 
 export interface CreateDetectorOptions {
