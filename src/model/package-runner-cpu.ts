@@ -1,49 +1,43 @@
 /**
  * Executes a model package's pipelines on the CPU: graph stages with onnxruntime-web's wasm backend,
- * deformable-attention stages with the float64 TypeScript reference kernel. Used for parity tests in
- * Node and as the readable specification of what the WebGPU runtime must do with the same stages.
+ * deformable-attention stages with the float64 TypeScript reference kernel. It is the engine's WASM
+ * backend (usually on the `detect_single_graph` pipeline), the Node parity harness, and the readable
+ * specification of what the WebGPU runner does with the same stages.
  */
 import * as ort from 'onnxruntime-web';
-import { msDeformAttnFusedReference } from '../kernels/ms-deform-attn-reference';
-import { InputError } from '../errors';
-import type { Manifest, MsDeformAttnStage, Pipeline } from './manifest';
+import { msDeformAttnFusedReference } from '../kernels/ms-deform-attn-reference.js';
+import { DisposedError, InputError } from '../errors.js';
+import type { ExecutorCounters, ExecutorInput, HostTensor, PackageExecutor, StageTiming } from './executor.js';
+import { isGpuTensor } from './executor.js';
+import type { Manifest, MsDeformAttnStage, Pipeline } from './manifest.js';
+import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
 
-export interface HostTensor {
-  data: Float32Array;
-  dims: readonly number[];
+export type { HostTensor } from './executor.js';
+
+export interface CpuRunnerOptions {
+  manifest: Manifest;
+  /** Graph name -> ONNX bytes, at least the graphs `pipelines` use. */
+  graphs: ReadonlyMap<string, Uint8Array>;
+  pipelines: readonly string[];
 }
 
-export interface CpuPackageRunner {
-  /** Run one pipeline; tensors produced by earlier pipelines (e.g. an image encoding) stay available. */
-  run(pipelineName: string, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
-  /** Wall time of the last run, split into graph and kernel milliseconds. */
-  readonly lastTimings: { graphMs: number; kernelMs: number };
-  dispose(): Promise<void>;
-}
-
-/** loadGraph returns a graph file's bytes (e.g. readFile(join(dir, file))). */
-export async function createCpuPackageRunner(
-  manifest: Manifest,
-  loadGraph: (file: string) => Promise<Uint8Array>,
-  pipelineNames: readonly string[] = manifest.pipelines.map((p) => p.name),
-): Promise<CpuPackageRunner> {
-  const pipelines = new Map<string, Pipeline>();
-  for (const name of pipelineNames) {
-    const pipeline = manifest.pipelines.find((p) => p.name === name);
-    if (pipeline === undefined) throw new InputError(`package has no pipeline ${name}`);
-    pipelines.set(name, pipeline);
-  }
+export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise<PackageExecutor> {
+  const { manifest } = options;
+  const pipelines = new Map<string, Pipeline>(options.pipelines.map((name) => [name, findPipeline(manifest, name)]));
   const sessions = new Map<string, ort.InferenceSession>();
-  for (const pipeline of pipelines.values()) {
-    for (const stage of pipeline.stages) {
-      if (stage.kind !== 'graph' || sessions.has(stage.graph)) continue;
-      const graph = manifest.graphs.find((g) => g.name === stage.graph);
-      if (graph === undefined) throw new InputError(`package has no graph ${stage.graph}`);
-      sessions.set(stage.graph, await ort.InferenceSession.create(await loadGraph(graph.file), { executionProviders: ['wasm'] }));
+  try {
+    for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
+      const bytes = options.graphs.get(graph.name);
+      if (bytes === undefined) throw new InputError(`graph ${graph.name} was not loaded`);
+      sessions.set(graph.name, await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }));
     }
+  } catch (error) {
+    for (const session of sessions.values()) await session.release();
+    throw error;
   }
   const live = new Map<string, HostTensor>();
-  const timings = { graphMs: 0, kernelMs: 0 };
+  const counters: ExecutorCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
+  let disposed = false;
 
   function take(name: string): HostTensor {
     const tensor = live.get(name);
@@ -53,65 +47,64 @@ export async function createCpuPackageRunner(
 
   function runKernel(stage: MsDeformAttnStage): void {
     const value = take(stage.value);
+    const batch = value.dims[0] ?? 1;
     const out = msDeformAttnFusedReference(
       value.data,
       take(stage.referencePoints).data,
       take(stage.samplingOffsets).data,
       take(stage.attentionLogits).data,
-      {
-        batch: value.dims[0] ?? 1,
-        queries: stage.queries,
-        heads: stage.heads,
-        headDim: stage.headDim,
-        levels: stage.levels,
-        points: stage.points,
-        referenceDim: stage.referenceDim,
-      },
+      { batch, queries: stage.queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
     );
-    live.set(stage.output, { data: Float32Array.from(out), dims: [value.dims[0] ?? 1, stage.queries, stage.heads * stage.headDim] });
+    live.set(stage.output, { data: Float32Array.from(out), dims: [batch, stage.queries, stage.heads * stage.headDim] });
+    counters.kernelRuns++;
+  }
+
+  async function runGraph(graphName: string, inputNames: readonly string[], outputNames: readonly string[]): Promise<void> {
+    const session = sessions.get(graphName);
+    if (session === undefined) throw new InputError(`no session for graph ${graphName}`);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of inputNames) {
+      const tensor = take(name);
+      feeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+    }
+    const results = await session.run(feeds);
+    for (const name of outputNames) {
+      const result = results[name];
+      if (result === undefined || result.type !== 'float32') throw new InputError(`graph ${graphName} gave no float32 ${name}`);
+      live.set(name, { data: result.data as Float32Array, dims: result.dims });
+    }
+    counters.graphRuns++;
+    counters.perGraph[graphName] = (counters.perGraph[graphName] ?? 0) + 1;
   }
 
   return {
-    get lastTimings() {
-      return { ...timings };
-    },
-    async run(pipelineName, inputs) {
+    backend: 'wasm',
+    pipelines: [...pipelines.keys()],
+    counters,
+    async run(pipelineName, inputs: Record<string, ExecutorInput>) {
+      if (disposed) throw new DisposedError('CpuPackageRunner');
       const pipeline = pipelines.get(pipelineName);
       if (pipeline === undefined) throw new InputError(`runner was not created for pipeline ${pipelineName}`);
       for (const name of pipeline.inputs) {
         const tensor = inputs[name];
         if (tensor === undefined) throw new InputError(`pipeline ${pipelineName} needs input ${name}`);
+        if (isGpuTensor(tensor)) throw new InputError(`the CPU runner takes host tensors; ${name} is a GPU buffer`);
         live.set(name, tensor);
       }
-      timings.graphMs = 0;
-      timings.kernelMs = 0;
+      const stages: StageTiming[] = [];
       for (const stage of pipeline.stages) {
         const started = performance.now();
-        if (stage.kind === 'msDeformAttn') {
-          runKernel(stage);
-          timings.kernelMs += performance.now() - started;
-          continue;
-        }
-        const session = sessions.get(stage.graph);
-        if (session === undefined) throw new InputError(`no session for graph ${stage.graph}`);
-        const feeds: Record<string, ort.Tensor> = {};
-        for (const name of stage.inputs) {
-          const tensor = take(name);
-          feeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
-        }
-        const results = await session.run(feeds);
-        for (const name of stage.outputs) {
-          const result = results[name];
-          if (result === undefined || result.type !== 'float32') throw new InputError(`graph ${stage.graph} gave no float32 ${name}`);
-          live.set(name, { data: result.data as Float32Array, dims: result.dims });
-        }
-        timings.graphMs += performance.now() - started;
+        if (stage.kind === 'msDeformAttn') runKernel(stage);
+        else await runGraph(stage.graph, stage.inputs, stage.outputs);
+        stages.push({ stage: stage.kind === 'graph' ? stage.graph : stage.name, kind: stage.kind, ms: performance.now() - started });
       }
       const outputs: Record<string, HostTensor> = {};
       for (const name of pipeline.outputs) outputs[name] = take(name);
-      return outputs;
+      return { outputs, stages };
     },
     async dispose() {
+      if (disposed) return;
+      disposed = true;
       for (const session of sessions.values()) await session.release();
       sessions.clear();
       live.clear();

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/model/manifest';
 import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import { readPackageGraphs } from '../helpers/package-graphs';
 import type { HostTensor } from '../../src/model/package-runner-cpu';
 import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';
 
@@ -64,18 +65,17 @@ describe('exported UP-DETR pretrain package matches the official PyTorch outputs
     const image: HostTensor = { data: readFloat32File(fixture.image), dims: [1, 3, height, width] };
     const patches: HostTensor = { data: readFloat32File(fixture.patches), dims: [1, 2, 3, 128, 128] };
     const onePatch: HostTensor = { data: patches.data.subarray(0, PATCH), dims: [1, 1, 3, 128, 128] };
-    const load = (file: string) => readFile(join(fixture.dir, file));
-
-    const split = await createCpuPackageRunner(manifest, load, ['image', 'patches']);
+    
+    const split = await createCpuPackageRunner({ manifest, graphs: await readPackageGraphs(fixture.dir, manifest, ['image', 'patches']), pipelines: ['image', 'patches'] });
     try {
       let started = performance.now();
       await split.run('image', { image });
       const imageMs = performance.now() - started;
       started = performance.now();
-      const two = compare(await split.run('patches', { patches }), 20, 'split, 2 patches', fixture);
+      const two = compare((await split.run('patches', { patches })).outputs, 20, 'split, 2 patches', fixture);
       const patchesMs = performance.now() - started;
       // the image encoding stays alive: a new patch set re-runs only the patch pipeline
-      const one = compare(await split.run('patches', { patches: onePatch }), 10, 'split, 1 patch (dynamic K)', fixture);
+      const one = compare((await split.run('patches', { patches: onePatch })).outputs, 10, 'split, 1 patch (dynamic K)', fixture);
       console.log(`updetr_pretrain wasm: image ${(imageMs / 1000).toFixed(1)} s, patches ${(patchesMs / 1000).toFixed(1)} s`);
       for (const diff of [two, one]) {
         expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
@@ -85,10 +85,10 @@ describe('exported UP-DETR pretrain package matches the official PyTorch outputs
       await split.dispose();
     }
 
-    const single = await createCpuPackageRunner(manifest, load, ['detect_single_graph']);
+    const single = await createCpuPackageRunner({ manifest, graphs: await readPackageGraphs(fixture.dir, manifest, ['detect_single_graph']), pipelines: ['detect_single_graph'] });
     try {
-      const two = compare(await single.run('detect_single_graph', { image, patches }), 20, 'single graph, 2 patches', fixture);
-      const one = compare(await single.run('detect_single_graph', { image, patches: onePatch }), 10, 'single graph, 1 patch', fixture);
+      const two = compare((await single.run('detect_single_graph', { image, patches })).outputs, 20, 'single graph, 2 patches', fixture);
+      const one = compare((await single.run('detect_single_graph', { image, patches: onePatch })).outputs, 10, 'single graph, 1 patch', fixture);
       for (const diff of [two, one]) {
         expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
         expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);

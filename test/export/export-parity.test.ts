@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/model/manifest';
 import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import { readPackageGraphs } from '../helpers/package-graphs';
 import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';
 
 const CACHE = 'node_modules/.cache/webdetr-export';
@@ -33,11 +34,11 @@ function exportFixture(variant: string, options: string[] = []): Fixture {
 
 async function runPackage(fixture: Fixture, pipeline: string): Promise<{ logits: number; boxes: number; ms: number }> {
   const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
-  const runner = await createCpuPackageRunner(manifest, (file) => readFile(join(fixture.dir, file)), [pipeline]);
+  const runner = await createCpuPackageRunner({ manifest, graphs: await readPackageGraphs(fixture.dir, manifest, [pipeline]), pipelines: [pipeline] });
   try {
     const { height, width } = manifest.input.sizePolicy;
     const started = performance.now();
-    const out = await runner.run(pipeline, { image: { data: readFloat32File(fixture.image), dims: [1, 3, height, width] } });
+    const { outputs: out } = await runner.run(pipeline, { image: { data: readFloat32File(fixture.image), dims: [1, 3, height, width] } });
     const ms = performance.now() - started;
     const logits = out[manifest.output.logits];
     const boxes = out[manifest.output.boxes];
