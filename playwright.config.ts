@@ -1,17 +1,8 @@
 import { defineConfig } from '@playwright/test';
+import { chromiumWebGpuArgs } from './cli/chromium-flags.mjs';
 
-/** Flags that give headless Debian chromium WebGPU on SwiftShader (see ../shared/DESIGN.md). */
-export const chromiumWebGpuArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--enable-features=Vulkan',
-];
+/** Re-exported for bench/run-kernel-bench.mjs, which loads this config through vite. */
+export { chromiumWebGpuArgs };
 
 const port = Number(process.env.WEBDETR_E2E_PORT ?? 5183);
 

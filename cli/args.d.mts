@@ -1,0 +1,25 @@
+import type { BackendPreference, QueryPatch } from '../src/api/types.js';
+
+export interface DetectArgs {
+  help: false;
+  command: 'detect';
+  images: string[];
+  model: string;
+  patches: QueryPatch[];
+  threshold: number;
+  maxDetections: number;
+  backend: BackendPreference;
+  raw: boolean;
+  /** Also true with --raw. */
+  json: boolean;
+  port: number;
+  chromium: string;
+  timeoutMs: number;
+}
+
+export type CliArgs = { help: true } | DetectArgs;
+
+export const USAGE: string;
+export class UsageError extends Error {}
+export function parseCliArgs(argv: readonly string[]): CliArgs;
+export function parsePatch(text: string): QueryPatch;

@@ -1,0 +1,16 @@
+/** The CLI page: exposes `window.webdetrCli.run(request)` to the Playwright driver (cli/run-detect.mjs). */
+import type { LoadProgressEvent } from '../../src/model/progress.js';
+import { runCli, type CliRequest, type CliResponse } from './cli-run.js';
+import { createDetector } from './stub-detector.js';
+
+declare global {
+  interface Window {
+    webdetrCli?: { run(request: CliRequest): Promise<CliResponse> };
+    /** Installed by the driver with page.exposeFunction. */
+    webdetrProgress?: (event: LoadProgressEvent) => void;
+  }
+}
+
+window.webdetrCli = {
+  run: (request) => runCli(request, createDetector, (event) => void window.webdetrProgress?.(event)),
+};
