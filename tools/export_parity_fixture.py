@@ -4,10 +4,15 @@ cache directory keyed by the exporter sources + variant + options (reused across
 reference image (and UP-DETR's query patches) as raw float32. Prints one JSON line {"dir", "image", "expected_logits", "expected_boxes"} (+ "patches" for UP-DETR).
 
     /usr/bin/python3 tools/export_parity_fixture.py --variant deformable_plain --cache node_modules/.cache/webdetr-export
+
+--height/--width export at another input size (small sizes keep browser tests on SwiftShader WebGPU fast): the image is
+the reference image PIL-bilinear resized to that size, and the expected outputs come from our PyTorch reference model
+(equal to the official code on the reference variants, tools/tests/test_reference_forward.py) on that image.
 """
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -84,18 +89,28 @@ def main():
     parser.add_argument("--fp16", action="store_true")
     parser.add_argument("--no-single-graph", action="store_true")
     parser.add_argument("--derived", choices=sorted(DERIVED), help="a config derived from --variant's args")
+    parser.add_argument("--height", type=int, help="input height (default: the reference image's 384)")
+    parser.add_argument("--width", type=int, help="input width (default: the reference image's 512)")
     args = parser.parse_args()
+    if (args.height is None) != (args.width is None):
+        parser.error("give --height and --width together")
+    sized = args.height is not None
     torch.set_num_threads(2)
     reference = args.shared / "reference" / args.variant
-    key = source_hash({"variant": args.variant, "fp16": args.fp16, "single": not args.no_single_graph,
-                       "derived": DERIVED.get(args.derived), "args": json.loads((reference / "args.json").read_text())},
-                      with_models=(reference / "patches.npy").is_file() or bool(args.derived))
-    name = args.derived or args.variant
+    described = {"variant": args.variant, "fp16": args.fp16, "single": not args.no_single_graph,
+                 "derived": DERIVED.get(args.derived), "args": json.loads((reference / "args.json").read_text())}
+    if sized:  # the default size keeps its old key, so existing caches stay valid
+        described["size"] = [args.height, args.width]
+    key = source_hash(described, with_models=(reference / "patches.npy").is_file() or bool(args.derived) or sized)
+    name = (args.derived or args.variant) + (f"-{args.height}x{args.width}" if sized else "")
     out = args.cache / f"{name}{'-fp16' if args.fp16 else ''}-{key}"
     if not (out / "manifest.json").is_file():
         # one package per variant/options: drop stale exports of the same variant to bound disk use
-        for stale in args.cache.glob(f"{name}{'-fp16' if args.fp16 else ''}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        prefix = f"{name}{'-fp16' if args.fp16 else ''}-"
+        for stale in args.cache.glob(f"{prefix}*"):
+            # only this name's own keys: "deformable_plain-*" must not match "deformable_plain-64x96-*"
+            if re.fullmatch(r"[0-9a-f]{16}(\.partial)?", stale.name[len(prefix):]):
+                shutil.rmtree(stale, ignore_errors=True)
         work = out.with_name(out.name + ".partial")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -105,22 +120,34 @@ def main():
             model = derived_checkpoint(reference, args.derived, work)
         else:
             shapes = json.loads((reference / "state_dict_shapes.json").read_text())
-            save_checkpoint(checkpoint, synthetic_state_dict(shapes, seed=1), json.loads((reference / "args.json").read_text()))
+            state, official_args = synthetic_state_dict(shapes, seed=1), json.loads((reference / "args.json").read_text())
+            save_checkpoint(checkpoint, state, official_args)
+            if sized:
+                from webdetr_tools.models import model_from_checkpoint
+                model = model_from_checkpoint(state, official_args)[0].eval()
+        size = {"height": args.height, "width": args.width} if sized else {}
         export_checkpoint(checkpoint, work, fp16=args.fp16, single_graph=not args.no_single_graph,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+                          progress=lambda line: print(line, file=sys.stderr, flush=True), **size)
         checkpoint.unlink()
-        rgb = np.asarray(Image.open(args.shared / "reference" / "image.png").convert("RGB"), dtype=np.float32) / 255
+        picture = Image.open(args.shared / "reference" / "image.png").convert("RGB")
+        if sized:
+            picture = picture.resize((args.width, args.height), Image.BILINEAR)
+        rgb = np.asarray(picture, dtype=np.float32) / 255
         image = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32).transpose(2, 0, 1)
         np.ascontiguousarray(image).tofile(work / "image.f32")
         if model is not None:
+            pixels = torch.from_numpy(np.ascontiguousarray(image))[None]
             with torch.no_grad():
-                expected = model(torch.from_numpy(np.ascontiguousarray(image))[None])
+                if (reference / "patches.npy").is_file():  # UP-DETR pretraining: the reference query patches
+                    expected = model(pixels, torch.from_numpy(np.load(reference / "patches.npy").astype(np.float32)))
+                else:
+                    expected = model(pixels)
             np.save(work / "pred_logits.npy", expected["pred_logits"].numpy())
             np.save(work / "pred_boxes.npy", expected["pred_boxes"].numpy())
         if (reference / "patches.npy").is_file():
             np.ascontiguousarray(np.load(reference / "patches.npy").astype(np.float32)).tofile(work / "patches.f32")
         work.rename(out)
-    expected_dir = out if args.derived else reference
+    expected_dir = out if args.derived or sized else reference
     result = {"dir": str(out), "image": str(out / "image.f32"),
               "expected_logits": str(expected_dir / "pred_logits.npy"), "expected_boxes": str(expected_dir / "pred_boxes.npy")}
     if (out / "patches.f32").is_file():
