@@ -1,0 +1,242 @@
+"""One-shot detector: a small Deformable-DETR over frozen CenterNet MobileNetV3 features plus the UP-DETR
+query-patch branch ("find more like this box").
+
+Image pipeline (does not depend on the patches; an exporter's "image" graph):
+  backbone taps at strides 8/16/32 (96/88/480 ch, input 0-255 stretched to size x size)
+  -> input_proj[l] = Conv1x1(C_l, d) + GroupNorm(32, d) per level (3 levels, no extra level)
+  -> sine position encoding (offset 0.5, as Deformable-DETR) + level_embed
+  -> encoder: enc_layers x DeformableEncoderLayer (MSDeformAttn, n_levels 3, n_points)  -> memory [B, S, d]
+Patch pipeline (an exporter's "patches" graph, reading the image memory):
+  K query patches [B, K, 3, P, P] (PIL crop + bilinear resize to P, 0-255; see patches.py)
+  -> the same frozen backbone -> GAP per tap, concatenated [B*K, 664] -> patch2query Linear(664, d)
+  -> queries: G = queries_per_patch learned slots per patch, shared by all patches
+     (query_embed [G, 2d] split into pos / tgt like Deformable-DETR). Group k's queries are
+     query_pos = pos_slot + patch_k (the patch re-enters every decoder layer through query_pos, as in
+     UP-DETR) and tgt = tgt_slot; reference points = sigmoid(Linear(pos_slot)): per slot, independent of
+     the patch (so they are constants of the model for export).
+     Training only: with probability mask_ratio a query's patch term is zeroed (UP-DETR's mask_ratio).
+  -> decoder: dec_layers x DeformableDecoderLayer whose self-attention gets an additive block-diagonal
+     mask [K*G, K*G] (0 inside a group, -inf across): a patch's queries never see another patch's.
+  -> heads, shared by all decoder layers: class_embed Linear(d, 1) = "matches the patch" logit
+     (sigmoid + focal loss, Deformable-DETR style; score = sigmoid), bbox_embed MLP(d, d, 4, 3) added to
+     inverse_sigmoid(reference) on the centre (plain Deformable-DETR), sigmoid cxcywh relative to the image.
+Output per patch k: queries [k*G, (k+1)*G). Since slots are shared, K can be anything (max_patches is
+only the training/export limit); a group's result does not depend on the other patches.
+
+What an exporter must add (the two pipelines above): the CenterNet backbone graph (tfjs_graph module,
+0-255 input, no mean/std) in both graphs; the crop (WGSL 'pil' crop mode, output 0-255, not normalized);
+the block-diagonal mask built for a dynamic K (or a fixed max_patches mask sliced to K*G); the reference
+points are constant per slot (precompute, tile K times); position encodings and level_embed are
+constants for the fixed input size; deformable attention in 3 levels (our WGSL kernel, L=3, P=n_points).
+
+API
+  OneShotConfig (dataclass; from_dict / to_dict), OneShotDETR(config)
+  model.encode(levels) -> memory [B, S, d]; model.spatial_shapes(levels)
+  model.patch_queries(patch_desc [B, K, 664]) -> (query_pos, tgt, reference_points, attn_mask)
+  model.decode(memory, spatial_shapes, patch_desc) -> (logits [layers, B, K*G, 1], boxes [layers, B, K*G, 4])
+  model(levels, patch_desc) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
+  load_checkpoint(path) -> model (eval); ModelDetector(model, backbone, cache, set, samples, ids) for
+  evaluation/oneshot_ap.run_protocol.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.deformable_transformer import (MLP, DeformableDecoderLayer, DeformableEncoderLayer,
+                                             encoder_reference_points, inverse_sigmoid)
+from ..models.position_encoding import sine_position_encoding
+
+
+@dataclass
+class OneShotConfig:
+    channels: list = field(default_factory=lambda: [96, 88, 480])
+    d_model: int = 128
+    nheads: int = 8
+    enc_layers: int = 3
+    dec_layers: int = 3
+    dim_feedforward: int = 512
+    n_points: int = 4
+    queries_per_patch: int = 20
+    max_patches: int = 10
+    patch_size: int = 128
+    image_size: int = 320
+    mask_ratio: float = 0.1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OneShotConfig":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MaskedDecoderLayer(DeformableDecoderLayer):
+    """DeformableDecoderLayer (same parameter names) whose self-attention takes an additive mask."""
+
+    def forward(self, tgt, query_pos, reference_points, memory, spatial_shapes, attn_mask=None):
+        q = (tgt + query_pos).transpose(0, 1)
+        out = self.self_attn(q, q, tgt.transpose(0, 1), attn_mask=attn_mask)[0].transpose(0, 1)
+        tgt = self.norm2(tgt + out)
+        attn_out = self.cross_attn(tgt + query_pos, reference_points, memory, spatial_shapes)
+        return self.finish(tgt, attn_out)
+
+
+def group_mask(num_patches: int, per_patch: int) -> torch.Tensor:
+    n = num_patches * per_patch
+    group = torch.arange(n) // per_patch
+    mask = torch.full((n, n), float("-inf"))
+    mask[group[:, None] == group[None, :]] = 0.0
+    return mask
+
+
+class OneShotDETR(nn.Module):
+    def __init__(self, config: OneShotConfig):
+        super().__init__()
+        self.config = c = config
+        d, levels = c.d_model, len(c.channels)
+        self.input_proj = nn.ModuleList(nn.Sequential(nn.Conv2d(ch, d, 1), nn.GroupNorm(32, d)) for ch in c.channels)
+        self.level_embed = nn.Parameter(torch.empty(levels, d).normal_())
+        self.encoder = nn.ModuleList(DeformableEncoderLayer(d, c.dim_feedforward, levels, c.nheads, c.n_points)
+                                     for _ in range(c.enc_layers))
+        self.decoder = nn.ModuleList(MaskedDecoderLayer(d, c.dim_feedforward, levels, c.nheads, c.n_points)
+                                     for _ in range(c.dec_layers))
+        self.query_embed = nn.Embedding(c.queries_per_patch, 2 * d)
+        self.reference_points = nn.Linear(d, 2)
+        self.patch2query = nn.Linear(sum(c.channels), d)
+        self.class_embed = nn.Linear(d, 1)
+        self.bbox_embed = MLP(d, d, 4, 3)
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        # Deformable-DETR's initialisation of the parts that matter for convergence
+        for attn in [layer.self_attn for layer in self.encoder] + [layer.cross_attn for layer in self.decoder]:
+            nn.init.constant_(attn.sampling_offsets.weight, 0.0)
+            heads, lv, pts = attn.n_heads, attn.n_levels, attn.n_points
+            thetas = torch.arange(heads, dtype=torch.float32) * (2.0 * np.pi / heads)
+            grid = torch.stack([thetas.cos(), thetas.sin()], -1)
+            grid = (grid / grid.abs().max(-1, keepdim=True)[0]).view(heads, 1, 1, 2).repeat(1, lv, pts, 1)
+            for i in range(pts):
+                grid[:, :, i, :] *= i + 1
+            with torch.no_grad():
+                attn.sampling_offsets.bias.copy_(grid.view(-1))
+            nn.init.constant_(attn.attention_weights.weight, 0.0)
+            nn.init.constant_(attn.attention_weights.bias, 0.0)
+            nn.init.xavier_uniform_(attn.value_proj.weight)
+            nn.init.constant_(attn.value_proj.bias, 0.0)
+            nn.init.xavier_uniform_(attn.output_proj.weight)
+            nn.init.constant_(attn.output_proj.bias, 0.0)
+        for proj in self.input_proj:
+            nn.init.xavier_uniform_(proj[0].weight, gain=1)
+            nn.init.constant_(proj[0].bias, 0)
+        nn.init.xavier_uniform_(self.reference_points.weight, gain=1.0)
+        nn.init.constant_(self.reference_points.bias, 0.0)
+        prior = 0.01
+        nn.init.constant_(self.class_embed.bias, -float(np.log((1 - prior) / prior)))
+        nn.init.constant_(self.bbox_embed.layers[-1].weight, 0)
+        nn.init.constant_(self.bbox_embed.layers[-1].bias, 0)
+        nn.init.constant_(self.bbox_embed.layers[-1].bias[2:], -2.0)
+
+    # --- image pipeline ----------------------------------------------------------------------------
+    @staticmethod
+    def spatial_shapes(levels):
+        return [(int(f.shape[2]), int(f.shape[3])) for f in levels]
+
+    def encode(self, levels):
+        srcs = [proj(f) for proj, f in zip(self.input_proj, levels)]
+        shapes = self.spatial_shapes(srcs)
+        half = self.config.d_model // 2
+        src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
+        pos = torch.cat([sine_position_encoding(s.shape[0], s.shape[2], s.shape[3], half, offset=0.5,
+                                                device=s.device).flatten(2).transpose(1, 2)
+                         + self.level_embed[lvl].view(1, 1, -1) for lvl, s in enumerate(srcs)], 1)
+        ref = encoder_reference_points(shapes, src.shape[0], src.device)
+        for layer in self.encoder:
+            src = layer(src, pos, ref, shapes)
+        return src
+
+    # --- patch pipeline ----------------------------------------------------------------------------
+    def patch_queries(self, patch_desc):
+        """patch_desc [B, K, sum C] -> query_pos, tgt [B, K*G, d], reference points [B, K*G, 2], mask."""
+        b, k, _ = patch_desc.shape
+        g, d = self.config.queries_per_patch, self.config.d_model
+        pos_slot, tgt_slot = self.query_embed.weight.split(d, dim=1)
+        patch = self.patch2query(patch_desc).repeat_interleave(g, dim=1)  # [B, K*G, d]
+        if self.training and self.config.mask_ratio > 0:
+            patch = patch * (torch.rand(b, k * g, 1, device=patch.device) > self.config.mask_ratio).float()
+        query_pos = pos_slot.repeat(k, 1)[None] + patch
+        tgt = tgt_slot.repeat(k, 1)[None].expand(b, -1, -1)
+        reference = self.reference_points(pos_slot).sigmoid().repeat(k, 1)[None].expand(b, -1, -1)
+        return query_pos, tgt, reference, group_mask(k, g).to(patch_desc.device)
+
+    def decode(self, memory, spatial_shapes, patch_desc):
+        query_pos, tgt, reference, mask = self.patch_queries(patch_desc)
+        ref_in = reference[:, :, None].expand(-1, -1, len(spatial_shapes), -1)
+        ref_unact = inverse_sigmoid(reference)
+        logits, boxes = [], []
+        for layer in self.decoder:
+            tgt = layer(tgt, query_pos, ref_in, memory, spatial_shapes, mask)
+            delta = self.bbox_embed(tgt)
+            boxes.append(torch.cat((delta[..., :2] + ref_unact, delta[..., 2:]), -1).sigmoid())
+            logits.append(self.class_embed(tgt))
+        return torch.stack(logits), torch.stack(boxes)
+
+    def forward(self, levels, patch_desc):
+        memory = self.encode(levels)
+        logits, boxes = self.decode(memory, self.spatial_shapes(levels), patch_desc)
+        aux = [{"pred_logits": lg, "pred_boxes": bx} for lg, bx in zip(logits[:-1], boxes[:-1])]
+        return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux": aux}
+
+
+def box_cxcywh_to_xyxy(b):
+    cx, cy, w, h = b.unbind(-1)
+    return torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), -1)
+
+
+def load_checkpoint(path):
+    state = torch.load(path, map_location="cpu")
+    model = OneShotDETR(OneShotConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+class ModelDetector:
+    """run_protocol detector: query crop -> patch descriptor; target -> cached features -> memory."""
+
+    def __init__(self, model, backbone, cache, name, samples, ids, max_detections: int = 20):
+        self.model, self.backbone, self.cache = model, backbone, cache
+        self.name, self.samples, self.ids, self.max_detections = name, samples, ids, max_detections
+        self._memory = {}
+
+    def memory(self, i):
+        if i not in self._memory:
+            levels = [f[None] for f in self.cache.features(self.name, self.ids[i])]
+            self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
+        return self._memory[i]
+
+    @torch.no_grad()
+    def __call__(self, query, targets):
+        from ..data.datasets import read_rgb
+        from .patches import crop_patches, pooled_features
+
+        s = self.samples[query.image]
+        patch = crop_patches(read_rgb(s.image), np.array(query.box)[None], self.model.config.patch_size)
+        desc = pooled_features(self.backbone(patch))[None]  # [1, 1, 664]
+        outs = []
+        for t in targets:
+            memory, shapes = self.memory(t)
+            logits, boxes = self.model.decode(memory, shapes, desc)
+            scores = logits[-1, 0, :, 0].sigmoid()
+            xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]).clamp(0, 1)
+            ts = self.samples[t]
+            xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)
+            order = scores.argsort(descending=True)[:self.max_detections]
+            outs.append((xyxy[order].numpy(), scores[order].numpy()))
+        return outs

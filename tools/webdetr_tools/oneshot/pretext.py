@@ -1,0 +1,142 @@
+"""Random query patch detection (UP-DETR's pretext task) on cached image features, without labels.
+
+Per training image (any set's 'train' split, labels unused; random horizontal flip with the cache's
+mirrored features): K random boxes, each side a log-uniform fraction in [min_side, max_side] of the
+image side (UP-DETR draws sides uniformly in [8 px, side - 8 px]; log-uniform gives the small objects
+of BCCD / COCO more weight), position uniform, at least 8 px. Each box is cropped from the decoded
+original image (patches.py: PIL crop + bilinear to P x P) and augmented like UP-DETR's query transform
+(SimCLR style: colour jitter 0.4/0.4/0.4/0.1 with p 0.8, grayscale p 0.2, Gaussian blur sigma 0.1-2 with
+p 0.5; no flip), then described by the frozen backbone (GAP per tap). The patch's target is the box
+it came from. Patch descriptors are computed per sampled crop on the fly (the backbone costs ~5 ms per
+128x128 crop on one thread), so training sees exactly the inference-time patch pipeline.
+
+Optional teacher-instance patches (pseudo_fraction > 0): with that probability a patch slot instead
+takes a box of the CenterNet teacher's pseudo-labels (.cache/pseudo_labels/<set>.json, COCO-trained
+teacher, score >= pseudo_min_score, sides >= 8 px) and its targets are all the teacher's boxes of that
+class in the image (capped at the group size): no human label is used, but a patch now has several
+instances to find, which is what one-shot evaluation asks (UP-DETR's random crops have exactly one).
+Images without such boxes (e.g. BCCD's cells, not COCO classes) keep random patches.
+
+Seeding: batch(iteration) draws from RandomState(seed, iteration) and torch.manual_seed(seed * 1_000_003
++ iteration), so a resumed run repeats exactly the batches it would have seen.
+
+API
+  training_images(cache, data_root, sets) -> list of dict(set, id, path, width, height)
+  random_boxes(rng, width, height, k, min_side, max_side) -> [k, 4] xyxy pixels
+  augment(patches [K, 3, P, P] 0-255) -> same shape
+  load_pseudo_labels(root, sets, min_score) -> {set: {image_id: (boxes [N, 4] xyxy px, classes [N])}}
+  PretextBatches(cache, data_root, sets, backbone, batch_images, patches_per_image, patch_size, seed,
+                 min_side, max_side, pseudo=None, pseudo_fraction=0.0).batch(iteration) -> (levels [per tap [B, C, H, W]],
+                 patch_desc [B, K, 664], targets [B][K] tensors [1, 4] cxcywh normalized)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision import transforms
+
+from ..data.datasets import read_rgb
+from ..training.features import flip_boxes, set_samples
+from .patches import crop_patches, pooled_features
+
+_AUGMENT = transforms.Compose([
+    transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+    transforms.RandomGrayscale(p=0.2),
+    transforms.RandomApply([transforms.GaussianBlur(9, sigma=(0.1, 2.0))], p=0.5),
+])
+
+
+def training_images(cache, data_root, sets) -> list[dict]:
+    out = []
+    for name in sets:
+        paths = {r[0]: r[1] for r in set_samples(data_root, name)}
+        for img in cache.images(name, "train"):
+            out.append(dict(set=name, id=img["id"], path=paths[img["id"]], width=img["width"], height=img["height"]))
+    return out
+
+
+def random_boxes(rng, width: int, height: int, k: int, min_side: float, max_side: float) -> np.ndarray:
+    lo, hi = np.log(min_side), np.log(max_side)
+    w = np.clip(np.exp(rng.uniform(lo, hi, k)) * width, 8, width)
+    h = np.clip(np.exp(rng.uniform(lo, hi, k)) * height, 8, height)
+    x = rng.uniform(0, 1, k) * (width - w)
+    y = rng.uniform(0, 1, k) * (height - h)
+    # integer pixel edges, like the PIL crop that makes the patch
+    return np.round(np.stack([x, y, x + w, y + h], -1))
+
+
+def load_pseudo_labels(root, sets, min_score: float = 0.25) -> dict:
+    out = {}
+    for name in sets:
+        path = Path(root) / f"{name}.json"
+        if not path.is_file():
+            continue
+        per_image = {}
+        for image_id, rows in json.loads(path.read_text())["images"].items():
+            rows = np.asarray(rows, np.float64).reshape(-1, 6)
+            rows = rows[(rows[:, 4] >= min_score) & (rows[:, 2] - rows[:, 0] >= 8) & (rows[:, 3] - rows[:, 1] >= 8)]
+            if len(rows):
+                per_image[image_id] = (rows[:, :4], rows[:, 5].astype(int))
+        out[name] = per_image
+    return out
+
+
+def augment(patches: torch.Tensor) -> torch.Tensor:
+    return torch.stack([_AUGMENT(p / 255.0) * 255.0 for p in patches])
+
+
+def _cxcywh(boxes_xyxy, width, height) -> torch.Tensor:
+    xyxy = torch.from_numpy(np.asarray(boxes_xyxy, np.float64).reshape(-1, 4) / [width, height, width, height])
+    xyxy = xyxy.float().clamp(0, 1)
+    return torch.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
+                        xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]], -1)
+
+
+class PretextBatches:
+    def __init__(self, cache, data_root, sets, backbone, batch_images=2, patches_per_image=5, patch_size=128,
+                 seed=0, min_side=0.05, max_side=0.8, pseudo=None, pseudo_fraction=0.0, max_targets=20):
+        self.cache, self.backbone = cache, backbone
+        self.images = training_images(cache, data_root, sets)
+        self.batch_images, self.k, self.patch_size = batch_images, patches_per_image, patch_size
+        self.seed, self.min_side, self.max_side = seed, min_side, max_side
+        self.pseudo, self.pseudo_fraction, self.max_targets = pseudo or {}, pseudo_fraction, max_targets
+
+    @torch.no_grad()
+    def batch(self, iteration: int):
+        rng = np.random.RandomState([self.seed, iteration])
+        torch.manual_seed(self.seed * 1_000_003 + iteration)
+        items, patches, targets = [], [], []
+        picks = rng.choice(len(self.images), self.batch_images * 4, replace=False)
+        for i in picks:
+            if len(items) == self.batch_images:
+                break
+            img = self.images[int(i)]
+            rgb = read_rgb(img["path"])
+            if rgb is None:
+                continue
+            flip = bool(rng.rand() < 0.5)
+            if flip:
+                rgb = np.ascontiguousarray(rgb[:, ::-1])
+            h, w = rgb.shape[:2]
+            boxes = random_boxes(rng, w, h, self.k, self.min_side, self.max_side)
+            per_patch = [boxes[j:j + 1] for j in range(self.k)]
+            teacher = self.pseudo.get(img["set"], {}).get(img["id"])
+            if teacher is not None and self.pseudo_fraction > 0:
+                t_boxes, t_classes = teacher
+                if flip:
+                    t_boxes = flip_boxes(t_boxes, w)
+                for j in range(self.k):
+                    if rng.rand() < self.pseudo_fraction:
+                        pick = rng.randint(len(t_boxes))
+                        boxes[j] = np.round(t_boxes[pick])
+                        same = t_boxes[t_classes == t_classes[pick]][:self.max_targets]
+                        per_patch[j] = same
+            patches.append(augment(crop_patches(rgb, boxes, self.patch_size)))
+            targets.append([_cxcywh(b, w, h) for b in per_patch])
+            items.append((img["set"], img["id"], flip))
+        levels = self.cache.batch(items)
+        desc = pooled_features(self.backbone(torch.cat(patches)))
+        return levels, desc.view(len(items), self.k, -1), targets
