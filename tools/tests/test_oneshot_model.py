@@ -64,3 +64,40 @@ def test_a_few_steps_reduce_the_loss_on_one_batch():
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < 0.5 * losses[0]
+
+
+class _Image(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, l8, l16, l32):
+        return self.model.encode([l8, l16, l32])
+
+
+class _Patches(torch.nn.Module):
+    def __init__(self, model, shapes):
+        super().__init__()
+        self.model, self.shapes = model, shapes
+
+    def forward(self, memory, patch_desc):
+        logits, boxes = self.model.decode(memory, self.shapes, patch_desc)
+        return logits[-1], boxes[-1]
+
+
+def test_exports_as_image_and_patches_onnx_graphs(tmp_path):
+    """The two pipelines an exporter cuts (backbone excluded) trace to valid opset-16 ONNX graphs."""
+    import onnx
+
+    model = tiny()
+    lv = levels()
+    desc = torch.rand(1, 2, sum(CHANNELS))
+    torch.onnx.export(_Image(model), tuple(lv), tmp_path / "image.onnx", opset_version=16,
+                      input_names=["l8", "l16", "l32"], output_names=["memory"])
+    memory = model.encode(lv)
+    torch.onnx.export(_Patches(model, model.spatial_shapes(lv)), (memory.detach(), desc), tmp_path / "patches.onnx",
+                      opset_version=16, input_names=["memory", "patch_desc"], output_names=["logits", "boxes"])
+    for name in ("image", "patches"):
+        graph = onnx.load(str(tmp_path / f"{name}.onnx"))
+        onnx.checker.check_model(graph)
+        assert "GridSample" in {n.op_type for n in graph.graph.node}
