@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { formatTable, progressBar, progressLine } from '../../cli/format.mjs';
+import type { CliResponse } from '../../cli/page/cli-run.js';
+import type { StageTimings } from '../../src/api/types.js';
+
+const timings = { preprocess: 1, backbone: 2, encoder: 3, decoder: 4, model: 9, postprocess: 1, total: 11.4, stages: [] } as StageTimings;
+const backend = { name: 'wasm' as const, description: 'wasm (4 threads)', reason: 'forced' };
+const detection = (label: string, score: number, x: number) => ({ box: { x, y: 2.25, width: 30, height: 40.06 }, score, label, classId: 1 });
+const model = { family: 'up-detr' as const, variant: 'pretrain', classNames: ['match'], inputSize: { width: 96, height: 64 }, oneShot: true, detection: false, maxPatches: 10, downloadBytes: 5 };
+
+describe('CLI table output', () => {
+  it('one aligned row per detection, boxes to 0.1 px, scores to 0.001', () => {
+    const response: CliResponse = {
+      ok: true,
+      model: { ...model, family: 'deformable-detr', variant: 'plain', classNames: ['N/A', 'person', 'traffic light'] },
+      backend,
+      loadMs: 5,
+      results: [{ image: 'a.png', imageSize: { width: 640, height: 480 }, detections: [detection('person', 0.98765, 1), detection('traffic light', 0.5, 123.456)], timings, backend }],
+    };
+    const lines = formatTable(response).split('\n');
+    expect(lines[0]).toBe('model: deformable-detr plain, input 96x64, 3 classes');
+    expect(lines[1]).toBe('backend: wasm (wasm (4 threads); forced)');
+    expect(lines[3]).toBe('a.png (640x480, wasm, 11 ms)');
+    expect(lines[4]).toMatch(/^\s+#\s+label\s+score\s+x\s+y\s+width\s+height$/);
+    expect(lines[5]).toMatch(/^\s+1\s+person\s+0\.988\s+1\.0\s+2\.3\s+30\.0\s+40\.1$/);
+    expect(lines[6]).toMatch(/^\s+2\s+traffic light\s+0\.500\s+123\.5\s/);
+    // Columns line up: the score column ends at the same offset in every row.
+    expect(lines[5]?.indexOf('0.988')).toBe(lines[6]?.indexOf('0.500'));
+  });
+
+  it('groups one-shot results by patch (given as corners) and says when nothing matched', () => {
+    const response: CliResponse = {
+      ok: true,
+      model,
+      backend,
+      loadMs: 5,
+      results: [{
+        image: 'shelf.jpg',
+        imageSize: { width: 200, height: 100 },
+        patches: [
+          { patch: { x: 10, y: 20, width: 30, height: 40 }, detections: [detection('match', 0.7, 5)] },
+          { patch: { x: 0, y: 0, width: 5, height: 5 }, detections: [] },
+        ],
+        reusedImageFeatures: false,
+        timings,
+        backend,
+      }],
+    };
+    const text = formatTable(response);
+    expect(text).toContain('  patch 1: 10.0,20.0,40.0,60.0\n');
+    expect(text).toMatch(/patch 2: 0\.0,0\.0,5\.0,5\.0\n\s+\(no detections above the threshold\)/);
+  });
+
+  it('progress lines: per file on start and finish, one at ready; a bar only for byte progress', () => {
+    expect(progressLine({ status: 'initiate', file: 'a.onnx', url: 'u', total: 2_500_000 })).toBe('loading a.onnx (2.5 MB)');
+    expect(progressLine({ status: 'done', file: 'a.onnx', total: 1, fromCache: true })).toBe('loaded a.onnx from cache');
+    expect(progressLine({ status: 'ready', files: 1, totalBytes: 1500 })).toBe('model ready: 1 file, 1.5 kB');
+    expect(progressLine({ status: 'progress', file: 'a.onnx', loaded: 1, total: 2 })).toBeUndefined();
+    expect(progressBar({ status: 'progress', file: 'a.onnx', loaded: 1_000_000, total: 4_000_000 })).toBe('  a.onnx 1.0/4.0 MB (25%)');
+  });
+});
