@@ -41,14 +41,21 @@ export interface Detection {
   classId: number;
 }
 
-/** Per-stage wall-clock milliseconds (GPU timestamps where the adapter has them). */
+/**
+ * Per-stage wall-clock milliseconds of one call. `backbone` / `encoder` / `decoder` split the model
+ * where the package has separate graphs (split pipelines); a single-graph run (the WASM backend)
+ * counts only towards `model`, which is always the sum of all model stages.
+ */
 export interface StageTimings {
   preprocess: number;
   backbone: number;
   encoder: number;
   decoder: number;
+  model: number;
   postprocess: number;
   total: number;
+  /** Every manifest stage that ran, in order (graph name or kernel stage name). */
+  stages: { stage: string; kind: 'graph' | 'msDeformAttn'; ms: number }[];
 }
 
 export interface BackendInfo {

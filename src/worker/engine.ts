@@ -1,0 +1,236 @@
+/**
+ * The detector engine: everything behind one loaded model, in the worker that owns the GPU. It picks
+ * the backend, loads the graphs that backend needs, preprocesses pixels (WGSL bilinear kernels on
+ * WebGPU, their TypeScript reference on WASM), runs the package's pipelines through a
+ * PackageExecutor, and post-processes. Calls are serialized: they share GPU buffers.
+ */
+import type { BackendInfo, BackendPreference, DetectionResult, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
+import { DisposedError, InputError } from '../errors.js';
+import type { ExecutorInput, PackageExecutor } from '../model/executor.js';
+import { loadGraphs, loadManifest, type LoadPackageOptions } from '../model/load-package.js';
+import type { Manifest } from '../model/manifest.js';
+import { chooseBackend } from './backend-choice.js';
+import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
+import { patchRects } from './patches.js';
+import { imageTensorCpu, patchTensorCpu } from './preprocess-cpu.js';
+import { createGpuPreprocessor, type GpuPreprocessor } from './preprocess-gpu.js';
+import { detectionsOf, rawOutputs, resolveDetectOptions } from './results.js';
+import { addStages, emptyTimings } from './timings.js';
+import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
+import { createExecutor } from './executor-factory.js';
+
+export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
+  model: string;
+  backend?: BackendPreference;
+  /** navigator.gpu by default; tests inject the `webgpu` package's GPU or undefined. */
+  gpu?: GPU | undefined;
+}
+
+export type ImageRef = EnginePixels | number;
+
+export class DetectorEngine {
+  private readonly images = new ImageStore();
+  /** The image whose encoder memory the executor holds (one-shot re-queries reuse it). */
+  private encodedImageId: number | undefined;
+  /** The image whose pixels the GPU preprocessor's texture holds (patch crops read it). */
+  private uploadedImageId: number | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(
+    readonly manifest: Manifest,
+    readonly backend: BackendInfo,
+    readonly model: ModelInfo,
+    private readonly plan: PipelinePlan,
+    private readonly executor: PackageExecutor,
+    private readonly device: GPUDevice | undefined,
+    private readonly gpuPreprocess: GpuPreprocessor | undefined,
+  ) {}
+
+  static async create(options: EngineOptions): Promise<DetectorEngine> {
+    const { manifest, manifestUrl } = await loadManifest(options.model, options);
+    const gpu = 'gpu' in options ? options.gpu : (globalThis.navigator as Navigator | undefined)?.gpu;
+    const choice = await chooseBackend(options.backend ?? 'auto', gpu);
+    const plan = planPipelines(manifest, choice.name);
+    const loaded = await loadGraphs(manifest, manifestUrl, plan.pipelines, options);
+    const executor = await createExecutor(choice, manifest, loaded.graphs, plan.pipelines);
+    let gpuPreprocess: GpuPreprocessor | undefined;
+    try {
+      if (executor.device !== undefined) gpuPreprocess = await createGpuPreprocessor(executor.device, manifest);
+    } catch (error) {
+      await executor.runner.dispose();
+      throw error;
+    }
+    const backend: BackendInfo = {
+      name: choice.name,
+      description: executor.description,
+      reason: choice.reason,
+    };
+    const { height, width } = manifest.input.sizePolicy;
+    const model: ModelInfo = {
+      family: manifest.model.family,
+      variant: manifest.model.variant,
+      classNames: [...manifest.output.classNames],
+      inputSize: { width, height },
+      oneShot: plan.oneShot !== undefined,
+      detection: plan.detect !== undefined,
+      maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,
+      downloadBytes: loaded.bytes,
+    };
+    return new DetectorEngine(manifest, backend, model, plan, executor.runner, executor.device, gpuPreprocess);
+  }
+
+  get counters() {
+    return this.executor.counters;
+  }
+
+  prepareImage(pixels: EnginePixels): PreparedImage {
+    this.checkLive();
+    return this.images.add(pixels).prepared;
+  }
+
+  releaseImage(id: number): void {
+    this.images.release(id);
+  }
+
+  async detect(image: ImageRef, options?: DetectOptions): Promise<DetectionResult> {
+    return this.serialize(() => this.runDetect(image, options));
+  }
+
+  async detectWithPatches(image: ImageRef, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult> {
+    return this.serialize(() => this.runOneShot(image, patches, options));
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.queue.catch(() => undefined);
+    this.images.dispose();
+    this.gpuPreprocess?.dispose();
+    await this.executor.dispose();
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new DisposedError('detector');
+  }
+
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    this.checkLive();
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves an image argument; `temporary` images are released after the call. */
+  private resolveImage(image: ImageRef): { stored: StoredImage; temporary: boolean } {
+    if (typeof image === 'number') return { stored: this.images.get(image), temporary: false };
+    return { stored: this.images.add(image), temporary: true };
+  }
+
+  private imageInput(stored: StoredImage): ExecutorInput {
+    if (this.gpuPreprocess) {
+      this.uploadedImageId = stored.prepared.id;
+      return this.gpuPreprocess.image(stored.pixels);
+    }
+    return imageTensorCpu(this.images.rgba(stored), this.manifest);
+  }
+
+  private async runDetect(image: ImageRef, options?: DetectOptions): Promise<DetectionResult> {
+    this.checkLive();
+    const pipeline = this.plan.detect;
+    if (pipeline === undefined) {
+      throw new InputError('this model detects only from query patches (UP-DETR pretraining): call detectWithPatches');
+    }
+    const resolved = resolveDetectOptions(this.manifest, options);
+    const started = performance.now();
+    const { stored, temporary } = this.resolveImage(image);
+    try {
+      const timings = emptyTimings();
+      const input = this.imageInput(stored);
+      timings.preprocess = await this.settle(started);
+      const result = await this.executor.run(pipeline, { image: input });
+      // The detection pipeline overwrites encoder tensors a one-shot re-query would read.
+      this.encodedImageId = undefined;
+      addStages(timings, result.stages);
+      const post = performance.now();
+      const logits = result.outputs[this.manifest.output.logits];
+      const boxes = result.outputs[this.manifest.output.boxes];
+      if (logits === undefined || boxes === undefined) throw new InputError(`pipeline ${pipeline} gave no logits/boxes`);
+      const size = { width: stored.prepared.width, height: stored.prepared.height };
+      const detections = detectionsOf(this.manifest, logits, boxes, size, resolved);
+      timings.postprocess = performance.now() - post;
+      timings.total = performance.now() - started;
+      return {
+        detections,
+        timings,
+        backend: this.backend,
+        imageSize: size,
+        ...(resolved.raw ? { raw: rawOutputs(logits, boxes) } : {}),
+      };
+    } finally {
+      if (temporary) this.images.release(stored.prepared.id);
+    }
+  }
+
+  private async runOneShot(image: ImageRef, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult> {
+    this.checkLive();
+    const plan = this.plan.oneShot;
+    if (plan === undefined) throw new InputError('this model has no query-patch branch; one-shot detection needs a one-shot (UP-DETR) package');
+    const resolved = resolveDetectOptions(this.manifest, options);
+    const started = performance.now();
+    const { stored, temporary } = this.resolveImage(image);
+    try {
+      const size = { width: stored.prepared.width, height: stored.prepared.height };
+      const rects = patchRects(patches, size, this.model.maxPatches);
+      const timings = emptyTimings();
+      const reused = !temporary && this.encodedImageId === stored.prepared.id;
+      let imageInput: ExecutorInput | undefined;
+      if (!reused) imageInput = this.imageInput(stored);
+      let patchInput: ExecutorInput;
+      if (this.gpuPreprocess) {
+        if (this.uploadedImageId !== stored.prepared.id) {
+          this.gpuPreprocess.upload(stored.pixels);
+          this.uploadedImageId = stored.prepared.id;
+        }
+        patchInput = this.gpuPreprocess.patches(rects);
+      } else {
+        patchInput = patchTensorCpu(this.images.rgba(stored), rects, this.manifest);
+      }
+      timings.preprocess = await this.settle(started);
+      if (imageInput !== undefined) {
+        this.encodedImageId = undefined;
+        addStages(timings, (await this.executor.run(plan.image, { image: imageInput })).stages);
+        this.encodedImageId = temporary ? undefined : stored.prepared.id;
+      }
+      const result = await this.executor.run(plan.patches, { patches: patchInput });
+      addStages(timings, result.stages);
+      const post = performance.now();
+      const logits = result.outputs[this.manifest.output.logits];
+      const boxes = result.outputs[this.manifest.output.boxes];
+      if (logits === undefined || boxes === undefined) throw new InputError(`pipeline ${plan.patches} gave no logits/boxes`);
+      const perPatch = plan.queriesPerPatch;
+      const results = patches.map((patch, index) => ({
+        patch: { ...patch },
+        detections: detectionsOf(this.manifest, logits, boxes, size, resolved, index * perPatch, perPatch),
+      }));
+      timings.postprocess = performance.now() - post;
+      timings.total = performance.now() - started;
+      return {
+        patches: results,
+        timings,
+        backend: this.backend,
+        imageSize: size,
+        reusedImageFeatures: reused,
+        ...(resolved.raw ? { raw: rawOutputs(logits, boxes) } : {}),
+      };
+    } finally {
+      if (temporary) this.images.release(stored.prepared.id);
+    }
+  }
+
+  /** Milliseconds since `started`, after queued GPU work finished (honest preprocess time). */
+  private async settle(started: number): Promise<number> {
+    if (this.device) await this.device.queue.onSubmittedWorkDone();
+    return performance.now() - started;
+  }
+}

@@ -1,0 +1,32 @@
+/** Which of a package's pipelines a backend runs for plain detection and for one-shot queries. */
+import type { BackendName } from '../api/types.js';
+import type { Manifest } from '../model/manifest.js';
+
+export interface PipelinePlan {
+  /** Pipeline for detect(image), if the package can detect without patches. */
+  detect?: string;
+  oneShot?: { image: string; patches: string; queriesPerPatch: number };
+  /** Every pipeline to load graphs for. */
+  pipelines: string[];
+}
+
+/**
+ * WebGPU runs the split pipelines (our kernel between graphs). WASM runs the single-graph export for
+ * detection when the package has it (onnxruntime-web's own GridSample path, no float64 kernel on the
+ * CPU), and the split image/patches pipelines for one-shot so a re-query can skip the encoder.
+ */
+export function planPipelines(manifest: Manifest, backend: BackendName): PipelinePlan {
+  const names = new Set(manifest.pipelines.map((p) => p.name));
+  const plan: PipelinePlan = { pipelines: [] };
+  const patchSpec = manifest.input.queryPatch;
+  if (patchSpec !== undefined && names.has('image') && names.has('patches')) {
+    plan.oneShot = { image: 'image', patches: 'patches', queriesPerPatch: patchSpec.queriesPerPatch };
+    plan.pipelines.push('image', 'patches');
+  }
+  // The single graph detects from the image alone only in detection packages (UP-DETR pretraining's takes patches too).
+  const single = manifest.pipelines.find((p) => p.name === 'detect_single_graph' && p.inputs.length === 1 && p.inputs[0] === 'image');
+  const preferred = backend === 'wasm' ? [single?.name, 'detect'] : ['detect', single?.name];
+  plan.detect = preferred.find((name): name is string => name !== undefined && names.has(name));
+  if (plan.detect !== undefined) plan.pipelines.push(plan.detect);
+  return plan;
+}

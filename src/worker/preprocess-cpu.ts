@@ -1,0 +1,27 @@
+/**
+ * WASM-backend preprocessing: decoded RGBA pixels -> the model's normalized input tensors with the
+ * TypeScript reference of our bilinear kernels (same PIL-bilinear semantics as the GPU path and the
+ * official torchvision/PIL transforms).
+ */
+import { cropResizeReference, resizeNormalizeReference, type RgbaPixels } from '../kernels/bilinear-reference.js';
+import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js';
+import type { HostTensor } from '../model/executor.js';
+import type { Manifest } from '../model/manifest.js';
+
+export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
+  return { mode: 'pil', mean: manifest.input.mean, std: manifest.input.std };
+}
+
+export function imageTensorCpu(pixels: RgbaPixels, manifest: Manifest): HostTensor {
+  const { height, width } = manifest.input.sizePolicy;
+  const data = Float32Array.from(resizeNormalizeReference(pixels, width, height, normalizeOptionsOf(manifest)));
+  return { data, dims: [1, 3, height, width] };
+}
+
+/** [1, K, 3, h, w] query patches cropped from the source pixels. */
+export function patchTensorCpu(pixels: RgbaPixels, rects: readonly CropRect[], manifest: Manifest): HostTensor {
+  const patch = manifest.input.queryPatch;
+  if (patch === undefined) throw new Error('patchTensorCpu: the manifest has no queryPatch section');
+  const data = Float32Array.from(cropResizeReference(pixels, rects, patch.width, patch.height, normalizeOptionsOf(manifest)));
+  return { data, dims: [1, rects.length, 3, patch.height, patch.width] };
+}
