@@ -1,6 +1,6 @@
 """Deformable-DETR detector (plain, iterative box refinement, two-stage; multi- or single-scale).
 
-API: DeformableDETR(config); load_official_state_dict(sd) (strict; see state_dict.py);
+API: DeformableDETR(config, backbone=None); load_official_state_dict(sd) (strict; see state_dict.py);
 forward(images [B,3,H,W] normalized, unpadded) -> {'pred_logits' [B,Q,C], 'pred_boxes' [B,Q,4] (sigmoid
 cxcywh)} of the last decoder layer. set_core(fn) swaps the deformable-attention sampling core everywhere.
 Stages, callable one at a time (as an exporter cuts the graph):
@@ -27,7 +27,9 @@ from .state_dict import load_strict
 
 
 class DeformableDETR(nn.Module):
-    def __init__(self, config):
+    def __init__(self, config, backbone: nn.Module = None):
+        """backbone: any module images -> feature list with a `num_channels` list (e.g. the CenterNet
+        MobileNetV3, or a stand-in for cached features); default the config's ResNet body."""
         super().__init__()
         if config.two_stage and not config.with_box_refine:
             raise ValueError("two-stage Deformable-DETR needs with_box_refine (the official forward does too)")
@@ -54,7 +56,8 @@ class DeformableDETR(nn.Module):
             self.query_embed = nn.Embedding(config.num_queries, d * 2)
         multi_scale = levels > 1
         return_layers = ("layer2", "layer3", "layer4") if multi_scale else ("layer4",)
-        backbone = Backbone(config.backbone, config.dilation, return_layers)
+        if backbone is None:
+            backbone = Backbone(config.backbone, config.dilation, return_layers)
         in_channels = backbone.num_channels
         projections = [nn.Sequential(nn.Conv2d(c, d, kernel_size=1), nn.GroupNorm(32, d)) for c in in_channels]
         extra_in = in_channels[-1]

@@ -1,0 +1,128 @@
+"""Training loop for the detector on cached features: seeded, resumable, progress + ETA lines.
+
+Determinism: epoch e visits the training items in permutation RandomState(seed + e) with flips drawn
+from the same generator, so a resumed run sees exactly the batches the uninterrupted run would have.
+The checkpoint (<run_dir>/checkpoint.pt, written atomically every checkpoint_every_steps and at the
+end) holds model, optimizer, step and torch RNG state. Learning rate: AdamW, lr x lr_linear_proj_mult
+for reference_points / sampling_offsets (official), x0.1 from lr_drop_epoch on; gradient clipping.
+Every eval_every_epochs the held-out metrics (evaluate.py) are logged as a JSON line to metrics.jsonl.
+
+API: train(config, data_root, cache_root, labels_dir, resume=True, max_steps=None, log=print) -> model
+     (config: the dict of tools/configs/detector.json; max_steps stops early, for tests / speed checks)
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .detector import build_detector, forward_layers
+from .evaluate import evaluate_detector
+from .features import FeatureCache
+from .losses import set_loss
+from .targets import LabelSource, items as list_items
+
+LINEAR_PROJ_NAMES = ("reference_points", "sampling_offsets")
+
+
+def _optimizer(model, optim: dict):
+    proj = [p for n, p in model.named_parameters() if any(k in n for k in LINEAR_PROJ_NAMES)]
+    proj_ids = {id(p) for p in proj}
+    rest = [p for p in model.parameters() if id(p) not in proj_ids]
+    return torch.optim.AdamW([{"params": rest, "lr": optim["lr"], "base_lr": optim["lr"]},
+                              {"params": proj, "lr": optim["lr"] * optim["lr_linear_proj_mult"],
+                               "base_lr": optim["lr"] * optim["lr_linear_proj_mult"]}],
+                             lr=optim["lr"], weight_decay=optim["weight_decay"])
+
+
+def _epoch_order(n_items: int, seed: int, epoch: int, flip_probability: float):
+    rng = np.random.RandomState(seed + epoch)
+    return rng.permutation(n_items), rng.random_sample(n_items) < flip_probability
+
+
+def _format_time(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
+
+
+def _save(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run_dir: Path, resume: bool = True,
+          max_steps: int | None = None, log=print, cache: FeatureCache | None = None, labels=None):
+    torch.manual_seed(config["seed"])
+    cache = cache or FeatureCache(cache_root, config["feature_size"])
+    labels = labels or LabelSource(data_root, labels_dir, config)
+    data, optim = config["data"], config["optim"]
+    train_items = list_items(cache, data["sets"], "train", data.get("max_images_per_set"), config["seed"])
+    first = cache.index(train_items[0].set)
+    model = build_detector(config["model"], len(config["classes"]), first["channels"], config["seed"]).train()
+    optimizer = _optimizer(model, optim)
+    batch = optim["batch_size"]
+    steps_per_epoch = math.ceil(len(train_items) / batch)
+    total_steps = steps_per_epoch * optim["epochs"]
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "checkpoint.pt"
+    step = 0
+    if resume and ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location="cpu")
+        if state["config"] != config:
+            raise SystemExit(f"{ckpt_path} was trained with another config; use a new run_dir or --no-resume")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        step = state["step"]
+        log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
+    else:
+        log(f"{len(train_items)} training images, {steps_per_epoch} steps/epoch, {total_steps} steps, "
+            f"{sum(p.numel() for p in model.parameters())} parameters")
+    end = min(total_steps, step + max_steps) if max_steps else total_steps
+    train_cfg = config["train"]
+    started, started_step, running, eval_seconds = time.time(), step, {}, 0.0
+    while step < end:
+        epoch, within = divmod(step, steps_per_epoch)
+        order, flips = _epoch_order(len(train_items), config["seed"], epoch, data["flip_probability"])
+        chosen = order[within * batch:(within + 1) * batch]
+        chunk = [(train_items[i], bool(flips[i])) for i in chosen]
+        features = cache.batch([(it.set, it.image_id, f) for it, f in chunk])
+        targets = [labels.target(it, f) for it, f in chunk]
+        decay = 0.1 if epoch >= optim["lr_drop_epoch"] else 1.0
+        for group in optimizer.param_groups:
+            group["lr"] = group["base_lr"] * decay
+        loss, parts = set_loss(forward_layers(model, features), targets, config["loss"])
+        optimizer.zero_grad()
+        loss.backward()
+        if optim["clip_max_norm"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), optim["clip_max_norm"])
+        optimizer.step()
+        step += 1
+        for k, v in parts.items():
+            running[k] = 0.9 * running.get(k, v) + 0.1 * v
+        if step % train_cfg["log_every_steps"] == 0 or step == end:
+            rate = (time.time() - started - eval_seconds) / (step - started_step)
+            log(f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
+                + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
+                + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}")
+        if step % train_cfg["checkpoint_every_steps"] == 0 or step == end:
+            _save(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                                  torch_rng=torch.get_rng_state(), config=config))
+        eval_every = train_cfg.get("eval_every_epochs", 0)
+        if eval_every and step % (eval_every * steps_per_epoch) == 0 or step == total_steps:
+            t0 = time.time()
+            metrics = evaluate_detector(model, cache, labels, data["sets"])
+            line = dict(step=step, epoch=round(step / steps_per_epoch, 2), **{k: round(v, 4) for k, v in metrics.items()})
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(line) + "\n")
+            eval_seconds += time.time() - t0
+            log(f"eval ({time.time() - t0:.0f} s): {json.dumps(line)}")
+    if step == total_steps:
+        torch.save(dict(model=model.state_dict(), config=config, step=step), run_dir / "model_final.pt")
+    return model
