@@ -207,3 +207,31 @@ def test_resumed_run_equals_uninterrupted_run(tiny_cache, tmp_path):
     for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(p, q), name
     assert torch.load(tmp_path / "b" / "checkpoint.pt")["step"] == 4
+
+
+def test_label_sources_ground_truth_plus_teacher(shared_dir, tmp_path):
+    from webdetr_tools.teacher.coco80 import COCO80_NAMES
+    from webdetr_tools.training.features import set_samples
+    from webdetr_tools.training.targets import Item, LabelSource
+
+    image_id, _, sample, split = set_samples(shared_dir / "data", "pennfudan")[0]
+    gt = sample.boxes[0].tolist()
+    person, car, fork = (COCO80_NAMES.index(n) for n in ("person", "car", "fork"))
+    rows = [gt[:2] + [gt[2] + 1, gt[3]] + [0.9, person],  # the annotated pedestrian again: dropped
+            [0, 0, 20, 20, 0.8, person],  # a person nobody annotated: kept
+            [30, 30, 60, 50, 0.7, car],  # kept
+            [30, 30, 60, 50, 0.2, car],  # under the threshold
+            [5, 5, 9, 9, 0.9, fork]]  # not one of the classes
+    (tmp_path / "pennfudan.json").write_text(json.dumps({"images": {image_id: rows}}))
+    config = dict(classes=["person", "car"], data=dict(pseudo_label_threshold=0.25, ground_truth_sets=[],
+                                                        ground_truth_plus_teacher_sets=["pennfudan"]))
+    source = LabelSource(shared_dir / "data", tmp_path, config)
+    item = Item("pennfudan", image_id, sample.width, sample.height, split)
+    boxes, labels = source.boxes_xyxy(item)
+    assert labels.tolist() == [0] * len(sample.boxes) + [0, 1]
+    assert np.allclose(boxes[:len(sample.boxes)], sample.boxes)
+    assert np.allclose(boxes[-2:], [[0, 0, 20, 20], [30, 30, 60, 50]])
+    teacher_boxes, teacher_labels, scores = source.teacher_boxes(item)
+    assert teacher_labels.tolist() == [0, 0, 1] and scores.tolist() == [0.9, 0.8, 0.7]
+    target = source.target(item, flip=True)
+    assert target["boxes"].shape == (len(labels), 4) and (target["boxes"] >= 0).all()
