@@ -31,6 +31,7 @@ API
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,7 @@ def build_cache(data_root: Path, cache_root: Path, model_json: Path, size: int =
         if backbone is None:
             backbone = CenterNetMobileNetV3(Path(model_json), STRIDES).eval()
         rows = set_samples(data_root, name)
+        started = time.time()
         images, skipped, levels = [], [], {False: [[] for _ in STRIDES], True: [[] for _ in STRIDES]}
         for k, (image_id, path, _, split) in enumerate(rows):
             rgb = read_rgb(path)
@@ -101,7 +103,8 @@ def build_cache(data_root: Path, cache_root: Path, model_json: Path, size: int =
             images.append(dict(id=image_id, file=path.name, width=int(rgb.shape[1]), height=int(rgb.shape[0]),
                                split=split))
             if (k + 1) % 50 == 0 or k + 1 == len(rows):
-                log(f"{name}: {k + 1}/{len(rows)} images")
+                rate = (time.time() - started) / (k + 1)
+                log(f"{name}: {k + 1}/{len(rows)} images, {rate:.2f} s/img, ETA {rate * (len(rows) - k - 1):.0f} s")
         out.mkdir(parents=True, exist_ok=True)
         for flipped, suffix in ((False, ""), (True, "_flip")):
             for stride, arrays in zip(STRIDES, levels[flipped]):
