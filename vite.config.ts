@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 const swiftshaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export default defineConfig({
+  // No SPA fallback: a missing model file must be a 404, as on any static host.
+  appType: 'mpa',
   server: {
     host: '127.0.0.1',
     // Cross-origin isolation lets onnxruntime-web use WASM threads (SharedArrayBuffer).

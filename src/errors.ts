@@ -12,7 +12,9 @@ export type WebDetrErrorCode =
   | 'disposed'
   | 'model-fetch'
   | 'model-integrity'
-  | 'invalid-manifest';
+  | 'invalid-manifest'
+  | 'superseded'
+  | 'worker-failed';
 
 export class WebDetrError extends Error {
   readonly code: WebDetrErrorCode;
@@ -94,5 +96,19 @@ export class ManifestError extends WebDetrError {
   constructor(violations: readonly string[]) {
     super('invalid-manifest', `invalid webdetr manifest:\n  ${violations.join('\n  ')}`);
     this.violations = violations;
+  }
+}
+
+/** A queued `replaceable` detect was dropped because a newer one arrived (video frames). */
+export class SupersededError extends WebDetrError {
+  constructor() {
+    super('superseded', 'this detect call was replaced by a newer one before it ran');
+  }
+}
+
+/** The worker crashed or could not start; pending calls reject with this, and the detector can be recreated. */
+export class WorkerError extends WebDetrError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('worker-failed', message, options);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The `webdetr` package entry. Today: typed errors, the public result/option types, model-package
- * manifest validation, verified model-file loading and post-processing. The worker-backed
- * `createDetector` API arrives with the runtime; the WGSL kernels are the `webdetr/kernels` export.
+ * manifest validation, verified model-file loading, post-processing, and `createDetector` (the
+ * worker-backed runtime). The WGSL kernels are the `webdetr/kernels` export.
  */
 export * from './errors.js';
 export type * from './api/types.js';
@@ -12,3 +12,4 @@ export type { FetchVerifiedOptions, ModelFileCache, VerifiedFile } from './model
 export type { LoadProgressCallback, LoadProgressEvent } from './model/progress.js';
 export { cxcywhToPixelBox, postprocessSigmoidTopK, postprocessSoftmax } from './model/postprocess.js';
 export type { ImageSize, PixelBox, RawDetection } from './model/postprocess.js';
+export { createDetector } from './api/create-detector.js';

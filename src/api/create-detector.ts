@@ -1,0 +1,150 @@
+/**
+ * `createDetector`: the public entry. The engine runs in a Web Worker (comlink); this side turns
+ * images into transferable pixels, queues calls, and recovers: after a lost GPU device or a worker
+ * crash the next call starts a fresh worker and reloads the model (from the Cache API when enabled).
+ * Detectors created with the same model URL, backend and cache setting share one worker and one
+ * loaded model (several <web-detr> elements on a page); each holds a reference until disposed.
+ */
+import { DisposedError, InputError, WebDetrError } from '../errors.js';
+import type { LoadProgressCallback } from '../model/progress.js';
+import type { WorkerLoadOptions } from '../worker/protocol.js';
+import { CallQueue } from './call-queue.js';
+import { toWorkerImage } from './image-input.js';
+import type { CreateDetectorOptions, DetectionResult, DetectOptions, Detector, ImageInput, OneShotResult, PreparedImage, QueryPatch } from './types.js';
+import { defaultWorkerFactory, openWorkerConnection, type WorkerConnection, type WorkerFactory } from './worker-connection.js';
+import { transfer } from 'comlink';
+
+export interface CreateDetectorInternals {
+  /** Tests and the embed bundle may supply how the worker is started. */
+  workerFactory?: WorkerFactory;
+}
+
+interface SharedModel {
+  key: string;
+  options: WorkerLoadOptions;
+  factory: WorkerFactory;
+  connection: Promise<WorkerConnection>;
+  queue: CallQueue;
+  refs: number;
+}
+
+const sharedModels = new Map<string, SharedModel>();
+
+function resolveModelUrl(model: string | URL): string {
+  if (model instanceof URL) return model.href;
+  if (typeof model !== 'string' || model.trim() === '') throw new InputError('createDetector needs a model URL (a manifest.json or its directory)');
+  const base = typeof location !== 'undefined' ? location.href : undefined;
+  try {
+    return new URL(model, base).href;
+  } catch (cause) {
+    throw new InputError(`model is not a valid URL: ${model}`, { cause });
+  }
+}
+
+/** Errors after which the worker is not trusted again: start a fresh one on the next call. */
+function needsFreshWorker(error: unknown): boolean {
+  return error instanceof WebDetrError && (error.code === 'device-lost' || error.code === 'worker-failed');
+}
+
+export async function createDetector(options: CreateDetectorOptions & CreateDetectorInternals): Promise<Detector> {
+  const loadOptions: WorkerLoadOptions = {
+    model: resolveModelUrl(options.model),
+    backend: options.backend ?? 'auto',
+    cache: options.cache ?? true,
+  };
+  if (!['auto', 'webgpu', 'wasm'].includes(loadOptions.backend)) throw new InputError(`backend must be auto, webgpu or wasm, got ${String(loadOptions.backend)}`);
+  const factory = options.workerFactory ?? defaultWorkerFactory;
+  const key = `${loadOptions.model}|${loadOptions.backend}|${String(loadOptions.cache)}`;
+  let shared = options.workerFactory === undefined ? sharedModels.get(key) : undefined;
+  if (shared === undefined) {
+    shared = { key, options: loadOptions, factory, connection: openWorkerConnection(factory, loadOptions, options.onProgress), queue: new CallQueue(), refs: 0 };
+    if (options.workerFactory === undefined) sharedModels.set(key, shared);
+    shared.connection.catch(() => sharedModels.get(key) === shared && sharedModels.delete(key));
+  } else if (options.onProgress) {
+    const onProgress: LoadProgressCallback = options.onProgress;
+    void shared.connection.then((c) => onProgress({ status: 'ready', files: 0, totalBytes: c.model.downloadBytes }), () => undefined);
+  }
+  shared.refs++;
+  let connection: WorkerConnection;
+  try {
+    connection = await shared.connection;
+  } catch (error) {
+    shared.refs--;
+    throw error;
+  }
+  return wrapShared(shared, connection);
+}
+
+function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
+  let disposed = false;
+  let info = { backend: first.backend, model: first.model };
+
+  async function live(): Promise<WorkerConnection> {
+    let connection = await shared.connection;
+    if (connection.dead) {
+      // Recover: a fresh worker, the model reloaded (the Cache API makes this a local read).
+      shared.connection = openWorkerConnection(shared.factory, shared.options);
+      connection = await shared.connection;
+      info = { backend: connection.backend, model: connection.model };
+    }
+    return connection;
+  }
+
+  async function call<T>(run: (connection: WorkerConnection) => Promise<T>, replaceable = false): Promise<T> {
+    if (disposed) throw new DisposedError('detector');
+    return shared.queue.run(async () => {
+      if (disposed) throw new DisposedError('detector');
+      const connection = await live();
+      try {
+        return await run(connection);
+      } catch (error) {
+        if (needsFreshWorker(error)) await connection.close();
+        throw error;
+      }
+    }, replaceable);
+  }
+
+  async function imageArgument(image: ImageInput | PreparedImage): Promise<{ image: number | Awaited<ReturnType<typeof toWorkerImage>>['pixels']; transfer: Transferable[] }> {
+    if (isPrepared(image)) return { image: image.id, transfer: [] };
+    const converted = await toWorkerImage(image);
+    return { image: converted.pixels, transfer: converted.transfer };
+  }
+
+  return {
+    get backend() {
+      return info.backend;
+    },
+    get model() {
+      return info.model;
+    },
+    async detect(image, detectOptions?: DetectOptions): Promise<DetectionResult> {
+      if (disposed) throw new DisposedError('detector');
+      const argument = await imageArgument(image);
+      return call((c) => c.call((r) => r.detect(transfer(argument.image, argument.transfer), detectOptions)), detectOptions?.replaceable ?? false);
+    },
+    async detectWithPatches(image, patches: readonly QueryPatch[], detectOptions?: DetectOptions): Promise<OneShotResult> {
+      if (disposed) throw new DisposedError('detector');
+      if (!Array.isArray(patches)) throw new InputError('detectWithPatches needs an array of query patches');
+      const argument = await imageArgument(image);
+      return call((c) => c.call((r) => r.detectWithPatches(transfer(argument.image, argument.transfer), patches, detectOptions)));
+    },
+    async prepareImage(image) {
+      if (disposed) throw new DisposedError('detector');
+      const converted = await toWorkerImage(image);
+      return call((c) => c.call((r) => r.prepareImage(transfer(converted.pixels, converted.transfer))));
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      shared.refs--;
+      if (shared.refs > 0) return;
+      if (sharedModels.get(shared.key) === shared) sharedModels.delete(shared.key);
+      const connection = await shared.connection.catch(() => undefined);
+      await connection?.close();
+    },
+  };
+}
+
+function isPrepared(image: ImageInput | PreparedImage): image is PreparedImage {
+  return typeof image === 'object' && image !== null && (image as PreparedImage).kind === 'prepared-image';
+}

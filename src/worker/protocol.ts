@@ -1,0 +1,23 @@
+/** What the worker exposes over comlink (the page side wraps it into the public Detector). */
+import type { BackendInfo, BackendPreference, DetectionResult, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
+import type { ExecutorCounters } from '../model/executor.js';
+import type { LoadProgressCallback } from '../model/progress.js';
+import type { EnginePixels } from './image-store.js';
+
+export interface WorkerLoadOptions {
+  /** Absolute URL of the manifest or package directory. */
+  model: string;
+  backend: BackendPreference;
+  cache: boolean;
+}
+
+export interface WorkerApi {
+  load(options: WorkerLoadOptions, onProgress?: LoadProgressCallback): Promise<{ backend: BackendInfo; model: ModelInfo }>;
+  prepareImage(pixels: EnginePixels): Promise<PreparedImage>;
+  releaseImage(id: number): Promise<void>;
+  detect(image: EnginePixels | number, options?: DetectOptions): Promise<DetectionResult>;
+  detectWithPatches(image: EnginePixels | number, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult>;
+  /** Graph and kernel runs so far (tests prove a one-shot re-query skipped the encoder). */
+  counters(): Promise<ExecutorCounters>;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,56 @@
+/**
+ * The Web Worker entry: owns the GPU device, the model and every buffer; exposes the engine through
+ * comlink. One engine per worker; the page side (src/api/create-detector.ts) shares a worker between
+ * detectors of the same model.
+ */
+import { expose, transfer } from 'comlink';
+import { installErrorTransfer } from '../api/wire-errors.js';
+import { InputError } from '../errors.js';
+import type { WorkerApi, WorkerLoadOptions } from './protocol.js';
+import { DetectorEngine, type ImageRef } from './engine.js';
+import type { DetectionResult, OneShotResult } from '../api/types.js';
+
+installErrorTransfer();
+
+let engine: DetectorEngine | undefined;
+
+function current(): DetectorEngine {
+  if (engine === undefined) throw new InputError('no model is loaded in this worker');
+  return engine;
+}
+
+/** Raw output arrays go back as transfers (no copy); the page gets fresh arrays anyway. */
+function withTransfers<T extends DetectionResult | OneShotResult>(result: T): T {
+  const buffers = result.raw ? [result.raw.logits.buffer, result.raw.boxes.buffer] : [];
+  return transfer(result, buffers as ArrayBuffer[]);
+}
+
+const api: WorkerApi = {
+  async load(options: WorkerLoadOptions, onProgress) {
+    if (engine !== undefined) throw new InputError('this worker already holds a model');
+    engine = await DetectorEngine.create({ ...options, ...(onProgress ? { onProgress } : {}) });
+    return { backend: engine.backend, model: engine.model };
+  },
+  async prepareImage(pixels) {
+    return current().prepareImage(pixels);
+  },
+  async releaseImage(id) {
+    current().releaseImage(id);
+  },
+  async detect(image: ImageRef, options) {
+    return withTransfers(await current().detect(image, options));
+  },
+  async detectWithPatches(image: ImageRef, patches, options) {
+    return withTransfers(await current().detectWithPatches(image, patches, options));
+  },
+  async counters() {
+    return structuredClone(current().counters);
+  },
+  async dispose() {
+    const disposing = engine;
+    engine = undefined;
+    await disposing?.dispose();
+  },
+};
+
+expose(api);
