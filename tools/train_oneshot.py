@@ -82,12 +82,13 @@ def main(argv=None):
     cache = FeatureCache(args.cache, mcfg.image_size)
     fraction = tcfg.get("pseudo_fraction", 0.0)
     pseudo = load_pseudo_labels(args.pseudo_labels, tcfg["sets"], tcfg.get("pseudo_min_score", 0.25)) \
-        if fraction > 0 else None
+        if fraction + tcfg.get("cross_fraction", 0.0) > 0 else None
     if pseudo is not None:
         log("teacher pseudo-labels: " + ", ".join(f"{k} {len(v)} images" for k, v in pseudo.items()))
     batches = PretextBatches(cache, args.data, tcfg["sets"], backbone, tcfg["batch_images"],
                              tcfg["patches_per_image"], mcfg.patch_size, tcfg["seed"], tcfg["min_side"],
-                             tcfg["max_side"], pseudo, fraction, mcfg.queries_per_patch)
+                             tcfg["max_side"], pseudo, fraction, mcfg.queries_per_patch,
+                             tcfg.get("cross_fraction", 0.0))
     total = tcfg["iterations"]
     drop_at = int(total * tcfg["lr_drop_fraction"])
     log(f"{len(batches.images)} training images from {tcfg['sets']}; {sum(p.numel() for p in model.parameters())} "

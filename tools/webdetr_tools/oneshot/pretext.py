@@ -16,6 +16,11 @@ teacher, score >= pseudo_min_score, sides >= 8 px) and its targets are all the t
 class in the image (capped at the group size): no human label is used, but a patch now has several
 instances to find, which is what one-shot evaluation asks (UP-DETR's random crops have exactly one).
 Images without such boxes (e.g. BCCD's cells, not COCO classes) keep random patches.
+Cross-image teacher patches (cross_fraction > 0): with that probability a slot's patch is a teacher
+instance cropped from another training image (half the time of a class this image's teacher boxes
+have, else of any teacher class), and its targets are this image's teacher boxes of that class, none
+if it has none: the model learns to find other instances in other images and to stay silent when
+the class is absent (one-shot evaluation's cross-image pairs).
 
 Seeding: batch(iteration) draws from RandomState(seed, iteration) and torch.manual_seed(seed * 1_000_003
 + iteration), so a resumed run repeats exactly the batches it would have seen.
@@ -26,7 +31,8 @@ API
   augment(patches [K, 3, P, P] 0-255) -> same shape
   load_pseudo_labels(root, sets, min_score) -> {set: {image_id: (boxes [N, 4] xyxy px, classes [N])}}
   PretextBatches(cache, data_root, sets, backbone, batch_images, patches_per_image, patch_size, seed,
-                 min_side, max_side, pseudo=None, pseudo_fraction=0.0).batch(iteration) -> (levels [per tap [B, C, H, W]],
+                 min_side, max_side, pseudo=None, pseudo_fraction=0.0, max_targets=20,
+                 cross_fraction=0.0).batch(iteration) -> (levels [per tap [B, C, H, W]],
                  patch_desc [B, K, 664], targets [B][K] tensors [1, 4] cxcywh normalized)
 """
 from __future__ import annotations
@@ -97,12 +103,42 @@ def _cxcywh(boxes_xyxy, width, height) -> torch.Tensor:
 
 class PretextBatches:
     def __init__(self, cache, data_root, sets, backbone, batch_images=2, patches_per_image=5, patch_size=128,
-                 seed=0, min_side=0.05, max_side=0.8, pseudo=None, pseudo_fraction=0.0, max_targets=20):
+                 seed=0, min_side=0.05, max_side=0.8, pseudo=None, pseudo_fraction=0.0, max_targets=20,
+                 cross_fraction=0.0):
         self.cache, self.backbone = cache, backbone
         self.images = training_images(cache, data_root, sets)
         self.batch_images, self.k, self.patch_size = batch_images, patches_per_image, patch_size
         self.seed, self.min_side, self.max_side = seed, min_side, max_side
         self.pseudo, self.pseudo_fraction, self.max_targets = pseudo or {}, pseudo_fraction, max_targets
+        self.cross_fraction = cross_fraction
+        # teacher instances of the training images by class: class -> [(image number, box)]
+        self.instances: dict[int, list] = {}
+        for n, img in enumerate(self.images):
+            found = self.pseudo.get(img["set"], {}).get(img["id"])
+            for box, cls in zip(*found) if found is not None else ():
+                self.instances.setdefault(int(cls), []).append((n, box))
+        self.classes = sorted(self.instances)
+
+    def _teacher(self, img, flip, width):
+        found = self.pseudo.get(img["set"], {}).get(img["id"])
+        if found is None:
+            return np.zeros((0, 4)), np.zeros(0, int)
+        return (flip_boxes(found[0], width) if flip else found[0]), found[1]
+
+    def _cross_patch(self, rng, number, t_classes):
+        """A teacher instance from another image: half the time of a class this image has."""
+        if len(t_classes) and rng.rand() < 0.5:
+            cls = int(t_classes[rng.randint(len(t_classes))])
+        else:
+            cls = self.classes[rng.randint(len(self.classes))]
+        pool = [inst for inst in self.instances[cls] if inst[0] != number]
+        if not pool:
+            return None, cls
+        source, box = pool[rng.randint(len(pool))]
+        rgb = read_rgb(self.images[source]["path"])
+        if rgb is None:
+            return None, cls
+        return crop_patches(rgb, np.round(box)[None], self.patch_size)[0], cls
 
     @torch.no_grad()
     def batch(self, iteration: int):
@@ -123,18 +159,24 @@ class PretextBatches:
             h, w = rgb.shape[:2]
             boxes = random_boxes(rng, w, h, self.k, self.min_side, self.max_side)
             per_patch = [boxes[j:j + 1] for j in range(self.k)]
-            teacher = self.pseudo.get(img["set"], {}).get(img["id"])
-            if teacher is not None and self.pseudo_fraction > 0:
-                t_boxes, t_classes = teacher
-                if flip:
-                    t_boxes = flip_boxes(t_boxes, w)
-                for j in range(self.k):
-                    if rng.rand() < self.pseudo_fraction:
+            t_boxes, t_classes = self._teacher(img, flip, w)
+            cross = {}
+            for j in range(self.k):
+                u = rng.rand()
+                if u < self.pseudo_fraction:
+                    if len(t_boxes):  # else the random patch stays
                         pick = rng.randint(len(t_boxes))
                         boxes[j] = np.round(t_boxes[pick])
-                        same = t_boxes[t_classes == t_classes[pick]][:self.max_targets]
-                        per_patch[j] = same
-            patches.append(augment(crop_patches(rgb, boxes, self.patch_size)))
+                        per_patch[j] = t_boxes[t_classes == t_classes[pick]][:self.max_targets]
+                elif u < self.pseudo_fraction + self.cross_fraction and self.classes:
+                    patch, cls = self._cross_patch(rng, int(i), t_classes)
+                    if patch is not None:
+                        cross[j] = patch
+                        per_patch[j] = t_boxes[t_classes == cls][:self.max_targets]  # may be empty
+            crops = crop_patches(rgb, boxes, self.patch_size)
+            for j, patch in cross.items():
+                crops[j] = patch
+            patches.append(augment(crops))
             targets.append([_cxcywh(b, w, h) for b in per_patch])
             items.append((img["set"], img["id"], flip))
         levels = self.cache.batch(items)
