@@ -145,7 +145,7 @@ class PretextBatches:
         rng = np.random.RandomState([self.seed, iteration])
         torch.manual_seed(self.seed * 1_000_003 + iteration)
         items, patches, targets = [], [], []
-        picks = rng.choice(len(self.images), self.batch_images * 4, replace=False)
+        picks = rng.choice(len(self.images), min(len(self.images), self.batch_images * 4), replace=False)
         for i in picks:
             if len(items) == self.batch_images:
                 break

@@ -1,0 +1,68 @@
+"""Random query patch batches: in-image and cross-image teacher patches, targets, seeding (stub cache and
+backbone; solid-colour images tell which image a patch was cropped from)."""
+import numpy as np
+import torch
+from PIL import Image
+
+from webdetr_tools.oneshot import pretext
+
+COLOURS = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]
+
+
+class StubCache:
+    def batch(self, items):
+        return [torch.zeros(len(items), 1, 4, 4)]
+
+
+def make_batches(tmp_path, monkeypatch, **kw):
+    images = []
+    for n, colour in enumerate(COLOURS):
+        path = tmp_path / f"{n}.png"
+        Image.new("RGB", (100, 80), colour).save(path)
+        images.append(dict(set="s", id=str(n), path=path, width=100, height=80))
+    monkeypatch.setattr(pretext, "training_images", lambda cache, root, sets: images)
+    monkeypatch.setattr(pretext, "augment", lambda patches: patches)
+    # teacher: image 0 has two class-7 boxes, image 1 one class-7 and one class-3, image 2 nothing
+    pseudo = {"s": {"0": (np.array([[0, 0, 20, 20], [50, 40, 90, 70]], float), np.array([7, 7])),
+                    "1": (np.array([[10, 10, 30, 30], [60, 10, 90, 40]], float), np.array([7, 3]))}}
+    backbone = lambda x: [x.mean(dim=(2, 3), keepdim=True)]  # descriptor = mean colour of the patch
+    return pretext.PretextBatches(StubCache(), None, ["s"], backbone, batch_images=3, patches_per_image=4,
+                                  patch_size=8, seed=0, pseudo=pseudo, **kw)
+
+
+def test_in_image_teacher_patches_target_every_box_of_their_class(tmp_path, monkeypatch):
+    batches = make_batches(tmp_path, monkeypatch, pseudo_fraction=1.0)
+    for it in range(4):
+        _, desc, targets = batches.batch(it)
+        sizes = sorted(tuple(len(t) for t in per_image) for per_image in targets)
+        # image 2 has no teacher boxes: random patches, one target each
+        for per_image in targets:
+            assert all(len(t) in (1, 2) for t in per_image)
+        assert (1, 1, 1, 1) in sizes
+        assert desc.shape == (3, 4, 3)
+
+
+def test_cross_image_patches_come_from_another_image(tmp_path, monkeypatch):
+    batches = make_batches(tmp_path, monkeypatch, cross_fraction=1.0)
+    seen_empty = seen_positive = False
+    crossed = 0
+    for it in range(6):
+        _, desc, targets = batches.batch(it)
+        picked = [int(i) for i in np.random.RandomState([0, it]).choice(3, 3, replace=False)]
+        for b, image in enumerate(picked):
+            for k in range(4):
+                source = int(torch.argmax(desc[b, k]))  # the patch's colour = its source image
+                if source == image:  # no other image has that class (class 3): random patch kept
+                    assert len(targets[b][k]) == 1
+                    continue
+                crossed += 1
+                seen_empty |= len(targets[b][k]) == 0
+                seen_positive |= len(targets[b][k]) > 0
+    assert seen_empty and seen_positive and crossed >= 12
+
+
+def test_batches_are_a_function_of_the_iteration(tmp_path, monkeypatch):
+    batches = make_batches(tmp_path, monkeypatch, pseudo_fraction=0.3, cross_fraction=0.3)
+    a, b = batches.batch(5), batches.batch(5)
+    torch.testing.assert_close(a[1], b[1])
+    assert all(torch.equal(x, y) for pa, pb in zip(a[2], b[2]) for x, y in zip(pa, pb))
