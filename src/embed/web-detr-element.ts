@@ -1,0 +1,245 @@
+/**
+ * <web-detr src="photo.jpg" model="models/detector/manifest.json" threshold="0.5">: draws the image
+ * with its detections. Attributes: src, model, threshold (0..1, default 0.5), backend
+ * (auto|webgpu|wasm), mode (detect|one-shot), max-detections. A changed model/backend reloads, a
+ * changed src re-runs, a changed threshold only re-filters the last result. Events (bubbling):
+ * `detections` {detections, patches?, backend, timings, imageSize}, `progress` (LoadProgressEvent),
+ * `webdetr-error` {code, message}. Elements with the same model share one worker and one model.
+ * One-shot mode: drag a rectangle (or focus the canvas: arrows move, shift+arrows resize, Enter
+ * runs, Escape clears).
+ */
+import { createDetector } from '../api/create-detector.js';
+import type { BackendPreference, Detection, Detector, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
+import { drawScene } from './draw-detections.js';
+import { PatchDragger } from './patch-dragger.js';
+
+const STYLE = `
+:host { display: inline-block; position: relative; max-width: 100%; }
+canvas { display: block; max-width: 100%; height: auto; touch-action: none; }
+canvas:focus-visible { outline: 3px solid #4363d8; outline-offset: 2px; }
+p { margin: 0.25em 0 0; font: 12px system-ui, sans-serif; color: #444; min-height: 1.4em; }
+`;
+
+let sheet: CSSStyleSheet | undefined;
+function sharedSheet(): CSSStyleSheet {
+  if (sheet === undefined) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLE);
+  }
+  return sheet;
+}
+
+export interface DetectionsEventDetail {
+  detections: Detection[];
+  patches?: PatchDetections[];
+  backend: Detector['backend'];
+  timings: StageTimings;
+  imageSize: { width: number; height: number };
+}
+
+export class WebDetrElement extends HTMLElement {
+  static readonly observedAttributes = ['src', 'model', 'threshold', 'backend', 'mode', 'max-detections'];
+
+  private readonly canvas: HTMLCanvasElement;
+  private readonly status: HTMLParagraphElement;
+  private readonly dragger: PatchDragger;
+  private detector: Detector | undefined;
+  private detectorKey = '';
+  private image: ImageBitmap | undefined;
+  private imageSrc = '';
+  private prepared: PreparedImage | undefined;
+  private lastAll: Detection[] = [];
+  private lastPatches: PatchDetections[] | undefined;
+  private lastMeta: Omit<DetectionsEventDetail, 'detections' | 'patches'> | undefined;
+  private scheduled = false;
+  private generation = 0;
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    // A constructed stylesheet, not a <style> element: pages with a strict CSP (no 'unsafe-inline'
+    // styles) allow it.
+    root.adoptedStyleSheets = [sharedSheet()];
+    this.canvas = document.createElement('canvas');
+    this.canvas.setAttribute('part', 'canvas');
+    this.canvas.setAttribute('role', 'img');
+    this.status = document.createElement('p');
+    this.status.setAttribute('part', 'status');
+    this.status.setAttribute('aria-live', 'polite');
+    root.append(this.canvas, this.status);
+    this.dragger = new PatchDragger(this.canvas, { run: (patches) => void this.runOneShot(patches), draft: () => this.redraw() });
+  }
+
+  /** Last detections after the threshold filter (detect mode). */
+  get detections(): Detection[] {
+    return this.filter(this.lastAll);
+  }
+
+  connectedCallback(): void {
+    this.schedule();
+  }
+
+  disconnectedCallback(): void {
+    const detector = this.detector;
+    this.detector = undefined;
+    this.detectorKey = '';
+    this.prepared = undefined;
+    void detector?.dispose();
+  }
+
+  attributeChangedCallback(name: string, before: string | null, after: string | null): void {
+    if (before === after) return;
+    if (name === 'threshold' && this.lastMeta !== undefined) {
+      this.redraw();
+      this.emit();
+      return;
+    }
+    this.schedule();
+  }
+
+  private get threshold(): number {
+    const value = Number(this.getAttribute('threshold') ?? '0.5');
+    return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0.5;
+  }
+
+  private get oneShotMode(): boolean {
+    return this.getAttribute('mode') === 'one-shot';
+  }
+
+  private filter(detections: readonly Detection[]): Detection[] {
+    const limit = Number(this.getAttribute('max-detections') ?? '100');
+    return detections.filter((d) => d.score >= this.threshold).slice(0, Number.isFinite(limit) ? limit : 100);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      if (this.isConnected) void this.update();
+    });
+  }
+
+  private async update(): Promise<void> {
+    const generation = ++this.generation;
+    const model = this.getAttribute('model');
+    const src = this.getAttribute('src');
+    if (!model || !src) return this.say(!model ? 'Set the model attribute to a model manifest URL.' : 'Set the src attribute to an image URL.');
+    try {
+      const backend = (this.getAttribute('backend') ?? 'auto') as BackendPreference;
+      const key = `${new URL(model, document.baseURI).href}|${backend}`;
+      if (key !== this.detectorKey || this.detector === undefined) {
+        const old = this.detector;
+        this.detector = undefined;
+        this.prepared = undefined;
+        await old?.dispose();
+        this.say('Loading model…');
+        const detector = await createDetector({
+          model: new URL(model, document.baseURI),
+          backend,
+          onProgress: (event) => this.dispatchEvent(new CustomEvent('progress', { detail: event, bubbles: true, composed: true })),
+        });
+        if (generation !== this.generation) return void (await detector.dispose());
+        this.detector = detector;
+        this.detectorKey = key;
+      }
+      const imageUrl = new URL(src, document.baseURI).href;
+      if (imageUrl !== this.imageSrc || this.image === undefined) {
+        const response = await fetch(imageUrl);
+        if (!response.ok) throw new Error(`could not load the image ${imageUrl}: HTTP ${response.status}`);
+        const bitmap = await createImageBitmap(await response.blob(), { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+        if (generation !== this.generation) return void bitmap.close();
+        this.image?.close();
+        this.image = bitmap;
+        this.imageSrc = imageUrl;
+        this.prepared = undefined;
+        this.canvas.width = bitmap.width;
+        this.canvas.height = bitmap.height;
+      }
+      const detector = this.detector;
+      const image = this.image;
+      this.canvas.setAttribute('aria-label', `Image ${src}`);
+      if (this.oneShotMode) {
+        this.canvas.tabIndex = 0;
+        this.dragger.enable(image.width, image.height, detector.model.maxPatches || 1);
+        this.prepared ??= await detector.prepareImage(image);
+        this.lastAll = [];
+        this.lastPatches = [];
+        this.lastMeta = { backend: detector.backend, timings: emptyTimings(), imageSize: { width: image.width, height: image.height } };
+        this.redraw();
+        return this.say(`One-shot: drag a box around an object to find similar ones. (${detector.backend.description})`);
+      }
+      this.dragger.disable();
+      this.canvas.removeAttribute('tabindex');
+      this.say('Detecting…');
+      const result = await detector.detect(image, { threshold: 0, maxDetections: 300 });
+      if (generation !== this.generation) return;
+      this.lastAll = result.detections;
+      this.lastPatches = undefined;
+      this.lastMeta = { backend: result.backend, timings: result.timings, imageSize: result.imageSize };
+      this.redraw();
+      this.emit();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async runOneShot(patches: QueryPatch[]): Promise<void> {
+    const detector = this.detector;
+    const image = this.image;
+    if (!detector || !image || patches.length === 0) {
+      this.lastPatches = [];
+      this.redraw();
+      return;
+    }
+    try {
+      this.prepared ??= await detector.prepareImage(image);
+      this.say('Searching…');
+      const result = await detector.detectWithPatches(this.prepared, patches, { threshold: 0 });
+      this.lastPatches = result.patches;
+      this.lastMeta = { backend: result.backend, timings: result.timings, imageSize: result.imageSize };
+      this.redraw();
+      this.emit();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private redraw(): void {
+    const context = this.canvas.getContext('2d');
+    if (!context || !this.image) return;
+    const patches = (this.lastPatches ?? []).map((p) => ({ patch: p.patch, detections: this.filter(p.detections) }));
+    const pending = this.dragger.pendingPatches.filter((p) => !patches.some((q) => q.patch === p)).map((patch) => ({ patch, detections: [] }));
+    drawScene(context, this.image, this.filter(this.lastAll), [...patches, ...pending]);
+  }
+
+  private emit(): void {
+    if (!this.lastMeta) return;
+    const shown = this.filter(this.lastAll);
+    const patches = this.lastPatches?.map((p) => ({ patch: p.patch, detections: this.filter(p.detections) }));
+    const count = patches ? patches.reduce((n, p) => n + p.detections.length, 0) : shown.length;
+    this.say(`${count} found · ${this.lastMeta.timings.total.toFixed(0)} ms · ${this.lastMeta.backend.description}`);
+    const detail: DetectionsEventDetail = { detections: shown, ...(patches ? { patches } : {}), ...this.lastMeta };
+    this.dispatchEvent(new CustomEvent<DetectionsEventDetail>('detections', { detail, bubbles: true, composed: true }));
+  }
+
+  private say(text: string): void {
+    this.status.textContent = text;
+  }
+
+  private fail(error: unknown): void {
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'error';
+    const message = error instanceof Error ? error.message : String(error);
+    this.say(`Error: ${message}`);
+    this.dispatchEvent(new CustomEvent('webdetr-error', { detail: { code, message }, bubbles: true, composed: true }));
+  }
+}
+
+function emptyTimings(): StageTimings {
+  return { preprocess: 0, backbone: 0, encoder: 0, decoder: 0, model: 0, postprocess: 0, total: 0, stages: [] };
+}
+
+/** Registers <web-detr> once (idempotent: two bundles on one page do not throw). */
+export function defineWebDetrElement(name = 'web-detr'): void {
+  if (!customElements.get(name)) customElements.define(name, WebDetrElement);
+}

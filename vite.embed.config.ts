@@ -1,0 +1,27 @@
+import { defineConfig } from 'vite';
+
+/**
+ * Script-tag build (`npm run build:embed`): dist/embed/webdetr.js registers <web-detr> and exports the
+ * whole API (`<script type="module" src=".../webdetr.js">`, or `import` it). Bundled: comlink, the
+ * worker, the WGSL kernels. onnxruntime-web's .wasm/.mjs runtime files are emitted beside it in
+ * dist/embed/assets/ (an app build, not lib mode, which would inline ~25 MB of wasm as base64) and
+ * load from the same origin at run time.
+ */
+export default defineConfig({
+  publicDir: false,
+  // Relative asset URLs: the bundle works from whatever directory it is served.
+  base: './',
+  worker: { format: 'es' },
+  build: {
+    outDir: 'dist/embed',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    modulePreload: false,
+    rollupOptions: {
+      input: { webdetr: 'src/embed/index.ts' },
+      preserveEntrySignatures: 'exports-only',
+      output: { entryFileNames: '[name].js' },
+    },
+  },
+});
