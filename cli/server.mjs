@@ -66,16 +66,7 @@ export async function startCliServer(options) {
 
   let vite;
   let pageRoot;
-  if (pageMode === 'vite') {
-    const { createServer: createViteServer } = await import('vite');
-    vite = await createViteServer({
-      root,
-      configFile: join(root, 'vite.config.ts'),
-      logLevel: 'error',
-      appType: 'custom',
-      server: { middlewareMode: true, hmr: false, ws: false },
-    });
-  } else {
+  if (pageMode === 'dist') {
     pageRoot = join(root, 'dist', 'cli');
     if (!existsSync(join(pageRoot, 'index.html'))) {
       throw new Error(`the CLI page is not built (${pageRoot}/index.html is missing): run \`npm run build:cli\``);
@@ -112,6 +103,19 @@ export async function startCliServer(options) {
     if (!target.startsWith(pageRoot + sep)) return notFound(res);
     return sendFile(req, res, target);
   });
+
+  if (pageMode === 'vite') {
+    const { createServer: createViteServer } = await import('vite');
+    vite = await createViteServer({
+      root,
+      configFile: join(root, 'vite.config.ts'),
+      logLevel: 'error',
+      appType: 'custom',
+      // Vite's client (which modules and workers import in dev) wants its websocket: give it this
+      // server, so it connects instead of throwing in the worker.
+      server: { middlewareMode: true, ws: { server }, watch: null },
+    });
+  }
 
   await new Promise((resolveListen, reject) => {
     server.once('error', reject);
