@@ -7,7 +7,7 @@
 import { expect, test } from '@playwright/test';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
@@ -220,5 +220,44 @@ test.describe('webdetr CLI: one-shot --patch (UP-DETR, 64x96 export)', () => {
     expect(table.status, table.stderr).toBe(0);
     expect(table.stdout).toContain('  patch 1: 10.0,10.0,50.0,40.0\n');
     expect(table.stdout).toContain('  patch 2: 0.0,0.0,96.0,64.0\n');
+  });
+});
+
+test.describe('webdetr CLI from an installed package', () => {
+  test('the files npm would publish run on the prebuilt page (dist/cli), without sources or vite', async () => {
+    execFileSync('npm', ['run', '--silent', 'build:cli'], { stdio: 'pipe' });
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { files: { path: string }[] }[];
+    const files = packed[0]?.files.map((f) => f.path) ?? [];
+    expect(files).toEqual(expect.arrayContaining(['bin/webdetr.mjs', 'cli/run-detect.mjs', 'cli/server.mjs', 'dist/cli/index.html']));
+    expect(files.some((f) => f.startsWith('src/') || f.startsWith('cli/page/'))).toBe(false);
+
+    // node_modules/webdetr holding exactly those files; Playwright beside it, as the README says.
+    const project = join(work, 'installed');
+    const installed = join(project, 'node_modules', 'webdetr');
+    for (const file of files) {
+      mkdirSync(join(installed, file, '..'), { recursive: true });
+      writeFileSync(join(installed, file), readFileSync(file));
+    }
+    symlinkSync(join(process.cwd(), 'node_modules', 'playwright-core'), join(project, 'node_modules', 'playwright-core'), 'dir');
+
+    const fixture = parityFixture('deformable_refine');
+    const run = await new Promise<CliRun>((resolve, reject) => {
+      const started = Date.now();
+      const child = spawn(process.execPath, [join(installed, 'bin', 'webdetr.mjs'), 'detect', fixture.png, '--model', fixture.dir, '--backend', 'wasm', '--json', '--threshold', '0.3'], {
+        cwd: process.cwd(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, WEBDETR_CLI_PAGE: '' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const output = JSON.parse(run.stdout) as CliJson;
+    expect(output.backend.name).toBe('wasm');
+    expect(output.results[0]?.detections.length).toBeGreaterThan(0);
   });
 });
