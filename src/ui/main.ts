@@ -1,0 +1,361 @@
+/**
+ * The open demo: wires the picture sources, the model loader, the stage with its box overlay, the
+ * one-shot patch editor, the controls and the results list. The model runs once per picture (or
+ * per patch change) with threshold 0; everything the user filters afterwards happens here.
+ * window.__webdetrDemo exposes the state for the e2e test (e2e/demo.spec.ts).
+ */
+import type { Detector, DetectionResult, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
+import { WebDetrError } from '../errors.js';
+import { boxAt, renderBoxes, type DrawnBox } from './box-renderer.js';
+import { createControls } from './controls.js';
+import { classCounts } from './filter.js';
+import { toStage } from './geometry.js';
+import { createImageSource, type OpenedImage } from './image-source.js';
+import { createLoadProgress } from './load-progress.js';
+import { createModelLoader } from './models.js';
+import { createPatchEditor } from './one-shot.js';
+import { DEFAULT_ONE_SHOT_MODEL, readParams, type DemoMode } from './params.js';
+import { createResultsList } from './results-list.js';
+import { detectScene, oneShotScene, type Scene } from './scene.js';
+import { createStage } from './stage.js';
+import { createStatus } from './status.js';
+import { startWebcam, type WebcamLoop } from './webcam.js';
+import { byId, exposeDemoState, type DemoState } from './dom.js';
+
+const params = readParams(location.search);
+const stage = createStage(byId('stage', HTMLElement), byId('image-layer', HTMLCanvasElement), byId('overlay', HTMLCanvasElement));
+const status = createStatus({ backend: byId('backend', HTMLElement), timings: byId('timings', HTMLElement), timingsNote: byId('timings-note', HTMLElement), message: byId('message', HTMLElement) });
+const progress = createLoadProgress({ bar: byId('load-bar', HTMLProgressElement), text: byId('load-text', HTMLElement) });
+const loader = createModelLoader(progress, params.backend, params.cache);
+const controls = createControls({
+  modeRadios: [...document.querySelectorAll<HTMLInputElement>('input[name="mode"]')],
+  threshold: byId('threshold', HTMLInputElement),
+  thresholdValue: byId('threshold-value', HTMLOutputElement),
+  showBoxes: byId('show-boxes', HTMLInputElement),
+  classFilter: byId('class-filter', HTMLFieldSetElement),
+  classList: byId('class-list', HTMLElement),
+});
+const list = createResultsList(byId('results', HTMLOListElement), byId('results-summary', HTMLElement));
+const source = createImageSource({ fileInput: byId('file-input', HTMLInputElement), dropTarget: stage.element, samples: byId('samples', HTMLElement) });
+const busy = byId('busy', HTMLElement);
+const webcamButton = byId('webcam', HTMLButtonElement);
+
+/** The demo's state: one picture, one mode, the last raw result of each kind for that picture. */
+let mode: DemoMode = params.mode ?? 'detect';
+let picture: OpenedImage | null = null;
+let pictureId = 0;
+let prepared = new Map<Detector, Promise<PreparedImage>>();
+let mainDetector: Detector | null = null;
+let oneShotDetector: Detector | null = null;
+let lastDetect: DetectionResult | null = null;
+let lastOneShot: OneShotResult | null = null;
+let highlight: number | null = null;
+let scene: Scene = { boxes: [], entries: [] };
+let webcam: WebcamLoop | null = null;
+const demo: DemoState = exposeDemoState();
+
+const editor = createPatchEditor({
+  element: stage.element,
+  fit: () => stage.fit(),
+  imageSize: () => stage.imageSize,
+  active: () => mode === 'oneshot' && webcam === null,
+  maxPatches: () => oneShotDetector?.model.maxPatches ?? 10,
+});
+
+/** One-shot mode uses ?oneshot= when given, else the main model if it can, else the bundled one-shot model. */
+async function detectorFor(which: DemoMode): Promise<Detector> {
+  const main = loader.load(params.model, 'the detection model');
+  if (which === 'detect') return main;
+  let detector: Detector;
+  if (params.oneShotModel !== undefined) detector = await loader.load(params.oneShotModel, 'the one-shot model');
+  else {
+    const mainOrNull = await main.catch(() => null);
+    detector = mainOrNull?.model.oneShot ? mainOrNull : await loader.load(DEFAULT_ONE_SHOT_MODEL, 'the one-shot model');
+  }
+  oneShotDetector = detector;
+  return detector;
+}
+
+function preparedFor(detector: Detector, image: OpenedImage): Promise<PreparedImage> {
+  let entry = prepared.get(detector);
+  if (entry === undefined) {
+    entry = detector.prepareImage(image.blob);
+    entry.catch(() => prepared.delete(detector));
+    prepared.set(detector, entry);
+  }
+  return entry;
+}
+
+/**
+ * Runs a call on the picture's prepared image (sent to the worker once; one-shot re-queries reuse
+ * its encoder memory). Work-around: createDetector at dcdc135 passes a prepared image's numeric id
+ * through comlink's transfer(), whose WeakMap rejects numbers ("Invalid value used as weak map
+ * key"); then this falls back to sending the file on every call and says so in demo state.
+ */
+async function withImage<T>(detector: Detector, image: OpenedImage, run: (input: PreparedImage | Blob) => Promise<T>): Promise<T> {
+  if (demo.preparedImages) {
+    try {
+      return await run(await preparedFor(detector, image));
+    } catch (error) {
+      if (!(error instanceof TypeError && /weak ?map key/i.test(error.message))) throw error;
+      demo.preparedImages = false;
+      demo.errors.push(`prepared images unusable (${error.message}); sending the picture with every call`);
+      console.warn('webdetr demo: detector calls with a PreparedImage fail (comlink transfer of a number); falling back to the image file per call');
+    }
+  }
+  return run(image.blob);
+}
+
+function setBusy(text: string | null): void {
+  busy.hidden = text === null;
+  if (text !== null) busy.textContent = text;
+  demo.busy = text !== null;
+}
+
+function render(): void {
+  const filter = { threshold: controls.threshold, hiddenClasses: controls.hiddenClasses };
+  scene = mode === 'detect' ? detectScene(lastDetect, filter) : oneShotScene(editor, lastOneShot, controls.threshold);
+  const context = stage.beginOverlay();
+  if (controls.showBoxes) renderBoxes(context, scene.boxes, stage.fit(), stage.size().width, highlight);
+  list.render(scene.entries, emptyListText());
+  list.setHighlight(highlight);
+  controls.setClasses(mode === 'detect' && lastDetect !== null ? classCounts(lastDetect.detections, controls.threshold) : null);
+  publish();
+}
+
+function emptyListText(): string {
+  if (picture === null) return 'no picture yet';
+  if (mode === 'oneshot') return editor.patches.length === 0 ? 'drag a rectangle on the picture' : '';
+  return lastDetect === null ? 'not run yet' : 'nothing above the minimum score';
+}
+
+function publish(): void {
+  const fit = stage.fit();
+  demo.mode = mode;
+  demo.image = picture === null ? null : { name: picture.name, width: picture.bitmap.width, height: picture.bitmap.height };
+  demo.lastDetect = lastDetect;
+  demo.lastOneShot = lastOneShot;
+  demo.patches = editor.patches.map((p) => ({ ...p }));
+  demo.threshold = controls.threshold;
+  demo.fit = fit;
+  demo.showBoxes = controls.showBoxes;
+  demo.drawn = scene.boxes.map((b: DrawnBox) => ({ label: b.label, rgb: b.color.rgb, dashed: b.dashed ?? false, box: b.box, stageRect: toStage(b.box, fit) }));
+}
+
+function showError(error: unknown, what: string): void {
+  const message = error instanceof Error ? error.message : String(error);
+  status.message(`${what} failed: ${message}`, 'error');
+  demo.errors.push(`${what}: ${error instanceof WebDetrError ? `[${error.code}] ` : ''}${message}`);
+}
+
+async function runDetect(): Promise<void> {
+  const image = picture;
+  const id = pictureId;
+  if (image === null || mode !== 'detect') return;
+  try {
+    const detector = await detectorFor('detect');
+    if (!detector.model.detection) return;
+    setBusy('Detecting…');
+    const result = await withImage(detector, image, (input) => detector.detect(input, { threshold: 0 }));
+    if (id !== pictureId || mode !== 'detect') return;
+    demo.runs++;
+    lastDetect = result;
+    status.showTimings(result.timings, `Found ${result.detections.length} candidates; the slider and class filter choose among them.`);
+    status.message('');
+    render();
+  } catch (error) {
+    if (id === pictureId) showError(error, 'Detection');
+  } finally {
+    if (id === pictureId) setBusy(null);
+  }
+}
+
+/** One query in flight at a time; patches changed meanwhile are queried right after (the newest only). */
+let oneShotRunning = false;
+let oneShotPending: readonly QueryPatch[] | null = null;
+async function runOneShot(patches: readonly QueryPatch[]): Promise<void> {
+  if (oneShotRunning) {
+    oneShotPending = patches;
+    return;
+  }
+  const image = picture;
+  const id = pictureId;
+  if (image === null || mode !== 'oneshot') return;
+  if (patches.length === 0) {
+    lastOneShot = null;
+    status.showTimings(null, '');
+    return render();
+  }
+  oneShotRunning = true;
+  try {
+    const detector = await detectorFor('oneshot');
+    setBusy('Finding similar objects…');
+    const result = await withImage(detector, image, (input) => detector.detectWithPatches(input, patches, { threshold: 0 }));
+    if (id !== pictureId || mode !== 'oneshot') return;
+    demo.runs++;
+    lastOneShot = result;
+    const reuse = result.reusedImageFeatures
+      ? 'Image features reused: only the patch branch and the decoder ran.'
+      : demo.preparedImages
+        ? 'First query on this picture: the image encoder ran once; the next patches reuse its output.'
+        : 'The image encoder ran for this query (this runtime build cannot reuse a prepared picture).';
+    status.showTimings(result.timings, reuse);
+    status.message('');
+    render();
+  } catch (error) {
+    if (id === pictureId) showError(error, 'One-shot query');
+  } finally {
+    oneShotRunning = false;
+    setBusy(null);
+    const next = oneShotPending;
+    oneShotPending = null;
+    if (next !== null) void runOneShot(next);
+  }
+}
+
+function stopWebcam(): void {
+  webcam?.stop();
+  webcam = null;
+  webcamButton.setAttribute('aria-pressed', 'false');
+  webcamButton.textContent = 'Webcam';
+}
+
+function openPicture(image: OpenedImage): void {
+  stopWebcam();
+  picture?.bitmap.close();
+  picture = image;
+  pictureId++;
+  prepared = new Map();
+  lastDetect = null;
+  lastOneShot = null;
+  highlight = null;
+  editor.clear();
+  stage.show(image.bitmap, { width: image.bitmap.width, height: image.bitmap.height });
+  stage.element.setAttribute('aria-label', mode === 'oneshot' ? oneShotStageLabel(image.name) : `Picture: ${image.name}. Detected objects are listed in the results.`);
+  byId('empty', HTMLElement).hidden = true;
+  status.showTimings(null, '');
+  render();
+  if (mode === 'detect') void runDetect();
+  else void detectorFor('oneshot').then((d) => preparedFor(d, image)).catch(() => undefined); // warm the encoder memory
+}
+
+function oneShotStageLabel(name: string): string {
+  return `Picture: ${name}. Drag a rectangle around an object to find similar ones. Keyboard: N adds a patch, arrows move it, Shift+arrows resize it, Enter searches, Delete removes it.`;
+}
+
+async function setMode(next: DemoMode): Promise<void> {
+  mode = next;
+  controls.setMode(next);
+  document.body.dataset.mode = next;
+  highlight = null;
+  const hint = byId('stage-hint', HTMLElement);
+  hint.textContent = next === 'oneshot'
+    ? 'Drag a rectangle around an object; similar ones light up. Keyboard: focus the picture, N adds a patch, arrows move, Shift+arrows resize, Enter searches, Delete removes.'
+    : 'Tip: drop or paste (Ctrl+V) an image anywhere on the page. Hover a box or a result to highlight it.';
+  if (picture !== null) stage.element.setAttribute('aria-label', next === 'oneshot' ? oneShotStageLabel(picture.name) : `Picture: ${picture.name}. Detected objects are listed in the results.`);
+  render();
+  try {
+    const detector = await detectorFor(next);
+    status.showBackend(detector.backend);
+  } catch {
+    return; // the progress line already says why
+  }
+  if (next === 'detect' && lastDetect === null) void runDetect();
+  if (next === 'oneshot' && picture !== null && editor.patches.length > 0 && lastOneShot === null) void runOneShot(editor.patches);
+}
+
+editor.onChange(render);
+editor.onCommit((patches) => void runOneShot(patches));
+editor.onNotice((text) => status.message(text));
+controls.onChange(render);
+controls.onModeChange((next) => void setMode(next));
+source.onImage(openPicture);
+source.onError((text) => status.message(text, 'error'));
+stage.onResize(render);
+list.onHover((index) => {
+  highlight = index;
+  render();
+});
+stage.element.addEventListener('pointermove', (event) => {
+  if (event.buttons !== 0) return;
+  const bounds = stage.element.getBoundingClientRect();
+  const next = boxAt(scene.boxes, stage.fit(), { x: event.clientX - bounds.left, y: event.clientY - bounds.top });
+  if (next === highlight) return;
+  highlight = next;
+  render();
+  list.setHighlight(next, true);
+});
+stage.element.addEventListener('pointerleave', () => {
+  if (highlight === null) return;
+  highlight = null;
+  render();
+});
+
+webcamButton.addEventListener('click', () => {
+  if (webcam !== null) return stopWebcam();
+  void (async () => {
+    try {
+      const detector = await detectorFor('detect');
+      if (!detector.model.detection) throw new Error('this model only does one-shot queries on still pictures');
+      if (mode !== 'detect') await setMode('detect');
+      webcamButton.setAttribute('aria-pressed', 'true');
+      webcamButton.textContent = 'Stop webcam';
+      editor.clear();
+      let sized = false;
+      webcam = await startWebcam({
+        onPaint: () => {
+          const video = webcam?.video;
+          if (video === undefined || video.videoWidth === 0) return;
+          if (!sized) {
+            stage.show(video, { width: video.videoWidth, height: video.videoHeight });
+            byId('empty', HTMLElement).hidden = true;
+            sized = true;
+          } else stage.redrawPicture();
+        },
+        onFrame: async (frame) => {
+          try {
+            const result = await detector.detect(frame, { threshold: 0, replaceable: true });
+            demo.runs++;
+            lastDetect = result;
+            status.showTimings(result.timings, 'Webcam: each result is drawn over the live video.');
+            render();
+          } catch (error) {
+            if (error instanceof WebDetrError && error.code === 'superseded') return;
+            showError(error, 'Webcam detection');
+            stopWebcam();
+          }
+        },
+      });
+      picture?.bitmap.close();
+      picture = null;
+      pictureId++;
+      lastDetect = null;
+    } catch (error) {
+      stopWebcam();
+      status.message(`Webcam unavailable: ${error instanceof Error ? error.message : String(error)}`, 'error');
+    }
+  })();
+});
+
+async function start(): Promise<void> {
+  // The picture first: it shows while the model downloads, and runs as soon as the model is ready.
+  if (params.image !== 'none') void source.openSample(params.image);
+  void setMode(mode);
+  try {
+    mainDetector = await detectorFor('detect');
+    demo.backend = mainDetector.backend;
+    demo.model = mainDetector.model;
+    demo.ready = true;
+    status.showBackend(mainDetector.backend);
+    const canDetect = mainDetector.model.detection;
+    controls.setModeAvailability('detect', canDetect, 'This model only answers one-shot queries.');
+    if (!canDetect && mode !== 'oneshot') await setMode('oneshot');
+    webcamButton.disabled = !canDetect;
+    if (!canDetect) webcamButton.title = 'This model needs a query patch; the webcam runs plain detection.';
+  } catch (error) {
+    demo.errors.push(`load: ${error instanceof Error ? error.message : String(error)}`);
+    status.message('Without a model the page can show pictures but not detect anything.', 'error');
+  }
+}
+
+void start();

@@ -1,0 +1,52 @@
+/**
+ * Loads detectors by manifest URL (each URL once; a failed load can be retried), with the byte
+ * progress bar, and turns load failures into sentences a newcomer can act on.
+ */
+import { createDetector } from '../api/create-detector.js';
+import type { BackendPreference, Detector, ModelInfo } from '../api/types.js';
+import { WebDetrError } from '../errors.js';
+import { formatBytes, type LoadProgressView } from './load-progress.js';
+
+export interface ModelLoader {
+  load(url: string, what: string): Promise<Detector>;
+}
+
+export function describeLoadError(error: unknown, url: string): string {
+  const code = error instanceof WebDetrError ? error.code : undefined;
+  const status = (error as { status?: number }).status;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'model-fetch' && status === 404) {
+    return `No model package at ${url} (HTTP 404). The bundled models may not be built yet: open this page with ?model=<URL of a model package's manifest.json> (see the README's "Demo" section).`;
+  }
+  if (code === 'model-fetch') return `Could not download the model from ${url}: ${message}`;
+  if (code === 'invalid-manifest') return `${url} is not a valid webdetr model package: ${message}`;
+  if (code === 'model-integrity') return `A model file arrived damaged (${message}). Reload to try again.`;
+  return `The model could not be loaded: ${message}`;
+}
+
+export function describeModel(model: ModelInfo): string {
+  const family = model.family === 'up-detr' ? 'UP-DETR' : 'Deformable-DETR';
+  const what = model.detection ? `${model.classNames.filter((n) => n !== 'N/A').length} classes` : 'one-shot (finds what your patch shows)';
+  return `Model: ${family} ${model.variant}, ${what}, input ${model.inputSize.width}×${model.inputSize.height}, ${formatBytes(model.downloadBytes)}.`;
+}
+
+export function createModelLoader(progress: LoadProgressView, backend: BackendPreference, cache: boolean): ModelLoader {
+  const loaded = new Map<string, Promise<Detector>>();
+  return {
+    load(url, what) {
+      const known = loaded.get(url);
+      if (known !== undefined) return known;
+      const onProgress = progress.start(new URL(url, location.href).href, what);
+      const pending = createDetector({ model: url, backend, cache, onProgress });
+      loaded.set(url, pending);
+      pending.then(
+        (detector) => progress.finish(`${what[0]?.toUpperCase() ?? ''}${what.slice(1)} loaded. ${describeModel(detector.model)}`),
+        (error: unknown) => {
+          loaded.delete(url);
+          progress.fail(describeLoadError(error, url));
+        },
+      );
+      return pending;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * What to draw and list for the current state: the boxes on the overlay and the matching rows of
+ * the results list (entry.boxIndex points into boxes).
+ */
+import type { Detection, DetectionResult, OneShotResult, QueryPatch } from '../api/types.js';
+import type { DrawnBox } from './box-renderer.js';
+import { classColor, patchColor } from './colors.js';
+import { visibleDetections, visiblePatchMatches, type FilterState } from './filter.js';
+import type { ListEntry } from './results-list.js';
+
+export interface Scene {
+  boxes: DrawnBox[];
+  entries: ListEntry[];
+}
+
+const percent = (score: number) => `${Math.round(score * 100)}%`;
+const size = (d: Detection) => `${Math.round(d.box.width)}×${Math.round(d.box.height)} px`;
+
+export function detectScene(result: DetectionResult | null, filter: FilterState): Scene {
+  if (result === null) return { boxes: [], entries: [] };
+  const shown = visibleDetections(result.detections, filter);
+  const boxes = shown.map((d) => ({ box: d.box, color: classColor(d.classId), label: `${d.label} ${percent(d.score)}` }));
+  const entries = shown.map((d, i) => ({ boxIndex: i, color: classColor(d.classId), title: `${d.label} ${percent(d.score)}`, detail: size(d) }));
+  return { boxes, entries };
+}
+
+export interface PatchState {
+  patches: readonly QueryPatch[];
+  selected: number | null;
+  draft: QueryPatch | null;
+}
+
+/**
+ * Matches are listed under the patch that asked for them. The result belongs to the patches it
+ * was run with; patches moved since then are drawn where they are now, their old matches stay
+ * until the new run returns.
+ */
+export function oneShotScene(state: PatchState, result: OneShotResult | null, threshold: number): Scene {
+  const boxes: DrawnBox[] = [];
+  const entries: ListEntry[] = [];
+  const matches = result === null ? [] : visiblePatchMatches(result.patches, threshold);
+  state.patches.forEach((patch, p) => {
+    const color = patchColor(p);
+    const patchIndex = boxes.push({ box: patch, color, label: `Patch ${p + 1}`, dashed: true, selected: state.selected === p }) - 1;
+    const found = matches[p]?.detections ?? [];
+    entries.push({ boxIndex: patchIndex, color, heading: true, title: `Patch ${p + 1}`, detail: result === null || matches[p] === undefined ? 'not run yet' : `${found.length} similar` });
+    for (const d of found) {
+      const index = boxes.push({ box: d.box, color, label: `P${p + 1} ${percent(d.score)}` }) - 1;
+      entries.push({ boxIndex: index, color, title: `like patch ${p + 1}: ${percent(d.score)}`, detail: size(d) });
+    }
+  });
+  if (state.draft !== null) boxes.push({ box: state.draft, color: patchColor(state.patches.length), label: `Patch ${state.patches.length + 1}`, dashed: true });
+  return { boxes, entries };
+}
