@@ -1,0 +1,106 @@
+/**
+ * The two kinds of manifest stage on the GPU, reading and writing the runner's tensor store:
+ * graph stages run an ORT WebGPU session with GPU-buffer feeds and pre-allocated GPU-buffer outputs
+ * (fetches), so ORT writes straight into our stable buffers; deformable-attention stages dispatch
+ * our fused WGSL kernel, prepared once per stage and re-prepared only when a buffer changes.
+ */
+import * as ort from 'onnxruntime-web';
+import { InputError } from '../errors.js';
+import type { MsDeformAttnKernel, PreparedMsDeformAttn } from '../kernels/ms-deform-attn.js';
+import type { GpuTensor, GpuTensorStore } from './gpu-tensor-store.js';
+import type { GraphStage, Manifest, MsDeformAttnStage } from './manifest.js';
+import { resolveDims } from './tensor-dims.js';
+
+export interface GpuStagesContext {
+  device: GPUDevice;
+  manifest: Manifest;
+  sessions: ReadonlyMap<string, ort.InferenceSession>;
+  kernel: MsDeformAttnKernel;
+  store: GpuTensorStore;
+  /** Symbolic dims bound from the current run's inputs. */
+  symbols: () => ReadonlyMap<string, number>;
+}
+
+export interface GpuStages {
+  runGraph(stage: GraphStage): Promise<void>;
+  /** Encodes and submits one kernel call; `key` names the stage (pipeline + index) for the prepare cache. */
+  runKernel(stage: MsDeformAttnStage, key: string): void;
+  dispose(): void;
+}
+
+interface PreparedStage {
+  buffers: GPUBuffer[];
+  batch: number;
+  call: PreparedMsDeformAttn;
+}
+
+export function createGpuStages(context: GpuStagesContext): GpuStages {
+  const { device, manifest, sessions, kernel, store } = context;
+  const prepared = new Map<string, PreparedStage>();
+  /** ORT tensor views of our buffers, rebuilt only when the buffer or dims change. */
+  const views = new Map<string, { buffer: GPUBuffer; dims: string; tensor: ort.Tensor }>();
+
+  function view(name: string, tensor: GpuTensor): ort.Tensor {
+    const dims = tensor.dims.join(',');
+    const cached = views.get(name);
+    if (cached !== undefined && cached.buffer === tensor.buffer && cached.dims === dims) return cached.tensor;
+    const created = ort.Tensor.fromGpuBuffer(tensor.buffer, { dataType: 'float32', dims: tensor.dims });
+    views.set(name, { buffer: tensor.buffer, dims, tensor: created });
+    return created;
+  }
+
+  return {
+    async runGraph(stage) {
+      const session = sessions.get(stage.graph);
+      if (session === undefined) throw new InputError(`no session for graph ${stage.graph}`);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const name of stage.inputs) feeds[name] = view(name, store.get(name));
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const name of stage.outputs) {
+        const declared = manifest.tensors[name];
+        const dims = declared === undefined ? undefined : resolveDims(declared.shape, context.symbols());
+        // An output whose size the manifest cannot give is left to ORT (allocated per run).
+        fetches[name] = dims === undefined ? null : view(name, store.reserve(name, dims));
+      }
+      const results = await session.run(feeds, fetches);
+      for (const name of stage.outputs) {
+        if (fetches[name] !== null) continue;
+        const result = results[name];
+        if (result === undefined || result.type !== 'float32' || result.location !== 'gpu-buffer') {
+          throw new InputError(`graph ${stage.graph} gave no float32 GPU tensor ${name}`);
+        }
+        store.bindManaged(name, { buffer: result.gpuBuffer as GPUBuffer, dims: result.dims }, () => result.dispose());
+      }
+    },
+
+    runKernel(stage, key) {
+      const value = store.get(stage.value);
+      const inputs = [value, store.get(stage.referencePoints), store.get(stage.samplingOffsets), store.get(stage.attentionLogits)];
+      const batch = value.dims[0] ?? 1;
+      const output = store.reserve(stage.output, [batch, stage.queries, stage.heads * stage.headDim]);
+      const buffers = [...inputs.map((t) => t.buffer), output.buffer];
+      let entry = prepared.get(key);
+      if (entry === undefined || entry.batch !== batch || entry.buffers.some((b, i) => b !== buffers[i])) {
+        entry?.call.dispose();
+        const [valueBuffer, referencePoints, samplingOffsets, attentionLogits] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+        const call = kernel.prepareFused(
+          { batch, queries: stage.queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
+          { value: valueBuffer, referencePoints, samplingOffsets, attentionLogits, output: output.buffer },
+        );
+        entry = { buffers, batch, call };
+        prepared.set(key, entry);
+      }
+      const encoder = device.createCommandEncoder({ label: `ms_deform_attn:${stage.name}` });
+      const pass = encoder.beginComputePass({ label: `ms_deform_attn:${stage.name}` });
+      entry.call.encode(pass);
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+    },
+
+    dispose() {
+      for (const entry of prepared.values()) entry.call.dispose();
+      prepared.clear();
+      views.clear();
+    },
+  };
+}

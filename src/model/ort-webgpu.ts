@@ -1,0 +1,82 @@
+/**
+ * onnxruntime-web's WebGPU EP (JSEP, 1.30) on the device our kernels share. ORT ignores a preset
+ * device: it creates its own from `ort.env.webgpu.adapter` at the first WebGPU session, once per JS
+ * context (page or worker), and exposes it as `ort.env.webgpu.device`. So we hand ORT the adapter
+ * (its requestDevice wrapped to add 'timestamp-query', which ORT skips when the adapter also has the
+ * chromium inside-passes variant), create the sessions, then take ORT's device. A second runner in
+ * the same context reuses that device; after the device is lost ORT cannot make a new one, so the
+ * context (worker) must be replaced.
+ */
+import * as ort from 'onnxruntime-web';
+import { InputError, WebGpuUnavailableError } from '../errors.js';
+
+export interface OrtWebGpuSessions {
+  sessions: Map<string, ort.InferenceSession>;
+  device: GPUDevice;
+  adapter: GPUAdapter;
+}
+
+/** ORT's device when its WebGPU EP is already initialized in this context. */
+function initializedDevice(): GPUDevice | undefined {
+  const descriptor = Object.getOwnPropertyDescriptor(ort.env.webgpu, 'device');
+  const value: unknown = descriptor?.value;
+  return typeof value === 'object' && value !== null && 'queue' in value ? (value as GPUDevice) : undefined;
+}
+
+function addTimestampQuery(adapter: GPUAdapter): GPUAdapter {
+  if (!adapter.features.has('timestamp-query')) return adapter;
+  const requestDevice = adapter.requestDevice.bind(adapter);
+  adapter.requestDevice = (descriptor?: GPUDeviceDescriptor) => {
+    const features = new Set<GPUFeatureName>(descriptor?.requiredFeatures ?? []);
+    features.add('timestamp-query');
+    return requestDevice({ ...descriptor, requiredFeatures: [...features] });
+  };
+  return adapter;
+}
+
+async function chooseAdapter(requested: GPUAdapter | undefined): Promise<GPUAdapter> {
+  if (initializedDevice() !== undefined) {
+    const current = ort.env.webgpu.adapter as GPUAdapter;
+    if (requested !== undefined && requested !== current) {
+      throw new InputError("onnxruntime-web's WebGPU EP already runs on another adapter in this context; pass that adapter or none");
+    }
+    return current;
+  }
+  let adapter = requested;
+  if (adapter === undefined) {
+    if (typeof navigator === 'undefined' || navigator.gpu === undefined) throw new WebGpuUnavailableError('WebGPU is not available here (navigator.gpu is undefined).');
+    adapter = (await navigator.gpu.requestAdapter()) ?? undefined;
+    if (adapter === undefined) throw new WebGpuUnavailableError('navigator.gpu.requestAdapter() returned null.');
+  }
+  ort.env.webgpu.adapter = addTimestampQuery(adapter);
+  return adapter;
+}
+
+/** One WebGPU session per graph (outputs stay on the GPU), and the device they run on. */
+export async function createOrtWebGpuSessions(graphs: ReadonlyArray<[name: string, bytes: Uint8Array]>, requestedAdapter?: GPUAdapter): Promise<OrtWebGpuSessions> {
+  const adapter = await chooseAdapter(requestedAdapter);
+  const sessions = new Map<string, ort.InferenceSession>();
+  try {
+    for (const [name, bytes] of graphs) {
+      // Sequential on purpose: JSEP does not support concurrent session creation.
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: ['webgpu'],
+        preferredOutputLocation: 'gpu-buffer',
+        graphOptimizationLevel: 'all',
+        // ORT fuses MatMul + Add into Gemm, whose WebGPU kernel is untiled: measured 93% of a frame's
+        // GPU time on SwiftShader (Gemm 157 s vs MatMul 12 s, R50 Deformable-DETR at 64x96).
+        extra: { optimization: { disable_specified_optimizers: 'MatMulAddFusion' } },
+      });
+      sessions.set(name, session);
+    }
+    const device = initializedDevice() ?? (graphs.length > 0 ? await ort.env.webgpu.device : undefined);
+    if (device === undefined) throw new WebGpuUnavailableError("onnxruntime-web's WebGPU EP has no device (no graph sessions were created, or the device was lost)");
+    return { sessions, device, adapter };
+  } catch (error) {
+    for (const session of sessions.values()) await session.release();
+    if (initializedDevice() === undefined && !(error instanceof WebGpuUnavailableError)) {
+      throw new WebGpuUnavailableError(`onnxruntime-web could not start its WebGPU EP: ${String(error)}`, { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Executes a model package's pipelines on WebGPU: graph stages in onnxruntime-web's WebGPU EP, the
+ * deformable-attention stages in our fused WGSL kernel, on one shared GPUDevice (ORT's, see
+ * ort-webgpu.ts). Every intermediate tensor stays in a GPU buffer that lives across frames; only the
+ * pipeline outputs are read back. Same semantics as the CPU twin (package-runner-cpu.ts).
+ *
+ *   const runner = await createGpuPackageRunner({ manifest, graphs, pipelines: ['detect'] });
+ *   const { outputs, stages } = await runner.run('detect', { image: { buffer, dims: [1, 3, h, w] } });
+ */
+import { DeviceLostError, DisposedError, InputError } from '../errors.js';
+import { withGpuErrorScopes } from '../gpu/error-scope.js';
+import { createMsDeformAttn } from '../kernels/ms-deform-attn.js';
+import type { ExecutorCounters, ExecutorInput, PackageExecutor, StageTiming } from './executor.js';
+import { isGpuTensor } from './executor.js';
+import { createGpuStages } from './gpu-stages.js';
+import { createGpuTensorStore, elementCount } from './gpu-tensor-store.js';
+import type { Manifest, Pipeline, Stage } from './manifest.js';
+import { createOrtWebGpuSessions } from './ort-webgpu.js';
+import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
+import { bindDims } from './tensor-dims.js';
+
+export interface GpuRunnerOptions {
+  manifest: Manifest;
+  /** Graph name -> ONNX bytes, at least the graphs `pipelines` use. */
+  graphs: ReadonlyMap<string, Uint8Array>;
+  /** Pipeline names to prepare (e.g. ['detect'] or ['image', 'patches']). */
+  pipelines: readonly string[];
+  /** Default: navigator.gpu.requestAdapter(). Ignored-but-checked when ORT already has a device here. */
+  adapter?: GPUAdapter;
+}
+
+export type GpuPackageExecutor = PackageExecutor & { readonly device: GPUDevice; readonly adapter: GPUAdapter };
+
+const LABEL = 'package-runner-gpu';
+
+function stageReads(stage: Stage): string[] {
+  if (stage.kind === 'graph') return stage.inputs;
+  return [stage.value, stage.referencePoints, stage.samplingOffsets, stage.attentionLogits];
+}
+
+function stageWrites(stage: Stage): string[] {
+  return stage.kind === 'graph' ? stage.outputs : [stage.output];
+}
+
+/** Tensors a pipeline reads that neither its inputs nor its own stages produce (from its `after`). */
+function borrowedTensors(pipeline: Pipeline): string[] {
+  const available = new Set(pipeline.inputs);
+  const borrowed = new Set<string>();
+  for (const stage of pipeline.stages) {
+    for (const name of stageReads(stage)) if (!available.has(name)) borrowed.add(name);
+    for (const name of stageWrites(stage)) available.add(name);
+  }
+  return [...borrowed];
+}
+
+/** The runtime passes float32 only: fp16-weight packages still compute and exchange fp32. */
+function checkFloat32(manifest: Manifest, pipeline: Pipeline): void {
+  const names = [...pipeline.inputs, ...pipeline.stages.flatMap((s) => [...stageReads(s), ...stageWrites(s)])];
+  for (const name of names) {
+    const dtype = manifest.tensors[name]?.dtype;
+    if (dtype !== 'float32') throw new InputError(`pipeline ${pipeline.name}: tensor ${name} is ${dtype ?? 'undeclared'}; the GPU runner passes float32 only`);
+  }
+}
+
+export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise<GpuPackageExecutor> {
+  const { manifest } = options;
+  const pipelines = new Map<string, Pipeline>(options.pipelines.map((name) => [name, findPipeline(manifest, name)]));
+  for (const pipeline of pipelines.values()) checkFloat32(manifest, pipeline);
+  const graphs = graphsOfPipelines(manifest, options.pipelines).map((graph): [string, Uint8Array] => {
+    const bytes = options.graphs.get(graph.name);
+    if (bytes === undefined) throw new InputError(`graph ${graph.name} was not loaded`);
+    return [graph.name, bytes];
+  });
+  const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter);
+  let kernel;
+  try {
+    kernel = await withGpuErrorScopes(device, `${LABEL}: kernel pipelines`, () => createMsDeformAttn(device));
+  } catch (error) {
+    for (const session of sessions.values()) await session.release();
+    throw error;
+  }
+  const store = createGpuTensorStore(device, LABEL);
+  let symbols: ReadonlyMap<string, number> = new Map();
+  const stages = createGpuStages({ device, manifest, sessions, kernel, store, symbols: () => symbols });
+  const counters: ExecutorCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
+  let disposed = false;
+  let lostInfo: GPUDeviceLostInfo | undefined;
+  const lostError = (info: GPUDeviceLostInfo) => new DeviceLostError(info.reason ?? 'unknown', `the GPU device was lost (${info.reason}): ${info.message}`);
+  /** Rejecters of the awaits under way: a lost device fails them at once instead of leaving them hanging. */
+  const inFlight = new Set<(error: Error) => void>();
+  void device.lost.then((info) => {
+    lostInfo = info;
+    for (const reject of inFlight) reject(lostError(info));
+  });
+  const guarded = <T>(work: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      inFlight.add(reject);
+      work.then(resolve, reject).finally(() => inFlight.delete(reject));
+    });
+
+  function bindInputs(pipeline: Pipeline, inputs: Record<string, ExecutorInput>): void {
+    const next = new Map(symbols);
+    for (const name of pipeline.inputs) {
+      const tensor = inputs[name];
+      if (tensor === undefined) throw new InputError(`pipeline ${pipeline.name} needs input ${name}`);
+      bindDims(name, manifest.tensors[name]?.shape ?? [], tensor.dims, next);
+      if (isGpuTensor(tensor)) {
+        if (!(tensor.buffer.usage & GPUBufferUsage.STORAGE)) throw new InputError(`${name}: the GPU buffer needs STORAGE usage`);
+        if (tensor.buffer.size < elementCount(tensor.dims) * 4) throw new InputError(`${name}: buffer holds ${tensor.buffer.size} bytes, dims [${tensor.dims.join(', ')}] need ${elementCount(tensor.dims) * 4}`);
+      } else if (tensor.data.length !== elementCount(tensor.dims)) {
+        throw new InputError(`${name}: ${tensor.data.length} values for dims [${tensor.dims.join(', ')}]`);
+      }
+    }
+    for (const name of borrowedTensors(pipeline)) {
+      if (!store.has(name)) throw new InputError(`pipeline ${pipeline.name} reads ${name}: run pipeline ${pipeline.after ?? '(its producer)'} first`);
+    }
+    symbols = next;
+  }
+
+  async function runStages(pipeline: Pipeline, inputs: Record<string, ExecutorInput>) {
+    await guarded(withGpuErrorScopes(device, `${pipeline.name}: inputs`, () => {
+      for (const name of pipeline.inputs) {
+        const tensor = inputs[name];
+        if (tensor === undefined) continue;
+        if (isGpuTensor(tensor)) store.bindExternal(name, tensor);
+        else store.upload(name, tensor);
+      }
+    }));
+    const timings: StageTiming[] = [];
+    for (const [index, stage] of pipeline.stages.entries()) {
+      const name = stage.kind === 'graph' ? stage.graph : stage.name;
+      const started = performance.now();
+      await guarded(withGpuErrorScopes(device, `${pipeline.name}: ${stage.kind} ${name}`, async () => {
+        if (stage.kind === 'graph') await stages.runGraph(stage);
+        else stages.runKernel(stage, `${pipeline.name}/${index}`);
+        // Wait for the GPU so each stage's time is its own (and errors land in this stage's scope).
+        await device.queue.onSubmittedWorkDone();
+      }));
+      timings.push({ stage: name, kind: stage.kind, ms: performance.now() - started });
+      if (stage.kind === 'graph') {
+        counters.graphRuns++;
+        counters.perGraph[stage.graph] = (counters.perGraph[stage.graph] ?? 0) + 1;
+      } else {
+        counters.kernelRuns++;
+      }
+    }
+    const outputs = await guarded(withGpuErrorScopes(device, `${pipeline.name}: read back`, () => store.read(pipeline.outputs)));
+    return { outputs, stages: timings };
+  }
+
+  return {
+    backend: 'webgpu',
+    pipelines: [...pipelines.keys()],
+    counters,
+    device,
+    adapter,
+    async run(pipelineName, inputs) {
+      if (disposed) throw new DisposedError('GpuPackageRunner');
+      if (lostInfo !== undefined) throw lostError(lostInfo);
+      const pipeline = pipelines.get(pipelineName);
+      if (pipeline === undefined) throw new InputError(`runner was not created for pipeline ${pipelineName}`);
+      bindInputs(pipeline, inputs);
+      try {
+        return await runStages(pipeline, inputs);
+      } catch (error) {
+        if (lostInfo !== undefined) throw lostError(lostInfo);
+        throw error;
+      }
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      stages.dispose();
+      kernel.dispose();
+      store.dispose();
+      for (const session of sessions.values()) await session.release();
+      sessions.clear();
+    },
+  };
+}
