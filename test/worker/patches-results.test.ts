@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors';
+import type { Manifest } from '../../src/model/manifest';
+import { patchRects } from '../../src/worker/patches';
+import { detectionsOf, resolveDetectOptions } from '../../src/worker/results';
+import { bucketOf } from '../../src/worker/timings';
+
+const size = { width: 100, height: 50 };
+
+describe('patchRects', () => {
+  it('clips patches hanging over the edge and keeps inside ones exact', () => {
+    expect(patchRects([{ x: 10, y: 5, width: 20, height: 10 }], size, 4)).toEqual([[10, 5, 30, 15]]);
+    expect(patchRects([{ x: -10, y: 40, width: 30, height: 30 }], size, 4)).toEqual([[0, 40, 20, 50]]);
+  });
+
+  it.each([
+    ['no patches', []],
+    ['too many', Array.from({ length: 5 }, () => ({ x: 0, y: 0, width: 5, height: 5 }))],
+    ['zero width', [{ x: 1, y: 1, width: 0, height: 5 }]],
+    ['negative height', [{ x: 1, y: 1, width: 5, height: -2 }]],
+    ['outside', [{ x: 200, y: 1, width: 5, height: 5 }]],
+    ['NaN', [{ x: Number.NaN, y: 1, width: 5, height: 5 }]],
+    ['infinite', [{ x: 0, y: 1, width: Number.POSITIVE_INFINITY, height: 5 }]],
+    ['sub-pixel', [{ x: 10.1, y: 10.1, width: 0.2, height: 0.2 }]],
+  ])('%s -> InputError', (_name, patches) => {
+    expect(() => patchRects(patches, size, 4)).toThrow(InputError);
+  });
+});
+
+const manifest = {
+  output: { classActivation: 'sigmoid', classNames: ['N/A', 'cat', 'dog'], topK: 4, logits: 'l', boxes: 'b', boxFormat: 'cxcywh-normalized' },
+} as unknown as Manifest;
+
+describe('detectionsOf', () => {
+  // 2 queries x 3 classes; query 0 is a confident dog, query 1 a weak cat.
+  const logits = { data: Float32Array.from([-9, -9, 3, -9, -1, -9]), dims: [1, 2, 3] };
+  const boxes = { data: Float32Array.from([0.5, 0.5, 0.2, 0.4, 0.1, 0.1, 0.1, 0.1]), dims: [1, 2, 4] };
+
+  it('sigmoid top-k, threshold, labels, boxes in source pixels', () => {
+    const out = detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0.2 }));
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatchObject({ label: 'dog', classId: 2 });
+    const box = out[0]?.box;
+    // (cx - w/2) * width etc.; the float32 inputs make these exact to ~1e-5.
+    for (const [value, expected] of [[box?.x, 40], [box?.y, 15], [box?.width, 20], [box?.height, 20]] as const) expect(value).toBeCloseTo(expected, 4);
+    expect(out[0]?.score).toBeCloseTo(1 / (1 + Math.exp(-3)), 6);
+    expect(out[1]).toMatchObject({ label: 'cat', classId: 1 });
+  });
+
+  it('class filter by name or id, limit, bad options', () => {
+    expect(detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: ['cat'] })).every((d) => d.label === 'cat')).toBe(true);
+    expect(detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: [2], maxDetections: 1 }))).toHaveLength(1);
+    expect(() => resolveDetectOptions(manifest, { classes: ['unicorn'] })).toThrow(InputError);
+    expect(() => resolveDetectOptions(manifest, { classes: [7] })).toThrow(InputError);
+    expect(() => resolveDetectOptions(manifest, { maxDetections: -1 })).toThrow(InputError);
+    expect(() => resolveDetectOptions(manifest, { threshold: Number.NaN })).toThrow(InputError);
+  });
+
+  it('a query group (one-shot patch) is post-processed on its own', () => {
+    const second = detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0 }), 1, 1);
+    expect(second.every((d) => Math.abs(d.box.width - 10) < 1e-4)).toBe(true);
+    expect(second).toHaveLength(3);
+  });
+});
+
+describe('stage buckets', () => {
+  it.each([
+    ['encoder_input', 'backbone'],
+    ['encoder_3', 'encoder'],
+    ['image_encoder', 'encoder'],
+    ['decoder_0', 'decoder'],
+    ['head', 'decoder'],
+    ['patch_queries', 'decoder'],
+    ['single_graph', 'model'],
+  ])('%s -> %s', (stage, bucket) => expect(bucketOf(stage)).toBe(bucket));
+});
