@@ -34,14 +34,6 @@ test('no WebGPU: auto runs WASM, says why, matches PyTorch; forcing webgpu fails
   expect(result.backend.reason).toMatch(/^WebGPU unavailable \((navigator\.gpu is undefined|requestAdapter\(\) returned null)\); running on WASM$/);
   expect(maxAbsDiff(result.detect?.logits ?? [], readNpyFloat32(fixture.expected_logits).data)).toBeLessThanOrEqual(1e-3);
   expect(maxAbsDiff(result.detect?.boxes ?? [], readNpyFloat32(fixture.expected_boxes).data)).toBeLessThanOrEqual(1e-4);
-  const webgpu = await page.evaluate(async (model) => {
-    const { createDetector } = await import('/src/index.ts');
-    try {
-      await createDetector({ model, backend: 'webgpu', cache: false });
-      return { name: 'none', code: undefined as string | undefined };
-    } catch (error) {
-      return { name: (error as Error).name, code: (error as { code?: string }).code };
-    }
-  }, `${dir}/`);
-  expect(webgpu).toEqual({ name: 'WebGpuUnavailableError', code: 'webgpu-unavailable' });
+  const webgpu = await page.evaluate((model) => window.detectorApi!.loadFailure(model, 'webgpu'), `${dir}/`);
+  expect(webgpu).toMatchObject({ name: 'WebGpuUnavailableError', code: 'webgpu-unavailable', isWebDetrError: true });
 });

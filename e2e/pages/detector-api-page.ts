@@ -93,9 +93,9 @@ async function runSession(session: ApiSession): Promise<ApiSessionResult> {
   return result;
 }
 
-async function loadFailure(model: string): Promise<ApiError> {
+async function loadFailure(model: string, backend: BackendPreference = 'wasm'): Promise<ApiError> {
   try {
-    const detector = await createDetector({ model, backend: 'wasm', cache: false });
+    const detector = await createDetector({ model, backend, cache: false });
     await detector.dispose();
     return { name: 'none', code: undefined, message: 'loaded', isWebDetrError: false };
   } catch (error) {
