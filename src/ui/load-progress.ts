@@ -46,6 +46,7 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
     start(manifestUrl, what) {
       const mine = ++generation;
       const { bar, text } = elements;
+      delete text.dataset.kind;
       bar.hidden = false;
       bar.removeAttribute('value');
       text.textContent = `Loading ${what}…`;
@@ -90,6 +91,7 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
       generation++;
       elements.bar.hidden = true;
       elements.text.textContent = message;
+      elements.text.dataset.kind = 'error';
     },
   };
 }

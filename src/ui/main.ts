@@ -64,7 +64,7 @@ const editor = createPatchEditor({
 
 /** One-shot mode uses ?oneshot= when given, else the main model if it can, else the bundled one-shot model. */
 async function detectorFor(which: DemoMode): Promise<Detector> {
-  const main = loader.load(params.model, 'the detection model');
+  const main = loader.load(params.model, 'the model');
   if (which === 'detect') return main;
   let detector: Detector;
   if (params.oneShotModel !== undefined) detector = await loader.load(params.oneShotModel, 'the one-shot model');
@@ -152,9 +152,10 @@ async function runDetect(): Promise<void> {
   const image = picture;
   const id = pictureId;
   if (image === null || mode !== 'detect') return;
+  // A model that failed to load is explained by the progress line; nothing to add here.
+  const detector = await detectorFor('detect').catch(() => null);
+  if (detector === null || !detector.model.detection) return;
   try {
-    const detector = await detectorFor('detect');
-    if (!detector.model.detection) return;
     setBusy('Detecting…');
     const result = await withImage(detector, image, (input) => detector.detect(input, { threshold: 0 }));
     if (id !== pictureId || mode !== 'detect') return;
@@ -187,8 +188,12 @@ async function runOneShot(patches: readonly QueryPatch[]): Promise<void> {
     return render();
   }
   oneShotRunning = true;
+  const detector = await detectorFor('oneshot').catch(() => null);
+  if (detector === null) {
+    oneShotRunning = false;
+    return;
+  }
   try {
-    const detector = await detectorFor('oneshot');
     setBusy('Finding similar objects…');
     const result = await withImage(detector, image, (input) => detector.detectWithPatches(input, patches, { threshold: 0 }));
     if (id !== pictureId || mode !== 'oneshot') return;

@@ -29,7 +29,9 @@ const STAGES: { key: keyof Omit<StageTimings, 'stages'>; name: string }[] = [
 export function backendSentence(backend: BackendInfo): string {
   if (backend.name === 'webgpu') return /^WebGPU/i.test(backend.description) ? `Running on ${backend.description}.` : `Running on WebGPU: ${backend.description}.`;
   // The runtime's reason names its own option; on this page that option is ?backend=webgpu.
-  const reason = backend.reason.replace(/; pass backend: "webgpu" to use it anyway$/, ' (add ?backend=webgpu to the address to use it anyway)');
+  const reason = backend.reason
+    .replace(/; pass backend: "webgpu" to use it anyway$/, ' (add ?backend=webgpu to the address to use it anyway)')
+    .replace(/\(backend: "(\w+)"\)/, '(?backend=$1 in the address)');
   const engine = /^wasm/i.test(backend.description) ? backend.description : `WASM (${backend.description})`;
   return `Running on ${engine}. ${capitalize(reason)}.`;
 }
