@@ -1,0 +1,50 @@
+/** The demo's pure logic: client-side re-filtering, letterbox geometry, patch rectangles. */
+import { describe, expect, it } from 'vitest';
+import type { Detection } from '../../src/api/types.js';
+import { classCounts, visibleDetections, visiblePatchMatches } from '../../src/ui/filter.js';
+import { clampRect, containFit, rectFromPoints, toImagePoint, toStage } from '../../src/ui/geometry.js';
+import { readParams } from '../../src/ui/params.js';
+
+const det = (label: string, classId: number, score: number): Detection => ({ label, classId, score, box: { x: 0, y: 0, width: 10, height: 10 } });
+const all = [det('cat', 17, 0.9), det('dog', 18, 0.6), det('cat', 17, 0.3), det('cup', 47, 0.55)];
+
+describe('re-filtering the last raw result', () => {
+  it('keeps scores at or above the threshold and drops hidden classes', () => {
+    expect(visibleDetections(all, { threshold: 0.55, hiddenClasses: new Set() }).map((d) => d.score)).toEqual([0.9, 0.6, 0.55]);
+    expect(visibleDetections(all, { threshold: 0, hiddenClasses: new Set(['cat']) }).map((d) => d.label)).toEqual(['dog', 'cup']);
+  });
+  it('counts classes at the threshold, most frequent first, listing classes below it with 0', () => {
+    expect(classCounts(all, 0.5)).toEqual([
+      { label: 'cat', classId: 17, count: 1, best: 0.9 },
+      { label: 'dog', classId: 18, count: 1, best: 0.6 },
+      { label: 'cup', classId: 47, count: 1, best: 0.55 },
+    ]);
+    expect(classCounts(all, 0.95).map((c) => c.count)).toEqual([0, 0, 0]);
+  });
+  it('filters one-shot matches per patch, keeping every patch', () => {
+    const patch = { x: 1, y: 2, width: 3, height: 4 };
+    const out = visiblePatchMatches([{ patch, detections: all }, { patch, detections: [] }], 0.58);
+    expect(out.map((p) => p.detections.length)).toEqual([2, 0]);
+  });
+});
+
+describe('letterbox geometry', () => {
+  it('fits a wide image by width, centred vertically, and maps both ways', () => {
+    const fit = containFit({ width: 800, height: 600 }, { width: 400, height: 200 });
+    expect(fit).toEqual({ scale: 2, offsetX: 0, offsetY: 100 });
+    expect(toStage({ x: 10, y: 20, width: 30, height: 40 }, fit)).toEqual({ x: 20, y: 140, width: 60, height: 80 });
+    expect(toImagePoint(20, 140, fit)).toEqual({ x: 10, y: 20 });
+  });
+  it('clamps patches into the image with a minimum size, whole pixels', () => {
+    expect(clampRect({ x: -5.4, y: 190, width: 2, height: 30 }, { width: 100, height: 200 }, 4)).toEqual({ x: 0, y: 170, width: 4, height: 30 });
+    expect(rectFromPoints({ x: 50, y: 10 }, { x: 20, y: 40 })).toEqual({ x: 20, y: 10, width: 30, height: 30 });
+  });
+});
+
+describe('query parameters', () => {
+  it('defaults to the bundled model, auto backend and the cache on', () => {
+    expect(readParams('')).toMatchObject({ model: 'models/detector/manifest.json', backend: 'auto', cache: true, mode: undefined, image: 'astronaut' });
+    expect(readParams('?model=/m/x.json&backend=wasm&cache=0&mode=oneshot&oneshot=/o.json')).toMatchObject({ model: '/m/x.json', oneShotModel: '/o.json', backend: 'wasm', cache: false, mode: 'oneshot' });
+    expect(readParams('?backend=cuda').backend).toBe('auto');
+  });
+});
