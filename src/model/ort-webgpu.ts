@@ -8,7 +8,7 @@
  * context (worker) must be replaced.
  */
 import * as ort from 'onnxruntime-web';
-import { InputError, WebGpuUnavailableError } from '../errors.js';
+import { WebGpuUnavailableError } from '../errors.js';
 
 export interface OrtWebGpuSessions {
   sessions: Map<string, ort.InferenceSession>;
@@ -35,13 +35,9 @@ function addTimestampQuery(adapter: GPUAdapter): GPUAdapter {
 }
 
 async function chooseAdapter(requested: GPUAdapter | undefined): Promise<GPUAdapter> {
-  if (initializedDevice() !== undefined) {
-    const current = ort.env.webgpu.adapter as GPUAdapter;
-    if (requested !== undefined && requested !== current) {
-      throw new InputError("onnxruntime-web's WebGPU EP already runs on another adapter in this context; pass that adapter or none");
-    }
-    return current;
-  }
+  // ORT's device is fixed for the context once created: later runners share it whatever adapter they
+  // were given (the returned adapter is the one really in use).
+  if (initializedDevice() !== undefined) return ort.env.webgpu.adapter as GPUAdapter;
   let adapter = requested;
   if (adapter === undefined) {
     if (typeof navigator === 'undefined' || navigator.gpu === undefined) throw new WebGpuUnavailableError('WebGPU is not available here (navigator.gpu is undefined).');

@@ -25,7 +25,7 @@ export interface GpuRunnerOptions {
   graphs: ReadonlyMap<string, Uint8Array>;
   /** Pipeline names to prepare (e.g. ['detect'] or ['image', 'patches']). */
   pipelines: readonly string[];
-  /** Default: navigator.gpu.requestAdapter(). Ignored-but-checked when ORT already has a device here. */
+  /** Default: navigator.gpu.requestAdapter(). Ignored once ORT made its device in this context (the result's `adapter` says which one runs). */
   adapter?: GPUAdapter;
 }
 
@@ -72,9 +72,19 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     return [graph.name, bytes];
   });
   const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter);
+  let lostInfo: GPUDeviceLostInfo | undefined;
+  const lostError = (info: GPUDeviceLostInfo) => new DeviceLostError(info.reason ?? 'unknown', `the GPU device was lost (${info.reason}): ${info.message}`);
+  /** Rejecters of the awaits under way: a lost device fails them at once instead of leaving them hanging. */
+  const inFlight = new Set<(error: Error) => void>();
+  void device.lost.then((info) => {
+    lostInfo = info;
+    for (const reject of inFlight) reject(lostError(info));
+  });
   let kernel;
   try {
     kernel = await withGpuErrorScopes(device, `${LABEL}: kernel pipelines`, () => createMsDeformAttn(device));
+    // ORT keeps a lost device for the whole context; by now its lost promise has settled if so.
+    if (lostInfo !== undefined) throw lostError(lostInfo);
   } catch (error) {
     for (const session of sessions.values()) await session.release();
     throw error;
@@ -84,14 +94,6 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
   const stages = createGpuStages({ device, manifest, sessions, kernel, store, symbols: () => symbols });
   const counters: ExecutorCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
   let disposed = false;
-  let lostInfo: GPUDeviceLostInfo | undefined;
-  const lostError = (info: GPUDeviceLostInfo) => new DeviceLostError(info.reason ?? 'unknown', `the GPU device was lost (${info.reason}): ${info.message}`);
-  /** Rejecters of the awaits under way: a lost device fails them at once instead of leaving them hanging. */
-  const inFlight = new Set<(error: Error) => void>();
-  void device.lost.then((info) => {
-    lostInfo = info;
-    for (const reject of inFlight) reject(lostError(info));
-  });
   const guarded = <T>(work: Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       inFlight.add(reject);

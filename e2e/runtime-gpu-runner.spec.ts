@@ -1,0 +1,180 @@
+/**
+ * The WebGPU package runner (createGpuPackageRunner: ORT WebGPU EP + our fused kernel on one device)
+ * in chromium, on small exported packages (64x96 input, official R50 layouts, synthetic weights),
+ * against our PyTorch reference outputs and against the CPU runner (wasm) on the same calls.
+ * SwiftShader runs ORT's WebGPU EP far slower than a GPU, hence the small input.
+ */
+import { execFileSync } from 'node:child_process';
+import { relative, resolve } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import type { CallResult, PlannedCall, RunnerPageResult } from './pages/runtime-gpu-runner-page.js';
+import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
+
+const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
+/** GPU runner vs CPU runner: both fp32 graphs, kernels differ in rounding only. */
+const RUNNER_TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
+const SIZE = { height: 64, width: 96 };
+/** Two-stage picks its 300 queries among the encoder tokens: 64x96 has 128, 128x128 has 340. */
+const SIZES: Record<string, { height: number; width: number }> = { deformable_two_stage: { height: 128, width: 128 } };
+const sizeOf = (variant: string) => SIZES[variant] ?? SIZE;
+const CACHE = 'node_modules/.cache/webdetr-export';
+/** WEBDETR_GPU_RUNNER_VARIANTS=deformable_plain,updetr_pretrain runs a subset (each variant takes minutes). */
+const selected = (variant: string) => (process.env.WEBDETR_GPU_RUNNER_VARIANTS ?? variant).split(',').includes(variant);
+
+interface Fixture {
+  dir: string;
+  image: string;
+  patches?: string;
+  expected_logits: string;
+  expected_boxes: string;
+}
+
+function exportFixture(variant: string): Fixture {
+  const started = Date.now();
+  const { height, width } = sizeOf(variant);
+  const args = ['tools/export_parity_fixture.py', '--variant', variant, '--cache', CACHE, '--height', `${height}`, '--width', `${width}`, '--no-single-graph'];
+  const stdout = execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  console.log(`${variant} ${height}x${width}: package ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Fixture;
+}
+
+/** Served by the e2e vite server, which serves the repository root. */
+const url = (path: string) => `/${relative(process.cwd(), resolve(path))}`;
+
+// One page for every variant: ORT compiles its WGSL programs once per JS context, and on SwiftShader
+// compiling the R50 backbone's programs costs more than running them. It also exercises a second
+// runner reusing ORT's device in the same context.
+let page: Page;
+test.describe.configure({ mode: 'serial' });
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
+  page.on('console', (message) => {
+    if (!message.text().startsWith('[W:onnxruntime')) console.log(`[page] ${message.text()}`);
+  });
+  // The shell comes from Playwright, not vite: vite's HTML would inject its HMR client, which reloads
+  // the page (killing a minutes-long run) whenever another session edits a source file.
+  await page.route('**/e2e/pages/runtime-gpu-runner-shell.html', (route) =>
+    route.fulfill({ contentType: 'text/html', body: '<!doctype html><script type="module" src="/e2e/pages/runtime-gpu-runner-page.ts"></script>' }),
+  );
+  await page.goto('/e2e/pages/runtime-gpu-runner-shell.html');
+  await page.waitForFunction(() => typeof window.runGpuRunnerPlan === 'function');
+});
+test.afterAll(async () => page.close());
+
+async function runPlan(fixture: Fixture, pipelines: string[], calls: PlannedCall[]): Promise<RunnerPageResult> {
+  const result = await page.evaluate((plan) => window.runGpuRunnerPlan!(plan), { packageUrl: url(fixture.dir), pipelines, calls, cpu: true, profile: process.env.WEBDETR_GPU_RUNNER_PROFILE === '1' });
+  expect(result.hasNavigatorGpu).toBe(true);
+  expect(result.backend).toBe('webgpu');
+  console.log(`adapter ${JSON.stringify(result.adapter)}, ORT ${result.ortVersion}, GPU runner created in ${(result.createMs / 1000).toFixed(1)} s`);
+  expect(result.uncapturedErrors).toEqual([]);
+  return result;
+}
+
+function compare(label: string, got: CallResult, expected: Fixture, rows?: number) {
+  const logits = got.outputs.pred_logits;
+  const boxes = got.outputs.pred_boxes;
+  if (logits === undefined || boxes === undefined) throw new Error(`${label}: no pred_logits / pred_boxes`);
+  const wantLogits = readNpyFloat32(expected.expected_logits);
+  const wantBoxes = readNpyFloat32(expected.expected_boxes);
+  const n = rows ?? wantLogits.shape[1] ?? 0;
+  const classes = wantLogits.shape[2] ?? 0;
+  expect(logits.dims).toEqual([1, n, classes]);
+  expect(boxes.dims).toEqual([1, n, 4]);
+  return {
+    logits: maxAbsDiff(logits.data, wantLogits.data.subarray(0, n * classes)),
+    boxes: maxAbsDiff(boxes.data, wantBoxes.data.subarray(0, n * 4)),
+  };
+}
+
+function runnerDiff(gpu: CallResult, cpu: CallResult | undefined) {
+  if (cpu === undefined) throw new Error('no CPU runner result');
+  return {
+    logits: maxAbsDiff(gpu.outputs.pred_logits?.data ?? [], cpu.outputs.pred_logits?.data ?? []),
+    boxes: maxAbsDiff(gpu.outputs.pred_boxes?.data ?? [], cpu.outputs.pred_boxes?.data ?? []),
+  };
+}
+
+function logTimings(label: string, call: CallResult) {
+  const graphMs = call.stages.filter((s) => s.kind === 'graph').reduce((sum, s) => sum + s.ms, 0);
+  const kernelMs = call.stages.filter((s) => s.kind === 'msDeformAttn').reduce((sum, s) => sum + s.ms, 0);
+  console.log(`${label}: ${(call.ms / 1000).toFixed(2)} s (graphs ${(graphMs / 1000).toFixed(2)} s, kernels ${kernelMs.toFixed(0)} ms, ${call.stages.length} stages), runner buffers created ${call.runnerBuffersCreated}`);
+}
+
+for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_stage'].filter(selected)) {
+  test(`${variant}: GPU runner matches the PyTorch reference and the CPU runner`, async () => {
+    test.setTimeout(560_000);
+    const fixture = exportFixture(variant);
+    const { height, width } = sizeOf(variant);
+    const image = { url: url(fixture.image), dims: [1, 3, height, width], onGpu: true };
+    // A second frame (plain only, to bound the time) proves buffers and prepared kernels are reused.
+    const frames = variant === 'deformable_plain' ? 2 : 1;
+    const result = await runPlan(fixture, ['detect'], Array.from({ length: frames }, () => ({ pipeline: 'detect', inputs: { image } })));
+    const [first, second] = result.gpu;
+    if (first === undefined) throw new Error('missing runs');
+    logTimings(`${variant} frame 1`, first);
+    const reference = compare(`${variant} GPU`, first, fixture);
+    const cpu = runnerDiff(first, result.cpu[0]);
+    console.log(`${variant}: vs PyTorch max |logits| ${reference.logits.toExponential(2)}, |boxes| ${reference.boxes.toExponential(2)}; vs CPU runner ${cpu.logits.toExponential(2)} / ${cpu.boxes.toExponential(2)}`);
+    expect(reference.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+    expect(reference.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+    expect(cpu.logits).toBeLessThanOrEqual(RUNNER_TOLERANCE.logits);
+    expect(cpu.boxes).toBeLessThanOrEqual(RUNNER_TOLERANCE.boxes);
+    expect(first.stages.filter((s) => s.kind === 'msDeformAttn')).toHaveLength(12);
+    expect(result.gpuCounters).toMatchObject({ graphRuns: 13 * frames, kernelRuns: 12 * frames });
+    if (second !== undefined) {
+      logTimings(`${variant} frame 2`, second);
+      expect(second.runnerBuffersCreated).toBe(0);
+      expect(second.outputs).toEqual(first.outputs);
+    }
+  });
+}
+
+(selected('updetr_pretrain') ? test : test.skip)('updetr_pretrain: image once, then patches (2, 1, 2 query patches) re-run only the patch branch', async () => {
+  test.setTimeout(560_000);
+  const fixture = exportFixture('updetr_pretrain');
+  if (fixture.patches === undefined) throw new Error('the fixture has no patches');
+  const image = { url: url(fixture.image), dims: [1, 3, SIZE.height, SIZE.width], onGpu: true };
+  const twoPatches = { url: url(fixture.patches), dims: [1, 2, 3, 128, 128] };
+  const onePatch = { url: url(fixture.patches), dims: [1, 1, 3, 128, 128] };
+  const calls: PlannedCall[] = [
+    { pipeline: 'image', inputs: { image } },
+    { pipeline: 'patches', inputs: { patches: twoPatches } },
+    { pipeline: 'patches', inputs: { patches: onePatch } },
+    { pipeline: 'patches', inputs: { patches: twoPatches } },
+  ];
+  const result = await runPlan(fixture, ['image', 'patches'], calls);
+  const [imageRun, two, one, twoAgain] = result.gpu;
+  if (imageRun === undefined || two === undefined || one === undefined || twoAgain === undefined) throw new Error('missing runs');
+  for (const [label, call] of [['image', imageRun], ['2 patches', two], ['1 patch', one], ['2 patches again', twoAgain]] as const) logTimings(`updetr_pretrain ${label}`, call);
+  // The image encoder ran once; each patch set re-ran only the patch graphs.
+  expect(result.gpuCounters.perGraph).toEqual({ image_encoder: 1, patch_queries: 3, patch_decoder: 3 });
+  for (const [label, call, rows, cpuCall] of [
+    ['2 patches', two, 20, result.cpu[1]],
+    ['1 patch', one, 10, result.cpu[2]],
+    ['2 patches again', twoAgain, 20, result.cpu[3]],
+  ] as const) {
+    const reference = compare(`updetr_pretrain ${label}`, call, fixture, rows);
+    const cpu = runnerDiff(call, cpuCall);
+    console.log(`updetr_pretrain ${label}: vs PyTorch max |logits| ${reference.logits.toExponential(2)}, |boxes| ${reference.boxes.toExponential(2)}; vs CPU runner ${cpu.logits.toExponential(2)} / ${cpu.boxes.toExponential(2)}`);
+    expect(reference.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+    expect(reference.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+    expect(cpu.logits).toBeLessThanOrEqual(RUNNER_TOLERANCE.logits);
+    expect(cpu.boxes).toBeLessThanOrEqual(RUNNER_TOLERANCE.boxes);
+  }
+  expect(twoAgain.outputs).toEqual(two.outputs);
+  // Fewer patches reuse the larger buffers; going back to two allocates nothing either.
+  expect([one.runnerBuffersCreated, twoAgain.runnerBuffersCreated]).toEqual([0, 0]);
+});
+
+test('lifecycle: a disposed runner throws DisposedError; a lost device fails the run in flight and every later run with DeviceLostError', async () => {
+  test.setTimeout(180_000);
+  const fixture = exportFixture('updetr_pretrain');
+  const image = { url: url(fixture.image), dims: [1, 3, SIZE.height, SIZE.width] };
+  // Destroys ORT's device, so it runs last: nothing in this page can use WebGPU afterwards.
+  const result = await page.evaluate((plan) => window.checkGpuRunnerLifecycle!(plan), { packageUrl: url(fixture.dir), pipelines: ['image'], calls: [{ pipeline: 'image', inputs: { image } }], cpu: false });
+  console.log(`lifecycle: ${JSON.stringify(result)}`);
+  expect(result.afterDispose).toBe('disposed');
+  expect(result.inFlight).toBe('device-lost');
+  expect(result.inFlightMs).toBeLessThan(2000);
+  expect(result.next).toBe('device-lost');
+});
