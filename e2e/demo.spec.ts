@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import type { DemoState } from '../src/ui/dom.js';
+import { chromiumWebGpuArgs } from '../cli/chromium-flags.mjs';
 
 const SHOTS = 'e2e/screenshots';
 mkdirSync(SHOTS, { recursive: true });
@@ -103,6 +104,8 @@ function expectReuse(state: DemoState): void {
 }
 
 test.describe.configure({ mode: 'serial' });
+// Chromium's fake camera (a moving test pattern, 640x480) for the webcam step; permission granted.
+test.use({ launchOptions: { executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: [...chromiumWebGpuArgs, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] } });
 
 test('detection: a bundled photo gets boxes equal to the runtime result; threshold filters without a new run', async ({ page }) => {
   test.setTimeout(150_000);
@@ -184,8 +187,13 @@ test('detection: a bundled photo gets boxes equal to the runtime result; thresho
   await expect(page.locator('#results li')).toHaveCount(kept.length);
   await expect(page.locator('#timings')).toContainText(/Total\s*\d/);
 
-  // Hovering a list row highlights its box (thicker outline + tint, the others fade).
+  // Hovering a box on the picture highlights its row; hovering a row highlights its box.
+  const stageBox = (await page.locator('#stage').boundingBox())!;
+  const target = kept.at(-1)!.stageRect;
+  await page.mouse.move(stageBox.x + target.x + 3, stageBox.y + target.y + target.height - 3);
+  await expect(page.locator('#results li.highlight')).toHaveCount(1);
   await page.locator('#results li').first().hover();
+  await expect(page.locator('#results li.highlight')).toHaveCount(1);
   await page.screenshot({ path: `${SHOTS}/04-detect-page.png`, fullPage: true });
   const layoutAfter = await page.evaluate(() => ['#stage', '#results', '.panel'].map((s) => JSON.stringify(document.querySelector(s)!.getBoundingClientRect())));
   expect(layoutAfter).toEqual(layoutBefore);
@@ -199,6 +207,25 @@ test('detection: a bundled photo gets boxes equal to the runtime result; thresho
   const phoneShot = await stageShot(page, '05-detect-phone');
   expect(await colourCoverage(page, phoneShot, phone.drawn.at(-1)!)).toBeGreaterThanOrEqual(0.9);
   await page.screenshot({ path: `${SHOTS}/06-detect-phone-page.png`, fullPage: true });
+
+  // Webcam (chromium's fake camera): detection runs on the live frames in a loop until stopped.
+  await page.setViewportSize({ width: 1280, height: 720 });
+  const runsBeforeWebcam = (await demoState(page)).runs;
+  await page.getByRole('button', { name: 'Webcam' }).click();
+  await page.waitForFunction((n) => window.__webdetrDemo!.runs >= n + 2, runsBeforeWebcam, { timeout: 60_000 });
+  // Stopping freezes the last frame and its boxes (a result still in flight is dropped).
+  await page.getByRole('button', { name: 'Stop webcam' }).click();
+  await expect(page.getByRole('button', { name: 'Webcam' })).toHaveAttribute('aria-pressed', 'false');
+  const frozen = await demoState(page);
+  const best = Math.max(...(frozen.lastDetect?.detections ?? []).map((d) => d.score));
+  await page.getByLabel('Minimum score').fill(String(Math.floor(best * 1000) / 1000));
+  const live = await demoState(page);
+  expect(live.runs).toBe(frozen.runs);
+  expect(live.lastDetect?.imageSize).toEqual({ width: 640, height: 480 });
+  expect(live.errors.filter((e) => !e.startsWith('prepared images'))).toEqual([]);
+  expect(live.drawn.length).toBeGreaterThan(0);
+  const webcamShot = await stageShot(page, '07-webcam');
+  expect(await colourCoverage(page, webcamShot, live.drawn.at(-1)!)).toBeGreaterThanOrEqual(0.9);
 });
 
 test('one-shot: drag a patch with the mouse, then keyboard only; re-queries reuse the image features', async ({ page }) => {

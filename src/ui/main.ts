@@ -161,6 +161,7 @@ async function runDetect(): Promise<void> {
     if (id !== pictureId || mode !== 'detect') return;
     demo.runs++;
     lastDetect = result;
+    highlight = null;
     status.showTimings(result.timings, `Found ${result.detections.length} candidates; the slider and class filter choose among them.`);
     status.message('');
     render();
@@ -199,6 +200,7 @@ async function runOneShot(patches: readonly QueryPatch[]): Promise<void> {
     if (id !== pictureId || mode !== 'oneshot') return;
     demo.runs++;
     lastOneShot = result;
+    highlight = null;
     const reuse = result.reusedImageFeatures
       ? 'Image features reused: only the patch branch and the decoder ran.'
       : demo.preparedImages
@@ -318,10 +320,13 @@ webcamButton.addEventListener('click', () => {
           } else stage.redrawPicture();
         },
         onFrame: async (frame) => {
+          const loop = webcam;
           try {
             const result = await detector.detect(frame, { threshold: 0, replaceable: true });
+            if (webcam === null || webcam !== loop) return; // stopped (or restarted) meanwhile
             demo.runs++;
             lastDetect = result;
+            highlight = null;
             status.showTimings(result.timings, 'Webcam: each result is drawn over the live video.');
             render();
           } catch (error) {

@@ -49,6 +49,13 @@ export function createResultsList(list: HTMLOListElement, summary: HTMLElement):
     return item;
   }
 
+  // Rows are rebuilt on every render, so a row may vanish under the pointer without a leave event:
+  // leaving the list as a whole also ends the highlight.
+  list.addEventListener('pointerleave', () => hoverListener(null));
+  list.addEventListener('focusout', (event) => {
+    if (!list.contains(event.relatedTarget as Node | null)) hoverListener(null);
+  });
+
   return {
     render(entries, emptyText) {
       rows = entries.map(row);
