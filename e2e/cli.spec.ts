@@ -1,8 +1,8 @@
 /**
  * The `webdetr` command line end to end: the real bin/webdetr.mjs in a child process, which serves
  * the page and drives its own headless chromium. Error paths use small hand-made packages; the
- * parity runs use a 64x96 export of a reference variant (tools/export_parity_fixture.py) and check
- * `--raw` against the PyTorch reference outputs.
+ * parity runs check `--raw` against the PyTorch reference (64x96 Deformable-DETR exports from
+ * tools/export_parity_fixture.py) and against the official outputs (UP-DETR one-shot, full size).
  */
 import { expect, test } from '@playwright/test';
 import { execFileSync, spawn } from 'node:child_process';
@@ -190,33 +190,40 @@ test.describe('webdetr CLI: --raw parity with the PyTorch reference (64x96 expor
   }
 });
 
-test.describe('webdetr CLI: one-shot --patch (UP-DETR, 64x96 export)', () => {
-  test('patches as rectangles give per-patch detections, table and JSON', async () => {
-    const fixture = parityFixture('updetr_pretrain', false);
-    const args = ['detect', fixture.png, '--model', fixture.dir, '--backend', 'wasm', '--threshold', '0', '--max-detections', '2', '--patch', '10,10,50,40', '--patch', '0,0,96,64'];
-    const json = await webdetr([...args, '--raw']);
-    expect(json.status, json.stderr).toBe(0);
-    const output = JSON.parse(json.stdout) as {
+test.describe('webdetr CLI: one-shot --patch equals the official UP-DETR outputs', () => {
+  test('reference image + the reference patch rectangles, WASM, --raw', async () => {
+    // The full-size export (384x512) whose expected outputs are the official code's: the engine
+    // crops the two patches.json rectangles itself (PIL-exact crop kernel), the image needs no resize.
+    const stdout = execFileSync(
+      '/usr/bin/python3',
+      ['tools/export_parity_fixture.py', '--variant', 'updetr_pretrain', '--cache', 'node_modules/.cache/webdetr-export'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const fixture = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ExportFixture;
+    const { patch_boxes_xyxy: rects } = JSON.parse(readFileSync('../shared/reference/updetr_pretrain/patches.json', 'utf8')) as { patch_boxes_xyxy: number[][] };
+    const run = await webdetr([
+      'detect', '../shared/reference/image.png', '--model', fixture.dir, '--backend', 'wasm', '--raw', '--threshold', '0', '--max-detections', '2',
+      ...rects.flatMap((rect) => ['--patch', rect.join(',')]),
+    ], 560_000);
+    expect(run.status, run.stderr).toBe(0);
+    const output = JSON.parse(run.stdout) as {
       model: { family: string; oneShot: boolean };
-      results: { patches: { patch: unknown; detections: unknown[] }[]; raw: { logitsDims: number[]; boxesDims: number[]; logits: number[] } }[];
+      results: { imageSize: unknown; patches: { patch: unknown; detections: unknown[] }[]; timings: { total: number }; raw: CliJson['results'][number]['raw'] }[];
     };
     expect(output.model).toMatchObject({ family: 'up-detr', oneShot: true });
     const [result] = output.results;
-    expect(result?.patches.map((p) => p.patch)).toEqual([
-      { x: 10, y: 10, width: 40, height: 30 },
-      { x: 0, y: 0, width: 96, height: 64 },
-    ]);
+    expect(result?.imageSize).toEqual({ width: 512, height: 384 });
+    expect(result?.patches.map((p) => p.patch)).toEqual(rects.map(([x0 = 0, y0 = 0, x1 = 0, y1 = 0]) => ({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 })));
     expect(result?.patches.map((p) => p.detections.length)).toEqual([2, 2]);
-    const [batch, queries, classes] = result?.raw.logitsDims ?? [];
-    expect(batch).toBe(1);
-    expect(result?.raw.boxesDims).toEqual([1, queries, 4]);
-    expect(result?.raw.logits).toHaveLength((queries ?? 0) * (classes ?? 0));
-    expect(result?.raw.logits.every(Number.isFinite)).toBe(true);
-
-    const table = await webdetr(args);
-    expect(table.status, table.stderr).toBe(0);
-    expect(table.stdout).toContain('  patch 1: 10.0,10.0,50.0,40.0\n');
-    expect(table.stdout).toContain('  patch 2: 0.0,0.0,96.0,64.0\n');
+    const logits = readNpyFloat32(fixture.expected_logits);
+    const boxes = readNpyFloat32(fixture.expected_boxes);
+    expect(result?.raw.logitsDims).toEqual(logits.shape);
+    expect(result?.raw.boxesDims).toEqual(boxes.shape);
+    const logitsError = maxAbsDiff(result?.raw.logits ?? [], logits.data);
+    const boxesError = maxAbsDiff(result?.raw.boxes ?? [], boxes.data);
+    console.log(`CLI updetr_pretrain one-shot wasm: max |logits| ${logitsError.toExponential(2)}, |boxes| ${boxesError.toExponential(2)}, detect ${result?.timings.total.toFixed(0)} ms, run ${run.seconds.toFixed(1)} s`);
+    expect(logitsError).toBeLessThanOrEqual(1e-3);
+    expect(boxesError).toBeLessThanOrEqual(1e-4);
   });
 });
 
