@@ -175,8 +175,15 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
       stages.dispose();
       kernel.dispose();
       store.dispose();
-      for (const session of sessions.values()) await session.release();
+      let failure: unknown;
+      for (const session of sessions.values()) {
+        // Release every session even if one fails; after a device loss ORT's failures are expected.
+        await session.release().catch((error: unknown) => {
+          failure ??= error;
+        });
+      }
       sessions.clear();
+      if (failure !== undefined && lostInfo === undefined) throw failure;
     },
   };
 }
