@@ -116,28 +116,28 @@ interface ExportFixture {
 }
 
 /**
- * A 64x96 package of a reference variant + the reference image at that size as PNG. Detection
+ * A small export of a reference variant + the reference image at that size as PNG. Detection
  * packages need the single graph (the WASM plan runs it), so they live in a cache of their own:
  * the fixture script keeps one export per name and cache, and the GPU-runner spec exports the same
- * names without it. One-shot (UP-DETR) runs the split graphs on WASM too and shares that spec's export.
+ * names without it.
  */
-function parityFixture(variant: string, withSingleGraph = true): ExportFixture & { png: string } {
-  const options = withSingleGraph
-    ? ['--cache', 'node_modules/.cache/webdetr-export-cli']
-    : ['--cache', 'node_modules/.cache/webdetr-export', '--no-single-graph'];
+function parityFixture(variant: string, size = { height: 64, width: 96 }): ExportFixture & { png: string } {
+  const { height, width } = size;
   const stdout = execFileSync(
     '/usr/bin/python3',
-    ['tools/export_parity_fixture.py', '--variant', variant, '--height', '64', '--width', '96', ...options],
+    ['tools/export_parity_fixture.py', '--variant', variant, '--height', `${height}`, '--width', `${width}`, '--cache', 'node_modules/.cache/webdetr-export-cli'],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const fixture = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ExportFixture;
-  // The same picture the fixture normalized (PIL bilinear to 96x64), so the engine's resize is the identity.
-  const png = join(work, `${variant}-96x64.png`);
+  // The same picture the fixture normalized (PIL bilinear to that size), so the engine's resize is the identity.
+  const png = join(work, `${variant}-${width}x${height}.png`);
   execFileSync('/usr/bin/python3', [
     '-c',
-    'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").resize((96, 64), Image.BILINEAR).save(sys.argv[2])',
+    'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").resize((int(sys.argv[3]), int(sys.argv[4])), Image.BILINEAR).save(sys.argv[2])',
     '../shared/reference/image.png',
     png,
+    `${width}`,
+    `${height}`,
   ]);
   return { ...fixture, png };
 }
@@ -154,20 +154,22 @@ interface CliJson {
   }[];
 }
 
-test.describe('webdetr CLI: --raw parity with the PyTorch reference (64x96 export)', () => {
+test.describe('webdetr CLI: --raw parity with the PyTorch reference (small exports)', () => {
 
   // Chromium's SwiftShader WebGPU runs the R50 backbone through onnxruntime-web very slowly (324 s per
-  // 64x96 frame, measured): the WebGPU run is opt-in (WEBDETR_E2E_CLI_WEBGPU=1). Two-stage is not
-  // here: at 64x96 the encoder has 128 tokens, fewer than the 300 proposals its top-k selects.
+  // 64x96 frame, measured): the WebGPU run is opt-in (WEBDETR_E2E_CLI_WEBGPU=1). Two-stage runs
+  // at 128x128: at 64x96 its encoder has 128 tokens, fewer than the 300 proposals its top-k selects.
+  const small = { height: 64, width: 96 };
   const runs = [
-    ['deformable_plain', 'wasm'],
-    ['deformable_refine', 'wasm'],
-    ['deformable_refine', 'webgpu'],
+    ['deformable_plain', 'wasm', small],
+    ['deformable_refine', 'wasm', small],
+    ['deformable_two_stage', 'wasm', { height: 128, width: 128 }],
+    ['deformable_refine', 'webgpu', small],
   ] as const;
-  for (const [variant, backend] of runs) {
-    test(`${variant} on ${backend}`, async () => {
+  for (const [variant, backend, size] of runs) {
+    test(`${variant} ${size.width}x${size.height} on ${backend}`, async () => {
       test.skip(backend === 'webgpu' && !process.env.WEBDETR_E2E_CLI_WEBGPU, 'opt-in: WEBDETR_E2E_CLI_WEBGPU=1 (about 6 min on SwiftShader)');
-      const fixture = parityFixture(variant);
+      const fixture = parityFixture(variant, size);
       const run = await webdetr(['detect', fixture.png, '--model', fixture.dir, '--backend', backend, '--raw', '--threshold', '0'], 560_000);
       expect(run.status, run.stderr).toBe(0);
       expect(run.stderr).toMatch(/model ready: \d+ files?/);
@@ -175,7 +177,7 @@ test.describe('webdetr CLI: --raw parity with the PyTorch reference (64x96 expor
       expect(output.ok).toBe(true);
       expect(output.backend.name).toBe(backend);
       const [result] = output.results;
-      expect(result?.imageSize).toEqual({ width: 96, height: 64 });
+      expect(result?.imageSize).toEqual({ width: size.width, height: size.height });
       const logits = readNpyFloat32(fixture.expected_logits);
       const boxes = readNpyFloat32(fixture.expected_boxes);
       expect(result?.raw.logitsDims).toEqual(logits.shape);
