@@ -94,6 +94,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
   const stages = createGpuStages({ device, manifest, sessions, kernel, store, symbols: () => symbols });
   const counters: ExecutorCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
   let disposed = false;
+  let queue: Promise<unknown> = Promise.resolve();
   const guarded = <T>(work: Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       inFlight.add(reject);
@@ -156,22 +157,28 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     counters,
     device,
     adapter,
-    async run(pipelineName, inputs) {
-      if (disposed) throw new DisposedError('GpuPackageRunner');
-      if (lostInfo !== undefined) throw lostError(lostInfo);
-      const pipeline = pipelines.get(pipelineName);
-      if (pipeline === undefined) throw new InputError(`runner was not created for pipeline ${pipelineName}`);
-      bindInputs(pipeline, inputs);
-      try {
-        return await runStages(pipeline, inputs);
-      } catch (error) {
+    run(pipelineName, inputs) {
+      // Runs share the tensor store, so overlapping calls are queued, not interleaved.
+      const result = queue.then(async () => {
+        if (disposed) throw new DisposedError('GpuPackageRunner');
         if (lostInfo !== undefined) throw lostError(lostInfo);
-        throw error;
-      }
+        const pipeline = pipelines.get(pipelineName);
+        if (pipeline === undefined) throw new InputError(`runner was not created for pipeline ${pipelineName}`);
+        bindInputs(pipeline, inputs);
+        try {
+          return await runStages(pipeline, inputs);
+        } catch (error) {
+          if (lostInfo !== undefined) throw lostError(lostInfo);
+          throw error;
+        }
+      });
+      queue = result.catch(() => undefined);
+      return result;
     },
     async dispose() {
       if (disposed) return;
       disposed = true;
+      await queue; // let a run under way finish before its buffers go
       stages.dispose();
       kernel.dispose();
       store.dispose();
