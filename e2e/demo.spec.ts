@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { chromium, expect, test, type Page } from '@playwright/test';
 import type { DemoState } from '../src/ui/dom.js';
 import { chromiumWebGpuArgs } from '../cli/chromium-flags.mjs';
 
@@ -228,11 +228,25 @@ test('detection: a bundled photo gets boxes equal to the runtime result; thresho
   expect(await colourCoverage(page, webcamShot, live.drawn.at(-1)!)).toBeGreaterThanOrEqual(0.9);
 });
 
-test('one-shot: drag a patch with the mouse, then keyboard only; re-queries reuse the image features', async ({ page }) => {
+test('one-shot, in a chromium without WebGPU: drag a patch with the mouse, then keyboard only', async ({ baseURL }) => {
   test.setTimeout(150_000);
+  // Same flags as e2e/wasm-fallback.spec.ts: no WebGPU at all, so `auto` must fall back to WASM and say so.
+  const browser = await chromium.launch({ executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-features=WebGPU', '--disable-gpu'] });
+  const page = await browser.newPage({ baseURL });
+  try {
+    await oneShotSteps(page);
+  } finally {
+    await browser.close();
+  }
+});
+
+async function oneShotSteps(page: Page): Promise<void> {
   const model = exportFixture('updetr_pretrain');
-  await openDemo(page, `model=${encodeURIComponent(model)}&backend=wasm&cache=0&image=astronaut`);
+  await openDemo(page, `model=${encodeURIComponent(model)}&cache=0&image=astronaut`);
   await page.waitForFunction(() => window.__webdetrDemo?.ready === true && window.__webdetrDemo.mode === 'oneshot', undefined, { timeout: 90_000 });
+  expect((await demoState(page)).backend?.name).toBe('wasm');
+  await expect(page.locator('#backend')).toContainText(/Running on WASM.*WebGPU unavailable/);
+  await page.screenshot({ path: `${SHOTS}/10-no-webgpu-page.png`, fullPage: true });
   await page.waitForFunction(() => window.__webdetrDemo?.image !== null);
   await expect(page.getByLabel('Detect objects')).toBeDisabled();
   const before = await stageShot(page, '11-oneshot-before');
@@ -309,7 +323,8 @@ test('one-shot: drag a patch with the mouse, then keyboard only; re-queries reus
   // The query patch itself is drawn dashed in the same colour along its edges.
   const patchBox = state.drawn.find((x) => x.dashed)!;
   expect(await colourCoverage(page, keyed, patchBox, keyboardMatches.map((m) => m.stageRect))).toBeGreaterThanOrEqual(0.3);
-});
+}
+
 
 test('a missing model is explained, and the picture still opens', async ({ page }) => {
   await openDemo(page, 'model=/no/such/model/manifest.json&backend=wasm&cache=0');

@@ -259,6 +259,8 @@ async function setMode(next: DemoMode): Promise<void> {
   hint.textContent = next === 'oneshot'
     ? 'Drag a rectangle around an object; similar ones light up. Keyboard: focus the picture, N adds a patch, arrows move, Shift+arrows resize, Enter searches, Delete removes.'
     : 'Tip: drop or paste (Ctrl+V) an image anywhere on the page. Hover a box or a result to highlight it.';
+  // In one-shot mode the picture takes keys (N, arrows, Enter, Delete): an application region.
+  stage.element.setAttribute('role', next === 'oneshot' ? 'application' : 'img');
   if (picture !== null) stage.element.setAttribute('aria-label', next === 'oneshot' ? oneShotStageLabel(picture.name) : `Picture: ${picture.name}. Detected objects are listed in the results.`);
   render();
   try {
