@@ -99,7 +99,11 @@ export function createControls(elements: ControlsElements): Controls {
       if (radio === undefined) return;
       radio.disabled = !available;
       const label = radio.closest('label');
-      if (label !== null) label.title = available ? '' : why;
+      if (label === null) return;
+      label.title = available ? '' : why;
+      label.querySelector('.unavailable')?.remove();
+      // Say why right there: a greyed-out option alone leaves a newcomer guessing.
+      if (!available) label.append(Object.assign(document.createElement('span'), { className: 'unavailable muted small', textContent: `(${why})` }));
     },
     setClasses(counts) {
       if (counts === null || counts.length === 0) {

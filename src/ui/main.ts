@@ -118,6 +118,7 @@ function render(): void {
   const context = stage.beginOverlay();
   if (controls.showBoxes) renderBoxes(context, scene.boxes, stage.fit(), stage.size().width, highlight);
   list.render(scene.entries, emptyListText());
+  byId('stage-cta', HTMLElement).hidden = !(mode === 'oneshot' && picture !== null && editor.patches.length === 0 && editor.draft === null);
   list.setHighlight(highlight);
   controls.setClasses(mode === 'detect' && lastDetect !== null ? classCounts(lastDetect.detections, controls.threshold) : null);
   publish();
@@ -360,7 +361,7 @@ async function start(): Promise<void> {
     demo.ready = true;
     status.showBackend(mainDetector.backend);
     const canDetect = mainDetector.model.detection;
-    controls.setModeAvailability('detect', canDetect, 'This model only answers one-shot queries.');
+    controls.setModeAvailability('detect', canDetect, 'this model only finds similar objects');
     if (!canDetect && mode !== 'oneshot') await setMode('oneshot');
     webcamButton.disabled = !canDetect;
     if (!canDetect) webcamButton.title = 'This model needs a query patch; the webcam runs plain detection.';
