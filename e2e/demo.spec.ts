@@ -112,6 +112,9 @@ test('detection: a bundled photo gets boxes equal to the runtime result; thresho
   const model = exportFixture('deformable_plain');
   await openDemo(page, `model=${encodeURIComponent(model)}&cache=0&image=none`);
   const layoutBefore = await page.evaluate(() => ['#stage', '#results', '.panel'].map((s) => JSON.stringify(document.querySelector(s)!.getBoundingClientRect())));
+  // The byte progress bar while the graphs download: a total from the manifest, not per file.
+  await expect(page.locator('#load-text')).toContainText(/Loading the model: [\d.]+ [kM]?B of 160\.\d MB \(file \d+ of 13\)/, { timeout: 60_000 });
+  expect(await page.locator('#load-bar').evaluate((bar: HTMLProgressElement) => bar.max)).toBeGreaterThan(160e6);
   await page.waitForFunction(() => window.__webdetrDemo?.ready === true, undefined, { timeout: 90_000 });
   const loaded = await demoState(page);
   // backend auto on SwiftShader (a CPU fallback adapter) runs WASM and the page says why.
@@ -331,4 +334,20 @@ test('a missing model is explained, and the picture still opens', async ({ page 
   await expect(page.locator('#load-text')).toContainText(/No model package at .*404/, { timeout: 30_000 });
   await page.waitForFunction(() => window.__webdetrDemo?.image?.name === 'Astronaut');
   await page.screenshot({ path: `${SHOTS}/21-missing-model.png`, fullPage: true });
+  // Drop and paste open pictures too (a File built in the page from a bundled sample).
+  for (const [how, name] of [['drop', 'cat.jpg'], ['paste', 'pasted image']] as const) {
+    await page.evaluate(async (how) => {
+      const blob = await (await fetch('/samples/chelsea.jpg')).blob();
+      const data = new DataTransfer();
+      data.items.add(new File([blob], 'cat.jpg', { type: 'image/jpeg' }));
+      if (how === 'drop') {
+        document.getElementById('stage')!.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+        document.getElementById('stage')!.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+      } else {
+        document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+      }
+    }, how);
+    await page.waitForFunction((n) => window.__webdetrDemo?.image?.name === n, name);
+    expect((await demoState(page)).image).toEqual({ name, width: 451, height: 300 });
+  }
 });
