@@ -13,6 +13,7 @@ import { toWorkerImage } from './image-input.js';
 import type { CreateDetectorOptions, DetectionResult, DetectOptions, Detector, ImageInput, OneShotResult, PreparedImage, QueryPatch } from './types.js';
 import { defaultWorkerFactory, openWorkerConnection, type WorkerConnection, type WorkerFactory } from './worker-connection.js';
 import { transfer } from 'comlink';
+import type { EnginePixels } from '../worker/image-store.js';
 
 export interface CreateDetectorInternals {
   /** Tests and the embed bundle may supply how the worker is started. */
@@ -104,10 +105,11 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
     }, replaceable);
   }
 
-  async function imageArgument(image: ImageInput | PreparedImage): Promise<{ image: number | Awaited<ReturnType<typeof toWorkerImage>>['pixels']; transfer: Transferable[] }> {
-    if (isPrepared(image)) return { image: image.id, transfer: [] };
+  /** A prepared image crosses as its id; pixels cross with their bitmap transferred (comlink.transfer needs an object). */
+  async function imageArgument(image: ImageInput | PreparedImage): Promise<number | EnginePixels> {
+    if (isPrepared(image)) return image.id;
     const converted = await toWorkerImage(image);
-    return { image: converted.pixels, transfer: converted.transfer };
+    return transfer(converted.pixels, converted.transfer);
   }
 
   return {
@@ -120,13 +122,13 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
     async detect(image, detectOptions?: DetectOptions): Promise<DetectionResult> {
       if (disposed) throw new DisposedError('detector');
       const argument = await imageArgument(image);
-      return call((c) => c.call((r) => r.detect(transfer(argument.image, argument.transfer), detectOptions)), detectOptions?.replaceable ?? false);
+      return call((c) => c.call((r) => r.detect(argument, detectOptions)), detectOptions?.replaceable ?? false);
     },
     async detectWithPatches(image, patches: readonly QueryPatch[], detectOptions?: DetectOptions): Promise<OneShotResult> {
       if (disposed) throw new DisposedError('detector');
       if (!Array.isArray(patches)) throw new InputError('detectWithPatches needs an array of query patches');
       const argument = await imageArgument(image);
-      return call((c) => c.call((r) => r.detectWithPatches(transfer(argument.image, argument.transfer), patches, detectOptions)));
+      return call((c) => c.call((r) => r.detectWithPatches(argument, patches, detectOptions)));
     },
     async prepareImage(image) {
       if (disposed) throw new DisposedError('detector');
