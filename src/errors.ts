@@ -78,16 +78,21 @@ export class ModelFetchError extends WebDetrError {
   }
 }
 
-/** A model file arrived but is not the file the manifest describes (truncated, too long, wrong sha256). */
+/**
+ * A model file arrived but is not the file the manifest describes (truncated, too long, wrong sha256),
+ * or it matches the manifest but onnxruntime cannot load it as a graph (`invalid-graph`: a broken package).
+ */
 export class ModelIntegrityError extends WebDetrError {
   readonly url: string;
-  readonly reason: 'truncated' | 'too-long' | 'hash-mismatch';
-  constructor(url: string, reason: 'truncated' | 'too-long' | 'hash-mismatch', message: string) {
+  readonly reason: ModelIntegrityReason;
+  constructor(url: string, reason: ModelIntegrityReason, message: string) {
     super('model-integrity', message);
     this.url = url;
     this.reason = reason;
   }
 }
+
+export type ModelIntegrityReason = 'truncated' | 'too-long' | 'hash-mismatch' | 'invalid-graph';
 
 /** A model package manifest breaks the schema (schemas/manifest.schema.json) or its cross-reference rules. */
 export class ManifestError extends WebDetrError {

@@ -17,6 +17,7 @@ import {
   WebDetrError,
   WebGpuUnavailableError,
   WorkerError,
+  type ModelIntegrityReason,
   type WebDetrErrorCode,
 } from '../errors.js';
 
@@ -69,7 +70,7 @@ export function errorFromWire(wire: WireError): Error {
       error = new ModelFetchError(wire.url ?? '', wire.message, wire.status !== undefined ? { status: wire.status } : {});
       break;
     case 'model-integrity':
-      error = new ModelIntegrityError(wire.url ?? '', (wire.reason ?? 'hash-mismatch') as 'truncated' | 'too-long' | 'hash-mismatch', wire.message);
+      error = new ModelIntegrityError(wire.url ?? '', (wire.reason ?? 'hash-mismatch') as ModelIntegrityReason, wire.message);
       break;
     case 'invalid-manifest':
       error = Object.assign(new ManifestError(wire.violations ?? []), { message: wire.message });

@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web';
 import { msDeformAttnFusedReference } from '../kernels/ms-deform-attn-reference.js';
-import { DisposedError, InputError } from '../errors.js';
+import { DisposedError, InputError, ModelIntegrityError } from '../errors.js';
 import type { ExecutorCounters, ExecutorInput, HostTensor, PackageExecutor, StageTiming } from './executor.js';
 import { isGpuTensor } from './executor.js';
 import type { Manifest, MsDeformAttnStage, Pipeline } from './manifest.js';
@@ -29,7 +29,11 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
       const bytes = options.graphs.get(graph.name);
       if (bytes === undefined) throw new InputError(`graph ${graph.name} was not loaded`);
-      sessions.set(graph.name, await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }));
+      try {
+        sessions.set(graph.name, await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }));
+      } catch (cause) {
+        throw new ModelIntegrityError(graph.file, 'invalid-graph', `${graph.file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`);
+      }
     }
   } catch (error) {
     for (const session of sessions.values()) await session.release();
