@@ -2,7 +2,11 @@
  * The WebGPU package runner (createGpuPackageRunner: ORT WebGPU EP + our fused kernel on one device)
  * in chromium, on small exported packages (64x96 input, official R50 layouts, synthetic weights),
  * against our PyTorch reference outputs and against the CPU runner (wasm) on the same calls.
- * SwiftShader runs ORT's WebGPU EP far slower than a GPU, hence the small input.
+ * SwiftShader runs ORT's WebGPU EP far slower than a GPU, hence the small input; even so one
+ * Deformable frame takes 100-280 s here (2 shared cores; ORT's Conv and MatMul under emulation, and
+ * the 300-query decoder costs the same at any input size), so the whole file takes ~25 min.
+ * WEBDETR_GPU_RUNNER_VARIANTS=deformable_plain,updetr_pretrain runs a subset;
+ * WEBDETR_GPU_RUNNER_PROFILE=1 logs ORT's GPU time per op type.
  */
 import { execFileSync } from 'node:child_process';
 import { relative, resolve } from 'node:path';
@@ -18,7 +22,6 @@ const SIZE = { height: 64, width: 96 };
 const SIZES: Record<string, { height: number; width: number }> = { deformable_two_stage: { height: 128, width: 128 } };
 const sizeOf = (variant: string) => SIZES[variant] ?? SIZE;
 const CACHE = 'node_modules/.cache/webdetr-export';
-/** WEBDETR_GPU_RUNNER_VARIANTS=deformable_plain,updetr_pretrain runs a subset (each variant takes minutes). */
 const selected = (variant: string) => (process.env.WEBDETR_GPU_RUNNER_VARIANTS ?? variant).split(',').includes(variant);
 
 interface Fixture {
