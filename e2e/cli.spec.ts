@@ -116,16 +116,16 @@ interface ExportFixture {
 }
 
 /**
- * A small export of a reference variant + the reference image at that size as PNG. Detection
- * packages need the single graph (the WASM plan runs it), so they live in a cache of their own:
- * the fixture script keeps one export per name and cache, and the GPU-runner spec exports the same
- * names without it.
+ * A small export of a reference variant + the reference image at that size as PNG: the same cached
+ * split-only exports as the API and GPU-runner specs (exports cost minutes in a fresh checkout), so on
+ * WASM the engine runs the split pipeline with the TypeScript kernel; the single-graph WASM plan is
+ * covered in Node (test/worker/engine-wasm.test.ts).
  */
 function parityFixture(variant: string, size = { height: 64, width: 96 }): ExportFixture & { png: string } {
   const { height, width } = size;
   const stdout = execFileSync(
     '/usr/bin/python3',
-    ['tools/export_parity_fixture.py', '--variant', variant, '--height', `${height}`, '--width', `${width}`, '--cache', 'node_modules/.cache/webdetr-export-cli'],
+    ['tools/export_parity_fixture.py', '--variant', variant, '--height', `${height}`, '--width', `${width}`, '--cache', 'node_modules/.cache/webdetr-export', '--no-single-graph'],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const fixture = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ExportFixture;
@@ -169,6 +169,8 @@ test.describe('webdetr CLI: --raw parity with the PyTorch reference (small expor
   for (const [variant, backend, size] of runs) {
     test(`${variant} ${size.width}x${size.height} on ${backend}`, async () => {
       test.skip(backend === 'webgpu' && !process.env.WEBDETR_E2E_CLI_WEBGPU, 'opt-in: WEBDETR_E2E_CLI_WEBGPU=1 (about 6 min on SwiftShader)');
+      // Two-stage needs its own 128x128 export (minutes in a fresh checkout); the GPU-runner spec covers it when asked.
+      test.skip(variant === 'deformable_two_stage' && !process.env.WEBDETR_E2E_CLI_ALL, 'opt-in: WEBDETR_E2E_CLI_ALL=1');
       const fixture = parityFixture(variant, size);
       const run = await webdetr(['detect', fixture.png, '--model', fixture.dir, '--backend', backend, '--raw', '--threshold', '0'], 560_000);
       expect(run.status, run.stderr).toBe(0);
