@@ -5,11 +5,16 @@ reference image (and UP-DETR's query patches) as raw float32. Prints one JSON li
 
     /usr/bin/python3 tools/export_parity_fixture.py --variant deformable_plain --cache node_modules/.cache/webdetr-export
 
+Concurrent invocations for the same package (two test suites at once) are safe: the export runs under a per-package
+lock file in the cache directory; a second caller waits for it, then reuses the finished package.
+
 --height/--width export at another input size (small sizes keep browser tests on SwiftShader WebGPU fast): the image is
 the reference image PIL-bilinear resized to that size, and the expected outputs come from our PyTorch reference model
 (equal to the official code on the reference variants, tools/tests/test_reference_forward.py) on that image.
 """
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import re
@@ -81,6 +86,63 @@ def source_hash(extra, with_models=False):
     return digest.hexdigest()[:16]
 
 
+def export_package(args, reference: Path, out: Path, prefix: str, sized: bool):
+    """Exports the package into `out` (via `out`.partial) with the image, patches and expected outputs."""
+    # one package per variant/options: drop stale exports of the same variant to bound disk use
+    for stale in args.cache.glob(f"{prefix}*"):
+        # only this name's own keys: "deformable_plain-*" must not match "deformable_plain-64x96-*"
+        if re.fullmatch(r"[0-9a-f]{16}(\.partial)?", stale.name[len(prefix):]):
+            shutil.rmtree(stale, ignore_errors=True)
+    work = out.with_name(out.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    checkpoint = work / "checkpoint.pth"
+    model = None
+    if args.derived:
+        model = derived_checkpoint(reference, args.derived, work)
+    else:
+        shapes = json.loads((reference / "state_dict_shapes.json").read_text())
+        state, official_args = synthetic_state_dict(shapes, seed=1), json.loads((reference / "args.json").read_text())
+        save_checkpoint(checkpoint, state, official_args)
+        if sized:
+            from webdetr_tools.models import model_from_checkpoint
+            model = model_from_checkpoint(state, official_args)[0].eval()
+    size = {"height": args.height, "width": args.width} if sized else {}
+    export_checkpoint(checkpoint, work, fp16=args.fp16, single_graph=not args.no_single_graph,
+                      progress=lambda line: print(line, file=sys.stderr, flush=True), **size)
+    checkpoint.unlink()
+    picture = Image.open(args.shared / "reference" / "image.png").convert("RGB")
+    if sized:
+        picture = picture.resize((args.width, args.height), Image.BILINEAR)
+    rgb = np.asarray(picture, dtype=np.float32) / 255
+    image = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32).transpose(2, 0, 1)
+    np.ascontiguousarray(image).tofile(work / "image.f32")
+    if model is not None:
+        pixels = torch.from_numpy(np.ascontiguousarray(image))[None]
+        with torch.no_grad():
+            if (reference / "patches.npy").is_file():  # UP-DETR pretraining: the reference query patches
+                expected = model(pixels, torch.from_numpy(np.load(reference / "patches.npy").astype(np.float32)))
+            else:
+                expected = model(pixels)
+        np.save(work / "pred_logits.npy", expected["pred_logits"].numpy())
+        np.save(work / "pred_boxes.npy", expected["pred_boxes"].numpy())
+    if (reference / "patches.npy").is_file():
+        np.ascontiguousarray(np.load(reference / "patches.npy").astype(np.float32)).tofile(work / "patches.f32")
+    work.rename(out)
+
+
+@contextlib.contextmanager
+def package_lock(cache: Path, prefix: str):
+    """Exclusive lock for one package name (any key): held while exporting or dropping stale exports."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f".{prefix}lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--variant", required=True)
@@ -104,49 +166,11 @@ def main():
     key = source_hash(described, with_models=(reference / "patches.npy").is_file() or bool(args.derived) or sized)
     name = (args.derived or args.variant) + (f"-{args.height}x{args.width}" if sized else "")
     out = args.cache / f"{name}{'-fp16' if args.fp16 else ''}-{key}"
+    prefix = f"{name}{'-fp16' if args.fp16 else ''}-"
     if not (out / "manifest.json").is_file():
-        # one package per variant/options: drop stale exports of the same variant to bound disk use
-        prefix = f"{name}{'-fp16' if args.fp16 else ''}-"
-        for stale in args.cache.glob(f"{prefix}*"):
-            # only this name's own keys: "deformable_plain-*" must not match "deformable_plain-64x96-*"
-            if re.fullmatch(r"[0-9a-f]{16}(\.partial)?", stale.name[len(prefix):]):
-                shutil.rmtree(stale, ignore_errors=True)
-        work = out.with_name(out.name + ".partial")
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        checkpoint = work / "checkpoint.pth"
-        model = None
-        if args.derived:
-            model = derived_checkpoint(reference, args.derived, work)
-        else:
-            shapes = json.loads((reference / "state_dict_shapes.json").read_text())
-            state, official_args = synthetic_state_dict(shapes, seed=1), json.loads((reference / "args.json").read_text())
-            save_checkpoint(checkpoint, state, official_args)
-            if sized:
-                from webdetr_tools.models import model_from_checkpoint
-                model = model_from_checkpoint(state, official_args)[0].eval()
-        size = {"height": args.height, "width": args.width} if sized else {}
-        export_checkpoint(checkpoint, work, fp16=args.fp16, single_graph=not args.no_single_graph,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True), **size)
-        checkpoint.unlink()
-        picture = Image.open(args.shared / "reference" / "image.png").convert("RGB")
-        if sized:
-            picture = picture.resize((args.width, args.height), Image.BILINEAR)
-        rgb = np.asarray(picture, dtype=np.float32) / 255
-        image = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32).transpose(2, 0, 1)
-        np.ascontiguousarray(image).tofile(work / "image.f32")
-        if model is not None:
-            pixels = torch.from_numpy(np.ascontiguousarray(image))[None]
-            with torch.no_grad():
-                if (reference / "patches.npy").is_file():  # UP-DETR pretraining: the reference query patches
-                    expected = model(pixels, torch.from_numpy(np.load(reference / "patches.npy").astype(np.float32)))
-                else:
-                    expected = model(pixels)
-            np.save(work / "pred_logits.npy", expected["pred_logits"].numpy())
-            np.save(work / "pred_boxes.npy", expected["pred_boxes"].numpy())
-        if (reference / "patches.npy").is_file():
-            np.ascontiguousarray(np.load(reference / "patches.npy").astype(np.float32)).tofile(work / "patches.f32")
-        work.rename(out)
+        with package_lock(args.cache, prefix):
+            if not (out / "manifest.json").is_file():  # another caller may have finished it while we waited
+                export_package(args, reference, out, prefix, sized)
     expected_dir = out if args.derived or sized else reference
     result = {"dir": str(out), "image": str(out / "image.f32"),
               "expected_logits": str(expected_dir / "pred_logits.npy"), "expected_boxes": str(expected_dir / "pred_boxes.npy")}
