@@ -116,7 +116,7 @@ export interface OneShotResult {
   imageSize: { width: number; height: number };
   /** True when the image's encoder memory was reused (only patch branch + decoder ran). */
   reusedImageFeatures: boolean;
-  /** Raw outputs over all patches' queries, when asked for with `raw: true`. */
+  /** Raw outputs over the given patches' queries (patch k: queries k*G..k*G+G-1), when asked for with `raw: true`. */
   raw?: RawOutputs;
 }
 

@@ -74,7 +74,8 @@ export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   model: {
     family: 'deformable-detr' | 'up-detr';
-    variant: 'plain' | 'box-refine' | 'two-stage' | 'pretrain' | 'detection';
+    /** 'one-shot': our query-patch model (Deformable-DETR + UP-DETR's patch branch, public/models/oneshot). */
+    variant: 'plain' | 'box-refine' | 'two-stage' | 'pretrain' | 'detection' | 'one-shot';
     singleScale?: boolean;
     source?: { checkpoint: string; sha256: string };
     exporter?: string;

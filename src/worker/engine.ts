@@ -11,7 +11,7 @@ import { loadGraphs, loadManifest, type LoadPackageOptions } from '../model/load
 import type { Manifest } from '../model/manifest.js';
 import { chooseBackend } from './backend-choice.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
-import { patchRects } from './patches.js';
+import { fillPatchSlots, patchRects } from './patches.js';
 import { imageTensorCpu, patchTensorCpu } from './preprocess-cpu.js';
 import { createGpuPreprocessor, type GpuPreprocessor } from './preprocess-gpu.js';
 import { detectionsOf, rawOutputs, resolveDetectOptions } from './results.js';
@@ -181,7 +181,7 @@ export class DetectorEngine {
     const { stored, temporary } = this.resolveImage(image);
     try {
       const size = { width: stored.prepared.width, height: stored.prepared.height };
-      const rects = patchRects(patches, size, this.model.maxPatches);
+      const rects = fillPatchSlots(patchRects(patches, size, this.model.maxPatches), plan.patchSlots);
       const timings = emptyTimings();
       const reused = !temporary && this.encodedImageId === stored.prepared.id;
       let imageInput: ExecutorInput | undefined;
@@ -221,7 +221,7 @@ export class DetectorEngine {
         backend: this.backend,
         imageSize: size,
         reusedImageFeatures: reused,
-        ...(resolved.raw ? { raw: rawOutputs(logits, boxes) } : {}),
+        ...(resolved.raw ? { raw: rawOutputs(logits, boxes, patches.length * perPatch) } : {}),
       };
     } finally {
       if (temporary) this.images.release(stored.prepared.id);

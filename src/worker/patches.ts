@@ -24,3 +24,14 @@ export function patchRects(patches: readonly QueryPatch[], size: { width: number
     return [x0, y0, x1, y1] as const;
   });
 }
+
+/**
+ * A package whose patch input has a fixed slot count (our one-shot model: static shapes, no shader
+ * recompiles per count) takes exactly `slots` patches: unused slots repeat the last patch. Slots are
+ * independent in such a model, so the real patches' results do not change.
+ */
+export function fillPatchSlots(rects: readonly CropRect[], slots: number | undefined): CropRect[] {
+  const last = rects.at(-1);
+  if (slots === undefined || last === undefined || rects.length >= slots) return [...rects];
+  return [...rects, ...Array.from({ length: slots - rects.length }, () => last)];
+}

@@ -5,7 +5,8 @@ import type { Manifest } from '../model/manifest.js';
 export interface PipelinePlan {
   /** Pipeline for detect(image), if the package can detect without patches. */
   detect?: string;
-  oneShot?: { image: string; patches: string; queriesPerPatch: number };
+  /** patchSlots: the fixed patch count of the patches input, when the package fixes it (else any count up to maxPatches). */
+  oneShot?: { image: string; patches: string; queriesPerPatch: number; patchSlots?: number };
   /** Every pipeline to load graphs for. */
   pipelines: string[];
 }
@@ -20,7 +21,9 @@ export function planPipelines(manifest: Manifest, backend: BackendName): Pipelin
   const plan: PipelinePlan = { pipelines: [] };
   const patchSpec = manifest.input.queryPatch;
   if (patchSpec !== undefined && names.has('image') && names.has('patches')) {
-    plan.oneShot = { image: 'image', patches: 'patches', queriesPerPatch: patchSpec.queriesPerPatch };
+    const patchInput = manifest.pipelines.find((p) => p.name === 'patches')?.inputs[0];
+    const slots = patchInput === undefined ? undefined : manifest.tensors[patchInput]?.shape[1];
+    plan.oneShot = { image: 'image', patches: 'patches', queriesPerPatch: patchSpec.queriesPerPatch, ...(typeof slots === 'number' ? { patchSlots: slots } : {}) };
     plan.pipelines.push('image', 'patches');
   }
   // The single graph detects from the image alone only in detection packages (UP-DETR pretraining's takes patches too).

@@ -93,11 +93,14 @@ export function detectionsOf(
   return out;
 }
 
-export function rawOutputs(logits: HostTensor, boxes: HostTensor): RawOutputs {
-  return {
-    logits: Float32Array.from(logits.data),
-    logitsDims: [...logits.dims],
-    boxes: Float32Array.from(boxes.data),
-    boxesDims: [...boxes.dims],
+/** queries: keep only the first `queries` queries (a one-shot package's filled patch slots are dropped). */
+export function rawOutputs(logits: HostTensor, boxes: HostTensor, queries?: number): RawOutputs {
+  const keep = (tensor: HostTensor): [Float32Array, number[]] => {
+    const [batch = 1, count = 0, width = 0] = tensor.dims;
+    if (queries === undefined || queries >= count) return [Float32Array.from(tensor.data), [...tensor.dims]];
+    return [Float32Array.from(tensor.data.subarray(0, batch * queries * width)), [batch, queries, width]];
   };
+  const [logitsData, logitsDims] = keep(logits);
+  const [boxesData, boxesDims] = keep(boxes);
+  return { logits: logitsData, logitsDims, boxes: boxesData, boxesDims };
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
 import type { Manifest } from '../../src/model/manifest';
-import { patchRects } from '../../src/worker/patches';
-import { detectionsOf, resolveDetectOptions } from '../../src/worker/results';
+import { fillPatchSlots, patchRects } from '../../src/worker/patches';
+import { detectionsOf, rawOutputs, resolveDetectOptions } from '../../src/worker/results';
 import { bucketOf } from '../../src/worker/timings';
 
 const size = { width: 100, height: 50 };
@@ -30,6 +30,27 @@ describe('patchRects', () => {
 const manifest = {
   output: { classActivation: 'sigmoid', classNames: ['N/A', 'cat', 'dog'], topK: 4, logits: 'l', boxes: 'b', boxFormat: 'cxcywh-normalized' },
 } as unknown as Manifest;
+
+describe('fixed patch slots (shipped one-shot model)', () => {
+  it('fills unused slots with the last patch; leaves counts alone without fixed slots or when full', () => {
+    const a = [1, 2, 3, 4] as const;
+    const b = [5, 6, 7, 8] as const;
+    expect(fillPatchSlots([a, b], 4)).toEqual([a, b, b, b]);
+    expect(fillPatchSlots([a, b], undefined)).toEqual([a, b]);
+    expect(fillPatchSlots([a, b], 2)).toEqual([a, b]);
+  });
+
+  it('raw outputs keep only the real patches\' queries', () => {
+    const logits = { data: Float32Array.from({ length: 8 }, (_, i) => i), dims: [1, 8, 1] };
+    const boxes = { data: Float32Array.from({ length: 32 }, (_, i) => i), dims: [1, 8, 4] };
+    const raw = rawOutputs(logits, boxes, 2);
+    expect(raw.logitsDims).toEqual([1, 2, 1]);
+    expect([...raw.logits]).toEqual([0, 1]);
+    expect(raw.boxesDims).toEqual([1, 2, 4]);
+    expect([...raw.boxes]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(rawOutputs(logits, boxes).logitsDims).toEqual([1, 8, 1]);
+  });
+});
 
 describe('detectionsOf', () => {
   // 2 queries x 3 classes; query 0 is a confident dog, query 1 a weak cat.

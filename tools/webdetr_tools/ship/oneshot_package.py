@@ -1,0 +1,248 @@
+"""The one-shot model (oneshot/model.py: Deformable-DETR + UP-DETR query-patch branch on frozen CenterNet
+features) -> a model package with two pipelines:
+
+  image   (image [1,3,S,S] 0-255)  encoder_input -> kernel -> encoder_k ... -> memory_values
+          -> dec_value_k: the image memory projected for every decoder layer (kept between queries)
+  patches (after image; patches [1,K,3,P,P] 0-255, K = max_patches, fixed)
+          patch_queries (backbone GAP -> patch2query -> grouped queries, decoder layer 0 masked
+          self-attention + cross-attention projections) -> kernel -> patch_decoder_k ... -> patch_head
+
+K is fixed at max_patches so every graph and kernel has static shapes (no shader recompiles for a new K
+on WebGPU). The runtime fills unused patch slots by repeating a patch; a slot's queries never see
+another slot's (block-diagonal self-attention mask, shared slot embeddings, fixed reference points), so
+its results equal a run with only the real patches.
+
+API
+  load_oneshot(checkpoint) -> (OneShotDETR eval, model config dict, step)
+  oneshot_plan(model, backbone, level_shapes) -> Plan
+  export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print) -> manifest
+  reference_outputs(model, backbone, image, patches) -> (logits, boxes): the PyTorch forward the package must equal
+"""
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..export.deformable_segments import (attention_projections, encoder_reference_points, finish_decoder_layer,
+                                          finish_encoder_layer, inverse_sigmoid)
+from ..export.manifest import file_digest
+from ..export.package import write_package
+from ..export.plan import KernelCall, Pipeline, Plan, Segment
+from ..oneshot.model import OneShotConfig, OneShotDETR, group_mask
+from .centernet import BACKBONE_NAME, INPUT_0_255, load_backbone, pooled_patch_descriptors, projected_levels
+
+EXPORTER = "webdetr_tools.ship.oneshot 1"
+
+
+def load_oneshot(checkpoint):
+    payload = torch.load(str(checkpoint), map_location="cpu")
+    model = OneShotDETR(OneShotConfig.from_dict(payload["model_config"]))
+    model.load_state_dict({k: v.float() for k, v in payload["model"].items()})
+    return model.eval(), payload["model_config"], payload.get("iteration")
+
+
+def _dims(model, level_shapes):
+    c = model.config
+    return {"hidden": c.d_model, "heads": c.nheads, "levels": len(level_shapes), "level_shapes": level_shapes,
+            "points": c.n_points, "slots": c.queries_per_patch, "patches": c.max_patches}
+
+
+def masked_self_attention(layer, tgt, query_pos, mask):
+    q = (tgt + query_pos).transpose(0, 1)
+    out = layer.self_attn(q, q, tgt.transpose(0, 1), attn_mask=mask)[0].transpose(0, 1)
+    return layer.norm2(tgt + out)
+
+
+class EncoderInput(nn.Module):
+    def __init__(self, model, backbone, dims):
+        super().__init__()
+        self.model, self.backbone, self.dims = model, backbone, dims
+        self.register_buffer("reference_points", encoder_reference_points(dims["level_shapes"]), persistent=False)
+
+    def forward(self, image):
+        srcs, pos_embeds = projected_levels(self.backbone, self.model.input_proj, image)
+        src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
+        pos = torch.cat([p.flatten(2).transpose(1, 2) + self.model.level_embed[l].view(1, 1, -1)
+                         for l, p in enumerate(pos_embeds)], 1)
+        value, offsets, logits = attention_projections(self.model.encoder[0].self_attn, src + pos, src, self.dims,
+                                                       self.dims["points"])
+        return src, pos, self.reference_points + 0 * src[:, :1, :1, None], value, offsets, logits
+
+
+class EncoderStep(nn.Module):
+    def __init__(self, model, dims, index):
+        super().__init__()
+        self.model, self.dims, self.index = model, dims, index
+
+    def forward(self, src, core, pos):
+        src = finish_encoder_layer(self.model.encoder[self.index - 1], src, core)
+        value, offsets, logits = attention_projections(self.model.encoder[self.index].self_attn, src + pos, src,
+                                                       self.dims, self.dims["points"])
+        return src, value, offsets, logits
+
+
+class MemoryValues(nn.Module):
+    """Finish the encoder; project the memory for each decoder layer's cross-attention."""
+
+    def __init__(self, model, dims):
+        super().__init__()
+        self.model, self.dims = model, dims
+
+    def forward(self, src, core):
+        memory = finish_encoder_layer(self.model.encoder[-1], src, core)
+        n, s, d = memory.shape
+        heads = self.dims["heads"]
+        return tuple(layer.cross_attn.value_proj(memory).view(n, s, heads, d // heads) for layer in self.model.decoder)
+
+
+class PatchQueries(nn.Module):
+    """Patches -> grouped queries (oneshot.model.patch_queries) -> decoder layer 0 up to its sampling."""
+
+    def __init__(self, model, backbone, dims):
+        super().__init__()
+        self.model, self.backbone, self.dims = model, backbone, dims
+        k, g, d = dims["patches"], dims["slots"], dims["hidden"]
+        with torch.no_grad():
+            reference = model.reference_points(model.query_embed.weight[:, :d]).sigmoid().repeat(k, 1)[None]
+        self.register_buffer("mask", group_mask(k, g), persistent=False)
+        self.register_buffer("reference_input", reference[:, :, None].expand(-1, -1, dims["levels"], -1).contiguous(),
+                             persistent=False)
+
+    def forward(self, patches):
+        k, g, d = self.dims["patches"], self.dims["slots"], self.dims["hidden"]
+        descriptors = pooled_patch_descriptors(self.backbone, patches)  # [1, K, sum C]
+        pos_slot, tgt_slot = self.model.query_embed.weight.split(d, dim=1)
+        query_pos = pos_slot.repeat(k, 1)[None] + self.model.patch2query(descriptors).repeat_interleave(g, dim=1)
+        tgt = tgt_slot.repeat(k, 1)[None] + 0 * query_pos
+        layer = self.model.decoder[0]
+        tgt = masked_self_attention(layer, tgt, query_pos, self.mask)
+        _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"])
+        return tgt, query_pos, self.reference_input + 0 * tgt[:, :, None, :1], offsets, logits
+
+
+class PatchDecoderStep(nn.Module):
+    def __init__(self, model, dims, index):
+        super().__init__()
+        self.model, self.dims, self.index = model, dims, index
+        self.register_buffer("mask", group_mask(dims["patches"], dims["slots"]), persistent=False)
+
+    def forward(self, tgt, core, query_pos):
+        hs = finish_decoder_layer(self.model.decoder[self.index - 1], tgt, core)
+        layer = self.model.decoder[self.index]
+        tgt = masked_self_attention(layer, hs, query_pos, self.mask)
+        _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"])
+        return tgt, offsets, logits
+
+
+class PatchHead(nn.Module):
+    """Last decoder layer's heads: match logit [1, K*G, 1] and cxcywh box [1, K*G, 4] relative to the image."""
+
+    def __init__(self, model, dims):
+        super().__init__()
+        self.model, self.dims = model, dims
+
+    def forward(self, tgt, core, reference_input):
+        hs = finish_decoder_layer(self.model.decoder[-1], tgt, core)
+        delta = self.model.bbox_embed(hs)
+        centre = delta[..., :2] + inverse_sigmoid(reference_input[:, :, 0])
+        return self.model.class_embed(hs), torch.cat((centre, delta[..., 2:]), -1).sigmoid()
+
+
+def oneshot_plan(model, backbone, level_shapes):
+    dims = _dims(model, level_shapes)
+    enc, dec = model.config.enc_layers, model.config.dec_layers
+    head_dim = dims["hidden"] // dims["heads"]
+    segments = {}
+    s = sum(h * w for h, w in level_shapes)
+    queries = dims["patches"] * dims["slots"]
+
+    def graph(stages, name, module, inputs, outputs):
+        segments[name] = Segment(module, inputs, outputs)
+        stages.append(("graph", name))
+
+    def kernel(stages, name, value, reference, offsets, logits, output, n_queries):
+        stages.append(("kernel", KernelCall(name, value, reference, offsets, logits, output, n_queries, dims["heads"],
+                                            head_dim, level_shapes, dims["points"], 2)))
+
+    image = []
+    graph(image, "encoder_input", EncoderInput(model, backbone, dims), ["image"],
+          ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"])
+    for k in range(enc):
+        kernel(image, f"encoder_{k}", f"enc_value_{k}", "enc_reference_points", f"enc_offsets_{k}", f"enc_logits_{k}",
+               f"enc_core_{k}", s)
+        if k + 1 < enc:
+            graph(image, f"encoder_{k + 1}", EncoderStep(model, dims, k + 1), [f"enc_src_{k}", f"enc_core_{k}", "enc_pos"],
+                  [f"enc_src_{k + 1}", f"enc_value_{k + 1}", f"enc_offsets_{k + 1}", f"enc_logits_{k + 1}"])
+    values = [f"dec_value_{k}" for k in range(dec)]
+    graph(image, "memory_values", MemoryValues(model, dims), [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"], values)
+    patches = []
+    graph(patches, "patch_queries", PatchQueries(model, backbone, dims), ["patches"],
+          ["dec_tgt_0", "dec_query_pos", "dec_reference_input", "dec_offsets_0", "dec_logits_0"])
+    for k in range(dec):
+        kernel(patches, f"decoder_{k}", f"dec_value_{k}", "dec_reference_input", f"dec_offsets_{k}", f"dec_logits_{k}",
+               f"dec_core_{k}", queries)
+        if k + 1 < dec:
+            graph(patches, f"patch_decoder_{k + 1}", PatchDecoderStep(model, dims, k + 1),
+                  [f"dec_tgt_{k}", f"dec_core_{k}", "dec_query_pos"],
+                  [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"])
+    graph(patches, "patch_head", PatchHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"],
+          ["pred_logits", "pred_boxes"])
+    return Plan(segments, [
+        Pipeline("image", ["image"], values, image,
+                 description="CenterNet backbone + deformable encoder; memory projected for every decoder layer"),
+        Pipeline("patches", ["patches"], ["pred_logits", "pred_boxes"], patches, after="image",
+                 description=f"query patches (exactly {dims['patches']}; fill unused slots by repeating one) -> "
+                             f"{dims['slots']} queries each, decoded against the image memory"),
+    ])
+
+
+@torch.no_grad()
+def reference_outputs(model, backbone, image, patches):
+    """The training model's forward on the same inputs: image [1,3,S,S] 0-255, patches [1,K,3,P,P] 0-255."""
+    memory = model.encode(backbone(image))
+    shapes = [(int(h), int(w)) for h, w in _level_shapes(backbone, image)]
+    logits, boxes = model.decode(memory, shapes, pooled_patch_descriptors(backbone, patches))
+    return logits[-1], boxes[-1]
+
+
+def _level_shapes(backbone, image):
+    return [tuple(f.shape[2:]) for f in backbone(image)]
+
+
+def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print):
+    started = time.time()
+    model, config, step = load_oneshot(checkpoint)
+    backbone = load_backbone(model_json)
+    size, patch, k = config["image_size"], config["patch_size"], config["max_patches"]
+    image = torch.zeros(1, 3, size, size)
+    patches = torch.zeros(1, k, 3, patch, patch)
+    with torch.no_grad():
+        level_shapes = [tuple(int(v) for v in s) for s in _level_shapes(backbone, image)]
+    progress(f"one-shot: d {config['d_model']}, heads {config['nheads']}, levels {level_shapes}, layers "
+             f"{config['enc_layers']}+{config['dec_layers']}, {config['queries_per_patch']} queries x {k} patches "
+             f"of {patch}x{patch}, input {size}x{size} (0-255), iteration {step}")
+    description = {
+        "model": {"family": "deformable-detr", "variant": "one-shot", "singleScale": False,
+                  "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
+                  "exporter": EXPORTER},
+        "input": {"sizePolicy": {"kind": "fixed", "height": size, "width": size}, "resize": "bilinear-stretch",
+                  **INPUT_0_255, "layout": "NCHW",
+                  "queryPatch": {"height": patch, "width": patch, "maxPatches": k,
+                                 "queriesPerPatch": config["queries_per_patch"]}},
+        "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
+                   "classNames": ["match"], "boxFormat": "cxcywh-normalized", "topK": config["queries_per_patch"]},
+        "architecture": {"hiddenDim": config["d_model"], "numQueries": config["queries_per_patch"],
+                         "encoderLayers": config["enc_layers"], "decoderLayers": config["dec_layers"],
+                         "numHeads": config["nheads"], "numLevels": len(level_shapes),
+                         "encoderPoints": config["n_points"], "decoderPoints": config["n_points"],
+                         "levelShapes": [list(s) for s in level_shapes], "ffnDim": config["dim_feedforward"],
+                         "backbone": BACKBONE_NAME},
+    }
+    plan = oneshot_plan(model, backbone, level_shapes)
+    manifest = write_package(plan, {"image": image, "patches": patches}, out_dir, description, single_graph=False,
+                             fp16=fp16, progress=progress)
+    total = sum(g["bytes"] for g in manifest["graphs"])
+    progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+             f"{time.time() - started:.1f} s")
+    return manifest
