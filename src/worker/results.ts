@@ -98,7 +98,9 @@ export function rawOutputs(logits: HostTensor, boxes: HostTensor, queries?: numb
   const keep = (tensor: HostTensor): [Float32Array, number[]] => {
     const [batch = 1, count = 0, width = 0] = tensor.dims;
     if (queries === undefined || queries >= count) return [Float32Array.from(tensor.data), [...tensor.dims]];
-    return [Float32Array.from(tensor.data.subarray(0, batch * queries * width)), [batch, queries, width]];
+    const kept = new Float32Array(batch * queries * width);
+    for (let b = 0; b < batch; b++) kept.set(tensor.data.subarray(b * count * width, (b * count + queries) * width), b * queries * width);
+    return [kept, [batch, queries, width]];
   };
   const [logitsData, logitsDims] = keep(logits);
   const [boxesData, boxesDims] = keep(boxes);
