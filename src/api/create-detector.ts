@@ -81,11 +81,13 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
   let info = { backend: first.backend, model: first.model };
 
   async function live(): Promise<WorkerConnection> {
-    let connection = await shared.connection;
-    if (connection.dead) {
-      // Recover: a fresh worker, the model reloaded (the Cache API makes this a local read).
-      shared.connection = openWorkerConnection(shared.factory, shared.options);
-      connection = await shared.connection;
+    let connection = await shared.connection.catch(() => undefined);
+    if (connection === undefined || connection.dead) {
+      // Recover: a fresh worker, the model reloaded (the Cache API makes this a local read). A failed
+      // reload is retried on the next call instead of failing every later call.
+      const reopening = openWorkerConnection(shared.factory, shared.options);
+      shared.connection = reopening;
+      connection = await reopening;
       info = { backend: connection.backend, model: connection.model };
     }
     return connection;

@@ -1,7 +1,11 @@
 /**
  * One worker and the model loaded in it. Comlink promises never settle if the worker dies, so each
  * call races the worker's death: a crash rejects every pending call with WorkerError, and the owner
- * can start a fresh connection.
+ * can start a fresh connection. Death is seen through the worker's error events and, for a worker
+ * that ends without one (terminated, its thread killed or out of memory), through a Web Lock the
+ * worker holds for its lifetime: the page's request for it is granted the moment the worker is gone,
+ * with no polling and no timer (a busy worker, e.g. inside a long WASM graph run, is not mistaken
+ * for a dead one).
  */
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import { WorkerError } from '../errors.js';
@@ -25,6 +29,29 @@ export type WorkerFactory = () => Worker;
 export const defaultWorkerFactory: WorkerFactory = () =>
   new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'webdetr' });
 
+/** How long close() lets the worker release its GPU resources before terminating it anyway. */
+const CLOSE_GRACE_MS = 5000;
+
+let livenessLocks = 0;
+
+/**
+ * The worker takes a uniquely named Web Lock and keeps it; the page then queues for the same lock,
+ * which the browser grants only when the worker ends. Where Web Locks are missing only error events
+ * reveal a dead worker.
+ */
+async function watchLiveness(
+  call: <T>(run: (r: Remote<WorkerApi>) => Promise<T>) => Promise<T>,
+  signal: AbortSignal,
+  onDeath: () => void,
+): Promise<void> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (locks === undefined) return;
+  const random = globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2);
+  const name = `webdetr-worker-${random}-${++livenessLocks}`;
+  if (!(await call((r) => r.holdLiveness(name)))) return;
+  locks.request(name, { signal }, () => onDeath()).catch(() => undefined);
+}
+
 export async function openWorkerConnection(
   factory: WorkerFactory,
   options: WorkerLoadOptions,
@@ -43,11 +70,13 @@ export async function openWorkerConnection(
     declareDeath = reject;
   });
   death.catch(() => undefined);
+  const liveness = new AbortController();
   const die = (message: string): void => {
     if (dead) return;
     dead = true;
     declareDeath(new WorkerError(message));
     worker.terminate();
+    liveness.abort();
   };
   worker.addEventListener('error', (event) => die(`the webdetr worker crashed: ${event.message || 'uncaught error'}`));
   worker.addEventListener('messageerror', () => die('the webdetr worker sent a message that could not be read'));
@@ -59,11 +88,13 @@ export async function openWorkerConnection(
   const progressProxy = onProgress ? proxy(onProgress) : undefined;
   let loaded: { backend: BackendInfo; model: ModelInfo };
   try {
+    await watchLiveness(call, liveness.signal, () => die('the webdetr worker stopped without an error event (terminated, or its thread died or ran out of memory)'));
     loaded = await call((r) => r.load(options, progressProxy));
   } catch (error) {
     remote[releaseProxy]();
     worker.terminate();
     dead = true;
+    liveness.abort();
     throw error;
   }
   return {
@@ -76,14 +107,18 @@ export async function openWorkerConnection(
     },
     async close() {
       if (dead) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([remote.dispose(), death, new Promise((resolve) => setTimeout(resolve, 5000))]);
+        await Promise.race([remote.dispose(), death, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
       } catch {
         // The worker is being terminated anyway.
+      } finally {
+        clearTimeout(timer);
       }
       dead = true;
       remote[releaseProxy]();
       worker.terminate();
+      liveness.abort();
     },
   };
 }

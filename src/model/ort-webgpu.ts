@@ -8,7 +8,7 @@
  * context (worker) must be replaced.
  */
 import * as ort from 'onnxruntime-web';
-import { WebGpuUnavailableError } from '../errors.js';
+import { ModelIntegrityError, WebGpuUnavailableError } from '../errors.js';
 
 export interface OrtWebGpuSessions {
   sessions: Map<string, ort.InferenceSession>;
@@ -48,20 +48,37 @@ async function chooseAdapter(requested: GPUAdapter | undefined): Promise<GPUAdap
   return adapter;
 }
 
-/** One WebGPU session per graph (outputs stay on the GPU), and the device they run on. */
-export async function createOrtWebGpuSessions(graphs: ReadonlyArray<[name: string, bytes: Uint8Array]>, requestedAdapter?: GPUAdapter): Promise<OrtWebGpuSessions> {
+/**
+ * Whether onnxruntime's CPU (wasm) EP can load these bytes. Asked only after the WebGPU EP refused a
+ * graph, to tell a broken package (ModelIntegrityError) from a WebGPU failure by evidence rather than
+ * by ORT's message wording; the probe session is released at once.
+ */
+async function loadsOnCpu(bytes: Uint8Array): Promise<boolean> {
+  try {
+    const probe = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    await probe.release();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type GraphBytes = [name: string, bytes: Uint8Array, file?: string];
+
+/**
+ * One WebGPU session per graph (outputs stay on the GPU), and the device they run on. A graph that
+ * no EP can load rejects with ModelIntegrityError('invalid-graph'); every session made before it is
+ * released.
+ */
+export async function createOrtWebGpuSessions(graphs: ReadonlyArray<GraphBytes>, requestedAdapter?: GPUAdapter): Promise<OrtWebGpuSessions> {
   const adapter = await chooseAdapter(requestedAdapter);
   const sessions = new Map<string, ort.InferenceSession>();
   try {
-    for (const [name, bytes] of graphs) {
+    for (const [name, bytes, file = name] of graphs) {
       // Sequential on purpose: JSEP does not support concurrent session creation.
-      const session = await ort.InferenceSession.create(bytes, {
-        executionProviders: ['webgpu'],
-        preferredOutputLocation: 'gpu-buffer',
-        graphOptimizationLevel: 'all',
-        // ORT fuses MatMul + Add into Gemm, whose WebGPU kernel is untiled: measured 93% of a frame's
-        // GPU time on SwiftShader (Gemm 157 s vs MatMul 12 s, R50 Deformable-DETR at 64x96).
-        extra: { optimization: { disable_specified_optimizers: 'MatMulAddFusion' } },
+      const session = await createWebGpuSession(bytes).catch(async (cause: unknown) => {
+        if (await loadsOnCpu(bytes)) throw cause;
+        throw new ModelIntegrityError(file, 'invalid-graph', `${file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`);
       });
       sessions.set(name, session);
     }
@@ -70,9 +87,21 @@ export async function createOrtWebGpuSessions(graphs: ReadonlyArray<[name: strin
     return { sessions, device, adapter };
   } catch (error) {
     for (const session of sessions.values()) await session.release();
+    if (error instanceof ModelIntegrityError) throw error;
     if (initializedDevice() === undefined && !(error instanceof WebGpuUnavailableError)) {
       throw new WebGpuUnavailableError(`onnxruntime-web could not start its WebGPU EP: ${String(error)}`, { cause: error });
     }
     throw error;
   }
+}
+
+function createWebGpuSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: ['webgpu'],
+    preferredOutputLocation: 'gpu-buffer',
+    graphOptimizationLevel: 'all',
+    // ORT fuses MatMul + Add into Gemm, whose WebGPU kernel is untiled: measured 93% of a frame's
+    // GPU time on SwiftShader (Gemm 157 s vs MatMul 12 s, R50 Deformable-DETR at 64x96).
+    extra: { optimization: { disable_specified_optimizers: 'MatMulAddFusion' } },
+  });
 }

@@ -15,7 +15,7 @@ import { isGpuTensor } from './executor.js';
 import { createGpuStages } from './gpu-stages.js';
 import { createGpuTensorStore, elementCount } from './gpu-tensor-store.js';
 import type { Manifest, Pipeline, Stage } from './manifest.js';
-import { createOrtWebGpuSessions } from './ort-webgpu.js';
+import { createOrtWebGpuSessions, type GraphBytes } from './ort-webgpu.js';
 import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
 import { bindDims } from './tensor-dims.js';
 
@@ -66,10 +66,10 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
   const { manifest } = options;
   const pipelines = new Map<string, Pipeline>(options.pipelines.map((name) => [name, findPipeline(manifest, name)]));
   for (const pipeline of pipelines.values()) checkFloat32(manifest, pipeline);
-  const graphs = graphsOfPipelines(manifest, options.pipelines).map((graph): [string, Uint8Array] => {
+  const graphs = graphsOfPipelines(manifest, options.pipelines).map((graph): GraphBytes => {
     const bytes = options.graphs.get(graph.name);
     if (bytes === undefined) throw new InputError(`graph ${graph.name} was not loaded`);
-    return [graph.name, bytes];
+    return [graph.name, bytes, graph.file];
   });
   const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter);
   let lostInfo: GPUDeviceLostInfo | undefined;

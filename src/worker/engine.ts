@@ -80,6 +80,11 @@ export class DetectorEngine {
     return new DetectorEngine(manifest, backend, model, plan, executor.runner, executor.device, gpuPreprocess);
   }
 
+  /** The GPUDevice this engine runs on (WebGPU backend), for the worker's test hooks. */
+  get gpuDevice(): GPUDevice | undefined {
+    return this.device;
+  }
+
   get counters() {
     return this.executor.counters;
   }

@@ -12,6 +12,11 @@ export interface WorkerLoadOptions {
 }
 
 export interface WorkerApi {
+  /**
+   * Takes the Web Lock `lockName` for the worker's lifetime (false where Web Locks are missing). The
+   * page waits on the same lock: it is granted when the worker ends, even without an error event.
+   */
+  holdLiveness(lockName: string): Promise<boolean>;
   load(options: WorkerLoadOptions, onProgress?: LoadProgressCallback): Promise<{ backend: BackendInfo; model: ModelInfo }>;
   prepareImage(pixels: EnginePixels): Promise<PreparedImage>;
   releaseImage(id: number): Promise<void>;

@@ -8,6 +8,7 @@ import { installErrorTransfer } from '../api/wire-errors.js';
 import { InputError } from '../errors.js';
 import type { WorkerApi, WorkerLoadOptions } from './protocol.js';
 import { DetectorEngine, type ImageRef } from './engine.js';
+import { installTestHooks } from './test-hooks.js';
 import type { DetectionResult, OneShotResult } from '../api/types.js';
 
 installErrorTransfer();
@@ -26,6 +27,18 @@ function withTransfers<T extends DetectionResult | OneShotResult>(result: T): T 
 }
 
 const api: WorkerApi = {
+  async holdLiveness(lockName) {
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (locks === undefined) return false;
+    // Held until this worker ends, however it ends: the page's request for the same lock is granted then.
+    await new Promise<void>((granted) => {
+      void locks.request(lockName, () => {
+        granted();
+        return new Promise<never>(() => undefined);
+      });
+    });
+    return true;
+  },
   async load(options: WorkerLoadOptions, onProgress) {
     if (engine !== undefined) throw new InputError('this worker already holds a model');
     engine = await DetectorEngine.create({ ...options, ...(onProgress ? { onProgress } : {}) });
@@ -54,3 +67,4 @@ const api: WorkerApi = {
 };
 
 expose(api);
+installTestHooks(self as unknown as DedicatedWorkerGlobalScope, () => engine?.gpuDevice);

@@ -1,0 +1,98 @@
+/**
+ * Faults in headless chromium, on the tiny test package (test/fixtures/packages/tiny, 24 KB of graphs:
+ * a WebGPU frame on SwiftShader takes seconds, not minutes). Each fault asserts the typed error and
+ * that the next good call works:
+ * - GPU package runner: a graph that passed its sha256 but is not loadable ONNX -> ModelIntegrityError
+ *   (invalid-graph), no session or runner buffer left behind; a good runner in the same context then
+ *   matches the CPU runner.
+ * - Worker ending without an error event (terminate(), or its thread exiting): the call in flight
+ *   rejects with WorkerError at once, the queued call and later calls run on a fresh worker, and a new
+ *   createDetector for the same model works; no timer outlives dispose.
+ * - GPUDevice destroyed in the middle of a frame through createDetector (WebGPU): DeviceLostError for
+ *   the call in flight, then the next call recovers (fresh worker, model reloaded) and matches.
+ */
+import { expect, test, type Page } from '@playwright/test';
+
+const TINY = '/test/fixtures/packages/tiny';
+
+let page: Page;
+test.describe.configure({ mode: 'serial' });
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
+  page.on('console', (message) => {
+    if (!/onnxruntime|\[vite\]|WebSocket/.test(message.text())) console.log(`[page] ${message.text()}`);
+  });
+  page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));
+  // A shell without vite's HTML transform: no HMR client (its timers would count as ours).
+  await page.route('**/e2e/pages/faults-shell.html', (route) =>
+    route.fulfill({ contentType: 'text/html', body: '<!doctype html><script type="module" src="/e2e/pages/faults-page.ts"></script>' }),
+  );
+  await page.goto('/e2e/pages/faults-shell.html');
+  await page.waitForFunction(() => window.faults !== undefined);
+});
+test.afterAll(async () => page.close());
+
+test('GPU runner: a verified graph that is not ONNX -> ModelIntegrityError(invalid-graph), nothing left behind; a good runner then works', async () => {
+  test.setTimeout(180_000);
+  const result = await page.evaluate((url) => window.faults!.gpuRunnerInvalidGraph(url), TINY);
+  console.log(JSON.stringify(result, (key, value: unknown) => (key === 'message' ? undefined : value)));
+  expect(result.cases).toHaveLength(3);
+  for (const c of result.cases) {
+    expect(c.outcome, c.label).toMatchObject({ name: 'ModelIntegrityError', code: 'model-integrity', reason: 'invalid-graph' });
+    expect(c.outcome.url, c.label).toMatch(/^(backbone|head)\.onnx$/);
+    expect(c.liveSessions, c.label).toBe(0);
+    expect(c.runnerBuffersCreated, c.label).toBe(0);
+  }
+  expect(result.good.outcome.name).toBe('resolved');
+  expect(result.good.vsCpu.logits).toBeLessThanOrEqual(1e-3);
+  expect(result.good.vsCpu.boxes).toBeLessThanOrEqual(1e-4);
+  expect(result.good.uncapturedErrors).toEqual([]);
+  expect(result.good.liveSessionsAfterDispose).toBe(0);
+});
+
+for (const how of ['terminate', 'exit'] as const) {
+  test(`worker ends without an error event (${how}) with a call waiting: WorkerError at once, then a fresh worker; no timers after dispose`, async () => {
+    test.setTimeout(120_000);
+    const result = await page.evaluate(([url, h]) => window.faults!.workerCrash(url, h), [TINY, how] as const);
+    console.log(`worker ${how}: ${JSON.stringify(result)}`);
+    expect(result.first.name).toBe('resolved');
+    expect(result.inFlight).toMatchObject({ name: 'WorkerError', code: 'worker-failed' });
+    // exit: the worker closes before it reads the call. terminate: 200 ms after the call, while the
+    // worker is inside a 2 s busy stretch; chromium tears the thread down (releasing its lock) when that ends.
+    expect(result.inFlight.ms).toBeLessThan(how === 'terminate' ? 3000 : 1000);
+    for (const key of ['queued', 'next', 'recreated'] as const) expect(result[key].name, key).toBe('resolved');
+    expect([result.queuedMatches, result.nextMatches, result.recreatedMatches]).toEqual([0, 0, 0]);
+    // The crashed worker and one fresh worker, shared by the recreated detector (same model URL).
+    expect(result.workersStarted).toBe(2);
+    expect(result.openTimersAfterDispose).toBe(0);
+    expect(result.intervalsStarted).toBe(0);
+  });
+}
+
+test('a busy worker (3 s without answering, like a long WASM graph run) is not taken for a dead one', async () => {
+  test.setTimeout(120_000);
+  const result = await page.evaluate((url) => window.faults!.workerCrash(url, 'stall'), TINY);
+  console.log(`worker stall: ${JSON.stringify(result)}`);
+  expect(result.inFlight.name).toBe('resolved');
+  expect(result.inFlight.ms).toBeGreaterThanOrEqual(2900);
+  expect([result.queuedMatches, result.nextMatches, result.recreatedMatches]).toEqual([0, 0, 0]);
+  expect(result.workersStarted).toBe(1);
+  expect(result.openTimersAfterDispose).toBe(0);
+});
+
+test('createDetector on WebGPU: GPUDevice destroyed mid-frame -> DeviceLostError, the next call recovers on a fresh worker and matches', async () => {
+  test.setTimeout(300_000);
+  const result = await page.evaluate((url) => window.faults!.deviceLossMidFrame(url, 2), TINY);
+  console.log(`device loss: ${JSON.stringify(result)}`);
+  expect(result.backend).toBe('webgpu');
+  expect(result.first.name).toBe('resolved');
+  expect(result.inFlight).toMatchObject({ name: 'DeviceLostError', code: 'device-lost' });
+  expect(result.inFlight.ms).toBeLessThan(2000 + result.first.ms);
+  expect(result.recovered.name).toBe('resolved');
+  expect(result.recoveredBackend).toBe('webgpu');
+  expect(result.workersStarted).toBe(3); // webgpu, its replacement, the wasm comparison
+  expect(result.recoveredVsFirst.logits).toBeLessThanOrEqual(1e-6);
+  expect(result.recoveredVsFirst.boxes).toBeLessThanOrEqual(1e-6);
+  expect(result.webgpuVsWasm.logits).toBeLessThanOrEqual(1e-3);
+  expect(result.webgpuVsWasm.boxes).toBeLessThanOrEqual(1e-4);
+});
