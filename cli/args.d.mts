@@ -6,6 +6,8 @@ export interface DetectArgs {
   images: string[];
   model: string;
   patches: QueryPatch[];
+  /** --patches-file: JSON {"<image as given>": [[x0, y0, x1, y1], ...]}, read by runDetect. */
+  patchesFile?: string;
   threshold: number;
   maxDetections: number;
   backend: BackendPreference;
@@ -23,3 +25,4 @@ export const USAGE: string;
 export class UsageError extends Error {}
 export function parseCliArgs(argv: readonly string[]): CliArgs;
 export function parsePatch(text: string): QueryPatch;
+export function parsePatchesFile(text: string, images: readonly string[]): QueryPatch[][];

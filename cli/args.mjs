@@ -16,7 +16,10 @@ Options:
   --model <dir|url>        model package: a directory with manifest.json, a manifest.json path,
                            or an http(s) URL of either (must allow CORS)
   --patch x0,y0,x1,y1      one-shot query patch, a rectangle in image pixels (repeatable;
-                           UP-DETR packages); prints the detections per patch
+                           one-shot packages); prints the detections per patch
+  --patches-file <json>    per-image query patches: {"<image as given>": [[x0,y0,x1,y1], ...]};
+                           every image needs an entry; more patches than the model takes at
+                           once run in chunks on the image's one encoding
   --threshold <t>          minimum score, 0..1 (default 0.5)
   --max-detections <n>     at most n detections per image or patch (default 100)
   --backend <b>            auto | webgpu | wasm (default auto)
@@ -52,6 +55,7 @@ export function parseCliArgs(argv) {
       options: {
         model: { type: 'string' },
         patch: { type: 'string', multiple: true },
+        'patches-file': { type: 'string' },
         threshold: { type: 'string' },
         'max-detections': { type: 'string' },
         backend: { type: 'string' },
@@ -73,6 +77,7 @@ export function parseCliArgs(argv) {
   if (command !== 'detect') throw new UsageError(`unknown command ${JSON.stringify(command)} (the command is: detect)`);
   if (images.length === 0) throw new UsageError('no image given: webdetr detect <image...> --model <dir|url>');
   if (values.model === undefined || values.model === '') throw new UsageError('--model <dir|url> is required');
+  if (values['patches-file'] !== undefined && values.patch !== undefined) throw new UsageError('give --patch or --patches-file, not both');
   const backend = values.backend ?? 'auto';
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
   const threshold = values.threshold === undefined ? 0.5 : number('--threshold', values.threshold);
@@ -88,6 +93,7 @@ export function parseCliArgs(argv) {
     images,
     model: values.model,
     patches: (values.patch ?? []).map(parsePatch),
+    ...(values['patches-file'] === undefined ? {} : { patchesFile: values['patches-file'] }),
     threshold,
     maxDetections,
     backend,
@@ -110,6 +116,28 @@ export function parsePatch(text) {
   if (x0 < 0 || y0 < 0) throw new UsageError(`--patch ${text}: the corner x0,y0 must not be negative`);
   if (!(x1 > x0 && y1 > y0)) throw new UsageError(`--patch ${text}: x1 must be greater than x0 and y1 greater than y0`);
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/**
+ * --patches-file contents → per image (in `images` order) its patches.
+ * @param {string} text
+ * @param {readonly string[]} images
+ */
+export function parsePatchesFile(text, images) {
+  let table;
+  try {
+    table = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--patches-file is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (table === null || typeof table !== 'object' || Array.isArray(table)) {
+    throw new UsageError('--patches-file must be a JSON object {"<image>": [[x0, y0, x1, y1], ...]}');
+  }
+  return images.map((image) => {
+    const rects = table[image];
+    if (!Array.isArray(rects) || rects.length === 0) throw new UsageError(`--patches-file has no patches for ${image}`);
+    return rects.map((rect) => parsePatch(Array.isArray(rect) ? rect.join(',') : String(rect)));
+  });
 }
 
 function number(flag, text) {

@@ -3,8 +3,9 @@
  * headless chromium (Playwright) through the page's real API, prints the result.
  * Returns the exit status: 0 ok, 1 the run failed, 2 bad arguments or missing files.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { parsePatchesFile, UsageError } from './args.mjs';
 import { chromiumWebGpuArgs } from './chromium-flags.mjs';
 import { formatTable, progressBar, progressLine } from './format.mjs';
 import { startCliServer } from './server.mjs';
@@ -47,6 +48,16 @@ export async function runDetect(args, io) {
   }
   const model = resolveModelArg(args.model);
   if (model.kind === 'missing') return fail(2, model.message);
+  let perImagePatches;
+  if (args.patchesFile !== undefined) {
+    if (!existsSync(args.patchesFile)) return fail(2, `--patches-file ${args.patchesFile}: no such file`);
+    try {
+      perImagePatches = parsePatchesFile(readFileSync(args.patchesFile, 'utf8'), args.images);
+    } catch (error) {
+      if (error instanceof UsageError) return fail(2, error.message);
+      throw error;
+    }
+  }
 
   let server;
   let browser;
@@ -86,7 +97,7 @@ export async function runDetect(args, io) {
     const request = {
       modelUrl,
       backend: args.backend,
-      images: args.images.map((name, k) => ({ name, url: server.imageUrls[k] })),
+      images: args.images.map((name, k) => ({ name, url: server.imageUrls[k], ...(perImagePatches ? { patches: perImagePatches[k] } : {}) })),
       patches: args.patches,
       threshold: args.threshold,
       maxDetections: args.maxDetections,

@@ -18,7 +18,8 @@ import type { LoadProgressEvent } from '../../src/model/progress.js';
 export interface CliRequest {
   modelUrl: string;
   backend: BackendPreference;
-  images: { name: string; url: string }[];
+  /** patches: this image's own query patches (--patches-file); else the request's. */
+  images: { name: string; url: string; patches?: QueryPatch[] }[];
   patches: QueryPatch[];
   threshold: number;
   maxDetections: number;
@@ -98,17 +99,9 @@ export async function runCli(
         return { ok: false, error: toCliError(error, 'image', image.name), model: detector.model, results };
       }
       try {
-        if (request.patches.length > 0) {
-          const r = await detector.detectWithPatches(blob, request.patches, options);
-          results.push({
-            image: image.name,
-            imageSize: r.imageSize,
-            patches: r.patches,
-            reusedImageFeatures: r.reusedImageFeatures,
-            timings: r.timings,
-            backend: r.backend,
-            ...(r.raw ? { raw: plainRaw(r.raw) } : {}),
-          });
+        const patches = image.patches ?? request.patches;
+        if (patches.length > 0) {
+          results.push(await detectPatchesInChunks(detector, blob, image.name, patches, options));
         } else {
           const r = await detector.detect(blob, options);
           results.push({
@@ -128,6 +121,40 @@ export async function runCli(
   } finally {
     await detector.dispose().catch(() => undefined);
   }
+}
+
+/**
+ * More patches than the model takes at once run in chunks of maxPatches on one prepared image, so the
+ * image is encoded once; per-patch results are concatenated in order (raw outputs: the first chunk's).
+ */
+async function detectPatchesInChunks(
+  detector: Detector,
+  blob: Blob,
+  name: string,
+  patches: readonly QueryPatch[],
+  options: { threshold: number; maxDetections: number; raw: boolean },
+): Promise<CliImageResult> {
+  const size = Math.max(1, detector.model.maxPatches);
+  const prepared = patches.length > size ? await detector.prepareImage(blob) : undefined;
+  let result: CliImageResult | undefined;
+  for (let start = 0; start < patches.length; start += size) {
+    const r = await detector.detectWithPatches(prepared ?? blob, patches.slice(start, start + size), options);
+    if (result === undefined) {
+      result = {
+        image: name,
+        imageSize: r.imageSize,
+        patches: [...r.patches],
+        reusedImageFeatures: r.reusedImageFeatures,
+        timings: r.timings,
+        backend: r.backend,
+        ...(r.raw ? { raw: plainRaw(r.raw) } : {}),
+      };
+    } else {
+      result.patches?.push(...r.patches);
+    }
+  }
+  if (result === undefined) throw new Error('no patches');
+  return result;
 }
 
 function plainRaw(raw: { logits: Float32Array; logitsDims: number[]; boxes: Float32Array; boxesDims: number[] }): CliRaw {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCliArgs, parsePatch, UsageError, type DetectArgs } from '../../cli/args.mjs';
+import { parseCliArgs, parsePatch, parsePatchesFile, UsageError, type DetectArgs } from '../../cli/args.mjs';
 
 const detect = (...argv: string[]) => parseCliArgs(argv) as DetectArgs;
 const usage = (...argv: string[]) => expect(() => parseCliArgs(argv)).toThrow(UsageError);
@@ -97,5 +97,19 @@ describe('webdetr CLI arguments', () => {
       if (saved === undefined) delete process.env.WEBDETR_CHROMIUM;
       else process.env.WEBDETR_CHROMIUM = saved;
     }
+  });
+
+  it('--patches-file: per-image patches in image order; every image needs an entry; not with --patch', () => {
+    expect(detect('detect', 'a.png', '--model', 'm', '--patches-file', 'p.json').patchesFile).toBe('p.json');
+    expect(() => parseCliArgs(['detect', 'a.png', '--model', 'm', '--patches-file', 'p.json', '--patch', '0,0,5,5'])).toThrow(/not both/);
+    const text = JSON.stringify({ 'b.png': [[1, 2, 11, 22]], 'a.png': [[0, 0, 5, 5], [2, 2, 4, 6]] });
+    expect(parsePatchesFile(text, ['a.png', 'b.png'])).toEqual([
+      [{ x: 0, y: 0, width: 5, height: 5 }, { x: 2, y: 2, width: 2, height: 4 }],
+      [{ x: 1, y: 2, width: 10, height: 20 }],
+    ]);
+    expect(() => parsePatchesFile(text, ['a.png', 'c.png'])).toThrow(/no patches for c\.png/);
+    expect(() => parsePatchesFile('[1]', ['a.png'])).toThrow(UsageError);
+    expect(() => parsePatchesFile('{', ['a.png'])).toThrow(/not JSON/);
+    expect(() => parsePatchesFile(JSON.stringify({ 'a.png': [[5, 5, 1, 1]] }), ['a.png'])).toThrow(/x1 must be greater/);
   });
 });
