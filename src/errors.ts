@@ -80,7 +80,8 @@ export class ModelFetchError extends WebDetrError {
 
 /**
  * A model file arrived but is not the file the manifest describes (truncated, too long, wrong sha256),
- * or it matches the manifest but onnxruntime cannot load it as a graph (`invalid-graph`: a broken package).
+ * or it matches the manifest but onnxruntime cannot load it as a graph (`invalid-graph`: a broken package),
+ * or the loaded graph's inputs/outputs contradict the manifest (`graph-mismatch`).
  */
 export class ModelIntegrityError extends WebDetrError {
   readonly url: string;
@@ -92,7 +93,8 @@ export class ModelIntegrityError extends WebDetrError {
   }
 }
 
-export type ModelIntegrityReason = 'truncated' | 'too-long' | 'hash-mismatch' | 'invalid-graph';
+/** `graph-mismatch`: the graph loads, but its inputs/outputs are not what the manifest declares (names, dtypes, fixed dims). */
+export type ModelIntegrityReason = 'truncated' | 'too-long' | 'hash-mismatch' | 'invalid-graph' | 'graph-mismatch';
 
 /** A model package manifest breaks the schema (schemas/manifest.schema.json) or its cross-reference rules. */
 export class ManifestError extends WebDetrError {

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import type { ImageInput } from './types.js';
-import type { EnginePixels } from '../worker/image-store.js';
+import { checkImageSize, type EnginePixels } from '../worker/image-store.js';
 
 const BITMAP_OPTIONS: ImageBitmapOptions = { premultiplyAlpha: 'none', colorSpaceConversion: 'none' };
 
@@ -16,6 +16,15 @@ export interface WorkerImage {
 
 function isImageData(image: ImageInput): image is ImageData {
   return typeof ImageData !== 'undefined' && image instanceof ImageData;
+}
+
+/** Pixel size of a source when it is known without decoding (not for Blobs). */
+function knownSize(image: ImageInput): { width: number; height: number } | undefined {
+  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return { width: image.naturalWidth, height: image.naturalHeight };
+  if (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) return { width: image.displayWidth, height: image.displayHeight };
+  if (typeof Blob !== 'undefined' && image instanceof Blob) return undefined;
+  const { width, height } = image as { width?: unknown; height?: unknown };
+  return typeof width === 'number' && typeof height === 'number' ? { width, height } : undefined;
 }
 
 export async function toWorkerImage(image: ImageInput): Promise<WorkerImage> {
@@ -31,6 +40,10 @@ export async function toWorkerImage(image: ImageInput): Promise<WorkerImage> {
       });
     }
   }
+  // Refuse empty and oversized sources before decoding: a 20000x20000 canvas would otherwise cost
+  // 1.6 GB here and again in the worker.
+  const size = knownSize(image);
+  if (size !== undefined) checkImageSize(size.width, size.height);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(image as ImageBitmapSource, BITMAP_OPTIONS);

@@ -10,6 +10,7 @@ import { DisposedError, InputError, ModelIntegrityError } from '../errors.js';
 import type { ExecutorCounters, ExecutorInput, HostTensor, PackageExecutor, StageTiming } from './executor.js';
 import { isGpuTensor } from './executor.js';
 import type { Manifest, MsDeformAttnStage, Pipeline } from './manifest.js';
+import { checkGraphSignature } from './graph-signature.js';
 import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
 
 export type { HostTensor } from './executor.js';
@@ -29,11 +30,14 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
       const bytes = options.graphs.get(graph.name);
       if (bytes === undefined) throw new InputError(`graph ${graph.name} was not loaded`);
+      let session: ort.InferenceSession;
       try {
-        sessions.set(graph.name, await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }));
+        session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
       } catch (cause) {
         throw new ModelIntegrityError(graph.file, 'invalid-graph', `${graph.file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`);
       }
+      sessions.set(graph.name, session);
+      checkGraphSignature(manifest, graph, session);
     }
   } catch (error) {
     for (const session of sessions.values()) await session.release();

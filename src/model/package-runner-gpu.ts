@@ -13,6 +13,7 @@ import { createMsDeformAttn } from '../kernels/ms-deform-attn.js';
 import type { ExecutorCounters, ExecutorInput, PackageExecutor, StageTiming } from './executor.js';
 import { isGpuTensor } from './executor.js';
 import { createGpuStages } from './gpu-stages.js';
+import { checkGraphSignature } from './graph-signature.js';
 import { createGpuTensorStore, elementCount } from './gpu-tensor-store.js';
 import type { Manifest, Pipeline, Stage } from './manifest.js';
 import { createOrtWebGpuSessions, type GraphBytes } from './ort-webgpu.js';
@@ -72,6 +73,15 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     return [graph.name, bytes, graph.file];
   });
   const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter);
+  try {
+    for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
+      const session = sessions.get(graph.name);
+      if (session !== undefined) checkGraphSignature(manifest, graph, session);
+    }
+  } catch (error) {
+    for (const session of sessions.values()) await session.release();
+    throw error;
+  }
   let lostInfo: GPUDeviceLostInfo | undefined;
   const lostError = (info: GPUDeviceLostInfo) => new DeviceLostError(info.reason ?? 'unknown', `the GPU device was lost (${info.reason}): ${info.message}`);
   /** Rejecters of the awaits under way: a lost device fails them at once instead of leaving them hanging. */
