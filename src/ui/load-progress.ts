@@ -68,7 +68,10 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
           loaded.set(event.file, event.total);
           if (event.fromCache) cached++;
         } else {
+          // Every file is here; the sessions are still being created (seconds on a slow machine).
           bar.value = bar.max = 1;
+          const source = cached > 0 ? ' (from this browser’s cache)' : '';
+          text.textContent = `Loading ${what}: all ${formatBytes(event.totalBytes)} downloaded${source}; preparing it to run…`;
           return;
         }
         const plan = plans.find((p) => started.every((file, i) => p.files[i] === file));

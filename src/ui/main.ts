@@ -127,7 +127,10 @@ function render(): void {
 function emptyListText(): string {
   if (picture === null) return 'no picture yet';
   if (mode === 'oneshot') return editor.patches.length === 0 ? 'drag a rectangle on the picture' : '';
-  return lastDetect === null ? 'not run yet' : 'nothing above the minimum score';
+  if (lastDetect === null) return 'not run yet';
+  // An interim model may score everything low: say how low, so the slider is the obvious next step.
+  const best = Math.max(0, ...lastDetect.detections.map((d) => d.score));
+  return `none ≥ ${controls.threshold.toFixed(2)} (best ${best.toFixed(2)}): lower the minimum score`;
 }
 
 function publish(): void {
@@ -190,9 +193,12 @@ async function runOneShot(patches: readonly QueryPatch[]): Promise<void> {
     return render();
   }
   oneShotRunning = true;
+  // Feedback right away, also while the one-shot model is still downloading.
+  setBusy(oneShotDetector === null ? 'Loading the one-shot model, then finding similar objects…' : 'Finding similar objects…');
   const detector = await detectorFor('oneshot').catch(() => null);
   if (detector === null) {
     oneShotRunning = false;
+    setBusy(null);
     return;
   }
   try {
@@ -262,6 +268,8 @@ async function setMode(next: DemoMode): Promise<void> {
     : 'Tip: drop or paste (Ctrl+V) an image anywhere on the page. Hover a box or a result to highlight it.';
   // In one-shot mode the picture takes keys (N, arrows, Enter, Delete): an application region.
   stage.element.setAttribute('role', next === 'oneshot' ? 'application' : 'img');
+  // The timings beside the picture belong to this mode's last run, not the other mode's.
+  status.showTimings((next === 'detect' ? lastDetect : lastOneShot)?.timings ?? null, '');
   if (picture !== null) stage.element.setAttribute('aria-label', next === 'oneshot' ? oneShotStageLabel(picture.name) : `Picture: ${picture.name}. Detected objects are listed in the results.`);
   render();
   try {

@@ -24,6 +24,12 @@ export function detectScene(result: DetectionResult | null, filter: FilterState)
   return { boxes, entries };
 }
 
+/** "3 similar", or with none above the threshold how close the best one came (a hint to lower it). */
+function similarText(shown: number, all: readonly Detection[], threshold: number): string {
+  if (shown > 0 || all.length === 0) return `${shown} similar`;
+  return `none ≥ ${percent(threshold)}, best ${percent(Math.max(...all.map((d) => d.score)))}`;
+}
+
 export interface PatchState {
   patches: readonly QueryPatch[];
   selected: number | null;
@@ -43,7 +49,7 @@ export function oneShotScene(state: PatchState, result: OneShotResult | null, th
     const color = patchColor(p);
     const patchIndex = boxes.push({ box: patch, color, label: `Patch ${p + 1}`, dashed: true, selected: state.selected === p }) - 1;
     const found = matches[p]?.detections ?? [];
-    entries.push({ boxIndex: patchIndex, color, heading: true, title: `Patch ${p + 1}`, detail: result === null || matches[p] === undefined ? 'not run yet' : `${found.length} similar` });
+    entries.push({ boxIndex: patchIndex, color, heading: true, title: `Patch ${p + 1}`, detail: result === null || matches[p] === undefined ? 'not run yet' : similarText(found.length, result.patches[p]?.detections ?? [], threshold) });
     for (const d of found) {
       const index = boxes.push({ box: d.box, color, label: `P${p + 1} ${percent(d.score)}` }) - 1;
       entries.push({ boxIndex: index, color, title: `like patch ${p + 1}: ${percent(d.score)}`, detail: size(d) });
