@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
+import { exportFixture, smallFixture, type ExportFixture } from '../test/helpers/export-fixture.js';
 
 interface CliRun {
   status: number | null;
@@ -109,12 +110,6 @@ test.describe('webdetr CLI: arguments and load errors', () => {
   });
 });
 
-interface ExportFixture {
-  dir: string;
-  expected_logits: string;
-  expected_boxes: string;
-}
-
 /**
  * A small export of a reference variant + the reference image at that size as PNG: the same cached
  * split-only exports as the API and GPU-runner specs (exports cost minutes in a fresh checkout), so on
@@ -123,12 +118,7 @@ interface ExportFixture {
  */
 function parityFixture(variant: string, size = { height: 64, width: 96 }): ExportFixture & { png: string } {
   const { height, width } = size;
-  const stdout = execFileSync(
-    '/usr/bin/python3',
-    ['tools/export_parity_fixture.py', '--variant', variant, '--height', `${height}`, '--width', `${width}`, '--cache', 'node_modules/.cache/webdetr-export', '--no-single-graph'],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const fixture = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ExportFixture;
+  const fixture = smallFixture(variant, { size });
   // The same picture the fixture normalized (PIL bilinear to that size), so the engine's resize is the identity.
   const png = join(work, `${variant}-${width}x${height}.png`);
   execFileSync('/usr/bin/python3', [
@@ -198,12 +188,7 @@ test.describe('webdetr CLI: one-shot --patch equals the official UP-DETR outputs
   test('reference image + the reference patch rectangles, WASM, --raw', async () => {
     // The full-size export (384x512) whose expected outputs are the official code's: the engine
     // crops the two patches.json rectangles itself (PIL-exact crop kernel), the image needs no resize.
-    const stdout = execFileSync(
-      '/usr/bin/python3',
-      ['tools/export_parity_fixture.py', '--variant', 'updetr_pretrain', '--cache', 'node_modules/.cache/webdetr-export'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const fixture = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ExportFixture;
+    const fixture = exportFixture('updetr_pretrain');
     const { patch_boxes_xyxy: rects } = JSON.parse(readFileSync('../shared/reference/updetr_pretrain/patches.json', 'utf8')) as { patch_boxes_xyxy: number[][] };
     const run = await webdetr([
       'detect', '../shared/reference/image.png', '--model', fixture.dir, '--backend', 'wasm', '--raw', '--threshold', '0', '--max-detections', '2',

@@ -7,21 +7,19 @@
  * checks it by pixels: each reported box's outline colour is on screen along its edges, and absent
  * there when boxes are hidden or before the run.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { chromium, expect, test, type Page } from '@playwright/test';
 import type { DemoState } from '../src/ui/dom.js';
 import { chromiumWebGpuArgs } from '../cli/chromium-flags.mjs';
+import { smallFixture } from '../test/helpers/export-fixture.js';
 
 const SHOTS = 'e2e/screenshots';
 mkdirSync(SHOTS, { recursive: true });
 
+/** The shared 64x96 split-only package's manifest URL. */
 function exportFixture(variant: string): string {
-  const args = ['tools/export_parity_fixture.py', '--variant', variant, '--cache', 'node_modules/.cache/webdetr-export', '--height', '64', '--width', '96', '--no-single-graph'];
-  const stdout = execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const dir = (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { dir: string }).dir;
-  return `/${relative(process.cwd(), resolve(dir))}/manifest.json`;
+  return `/${relative(process.cwd(), resolve(smallFixture(variant).dir))}/manifest.json`;
 }
 
 type Rect = { x: number; y: number; width: number; height: number };

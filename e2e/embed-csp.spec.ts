@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { smallFixture } from '../test/helpers/export-fixture.js';
 
 export const STRICT_CSP = [
   "default-src 'none'",
@@ -24,9 +25,7 @@ export const STRICT_CSP = [
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png' };
 
 function fixtureDir(): string {
-  const args = ['tools/export_parity_fixture.py', '--variant', 'deformable_plain', '--cache', 'node_modules/.cache/webdetr-export', '--height', '64', '--width', '96', '--no-single-graph'];
-  const stdout = execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { dir: string }).dir;
+  return smallFixture('deformable_plain').dir;
 }
 
 let server: Server;

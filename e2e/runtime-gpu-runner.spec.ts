@@ -8,11 +8,11 @@
  * WEBDETR_GPU_RUNNER_VARIANTS=deformable_plain,updetr_pretrain runs a subset;
  * WEBDETR_GPU_RUNNER_PROFILE=1 logs ORT's GPU time per op type.
  */
-import { execFileSync } from 'node:child_process';
 import { relative, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import type { CallResult, PlannedCall, RunnerPageResult } from './pages/runtime-gpu-runner-page.js';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
+import { smallFixture, type ExportFixture as Fixture } from '../test/helpers/export-fixture.js';
 
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
 /** GPU runner vs CPU runner: both fp32 graphs, kernels differ in rounding only. */
@@ -21,25 +21,10 @@ const SIZE = { height: 64, width: 96 };
 /** Two-stage picks its 300 queries among the encoder tokens: 64x96 has 128, 128x128 has 340. */
 const SIZES: Record<string, { height: number; width: number }> = { deformable_two_stage: { height: 128, width: 128 } };
 const sizeOf = (variant: string) => SIZES[variant] ?? SIZE;
-const CACHE = 'node_modules/.cache/webdetr-export';
 const selected = (variant: string) => (process.env.WEBDETR_GPU_RUNNER_VARIANTS ?? variant).split(',').includes(variant);
 
-interface Fixture {
-  dir: string;
-  image: string;
-  patches?: string;
-  expected_logits: string;
-  expected_boxes: string;
-}
-
-function exportFixture(variant: string): Fixture {
-  const started = Date.now();
-  const { height, width } = sizeOf(variant);
-  const args = ['tools/export_parity_fixture.py', '--variant', variant, '--cache', CACHE, '--height', `${height}`, '--width', `${width}`, '--no-single-graph'];
-  const stdout = execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  console.log(`${variant} ${height}x${width}: package ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Fixture;
-}
+/** The shared split-only packages (the API, CLI and Node parity tests use the same ones). */
+const exportFixture = (variant: string): Fixture => smallFixture(variant, { size: sizeOf(variant) });
 
 /** Served by the e2e vite server, which serves the repository root. */
 const url = (path: string) => `/${relative(process.cwd(), resolve(path))}`;

@@ -2,10 +2,10 @@
  * WASM fallback in a chromium without WebGPU (launched without the WebGPU flags and with the feature
  * disabled): `auto` runs on WASM and says plainly that WebGPU is unavailable; `webgpu` is a typed error.
  */
-import { execFileSync } from 'node:child_process';
 import { relative, resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
+import { smallFixture } from '../test/helpers/export-fixture.js';
 
 test.use({
   launchOptions: {
@@ -15,12 +15,7 @@ test.use({
 });
 
 test('no WebGPU: auto runs WASM, says why, matches PyTorch; forcing webgpu fails with WebGpuUnavailableError', async ({ page }) => {
-  const args = ['tools/export_parity_fixture.py', '--variant', 'deformable_plain', '--cache', 'node_modules/.cache/webdetr-export', '--height', '64', '--width', '96', '--no-single-graph'];
-  const fixture = JSON.parse(execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop() ?? '{}') as {
-    dir: string;
-    expected_logits: string;
-    expected_boxes: string;
-  };
+  const fixture = smallFixture('deformable_plain');
   const dir = `/${relative(process.cwd(), resolve(fixture.dir))}`;
   await page.goto('/e2e/pages/detector-api.html');
   await page.waitForFunction(() => window.detectorApi !== undefined);

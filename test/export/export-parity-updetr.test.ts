@@ -6,36 +6,26 @@
  * reference, since the block-diagonal group mask keeps groups independent.
  * Exports are cached in node_modules/.cache/webdetr-export keyed by the exporter and model sources.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/model/manifest';
 import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import { exportFixture, type ExportFixture } from '../helpers/export-fixture';
 import { readPackageGraphs } from '../helpers/package-graphs';
 import type { HostTensor } from '../../src/model/package-runner-cpu';
 import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';
 
-const CACHE = 'node_modules/.cache/webdetr-export';
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
 const PATCH = 3 * 128 * 128;
 
-interface Fixture {
-  dir: string;
-  image: string;
-  patches: string;
-  expected_logits: string;
-  expected_boxes: string;
-}
+type Fixture = ExportFixture & { patches: string };
 
-function exportFixture(): Fixture {
-  const started = Date.now();
-  const stdout = execFileSync('/usr/bin/python3', ['tools/export_parity_fixture.py', '--variant', 'updetr_pretrain', '--cache', CACHE], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  console.log(`updetr_pretrain: package ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Fixture;
+/** The full-size package (its expected outputs are the official ones), shared with engine-wasm.test.ts and the CLI spec. */
+function updetrFixture(): Fixture {
+  const fixture = exportFixture('updetr_pretrain');
+  if (fixture.patches === undefined) throw new Error('the UP-DETR fixture has no patches');
+  return { ...fixture, patches: fixture.patches };
 }
 
 function compare(out: Record<string, HostTensor>, rows: number, label: string, fixture: Fixture): { logits: number; boxes: number } {
@@ -56,7 +46,7 @@ function compare(out: Record<string, HostTensor>, rows: number, label: string, f
 
 describe('exported UP-DETR pretrain package matches the official PyTorch outputs', () => {
   it('image then patches pipelines (2 patches and 1 patch), and the single graph', async () => {
-    const fixture = exportFixture();
+    const fixture = updetrFixture();
     const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
     expect(manifest.model).toMatchObject({ family: 'up-detr', variant: 'pretrain' });
     expect(manifest.output.classActivation).toBe('softmax');
