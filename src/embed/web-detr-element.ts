@@ -79,11 +79,23 @@ export class WebDetrElement extends HTMLElement {
     this.schedule();
   }
 
+  /**
+   * Releases everything the element holds: the detector (its worker when no other element shares
+   * it) and the decoded picture. A load or run under way is abandoned (its generation is stale);
+   * reconnecting loads both again.
+   */
   disconnectedCallback(): void {
+    this.generation++;
     const detector = this.detector;
     this.detector = undefined;
     this.detectorKey = '';
     this.prepared = undefined;
+    this.image?.close();
+    this.image = undefined;
+    this.imageSrc = '';
+    this.lastAll = [];
+    this.lastPatches = undefined;
+    this.lastMeta = undefined;
     void detector?.dispose();
   }
 
@@ -180,7 +192,8 @@ export class WebDetrElement extends HTMLElement {
       this.redraw();
       this.emit();
     } catch (error) {
-      this.fail(error);
+      // A disconnected (or since updated) element reports nothing for work it abandoned.
+      if (generation === this.generation) this.fail(error);
     }
   }
 
