@@ -24,15 +24,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from webdetr_tools.checkpoint import save_checkpoint  # noqa: E402
-from webdetr_tools.export.exporter import export_checkpoint  # noqa: E402
-from webdetr_tools.export.package import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-from webdetr_tools.weights import synthetic_state_dict  # noqa: E402
-
 TOOLS = Path(__file__).resolve().parent
 
 # Configurations the official reference outputs don't cover: derived from a reference variant's args,
@@ -54,6 +45,8 @@ DERIVED = {
 
 def derived_checkpoint(reference: Path, name: str, work: Path):
     """Synthetic checkpoint of a derived config + expected outputs from our reference model."""
+    from webdetr_tools.checkpoint import save_checkpoint
+    from webdetr_tools.weights import synthetic_state_dict
     from webdetr_tools.config import ModelConfig
     from webdetr_tools.models import build_model, model_from_checkpoint
 
@@ -88,6 +81,17 @@ def source_hash(extra, with_models=False):
 
 def export_package(args, reference: Path, out: Path, prefix: str, sized: bool):
     """Exports the package into `out` (via `out`.partial) with the image, patches and expected outputs."""
+    # Imported here: a cache hit (most calls) needs none of them, and importing torch takes seconds.
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from webdetr_tools.checkpoint import save_checkpoint
+    from webdetr_tools.export.exporter import export_checkpoint
+    from webdetr_tools.export.package import IMAGENET_MEAN, IMAGENET_STD
+    from webdetr_tools.weights import synthetic_state_dict
+
+    torch.set_num_threads(2)
     # one package per variant/options: drop stale exports of the same variant to bound disk use
     for stale in args.cache.glob(f"{prefix}*"):
         # only this name's own keys: "deformable_plain-*" must not match "deformable_plain-64x96-*"
@@ -157,7 +161,6 @@ def main():
     if (args.height is None) != (args.width is None):
         parser.error("give --height and --width together")
     sized = args.height is not None
-    torch.set_num_threads(2)
     reference = args.shared / "reference" / args.variant
     described = {"variant": args.variant, "fp16": args.fp16, "single": not args.no_single_graph,
                  "derived": DERIVED.get(args.derived), "args": json.loads((reference / "args.json").read_text())}
