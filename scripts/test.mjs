@@ -1,20 +1,25 @@
 #!/usr/bin/env node
 /**
- * `npm test`: every suite, in order, with one summary line at the end.
+ * `npm test`: every suite, with one summary line at the end.
  *   1. system packages (installed when running as root, else the exact apt command is printed)
  *   2. typecheck (tsc, strict)
  *   3. Node unit tests (vitest; WGSL kernels on Dawn + SwiftShader)
  *   4. Python tool tests (pytest with /usr/bin/python3 and Debian's torch)
  *   5. Browser tests (Playwright in headless Debian chromium with WebGPU on SwiftShader)
- * Select suites with `npm test -- --only unit,python`.
+ * Two lanes run at the same time (typecheck -> unit -> python, and browser): each suite is mostly
+ * single-threaded, so on two cores this nearly halves the wall time. Every output line carries its
+ * suite's prefix, and each suite's full output is also in test-results/summary/<suite>.log. Suites
+ * that need the same exported package share it (tools/export_parity_fixture.py locks per package).
+ * Select suites with `npm test -- --only unit,python`; `--serial` runs them one after another.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { ensureSystemPackages, PYTHON, SWIFTSHADER_ICD } from './system-deps.mjs';
 
 const args = process.argv.slice(2);
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? new Set((args[onlyIndex + 1] ?? '').split(',')) : null;
+const serial = args.includes('--serial');
 const wants = (suite) => !only || only.has(suite);
 
 const resultsDir = 'test-results/summary';
@@ -27,22 +32,6 @@ const env = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? 
 // UP-DETR on WebGPU too). WEBDETR_GPU_RUNNER_VARIANTS=deformable_plain,deformable_refine,
 // deformable_two_stage,updetr_pretrain runs them all (~25 min).
 env.WEBDETR_GPU_RUNNER_VARIANTS ??= 'deformable_refine';
-const totals = { passed: 0, failed: 0, skipped: 0 };
-const suites = [];
-
-function run(name, command, commandArgs, count) {
-  const started = Date.now();
-  console.log(`\n=== ${name}: ${command} ${commandArgs.join(' ')}`);
-  const result = spawnSync(command, commandArgs, { stdio: 'inherit', env });
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const counts = count ? count() : { passed: result.status === 0 ? 1 : 0, failed: result.status === 0 ? 0 : 1, skipped: 0 };
-  // A runner that crashed before reporting still counts as a failure.
-  if (result.status !== 0 && counts.failed === 0) counts.failed = 1;
-  totals.passed += counts.passed;
-  totals.failed += counts.failed;
-  totals.skipped += counts.skipped;
-  suites.push({ name, seconds, ...counts, status: result.status });
-}
 
 function readJson(path) {
   try {
@@ -52,47 +41,112 @@ function readJson(path) {
   }
 }
 
+const SUITES = [
+  { key: 'typecheck', lane: 0, name: 'typecheck', command: 'npx', args: ['tsc', '--noEmit', '-p', 'tsconfig.json'] },
+  {
+    key: 'unit',
+    lane: 0,
+    name: 'unit (node, Dawn/SwiftShader)',
+    command: 'npx',
+    args: ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${resultsDir}/vitest.json`],
+    count: () => {
+      const report = readJson(`${resultsDir}/vitest.json`);
+      if (!report) return null;
+      return { passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests + (report.numTodoTests ?? 0) };
+    },
+  },
+  {
+    key: 'python',
+    lane: 0,
+    name: 'python tools (pytest)',
+    command: PYTHON,
+    args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${resultsDir}/pytest.xml`, 'tools/tests'],
+    count: () => {
+      const out = `${resultsDir}/pytest.xml`;
+      if (!existsSync(out)) return null;
+      const xml = readFileSync(out, 'utf8');
+      const attr = (name) => Number((xml.match(new RegExp(`<testsuite[^>]* ${name}="(\\d+)"`)) ?? [])[1] ?? 0);
+      const tests = attr('tests');
+      const failed = attr('failures') + attr('errors');
+      const skipped = attr('skipped');
+      return { passed: tests - failed - skipped, failed, skipped };
+    },
+  },
+  {
+    key: 'browser',
+    lane: 1,
+    name: 'browser (playwright, chromium WebGPU/SwiftShader)',
+    command: 'npx',
+    // Its own output folder: Playwright empties its output folder at start, and the other lane writes
+    // test-results/summary meanwhile.
+    args: ['playwright', 'test', '--reporter=list,json', '--output=test-results/playwright'],
+    env: { PLAYWRIGHT_JSON_OUTPUT_NAME: `${resultsDir}/playwright.json` },
+    count: () => {
+      const report = readJson(`${resultsDir}/playwright.json`);
+      if (!report) return null;
+      const s = report.stats;
+      return { passed: s.expected + s.flaky, failed: s.unexpected, skipped: s.skipped };
+    },
+  },
+].filter((suite) => wants(suite.key));
+
+/** Runs one suite, each output line prefixed on the console and written whole to its log file. */
+function run(suite, prefix) {
+  const started = Date.now();
+  const log = createWriteStream(`${resultsDir}/${suite.key}.log`);
+  const say = (line) => {
+    log.write(`${line}\n`);
+    console.log(prefix ? `[${suite.key}] ${line}` : line);
+  };
+  say(`=== ${suite.name}: ${suite.command} ${suite.args.join(' ')}`);
+  return new Promise((resolve) => {
+    const child = spawn(suite.command, suite.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...suite.env } });
+    for (const stream of [child.stdout, child.stderr]) {
+      let pending = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        const lines = (pending + chunk).split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) say(line);
+      });
+      stream.on('end', () => pending && say(pending));
+    }
+    const finish = (status) => {
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const fallback = { passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 };
+      const counts = (suite.count ? suite.count() : fallback) ?? { passed: 0, failed: 1, skipped: 0 };
+      // A runner that crashed before reporting still counts as a failure.
+      if (status !== 0 && counts.failed === 0) counts.failed = 1;
+      say(`=== ${suite.name}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${seconds} s)`);
+      log.end();
+      resolve({ name: suite.name, seconds, ...counts, status });
+    };
+    child.on('error', (error) => {
+      say(`failed to start: ${error.message}`);
+      finish(null);
+    });
+    child.on('close', (status) => finish(status));
+  });
+}
+
 if (!ensureSystemPackages()) process.exit(1);
 if (!existsSync('node_modules')) {
   console.error('node_modules is missing: run `npm install` first.');
   process.exit(1);
 }
 
-if (wants('typecheck')) run('typecheck', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
+const lanes = serial ? [SUITES] : [0, 1].map((lane) => SUITES.filter((s) => s.lane === lane)).filter((lane) => lane.length > 0);
+const prefix = lanes.length > 1;
+const results = new Map();
+await Promise.all(
+  lanes.map(async (lane) => {
+    for (const suite of lane) results.set(suite.key, await run(suite, prefix));
+  }),
+);
 
-if (wants('unit')) {
-  const out = `${resultsDir}/vitest.json`;
-  run('unit (node, Dawn/SwiftShader)', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}`], () => {
-    const report = readJson(out);
-    if (!report) return { passed: 0, failed: 1, skipped: 0 };
-    return { passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests + (report.numTodoTests ?? 0) };
-  });
-}
-
-if (wants('python')) {
-  const out = `${resultsDir}/pytest.xml`;
-  run('python tools (pytest)', PYTHON, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${out}`, 'tools/tests'], () => {
-    if (!existsSync(out)) return { passed: 0, failed: 1, skipped: 0 };
-    const xml = readFileSync(out, 'utf8');
-    const attr = (name) => Number((xml.match(new RegExp(`<testsuite[^>]* ${name}="(\\d+)"`)) ?? [])[1] ?? 0);
-    const tests = attr('tests');
-    const failed = attr('failures') + attr('errors');
-    const skipped = attr('skipped');
-    return { passed: tests - failed - skipped, failed, skipped };
-  });
-}
-
-if (wants('browser')) {
-  const out = `${resultsDir}/playwright.json`;
-  env.PLAYWRIGHT_JSON_OUTPUT_NAME = out;
-  run('browser (playwright, chromium WebGPU/SwiftShader)', 'npx', ['playwright', 'test', '--reporter=list,json'], () => {
-    const report = readJson(out);
-    if (!report) return { passed: 0, failed: 1, skipped: 0 };
-    const s = report.stats;
-    return { passed: s.expected + s.flaky, failed: s.unexpected, skipped: s.skipped };
-  });
-}
-
+const suites = SUITES.map((suite) => results.get(suite.key));
+const totals = { passed: 0, failed: 0, skipped: 0 };
+for (const s of suites) for (const k of Object.keys(totals)) totals[k] += s[k];
 console.log('\n=== summary');
 for (const s of suites) console.log(`${s.name}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (${s.seconds} s)`);
 console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
