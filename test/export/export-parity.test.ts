@@ -1,36 +1,26 @@
 /**
  * Exported packages, executed in Node (onnxruntime-web wasm + the TypeScript deformable-attention
- * reference between graphs), against the official PyTorch outputs in ../shared/reference.
+ * reference between graphs). Which package covers which claim:
+ * - deformable_plain, deformable_two_stage at full size (384x512), split graphs and the single graph:
+ *   equal to the official PyTorch outputs in ../shared/reference (the plain package is also the one
+ *   test/worker/engine-wasm.test.ts runs; UP-DETR's full-size package is in export-parity-updetr.test.ts).
+ * - deformable_refine, the derived configurations and the fp16-weights check: the 64x96 split-only
+ *   packages the browser tests share (test/helpers/export-fixture.ts smallFixture), against our PyTorch
+ *   reference model on that input, which equals the official code on every reference variant
+ *   (tools/tests/test_reference_forward.py). The single-graph export path is the same code for every
+ *   variant and is covered by the full-size packages above.
  * Exports are cached in node_modules/.cache/webdetr-export keyed by the exporter sources.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/model/manifest';
 import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import { exportFixture, smallFixture, type ExportFixture as Fixture } from '../helpers/export-fixture';
 import { readPackageGraphs } from '../helpers/package-graphs';
 import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';
 
-const CACHE = 'node_modules/.cache/webdetr-export';
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
-
-interface Fixture {
-  dir: string;
-  image: string;
-  expected_logits: string;
-  expected_boxes: string;
-}
-
-function exportFixture(variant: string, options: string[] = []): Fixture {
-  const started = Date.now();
-  const stdout = execFileSync('/usr/bin/python3', ['tools/export_parity_fixture.py', '--variant', variant, '--cache', CACHE, ...options], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  console.log(`${variant} ${options.join(' ')}: package ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Fixture;
-}
 
 async function runPackage(fixture: Fixture, pipeline: string): Promise<{ logits: number; boxes: number; ms: number }> {
   const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
@@ -53,51 +43,48 @@ async function runPackage(fixture: Fixture, pipeline: string): Promise<{ logits:
   }
 }
 
-const VARIANTS = ['deformable_plain', 'deformable_refine', 'deformable_two_stage'];
+async function expectParity(label: string, fixture: Fixture, pipelines: string[]): Promise<void> {
+  for (const pipeline of pipelines) {
+    const diff = await runPackage(fixture, pipeline);
+    console.log(`${label} ${pipeline}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}, run ${(diff.ms / 1000).toFixed(1)} s`);
+    expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+    expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+  }
+}
 
-describe('exported Deformable-DETR packages match the official PyTorch outputs', () => {
-  for (const variant of VARIANTS) {
+describe('exported Deformable-DETR packages match the official PyTorch outputs (full size)', () => {
+  for (const variant of ['deformable_plain', 'deformable_two_stage']) {
     it(`${variant}: split graphs + TS kernel and single graph`, async () => {
-      const fixture = exportFixture(variant);
-      for (const pipeline of ['detect', 'detect_single_graph']) {
-        const diff = await runPackage(fixture, pipeline);
-        console.log(`${variant} ${pipeline}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}, run ${(diff.ms / 1000).toFixed(1)} s`);
-        expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
-        expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
-      }
+      await expectParity(variant, exportFixture(variant), ['detect', 'detect_single_graph']);
     }, 900_000);
   }
 });
 
-/**
- * Configurations without official outputs (single-scale, other widths/heads/points/layer counts,
- * 3 levels, a fine-tuned UP-DETR detector): expected outputs from our PyTorch reference model, which equals the official code on
- * the four reference variants (tools/tests/test_reference_forward.py).
- */
-const DERIVED = ['single-scale-small', 'refine-3-levels-small', 'updetr-detection-small'];
+describe('64x96 split-only packages match our PyTorch reference', () => {
+  it('deformable_refine: split graphs + TS kernel', async () => {
+    await expectParity('deformable_refine 64x96', smallFixture('deformable_refine'), ['detect']);
+  }, 900_000);
 
-describe('exported packages of derived configurations match our PyTorch reference', () => {
-  for (const derived of DERIVED) {
-    it(`${derived}: split graphs + TS kernel and single graph`, async () => {
-      const fixture = exportFixture('deformable_plain', ['--derived', derived]);
+  /**
+   * Configurations without official outputs (single-scale, other widths/heads/points/layer counts,
+   * 3 levels, a fine-tuned UP-DETR detector).
+   */
+  for (const derived of ['single-scale-small', 'refine-3-levels-small', 'updetr-detection-small']) {
+    it(`${derived}: split graphs + TS kernel`, async () => {
+      const fixture = smallFixture('deformable_plain', { derived });
       const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
       if (derived.startsWith('single-scale')) expect(manifest.model.singleScale).toBe(true);
       if (derived.startsWith('updetr')) expect(manifest.model).toMatchObject({ family: 'up-detr', variant: 'detection' });
-      for (const pipeline of ['detect', 'detect_single_graph']) {
-        const diff = await runPackage(fixture, pipeline);
-        console.log(`${derived} ${pipeline}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
-        expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
-        expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
-      }
+      await expectParity(`${derived} 64x96`, fixture, ['detect']);
     }, 900_000);
   }
 });
 
 describe('fp16-weights package (fp32 compute)', () => {
-  it('deformable_plain: measured accuracy cost stays small', async () => {
-    const fixture = exportFixture('deformable_plain', ['--fp16', '--no-single-graph']);
+  it('deformable_plain 64x96: measured accuracy cost stays small', async () => {
+    const fixture = smallFixture('deformable_plain', { fp16: true });
     const diff = await runPackage(fixture, 'detect');
-    console.log(`deformable_plain fp16 detect: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
+    console.log(`deformable_plain 64x96 fp16 detect: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
     // fp16 weights round every weight to ~3 significant digits: a measured cost, bounded loosely.
     expect(diff.logits).toBeLessThanOrEqual(0.1);
     expect(diff.boxes).toBeLessThanOrEqual(0.02);
