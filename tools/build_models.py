@@ -9,6 +9,14 @@ write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query pa
 the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size).
 
     /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
+
+Benchmark exports (`npm run bench`; nothing in public/models or test/fixtures changes): the same
+checkpoints WITH the single-graph pipeline (GridSample, the onnxruntime-web baseline), the detector at
+each --sizes input size, the one-shot model at each --patch-slots fixed patch count, one package each
+in DIR/detector-<size>/ and DIR/oneshot-k<K>/ (skipped when its manifest already exists):
+
+    /usr/bin/python3 tools/build_models.py --bench-out .cache/bench-models --sizes 256,320,416,512 \
+        --patch-slots 1,2,5,10
 """
 import argparse
 import json
@@ -88,6 +96,33 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
     return record
 
 
+def bench_exports(names, args, model_json) -> None:
+    """Split + single-graph packages for the benchmark (not shipped): the detector per input size, the
+    one-shot model per fixed patch-slot count."""
+    jobs = []
+    if "detector" in names:
+        jobs += [(f"detector-{s}", export_detector, {"size": s}) for s in args.sizes]
+    if "oneshot" in names:
+        jobs += [(f"oneshot-k{k}", export_oneshot, {"max_patches": k}) for k in args.patch_slots]
+    for directory, export, options in jobs:
+        target = args.bench_out / directory
+        if (target / "manifest.json").is_file() and not args.force:
+            print(f"{target}: exists (--force to re-export)", flush=True)
+            continue
+        checkpoint = args.checkpoints / f"{directory.split('-')[0]}.pt"
+        with tempfile.TemporaryDirectory() as tmp:
+            export(checkpoint, model_json, Path(tmp) / directory, single_graph=True,
+                   progress=lambda line: print(line, flush=True), **options)
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(Path(tmp) / directory, target)
+        print(f"{directory}: {target}", flush=True)
+
+
+def int_list(text):
+    return [int(v) for v in text.split(",") if v]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(MODELS), help="comma-separated: detector,oneshot")
@@ -95,6 +130,10 @@ def main():
     parser.add_argument("--checkpoints", type=Path, default=TOOLS / "checkpoints")
     parser.add_argument("--fixtures", type=Path, default=REPO / "test" / "fixtures" / "shipped")
     parser.add_argument("--backbone-cache", type=Path, default=REPO / ".cache" / "human-models")
+    parser.add_argument("--bench-out", type=Path, help="write benchmark packages (split + single graph) here instead")
+    parser.add_argument("--sizes", type=int_list, default=[320], help="--bench-out: detector input sizes, e.g. 256,320")
+    parser.add_argument("--patch-slots", type=int_list, default=[10], help="--bench-out: one-shot patch counts, e.g. 1,10")
+    parser.add_argument("--force", action="store_true", help="--bench-out: re-export existing packages")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     unknown = sorted(set(names) - set(MODELS))
@@ -103,6 +142,9 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(2)
     model_json = fetch(args.backbone_cache)
+    if args.bench_out is not None:
+        bench_exports(names, args, model_json)
+        return
     backbone = load_backbone(model_json)
     for name in names:
         checkpoint = args.checkpoints / f"{name}.pt"

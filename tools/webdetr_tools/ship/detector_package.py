@@ -7,7 +7,7 @@ Same split plan as official Deformable-DETR exports (export/deformable_segments.
 
 API
   load_detector(checkpoint, backbone) -> (DeformableDETR with the CenterNet as backbone, eval; config dict)
-  export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print) -> manifest
+  export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, size=None) -> manifest
 """
 import time
 from pathlib import Path
@@ -37,10 +37,12 @@ def load_detector(checkpoint, backbone):
     return model.eval(), config
 
 
-def export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print):
+def export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, size=None):
+    """single_graph / size: benchmark exports only (tools/build_models.py --bench-out); the shipped package
+    has neither (its input size is the training feature_size)."""
     started = time.time()
     model, config = load_detector(checkpoint, load_backbone(model_json))
-    size = int(config["feature_size"])
+    size = int(size or config["feature_size"])
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}
     m = config["model"]
     dims = detect_deformable_config(state, {"nheads": m["nheads"], "num_queries": m["num_queries"],
@@ -70,7 +72,7 @@ def export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print)
     plan = deformable_plan(model, dims, centernet_features)
     # No single graph: it would repeat every weight (27 MB in fp32 instead of 13, over the 25 MB budget);
     # WASM runs the split pipeline with the TypeScript kernel instead.
-    manifest = write_package(plan, {"image": image}, out_dir, description, single_graph=False, fp16=fp16,
+    manifest = write_package(plan, {"image": image}, out_dir, description, single_graph=single_graph, fp16=fp16,
                              progress=progress)
     total = sum(g["bytes"] for g in manifest["graphs"])
     progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "

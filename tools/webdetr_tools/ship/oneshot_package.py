@@ -15,7 +15,7 @@ its results equal a run with only the real patches.
 API
   load_oneshot(checkpoint) -> (OneShotDETR eval, model config dict, step)
   oneshot_plan(model, backbone, level_shapes) -> Plan
-  export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print) -> manifest
+  export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None) -> manifest
   reference_outputs(model, backbone, image, patches) -> (logits, boxes): the PyTorch forward the package must equal
 """
 import time
@@ -210,9 +210,13 @@ def _level_shapes(backbone, image):
     return [tuple(f.shape[2:]) for f in backbone(image)]
 
 
-def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print):
+def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None):
+    """single_graph / max_patches: benchmark exports only (tools/build_models.py --bench-out). Slots are
+    independent (shared slot embeddings, block-diagonal mask), so any fixed K gives the same per-patch results."""
     started = time.time()
     model, config, step = load_oneshot(checkpoint)
+    if max_patches is not None:
+        model.config.max_patches = config["max_patches"] = int(max_patches)
     backbone = load_backbone(model_json)
     size, patch, k = config["image_size"], config["patch_size"], config["max_patches"]
     image = torch.zeros(1, 3, size, size)
@@ -240,7 +244,7 @@ def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print):
                          "backbone": BACKBONE_NAME},
     }
     plan = oneshot_plan(model, backbone, level_shapes)
-    manifest = write_package(plan, {"image": image, "patches": patches}, out_dir, description, single_graph=False,
+    manifest = write_package(plan, {"image": image, "patches": patches}, out_dir, description, single_graph=single_graph,
                              fp16=fp16, progress=progress)
     total = sum(g["bytes"] for g in manifest["graphs"])
     progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "

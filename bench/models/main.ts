@@ -1,0 +1,154 @@
+/**
+ * Full-model benchmark page: for each model package, our split pipeline (ORT WebGPU graphs + WGSL
+ * kernel), the single-graph export on ORT WebGPU and on ORT WASM, one after the other on the same
+ * page, adapter, device, weights and input. Driven by bench/run-model-bench.mjs through
+ * window.webdetrModelBench: init() once, then runModel(spec) per package.
+ */
+import * as ort from 'onnxruntime-web';
+import { parseManifest } from '../../src/model/manifest.js';
+import type { HostTensor } from '../../src/model/executor.js';
+import { installBufferTracker } from './buffer-tracker.js';
+import { benchVariant, type Variant, type VariantResult } from './bench-variant.js';
+import { installKernelTimestamps, type KernelTimestamps } from './kernel-timestamps.js';
+import { imageTensor, loadImageBlob, patchTensor, type PatchBox } from './model-input.js';
+
+export interface ModelSpec {
+  /** e.g. detector-320 */
+  id: string;
+  /** What the entry is for: the headline comparison or a scaling point. */
+  role: 'main' | 'size-scaling' | 'patch-scaling' | 'official';
+  packageUrl: string;
+  image: string;
+  patches?: PatchBox[];
+  variants: Variant[];
+  rounds: Partial<Record<Variant, number>>;
+  budgetMs: number;
+  /** ORT per-op profile on the last timed frame of the WebGPU variants. */
+  profile: boolean;
+  requeryRounds?: number;
+}
+
+type VariantSummary = Omit<VariantResult, 'outputs'> & { maxAbsDiffVsSplit?: Record<string, number> };
+
+function log(line: string): void {
+  console.log(`[bench] ${line}`);
+}
+
+function maxAbsDiff(a: HostTensor, b: HostTensor): number {
+  if (a.data.length !== b.data.length) return Number.POSITIVE_INFINITY;
+  let max = 0;
+  for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs((a.data[i] ?? 0) - (b.data[i] ?? 0)));
+  return max;
+}
+
+async function modelInputs(spec: ModelSpec, manifest: ReturnType<typeof parseManifest>): Promise<Record<string, HostTensor>> {
+  const blob = await loadImageBlob(spec.image);
+  const [, , height, width] = manifest.tensors.image?.shape ?? [];
+  if (typeof height !== 'number' || typeof width !== 'number') throw new Error(`${spec.id}: image input has no fixed size`);
+  const inputs: Record<string, HostTensor> = { image: { data: await imageTensor(blob, height, width), dims: [1, 3, height, width] } };
+  const patchShape = manifest.tensors.patches?.shape;
+  if (patchShape !== undefined) {
+    const [, slots, , size] = patchShape;
+    if (typeof slots !== 'number' || typeof size !== 'number') throw new Error(`${spec.id}: patches input has no fixed size`);
+    inputs.patches = { data: await patchTensor(blob, spec.patches ?? [], slots, size), dims: [1, slots, 3, size, size] };
+  }
+  return inputs;
+}
+
+interface PageState {
+  tracker: ReturnType<typeof installBufferTracker>;
+  timestamps?: KernelTimestamps;
+  uncapturedErrors: string[];
+}
+
+let state: PageState | undefined;
+
+/** Once per page: ORT settings, the buffer tracker, ORT's WebGPU device (outside every cold start). */
+export async function init() {
+  ort.env.wasm.numThreads = 1;
+  ort.env.logLevel = 'warning';
+  const page: PageState = { tracker: installBufferTracker(), uncapturedErrors: [] };
+  const deviceStarted = performance.now();
+  ort.env.webgpu.adapter = await adapterWithTimestamps();
+  // ORT creates its device at its first session: a throwaway one on a tiny graph.
+  const warm = await ort.InferenceSession.create(new Uint8Array(await (await fetch('/bench/graphs/ms_deform_attn_core_decoder.onnx')).arrayBuffer()), { executionProviders: ['webgpu'] });
+  await warm.release();
+  const device = await ort.env.webgpu.device;
+  const deviceStartMs = performance.now() - deviceStarted;
+  device.addEventListener('uncapturederror', (event) => page.uncapturedErrors.push((event as GPUUncapturedErrorEvent).error.message));
+  page.timestamps = installKernelTimestamps(device);
+  state = page;
+  const info = device.adapterInfo;
+  const environment = {
+    userAgent: navigator.userAgent,
+    adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+    deviceFeatures: [...device.features].sort(),
+    timestampQueries: page.timestamps.enabled,
+    ortVersion: ort.env.versions.web ?? ort.env.versions.common,
+    wasmThreads: ort.env.wasm.numThreads,
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    deviceStartMs,
+  };
+  log(`adapter ${info.vendor}/${info.architecture}; ORT ${environment.ortVersion}; timestamps ${environment.timestampQueries}`);
+  return environment;
+}
+
+/** One model package, its implementations in order (split first: the others are checked against it). */
+export async function runModel(spec: ModelSpec) {
+  const page = state;
+  if (page === undefined) throw new Error('call init() first');
+  const manifestText = await (await fetch(`${spec.packageUrl}/manifest.json`, { cache: 'no-store' })).text();
+  const manifest = parseManifest(JSON.parse(manifestText));
+  const inputs = await modelInputs(spec, manifest);
+  const variants: VariantSummary[] = [];
+  let splitOutputs: Record<string, HostTensor> | undefined;
+  for (const variant of spec.variants) {
+    log(`${spec.id}: ${variant}`);
+    const result = await benchVariant(
+      { variant, rounds: spec.rounds[variant] ?? 1, requeryRounds: spec.requeryRounds ?? 3, budgetMs: spec.budgetMs, profile: spec.profile },
+      { manifest, packageUrl: spec.packageUrl, inputs, tracker: page.tracker, timestamps: () => page.timestamps, onDevice: () => undefined, log },
+    );
+    const { outputs, ...summary } = result;
+    const entry: VariantSummary = summary;
+    if (variant === 'split-webgpu') splitOutputs = outputs;
+    else if (splitOutputs !== undefined) {
+      entry.maxAbsDiffVsSplit = Object.fromEntries(
+        Object.entries(outputs).flatMap(([name, t]) => (splitOutputs?.[name] === undefined ? [] : [[name, maxAbsDiff(t, splitOutputs[name])]])),
+      );
+    }
+    variants.push(entry);
+  }
+  return {
+    id: spec.id,
+    role: spec.role,
+    packageUrl: spec.packageUrl,
+    input: Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, t.dims])),
+    architecture: manifest.architecture,
+    packageBytes: manifest.graphs.reduce((a, g) => a + g.bytes, 0),
+    variants,
+    uncapturedErrors: page.uncapturedErrors.splice(0),
+  };
+}
+
+/**
+ * ORT 1.30 asks only for the chromium inside-passes timestamp variant when the adapter has both; our
+ * kernel timestamps need 'timestamp-query' on the shared device (as bench/kernels/main.ts does).
+ */
+async function adapterWithTimestamps(): Promise<GPUAdapter> {
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null');
+  const requestDevice = adapter.requestDevice.bind(adapter);
+  adapter.requestDevice = (descriptor?: GPUDeviceDescriptor) => {
+    const features = new Set<GPUFeatureName>(descriptor?.requiredFeatures ?? []);
+    if (adapter.features.has('timestamp-query')) features.add('timestamp-query');
+    return requestDevice({ ...descriptor, requiredFeatures: [...features] });
+  };
+  return adapter;
+}
+
+declare global {
+  interface Window {
+    webdetrModelBench?: { init: typeof init; runModel: typeof runModel };
+  }
+}
+window.webdetrModelBench = { init, runModel };

@@ -1,0 +1,328 @@
+/**
+ * Renders a full-model benchmark results object (bench/run-model-bench.mjs) as markdown
+ * (bench/MODELS.md), an SVG bar chart and the README's "Benchmarks" section. Pure functions of the
+ * results (unit-tested in test/bench/render-model-results.test.ts); re-render from a saved file with
+ *
+ *   node bench/render-model-results.mjs bench/results/<file>-models.json
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const VARIANT_LABELS = {
+  'split-webgpu': '(a) ours: split + WGSL kernel, WebGPU',
+  'single-webgpu': '(b) single graph, ORT WebGPU',
+  'single-wasm': '(c) single graph, ORT WASM',
+};
+const SHORT = { 'split-webgpu': 'a', 'single-webgpu': 'b', 'single-wasm': 'c' };
+const GROUP_LABELS = {
+  backbone: 'backbone (+ input projection)',
+  encoder: 'encoder graphs',
+  'attention-encoder': 'attention kernel, encoder',
+  'patch-queries': 'patch backbone + queries',
+  decoder: 'decoder graphs + head',
+  'attention-decoder': 'attention kernel, decoder',
+  'single-graph': 'single graph',
+};
+const README_START = '<!-- bench:models:start -->';
+const README_END = '<!-- bench:models:end -->';
+
+/** Milliseconds, short: 850 ms, 12.3 s, 1 234 s. */
+export function formatMs(ms) {
+  if (ms === undefined || ms === null || !Number.isFinite(ms)) return '—';
+  if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
+  return `${ms < 100_000 ? (ms / 1000).toFixed(1) : (ms / 1000).toFixed(0)} s`;
+}
+
+export function formatBytes(bytes) {
+  if (bytes === undefined || bytes === null) return '—';
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** a/b as a time ratio ("0.21") and b/a as a speed-up ("4.8×"); undefined when either side is missing. */
+export function ratio(a, b) {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || a <= 0 || b <= 0) return undefined;
+  return { timeRatio: a / b, speedup: b / a };
+}
+
+function formatRatio(r) {
+  return r === undefined ? '—' : `${r.timeRatio.toFixed(3)} (${r.speedup.toFixed(1)}× faster)`;
+}
+
+export function isSwiftShader(results) {
+  const a = results.environment?.adapter ?? {};
+  return /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
+}
+
+export function adapterName(results) {
+  const a = results.environment?.adapter ?? {};
+  const name = [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+  return isSwiftShader(results) ? `${name} (SwiftShader: CPU emulation of a GPU, not GPU speed)` : name;
+}
+
+function variantOf(model, name) {
+  return model.variants.find((v) => v.variant === name);
+}
+
+/** The attention stage of (b): ORT's GridSample ops over one profiled frame (a lower bound: softmax/weighting ops not counted). */
+export function singleGraphAttentionMs(variant) {
+  const ops = variant?.ortOpGpuMs;
+  if (ops === undefined) return undefined;
+  return Object.entries(ops).filter(([op]) => /GridSample/i.test(op)).reduce((sum, [, ms]) => sum + ms, 0) || undefined;
+}
+
+/** The attention stage of (a): our kernel stages, GPU timestamps where present, else wall medians. */
+export function splitAttentionMs(variant) {
+  if (variant === undefined) return undefined;
+  const gpu = variant.kernelGpuMedianMs;
+  if (gpu !== undefined && Object.keys(gpu).length > 0) return { ms: Object.values(gpu).reduce((a, b) => a + b, 0), source: 'timestamp queries' };
+  const groups = variant.groupMedianMs ?? {};
+  const ms = (groups['attention-encoder'] ?? 0) + (groups['attention-decoder'] ?? 0);
+  return ms > 0 ? { ms, source: 'wall, submit to onSubmittedWorkDone' } : undefined;
+}
+
+/** Headline numbers of one model: time ratios a/b, a/c (warm frame), attention a/b, re-query fraction, largest stage of (a). */
+export function headline(model) {
+  const a = variantOf(model, 'split-webgpu');
+  const b = variantOf(model, 'single-webgpu');
+  const c = variantOf(model, 'single-wasm');
+  const attentionA = splitAttentionMs(a);
+  const attentionB = singleGraphAttentionMs(b);
+  const groups = Object.entries(a?.groupMedianMs ?? {}).sort((x, y) => y[1] - x[1]);
+  const largest = groups[0];
+  const out = {
+    id: model.id,
+    frameAB: ratio(a?.frameMs?.median, b?.frameMs?.median),
+    frameAC: ratio(a?.frameMs?.median, c?.frameMs?.median),
+    attentionAB: ratio(attentionA?.ms, attentionB),
+    attentionA,
+    attentionB,
+  };
+  if (a?.requeryMs !== undefined && a.frameMs?.median > 0) out.requeryFraction = a.requeryMs.median / a.frameMs.median;
+  if (largest !== undefined && a?.frameMs?.median > 0) out.largestStage = { group: largest[0], ms: largest[1], fraction: largest[1] / a.frameMs.median };
+  return out;
+}
+
+function table(header, rows) {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function loadLine(results) {
+  const h = results.host ?? {};
+  const f = (l) => (l ? `${l.one.toFixed(1)} / ${l.five.toFixed(1)} / ${l.fifteen.toFixed(1)}` : '?');
+  return `host: ${h.cpus ?? '?'} CPUs, load average (1/5/15 min) ${f(h.before?.loadAverage)} before, ${f(h.after?.loadAverage)} after`;
+}
+
+function diffText(v) {
+  const d = v.maxAbsDiffVsSplit;
+  if (d === undefined) return '';
+  return Object.values(d).map((x) => x.toExponential(1)).join(' / ');
+}
+
+export function mainTable(results) {
+  const rows = [];
+  for (const model of results.models.filter((m) => m.role === 'main')) {
+    for (const v of model.variants) {
+      rows.push([
+        model.id,
+        VARIANT_LABELS[v.variant] ?? v.variant,
+        formatMs(v.coldStart.totalMs),
+        `${formatMs(v.frameMs.median)} (n=${v.frameMs.count})`,
+        v.requeryMs ? formatMs(v.requeryMs.median) : '—',
+        formatBytes(v.coldStart.downloadBytes),
+        v.variant === 'single-wasm' ? '—' : `${formatBytes(v.peakBufferBytes.ours)} / ${formatBytes(v.peakBufferBytes.all)}`,
+        diffText(v),
+      ]);
+    }
+  }
+  return table(['model', 'implementation', 'cold start to first boxes', 'warm frame (median)', 'one-shot re-query', 'download', 'peak GPU buffers: ours / all', 'max |diff| vs (a) logits / boxes'], rows);
+}
+
+export function headlineTable(results) {
+  const rows = results.models.filter((m) => m.role === 'main').map((m) => {
+    const h = headline(m);
+    return [
+      m.id,
+      formatRatio(h.frameAB),
+      formatRatio(h.frameAC),
+      h.attentionAB ? `${formatRatio(h.attentionAB)}: ${formatMs(h.attentionA?.ms)} vs ${formatMs(h.attentionB)}` : '—',
+      h.requeryFraction === undefined ? '—' : `${(100 * h.requeryFraction).toFixed(0)}%`,
+      h.largestStage ? `${GROUP_LABELS[h.largestStage.group] ?? h.largestStage.group}: ${formatMs(h.largestStage.ms)} (${(100 * h.largestStage.fraction).toFixed(0)}%)` : '—',
+    ];
+  });
+  return table(['model', 'frame a/b', 'frame a/c', 'attention a/b (GPU time)', 're-query / full frame (a)', 'largest stage of (a)'], rows);
+}
+
+function stageTable(results) {
+  const rows = [];
+  for (const model of results.models.filter((m) => m.role === 'main')) {
+    const a = variantOf(model, 'split-webgpu');
+    if (a === undefined) continue;
+    for (const [group, ms] of Object.entries(a.groupMedianMs).sort((x, y) => y[1] - x[1])) {
+      rows.push([model.id, GROUP_LABELS[group] ?? group, formatMs(ms), `${((100 * ms) / a.frameMs.median).toFixed(0)}%`]);
+    }
+  }
+  return table(['model', 'stage group of (a)', 'median (wall)', 'share of frame'], rows);
+}
+
+function opTable(results) {
+  const rows = [];
+  for (const model of results.models.filter((m) => m.role === 'main')) {
+    for (const v of model.variants.filter((x) => x.ortOpGpuMs !== undefined)) {
+      const ops = Object.entries(v.ortOpGpuMs).sort((x, y) => y[1] - x[1]);
+      const total = ops.reduce((s, [, ms]) => s + ms, 0);
+      rows.push([model.id, SHORT[v.variant], formatMs(total), ops.slice(0, 6).map(([op, ms]) => `${op} ${formatMs(ms)}`).join(', ')]);
+    }
+  }
+  return rows.length === 0 ? '' : table(['model', 'impl.', 'ORT GPU time, one profiled frame', 'top ops'], rows);
+}
+
+function scalingTable(results, role, label, key) {
+  const models = results.models.filter((m) => m.role === role || (m.role === 'main' && m.id.startsWith(role === 'size-scaling' ? 'detector-' : 'oneshot-')));
+  if (models.filter((m) => m.role === role).length === 0) return '';
+  const rows = models
+    .map((m) => ({ m, k: key(m) }))
+    .sort((x, y) => x.k - y.k)
+    .map(({ m, k }) => {
+      const a = variantOf(m, 'split-webgpu');
+      const b = variantOf(m, 'single-webgpu');
+      const c = variantOf(m, 'single-wasm');
+      return [
+        String(k),
+        formatMs(a?.frameMs.median),
+        a?.requeryMs ? formatMs(a.requeryMs.median) : '—',
+        formatMs(b?.frameMs.median),
+        formatMs(c?.frameMs.median),
+        formatRatio(ratio(a?.frameMs.median, b?.frameMs.median)),
+        formatRatio(ratio(a?.frameMs.median, c?.frameMs.median)),
+      ];
+    });
+  return table([label, '(a) frame', '(a) re-query', '(b) frame', '(c) frame', 'a/b', 'a/c'], rows);
+}
+
+const sizeOf = (m) => m.input?.image?.[2] ?? Number(m.id.split('-')[1]);
+const slotsOf = (m) => m.input?.patches?.[1] ?? Number(m.id.split('-k')[1]);
+
+export function renderModelMarkdown(results, links = {}) {
+  const swift = isSwiftShader(results);
+  const parts = [
+    '# Full-model benchmark',
+    '',
+    '<!-- Generated by bench/run-model-bench.mjs (npm run bench); re-render with node bench/render-model-results.mjs <json>. -->',
+    '',
+    `Adapter: **${adapterName(results)}**. Date ${results.date.slice(0, 10)}, commit ${results.commit}, chromium ${results.chromiumVersion}, onnxruntime-web ${results.environment.ortVersion} (WASM ${results.environment.wasmThreads} thread), timestamp queries ${results.environment.timestampQueries ? 'yes' : 'no'}${results.quick ? ', `--quick` run' : ''}; ${loadLine(results)}; ${Math.round(results.durationSeconds)} s in all.`,
+    '',
+    swift
+      ? '> **CPU emulation.** These timings were taken on SwiftShader, a CPU emulation of a GPU on a shared, loaded machine. They are not GPU speed; only the ratios between implementations measured side by side in this one run mean anything, and they too shift with load.'
+      : '> Timings on a real GPU adapter.',
+    '',
+    'Same page, same adapter and GPUDevice, same weights and input tensors. (a) our split pipeline: ORT WebGPU graphs with our fused WGSL deformable attention between them; (b) the single-graph export of the same checkpoint (deformable attention as GridSample) on ORT\'s WebGPU EP; (c) the same single graph on ORT\'s WASM backend. Time ratios are a/b and a/c (lower is better for us; the speed-up is the inverse). Frames are wall time from inputs uploaded to outputs read back, preprocessing excluded. The one-shot model\'s full frame is image + patches pipelines; its re-query runs only the patches pipeline on the kept image encoding (the single graph has no such split, its re-query is a full frame). The shipped one-shot package always runs its fixed 10 patch slots (unused slots repeat a patch); the patch-scaling rows are packages exported with K fixed slots.',
+    '',
+    links.svg ? `![frame times](${links.svg.replace(/^bench\//, '')})\n` : '',
+    '## Headline',
+    '',
+    headlineTable(results),
+    '',
+    '## Per model and implementation',
+    '',
+    mainTable(results),
+    '',
+    'Cold start = download (HTTP cache bypassed, local server) + session creation + first run to outputs; ORT\'s WebGPU device is created before any of them (' + formatMs(results.environment.deviceStartMs) + '), and shader programs ORT compiled for an earlier implementation in the page may be reused by a later one. Peak GPU buffers: ours = the runner\'s tensor store and kernel buffers; all = every buffer on the device, ORT\'s weights included.',
+    '',
+    '## Where the time goes in (a)',
+    '',
+    stageTable(results),
+    '',
+  ];
+  const ops = opTable(results);
+  if (ops) parts.push('ORT per-op GPU time (its WebGPU timestamp profiling, one extra frame; on SwiftShader a timestamp spans the emulated dispatch):', '', ops, '');
+  const sizes = scalingTable(results, 'size-scaling', 'input size (square)', sizeOf);
+  if (sizes) parts.push('## Scaling with input size (detector)', '', sizes, '');
+  const patches = scalingTable(results, 'patch-scaling', 'patch slots K', slotsOf);
+  if (patches) parts.push('## Scaling with query patches (one-shot)', '', patches, '');
+  const official = results.models.filter((m) => m.role === 'official');
+  if (official.length > 0) parts.push('## Official-format R50 (synthetic weights)', '', scalingTable({ ...results, models: official.map((m) => ({ ...m, role: 'size-scaling' })) }, 'size-scaling', 'input', (m) => m.id), '');
+  if (results.uncapturedErrors?.length > 0) parts.push(`Uncaptured GPU errors: ${results.uncapturedErrors.join('; ')}`, '');
+  if (links.json) parts.push(`Raw results: [${basename(links.json)}](${links.json}).`, '');
+  return `${parts.filter((p) => p !== undefined).join('\n')}\n`;
+}
+
+/** Horizontal bars of warm frame medians, log scale, per model and implementation. */
+export function renderModelSvg(results) {
+  const colours = { 'split-webgpu': '#1b7f3b', 'single-webgpu': '#c0392b', 'single-wasm': '#2e5fa8' };
+  const bars = [];
+  for (const model of results.models) {
+    for (const v of model.variants) if (Number.isFinite(v.frameMs?.median)) bars.push({ label: `${model.id} ${SHORT[v.variant]}`, variant: v.variant, ms: v.frameMs.median });
+  }
+  const width = 760;
+  const left = 150;
+  const right = 90;
+  const row = 18;
+  const top = 48;
+  const height = top + bars.length * row + 40;
+  const values = bars.map((b) => b.ms);
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values, 1000))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, 10))));
+  const x = (ms) => left + ((width - left - right) * (Math.log10(ms) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
+  const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="8" y="16" font-size="13" font-weight="bold">${esc(`Warm frame time (median, log scale), ${results.date.slice(0, 10)}`)}</text>`,
+    `<text x="8" y="32">${esc(adapterName(results))}</text>`,
+  ];
+  for (let t = lo; t <= hi; t *= 10) {
+    out.push(`<line x1="${x(t).toFixed(1)}" y1="${top - 4}" x2="${x(t).toFixed(1)}" y2="${top + bars.length * row}" stroke="#ddd"/>`);
+    out.push(`<text x="${x(t).toFixed(1)}" y="${top + bars.length * row + 14}" text-anchor="middle">${esc(formatMs(t))}</text>`);
+  }
+  bars.forEach((b, i) => {
+    const y = top + i * row;
+    out.push(`<text x="${left - 6}" y="${y + 12}" text-anchor="end">${esc(b.label)}</text>`);
+    out.push(`<rect x="${left}" y="${y + 2}" width="${Math.max(1, x(b.ms) - left).toFixed(1)}" height="${row - 5}" fill="${colours[b.variant] ?? '#888'}"/>`);
+    out.push(`<text x="${(x(b.ms) + 4).toFixed(1)}" y="${y + 12}">${esc(formatMs(b.ms))}</text>`);
+  });
+  const legendY = top + bars.length * row + 30;
+  Object.entries(VARIANT_LABELS).forEach(([variant, label], i) => {
+    const lx = 8 + i * 250;
+    out.push(`<rect x="${lx}" y="${legendY - 9}" width="10" height="10" fill="${colours[variant]}"/><text x="${lx + 14}" y="${legendY}">${esc(label)}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/** The README's "Benchmarks" section, replaced between its markers (added before "## Layout" the first time). */
+export function replaceReadmeSection(readme, results, links) {
+  const body = [
+    README_START,
+    `Latest full-model run (\`npm run bench\`${results.quick ? ' --quick' : ''}): **${adapterName(results)}**, ${results.date.slice(0, 10)}, ${loadLine(results)}.${isSwiftShader(results) ? ' CPU-emulation figures: compare the implementations with each other, never read them as GPU speed.' : ''} (a) our split pipeline with the WGSL kernel on WebGPU, (b) the single-graph export on onnxruntime-web WebGPU, (c) the same single graph on onnxruntime-web WASM; time ratios a/b and a/c, lower is better for (a).`,
+    '',
+    headlineTable(results),
+    '',
+    mainTable(results),
+    '',
+    `![frame times](${links.svg})`,
+    '',
+    `Stages, per-op profile and scaling: [${links.page}](${links.page}); raw: [${basename(links.json)}](${links.json}).`,
+    README_END,
+  ].join('\n');
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start >= 0 && end > start) return readme.slice(0, start) + body + readme.slice(end + README_END.length);
+  const anchor = readme.indexOf('\n## Layout');
+  const section = `\n## Benchmarks\n\n${body}\n`;
+  return anchor >= 0 ? readme.slice(0, anchor) + section + readme.slice(anchor) : `${readme.trimEnd()}\n${section}`;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const file = process.argv[2];
+  if (!file) {
+    console.error('usage: node bench/render-model-results.mjs bench/results/<file>-models.json');
+    process.exit(2);
+  }
+  const results = JSON.parse(readFileSync(file, 'utf8'));
+  const benchDir = join(dirname(fileURLToPath(import.meta.url)));
+  const base = basename(file).replace(/\.json$/, '');
+  writeFileSync(join(benchDir, 'results', `${base}.svg`), renderModelSvg(results));
+  writeFileSync(join(benchDir, 'MODELS.md'), renderModelMarkdown(results, { json: `results/${base}.json`, svg: `results/${base}.svg` }));
+  console.log(`wrote bench/MODELS.md and bench/results/${base}.svg`);
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the full-model benchmark. In one headless-chromium page, per model package:
+ * (a) our split pipeline on WebGPU (ORT WebGPU graphs + our WGSL deformable attention), (b) the
+ * single-graph export on ORT WebGPU (GridSample), (c) the single graph on ORT WASM; cold start,
+ * warm frames, per-stage medians, one-shot re-query, peak GPU bytes, download bytes; plus scaling
+ * with input size and patch count. Writes bench/results/<date>-<adapter>-models.json,
+ * bench/MODELS.md (table) and bench/results/<date>-<adapter>-models.svg (chart), and the README's
+ * "Benchmarks" section.
+ *
+ *   node bench/run-model-bench.mjs [--quick] [--official] [--only detector-320,oneshot-k10]
+ *                                  [--port 5196] [--no-write] [--no-export]
+ *
+ * Packages come from .cache/bench-models (tools/build_models.py --bench-out, run here first unless
+ * --no-export): the shipped checkpoints exported WITH the single graph; public/models is untouched.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+import { renderModelMarkdown, renderModelSvg, replaceReadmeSection } from './render-model-results.mjs';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    official: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    port: { type: 'string', default: process.env.WEBDETR_BENCH_PORT ?? '5196' },
+    'no-write': { type: 'boolean', default: false },
+    'no-export': { type: 'boolean', default: false },
+  },
+});
+
+const BENCH_DIR = '.cache/bench-models';
+const quick = args.quick;
+const sizes = quick ? [256, 320, 416] : [256, 320, 416, 512];
+const patchSlots = quick ? [1, 5, 10] : [1, 2, 5, 10];
+const detectorImage = '/samples/astronaut.jpg';
+const oneshotImage = '/samples/coffee.jpg';
+// The parity patches of tools/build_models.py (source pixels).
+const oneshotPatches = [{ x: 110, y: 60, width: 150, height: 140 }, { x: 20, y: 200, width: 90, height: 80 }];
+const all = ['split-webgpu', 'single-webgpu', 'single-wasm'];
+// On SwiftShader one WebGPU frame of these models takes minutes (2026-11-23, loaded 2-core machine:
+// split 320x320 detector cold 281 s, warm 163 s), so --quick keeps one warm WebGPU frame of (a)/(b)
+// per main model and times the scaling points without (b). Rounds per variant = a warm median of N;
+// the budget stops adding rounds after the first.
+const mainRounds = quick ? { 'split-webgpu': 2, 'single-webgpu': 1, 'single-wasm': 5 } : { 'split-webgpu': 5, 'single-webgpu': 3, 'single-wasm': 7 };
+const scaleRounds = quick ? { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 3 } : { 'split-webgpu': 3, 'single-webgpu': 2, 'single-wasm': 5 };
+const scaleVariants = quick ? ['split-webgpu', 'single-wasm'] : all;
+const budgetMs = quick ? 120_000 : 600_000;
+const requeryRounds = quick ? 2 : 5;
+
+function models() {
+  // Most important first: results are written after each model, so a run cut short keeps them.
+  const list = [
+    { id: 'detector-320', role: 'main', image: detectorImage, variants: all, rounds: mainRounds, profile: true },
+    { id: 'oneshot-k10', role: 'main', image: oneshotImage, patches: oneshotPatches, variants: all, rounds: mainRounds, profile: true },
+    ...patchSlots.filter((k) => k !== 10).map((k) => ({ id: `oneshot-k${k}`, role: 'patch-scaling', image: oneshotImage, patches: oneshotPatches, variants: scaleVariants, rounds: scaleRounds, profile: false })),
+    ...sizes.filter((s) => s !== 320).map((s) => ({ id: `detector-${s}`, role: 'size-scaling', image: detectorImage, variants: scaleVariants, rounds: scaleRounds, profile: false })),
+  ];
+  if (args.official) {
+    for (const [h, w] of [[256, 352], [384, 512]]) {
+      list.push({ id: `official-r50-${h}x${w}`, role: 'official', image: detectorImage, variants: all, rounds: { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 1 }, profile: false });
+    }
+  }
+  const only = args.only?.split(',');
+  return list
+    .filter((m) => only === undefined || only.includes(m.id))
+    .map((m) => ({ packageUrl: `/${BENCH_DIR}/${m.id}`, budgetMs, requeryRounds, ...m }));
+}
+
+function exportPackages(list) {
+  const detectorSizes = list.flatMap((m) => (m.id.startsWith('detector-') ? [m.id.slice('detector-'.length)] : []));
+  const slots = list.flatMap((m) => (m.id.startsWith('oneshot-k') ? [m.id.slice('oneshot-k'.length)] : []));
+  const py = (...a) => execFileSync('/usr/bin/python3', ['tools/build_models.py', '--bench-out', BENCH_DIR, ...a], { cwd: repoRoot, stdio: 'inherit' });
+  if (detectorSizes.length > 0) py('--only', 'detector', '--sizes', detectorSizes.join(','));
+  if (slots.length > 0) py('--only', 'oneshot', '--patch-slots', slots.join(','));
+  for (const m of list.filter((m) => m.role === 'official')) {
+    // Official R50 Deformable-DETR layout, synthetic weights (shared reference args), single graph included.
+    const [h, w] = m.id.replace('official-r50-', '').split('x');
+    const out = execFileSync('/usr/bin/python3', ['tools/export_parity_fixture.py', '--variant', 'deformable_plain', '--cache', `${BENCH_DIR}/official`, '--height', h, '--width', w], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    m.packageUrl = `/${relative(repoRoot, JSON.parse(out.trim().split('\n').pop()).dir)}`;
+  }
+}
+
+function hostLoad() {
+  const [one, five, fifteen] = loadavg();
+  return { loadAverage: { one, five, fifteen }, uptime: execFileSync('uptime', { encoding: 'utf8' }).trim() };
+}
+
+const started = Date.now();
+const list = models();
+if (!args['no-export']) exportPackages(list);
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+const loadBefore = hostLoad();
+const server = await createServer({
+  root: repoRoot,
+  configFile: join(repoRoot, 'vite.config.ts'),
+  logLevel: 'warn',
+  // No watcher, no HMR: other people editing the tree must not reload the page mid-run.
+  server: { host: '127.0.0.1', port: Number(args.port), strictPort: true, hmr: false, watch: null },
+});
+await server.listen();
+let browser;
+let exitCode = 0;
+try {
+  const { chromiumWebGpuArgs } = await server.ssrLoadModule('/playwright.config.ts');
+  browser = await chromium.launch({ executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: chromiumWebGpuArgs });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(0);
+  page.on('console', (message) => {
+    const text = message.text();
+    if (text.startsWith('[bench]') || message.type() === 'error') console.log(`${new Date().toISOString().slice(11, 19)} ${text}`);
+  });
+  page.on('requestfailed', (request) => console.error(`request failed: ${request.url()}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) console.error(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`http://127.0.0.1:${args.port}/bench/models/index.html`);
+  await page.waitForFunction(() => window.webdetrModelBench !== undefined, null, { timeout: 120_000 });
+  const environment = await page.evaluate(() => window.webdetrModelBench.init());
+  const results = {
+    date: new Date().toISOString(),
+    commit,
+    chromiumVersion: browser.version(),
+    quick,
+    host: { before: loadBefore, after: undefined, cpus: execFileSync('nproc', { encoding: 'utf8' }).trim() },
+    durationSeconds: 0,
+    environment,
+    planned: list.map((m) => m.id),
+    models: [],
+    uncapturedErrors: [],
+  };
+  // One model per evaluate, results written after each: a run cut short still leaves what it measured.
+  for (const spec of list) {
+    const { uncapturedErrors, ...model } = await page.evaluate((s) => window.webdetrModelBench.runModel(s), spec);
+    results.models.push(model);
+    results.uncapturedErrors.push(...uncapturedErrors);
+    results.host.after = hostLoad();
+    results.durationSeconds = (Date.now() - started) / 1000;
+    write(results);
+  }
+  if (results.uncapturedErrors.length > 0) {
+    console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
+    exitCode = 1;
+  }
+  console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
+} catch (error) {
+  console.error(error);
+  exitCode = 1;
+} finally {
+  await browser?.close();
+  await server.close();
+}
+process.exit(exitCode);
+
+function write(results) {
+  const adapter = results.environment.adapter;
+  const slug = `${adapter.vendor}-${adapter.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+  const day = results.date.slice(0, 10);
+  const json = `${JSON.stringify(results, null, 1)}\n`;
+  if (args['no-write']) {
+    console.log(json);
+  } else {
+    const resultsDir = join(repoRoot, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    const base = `${day}-${slug}-models`;
+    writeFileSync(join(resultsDir, `${base}.json`), json);
+    writeFileSync(join(resultsDir, `${base}.svg`), renderModelSvg(results));
+    const markdown = renderModelMarkdown(results, { json: `results/${base}.json`, svg: `results/${base}.svg` });
+    writeFileSync(join(repoRoot, 'bench', 'MODELS.md'), markdown);
+    const readmePath = join(repoRoot, 'README.md');
+    writeFileSync(readmePath, replaceReadmeSection(readFileSync(readmePath, 'utf8'), results, { json: `bench/results/${base}.json`, svg: `bench/results/${base}.svg`, page: 'bench/MODELS.md' }));
+    console.log(`wrote bench/results/${base}.{json,svg}, bench/MODELS.md, README.md#benchmarks`);
+  }
+}
