@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""One-shot AP50 of the shipped one-shot model (evaluation/oneshot_ap.py protocol, held-out splits), measured
+in PyTorch (release checkpoint, the runtime's input path: decoded image -> PIL bilinear stretch -> backbone)
+and in the browser through the CLI (public/models/oneshot in headless chromium, --patches-file).
+
+The browser runs same-image pairs only: the API crops query patches from the image it searches (drag a
+box, find the others in the same picture). PyTorch reports all pairs, and the same-image subset that the
+browser figure must match within 0.1 AP. Query boxes are rounded to whole pixels (floor(v + 0.5)) for both,
+so PIL's crop and the runtime's crop see the same rectangle.
+
+    /usr/bin/python3 tools/eval_shipped_oneshot.py [--sets raccoon,pennfudan] [--out tools/results/oneshot_shipped.json]
+"""
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent
+REPO = TOOLS.parent
+sys.path.insert(0, str(TOOLS))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from build_models import model_input  # noqa: E402
+from fetch_backbone import fetch  # noqa: E402
+from webdetr_tools.evaluation.oneshot_ap import evaluate_oneshot, make_pairs, make_queries  # noqa: E402
+from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
+from webdetr_tools.oneshot.patches import crop_patches, pooled_features  # noqa: E402
+from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
+from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
+from webdetr_tools.training.features import set_samples  # noqa: E402
+
+SETS = ("bccd", "raccoon", "pennfudan", "coco128")
+MAX_DETECTIONS = 20
+
+
+def whole_pixel_box(box, sample):
+    x0, y0, x1, y1 = (math.floor(v + 0.5) for v in box)
+    x0, y0 = min(max(x0, 0), sample.width - 1), min(max(y0, 0), sample.height - 1)
+    return x0, y0, max(min(x1, sample.width), x0 + 1), max(min(y1, sample.height), y0 + 1)
+
+
+class RuntimePathDetector:
+    """Memory from the PIL-stretched image (as the browser), patch from the whole-pixel crop."""
+
+    def __init__(self, model, backbone, samples, size):
+        self.model, self.backbone, self.samples, self.size = model, backbone, samples, size
+        self._memory = {}
+
+    def memory(self, i):
+        if i not in self._memory:
+            levels = self.backbone(model_input(Image.open(self.samples[i].image).convert("RGB"), self.size))
+            self._memory[i] = (self.model.encode(levels), [tuple(f.shape[2:]) for f in levels])
+        return self._memory[i]
+
+    @torch.no_grad()
+    def __call__(self, query, targets):
+        s = self.samples[query.image]
+        rgb = np.asarray(Image.open(s.image).convert("RGB"))
+        desc = pooled_features(self.backbone(crop_patches(rgb, np.array([whole_pixel_box(query.box, s)]))))[None]
+        outs = []
+        for t in targets:
+            memory, shapes = self.memory(t)
+            logits, boxes = self.model.decode(memory, shapes, desc)
+            ts = self.samples[t]
+            xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])
+            scores = logits[-1, 0, :, 0].sigmoid()
+            order = scores.argsort(descending=True)[:MAX_DETECTIONS]
+            outs.append((xyxy[order].numpy(), scores[order].numpy()))
+        return outs
+
+
+def browser_same_image(samples, queries, same_pairs, backend):
+    """Detections for the same-image pairs, from one CLI run with every query image's patches."""
+    per_image = {}
+    for p, (n, t, _) in enumerate(same_pairs):
+        per_image.setdefault(str(samples[t].image), []).append((p, whole_pixel_box(queries[n].box, samples[t])))
+    images = sorted(per_image)
+    with tempfile.TemporaryDirectory() as tmp:
+        patches_file = Path(tmp) / "patches.json"
+        patches_file.write_text(json.dumps({image: [list(b) for _, b in per_image[image]] for image in images}))
+        command = ["node", str(REPO / "bin" / "webdetr.mjs"), "detect", *images, "--model",
+                   str(REPO / "public" / "models" / "oneshot"), "--patches-file", str(patches_file), "--threshold", "0",
+                   "--max-detections", str(MAX_DETECTIONS), "--json", "--backend", backend]
+        run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if run.returncode != 0:
+        raise SystemExit(f"webdetr CLI failed ({run.returncode}): {run.stdout[-2000:]}{run.stderr[-2000:]}")
+    report = json.loads(run.stdout)
+    detections = [None] * len(same_pairs)
+    for image, result in zip(images, report["results"]):
+        for (p, _), patch in zip(per_image[image], result["patches"]):
+            dets = patch["detections"]
+            boxes = np.array([[d["box"]["x"], d["box"]["y"], d["box"]["x"] + d["box"]["width"],
+                               d["box"]["y"] + d["box"]["height"]] for d in dets], np.float64).reshape(-1, 4)
+            detections[p] = (boxes, np.array([d["score"] for d in dets], np.float64))
+    return detections, report["backend"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "oneshot.pt")
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--backend", choices=("wasm", "webgpu", "auto"), default="wasm")
+    parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--out", type=Path, default=TOOLS / "results" / "oneshot_shipped.json")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model, config, step = load_oneshot(args.checkpoint)
+    backbone = load_backbone(fetch())
+    report = {"checkpoint": args.checkpoint.name, "iteration": step, "command": " ".join(sys.argv),
+              "protocol": {"max_queries": 60, "cross_images": 5, "seed": 0, "max_detections": MAX_DETECTIONS},
+              "sets": {}}
+    for name in args.sets.split(","):
+        started = time.time()
+        rows = [r for r in set_samples(args.data, name) if r[3] == "val"]
+        samples = [r[2] for r in rows]
+        queries = make_queries(samples, 60, 0)
+        pairs = make_pairs(samples, queries, 5, 0)
+        detector = RuntimePathDetector(model, backbone, samples, config["image_size"])
+        detections = [None] * len(pairs)
+        for n, q in enumerate(queries):
+            idx = [p for p, pair in enumerate(pairs) if pair[0] == n]
+            for p, out in zip(idx, detector(q, [pairs[p][1] for p in idx])):
+                detections[p] = out
+        torch_all = evaluate_oneshot(samples, queries, pairs, detections)
+        same = [p for p, pair in enumerate(pairs) if pair[2]]
+        entry = {"images": len(samples), "queries": len(queries),
+                 "pytorch": {k: round(100 * torch_all[k], 2) for k in ("AP50", "AP50_same_image", "AP50_cross_image")},
+                 "pytorch_seconds": round(time.time() - started, 1)}
+        if not args.skip_browser:
+            started = time.time()
+            same_pairs = [pairs[p] for p in same]
+            browser, backend = browser_same_image(samples, queries, same_pairs, args.backend)
+            torch_same = evaluate_oneshot(samples, queries, same_pairs, [detections[p] for p in same])
+            browser_same = evaluate_oneshot(samples, queries, same_pairs, browser)
+            entry["same_image_pairs"] = {"pytorch": round(100 * torch_same["AP50"], 2),
+                                         "browser": round(100 * browser_same["AP50"], 2),
+                                         "browser_backend": backend, "browser_seconds": round(time.time() - started, 1)}
+        report["sets"][name] = entry
+        print(name, json.dumps(entry), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
