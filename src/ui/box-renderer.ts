@@ -5,7 +5,7 @@
  */
 import type { BoxRect } from '../api/types.js';
 import type { BoxColor } from './colors.js';
-import { toStage, type Fit } from './geometry.js';
+import { outlineRect, toStage, type Fit } from './geometry.js';
 
 export interface DrawnBox {
   /** Source-image pixels. */
@@ -39,8 +39,8 @@ function drawLabel(context: CanvasRenderingContext2D, rect: BoxRect, item: Drawn
   context.fillText(item.label, x + LABEL_PAD, y + height / 2 + 0.5);
 }
 
-function drawOne(context: CanvasRenderingContext2D, item: DrawnBox, fit: Fit, stageWidth: number, highlighted: boolean): void {
-  const rect = toStage(item.box, fit);
+function drawOne(context: CanvasRenderingContext2D, item: DrawnBox, fit: Fit, stageWidth: number, highlighted: boolean, picture: Picture): void {
+  const rect = outlineRect(item.box, fit, picture, (highlighted ? HIGHLIGHT_WIDTH : LINE_WIDTH) / 2);
   context.save();
   context.lineWidth = highlighted ? HIGHLIGHT_WIDTH : LINE_WIDTH;
   context.strokeStyle = item.color.stroke;
@@ -63,16 +63,19 @@ function drawOne(context: CanvasRenderingContext2D, item: DrawnBox, fit: Fit, st
   context.restore();
 }
 
+/** Source size of the picture the boxes belong to (outlines stay inside it); null: no clipping. */
+type Picture = { width: number; height: number } | null;
+
 /** Draws every box; `highlight` (an index into `boxes`) is emphasised and drawn last. */
-export function renderBoxes(context: CanvasRenderingContext2D, boxes: readonly DrawnBox[], fit: Fit, stageWidth: number, highlight: number | null): void {
+export function renderBoxes(context: CanvasRenderingContext2D, boxes: readonly DrawnBox[], fit: Fit, stageWidth: number, highlight: number | null, picture: Picture = null): void {
   boxes.forEach((item, index) => {
     if (index === highlight) return;
     context.globalAlpha = highlight === null ? 1 : 0.45;
-    drawOne(context, item, fit, stageWidth, false);
+    drawOne(context, item, fit, stageWidth, false, picture);
   });
   context.globalAlpha = 1;
   const top = highlight === null ? undefined : boxes[highlight];
-  if (top !== undefined) drawOne(context, top, fit, stageWidth, true);
+  if (top !== undefined) drawOne(context, top, fit, stageWidth, true, picture);
 }
 
 /** Index of the smallest box under a stage point (smallest wins: nested boxes stay reachable). */

@@ -26,7 +26,7 @@ export interface DemoState {
   /** Image → stage CSS pixels: stage = offset + image × scale. */
   fit: { scale: number; offsetX: number; offsetY: number };
   showBoxes: boolean;
-  /** Boxes on the overlay now, with their rectangle in stage CSS pixels. */
+  /** Boxes on the overlay now, with their outline as drawn in stage CSS pixels (clipped to the picture). */
   drawn: { label: string; rgb: [number, number, number]; dashed: boolean; box: BoxRect; stageRect: BoxRect }[];
   /** False once calls with a PreparedImage failed and the demo sends the picture with every call. */
   preparedImages: boolean;

@@ -20,6 +20,21 @@ export function toStage(box: BoxRect, fit: Fit): BoxRect {
   return { x: fit.offsetX + box.x * fit.scale, y: fit.offsetY + box.y * fit.scale, width: box.width * fit.scale, height: box.height * fit.scale };
 }
 
+/**
+ * Where a box's outline is drawn: its stage rectangle clipped to the picture and pulled in by
+ * `inset` (half the line width), so a box reaching or crossing the picture's edge keeps all four
+ * sides visible instead of losing one off the canvas.
+ */
+export function outlineRect(box: BoxRect, fit: Fit, picture: { width: number; height: number } | null, inset: number): BoxRect {
+  const rect = toStage(box, fit);
+  if (picture === null) return rect;
+  const left = Math.max(rect.x, fit.offsetX + inset);
+  const top = Math.max(rect.y, fit.offsetY + inset);
+  const right = Math.min(rect.x + rect.width, fit.offsetX + picture.width * fit.scale - inset);
+  const bottom = Math.min(rect.y + rect.height, fit.offsetY + picture.height * fit.scale - inset);
+  return { x: left, y: top, width: Math.max(0, right - left), height: Math.max(0, bottom - top) };
+}
+
 export function toImagePoint(x: number, y: number, fit: Fit): { x: number; y: number } {
   return { x: (x - fit.offsetX) / fit.scale, y: (y - fit.offsetY) / fit.scale };
 }

@@ -6,10 +6,10 @@
  */
 import type { Detector, DetectionResult, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
 import { WebDetrError } from '../errors.js';
-import { boxAt, renderBoxes, type DrawnBox } from './box-renderer.js';
+import { boxAt, LINE_WIDTH, renderBoxes, type DrawnBox } from './box-renderer.js';
 import { createControls } from './controls.js';
 import { classCounts } from './filter.js';
-import { toStage } from './geometry.js';
+import { outlineRect } from './geometry.js';
 import { createImageSource, type OpenedImage } from './image-source.js';
 import { createLoadProgress } from './load-progress.js';
 import { createModelLoader } from './models.js';
@@ -116,7 +116,7 @@ function render(): void {
   const filter = { threshold: controls.threshold, hiddenClasses: controls.hiddenClasses };
   scene = mode === 'detect' ? detectScene(lastDetect, filter) : oneShotScene(editor, lastOneShot, controls.threshold);
   const context = stage.beginOverlay();
-  if (controls.showBoxes) renderBoxes(context, scene.boxes, stage.fit(), stage.size().width, highlight);
+  if (controls.showBoxes) renderBoxes(context, scene.boxes, stage.fit(), stage.size().width, highlight, stage.imageSize);
   list.render(scene.entries, emptyListText());
   byId('stage-cta', HTMLElement).hidden = !(mode === 'oneshot' && picture !== null && editor.patches.length === 0 && editor.draft === null);
   list.setHighlight(highlight);
@@ -143,7 +143,7 @@ function publish(): void {
   demo.threshold = controls.threshold;
   demo.fit = fit;
   demo.showBoxes = controls.showBoxes;
-  demo.drawn = scene.boxes.map((b: DrawnBox) => ({ label: b.label, rgb: b.color.rgb, dashed: b.dashed ?? false, box: b.box, stageRect: toStage(b.box, fit) }));
+  demo.drawn = scene.boxes.map((b: DrawnBox) => ({ label: b.label, rgb: b.color.rgb, dashed: b.dashed ?? false, box: b.box, stageRect: outlineRect(b.box, fit, stage.imageSize, LINE_WIDTH / 2) }));
 }
 
 function showError(error: unknown, what: string): void {
@@ -152,13 +152,24 @@ function showError(error: unknown, what: string): void {
   demo.errors.push(`${what}: ${error instanceof WebDetrError ? `[${error.code}] ` : ''}${message}`);
 }
 
+/** The picture whose detection is in flight: opening a picture and the model becoming ready both ask for one run. */
+let detecting: number | null = null;
 async function runDetect(): Promise<void> {
   const image = picture;
   const id = pictureId;
-  if (image === null || mode !== 'detect') return;
-  // A model that failed to load is explained by the progress line; nothing to add here.
-  const detector = await detectorFor('detect').catch(() => null);
-  if (detector === null || !detector.model.detection) return;
+  if (image === null || mode !== 'detect' || detecting === id) return;
+  detecting = id;
+  try {
+    // A model that failed to load is explained by the progress line; nothing to add here.
+    const detector = await detectorFor('detect').catch(() => null);
+    if (detector === null || !detector.model.detection) return;
+    await detectOnce(detector, image, id);
+  } finally {
+    if (detecting === id) detecting = null;
+  }
+}
+
+async function detectOnce(detector: Detector, image: OpenedImage, id: number): Promise<void> {
   try {
     setBusy('Detecting…');
     const result = await withImage(detector, image, (input) => detector.detect(input, { threshold: 0 }));
