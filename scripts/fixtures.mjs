@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { PYTHON } from './system-deps.mjs';
 
-for (const script of ['tools/fixtures/ms_deform_attn.py', 'tools/fixtures/bilinear.py']) {
+for (const script of ['tools/fixtures/ms_deform_attn.py', 'tools/fixtures/bilinear.py', 'tools/fixtures/tiny_package.py']) {
   console.log(`[fixtures] ${script}`);
   const result = spawnSync(PYTHON, [script], { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
