@@ -4,6 +4,8 @@ webdetr_tools/training/loop.py). Needs tools/cache_features.py and tools/pseudo_
   nohup setsid nice -n 10 /usr/bin/python3 tools/train.py --config tools/configs/detector.json \
       > .cache/logs/detector.log 2>&1 &        # rerun the same command to resume
 Log lines also go to <run_dir>/train.log; checkpoints and metrics.jsonl live in run_dir.
+A config key "init_from" (path relative to the repo) starts a fresh run from a pretrained checkpoint's
+weights except the class head (e.g. AlignDet: tools/configs/detector_ft_aligndet.json).
 """
 from __future__ import annotations
 
@@ -48,7 +50,8 @@ def main(argv=None):
         log_file.flush()
 
     log(f"config {args.config}: {json.dumps(config)}")
-    train(config, args.data, args.cache, args.labels, run_dir, args.resume, args.max_steps, log)
+    init_from = REPO / config["init_from"] if config.get("init_from") else None
+    train(config, args.data, args.cache, args.labels, run_dir, args.resume, args.max_steps, log, init_from=init_from)
 
 
 if __name__ == "__main__":

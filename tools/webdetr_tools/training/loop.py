@@ -6,8 +6,11 @@ The checkpoint (<run_dir>/checkpoint.pt, written atomically every checkpoint_eve
 end) holds model, optimizer, step and torch RNG state. Learning rate: AdamW, lr x lr_linear_proj_mult
 for reference_points / sampling_offsets (official), x0.1 from lr_drop_epoch on; gradient clipping.
 Every eval_every_epochs the held-out metrics (evaluate.py) are logged as a JSON line to metrics.jsonl.
+init_from (a checkpoint path, e.g. AlignDet pretraining's model_final.pt): a fresh run starts from its
+weights except the class head (pretrained.py); a resumed run ignores it (the checkpoint has everything).
 
-API: train(config, data_root, cache_root, labels_dir, resume=True, max_steps=None, log=print) -> model
+API: train(config, data_root, cache_root, labels_dir, resume=True, max_steps=None, log=print,
+           init_from=None) -> model
      (config: the dict of tools/configs/detector.json; max_steps stops early, for tests / speed checks)
 """
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .detector import build_detector, forward_layers
 from .evaluate import evaluate_detector
 from .features import FeatureCache
 from .losses import set_loss
+from .pretrained import load_pretrained
 from .targets import LabelSource, items as list_items
 
 LINEAR_PROJ_NAMES = ("reference_points", "sampling_offsets")
@@ -56,7 +60,8 @@ def _save(path: Path, payload: dict) -> None:
 
 
 def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run_dir: Path, resume: bool = True,
-          max_steps: int | None = None, log=print, cache: FeatureCache | None = None, labels=None):
+          max_steps: int | None = None, log=print, cache: FeatureCache | None = None, labels=None,
+          init_from: Path | None = None):
     torch.manual_seed(config["seed"])
     cache = cache or FeatureCache(cache_root, config["feature_size"])
     labels = labels or LabelSource(data_root, labels_dir, config)
@@ -82,6 +87,10 @@ def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run
         step = state["step"]
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
+        if init_from is not None:
+            report = load_pretrained(model, Path(init_from))
+            log(f"init_from {report['path']} (step {report['step']}): loaded {len(report['loaded'])} tensors, "
+                f"{report['parameters_loaded']} parameters; kept the fresh initialisation of {report['kept']}")
         log(f"{len(train_items)} training images, {steps_per_epoch} steps/epoch, {total_steps} steps, "
             f"{sum(p.numel() for p in model.parameters())} parameters")
     end = min(total_steps, step + max_steps) if max_steps else total_steps
