@@ -32,8 +32,6 @@ export const defaultWorkerFactory: WorkerFactory = () =>
 /** How long close() lets the worker release its GPU resources before terminating it anyway. */
 const CLOSE_GRACE_MS = 5000;
 
-let livenessLocks = 0;
-
 /**
  * The worker takes a uniquely named Web Lock and keeps it; the page then queues for the same lock,
  * which the browser grants only when the worker ends. Where Web Locks are missing only error events
@@ -45,9 +43,9 @@ async function watchLiveness(
   onDeath: () => void,
 ): Promise<void> {
   const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-  if (locks === undefined) return;
-  const random = globalThis.crypto?.randomUUID?.() ?? Math.random().toString(36).slice(2);
-  const name = `webdetr-worker-${random}-${++livenessLocks}`;
+  // Web Locks and randomUUID both exist exactly in secure contexts (as does WebGPU).
+  if (locks === undefined || typeof globalThis.crypto?.randomUUID !== 'function') return;
+  const name = `webdetr-worker-${crypto.randomUUID()}`;
   if (!(await call((r) => r.holdLiveness(name)))) return;
   locks.request(name, { signal }, () => onDeath()).catch(() => undefined);
 }
