@@ -235,7 +235,7 @@ export function renderModelMarkdown(results, links = {}) {
     '',
   ];
   const ops = opTable(results);
-  if (ops) parts.push('ORT per-op GPU time (its WebGPU timestamp profiling, one extra frame; on SwiftShader a timestamp spans the emulated dispatch):', '', ops, '');
+  if (ops) parts.push('ORT per-op GPU time (its WebGPU timestamp profiling, on the first timed frame; on SwiftShader a timestamp spans the emulated dispatch):', '', ops, '');
   const sizes = scalingTable(results, 'size-scaling', 'input size (square)', sizeOf);
   if (sizes) parts.push('## Scaling with input size (detector)', '', sizes, '');
   const patches = scalingTable(results, 'patch-scaling', 'patch slots K', slotsOf);

@@ -139,9 +139,16 @@ try {
   };
   // One model per evaluate, results written after each: a run cut short still leaves what it measured.
   for (const spec of list) {
-    const { uncapturedErrors, ...model } = await page.evaluate((s) => window.webdetrModelBench.runModel(s), spec);
-    results.models.push(model);
-    results.uncapturedErrors.push(...uncapturedErrors);
+    try {
+      const { uncapturedErrors, ...model } = await page.evaluate((s) => window.webdetrModelBench.runModel(s), spec);
+      results.models.push(model);
+      results.uncapturedErrors.push(...uncapturedErrors);
+    } catch (error) {
+      // e.g. a package not exported: record it and go on with the next one.
+      console.error(`${spec.id}: ${error.message}`);
+      results.failed = [...(results.failed ?? []), { id: spec.id, error: error.message }];
+      exitCode = 1;
+    }
     results.host.after = hostLoad();
     results.durationSeconds = (Date.now() - started) / 1000;
     write(results);

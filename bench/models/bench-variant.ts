@@ -25,7 +25,7 @@ export interface VariantPlan {
   rounds: number;
   /** Stop adding rounds (beyond 1) after this much time. */
   budgetMs: number;
-  /** ORT's WebGPU per-op profiling on the last timed frame (WebGPU variants). */
+  /** ORT's WebGPU per-op profiling on the first timed frame (WebGPU variants). */
   profile: boolean;
   /** Re-query rounds (one-shot split pipeline). */
   requeryRounds: number;
@@ -53,7 +53,7 @@ export interface VariantResult {
   groupMedianMs: Record<string, number>;
   /** Our kernel passes' GPU time (timestamp queries), median per stage; absent without the feature. */
   kernelGpuMedianMs?: Record<string, number>;
-  /** ORT per-op-type GPU ms over one profiled frame (WebGPU EP timestamps). */
+  /** ORT per-op-type GPU ms over the first timed frame (WebGPU EP timestamps). */
   ortOpGpuMs?: Record<string, number>;
   peakBufferBytes: BufferBytes;
   outputs: Record<string, HostTensor>;
@@ -121,22 +121,19 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
 
   try {
     const first = await frame();
-    const timedStart = performance.now();
     const coldStart = { downloadMs, downloadBytes, createMs, firstRunMs: first.ms, totalMs: downloadMs + createMs + first.ms };
     log(`${plan.variant}: first run: ${first.stages.map((s) => `${s.stage}${s.kind === 'graph' ? '' : '*'} ${s.ms.toFixed(0)}`).join(', ')}`);
     log(`${plan.variant}: cold start ${(coldStart.totalMs / 1000).toFixed(1)} s (download ${downloadMs.toFixed(0)} ms, create ${createMs.toFixed(0)} ms, first run ${first.ms.toFixed(0)} ms)`);
 
     const timestamps = split(plan.variant) ? context.timestamps() : undefined;
     const kernelRuns: Record<string, number>[] = [];
-    // ORT's per-op profile rides on the last timed frame (no extra frame: one takes minutes on SwiftShader).
+    // ORT's per-op profile rides on the first timed frame (no extra frame: one takes minutes on
+    // SwiftShader, and the budget may allow only one); that frame carries the profiling overhead.
     const profileOps = plan.profile && plan.variant !== 'single-wasm';
     let ortOpGpuMs: Record<string, number> | undefined;
-    let round = 0;
     const frames = await repeat(async () => {
-      round++;
-      const last = round === plan.rounds || performance.now() - timedStart >= plan.budgetMs;
       const perOp: Record<string, number> = {};
-      if (profileOps && last && ortOpGpuMs === undefined) {
+      if (profileOps && ortOpGpuMs === undefined) {
         ort.env.webgpu.profiling = { mode: 'default', ondata: (d) => { perOp[d.kernelType] = (perOp[d.kernelType] ?? 0) + (d.endTime - d.startTime) / 1e6; } };
         ortOpGpuMs = perOp;
       }

@@ -23,7 +23,7 @@ export interface ModelSpec {
   variants: Variant[];
   rounds: Partial<Record<Variant, number>>;
   budgetMs: number;
-  /** ORT per-op profile on the last timed frame of the WebGPU variants. */
+  /** ORT per-op profile on the first timed frame of the WebGPU variants. */
   profile: boolean;
   requeryRounds?: number;
 }
