@@ -3,8 +3,8 @@
  * a WebGPU frame on SwiftShader takes seconds, not minutes). Each fault asserts the typed error and
  * that the next good call works:
  * - GPU package runner: a graph that passed its sha256 but is not loadable ONNX -> ModelIntegrityError
- *   (invalid-graph), no session or runner buffer left behind; a good runner in the same context then
- *   matches the CPU runner.
+ *   (invalid-graph); graphs that load but contradict the manifest -> graph-mismatch; no session or
+ *   runner buffer left behind; a good runner in the same context then matches the CPU runner.
  * - Worker ending without an error event (terminate(), or its thread exiting): the call in flight
  *   rejects with WorkerError at once, the queued call and later calls run on a fresh worker, and a new
  *   createDetector for the same model works; no timer outlives dispose.
@@ -32,13 +32,14 @@ test.beforeAll(async ({ browser }) => {
 });
 test.afterAll(async () => page.close());
 
-test('GPU runner: a verified graph that is not ONNX -> ModelIntegrityError(invalid-graph), nothing left behind; a good runner then works', async () => {
+test('GPU runner: a verified graph that is not ONNX -> ModelIntegrityError(invalid-graph), one contradicting the manifest -> graph-mismatch, nothing left behind; a good runner then works', async () => {
   test.setTimeout(180_000);
   const result = await page.evaluate((url) => window.faults!.gpuRunnerInvalidGraph(url), TINY);
   console.log(JSON.stringify(result, (key, value: unknown) => (key === 'message' ? undefined : value)));
-  expect(result.cases).toHaveLength(3);
+  expect(result.cases).toHaveLength(4);
   for (const c of result.cases) {
-    expect(c.outcome, c.label).toMatchObject({ name: 'ModelIntegrityError', code: 'model-integrity', reason: 'invalid-graph' });
+    const reason = c.label.startsWith('manifest says') ? 'graph-mismatch' : 'invalid-graph';
+    expect(c.outcome, c.label).toMatchObject({ name: 'ModelIntegrityError', code: 'model-integrity', reason });
     expect(c.outcome.url, c.label).toMatch(/^(backbone|head)\.onnx$/);
     expect(c.liveSessions, c.label).toBe(0);
     expect(c.runnerBuffersCreated, c.label).toBe(0);

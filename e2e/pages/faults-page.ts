@@ -151,6 +151,13 @@ async function gpuRunnerInvalidGraph(packageUrl: string): Promise<InvalidGraphRe
     const { outcome } = await settle(createGpuPackageRunner({ manifest, graphs: new Map(graphs).set(name, bytes), pipelines }));
     cases.push({ label, outcome, liveSessions: liveSessions(), runnerBuffersCreated: runnerBuffersCreated - before });
   }
+  // Loadable graphs that contradict the manifest (it says 32x48 input; the backbone takes 64x96).
+  const mismatched = structuredClone(manifest);
+  const imageTensor = mismatched.tensors.image;
+  if (imageTensor !== undefined) imageTensor.shape = [1, 3, 32, 48];
+  const before = runnerBuffersCreated;
+  const mismatch = await settle(createGpuPackageRunner({ manifest: mismatched, graphs, pipelines }));
+  cases.push({ label: 'manifest says 32x48, graph takes 64x96', outcome: mismatch.outcome, liveSessions: liveSessions(), runnerBuffersCreated: runnerBuffersCreated - before });
   // The next good call: a runner on the intact package, one frame, against the CPU runner.
   const data = new Float32Array(3 * 64 * 96).map((_, i) => Math.sin(i * 0.01));
   const input = (): Record<string, ExecutorInput> => ({ image: { data: data.slice(), dims: [1, 3, 64, 96] } });
