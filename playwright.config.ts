@@ -9,6 +9,8 @@ const port = Number(process.env.WEBDETR_E2E_PORT ?? 5183);
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
+  // Exports the shared test packages first when WEBDETR_E2E_EXPORT_FIRST=1 (npm test).
+  globalSetup: './e2e/global-setup.ts',
   // SwiftShader is CPU emulation: one worker, generous timeouts.
   workers: 1,
   fullyParallel: false,

@@ -80,7 +80,8 @@ const SUITES = [
     // Its own output folder: Playwright empties its output folder at start, and the other lane writes
     // test-results/summary meanwhile.
     args: ['playwright', 'test', '--reporter=list,json', '--output=test-results/playwright'],
-    env: { PLAYWRIGHT_JSON_OUTPUT_NAME: `${resultsDir}/playwright.json` },
+    // Shared packages exported before the first test (e2e/global-setup.ts), outside test timeouts.
+    env: { PLAYWRIGHT_JSON_OUTPUT_NAME: `${resultsDir}/playwright.json`, WEBDETR_E2E_EXPORT_FIRST: '1' },
     count: () => {
       const report = readJson(`${resultsDir}/playwright.json`);
       if (!report) return null;
