@@ -221,9 +221,11 @@ export class WebDetrElement extends HTMLElement {
   private redraw(): void {
     const context = this.canvas.getContext('2d');
     if (!context || !this.image) return;
-    const patches = (this.lastPatches ?? []).map((p) => ({ patch: p.patch, detections: this.filter(p.detections) }));
-    const pending = this.dragger.pendingPatches.filter((p) => !patches.some((q) => q.patch === p)).map((patch) => ({ patch, detections: [] }));
-    drawScene(context, this.image, this.filter(this.lastAll), [...patches, ...pending]);
+    // The dragger's patches as they are now, each with the matches of the same slot in the last
+    // result: a patch keeps one colour from the drag to its results (the result's own patch
+    // objects came back from the worker, so they are never the dragger's objects).
+    const patches = this.dragger.pendingPatches.map((patch, i) => ({ patch, detections: this.filter(this.lastPatches?.[i]?.detections ?? []) }));
+    drawScene(context, this.image, this.filter(this.lastAll), patches);
   }
 
   private emit(): void {
