@@ -29,6 +29,8 @@ export default defineConfig({
     environment: 'node',
     // Dawn (the `webgpu` package) finds SwiftShader through the Vulkan ICD that Debian chromium ships.
     env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? swiftshaderIcd },
+    // Exports the test packages first when WEBDETR_E2E_EXPORT_FIRST=1 (npm test).
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // One GPU-heavy file at a time: the machine has two cores and SwiftShader uses both.

@@ -49,6 +49,8 @@ const SUITES = [
     name: 'unit (node, Dawn/SwiftShader)',
     command: 'npx',
     args: ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${resultsDir}/vitest.json`],
+    // Test packages exported before the first test (test/global-setup.ts), outside test timeouts.
+    env: { WEBDETR_E2E_EXPORT_FIRST: '1' },
     count: () => {
       const report = readJson(`${resultsDir}/vitest.json`);
       if (!report) return null;
