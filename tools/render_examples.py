@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Example pictures for the model cards: the shipped models' detections on the bundled sample photos,
+drawn with PIL (PyTorch on the runtime's input path, which the browser matches to 1e-5;
+test/models/shipped-parity.test.ts). Writes public/models/<model>/examples/<photo>.jpg.
+
+    /usr/bin/python3 tools/render_examples.py [--threshold 0.3]
+"""
+import argparse
+import sys
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent
+REPO = TOOLS.parent
+sys.path.insert(0, str(TOOLS))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from build_models import model_input, patch_input  # noqa: E402
+from fetch_backbone import fetch  # noqa: E402
+from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
+from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
+from webdetr_tools.ship.detector_package import load_detector  # noqa: E402
+from webdetr_tools.ship.oneshot_package import load_oneshot, reference_outputs  # noqa: E402
+from webdetr_tools.training.evaluate import postprocess  # noqa: E402
+
+PHOTOS = ("astronaut", "coffee", "chelsea")
+# One-shot: photos with look-alikes, and a query patch on each (source pixels, whole-pixel edges).
+ONE_SHOT = {"coins": [(20, 33, 70, 78)], "astronaut": [(370, 10, 470, 110)]}
+COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
+
+
+def draw_box(draw, box, colour, label=None, width=3):
+    x0, y0, x1, y1 = (float(v) for v in box)
+    draw.rectangle((x0, y0, x1, y1), outline=colour, width=width)
+    if label:  # above the box, kept inside the picture
+        tw, lx, ly = draw.textlength(label), max(0.0, x0), max(0.0, y0 - 14)
+        draw.rectangle((lx, ly, lx + tw + 6, ly + 14), fill=colour)
+        draw.text((lx + 3, ly + 1), label, fill=(255, 255, 255))
+
+
+@torch.no_grad()
+def detector_examples(backbone, out, threshold):
+    model, config = load_detector(TOOLS / "checkpoints" / "detector.pt", backbone)
+    for name in PHOTOS:
+        rgb = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
+        outputs = model(model_input(rgb, config["feature_size"]))
+        boxes, scores, labels = postprocess(outputs["pred_logits"], outputs["pred_boxes"], [rgb.size])[0]
+        draw = ImageDraw.Draw(rgb)
+        for box, score, label in zip(boxes, scores, labels):
+            if score >= threshold:
+                draw_box(draw, box, COLOURS[int(label) % len(COLOURS)], f"{config['classes'][int(label)]} {score:.2f}")
+        rgb.save(out / f"{name}.jpg", quality=85)
+        print(out / f"{name}.jpg", int((scores >= threshold).sum()), "boxes")
+
+
+@torch.no_grad()
+def oneshot_examples(backbone, out, threshold):
+    model, config, _ = load_oneshot(TOOLS / "checkpoints" / "oneshot.pt")
+    for name, queries in ONE_SHOT.items():
+        rgb = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
+        patches = [{"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0} for x0, y0, x1, y1 in queries]
+        logits, boxes = reference_outputs(model, backbone, model_input(rgb, config["image_size"]),
+                                          patch_input(rgb, patches, config["patch_size"]))
+        scores = logits[0, :, 0].sigmoid().numpy()
+        xyxy = (box_cxcywh_to_xyxy(boxes[0]) * torch.tensor([*rgb.size, *rgb.size])).numpy()
+        draw = ImageDraw.Draw(rgb)
+        for query in queries:
+            draw_box(draw, query, (255, 255, 255), "query", width=2)
+        kept = np.flatnonzero(scores >= threshold)
+        for k in kept:
+            draw_box(draw, xyxy[k], COLOURS[0], f"{scores[k]:.2f}")
+        rgb.save(out / f"{name}.jpg", quality=85)
+        print(out / f"{name}.jpg", len(kept), "boxes")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threshold", type=float, default=0.3, help="detector boxes shown from this score")
+    parser.add_argument("--oneshot-threshold", type=float, default=0.15,
+                        help="one-shot boxes shown from this score (focal-loss scores of matches sit lower)")
+    parser.add_argument("--only", default="detector,oneshot")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    backbone = load_backbone(fetch())
+    for kind in args.only.split(","):
+        out = REPO / "public" / "models" / kind / "examples"
+        out.mkdir(parents=True, exist_ok=True)
+        if kind == "detector":
+            detector_examples(backbone, out, args.threshold)
+        else:
+            oneshot_examples(backbone, out, args.oneshot_threshold)
+
+
+if __name__ == "__main__":
+    main()
