@@ -38,7 +38,7 @@ function fakeResults(adapter = { vendor: 'google', architecture: 'swiftshader', 
             groupMedianMs: { backbone: 500, encoder: 200, 'attention-encoder': 30, 'attention-decoder': 10 },
             kernelGpuMedianMs: { encoder_0: 8, decoder_0: 2 },
           }),
-          variant('single-webgpu', 4000, { ortOpGpuMs: { GridSample: 400, Conv: 1000 }, maxAbsDiffVsSplit: { pred_logits: 1e-5, pred_boxes: 1e-6 } }),
+          variant('single-webgpu', 4000, { ortOpGpuMs: { GridSample: 150, ReduceSum: 250, Conv: 1000, Softmax: 50 }, maxAbsDiffVsSplit: { pred_logits: 1e-5, pred_boxes: 1e-6 } }),
           variant('single-wasm', 2000),
         ],
       },
@@ -75,10 +75,12 @@ describe('model benchmark rendering', () => {
   it('computes ratios, the attention comparison, the re-query fraction and the largest stage', () => {
     expect(ratio(1, 4)).toEqual({ timeRatio: 0.25, speedup: 4 });
     expect(ratio(1, Number.NaN)).toBeUndefined();
+    const slower = renderModelMarkdown({ ...fakeResults(), models: [{ ...fakeResults().models[0], variants: fakeResults().models[0].variants.map((v) => (v.variant === 'single-wasm' ? { ...v, frameMs: summary(20) } : v)) }] });
+    expect(slower).toContain('50.0 (50.0× slower)');
     const h = headline(fakeResults().models[0]);
     expect(h.frameAB.timeRatio).toBeCloseTo(0.25, 12);
     expect(h.frameAC.timeRatio).toBeCloseTo(0.5, 12);
-    // timestamps (8 + 2 ms) preferred over the wall medians (30 + 10 ms); (b)'s GridSample ops only
+    // timestamps (8 + 2 ms) preferred over the wall medians (30 + 10 ms); (b): GridSample + ReduceSum, not Softmax
     expect(h.attentionA).toEqual({ ms: 10, source: 'timestamp queries' });
     expect(h.attentionAB.speedup).toBeCloseTo(40, 12);
     expect(h.requeryFraction).toBeCloseTo(0.15, 12);
