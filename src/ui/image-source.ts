@@ -20,6 +20,8 @@ export const SAMPLES: readonly Sample[] = [
   { id: 'astronaut', url: 'samples/astronaut.jpg', name: 'Astronaut' },
   { id: 'coffee', url: 'samples/coffee.jpg', name: 'Coffee' },
   { id: 'chelsea', url: 'samples/chelsea.jpg', name: 'Cat' },
+  // Many look-alikes: the photo to try Find similar on.
+  { id: 'coins', url: 'samples/coins.jpg', name: 'Coins' },
 ];
 
 export interface ImageSourceElements {
