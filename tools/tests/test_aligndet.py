@@ -1,8 +1,10 @@
 """AlignDet pretraining pieces: proposals on a synthetic image with known rectangles, views (feature crops
 and flips move boxes with the features), the box-level InfoNCE, a few pretraining steps, a resumed
-pretraining run, and init_from (every weight but the class head)."""
+pretraining run, init_from (every weight but the class head), and the comparison driver (stages, budget
+check, output)."""
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -285,3 +287,53 @@ def test_train_init_from_logs_what_it_loaded(tiny_setup, tmp_path):
     train(ft, None, None, None, tmp_path / "ft", max_steps=1, log=lines.append, cache=cache, labels=Labels(),
           init_from=tmp_path / "pre" / "model_final.pt")
     assert any(line.startswith("init_from") and "class_embed.0.bias" in line for line in lines), lines
+
+
+def test_comparison_driver_checks_budgets_and_writes_both_results(repo_dir, tmp_path, monkeypatch):
+    import importlib.util
+    import subprocess
+    import types
+
+    spec = importlib.util.spec_from_file_location("aligndet_compare", repo_dir / "tools" / "aligndet_compare.py")
+    driver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(driver)
+    base = json.loads((repo_dir / "tools" / "configs" / "detector_ft_scratch.json").read_text())
+    configs = {}
+    for name in ("scratch", "aligndet", "pre"):
+        c = json.loads(json.dumps(base))
+        c["train"]["run_dir"] = str(tmp_path / name)
+        (tmp_path / name).mkdir()
+        if name == "aligndet":
+            c["init_from"] = str(tmp_path / "pre" / "model_final.pt")
+        configs[name] = tmp_path / f"{name}.json"
+        configs[name].write_text(json.dumps(c))
+    calls = []
+
+    def fake_run(command, cwd, check, capture_output=False, text=False):
+        calls.append(command[4:])
+        if "tools/evaluate.py" in command:
+            ap = 0.2 if "aligndet" in command[-1] else 0.1
+            return types.SimpleNamespace(stdout=json.dumps({"coco128_gt_AP": ap, "coco128_gt_AP50": 2 * ap}) + "\n")
+        if "tools/train.py" in command or "tools/train_aligndet.py" in command:
+            run_dir = json.loads(Path(command[-1]).read_text())["train"]["run_dir"]
+            (Path(run_dir) / "model_final.pt").write_bytes(b"x")
+        return types.SimpleNamespace(stdout="")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    out = tmp_path / "comparison.json"
+    args = ["--pretrain-config", str(configs["pre"]), "--scratch-config", str(configs["scratch"]),
+            "--aligndet-config", str(configs["aligndet"]), "--out", str(out)]
+    driver.main(args)
+    assert [c[0] for c in calls] == ["tools/proposals.py", "tools/train_aligndet.py", "tools/train.py",
+                                     "tools/evaluate.py", "tools/train.py", "tools/evaluate.py"]
+    result = json.loads(out.read_text())
+    assert result["difference_aligndet_minus_scratch"] == {"coco128_gt_AP": 0.1, "coco128_gt_AP50": 0.2}
+    calls.clear()
+    driver.main(args)  # a rerun trains nothing again
+    assert [c[0] for c in calls] == ["tools/proposals.py", "tools/evaluate.py", "tools/evaluate.py"]
+    # budgets that differ are refused
+    c = json.loads(configs["aligndet"].read_text())
+    c["optim"]["epochs"] += 1
+    configs["aligndet"].write_text(json.dumps(c))
+    with pytest.raises(SystemExit, match="differ"):
+        driver.main(args)
