@@ -5,8 +5,9 @@ cache's sets: the pseudo boxes of AlignDet pretraining (tools/train_aligndet.py)
   nice -n 10 /usr/bin/python3 tools/proposals.py --sets raccoon --limit 20   # smoke run (file marked partial)
 
 Output <out>/<set>.json: {set, params, seed, limit, complete, seconds, images: {image_id: [[x0, y0, x1, y1,
-score], ...]}} in source-image pixels, best first. A set whose file is complete with the same params is
-skipped (rerun = resume). The proposals are deterministic; the seed is recorded for the record only.
+score], ...]}} in source-image pixels, best first. A set whose file is complete with the same params and seed
+is skipped (rerun = resume). Seeding: selective search's ranking draws from RandomState([seed, crc32 of
+'<set>/<image id>']), so an image's proposals do not depend on the order or subset processed.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
@@ -31,6 +33,7 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, help="first N images per set only (smoke runs; marked incomplete)")
     parser.add_argument("--scales", type=int, nargs="*", help="Felzenszwalb scales (default 100 300 800)")
     parser.add_argument("--max-per-image", type=int)
+    parser.add_argument("--grouping", choices=("hierarchy", "pairs", "none"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     import numpy as np
@@ -41,12 +44,13 @@ def main(argv=None):
     from webdetr_tools.training.features import FeatureCache, set_samples
 
     torch.set_num_threads(1)
-    np.random.seed(args.seed)
     params = dict(DEFAULTS)
     if args.scales:
         params["scales"] = tuple(args.scales)
     if args.max_per_image:
         params["max_per_image"] = args.max_per_image
+    if args.grouping:
+        params["grouping"] = args.grouping
     record = json.loads(json.dumps(params))
     cache = FeatureCache(args.cache, args.feature_size)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +58,7 @@ def main(argv=None):
         path = args.out / f"{name}.json"
         if path.is_file():
             old = json.loads(path.read_text())
-            if old.get("complete") and old.get("params") == record:
+            if old.get("complete") and old.get("params") == record and old.get("seed") == args.seed:
                 print(f"{name}: done already ({path})", flush=True)
                 continue
         files = {image_id: file for image_id, file, _, _ in set_samples(args.data, name)}
@@ -62,7 +66,8 @@ def main(argv=None):
         images, started = {}, time.time()
         for k, entry in enumerate(entries):
             rgb = read_rgb(files[entry["id"]])
-            boxes, scores = propose(rgb, **params)
+            rng = np.random.RandomState([args.seed, zlib.crc32(f"{name}/{entry['id']}".encode())])
+            boxes, scores = propose(rgb, rng, **params)
             images[entry["id"]] = [[round(float(v), 1) for v in b] + [round(float(s), 3)] for b, s in zip(boxes, scores)]
             if (k + 1) % 20 == 0 or k + 1 == len(entries):
                 rate = (time.time() - started) / (k + 1)

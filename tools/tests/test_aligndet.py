@@ -17,6 +17,7 @@ from webdetr_tools.aligndet.data import ProposalSource, make_views
 from webdetr_tools.aligndet.loop import pretrain, step_loss
 from webdetr_tools.aligndet.losses import info_nce, matched_pairs, view_targets
 from webdetr_tools.aligndet.model import AlignDetModel, forward_view
+from webdetr_tools.aligndet.grouping import hierarchical_grouping
 from webdetr_tools.aligndet.proposals import adjacent_pairs, propose, segment_boxes
 from webdetr_tools.aligndet.views import Crop, crop_boxes, crop_levels, flip_normalized
 from webdetr_tools.training.boxes import box_iou
@@ -42,13 +43,28 @@ def test_segment_boxes_and_adjacency_hand_case():
     assert adjacent_pairs(labels).tolist() == [[0, 1], [0, 2], [1, 2]]
 
 
-def test_proposals_recover_synthetic_rectangles():
+def test_hierarchical_grouping_merges_the_most_similar_neighbours_first():
+    # four vertical stripes: 0 red, 1 red, 2 blue, 3 green; 0-1 are alike (colour 1, fill 1), so they merge first
+    labels = np.repeat(np.arange(4), 5)[None].repeat(6, 0)
+    image = np.zeros((6, 20, 3), np.uint8)
+    for k, colour in enumerate([(200, 0, 0), (205, 0, 0), (0, 0, 200), (0, 200, 0)]):
+        image[:, 5 * k:5 * k + 5] = colour
+    boxes, rank = hierarchical_grouping(image, labels, np.random.RandomState(0))
+    assert len(boxes) == 7 and boxes[:4].tolist() == [[5 * k, 0, 5 * k + 5, 6] for k in range(4)]
+    assert boxes[4].tolist() == [0, 0, 10, 6] and boxes[6].tolist() == [0, 0, 20, 6]
+    # rank = (7 - creation index) x U(0, 1): the whole image draws from the smallest range
+    numbers = 7 - np.arange(7)
+    assert np.allclose(rank, numbers * np.random.RandomState(0).random_sample(7))
+
+
+@pytest.mark.parametrize("grouping", ["hierarchy", "pairs"])
+def test_proposals_recover_synthetic_rectangles(grouping):
     rng = np.random.RandomState(0)
     image = np.full((480, 640, 3), 120, np.float32) + rng.normal(0, 3, (480, 640, 3))
     rects = [(40, 60, 200, 220), (300, 100, 560, 180), (420, 300, 520, 440)]  # x0, y0, x1, y1 px
     for (x0, y0, x1, y1), colour in zip(rects, [(230, 30, 30), (20, 200, 40), (30, 40, 220)]):
         image[y0:y1, x0:x1] = np.array(colour) + rng.normal(0, 3, (y1 - y0, x1 - x0, 3))
-    boxes, scores = propose(np.clip(image, 0, 255).astype(np.uint8))
+    boxes, scores = propose(np.clip(image, 0, 255).astype(np.uint8), grouping=grouping)
     assert len(boxes) <= 40 and (np.diff(scores) <= 1e-6).all()
     iou = box_iou(torch.tensor(rects, dtype=torch.float32), torch.from_numpy(boxes))[0]
     best = boxes[iou.argmax(1).numpy()]
