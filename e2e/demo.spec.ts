@@ -180,11 +180,12 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   expect(state.image).toEqual({ name: 'Astronaut', width: 512, height: 512 });
   expect(state.runs).toBe(1);
 
-  // The same file through the public API in the same page: identical detections.
+  // The same file through the public API in the same page: identical detections. Same URL and
+  // options as the demo, so it shares the page's loaded model (no second download on a slow CI).
   const direct = await page.evaluate(async () => {
     const entry = '/src/index.ts'; // served by vite, imported by the page
     const { createDetector } = (await import(entry)) as typeof import('../src/index.js');
-    const api = await createDetector({ model: '/models/detector/manifest.json', backend: 'auto', cache: false });
+    const api = await createDetector({ model: '/models/detector/manifest.json' });
     const blob = await (await fetch('/samples/astronaut.jpg')).blob();
     const result = await api.detect(blob, { threshold: 0 });
     await api.dispose();
