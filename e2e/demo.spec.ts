@@ -419,6 +419,10 @@ test('a missing model is explained, and the picture still opens', async ({ page 
   await expect(page.locator('#load-text')).toContainText(/No model package at .*404/, { timeout: 30_000 });
   await page.waitForFunction(() => window.__webdetrDemo?.image?.name === 'Astronaut');
   await page.screenshot({ path: `${SHOTS}/21-missing-model.png`, fullPage: true });
+  // The footer's links (sample credits, the shipped models' cards) lead somewhere.
+  for (const href of await page.locator('.site-footer a').evaluateAll((links) => links.map((a) => (a as HTMLAnchorElement).href))) {
+    expect((await page.request.get(href)).status(), href).toBe(200);
+  }
   // Drop and paste open pictures too (a File built in the page from a bundled sample).
   for (const [how, name] of [['drop', 'cat.jpg'], ['paste', 'pasted image']] as const) {
     await page.evaluate(async (how) => {
