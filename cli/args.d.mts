@@ -8,7 +8,8 @@ export interface DetectArgs {
   patches: QueryPatch[];
   /** --patches-file: JSON {"<image as given>": [[x0, y0, x1, y1], ...]}, read by runDetect. */
   patchesFile?: string;
-  threshold: number;
+  /** Absent: the model's suggested score (manifest output.scoreThreshold), else 0.5. */
+  threshold?: number;
   maxDetections: number;
   backend: BackendPreference;
   raw: boolean;

@@ -20,7 +20,7 @@ Options:
   --patches-file <json>    per-image query patches: {"<image as given>": [[x0,y0,x1,y1], ...]};
                            every image needs an entry; more patches than the model takes at
                            once run in chunks on the image's one encoding
-  --threshold <t>          minimum score, 0..1 (default 0.5)
+  --threshold <t>          minimum score, 0..1 (default: the model's suggested score, else 0.5)
   --max-detections <n>     at most n detections per image or patch (default 100)
   --backend <b>            auto | webgpu | wasm (default auto)
   --json                   print JSON instead of a table
@@ -80,8 +80,8 @@ export function parseCliArgs(argv) {
   if (values['patches-file'] !== undefined && values.patch !== undefined) throw new UsageError('give --patch or --patches-file, not both');
   const backend = values.backend ?? 'auto';
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
-  const threshold = values.threshold === undefined ? 0.5 : number('--threshold', values.threshold);
-  if (threshold < 0 || threshold > 1) throw new UsageError(`--threshold must be within 0..1, not ${values.threshold}`);
+  const threshold = values.threshold === undefined ? undefined : number('--threshold', values.threshold);
+  if (threshold !== undefined && (threshold < 0 || threshold > 1)) throw new UsageError(`--threshold must be within 0..1, not ${values.threshold}`);
   const maxDetections = values['max-detections'] === undefined ? 100 : integer('--max-detections', values['max-detections'], 1);
   const port = values.port === undefined ? 0 : integer('--port', values.port, 0);
   if (port > 65535) throw new UsageError(`--port must be at most 65535, not ${port}`);
@@ -94,7 +94,7 @@ export function parseCliArgs(argv) {
     model: values.model,
     patches: (values.patch ?? []).map(parsePatch),
     ...(values['patches-file'] === undefined ? {} : { patchesFile: values['patches-file'] }),
-    threshold,
+    ...(threshold === undefined ? {} : { threshold }),
     maxDetections,
     backend,
     raw: values.raw ?? false,

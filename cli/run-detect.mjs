@@ -99,7 +99,7 @@ export async function runDetect(args, io) {
       backend: args.backend,
       images: args.images.map((name, k) => ({ name, url: server.imageUrls[k], ...(perImagePatches ? { patches: perImagePatches[k] } : {}) })),
       patches: args.patches,
-      threshold: args.threshold,
+      ...(args.threshold === undefined ? {} : { threshold: args.threshold }),
       maxDetections: args.maxDetections,
       raw: args.raw,
     };

@@ -21,7 +21,8 @@ export interface CliRequest {
   /** patches: this image's own query patches (--patches-file); else the request's. */
   images: { name: string; url: string; patches?: QueryPatch[] }[];
   patches: QueryPatch[];
-  threshold: number;
+  /** Absent: the model's suggested score. */
+  threshold?: number;
   maxDetections: number;
   raw: boolean;
 }
@@ -88,7 +89,7 @@ export async function runCli(
   }
   const loadMs = performance.now() - started;
   try {
-    const options = { threshold: request.threshold, maxDetections: request.maxDetections, raw: request.raw };
+    const options = { ...(request.threshold === undefined ? {} : { threshold: request.threshold }), maxDetections: request.maxDetections, raw: request.raw };
     for (const image of request.images) {
       let blob: Blob;
       try {
@@ -132,7 +133,7 @@ async function detectPatchesInChunks(
   blob: Blob,
   name: string,
   patches: readonly QueryPatch[],
-  options: { threshold: number; maxDetections: number; raw: boolean },
+  options: { threshold?: number; maxDetections: number; raw: boolean },
 ): Promise<CliImageResult> {
   const size = Math.max(1, detector.model.maxPatches);
   const prepared = patches.length > size ? await detector.prepareImage(blob) : undefined;

@@ -97,6 +97,8 @@ export interface Manifest {
     noObjectClass?: number;
     boxFormat: 'cxcywh-normalized';
     topK?: number;
+    /** The model's suggested minimum score (default threshold of detect calls; else 0.5). */
+    scoreThreshold?: number;
   };
   architecture: {
     hiddenDim: number;

@@ -20,7 +20,7 @@ export interface ResolvedDetectOptions {
 }
 
 export function resolveDetectOptions(manifest: Manifest, options: DetectOptions = {}): ResolvedDetectOptions {
-  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
+  const threshold = options.threshold ?? manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD;
   if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) throw new InputError(`threshold must be in [0, 1], got ${threshold}`);
   const maxDetections = options.maxDetections ?? DEFAULT_MAX_DETECTIONS;
   if (!Number.isInteger(maxDetections) || maxDetections < 0) throw new InputError(`maxDetections must be a non-negative integer, got ${maxDetections}`);

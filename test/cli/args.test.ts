@@ -13,7 +13,6 @@ describe('webdetr CLI arguments', () => {
       images: ['a.png'],
       model: 'pkg/',
       patches: [],
-      threshold: 0.5,
       maxDetections: 100,
       backend: 'auto',
       json: false,
@@ -21,6 +20,8 @@ describe('webdetr CLI arguments', () => {
       port: 0,
       timeoutMs: 1_800_000,
     });
+    // No --threshold: the page leaves it to the model's suggested score (manifest output.scoreThreshold).
+    expect(args.threshold).toBeUndefined();
   });
 
   it('several images, repeated patches as corner rectangles, every option', () => {

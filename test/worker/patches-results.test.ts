@@ -68,6 +68,16 @@ describe('detectionsOf', () => {
     expect(out[1]).toMatchObject({ label: 'cat', classId: 1 });
   });
 
+  it('default threshold: the model\'s suggested score when the manifest has one, else 0.5; an explicit one wins', () => {
+    expect(resolveDetectOptions(manifest).threshold).toBe(0.5);
+    const suggesting = { ...manifest, output: { ...manifest.output, scoreThreshold: 0.15 } };
+    expect(resolveDetectOptions(suggesting).threshold).toBe(0.15);
+    expect(resolveDetectOptions(suggesting, { threshold: 0.6 }).threshold).toBe(0.6);
+    // the weak cat (sigmoid(-1) = 0.27) passes 0.15 but not 0.5
+    expect(detectionsOf(suggesting, logits, boxes, size, resolveDetectOptions(suggesting))).toHaveLength(2);
+    expect(detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest))).toHaveLength(1);
+  });
+
   it('class filter by name or id, limit, bad options', () => {
     expect(detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: ['cat'] })).every((d) => d.label === 'cat')).toBe(true);
     expect(detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: [2], maxDetections: 1 }))).toHaveLength(1);

@@ -22,6 +22,9 @@ from ..models.deformable_detr import DeformableDETR
 from ..training.detector import model_config
 from .centernet import BACKBONE_NAME, INPUT_0_255, centernet_features, load_backbone
 
+# Suggested minimum score (manifest output.scoreThreshold): where matches start at this checkpoint
+# (model card examples); the default threshold of detect calls and of the demo.
+SCORE_THRESHOLD = 0.3
 EXPORTER = "webdetr_tools.ship.detector 1"
 
 
@@ -62,6 +65,7 @@ def export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print,
                   **INPUT_0_255, "layout": "NCHW"},
         "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
                    "classNames": list(config["classes"]), "boxFormat": "cxcywh-normalized",
+                   "scoreThreshold": SCORE_THRESHOLD,
                    "topK": dims["queries"]},
         "architecture": {"hiddenDim": dims["hidden"], "numQueries": dims["queries"],
                          "encoderLayers": dims["encoder_layers"], "decoderLayers": dims["decoder_layers"],

@@ -32,6 +32,9 @@ from ..export.plan import KernelCall, Pipeline, Plan, Segment
 from ..oneshot.model import OneShotConfig, OneShotDETR, group_mask
 from .centernet import BACKBONE_NAME, INPUT_0_255, load_backbone, pooled_patch_descriptors, projected_levels
 
+# Suggested minimum score (manifest output.scoreThreshold): where matches start at this checkpoint
+# (model card examples); the default threshold of detect calls and of the demo.
+SCORE_THRESHOLD = 0.15
 EXPORTER = "webdetr_tools.ship.oneshot 1"
 
 
@@ -235,7 +238,7 @@ def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, 
                   "queryPatch": {"height": patch, "width": patch, "maxPatches": k,
                                  "queriesPerPatch": config["queries_per_patch"]}},
         "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
-                   "classNames": ["match"], "boxFormat": "cxcywh-normalized", "topK": config["queries_per_patch"]},
+                   "classNames": ["match"], "boxFormat": "cxcywh-normalized", "scoreThreshold": SCORE_THRESHOLD, "topK": config["queries_per_patch"]},
         "architecture": {"hiddenDim": config["d_model"], "numQueries": config["queries_per_patch"],
                          "encoderLayers": config["enc_layers"], "decoderLayers": config["dec_layers"],
                          "numHeads": config["nheads"], "numLevels": len(level_shapes),
