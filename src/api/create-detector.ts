@@ -137,6 +137,9 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
       const converted = await toWorkerImage(image);
       return call((c) => c.call((r) => r.prepareImage(transfer(converted.pixels, converted.transfer))));
     },
+    async stats() {
+      return call((c) => c.call((r) => r.stats()));
+    },
     async dispose() {
       if (disposed) return;
       disposed = true;

@@ -146,6 +146,37 @@ export interface ModelInfo {
   downloadBytes: number;
 }
 
+/**
+ * Memory the detector holds right now (`detector.stats()`), for leak checks and dashboards. GPU
+ * counts cover objects created after the model loaded (the ledger starts then): a steady loop keeps
+ * them flat once every image size and patch count has been seen.
+ */
+export interface DetectorStats {
+  backend: BackendName;
+  /** WebGPU only: buffers and textures created and not yet destroyed on the detector's device. */
+  gpu?: {
+    /** Ours: the runner's tensors and read-back buffers, kernel parameters, preprocess input buffers. */
+    buffers: number;
+    bufferBytes: number;
+    /** Ours: the uploaded-image texture. */
+    textures: number;
+    textureBytes: number;
+    /** onnxruntime-web's WebGPU EP (unlabeled buffers), allocated since the model loaded. */
+    onnxruntimeBuffers: number;
+    onnxruntimeBufferBytes: number;
+    /** GPU errors the device reported outside any error scope since the model loaded (should stay 0). */
+    uncapturedErrors: number;
+  };
+  /** onnxruntime InferenceSessions held (one per graph the backend loaded). */
+  sessions: number;
+  /** Images held in the worker: prepared ones (the newest few) and any in use by a call. */
+  preparedImages: number;
+  /** Size of onnxruntime-web's WebAssembly memory in the worker (grows, never shrinks). */
+  wasmMemoryBytes?: number;
+  /** The worker's JS heap from `performance.memory` (Chromium; coarse unless --enable-precise-memory-info); absent elsewhere. */
+  workerJsHeap?: { usedBytes: number; totalBytes: number; source: 'performance.memory' };
+}
+
 export interface Detector {
   readonly backend: BackendInfo;
   readonly model: ModelInfo;
@@ -158,6 +189,8 @@ export interface Detector {
   ): Promise<OneShotResult>;
   /** Sends the pixels to the worker once; see PreparedImage. The newest few are kept. */
   prepareImage(image: ImageInput): Promise<PreparedImage>;
+  /** What the detector holds now: GPU buffers/bytes we own, sessions, images, WASM memory, worker heap. */
+  stats(): Promise<DetectorStats>;
   /** Terminates the worker and releases every GPU buffer and session. Idempotent. */
   dispose(): Promise<void>;
 }

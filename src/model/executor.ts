@@ -58,6 +58,8 @@ export interface PackageExecutor {
    */
   run(pipelineName: string, inputs: Record<string, ExecutorInput>): Promise<ExecutorRunResult>;
   readonly counters: ExecutorCounters;
+  /** onnxruntime sessions held (0 after dispose). */
+  readonly liveSessions: number;
   /** Releases sessions and every buffer the executor owns; later calls throw DisposedError. */
   dispose(): Promise<void>;
 }

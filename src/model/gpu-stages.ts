@@ -60,7 +60,10 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
         const declared = manifest.tensors[name];
         const dims = declared === undefined ? undefined : resolveDims(declared.shape, context.symbols());
         // An output whose size the manifest cannot give is left to ORT (allocated per run).
-        fetches[name] = dims === undefined ? null : view(name, store.reserve(name, dims));
+        // Exactly sized: ORT registers an output buffer with its byte size once per (session, output)
+        // and keeps that size while the same GPUBuffer comes back, so a smaller run (fewer patches)
+        // in a larger buffer fails its copy ("inconsistent source and destination gpu data size").
+        fetches[name] = dims === undefined ? null : view(name, store.reserve(name, dims, true));
       }
       const results = await session.run(feeds, fetches);
       for (const name of stage.outputs) {

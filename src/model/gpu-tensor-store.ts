@@ -21,8 +21,11 @@ export interface GpuTensorStore {
   bindExternal(name: string, tensor: GpuTensorRef): void;
   /** Copies a host tensor into the name's owned buffer. */
   upload(name: string, tensor: HostTensor): void;
-  /** The name's owned buffer, (re)allocated only when `dims` need more bytes than it has. */
-  reserve(name: string, dims: readonly number[]): GpuTensor;
+  /**
+   * The name's owned buffer, (re)allocated only when `dims` need more bytes than it has; with
+   * `exactSize` also when they need fewer (ORT output buffers: see gpu-stages.ts).
+   */
+  reserve(name: string, dims: readonly number[], exactSize?: boolean): GpuTensor;
   /** Binds a buffer someone else manages (an ORT-allocated output); `release` runs when it is replaced. */
   bindManaged(name: string, tensor: GpuTensor, release: () => void): void;
   /** Copies the named tensors to the CPU with one submit. */
@@ -53,10 +56,10 @@ export function createGpuTensorStore(device: GPUDevice, label: string): GpuTenso
     slots.delete(name);
   }
 
-  function ownedBuffer(name: string, bytes: number): GPUBuffer {
+  function ownedBuffer(name: string, bytes: number, exactSize = false): GPUBuffer {
     const size = alignTo(Math.max(bytes, 16));
     let buffer = owned.get(name);
-    if (buffer === undefined || buffer.size < size) {
+    if (buffer === undefined || buffer.size < size || (exactSize && buffer.size !== size)) {
       buffer?.destroy();
       buffer = device.createBuffer({ label: `${label}:${name}`, size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
       owned.set(name, buffer);
@@ -94,8 +97,8 @@ export function createGpuTensorStore(device: GPUDevice, label: string): GpuTenso
       device.queue.writeBuffer(buffer, 0, tensor.data.buffer, tensor.data.byteOffset, bytes);
       slots.set(name, { buffer, dims: [...tensor.dims], holder: 'owned' });
     },
-    reserve(name, dims) {
-      const buffer = ownedBuffer(name, elementCount(dims) * 4);
+    reserve(name, dims, exactSize) {
+      const buffer = ownedBuffer(name, elementCount(dims) * 4, exactSize);
       unbind(name);
       const slot: Slot = { buffer, dims: [...dims], holder: 'owned' };
       slots.set(name, slot);

@@ -89,6 +89,9 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     backend: 'wasm',
     pipelines: [...pipelines.keys()],
     counters,
+    get liveSessions() {
+      return sessions.size;
+    },
     async run(pipelineName, inputs: Record<string, ExecutorInput>) {
       if (disposed) throw new DisposedError('CpuPackageRunner');
       const pipeline = pipelines.get(pipelineName);

@@ -112,7 +112,9 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     });
 
   function bindInputs(pipeline: Pipeline, inputs: Record<string, ExecutorInput>): void {
-    const next = new Map(symbols);
+    // Symbols come from this run's inputs and the tensors it borrows only: a symbol bound by another
+    // pipeline (e.g. `patches` of a one-shot run) must not size this pipeline's outputs.
+    const next = new Map<string, number>();
     for (const name of pipeline.inputs) {
       const tensor = inputs[name];
       if (tensor === undefined) throw new InputError(`pipeline ${pipeline.name} needs input ${name}`);
@@ -126,6 +128,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     }
     for (const name of borrowedTensors(pipeline)) {
       if (!store.has(name)) throw new InputError(`pipeline ${pipeline.name} reads ${name}: run pipeline ${pipeline.after ?? '(its producer)'} first`);
+      bindDims(name, manifest.tensors[name]?.shape ?? [], store.get(name).dims, next);
     }
     symbols = next;
   }
@@ -165,6 +168,9 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     backend: 'webgpu',
     pipelines: [...pipelines.keys()],
     counters,
+    get liveSessions() {
+      return sessions.size;
+    },
     device,
     adapter,
     run(pipelineName, inputs) {

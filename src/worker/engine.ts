@@ -4,7 +4,7 @@
  * WebGPU, their TypeScript reference on WASM), runs the package's pipelines through a
  * PackageExecutor, and post-processes. Calls are serialized: they share GPU buffers.
  */
-import type { BackendInfo, BackendPreference, DetectionResult, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
+import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
 import { DisposedError, InputError } from '../errors.js';
 import type { ExecutorInput, PackageExecutor } from '../model/executor.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../model/load-package.js';
@@ -18,12 +18,15 @@ import { detectionsOf, rawOutputs, resolveDetectOptions } from './results.js';
 import { addStages, emptyTimings } from './timings.js';
 import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
 import { createExecutor } from './executor-factory.js';
+import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 
 export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
   model: string;
   backend?: BackendPreference;
   /** navigator.gpu by default; tests inject the `webgpu` package's GPU or undefined. */
   gpu?: GPU | undefined;
+  /** Bytes of onnxruntime's WebAssembly memory (the worker's probe), for stats(). */
+  wasmMemoryBytes?: () => number | undefined;
 }
 
 export type ImageRef = EnginePixels | number;
@@ -36,6 +39,7 @@ export class DetectorEngine {
   private uploadedImageId: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  private uncapturedErrors = 0;
 
   private constructor(
     readonly manifest: Manifest,
@@ -45,7 +49,11 @@ export class DetectorEngine {
     private readonly executor: PackageExecutor,
     private readonly device: GPUDevice | undefined,
     private readonly gpuPreprocess: GpuPreprocessor | undefined,
-  ) {}
+    private readonly ledger: GpuLedger | undefined,
+    private readonly wasmMemoryBytes: () => number | undefined,
+  ) {
+    device?.addEventListener('uncapturederror', () => this.uncapturedErrors++);
+  }
 
   static async create(options: EngineOptions): Promise<DetectorEngine> {
     const { manifest, manifestUrl } = await loadManifest(options.model, options);
@@ -54,11 +62,14 @@ export class DetectorEngine {
     const plan = planPipelines(manifest, choice.name);
     const loaded = await loadGraphs(manifest, manifestUrl, plan.pipelines, options);
     const executor = await createExecutor(choice, manifest, loaded.graphs, plan.pipelines);
+    // From here on every buffer and texture on the device is counted (stats()); the preprocessor's too.
+    const ledger = executor.device === undefined ? undefined : trackGpuObjects(executor.device);
     let gpuPreprocess: GpuPreprocessor | undefined;
     try {
       if (executor.device !== undefined) gpuPreprocess = await createGpuPreprocessor(executor.device, manifest);
     } catch (error) {
       await executor.runner.dispose();
+      ledger?.dispose();
       throw error;
     }
     const backend: BackendInfo = {
@@ -77,7 +88,7 @@ export class DetectorEngine {
       maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,
       downloadBytes: loaded.bytes,
     };
-    return new DetectorEngine(manifest, backend, model, plan, executor.runner, executor.device, gpuPreprocess);
+    return new DetectorEngine(manifest, backend, model, plan, executor.runner, executor.device, gpuPreprocess, ledger, options.wasmMemoryBytes ?? (() => undefined));
   }
 
   /** The GPUDevice this engine runs on (WebGPU backend), for the worker's test hooks. */
@@ -87,6 +98,21 @@ export class DetectorEngine {
 
   get counters() {
     return this.executor.counters;
+  }
+
+  /** Memory held now (see DetectorStats); the worker adds its JS heap. */
+  stats(): Omit<DetectorStats, 'workerJsHeap'> {
+    const counts = this.ledger?.counts();
+    const wasmMemoryBytes = this.wasmMemoryBytes();
+    return {
+      backend: this.backend.name,
+      ...(counts
+        ? { gpu: { ...counts.ours, onnxruntimeBuffers: counts.onnxruntime.buffers, onnxruntimeBufferBytes: counts.onnxruntime.bufferBytes, uncapturedErrors: this.uncapturedErrors } }
+        : {}),
+      sessions: this.executor.liveSessions,
+      preparedImages: this.images.size,
+      ...(wasmMemoryBytes !== undefined ? { wasmMemoryBytes } : {}),
+    };
   }
 
   prepareImage(pixels: EnginePixels): PreparedImage {
@@ -113,6 +139,7 @@ export class DetectorEngine {
     this.images.dispose();
     this.gpuPreprocess?.dispose();
     await this.executor.dispose();
+    this.ledger?.dispose();
   }
 
   private checkLive(): void {

@@ -68,6 +68,11 @@ export class ImageStore {
     return stored;
   }
 
+  /** Images held now. */
+  get size(): number {
+    return this.images.size;
+  }
+
   get(id: number): StoredImage {
     const stored = this.images.get(id);
     if (stored === undefined) {

@@ -1,5 +1,5 @@
 /** What the worker exposes over comlink (the page side wraps it into the public Detector). */
-import type { BackendInfo, BackendPreference, DetectionResult, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
+import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
 import type { ExecutorCounters } from '../model/executor.js';
 import type { LoadProgressCallback } from '../model/progress.js';
 import type { EnginePixels } from './image-store.js';
@@ -24,5 +24,6 @@ export interface WorkerApi {
   detectWithPatches(image: EnginePixels | number, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult>;
   /** Graph and kernel runs so far (tests prove a one-shot re-query skipped the encoder). */
   counters(): Promise<ExecutorCounters>;
+  stats(): Promise<DetectorStats>;
   dispose(): Promise<void>;
 }

@@ -6,13 +6,15 @@
  *   worker.postMessage({ webdetrTestHook: 'lose-device', afterSubmits: 3 })  // destroy the GPUDevice right after its 3rd queue.submit from now (mid-frame)
  *   worker.postMessage({ webdetrTestHook: 'exit' })                           // the worker closes itself: no error event, like a thread that died
  *   worker.postMessage({ webdetrTestHook: 'stall', ms: 3000 })                // the thread is busy (like a long WASM graph run), not dead
+ *   worker.postMessage({ webdetrTestHook: 'gc' })                             // full GC in the worker (needs --js-flags=--expose-gc), before a stats() call
  */
 export const TEST_HOOKS_WORKER_NAME = 'webdetr:test-hooks';
 
 export type TestHookMessage =
   | { webdetrTestHook: 'lose-device'; afterSubmits: number }
   | { webdetrTestHook: 'exit' }
-  | { webdetrTestHook: 'stall'; ms: number };
+  | { webdetrTestHook: 'stall'; ms: number }
+  | { webdetrTestHook: 'gc' };
 
 function isTestHook(data: unknown): data is TestHookMessage {
   return typeof data === 'object' && data !== null && 'webdetrTestHook' in data;
@@ -39,6 +41,7 @@ export function installTestHooks(scope: { name?: string; addEventListener: Worke
     const data: unknown = event.data;
     if (!isTestHook(data)) return;
     if (data.webdetrTestHook === 'exit') scope.close();
+    else if (data.webdetrTestHook === 'gc') (globalThis as { gc?: () => void }).gc?.();
     else if (data.webdetrTestHook === 'stall') {
       const until = performance.now() + data.ms;
       while (performance.now() < until) {

@@ -9,9 +9,18 @@ import { InputError } from '../errors.js';
 import type { WorkerApi, WorkerLoadOptions } from './protocol.js';
 import { DetectorEngine, type ImageRef } from './engine.js';
 import { installTestHooks } from './test-hooks.js';
-import type { DetectionResult, OneShotResult } from '../api/types.js';
+import type { DetectionResult, DetectorStats, OneShotResult } from '../api/types.js';
+import { installWasmMemoryProbe } from './wasm-memory-probe.js';
 
 installErrorTransfer();
+// Before any model loads: onnxruntime creates its WebAssembly memory at the first session.
+const wasmMemory = installWasmMemoryProbe(globalThis);
+
+/** Chromium's non-standard performance.memory, also present in workers. */
+function workerJsHeap(): DetectorStats['workerJsHeap'] {
+  const memory = (performance as Performance & { memory?: { usedJSHeapSize: number; totalJSHeapSize: number } }).memory;
+  return memory === undefined ? undefined : { usedBytes: memory.usedJSHeapSize, totalBytes: memory.totalJSHeapSize, source: 'performance.memory' };
+}
 
 let engine: DetectorEngine | undefined;
 
@@ -41,7 +50,7 @@ const api: WorkerApi = {
   },
   async load(options: WorkerLoadOptions, onProgress) {
     if (engine !== undefined) throw new InputError('this worker already holds a model');
-    engine = await DetectorEngine.create({ ...options, ...(onProgress ? { onProgress } : {}) });
+    engine = await DetectorEngine.create({ ...options, ...(onProgress ? { onProgress } : {}), wasmMemoryBytes: () => wasmMemory.bytes() });
     return { backend: engine.backend, model: engine.model };
   },
   async prepareImage(pixels) {
@@ -58,6 +67,10 @@ const api: WorkerApi = {
   },
   async counters() {
     return structuredClone(current().counters);
+  },
+  async stats() {
+    const heap = workerJsHeap();
+    return { ...current().stats(), ...(heap ? { workerJsHeap: heap } : {}) };
   },
   async dispose() {
     const disposing = engine;
