@@ -249,6 +249,9 @@ export function renderModelMarkdown(results, links = {}) {
   if (patches) parts.push('## Scaling with query patches (one-shot)', '', patches, '');
   const official = results.models.filter((m) => m.role === 'official');
   if (official.length > 0) parts.push('## Official-format R50 (synthetic weights)', '', scalingTable({ ...results, models: official.map((m) => ({ ...m, role: 'size-scaling' })) }, 'size-scaling', 'input', (m) => m.id), '');
+  const measured = new Set(results.models.map((m) => m.id));
+  const missing = (results.planned ?? []).filter((id) => !measured.has(id));
+  if (missing.length > 0) parts.push(`Planned but not measured (the run was stopped or the package failed): ${missing.join(', ')}.`, '');
   if (results.uncapturedErrors?.length > 0) parts.push(`Uncaptured GPU errors: ${results.uncapturedErrors.join('; ')}`, '');
   if (links.json) parts.push(`Raw results: [${basename(links.json)}](${links.json}).`, '');
   return `${parts.filter((p) => p !== undefined).join('\n')}\n`;
