@@ -86,7 +86,7 @@ export interface DetectionResult {
 }
 
 export interface DetectOptions {
-  /** Minimum score, 0..1 (default 0.5). */
+  /** Minimum score, 0..1 (default: the model's suggested `model.scoreThreshold`, else 0.5). */
   threshold?: number;
   /** At most this many detections, best first (default 100). */
   maxDetections?: number;
@@ -142,6 +142,8 @@ export interface ModelInfo {
   /** Plain detection (`detect`) works (false for an UP-DETR pretraining package, which needs patches). */
   detection: boolean;
   maxPatches: number;
+  /** The model's suggested minimum score (manifest `output.scoreThreshold`, else 0.5): the default `threshold`. */
+  scoreThreshold: number;
   /** Bytes of graph files downloaded or read from cache for this backend. */
   downloadBytes: number;
 }

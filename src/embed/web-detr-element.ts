@@ -1,6 +1,6 @@
 /**
  * <web-detr src="photo.jpg" model="models/detector/manifest.json" threshold="0.5">: draws the image
- * with its detections. Attributes: src, model, threshold (0..1, default 0.5), backend
+ * with its detections. Attributes: src, model, threshold (0..1, default: the model's suggested score), backend
  * (auto|webgpu|wasm), mode (detect|one-shot), max-detections. A changed model/backend reloads, a
  * changed src re-runs, a changed threshold only re-filters the last result. Events (bubbling):
  * `detections` {detections, patches?, backend, timings, imageSize}, `progress` (LoadProgressEvent),
@@ -110,8 +110,10 @@ export class WebDetrElement extends HTMLElement {
   }
 
   private get threshold(): number {
-    const value = Number(this.getAttribute('threshold') ?? '0.5');
-    return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0.5;
+    const fallback = this.detector?.model.scoreThreshold ?? 0.5;
+    const attribute = this.getAttribute('threshold');
+    const value = attribute === null ? fallback : Number(attribute);
+    return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : fallback;
   }
 
   private get oneShotMode(): boolean {

@@ -23,6 +23,8 @@ export interface Controls {
   /** Which modes can be chosen, with the reason shown for one that cannot. */
   setModeAvailability(mode: DemoMode, available: boolean, why: string): void;
   setClasses(counts: readonly ClassCount[] | null): void;
+  /** Moves the slider to a model's suggested score, unless the visitor has moved it. */
+  suggestThreshold(value: number): void;
   onChange(listener: () => void): void;
   onModeChange(listener: (mode: DemoMode) => void): void;
 }
@@ -32,12 +34,14 @@ export function createControls(elements: ControlsElements): Controls {
   let changeListener = () => undefined as void;
   let modeListener: (mode: DemoMode) => void = () => undefined;
   let shownLabels = '';
+  let thresholdTouched = false;
 
   const showThreshold = () => {
     elements.thresholdValue.value = Number(elements.threshold.value).toFixed(3);
   };
   showThreshold();
   elements.threshold.addEventListener('input', () => {
+    thresholdTouched = true;
     showThreshold();
     changeListener();
   });
@@ -46,6 +50,7 @@ export function createControls(elements: ControlsElements): Controls {
     const direction = { ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1 }[event.key];
     if (direction === undefined) return;
     event.preventDefault();
+    thresholdTouched = true;
     const next = Number(elements.threshold.value) + direction * (event.shiftKey ? 0.001 : 0.01);
     elements.threshold.value = String(Math.min(1, Math.max(0, Math.round(next * 1000) / 1000)));
     showThreshold();
@@ -90,6 +95,12 @@ export function createControls(elements: ControlsElements): Controls {
       return elements.showBoxes.checked;
     },
     hiddenClasses: hidden,
+    suggestThreshold(value) {
+      if (thresholdTouched || Number(elements.threshold.value) === value) return;
+      elements.threshold.value = String(value);
+      showThreshold();
+      changeListener();
+    },
     setMode(mode) {
       for (const radio of elements.modeRadios) radio.checked = radio.value === mode;
       elements.classFilter.hidden = mode !== 'detect';

@@ -286,6 +286,8 @@ async function setMode(next: DemoMode): Promise<void> {
   try {
     const detector = await detectorFor(next);
     status.showBackend(detector.backend);
+    // Each model suggests where its matches start (the shipped one-shot model scores lower than the detector).
+    if (mode === next) controls.suggestThreshold(detector.model.scoreThreshold);
   } catch {
     return; // the progress line already says why
   }

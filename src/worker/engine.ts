@@ -14,7 +14,7 @@ import { ImageStore, type EnginePixels, type StoredImage } from './image-store.j
 import { fillPatchSlots, patchRects } from './patches.js';
 import { imageTensorCpu, patchTensorCpu } from './preprocess-cpu.js';
 import { createGpuPreprocessor, type GpuPreprocessor } from './preprocess-gpu.js';
-import { detectionsOf, rawOutputs, resolveDetectOptions } from './results.js';
+import { DEFAULT_THRESHOLD, detectionsOf, rawOutputs, resolveDetectOptions } from './results.js';
 import { addStages, emptyTimings } from './timings.js';
 import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
 import { createExecutor } from './executor-factory.js';
@@ -86,6 +86,7 @@ export class DetectorEngine {
       oneShot: plan.oneShot !== undefined,
       detection: plan.detect !== undefined,
       maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,
+      scoreThreshold: manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD,
       downloadBytes: loaded.bytes,
     };
     return new DetectorEngine(manifest, backend, model, plan, executor.runner, executor.device, gpuPreprocess, ledger, options.wasmMemoryBytes ?? (() => undefined));

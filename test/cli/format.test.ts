@@ -6,7 +6,7 @@ import type { StageTimings } from '../../src/api/types.js';
 const timings = { preprocess: 1, backbone: 2, encoder: 3, decoder: 4, model: 9, postprocess: 1, total: 11.4, stages: [] } as StageTimings;
 const backend = { name: 'wasm' as const, description: 'wasm (4 threads)', reason: 'forced' };
 const detection = (label: string, score: number, x: number) => ({ box: { x, y: 2.25, width: 30, height: 40.06 }, score, label, classId: 1 });
-const model = { family: 'up-detr' as const, variant: 'pretrain', classNames: ['match'], inputSize: { width: 96, height: 64 }, oneShot: true, detection: false, maxPatches: 10, downloadBytes: 5 };
+const model = { family: 'up-detr' as const, variant: 'pretrain', classNames: ['match'], inputSize: { width: 96, height: 64 }, oneShot: true, detection: false, maxPatches: 10, scoreThreshold: 0.5, downloadBytes: 5 };
 
 describe('CLI table output', () => {
   it('one aligned row per detection, boxes to 0.1 px, scores to 0.001', () => {

@@ -44,7 +44,7 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
     expect(f.graphs, 'fixture is stale: run npm run build:models').toEqual(f.expected.graphs);
     const engine = await DetectorEngine.create({ model: `${server.base}detector/`, gpu: undefined, cache: false });
     try {
-      expect(engine.model).toMatchObject({ family: 'deformable-detr', variant: 'box-refine', detection: true, oneShot: false, inputSize: { width: 320, height: 320 } });
+      expect(engine.model).toMatchObject({ family: 'deformable-detr', variant: 'box-refine', detection: true, oneShot: false, inputSize: { width: 320, height: 320 }, scoreThreshold: 0.3 });
       const result = await engine.detect(f.pixels, { raw: true, threshold: 0, maxDetections: 100 });
       expect(result.raw?.logitsDims).toEqual(f.expected.logitsShape);
       const diff = { logits: maxAbsDiff(result.raw?.logits ?? [], f.logits.data), boxes: maxAbsDiff(result.raw?.boxes ?? [], f.boxes.data) };
@@ -64,7 +64,7 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
     const patches = f.expected.patches ?? [];
     const engine = await DetectorEngine.create({ model: `${server.base}oneshot/`, gpu: undefined, cache: false });
     try {
-      expect(engine.model).toMatchObject({ variant: 'one-shot', oneShot: true, detection: false, maxPatches: 10 });
+      expect(engine.model).toMatchObject({ variant: 'one-shot', oneShot: true, detection: false, maxPatches: 10, scoreThreshold: 0.15 });
       const image = engine.prepareImage(f.pixels);
       const result = await engine.detectWithPatches(image.id, patches, { raw: true, threshold: 0 });
       expect(result.raw?.logitsDims).toEqual(f.expected.logitsShape);
