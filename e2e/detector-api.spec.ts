@@ -102,7 +102,13 @@ test('model load failures reject with typed errors', async () => {
   expect(notJson).toMatchObject({ name: 'ManifestError', code: 'invalid-manifest' });
 });
 
+// The two R50 WebGPU tests below take 3-10 min each on SwiftShader; npm test covers WebGPU through the API
+// on the tiny package (e2e/faults.spec.ts: WebGPU vs WASM, device loss; e2e/soak.spec.ts) and R50 parity on
+// the GPU runner (e2e/runtime-gpu-runner.spec.ts). WEBDETR_E2E_API_WEBGPU=1 runs them.
+const API_WEBGPU = process.env.WEBDETR_E2E_API_WEBGPU === '1';
+
 test('WebGPU (forced on SwiftShader): the worker runs the split pipeline with our kernel and matches PyTorch', async () => {
+  test.skip(!API_WEBGPU, 'opt-in: WEBDETR_E2E_API_WEBGPU=1');
   test.setTimeout(600_000);
   // A 2+2-layer single-scale derived config: 5 graphs instead of 13, because on SwiftShader compiling
   // onnxruntime-web's shaders per graph dominates (every variant runs on WebGPU in runtime-gpu-runner.spec.ts).
@@ -118,6 +124,7 @@ test('WebGPU (forced on SwiftShader): the worker runs the split pipeline with ou
 });
 
 test('one-shot on WebGPU equals WASM; re-queries on a prepared image skip the image encoder', async () => {
+  test.skip(!API_WEBGPU, 'opt-in: WEBDETR_E2E_API_WEBGPU=1');
   // 9.4 min at load ~14 on 2 cores (R50 UP-DETR, ORT WebGPU on SwiftShader): room against flakes.
   test.setTimeout(900_000);
   const fixture = exportFixture('updetr_pretrain');
