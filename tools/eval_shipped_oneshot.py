@@ -56,7 +56,7 @@ class RuntimePathDetector:
     def memory(self, i):
         if i not in self._memory:
             levels = self.backbone(model_input(Image.open(self.samples[i].image).convert("RGB"), self.size))
-            self._memory[i] = (self.model.encode(levels), [tuple(f.shape[2:]) for f in levels])
+            self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
         return self._memory[i]
 
     @torch.no_grad()

@@ -203,14 +203,10 @@ def oneshot_plan(model, backbone, level_shapes):
 @torch.no_grad()
 def reference_outputs(model, backbone, image, patches):
     """The training model's forward on the same inputs: image [1,3,S,S] 0-255, patches [1,K,3,P,P] 0-255."""
-    memory = model.encode(backbone(image))
-    shapes = [(int(h), int(w)) for h, w in _level_shapes(backbone, image)]
-    logits, boxes = model.decode(memory, shapes, pooled_patch_descriptors(backbone, patches))
+    levels = backbone(image)
+    logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels),
+                                 pooled_patch_descriptors(backbone, patches))
     return logits[-1], boxes[-1]
-
-
-def _level_shapes(backbone, image):
-    return [tuple(f.shape[2:]) for f in backbone(image)]
 
 
 def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None):
@@ -225,7 +221,7 @@ def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, 
     image = torch.zeros(1, 3, size, size)
     patches = torch.zeros(1, k, 3, patch, patch)
     with torch.no_grad():
-        level_shapes = [tuple(int(v) for v in s) for s in _level_shapes(backbone, image)]
+        level_shapes = OneShotDETR.spatial_shapes(backbone(image))
     progress(f"one-shot: d {config['d_model']}, heads {config['nheads']}, levels {level_shapes}, layers "
              f"{config['enc_layers']}+{config['dec_layers']}, {config['queries_per_patch']} queries x {k} patches "
              f"of {patch}x{patch}, input {size}x{size} (0-255), iteration {step}")
