@@ -10,6 +10,9 @@
  *   createDetector for the same model works; no timer outlives dispose.
  * - GPUDevice destroyed in the middle of a frame through createDetector (WebGPU): DeviceLostError for
  *   the call in flight, then the next call recovers (fresh worker, model reloaded) and matches.
+ * - GPU out of memory (injected at allocation: SwiftShader cannot run out for real), in the runner's
+ *   first tensor and in a large picture's texture: GpuError(gpu-out-of-memory) naming the picture's
+ *   size, then the same calls succeed on the same worker and the GPU objects we hold are what they were.
  */
 import { expect, test, type Page } from '@playwright/test';
 
@@ -96,4 +99,30 @@ test('createDetector on WebGPU: GPUDevice destroyed mid-frame -> DeviceLostError
   expect(result.recoveredVsFirst.boxes).toBeLessThanOrEqual(1e-6);
   expect(result.webgpuVsWasm.logits).toBeLessThanOrEqual(1e-3);
   expect(result.webgpuVsWasm.boxes).toBeLessThanOrEqual(1e-4);
+});
+
+test('createDetector on WebGPU: GPU out of memory in the runner and for a large picture -> GpuError(gpu-out-of-memory); the same calls then work on the same worker, nothing half-made is kept', async () => {
+  test.setTimeout(300_000);
+  const large = { width: 1600, height: 1200 };
+  const result = await page.evaluate(([url, size]) => window.faults!.outOfMemory(url, size), [TINY, large] as const);
+  console.log(`out of memory: ${JSON.stringify(result)}`);
+  expect(result.backend).toBe('webgpu');
+  expect(result.runnerOom).toMatchObject({ name: 'GpuError', code: 'gpu-out-of-memory' });
+  expect(result.runnerOom.message).toMatch(/out of memory/);
+  expect(result.afterRunnerOom.name).toBe('resolved');
+  expect(result.imageOom).toMatchObject({ name: 'GpuError', code: 'gpu-out-of-memory' });
+  expect(result.imageOom.message).toContain(`${large.width}x${large.height} image`);
+  expect(result.afterImageOom.name).toBe('resolved');
+  expect(result.smallAgain.name).toBe('resolved');
+  expect(result.smallAgainVsFirstGood.logits).toBeLessThanOrEqual(1e-6);
+  expect(result.smallAgainVsFirstGood.boxes).toBeLessThanOrEqual(1e-6);
+  expect(result.workersStarted).toBe(1);
+  const [before, after] = [result.statsAfterFirstGood.gpu!, result.statsAtEnd.gpu!];
+  // Same picture size at both points: the same buffers, one texture of the small picture's size.
+  expect(after.buffers).toBe(before.buffers);
+  expect(after.bufferBytes).toBe(before.bufferBytes);
+  expect(after.textures).toBe(1);
+  expect(after.textureBytes).toBe(before.textureBytes);
+  expect(after.uncapturedErrors).toBe(0);
+  expect(result.statsAtEnd.sessions).toBe(result.statsAfterFirstGood.sessions);
 });

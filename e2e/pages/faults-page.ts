@@ -2,10 +2,11 @@
  * Browser side of e2e/faults.spec.ts: fault injection against the runtime on the tiny test package
  * (test/fixtures/packages/tiny). Every worker the page starts is recorded and named so the worker
  * installs its test hooks (src/worker/test-hooks.ts): the spec can terminate it, make it exit without
- * an error event, or destroy its GPUDevice in the middle of a frame.
+ * an error event, destroy its GPUDevice in the middle of a frame, or fail a GPU allocation as out of memory.
  */
 import * as ort from 'onnxruntime-web';
 import { createDetector } from '../../src/index.js';
+import type { DetectorStats } from '../../src/api/types.js';
 import { WebDetrError } from '../../src/errors.js';
 import type { ExecutorInput } from '../../src/model/executor.js';
 import { parseManifest } from '../../src/model/manifest.js';
@@ -300,9 +301,70 @@ async function deviceLossMidFrame(model: string, afterSubmits: number): Promise<
   }
 }
 
-declare global {
-  interface Window {
-    faults?: { gpuRunnerInvalidGraph: typeof gpuRunnerInvalidGraph; workerCrash: typeof workerCrash; deviceLossMidFrame: typeof deviceLossMidFrame };
+export interface OutOfMemoryResult {
+  backend: string;
+  /** The runner's first tensor buffer fails (first frame), then the same call again. */
+  runnerOom: Outcome;
+  afterRunnerOom: Outcome;
+  /** A large picture's texture fails, then the same picture again, then the small one. */
+  imageOom: Outcome;
+  afterImageOom: Outcome;
+  smallAgain: Outcome;
+  /** The small picture's outputs after both failures vs right after the first (same detector). */
+  smallAgainVsFirstGood: { logits: number; boxes: number };
+  /** Stats after the first good frame vs after the last frame (same picture): nothing left half-made. */
+  statsAfterFirstGood: DetectorStats;
+  statsAtEnd: DetectorStats;
+  workersStarted: number;
+}
+
+/** Item: GPU out of memory (injected at allocation, see armOutOfMemory) in the runner and in preprocessing. */
+async function outOfMemory(model: string, large: { width: number; height: number }): Promise<OutOfMemoryResult> {
+  const workersBefore = workers.length;
+  const small = testImage();
+  const big = testImage(large.width, large.height);
+  const options = { raw: true, threshold: 0 } as const;
+  const detector = await createDetector({ model, backend: 'webgpu', cache: false });
+  const arm = (minBytes: number, label?: string) =>
+    workers.at(-1)?.postMessage({ webdetrTestHook: 'out-of-memory', minBytes, ...(label ? { label } : {}) } satisfies TestHookMessage);
+  try {
+    arm(0, '^package-runner-gpu:');
+    const runnerOom = await settle(detector.detect(small, options));
+    const afterRunnerOom = await settle(detector.detect(small, options));
+    const statsAfterFirstGood = await detector.stats();
+    arm(large.width * large.height * 4);
+    const imageOom = await settle(detector.detect(big, options));
+    const afterImageOom = await settle(detector.detect(big, options));
+    const smallAgain = await settle(detector.detect(small, options));
+    const statsAtEnd = await detector.stats();
+    return {
+      backend: detector.backend.name,
+      runnerOom: runnerOom.outcome,
+      afterRunnerOom: afterRunnerOom.outcome,
+      imageOom: imageOom.outcome,
+      afterImageOom: afterImageOom.outcome,
+      smallAgain: smallAgain.outcome,
+      smallAgainVsFirstGood: {
+        logits: maxAbsDiff(smallAgain.value?.raw?.logits ?? [], afterRunnerOom.value?.raw?.logits ?? []),
+        boxes: maxAbsDiff(smallAgain.value?.raw?.boxes ?? [], afterRunnerOom.value?.raw?.boxes ?? []),
+      },
+      statsAfterFirstGood,
+      statsAtEnd,
+      workersStarted: workers.length - workersBefore,
+    };
+  } finally {
+    await detector.dispose();
   }
 }
-window.faults = { gpuRunnerInvalidGraph, workerCrash, deviceLossMidFrame };
+
+declare global {
+  interface Window {
+    faults?: {
+      gpuRunnerInvalidGraph: typeof gpuRunnerInvalidGraph;
+      workerCrash: typeof workerCrash;
+      deviceLossMidFrame: typeof deviceLossMidFrame;
+      outOfMemory: typeof outOfMemory;
+    };
+  }
+}
+window.faults = { gpuRunnerInvalidGraph, workerCrash, deviceLossMidFrame, outOfMemory };

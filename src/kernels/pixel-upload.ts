@@ -25,6 +25,8 @@ export interface PixelUploader {
   readonly texture: GPUTexture | undefined;
   /** Textures created so far (tests assert reuse). */
   readonly texturesCreated: number;
+  /** Drops the texture (the next upload creates one): after a GPU error it may be invalid. */
+  reset(): void;
   dispose(): void;
 }
 
@@ -106,6 +108,10 @@ export function createPixelUploader(device: GPUDevice): PixelUploader {
     },
     get texturesCreated() {
       return texturesCreated;
+    },
+    reset() {
+      texture?.destroy();
+      texture = undefined;
     },
     dispose() {
       disposed = true;

@@ -31,6 +31,11 @@ export interface GpuTensorStore {
   /** Copies the named tensors to the CPU with one submit. */
   read(names: readonly string[]): Promise<Record<string, HostTensor>>;
   stats(): { ownedBuffers: number; ownedBytes: number };
+  /**
+   * Destroys every owned and staging buffer and forgets every binding; the store stays usable. After a
+   * GPU error (out of memory) a cached buffer may be invalid, and reusing it would fail every later run.
+   */
+  reset(): void;
   dispose(): void;
 }
 
@@ -132,12 +137,15 @@ export function createGpuTensorStore(device: GPUDevice, label: string): GpuTenso
       for (const buffer of staging.values()) ownedBytes += buffer.size;
       return { ownedBuffers: owned.size + staging.size, ownedBytes };
     },
-    dispose() {
+    reset() {
       for (const name of [...slots.keys()]) unbind(name);
       for (const buffer of owned.values()) buffer.destroy();
       for (const buffer of staging.values()) buffer.destroy();
       owned.clear();
       staging.clear();
+    },
+    dispose() {
+      store.reset();
     },
   };
   return store;

@@ -7,7 +7,7 @@
  *   const runner = await createGpuPackageRunner({ manifest, graphs, pipelines: ['detect'] });
  *   const { outputs, stages } = await runner.run('detect', { image: { buffer, dims: [1, 3, h, w] } });
  */
-import { DeviceLostError, DisposedError, InputError } from '../errors.js';
+import { DeviceLostError, DisposedError, GpuError, InputError } from '../errors.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
 import { createMsDeformAttn } from '../kernels/ms-deform-attn.js';
 import type { ExecutorCounters, ExecutorInput, PackageExecutor, StageTiming } from './executor.js';
@@ -185,6 +185,9 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
           return await runStages(pipeline, inputs);
         } catch (error) {
           if (lostInfo !== undefined) throw lostError(lostInfo);
+          // A buffer made in a failed scope (out of memory) is invalid: keeping it would fail every
+          // later run. Dropping all of them costs one re-allocation; tensors of earlier pipelines go too.
+          if (error instanceof GpuError) store.reset();
           throw error;
         }
       });

@@ -5,7 +5,8 @@
  * PackageExecutor, and post-processes. Calls are serialized: they share GPU buffers.
  */
 import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
-import { DisposedError, InputError } from '../errors.js';
+import { DisposedError, GpuError, InputError } from '../errors.js';
+import { withGpuErrorScopes } from '../gpu/error-scope.js';
 import type { ExecutorInput, PackageExecutor } from '../model/executor.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../model/load-package.js';
 import type { Manifest } from '../model/manifest.js';
@@ -149,7 +150,22 @@ export class DetectorEngine {
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {
     this.checkLive();
-    const run = this.queue.then(work, work);
+    const guarded = async () => {
+      try {
+        return await work();
+      } catch (error) {
+        // After a GPU error (e.g. out of memory) cached GPU objects may be invalid: the runner has
+        // dropped its buffers, so the image's encoding is gone, and the texture goes too. The next
+        // call starts clean instead of failing on a half-made state.
+        if (error instanceof GpuError) {
+          this.gpuPreprocess?.reset();
+          this.uploadedImageId = undefined;
+          this.encodedImageId = undefined;
+        }
+        throw error;
+      }
+    };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -179,8 +195,8 @@ export class DetectorEngine {
     const { stored, temporary } = this.resolveImage(image);
     try {
       const timings = emptyTimings();
-      const input = this.imageInput(stored);
-      timings.preprocess = await this.settle(started);
+      const input = await this.preprocess(stored, () => this.imageInput(stored));
+      timings.preprocess = performance.now() - started;
       const result = await this.executor.run(pipeline, { image: input });
       // The detection pipeline overwrites encoder tensors a one-shot re-query would read.
       this.encodedImageId = undefined;
@@ -217,19 +233,21 @@ export class DetectorEngine {
       const rects = fillPatchSlots(patchRects(patches, size, this.model.maxPatches), plan.patchSlots);
       const timings = emptyTimings();
       const reused = !temporary && this.encodedImageId === stored.prepared.id;
-      let imageInput: ExecutorInput | undefined;
-      if (!reused) imageInput = this.imageInput(stored);
-      let patchInput: ExecutorInput;
-      if (this.gpuPreprocess) {
-        if (this.uploadedImageId !== stored.prepared.id) {
-          this.gpuPreprocess.upload(stored.pixels);
-          this.uploadedImageId = stored.prepared.id;
+      const { imageInput, patchInput } = await this.preprocess(stored, () => {
+        const image = reused ? undefined : this.imageInput(stored);
+        let patchTensor: ExecutorInput;
+        if (this.gpuPreprocess) {
+          if (this.uploadedImageId !== stored.prepared.id) {
+            this.gpuPreprocess.upload(stored.pixels);
+            this.uploadedImageId = stored.prepared.id;
+          }
+          patchTensor = this.gpuPreprocess.patches(rects);
+        } else {
+          patchTensor = patchTensorCpu(this.images.rgba(stored), rects, this.manifest);
         }
-        patchInput = this.gpuPreprocess.patches(rects);
-      } else {
-        patchInput = patchTensorCpu(this.images.rgba(stored), rects, this.manifest);
-      }
-      timings.preprocess = await this.settle(started);
+        return { imageInput: image, patchInput: patchTensor };
+      });
+      timings.preprocess = performance.now() - started;
       if (imageInput !== undefined) {
         this.encodedImageId = undefined;
         addStages(timings, (await this.executor.run(plan.image, { image: imageInput })).stages);
@@ -261,9 +279,19 @@ export class DetectorEngine {
     }
   }
 
-  /** Milliseconds since `started`, after queued GPU work finished (honest preprocess time). */
-  private async settle(started: number): Promise<number> {
-    if (this.device) await this.device.queue.onSubmittedWorkDone();
-    return performance.now() - started;
+  /**
+   * Runs preprocessing and, on WebGPU, waits for its GPU work (an honest preprocess time) inside error
+   * scopes: an image whose texture does not fit in GPU memory becomes a GpuError naming its size.
+   */
+  private async preprocess<T>(stored: StoredImage, work: () => T): Promise<T> {
+    const device = this.device;
+    if (device === undefined) return work();
+    const { width, height } = stored.prepared;
+    const label = `preprocessing a ${width}x${height} image (${((width * height * 4) / 2 ** 20).toFixed(1)} MiB as a GPU texture; scale it down if the GPU runs out of memory)`;
+    return withGpuErrorScopes(device, label, async () => {
+      const result = work();
+      await device.queue.onSubmittedWorkDone();
+      return result;
+    });
   }
 }

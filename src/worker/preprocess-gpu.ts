@@ -21,6 +21,11 @@ export interface GpuPreprocessor {
   patches(rects: readonly CropRect[]): GpuTensorRef;
   /** Bytes of the GPU buffers and texture it owns. */
   readonly bufferBytes: number;
+  /**
+   * Drops the source texture and the kernels prepared on it, so the next call starts clean: after a GPU
+   * error (an image too large for the GPU's memory) they may be invalid.
+   */
+  reset(): void;
   dispose(): void;
 }
 
@@ -84,6 +89,13 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
     get bufferBytes() {
       const texture = uploader.texture;
       return imageBuffer.size + (patchBuffer?.size ?? 0) + (texture ? texture.width * texture.height * 4 : 0);
+    },
+    reset() {
+      preparedResize?.kernel.dispose();
+      preparedCrop?.kernel.dispose();
+      preparedResize = undefined;
+      preparedCrop = undefined;
+      uploader.reset();
     },
     dispose() {
       preparedResize?.kernel.dispose();

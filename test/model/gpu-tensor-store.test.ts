@@ -46,4 +46,25 @@ describe('createGpuTensorStore', async () => {
     callerBuffer.destroy();
     expect(takeUncapturedErrors()).toEqual([]);
   });
+
+  it('reset() drops every owned, staging and managed buffer (after a GPU error) and the store works on fresh ones', async () => {
+    const store = createGpuTensorStore(device, 'test-store');
+    const data = Float32Array.from([1, 2, 3, 4]);
+    store.upload('image', { data, dims: [4] });
+    await store.read(['image']);
+    const before = store.get('image').buffer;
+    let released = 0;
+    const managed = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    store.bindManaged('logits', { buffer: managed, dims: [4] }, () => released++);
+    store.reset();
+    expect(store.stats()).toEqual({ ownedBuffers: 0, ownedBytes: 0 });
+    expect(store.has('image')).toBe(false);
+    expect(released).toBe(1);
+    store.upload('image', { data, dims: [4] });
+    expect(store.get('image').buffer).not.toBe(before);
+    expect([...((await store.read(['image'])).image?.data ?? [])]).toEqual([1, 2, 3, 4]);
+    store.dispose();
+    managed.destroy();
+    expect(takeUncapturedErrors()).toEqual([]);
+  });
 });
