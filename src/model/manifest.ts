@@ -49,7 +49,8 @@ export interface MsDeformAttnStage {
   samplingOffsets: string;
   attentionLogits: string;
   output: string;
-  queries: number;
+  /** Fixed, or a dim expression over the pipeline's symbols (one-shot: "patches*20"), resolved per run. */
+  queries: Dim;
   heads: number;
   headDim: number;
   levels: [number, number][];
@@ -164,6 +165,8 @@ export function referenceViolations(manifest: Manifest): string[] {
       if (earlier === undefined) problems.push(`${where}: after names unknown or later pipeline ${pipeline.after}`);
       else for (const name of earlier) available.add(name);
     }
+    // Symbols a run can bind: plain-symbol dims of its inputs and of what it may borrow from `after`.
+    const bound = new Set([...available].flatMap((name) => (manifest.tensors[name]?.shape ?? []).filter((d): d is string => typeof d === 'string' && !/[*+]/.test(d)).map((d) => d.trim())));
     for (const name of pipeline.inputs) {
       if (!declared(name)) problems.push(`${where}: input ${name} is not declared in /tensors`);
     }
@@ -174,6 +177,10 @@ export function referenceViolations(manifest: Manifest): string[] {
         else if (!sameNames(stage.inputs, graph.inputs) || !sameNames(stage.outputs, graph.outputs)) {
           problems.push(`${where}/stages/${index}: bindings differ from graph ${stage.graph}`);
         }
+      }
+      if (stage.kind === 'msDeformAttn' && typeof stage.queries === 'string') {
+        const unbound = dimSymbols(stage.queries).filter((symbol) => !bound.has(symbol));
+        if (unbound.length > 0) problems.push(`${where}/stages/${index}: queries ${stage.queries} uses ${unbound.join(', ')}, which no input of the pipeline binds`);
       }
       const { reads, writes } = stageIo(stage);
       for (const name of reads) {
@@ -190,6 +197,11 @@ export function referenceViolations(manifest: Manifest): string[] {
     produced.set(pipeline.name, available);
   }
   return problems;
+}
+
+/** The symbols of a dim expression ("patches*20" -> ["patches"]). */
+function dimSymbols(expression: string): string[] {
+  return expression.split(/[*+]/).map((factor) => factor.trim()).filter((factor) => !/^[0-9]+$/.test(factor));
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {

@@ -38,6 +38,26 @@ describe('parseManifest', () => {
     });
   }
 
+  it('a kernel stage\'s queries is a fixed count or a dim expression over symbols its pipeline binds', () => {
+    const violations = (name: string): readonly string[] => {
+      try {
+        parseManifest(load('invalid', name));
+      } catch (error) {
+        return (error as ManifestError).violations;
+      }
+      return [];
+    };
+    const dynamic = parseManifest(load('valid', 'oneshot-dynamic-queries.json'));
+    const kernel = dynamic.pipelines[1]?.stages.find((s) => s.kind === 'msDeformAttn');
+    expect(kernel?.kind === 'msDeformAttn' ? kernel.queries : undefined).toBe('patches*3');
+    expect(violations('queries-bad-expression.json').some((v) => v.startsWith('/pipelines/1/stages/1'))).toBe(true);
+    expect(violations('queries-zero.json').some((v) => v.startsWith('/pipelines/1/stages/1'))).toBe(true);
+    expect(violations('shape-bad-expression.json').some((v) => v.startsWith('/tensors/pred_boxes/shape/1'))).toBe(true);
+    expect(violations('queries-unbound-symbol.json')).toEqual([
+      '/pipelines/patches/stages/1: queries slots*3 uses slots, which no input of the pipeline binds',
+    ]);
+  });
+
   it('never generates code (CSP-safe): validation works with eval and Function disabled', () => {
     const originalFunction = globalThis.Function;
     const originalEval = globalThis.eval;

@@ -5,6 +5,7 @@ examples both must accept or reject.
 """
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -34,6 +35,11 @@ def schema_violations(manifest):
     return [f"{_location(e)}: {e.message}" for e in sorted(validator.iter_errors(manifest), key=str)]
 
 
+def _dim_symbols(expression):
+    """The symbols of a dim expression ("patches*20" -> ["patches"])."""
+    return [f.strip() for f in re.split(r"[*+]", expression) if not f.strip().isdigit()]
+
+
 def reference_violations(manifest):
     """Names used by graphs, stages, pipelines and outputs must exist; stage inputs must be produced first."""
     problems = []
@@ -59,6 +65,9 @@ def reference_violations(manifest):
                 problems.append(f"{where}: after names unknown or later pipeline {after}")
             else:
                 available |= pipelines[after]
+        # symbols a run can bind: plain-symbol dims of its inputs and of what it may borrow from `after`
+        bound = {d.strip() for name in available for d in tensors.get(name, {}).get("shape", [])
+                 if isinstance(d, str) and not re.search(r"[*+]", d)}
         for name in pipeline["inputs"]:
             if name not in tensors:
                 problems.append(f"{where}: input {name} is not declared in /tensors")
@@ -73,6 +82,11 @@ def reference_violations(manifest):
             else:
                 reads = [stage[k] for k in ("value", "referencePoints", "samplingOffsets", "attentionLogits")]
                 writes = [stage["output"]]
+                if isinstance(stage["queries"], str):
+                    unbound = [s for s in _dim_symbols(stage["queries"]) if s not in bound]
+                    if unbound:
+                        problems.append(f"{where}/stages/{index}: queries {stage['queries']} uses {', '.join(unbound)}, "
+                                        "which no input of the pipeline binds")
             for name in reads:
                 if name not in available:
                     problems.append(f"{where}/stages/{index}: reads {name} before anything produces it")
