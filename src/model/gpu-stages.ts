@@ -2,14 +2,15 @@
  * The two kinds of manifest stage on the GPU, reading and writing the runner's tensor store:
  * graph stages run an ORT WebGPU session with GPU-buffer feeds and pre-allocated GPU-buffer outputs
  * (fetches), so ORT writes straight into our stable buffers; deformable-attention stages dispatch
- * our fused WGSL kernel, prepared once per stage and re-prepared only when a buffer changes.
+ * our fused WGSL kernel, prepared once per stage and re-prepared only when a buffer, the batch or the query
+ * count (a symbolic `queries`, e.g. the one-shot model's "patches*20", resolved per run) changes.
  */
 import * as ort from 'onnxruntime-web';
 import { InputError } from '../errors.js';
 import type { MsDeformAttnKernel, PreparedMsDeformAttn } from '../kernels/ms-deform-attn.js';
 import type { GpuTensor, GpuTensorStore } from './gpu-tensor-store.js';
 import type { GraphStage, Manifest, MsDeformAttnStage } from './manifest.js';
-import { resolveDims } from './tensor-dims.js';
+import { resolveDim, resolveDims } from './tensor-dims.js';
 
 export interface GpuStagesContext {
   device: GPUDevice;
@@ -31,6 +32,7 @@ export interface GpuStages {
 interface PreparedStage {
   buffers: GPUBuffer[];
   batch: number;
+  queries: number;
   call: PreparedMsDeformAttn;
 }
 
@@ -80,17 +82,19 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
       const value = store.get(stage.value);
       const inputs = [value, store.get(stage.referencePoints), store.get(stage.samplingOffsets), store.get(stage.attentionLogits)];
       const batch = value.dims[0] ?? 1;
-      const output = store.reserve(stage.output, [batch, stage.queries, stage.heads * stage.headDim]);
+      const queries = resolveDim(stage.queries, context.symbols(), `kernel ${stage.name} queries`);
+      const output = store.reserve(stage.output, [batch, queries, stage.heads * stage.headDim]);
       const buffers = [...inputs.map((t) => t.buffer), output.buffer];
       let entry = prepared.get(key);
-      if (entry === undefined || entry.batch !== batch || entry.buffers.some((b, i) => b !== buffers[i])) {
+      // The query count is part of the key: a buffer big enough for both counts may be reused unchanged.
+      if (entry === undefined || entry.batch !== batch || entry.queries !== queries || entry.buffers.some((b, i) => b !== buffers[i])) {
         entry?.call.dispose();
         const [valueBuffer, referencePoints, samplingOffsets, attentionLogits] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
         const call = kernel.prepareFused(
-          { batch, queries: stage.queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
+          { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
           { value: valueBuffer, referencePoints, samplingOffsets, attentionLogits, output: output.buffer },
         );
-        entry = { buffers, batch, call };
+        entry = { buffers, batch, queries, call };
         prepared.set(key, entry);
       }
       const encoder = device.createCommandEncoder({ label: `ms_deform_attn:${stage.name}` });

@@ -12,6 +12,7 @@ import { isGpuTensor } from './executor.js';
 import type { Manifest, MsDeformAttnStage, Pipeline } from './manifest.js';
 import { checkGraphSignature } from './graph-signature.js';
 import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
+import { bindDims, resolveDim } from './tensor-dims.js';
 
 export type { HostTensor } from './executor.js';
 
@@ -53,17 +54,18 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     return tensor;
   }
 
-  function runKernel(stage: MsDeformAttnStage): void {
+  function runKernel(stage: MsDeformAttnStage, symbols: ReadonlyMap<string, number>): void {
     const value = take(stage.value);
     const batch = value.dims[0] ?? 1;
+    const queries = resolveDim(stage.queries, symbols, `kernel ${stage.name} queries`);
     const out = msDeformAttnFusedReference(
       value.data,
       take(stage.referencePoints).data,
       take(stage.samplingOffsets).data,
       take(stage.attentionLogits).data,
-      { batch, queries: stage.queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
+      { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
     );
-    live.set(stage.output, { data: Float32Array.from(out), dims: [batch, stage.queries, stage.heads * stage.headDim] });
+    live.set(stage.output, { data: Float32Array.from(out), dims: [batch, queries, stage.heads * stage.headDim] });
     counters.kernelRuns++;
   }
 
@@ -96,16 +98,19 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
       if (disposed) throw new DisposedError('CpuPackageRunner');
       const pipeline = pipelines.get(pipelineName);
       if (pipeline === undefined) throw new InputError(`runner was not created for pipeline ${pipelineName}`);
+      // Symbols (e.g. the one-shot `patches` count) come from this run's inputs only, as on the GPU.
+      const symbols = new Map<string, number>();
       for (const name of pipeline.inputs) {
         const tensor = inputs[name];
         if (tensor === undefined) throw new InputError(`pipeline ${pipelineName} needs input ${name}`);
         if (isGpuTensor(tensor)) throw new InputError(`the CPU runner takes host tensors; ${name} is a GPU buffer`);
+        bindDims(name, manifest.tensors[name]?.shape ?? tensor.dims, tensor.dims, symbols);
         live.set(name, tensor);
       }
       const stages: StageTiming[] = [];
       for (const stage of pipeline.stages) {
         const started = performance.now();
-        if (stage.kind === 'msDeformAttn') runKernel(stage);
+        if (stage.kind === 'msDeformAttn') runKernel(stage, symbols);
         else await runGraph(stage.graph, stage.inputs, stage.outputs);
         stages.push({ stage: stage.kind === 'graph' ? stage.graph : stage.name, kind: stage.kind, ms: performance.now() - started });
       }

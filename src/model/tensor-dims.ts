@@ -38,6 +38,16 @@ export function resolveDims(shape: readonly Dim[], symbols: ReadonlyMap<string, 
   return dims;
 }
 
+/** One dim resolved from `symbols`; `what` names it in the InputError thrown when a symbol is unbound. */
+export function resolveDim(dim: Dim, symbols: ReadonlyMap<string, number>, what: string): number {
+  const value = typeof dim === 'number' ? dim : evaluateDim(dim, symbols);
+  if (value === undefined) {
+    const bound = [...symbols].map(([name, size]) => `${name}=${size}`).join(', ') || 'none';
+    throw new InputError(`${what}: ${dim} cannot be resolved (bound symbols: ${bound})`);
+  }
+  return value;
+}
+
 function evaluateDim(expression: string, symbols: ReadonlyMap<string, number>): number | undefined {
   let sum = 0;
   for (const term of expression.split('+')) {
