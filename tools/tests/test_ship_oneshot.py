@@ -1,18 +1,22 @@
-"""The one-shot package plan (ship/oneshot_package.py) on a tiny model and a stand-in backbone: the split
-plan run in PyTorch equals the training model's forward, patch slots are independent (what lets the
-runtime fill unused slots), and the package exports with a valid manifest."""
+"""The one-shot package plan (ship/oneshot_package.py) on a tiny model and a stand-in backbone: one plan (and
+its graphs traced at max_patches, as exported) runs K = 1, 3 and max_patches patches and equals the training
+model's forward; a patch's results do not depend on the other patches; the package exports the patch count
+as a dynamic axis (manifest symbol "patches", kernel queries "patches*G") with a valid manifest."""
 import json
 
+import onnx
+import pytest
 import torch
 from torch import nn
 
 from webdetr_tools.export.package import write_package
+from webdetr_tools.export.msda_core import ms_deform_attn_core
 from webdetr_tools.export.plan import run_plan
-from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR
-from webdetr_tools.ship.oneshot_package import oneshot_plan, reference_outputs
+from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR, group_mask
+from webdetr_tools.ship.oneshot_package import block_mask, oneshot_plan, reference_outputs
 
 CONFIG = dict(channels=[8, 16, 24], d_model=32, nheads=4, enc_layers=2, dec_layers=2, dim_feedforward=48, n_points=2,
-              queries_per_patch=3, max_patches=4, patch_size=32, image_size=64)
+              queries_per_patch=3, max_patches=10, patch_size=32, image_size=64)
 
 
 class StandInBackbone(nn.Module):
@@ -35,6 +39,9 @@ def _model():
     return model, StandInBackbone().eval()
 
 
+MAX_PATCHES = CONFIG["max_patches"]
+
+
 def _inputs(k):
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 64, 64, generator=g) * 255
@@ -46,42 +53,109 @@ def _level_shapes():
     return [(8, 8), (4, 4), (2, 2)]
 
 
-@torch.no_grad()
-def test_plan_equals_the_training_forward_and_slots_are_independent():
-    model, backbone = _model()
-    image, patches = _inputs(4)
-    plan = oneshot_plan(model, backbone, _level_shapes())
-    out = run_plan(plan, {"image": image, "patches": patches})
-    logits, boxes = reference_outputs(model, backbone, image, patches)
-    assert out["pred_logits"].shape == (1, 12, 1) and out["pred_boxes"].shape == (1, 12, 4)
-    assert torch.allclose(out["pred_logits"], logits, atol=1e-5)
-    assert torch.allclose(out["pred_boxes"], boxes, atol=1e-6)
-    # Two real patches, slots 3-4 filled with a copy of patch 2 = the 2-patch forward on its groups.
-    filled = torch.cat([patches[:, :2], patches[:, 1:2], patches[:, 1:2]], 1)
-    out = run_plan(plan, {"image": image, "patches": filled})
-    two_logits, two_boxes = reference_outputs(model, backbone, image, patches[:, :2])
-    assert torch.allclose(out["pred_logits"][:, :6], two_logits, atol=1e-5)
-    assert torch.allclose(out["pred_boxes"][:, :6], two_boxes, atol=1e-6)
-
-
-def test_package_exports_with_static_shapes(tmp_path):
-    model, backbone = _model()
-    image, patches = _inputs(4)
-    plan = oneshot_plan(model, backbone, _level_shapes())
-    description = {
+def _description():
+    return {
         "model": {"family": "deformable-detr", "variant": "one-shot"},
         "input": {"sizePolicy": {"kind": "fixed", "height": 64, "width": 64}, "resize": "bilinear-stretch",
                   "mean": [0, 0, 0], "std": [1 / 255] * 3, "pixelScale": 255, "layout": "NCHW",
-                  "queryPatch": {"height": 32, "width": 32, "maxPatches": 4, "queriesPerPatch": 3}},
+                  "queryPatch": {"height": 32, "width": 32, "maxPatches": MAX_PATCHES, "queriesPerPatch": 3}},
         "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid", "classNames": ["match"],
                    "boxFormat": "cxcywh-normalized"},
         "architecture": {"hiddenDim": 32, "numQueries": 3, "encoderLayers": 2, "decoderLayers": 2, "numHeads": 4},
     }
-    manifest = write_package(plan, {"image": image, "patches": patches}, tmp_path, description, single_graph=False,
+
+
+@torch.no_grad()
+def test_one_plan_takes_any_patch_count_and_equals_the_training_forward():
+    model, backbone = _model()
+    plan = oneshot_plan(model, backbone, _level_shapes())  # built once (at max_patches), run at every K
+    for k in (1, 3, MAX_PATCHES):
+        image, patches = _inputs(k)
+        out = run_plan(plan, {"image": image, "patches": patches})
+        logits, boxes = reference_outputs(model, backbone, image, patches)
+        assert out["pred_logits"].shape == (1, 3 * k, 1) and out["pred_boxes"].shape == (1, 3 * k, 4)
+        assert (out["pred_logits"] - logits).abs().max() <= 1e-5, k
+        assert (out["pred_boxes"] - boxes).abs().max() <= 1e-5, k
+
+
+@torch.no_grad()
+def test_block_mask_is_the_training_group_mask():
+    for k in (1, 3, MAX_PATCHES):
+        assert torch.equal(block_mask(torch.zeros(1, 3 * k, 8), 3), group_mask(k, 3))
+
+
+def _traced_patch_pipeline(plan, feeds):
+    """The patch pipeline's graph segments traced at max_patches (what torch.onnx exports), as a function of
+    the patches; kernels stay PyTorch's reference core."""
+    tensors = run_plan(plan, feeds)
+    traced = {}
+    for kind, item in plan.pipelines[1].stages:
+        if kind == "graph":
+            segment = plan.segments[item]
+            traced[item] = torch.jit.trace(segment.module, tuple(tensors[n] for n in segment.inputs), check_trace=False)
+    image_tensors = {n: t for n, t in tensors.items() if not n.startswith(("dec_tgt", "dec_q", "dec_r", "dec_o", "dec_l",
+                                                                              "dec_c", "pred", "patches"))}
+
+    def run(patches):
+        values = dict(image_tensors, patches=patches)
+        for kind, item in plan.pipelines[1].stages:
+            if kind == "graph":
+                segment = plan.segments[item]
+                outputs = traced[item](*[values[n] for n in segment.inputs])
+                values.update(zip(segment.outputs, outputs if isinstance(outputs, tuple) else (outputs,)))
+            else:
+                values[item.output] = ms_deform_attn_core(values[item.value], values[item.reference_points],
+                                                          values[item.sampling_offsets], values[item.attention_logits],
+                                                          item.level_shapes)
+        return values["pred_logits"], values["pred_boxes"]
+    return run
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # nn.MultiheadAttention's own shape asserts
+@torch.no_grad()
+def test_graphs_traced_at_max_patches_run_any_count_and_patches_are_independent():
+    model, backbone = _model()
+    plan = oneshot_plan(model, backbone, _level_shapes())
+    image, patches = _inputs(MAX_PATCHES)
+    run = _traced_patch_pipeline(plan, {"image": image, "patches": patches})
+    for k in (1, 3, MAX_PATCHES):
+        logits, boxes = run(patches[:, :k])
+        want_logits, want_boxes = reference_outputs(model, backbone, image, patches[:, :k])
+        assert logits.shape == (1, 3 * k, 1)
+        assert (logits - want_logits).abs().max() <= 1e-5, k
+        assert (boxes - want_boxes).abs().max() <= 1e-5, k
+    # each of 3 patches' results = that patch run alone
+    logits, boxes = run(patches[:, :3])
+    for j in range(3):
+        alone_logits, alone_boxes = run(patches[:, j:j + 1])
+        assert (logits[:, 3 * j:3 * j + 3] - alone_logits).abs().max() <= 1e-5, j
+        assert (boxes[:, 3 * j:3 * j + 3] - alone_boxes).abs().max() <= 1e-5, j
+
+
+def test_package_exports_with_a_dynamic_patch_axis(tmp_path):
+    model, backbone = _model()
+    image, patches = _inputs(MAX_PATCHES)
+    plan = oneshot_plan(model, backbone, _level_shapes())
+    manifest = write_package(plan, {"image": image, "patches": patches}, tmp_path, _description(), single_graph=False,
                              progress=lambda line: None)
     assert [p["name"] for p in manifest["pipelines"]] == ["image", "patches"]
     assert manifest["pipelines"][1]["after"] == "image"
-    assert manifest["tensors"]["patches"]["shape"] == [1, 4, 3, 32, 32]
+    assert manifest["input"]["queryPatch"]["maxPatches"] == MAX_PATCHES
+    assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 3, 32, 32]
+    assert manifest["tensors"]["pred_logits"]["shape"] == [1, "patches*3", 1]
+    assert manifest["tensors"]["dec_value_0"]["shape"] == [1, 84, 4, 8]  # the image memory: no patch axis
     kernels = [s for p in manifest["pipelines"] for s in p["stages"] if s["kind"] == "msDeformAttn"]
-    assert [k["queries"] for k in kernels] == [84, 84, 12, 12]  # 8*8+4*4+2*2 tokens; 4 slots x 3 queries
+    assert [k["queries"] for k in kernels] == [84, 84, "patches*3", "patches*3"]  # 8*8+4*4+2*2 tokens
+    # every tensor of the patch pipeline but the borrowed image memory has the symbolic axis
+    for name, spec in manifest["tensors"].items():
+        if name.startswith(("dec_tgt", "dec_query", "dec_reference", "dec_offsets", "dec_logits", "dec_core", "pred_")):
+            assert spec["shape"][1] == "patches*3", name
+    # the ONNX graphs declare the axis as a symbol, and no constant of the traced query count is left
+    for graph in ("patch_queries", "patch_decoder_1", "patch_head"):
+        proto = onnx.load(str(tmp_path / f"{graph}.onnx"))
+        for value in list(proto.graph.input) + list(proto.graph.output):
+            if value.name in manifest["tensors"] and value.name.startswith(("patches", "dec_t", "dec_q", "dec_r", "pred")):
+                assert value.type.tensor_type.shape.dim[1].dim_param, (graph, value.name)
+        for init in proto.graph.initializer:
+            assert 3 * MAX_PATCHES not in init.dims, (graph, init.name, list(init.dims))
     assert json.loads((tmp_path / "manifest.json").read_text())["model"]["variant"] == "one-shot"

@@ -26,7 +26,7 @@ class KernelCall:
     sampling_offsets: str
     attention_logits: str
     output: str
-    queries: int
+    queries: object  # int, or a manifest dim expression resolved per run (e.g. "patches*20")
     heads: int
     head_dim: int
     level_shapes: list

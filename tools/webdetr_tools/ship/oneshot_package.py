@@ -3,18 +3,20 @@ features) -> a model package with two pipelines:
 
   image   (image [1,3,S,S] 0-255)  encoder_input -> kernel -> encoder_k ... -> memory_values
           -> dec_value_k: the image memory projected for every decoder layer (kept between queries)
-  patches (after image; patches [1,K,3,P,P] 0-255, K = max_patches, fixed)
+  patches (after image; patches [1,K,3,P,P] 0-255, K = 1..max_patches: the dynamic axis "patches")
           patch_queries (backbone GAP -> patch2query -> grouped queries, decoder layer 0 masked
           self-attention + cross-attention projections) -> kernel -> patch_decoder_k ... -> patch_head
 
-K is fixed at max_patches so every graph and kernel has static shapes (no shader recompiles for a new K
-on WebGPU). The runtime fills unused patch slots by repeating a patch; a slot's queries never see
-another slot's (block-diagonal self-attention mask, shared slot embeddings, fixed reference points), so
-its results equal a run with only the real patches.
+K is a dynamic ONNX axis (symbol "patches"; query dims "patches*G", also the decoder kernel stages'
+`queries`), so a re-query runs exactly the real patches. Nothing in the patch graphs bakes K: the grouped
+queries are broadcasts + flatten, and the block-diagonal self-attention mask is built in-graph from the
+runtime query count (arange comparisons). A patch's queries never see another patch's (the mask; shared
+slot embeddings and reference points), so its results equal a run with that patch alone. The manifest's
+queryPatch.maxPatches (the checkpoint's max_patches) stays the upper bound the runtime enforces.
 
 API
   load_oneshot(checkpoint) -> (OneShotDETR eval, model config dict, step)
-  oneshot_plan(model, backbone, level_shapes) -> Plan
+  oneshot_plan(model, backbone, level_shapes) -> Plan (plan.extra['symbolic']: the dynamic axes per tensor)
   export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None) -> manifest
   reference_outputs(model, backbone, image, patches) -> (logits, boxes): the PyTorch forward the package must equal
 """
@@ -29,13 +31,14 @@ from ..export.deformable_segments import (attention_projections, encoder_referen
 from ..export.manifest import file_digest
 from ..export.package import write_package
 from ..export.plan import KernelCall, Pipeline, Plan, Segment
-from ..oneshot.model import OneShotConfig, OneShotDETR, group_mask
+from ..oneshot.model import OneShotConfig, OneShotDETR
 from .centernet import BACKBONE_NAME, INPUT_0_255, load_backbone, pooled_patch_descriptors, projected_levels
 
 # Suggested minimum score (manifest output.scoreThreshold): where matches start at this checkpoint
 # (model card examples); the default threshold of detect calls and of the demo.
 SCORE_THRESHOLD = 0.15
-EXPORTER = "webdetr_tools.ship.oneshot 1"
+EXPORTER = "webdetr_tools.ship.oneshot 2"
+PATCHES = "patches"
 
 
 def load_oneshot(checkpoint):
@@ -51,7 +54,16 @@ def _dims(model, level_shapes):
             "points": c.n_points, "slots": c.queries_per_patch, "patches": c.max_patches}
 
 
-def masked_self_attention(layer, tgt, query_pos, mask):
+def block_mask(queries, per_patch):
+    """[Q, Q] additive self-attention mask for queries [N, Q, d] in groups of per_patch (0 within a group,
+    -inf across), built from the runtime Q so the exported graph takes any patch count (= group_mask(K, G))."""
+    group = torch.div(torch.arange(queries.shape[1], device=queries.device), per_patch, rounding_mode="floor")
+    same = group[:, None] == group[None, :]
+    return torch.zeros(same.shape, dtype=queries.dtype, device=queries.device).masked_fill(~same, float("-inf"))
+
+
+def masked_self_attention(layer, tgt, query_pos, per_patch):
+    mask = block_mask(tgt, per_patch)
     q = (tgt + query_pos).transpose(0, 1)
     out = layer.self_attn(q, q, tgt.transpose(0, 1), attn_mask=mask)[0].transpose(0, 1)
     return layer.norm2(tgt + out)
@@ -100,40 +112,42 @@ class MemoryValues(nn.Module):
 
 
 class PatchQueries(nn.Module):
-    """Patches -> grouped queries (oneshot.model.patch_queries) -> decoder layer 0 up to its sampling."""
+    """Patches -> grouped queries (oneshot.model.patch_queries) -> decoder layer 0 up to its sampling.
+    K comes from the patches input: queries are broadcasts + flatten, no K-sized constant."""
 
     def __init__(self, model, backbone, dims):
         super().__init__()
         self.model, self.backbone, self.dims = model, backbone, dims
-        k, g, d = dims["patches"], dims["slots"], dims["hidden"]
+        d = dims["hidden"]
         with torch.no_grad():
-            reference = model.reference_points(model.query_embed.weight[:, :d]).sigmoid().repeat(k, 1)[None]
-        self.register_buffer("mask", group_mask(k, g), persistent=False)
-        self.register_buffer("reference_input", reference[:, :, None].expand(-1, -1, dims["levels"], -1).contiguous(),
-                             persistent=False)
+            reference = model.reference_points(model.query_embed.weight[:, :d]).sigmoid()  # [G, 2]
+        self.register_buffer("reference_slot", reference[:, None].expand(-1, dims["levels"], -1).contiguous(),
+                             persistent=False)  # [G, L, 2]
 
     def forward(self, patches):
-        k, g, d = self.dims["patches"], self.dims["slots"], self.dims["hidden"]
+        d = self.dims["hidden"]
         descriptors = pooled_patch_descriptors(self.backbone, patches)  # [1, K, sum C]
-        pos_slot, tgt_slot = self.model.query_embed.weight.split(d, dim=1)
-        query_pos = pos_slot.repeat(k, 1)[None] + self.model.patch2query(descriptors).repeat_interleave(g, dim=1)
-        tgt = tgt_slot.repeat(k, 1)[None] + 0 * query_pos
+        feature = self.model.patch2query(descriptors)[:, :, None]  # [1, K, 1, d]
+        pos_slot, tgt_slot = self.model.query_embed.weight.split(d, dim=1)  # [G, d] each
+        # slot j*G + s: pos_slot[s] + feature[j] (= pos_slot.repeat(K) + repeat_interleave(G))
+        query_pos = (pos_slot + feature).flatten(1, 2)
+        tgt = (tgt_slot + 0 * feature).flatten(1, 2)
+        reference = (self.reference_slot + 0 * feature[..., None, :1]).flatten(1, 2)  # [1, K*G, L, 2]
         layer = self.model.decoder[0]
-        tgt = masked_self_attention(layer, tgt, query_pos, self.mask)
+        tgt = masked_self_attention(layer, tgt, query_pos, self.dims["slots"])
         _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"])
-        return tgt, query_pos, self.reference_input + 0 * tgt[:, :, None, :1], offsets, logits
+        return tgt, query_pos, reference, offsets, logits
 
 
 class PatchDecoderStep(nn.Module):
     def __init__(self, model, dims, index):
         super().__init__()
         self.model, self.dims, self.index = model, dims, index
-        self.register_buffer("mask", group_mask(dims["patches"], dims["slots"]), persistent=False)
 
     def forward(self, tgt, core, query_pos):
         hs = finish_decoder_layer(self.model.decoder[self.index - 1], tgt, core)
         layer = self.model.decoder[self.index]
-        tgt = masked_self_attention(layer, hs, query_pos, self.mask)
+        tgt = masked_self_attention(layer, hs, query_pos, self.dims["slots"])
         _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"])
         return tgt, offsets, logits
 
@@ -158,7 +172,7 @@ def oneshot_plan(model, backbone, level_shapes):
     head_dim = dims["hidden"] // dims["heads"]
     segments = {}
     s = sum(h * w for h, w in level_shapes)
-    queries = dims["patches"] * dims["slots"]
+    queries = f"{PATCHES}*{dims['slots']}"  # the decoder kernels' query count, resolved per run
 
     def graph(stages, name, module, inputs, outputs):
         segments[name] = Segment(module, inputs, outputs)
@@ -191,13 +205,16 @@ def oneshot_plan(model, backbone, level_shapes):
                   [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"])
     graph(patches, "patch_head", PatchHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"],
           ["pred_logits", "pred_boxes"])
+    per_patch = {name: {1: queries} for name in
+                 ["dec_query_pos", "dec_reference_input", "pred_logits", "pred_boxes"]
+                 + [f"dec_{kind}_{k}" for kind in ("tgt", "offsets", "logits", "core") for k in range(dec)]}
     return Plan(segments, [
         Pipeline("image", ["image"], values, image,
                  description="CenterNet backbone + deformable encoder; memory projected for every decoder layer"),
         Pipeline("patches", ["patches"], ["pred_logits", "pred_boxes"], patches, after="image",
-                 description=f"query patches (exactly {dims['patches']}; fill unused slots by repeating one) -> "
-                             f"{dims['slots']} queries each, decoded against the image memory"),
-    ])
+                 description=f"query patches (1..{dims['patches']}, only the real ones) -> {dims['slots']} queries "
+                             "each, block-diagonal group mask, decoded against the image memory"),
+    ], {"symbolic": {"patches": {1: PATCHES}, **per_patch}})
 
 
 @torch.no_grad()
@@ -210,8 +227,8 @@ def reference_outputs(model, backbone, image, patches):
 
 
 def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None):
-    """single_graph / max_patches: benchmark exports only (tools/build_models.py --bench-out). Slots are
-    independent (shared slot embeddings, block-diagonal mask), so any fixed K gives the same per-patch results."""
+    """single_graph / max_patches: benchmark exports only (tools/build_models.py --bench-out); max_patches is
+    the manifest's upper bound and the traced example's patch count (K itself is dynamic in the graphs)."""
     started = time.time()
     model, config, step = load_oneshot(checkpoint)
     if max_patches is not None:
