@@ -58,29 +58,41 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
     }
   }, 300_000);
 
-  it('one-shot: 2 patches padded to the 10 fixed slots equal the 2-patch PyTorch run; 1 patch = its group', async () => {
+  it('one-shot: 3 patches and 1 patch (dynamic patch count) equal the PyTorch runs with exactly those patches', async () => {
     const f = fixture('oneshot');
     expect(f.graphs, 'fixture is stale: run npm run build:models').toEqual(f.expected.graphs);
     const patches = f.expected.patches ?? [];
+    expect(patches).toHaveLength(3);
+    const one = { logits: readNpyFloat32(`${f.dir}/logits_1.npy`), boxes: readNpyFloat32(`${f.dir}/boxes_1.npy`) };
     const engine = await DetectorEngine.create({ model: `${server.base}oneshot/`, gpu: undefined, cache: false });
     try {
       expect(engine.model).toMatchObject({ variant: 'one-shot', oneShot: true, detection: false, maxPatches: 10, scoreThreshold: 0.15 });
       const image = engine.prepareImage(f.pixels);
       const result = await engine.detectWithPatches(image.id, patches, { raw: true, threshold: 0 });
+      // Only the real patches run: 3 x 20 queries, not 10 slots.
       expect(result.raw?.logitsDims).toEqual(f.expected.logitsShape);
+      expect(f.expected.logitsShape).toEqual([1, 60, 1]);
       const diff = { logits: maxAbsDiff(result.raw?.logits ?? [], f.logits.data), boxes: maxAbsDiff(result.raw?.boxes ?? [], f.boxes.data) };
-      console.log(`shipped one-shot: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}, ${result.timings.total.toFixed(0)} ms (WASM, Node)`);
+      console.log(`shipped one-shot, 3 patches: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}, ${result.timings.total.toFixed(0)} ms (WASM, Node)`);
       expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
       expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
-      expect(result.patches.map((p) => p.detections.length)).toEqual([20, 20]);
+      expect(result.patches.map((p) => p.detections.length)).toEqual([20, 20, 20]);
+      // The decoder kernels ran 3 x 20 queries (the store sizes them from the patches symbol).
+      expect(result.timings.stages.filter((s) => s.kind === 'msDeformAttn')).toHaveLength(3 + 3);
 
       const encoderRuns = engine.counters.perGraph.encoder_input;
       const single = await engine.detectWithPatches(image.id, patches.slice(0, 1), { raw: true, threshold: 0 });
       expect(single.reusedImageFeatures).toBe(true);
       expect(engine.counters.perGraph.encoder_input).toBe(encoderRuns);
       expect(single.raw?.logitsDims).toEqual([1, 20, 1]);
-      expect(maxAbsDiff(single.raw?.logits ?? [], f.logits.data.subarray(0, 20))).toBeLessThanOrEqual(TOLERANCE.logits);
-      expect(maxAbsDiff(single.raw?.boxes ?? [], f.boxes.data.subarray(0, 80))).toBeLessThanOrEqual(TOLERANCE.boxes);
+      const singleDiff = { logits: maxAbsDiff(single.raw?.logits ?? [], one.logits.data), boxes: maxAbsDiff(single.raw?.boxes ?? [], one.boxes.data) };
+      // The same patch alone and among others: equal up to float32 noise (its group sees only itself).
+      const groupDiff = { logits: maxAbsDiff(single.raw?.logits ?? [], result.raw?.logits.slice(0, 20) ?? []), boxes: maxAbsDiff(single.raw?.boxes ?? [], result.raw?.boxes.slice(0, 80) ?? []) };
+      console.log(`shipped one-shot, 1 patch: logits ${singleDiff.logits.toExponential(2)}, boxes ${singleDiff.boxes.toExponential(2)} vs PyTorch K=1; vs its group in the 3-patch run: ${groupDiff.logits.toExponential(2)}, ${groupDiff.boxes.toExponential(2)}; ${single.timings.total.toFixed(0)} ms re-query (WASM, Node)`);
+      expect(singleDiff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+      expect(singleDiff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+      expect(groupDiff.logits).toBeLessThanOrEqual(1e-4);
+      expect(groupDiff.boxes).toBeLessThanOrEqual(1e-5);
     } finally {
       await engine.dispose();
     }
