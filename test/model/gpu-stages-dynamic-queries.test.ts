@@ -21,7 +21,7 @@ const STAGE: MsDeformAttnStage = {
   samplingOffsets: 'dec_offsets_0', attentionLogits: 'dec_logits_0', output: 'dec_core_0', queries: `patches*${PER_PATCH}`, ...SHAPE,
 };
 
-function seeded(seed: number, length: number, scale: number, offset = 0): Float32Array {
+function seeded(seed: number, length: number, scale: number, offset = 0): Float32Array<ArrayBuffer> {
   let state = seed;
   return Float32Array.from({ length }, () => {
     state = (state * 1664525 + 1013904223) >>> 0;
