@@ -26,9 +26,9 @@ export function patchRects(patches: readonly QueryPatch[], size: { width: number
 }
 
 /**
- * A package whose patch input has a fixed slot count (our one-shot model: static shapes, no shader
- * recompiles per count) takes exactly `slots` patches: unused slots repeat the last patch. Slots are
- * independent in such a model, so the real patches' results do not change.
+ * A package whose patch input has a fixed slot count (a fixed-K export; the shipped one-shot package's
+ * count is symbolic, so nothing is filled there) takes exactly `slots` patches: unused slots repeat the
+ * last patch. Slots are independent in such a model, so the real patches' results do not change.
  */
 export function fillPatchSlots(rects: readonly CropRect[], slots: number | undefined): CropRect[] {
   const last = rects.at(-1);

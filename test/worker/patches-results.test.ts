@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
-import type { Manifest } from '../../src/model/manifest';
+import { parseManifest, type Manifest } from '../../src/model/manifest';
 import { fillPatchSlots, patchRects } from '../../src/worker/patches';
+import { planPipelines } from '../../src/worker/pipeline-plan';
 import { detectionsOf, rawOutputs, resolveDetectOptions } from '../../src/worker/results';
 import { bucketOf } from '../../src/worker/timings';
 
@@ -31,7 +33,16 @@ const manifest = {
   output: { classActivation: 'sigmoid', classNames: ['N/A', 'cat', 'dog'], topK: 4, logits: 'l', boxes: 'b', boxFormat: 'cxcywh-normalized' },
 } as unknown as Manifest;
 
-describe('fixed patch slots (shipped one-shot model)', () => {
+describe('fixed patch slots (packages with a fixed patch count)', () => {
+  it('the shipped one-shot package has a symbolic patch count: no slots to fill, only the real patches run', () => {
+    const shipped = parseManifest(JSON.parse(readFileSync('public/models/oneshot/manifest.json', 'utf8')));
+    for (const backend of ['webgpu', 'wasm'] as const) {
+      const plan = planPipelines(shipped, backend).oneShot;
+      expect(plan).toEqual({ image: 'image', patches: 'patches', queriesPerPatch: 20 });
+      expect(fillPatchSlots([[1, 2, 3, 4]], plan?.patchSlots)).toHaveLength(1);
+    }
+  });
+
   it('fills unused slots with the last patch; leaves counts alone without fixed slots or when full', () => {
     const a = [1, 2, 3, 4] as const;
     const b = [5, 6, 7, 8] as const;
