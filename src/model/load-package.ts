@@ -6,7 +6,8 @@
  */
 import { InputError, ManifestError, ModelFetchError } from '../errors.js';
 import { fetchVerified, type ModelFileCache } from './fetch-verified.js';
-import { MANIFEST_FORMAT, parseManifest, type GraphFile, type Manifest } from './manifest.js';
+import { MANIFEST_FORMAT, parseManifest, type Manifest } from './manifest.js';
+import { graphsOfPipelines } from './pipeline-graphs.js';
 import type { LoadProgressCallback } from './progress.js';
 
 export const MODEL_CACHE_NAME = 'webdetr-models-v1';
@@ -130,27 +131,6 @@ export function parseManifestText(text: string): Manifest {
   return parseManifest(json);
 }
 
-/** The graphs the named pipelines run (and the pipelines they run `after`), each once, in order. */
-export function graphsForPipelines(manifest: Manifest, pipelineNames: readonly string[]): GraphFile[] {
-  const pipelines = new Map(manifest.pipelines.map((p) => [p.name, p]));
-  const graphsByName = new Map(manifest.graphs.map((g) => [g.name, g]));
-  const wanted = new Set<string>();
-  const visit = (name: string): void => {
-    const pipeline = pipelines.get(name);
-    if (pipeline === undefined) {
-      throw new InputError(`the model package has no pipeline ${name} (it has ${[...pipelines.keys()].join(', ')})`);
-    }
-    if (pipeline.after !== undefined) visit(pipeline.after);
-    for (const stage of pipeline.stages) if (stage.kind === 'graph') wanted.add(stage.graph);
-  };
-  for (const name of pipelineNames) visit(name);
-  return [...wanted].map((name) => {
-    const graph = graphsByName.get(name);
-    if (graph === undefined) throw new ManifestError([`/pipelines: unknown graph ${name}`]);
-    return graph;
-  });
-}
-
 /**
  * URL of a graph file, or ManifestError if it would leave the package directory or the manifest's
  * origin: only what the caller configured is ever fetched.
@@ -181,7 +161,7 @@ export async function loadGraphs(
   pipelineNames: readonly string[],
   options: LoadPackageOptions = {},
 ): Promise<LoadedGraphs> {
-  const files = graphsForPipelines(manifest, pipelineNames);
+  const files = graphsOfPipelines(manifest, pipelineNames);
   // Resolve every URL before the first request: a bad entry refuses the whole package.
   const urls = files.map((graph) => packageFileUrl(graph.file, manifestUrl));
   const cache = await openModelCache(options.cache);

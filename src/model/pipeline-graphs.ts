@@ -10,16 +10,26 @@ export function findPipeline(manifest: Manifest, name: string): Pipeline {
   return pipeline;
 }
 
-/** The graph files used by `pipelineNames`, each once, in first-use order. */
+/**
+ * The graph files the named pipelines run, and those of the pipelines they run `after` (UP-DETR's
+ * `patches` reads what `image` left alive), each once, in first-use order with an `after`
+ * pipeline's graphs first. The loader fetches exactly these; runners create a session for each.
+ */
 export function graphsOfPipelines(manifest: Manifest, pipelineNames: readonly string[]): GraphFile[] {
-  const seen = new Map<string, GraphFile>();
-  for (const name of pipelineNames) {
-    for (const stage of findPipeline(manifest, name).stages) {
-      if (stage.kind !== 'graph' || seen.has(stage.graph)) continue;
+  const wanted = new Map<string, GraphFile>();
+  const visited = new Set<string>();
+  const visit = (name: string): void => {
+    if (visited.has(name)) return;
+    visited.add(name);
+    const pipeline = findPipeline(manifest, name);
+    if (pipeline.after !== undefined) visit(pipeline.after);
+    for (const stage of pipeline.stages) {
+      if (stage.kind !== 'graph' || wanted.has(stage.graph)) continue;
       const graph = manifest.graphs.find((g) => g.name === stage.graph);
       if (graph === undefined) throw new InputError(`the model package has no graph "${stage.graph}"`);
-      seen.set(stage.graph, graph);
+      wanted.set(stage.graph, graph);
     }
-  }
-  return [...seen.values()];
+  };
+  for (const name of pipelineNames) visit(name);
+  return [...wanted.values()];
 }

@@ -4,7 +4,8 @@
  * (the worker's own planning functions), narrowed to the plan whose files are actually arriving.
  */
 import type { LoadProgressEvent } from '../model/progress.js';
-import { graphsForPipelines, loadManifest } from '../model/load-package.js';
+import { loadManifest } from '../model/load-package.js';
+import { graphsOfPipelines } from '../model/pipeline-graphs.js';
 import { planPipelines } from '../worker/pipeline-plan.js';
 
 export interface LoadProgressElements {
@@ -35,7 +36,7 @@ async function candidatePlans(manifestUrl: string): Promise<CandidatePlan[]> {
   // cache:false: the worker validates and caches; this is a small extra read of manifest.json.
   const { manifest } = await loadManifest(manifestUrl, { cache: false });
   return (['webgpu', 'wasm'] as const).map((backend) => {
-    const graphs = graphsForPipelines(manifest, planPipelines(manifest, backend).pipelines);
+    const graphs = graphsOfPipelines(manifest, planPipelines(manifest, backend).pipelines);
     return { files: graphs.map((g) => g.file), bytes: graphs.reduce((sum, g) => sum + g.bytes, 0) };
   });
 }
