@@ -1,50 +1,32 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelFetchError, ModelIntegrityError } from '../../src/errors.js';
 import { fetchVerified, type ModelFileCache } from '../../src/model/fetch-verified.js';
 import type { LoadProgressEvent } from '../../src/model/progress.js';
+import { serveRoutes, type Route, type StaticServer } from '../helpers/static-server.js';
 
 const payload = new Uint8Array(200_000).map((_, i) => (i * 2654435761) >>> 24);
 const payloadSha = createHash('sha256').update(payload).digest('hex');
 
-let server: Server;
+const routes = new Map<string, Route>([
+  // Several chunks so progress has intermediate values.
+  ['/model.bin', { body: payload, headers: { 'content-length': String(payload.byteLength) }, chunkBytes: 50_000 }],
+  ['/short.bin', { body: payload.subarray(0, 1000) }],
+  ['/long.bin', { body: new Uint8Array(payload.byteLength + 1) }],
+  // Promise the whole file, send part of it, then drop the connection.
+  ['/cut.bin', { body: payload, headers: { 'content-length': String(payload.byteLength) }, dropAfterBytes: 5000 }],
+]);
+
+let server: StaticServer;
 let base = '';
-const requests: string[] = [];
+let requests: string[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    switch (req.url) {
-      case '/model.bin':
-        res.writeHead(200, { 'content-length': String(payload.byteLength) });
-        // Several chunks so progress has intermediate values.
-        for (let offset = 0; offset < payload.byteLength; offset += 50_000) res.write(payload.subarray(offset, offset + 50_000));
-        res.end();
-        return;
-      case '/short.bin':
-        res.writeHead(200);
-        res.end(payload.subarray(0, 1000));
-        return;
-      case '/long.bin':
-        res.writeHead(200);
-        res.end(new Uint8Array(payload.byteLength + 1));
-        return;
-      case '/cut.bin':
-        // Promise the whole file, send part of it, then drop the connection.
-        res.writeHead(200, { 'content-length': String(payload.byteLength) });
-        res.write(payload.subarray(0, 5000), () => res.destroy());
-        return;
-      default:
-        res.writeHead(404, 'Not Found');
-        res.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveRoutes(routes);
+  base = server.origin;
+  requests = server.requests;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => server.close());
 
 class MemoryCache implements ModelFileCache {
   readonly entries = new Map<string, Uint8Array<ArrayBuffer>>();

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, ManifestError, ModelFetchError, ModelIntegrityError } from '../../src/errors.js';
 import type { ModelFileCache } from '../../src/model/fetch-verified.js';
 import { loadGraphs, loadManifest, packageFileUrl, resolveManifestUrl } from '../../src/model/load-package.js';
 import type { Manifest } from '../../src/model/manifest.js';
 import type { LoadProgressEvent } from '../../src/model/progress.js';
+import { serveRoutes, type Route, type StaticServer } from '../helpers/static-server.js';
 
 const template = JSON.parse(readFileSync('test/fixtures/manifests/valid/minimal-deformable.json', 'utf8')) as Manifest;
 
@@ -29,14 +28,17 @@ function packageManifest(edit: (m: Manifest) => void = () => undefined): Manifes
   return manifest;
 }
 
-/** Path → response body; a package per directory. */
-const routes = new Map<string, string | Uint8Array>();
+/** Path → response; a package per directory. */
+const routes = new Map<string, Route>();
 function servePackage(dir: string, manifestText: string, files: Record<string, Uint8Array> = Object.fromEntries(contents)) {
-  routes.set(`${dir}/manifest.json`, manifestText);
-  for (const [file, data] of Object.entries(files)) routes.set(`${dir}/${file}`, data);
+  routes.set(`${dir}/manifest.json`, { body: manifestText, headers: { 'content-type': 'application/json' } });
+  for (const [file, data] of Object.entries(files)) {
+    // Several chunks per file so progress has intermediate values.
+    routes.set(`${dir}/${file}`, { body: data, headers: { 'content-type': 'application/octet-stream' }, chunkBytes: 32_768 });
+  }
 }
 
-let server: Server;
+let server: StaticServer;
 let base = '';
 let requests: string[] = [];
 
@@ -52,30 +54,13 @@ beforeAll(async () => {
   servePackage('/truncated', JSON.stringify(packageManifest()), { ...Object.fromEntries(contents), 'backbone.onnx': backbone.subarray(0, 1234) });
   servePackage('/missing-graph', JSON.stringify(packageManifest()), {});
 
-  server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    requests.push(path);
-    const body = routes.get(path);
-    if (body === undefined) {
-      res.writeHead(404, 'Not Found');
-      res.end();
-      return;
-    }
-    if (typeof body === 'string') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(body);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    for (let offset = 0; offset < body.byteLength; offset += 32_768) res.write(body.subarray(offset, offset + 32_768));
-    res.end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveRoutes(routes);
+  base = server.origin;
+  requests = server.requests;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => server.close());
 beforeEach(() => {
-  requests = [];
+  requests.length = 0;
 });
 
 class MemoryCache implements ModelFileCache {
@@ -182,7 +167,7 @@ describe('loadGraphs', () => {
     const cache = new MemoryCache();
     const first = await loadManifest(`${base}/good/`, { cache });
     await loadGraphs(first.manifest, first.manifestUrl, ['detect_single_graph'], { cache });
-    requests = [];
+    requests.length = 0;
     const events: LoadProgressEvent[] = [];
     const second = await loadGraphs(first.manifest, first.manifestUrl, ['detect_single_graph'], { cache, onProgress: (e) => events.push(e) });
     expect(second.fromCache).toBe(1);
@@ -224,7 +209,7 @@ describe('loadGraphs', () => {
   it('refuses file names that leave the package directory or origin, before any request', async () => {
     for (const file of ['../other/backbone.onnx', '/abs/backbone.onnx', 'http://evil.example/x.onnx', '//evil.example/x.onnx', '%2e%2e/x.onnx', 'sub/x.onnx', '..', 'a.onnx?x=1', 'a\\..\\b.onnx']) {
       const manifest = packageManifest((m) => ((m.graphs[1] as { file: string }).file = file));
-      requests = [];
+      requests.length = 0;
       const attempt = loadGraphs(manifest, `${base}/good/manifest.json`, ['detect'], { cache: false });
       await expect(attempt, file).rejects.toBeInstanceOf(ManifestError);
       await expect(attempt, file).rejects.toThrow(/refusing to fetch it/);
