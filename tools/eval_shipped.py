@@ -26,6 +26,7 @@ from PIL import Image  # noqa: E402
 
 from build_models import model_input  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
+from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
 from webdetr_tools.evaluation.coco_ap import ImageResult, evaluate  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
 from webdetr_tools.ship.detector_package import load_detector  # noqa: E402
@@ -69,10 +70,8 @@ def browser_detections(rows, classes, backend):
     out = {}
     for (item, _), result in zip(rows, report["results"]):
         dets = result["detections"]
-        boxes = np.array([[d["box"]["x"], d["box"]["y"], d["box"]["x"] + d["box"]["width"],
-                           d["box"]["y"] + d["box"]["height"]] for d in dets], np.float32).reshape(-1, 4)
-        out[item] = (boxes, np.array([d["score"] for d in dets], np.float32),
-                     np.array([classes.index(d["label"]) for d in dets], np.int64))
+        boxes, scores = cli_boxes_scores(dets, np.float32)
+        out[item] = (boxes, scores, np.array([classes.index(d["label"]) for d in dets], np.int64))
     return out, report["backend"]
 
 

@@ -29,6 +29,7 @@ from PIL import Image  # noqa: E402
 
 from build_models import model_input  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
+from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
 from webdetr_tools.evaluation.oneshot_ap import evaluate_oneshot, make_pairs, make_queries  # noqa: E402
 from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
 from webdetr_tools.oneshot.patches import crop_patches, pooled_features  # noqa: E402
@@ -95,10 +96,7 @@ def browser_same_image(samples, queries, same_pairs, backend):
     detections = [None] * len(same_pairs)
     for image, result in zip(images, report["results"]):
         for (p, _), patch in zip(per_image[image], result["patches"]):
-            dets = patch["detections"]
-            boxes = np.array([[d["box"]["x"], d["box"]["y"], d["box"]["x"] + d["box"]["width"],
-                               d["box"]["y"] + d["box"]["height"]] for d in dets], np.float64).reshape(-1, 4)
-            detections[p] = (boxes, np.array([d["score"] for d in dets], np.float64))
+            detections[p] = cli_boxes_scores(patch["detections"], np.float64)
     return detections, report["backend"]
 
 
