@@ -13,5 +13,5 @@ export default function globalSetup(): void {
   smallFixture('deformable_refine');
   exportFixture('updetr_pretrain');
   smallFixture('deformable_plain', { derived: 'single-scale-small' });
-  smallFixture('updetr_pretrain');
+  // Not the 64x96 UP-DETR: only opt-in WebGPU specs use it (WEBDETR_GPU_RUNNER_VARIANTS, WEBDETR_E2E_API_WEBGPU).
 }

@@ -6,8 +6,9 @@
  *   3. Node unit tests (vitest; WGSL kernels on Dawn + SwiftShader)
  *   4. Python tool tests (pytest with /usr/bin/python3 and Debian's torch)
  *   5. Browser tests (Playwright in headless Debian chromium with WebGPU on SwiftShader)
- * Two lanes run at the same time (typecheck -> unit -> python, and browser): each suite is mostly
- * single-threaded, so on two cores this nearly halves the wall time. Every output line carries its
+ * Three lanes run at the same time (typecheck -> unit, python, browser): each suite is mostly
+ * single-threaded and spends minutes exporting test packages, so on two cores no core waits idle for
+ * the slowest lane while another is done. Every output line carries its
  * suite's prefix, and each suite's full output is also in test-results/summary/<suite>.log. Suites
  * that need the same exported package share it (tools/export_parity_fixture.py locks per package).
  * Select suites with `npm test -- --only unit,python`; `--serial` runs them one after another.
@@ -59,7 +60,7 @@ const SUITES = [
   },
   {
     key: 'python',
-    lane: 0,
+    lane: 2,
     name: 'python tools (pytest)',
     command: PYTHON,
     args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${resultsDir}/pytest.xml`, 'tools/tests'],
@@ -138,7 +139,7 @@ if (!existsSync('node_modules')) {
   process.exit(1);
 }
 
-const lanes = serial ? [SUITES] : [0, 1].map((lane) => SUITES.filter((s) => s.lane === lane)).filter((lane) => lane.length > 0);
+const lanes = serial ? [SUITES] : [0, 1, 2].map((lane) => SUITES.filter((s) => s.lane === lane)).filter((lane) => lane.length > 0);
 const prefix = lanes.length > 1;
 const results = new Map();
 await Promise.all(
