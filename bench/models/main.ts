@@ -48,8 +48,10 @@ async function modelInputs(spec: ModelSpec, manifest: ReturnType<typeof parseMan
   const inputs: Record<string, HostTensor> = { image: { data: await imageTensor(blob, height, width), dims: [1, 3, height, width] } };
   const patchShape = manifest.tensors.patches?.shape;
   if (patchShape !== undefined) {
-    const [, slots, , size] = patchShape;
-    if (typeof slots !== 'number' || typeof size !== 'number') throw new Error(`${spec.id}: patches input has no fixed size`);
+    const [, declared, , size] = patchShape;
+    // A symbolic patch count (the shipped one-shot export) takes 1..maxPatches: oneshot-k<K> runs K = maxPatches.
+    const slots = typeof declared === 'number' ? declared : manifest.input.queryPatch?.maxPatches;
+    if (slots === undefined || typeof size !== 'number') throw new Error(`${spec.id}: patches input has no fixed size`);
     inputs.patches = { data: await patchTensor(blob, spec.patches ?? [], slots, size), dims: [1, slots, 3, size, size] };
   }
   return inputs;
