@@ -6,49 +6,24 @@
  * re-filters without a new run.
  */
 import { execFileSync } from 'node:child_process';
-import { createReadStream, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { smallFixture } from '../test/helpers/export-fixture.js';
+import { serveWithStrictCsp, type StrictServer } from './embed/strict-csp-server.js';
 
-export const STRICT_CSP = [
-  "default-src 'none'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' blob: data:",
-  "style-src 'self'",
-].join('; ');
-
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png' };
-
-function fixtureDir(): string {
-  return smallFixture('deformable_plain').dir;
-}
-
-let server: Server;
+let server: StrictServer;
 let base = '';
-const requests: string[] = [];
+let requests: string[] = [];
 
 test.beforeAll(async () => {
   execFileSync('npx', ['vite', 'build', '-c', 'vite.embed.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
-  const mounts: Record<string, string> = { embed: 'dist/embed', model: fixtureDir(), page: 'e2e/embed' };
-  server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    requests.push(path);
-    const [, mount = '', ...rest] = path.split('/');
-    let file = mount === '' ? 'e2e/embed/index.html' : mount === 'page' && rest.join('/') === 'photo.png' ? '../shared/reference/image.png' : undefined;
-    if (file === undefined && mounts[mount] !== undefined) file = normalize(join(mounts[mount], ...rest));
-    if (file === undefined || !statSync(file, { throwIfNoEntry: false })?.isFile()) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...(process.env.WEBDETR_NO_CSP ? {} : { 'content-security-policy': STRICT_CSP }), connection: 'close' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveWithStrictCsp(
+    { embed: 'dist/embed', model: smallFixture('deformable_plain').dir, page: 'e2e/embed' },
+    { files: { '/': 'e2e/embed/index.html', '/page/photo.png': '../shared/reference/image.png' }, csp: !process.env.WEBDETR_NO_CSP },
+  );
+  base = server.base;
+  requests = server.requests;
 });
-test.afterAll(async () => new Promise<void>((resolve) => server.close(() => resolve())));
+test.afterAll(async () => server.close());
 
 test('two <web-detr> elements under a strict CSP: results, one shared worker and model, threshold re-filter', async ({ page }) => {
   test.setTimeout(300_000);
