@@ -22,6 +22,7 @@ interface RecordedEvent {
   detections: Detection[];
   patches: PatchDetections[] | null;
   backend: string;
+  backendReason: string;
   timings: StageTimings;
   imageSize: { width: number; height: number };
 }
@@ -108,6 +109,9 @@ test('shipped models in <web-detr> under a strict CSP: detector equals the runti
   expect((await recorded(page)).errors).toEqual([]);
   const detected = (await eventsOf(page, 'detector'))[0]!;
   expect(detected.backend).toBe('wasm'); // SwiftShader is a CPU fallback adapter: auto picks WASM
+  // ... and the status line says so, not just "wasm" (no silent fallback).
+  expect(detected.backendReason).toMatch(/CPU fallback/);
+  await expect(detectorElement.locator('p')).toContainText(detected.backendReason);
   expect(detected.imageSize).toEqual({ width: 512, height: 512 });
   // The same picture through the module API of the same bundle (shares the element's loaded model).
   const direct = await page.evaluate(async () => {

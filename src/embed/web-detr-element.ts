@@ -9,7 +9,7 @@
  * runs, Escape clears).
  */
 import { createDetector } from '../api/create-detector.js';
-import type { BackendPreference, Detection, Detector, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
+import type { BackendInfo, BackendPreference, Detection, Detector, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
 import { drawScene } from './draw-detections.js';
 import { PatchDragger } from './patch-dragger.js';
 
@@ -181,7 +181,7 @@ export class WebDetrElement extends HTMLElement {
         this.lastPatches = [];
         this.lastMeta = { backend: detector.backend, timings: emptyTimings(), imageSize: { width: image.width, height: image.height } };
         this.redraw();
-        return this.say(`One-shot: drag a box around an object to find similar ones. (${detector.backend.description})`);
+        return this.say(`One-shot: drag a box around an object to find similar ones. (${backendStatus(detector.backend)})`);
       }
       this.dragger.disable();
       this.canvas.removeAttribute('tabindex');
@@ -235,7 +235,7 @@ export class WebDetrElement extends HTMLElement {
     const shown = this.filter(this.lastAll);
     const patches = this.lastPatches?.map((p) => ({ patch: p.patch, detections: this.filter(p.detections) }));
     const count = patches ? patches.reduce((n, p) => n + p.detections.length, 0) : shown.length;
-    this.say(`${count} found · ${this.lastMeta.timings.total.toFixed(0)} ms · ${this.lastMeta.backend.description}`);
+    this.say(`${count} found · ${this.lastMeta.timings.total.toFixed(0)} ms · ${backendStatus(this.lastMeta.backend)}`);
     const detail: DetectionsEventDetail = { detections: shown, ...(patches ? { patches } : {}), ...this.lastMeta };
     this.dispatchEvent(new CustomEvent<DetectionsEventDetail>('detections', { detail, bubbles: true, composed: true }));
   }
@@ -250,6 +250,11 @@ export class WebDetrElement extends HTMLElement {
     this.say(`Error: ${message}`);
     this.dispatchEvent(new CustomEvent('webdetr-error', { detail: { code, message }, bubbles: true, composed: true }));
   }
+}
+
+/** The backend for the status line; on WASM also why (a fallback is never silent). */
+function backendStatus(backend: BackendInfo): string {
+  return backend.name === 'wasm' ? `${backend.description}: ${backend.reason}` : backend.description;
 }
 
 function emptyTimings(): StageTimings {
