@@ -4,12 +4,12 @@
  * count against no test timeout. The packages the browser specs share come last: Playwright's global
  * setup (e2e/global-setup.ts), running at the same time, usually has them by then (per-package lock).
  */
-import { exportFixture, smallFixture } from './helpers/export-fixture';
+import { exportFixture, smallFixture, twoStageFixture } from './helpers/export-fixture';
 
 export default function setup(): void {
   if (process.env.WEBDETR_E2E_EXPORT_FIRST !== '1') return;
   exportFixture('deformable_plain');
-  exportFixture('deformable_two_stage');
+  twoStageFixture();
   smallFixture('deformable_plain', { derived: 'refine-3-levels-small' });
   smallFixture('deformable_plain', { derived: 'updetr-detection-small' });
   smallFixture('deformable_plain', { fp16: true });

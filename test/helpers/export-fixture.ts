@@ -51,3 +51,15 @@ export function exportFixture(variant: string, options: ExportOptions = {}): Exp
 export function smallFixture(variant: string, options: Pick<ExportOptions, 'derived' | 'size' | 'fp16'> = {}): ExportFixture {
   return exportFixture(variant, { size: SMALL_SIZE, ...options, noSingleGraph: true });
 }
+
+/**
+ * Exporting a single graph (deformable attention as GridSample) takes ~2-4 min of CPU per package. npm
+ * test checks the full-size single graph on plain Deformable-DETR (here and through the engine on WASM);
+ * the two-stage one only with WEBDETR_TWO_STAGE_SINGLE_GRAPH=1, to keep CI's time.
+ */
+export const TWO_STAGE_SINGLE_GRAPH = process.env.WEBDETR_TWO_STAGE_SINGLE_GRAPH === '1';
+
+/** The full-size two-stage package: split graphs, plus the single graph when TWO_STAGE_SINGLE_GRAPH. */
+export function twoStageFixture(): ExportFixture {
+  return exportFixture('deformable_two_stage', { noSingleGraph: !TWO_STAGE_SINGLE_GRAPH });
+}
