@@ -89,6 +89,15 @@ function runnerDiff(gpu: CallResult, cpu: CallResult | undefined) {
   };
 }
 
+/** Logs and asserts one GPU run's max abs differences from PyTorch and from the CPU runner. */
+function expectParity(label: string, reference: { logits: number; boxes: number }, cpu: { logits: number; boxes: number }) {
+  console.log(`${label}: vs PyTorch max |logits| ${reference.logits.toExponential(2)}, |boxes| ${reference.boxes.toExponential(2)}; vs CPU runner ${cpu.logits.toExponential(2)} / ${cpu.boxes.toExponential(2)}`);
+  expect(reference.logits).toBeLessThanOrEqual(TOLERANCE.logits);
+  expect(reference.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
+  expect(cpu.logits).toBeLessThanOrEqual(RUNNER_TOLERANCE.logits);
+  expect(cpu.boxes).toBeLessThanOrEqual(RUNNER_TOLERANCE.boxes);
+}
+
 function logTimings(label: string, call: CallResult) {
   const graphMs = call.stages.filter((s) => s.kind === 'graph').reduce((sum, s) => sum + s.ms, 0);
   const kernelMs = call.stages.filter((s) => s.kind === 'msDeformAttn').reduce((sum, s) => sum + s.ms, 0);
@@ -107,13 +116,7 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
     const [first, second] = result.gpu;
     if (first === undefined) throw new Error('missing runs');
     logTimings(`${variant} frame 1`, first);
-    const reference = compare(`${variant} GPU`, first, fixture);
-    const cpu = runnerDiff(first, result.cpu[0]);
-    console.log(`${variant}: vs PyTorch max |logits| ${reference.logits.toExponential(2)}, |boxes| ${reference.boxes.toExponential(2)}; vs CPU runner ${cpu.logits.toExponential(2)} / ${cpu.boxes.toExponential(2)}`);
-    expect(reference.logits).toBeLessThanOrEqual(TOLERANCE.logits);
-    expect(reference.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
-    expect(cpu.logits).toBeLessThanOrEqual(RUNNER_TOLERANCE.logits);
-    expect(cpu.boxes).toBeLessThanOrEqual(RUNNER_TOLERANCE.boxes);
+    expectParity(variant, compare(`${variant} GPU`, first, fixture), runnerDiff(first, result.cpu[0]));
     expect(first.stages.filter((s) => s.kind === 'msDeformAttn')).toHaveLength(12);
     expect(result.gpuCounters).toMatchObject({ graphRuns: 13 * frames, kernelRuns: 12 * frames });
     if (second !== undefined) {
@@ -148,13 +151,7 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
     ['1 patch', one, 10, result.cpu[2]],
     ['2 patches again', twoAgain, 20, result.cpu[3]],
   ] as const) {
-    const reference = compare(`updetr_pretrain ${label}`, call, fixture, rows);
-    const cpu = runnerDiff(call, cpuCall);
-    console.log(`updetr_pretrain ${label}: vs PyTorch max |logits| ${reference.logits.toExponential(2)}, |boxes| ${reference.boxes.toExponential(2)}; vs CPU runner ${cpu.logits.toExponential(2)} / ${cpu.boxes.toExponential(2)}`);
-    expect(reference.logits).toBeLessThanOrEqual(TOLERANCE.logits);
-    expect(reference.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
-    expect(cpu.logits).toBeLessThanOrEqual(RUNNER_TOLERANCE.logits);
-    expect(cpu.boxes).toBeLessThanOrEqual(RUNNER_TOLERANCE.boxes);
+    expectParity(`updetr_pretrain ${label}`, compare(`updetr_pretrain ${label}`, call, fixture, rows), runnerDiff(call, cpuCall));
   }
   expect(twoAgain.outputs).toEqual(two.outputs);
   // Fewer patches reuse the larger buffers; going back to two allocates nothing either.
@@ -206,12 +203,7 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
     expect(call.outputs.pred_logits?.dims).toEqual([1, 20 * k, 1]);
     expect(call.outputs.pred_boxes?.dims).toEqual([1, 20 * k, 4]);
     const reference = { logits: maxAbsDiff(call.outputs.pred_logits?.data ?? [], pytorch[k].logits.data), boxes: maxAbsDiff(call.outputs.pred_boxes?.data ?? [], pytorch[k].boxes.data) };
-    const cpu = runnerDiff(call, cpuCall);
-    console.log(`shipped_oneshot ${label}: vs PyTorch max |logits| ${reference.logits.toExponential(2)}, |boxes| ${reference.boxes.toExponential(2)}; vs CPU runner ${cpu.logits.toExponential(2)} / ${cpu.boxes.toExponential(2)}`);
-    expect(reference.logits).toBeLessThanOrEqual(TOLERANCE.logits);
-    expect(reference.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
-    expect(cpu.logits).toBeLessThanOrEqual(RUNNER_TOLERANCE.logits);
-    expect(cpu.boxes).toBeLessThanOrEqual(RUNNER_TOLERANCE.boxes);
+    expectParity(`shipped_oneshot ${label}`, reference, runnerDiff(call, cpuCall));
   }
   expect(threeAgain.outputs).toEqual(three.outputs);
   // The patch alone equals its group among three (its queries see only its own group).
