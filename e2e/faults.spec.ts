@@ -15,23 +15,14 @@
  *   size, then the same calls succeed on the same worker and the GPU objects we hold are what they were.
  */
 import { expect, test, type Page } from '@playwright/test';
+import { openShellPage } from './shell-page.js';
 
 const TINY = '/test/fixtures/packages/tiny';
 
 let page: Page;
 test.describe.configure({ mode: 'serial' });
 test.beforeAll(async ({ browser }) => {
-  page = await browser.newPage();
-  page.on('console', (message) => {
-    if (!/onnxruntime|\[vite\]|WebSocket/.test(message.text())) console.log(`[page] ${message.text()}`);
-  });
-  page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));
-  // A shell without vite's HTML transform: no HMR client (its timers would count as ours).
-  await page.route('**/e2e/pages/faults-shell.html', (route) =>
-    route.fulfill({ contentType: 'text/html', body: '<!doctype html><script type="module" src="/e2e/pages/faults-page.ts"></script>' }),
-  );
-  await page.goto('/e2e/pages/faults-shell.html');
-  await page.waitForFunction(() => window.faults !== undefined);
+  page = await openShellPage(browser, 'faults-page', 'faults');
 });
 test.afterAll(async () => page.close());
 

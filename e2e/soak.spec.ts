@@ -12,6 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
+import { openShellPage } from './shell-page.js';
 import { chromiumWebGpuArgs } from '../cli/chromium-flags.mjs';
 import type { SoakResult, SoakSample } from './pages/soak-page.js';
 
@@ -41,17 +42,7 @@ test.use({
 let page: Page;
 test.describe.configure({ mode: 'serial' });
 test.beforeAll(async ({ browser }) => {
-  page = await browser.newPage();
-  page.on('console', (message) => {
-    if (!/onnxruntime|\[vite\]|WebSocket/.test(message.text())) console.log(`[page] ${message.text()}`);
-  });
-  page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));
-  // A shell without vite's HTML transform: no HMR client adding to the page's heap.
-  await page.route('**/e2e/pages/soak-shell.html', (route) =>
-    route.fulfill({ contentType: 'text/html', body: '<!doctype html><script type="module" src="/e2e/pages/soak-page.ts"></script>' }),
-  );
-  await page.goto('/e2e/pages/soak-shell.html');
-  await page.waitForFunction(() => window.soak !== undefined);
+  page = await openShellPage(browser, 'soak-page', 'soak');
 });
 test.afterAll(async () => page.close());
 

@@ -13,7 +13,8 @@ import { parseManifest } from '../../src/model/manifest.js';
 import { createCpuPackageRunner } from '../../src/model/package-runner-cpu.js';
 import { createGpuPackageRunner } from '../../src/model/package-runner-gpu.js';
 import { graphsOfPipelines } from '../../src/model/pipeline-graphs.js';
-import { TEST_HOOKS_WORKER_NAME, type TestHookMessage } from '../../src/worker/test-hooks.js';
+import type { TestHookMessage } from '../../src/worker/test-hooks.js';
+import { workers } from './test-hook-workers.js';
 
 export interface Outcome {
   /** 'resolved' or the error's class name. */
@@ -25,15 +26,6 @@ export interface Outcome {
   ms: number;
 }
 
-const workers: Worker[] = [];
-const NativeWorker = globalThis.Worker;
-class RecordingWorker extends NativeWorker {
-  constructor(url: string | URL, options?: WorkerOptions) {
-    super(url, { ...options, name: TEST_HOOKS_WORKER_NAME });
-    workers.push(this);
-  }
-}
-globalThis.Worker = RecordingWorker;
 
 /** Timers started (and not yet fired or cleared) by anything in the page: none may outlive dispose. */
 const openTimers = new Set<number>();

@@ -8,20 +8,12 @@
  */
 import { createDetector } from '../../src/index.js';
 import type { BackendPreference, Detector, DetectorStats, DetectOptions, PreparedImage, QueryPatch } from '../../src/index.js';
-import { TEST_HOOKS_WORKER_NAME, type TestHookMessage } from '../../src/worker/test-hooks.js';
+import type { TestHookMessage } from '../../src/worker/test-hooks.js';
+import { workers } from './test-hook-workers.js';
 
 /** Frames per schedule period; sample intervals are multiples of it. */
 export const PERIOD = 25;
 
-const workers: Worker[] = [];
-const NativeWorker = globalThis.Worker;
-class RecordingWorker extends NativeWorker {
-  constructor(url: string | URL, options?: WorkerOptions) {
-    super(url, { ...options, name: TEST_HOOKS_WORKER_NAME });
-    workers.push(this);
-  }
-}
-globalThis.Worker = RecordingWorker;
 
 export interface SoakSample {
   /** Frames completed when the sample was taken. */
