@@ -5,7 +5,7 @@
  * picture as in the demo (outlineRect), so a box crossing the canvas edge keeps all four sides visible.
  */
 import type { BoxRect, Detection, QueryPatch } from '../api/types.js';
-import { outlineRect, type Fit } from '../ui/geometry.js';
+import { outlineRect, type Fit } from '../geometry/letterbox.js';
 
 /** The canvas is the picture at its own pixel size. */
 const PICTURE_FIT: Fit = { scale: 1, offsetX: 0, offsetY: 0 };

@@ -5,7 +5,7 @@
  */
 import type { BoxRect } from '../api/types.js';
 import type { BoxColor } from './colors.js';
-import { outlineRect, toStage, type Fit } from './geometry.js';
+import { outlineRect, toStage, type Fit } from '../geometry/letterbox.js';
 
 export interface DrawnBox {
   /** Source-image pixels. */

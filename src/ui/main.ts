@@ -9,7 +9,7 @@ import { WebDetrError } from '../errors.js';
 import { boxAt, LINE_WIDTH, renderBoxes, type DrawnBox } from './box-renderer.js';
 import { createControls } from './controls.js';
 import { classCounts } from './filter.js';
-import { outlineRect } from './geometry.js';
+import { outlineRect } from '../geometry/letterbox.js';
 import { createImageSource, type OpenedImage } from './image-source.js';
 import { createLoadProgress } from './load-progress.js';
 import { createModelLoader } from './models.js';

@@ -5,7 +5,8 @@
  * Enter runs, Delete removes, Escape deselects.
  */
 import type { QueryPatch } from '../api/types.js';
-import { clampRect, contains, rectFromPoints, toImagePoint, toStage, type Fit } from './geometry.js';
+import { toImagePoint, toStage, type Fit } from '../geometry/letterbox.js';
+import { clampRect, contains, rectFromPoints } from './geometry.js';
 
 export interface PatchEditorHost {
   element: HTMLElement;

@@ -4,7 +4,7 @@
  * overlay layer (boxes, patches). Both are sized to CSS size × devicePixelRatio, so boxes and
  * labels stay sharp and readable whatever the image resolution.
  */
-import { containFit, type Fit } from './geometry.js';
+import { containFit, type Fit } from '../geometry/letterbox.js';
 
 export type StagePicture = ImageBitmap | HTMLVideoElement | HTMLCanvasElement;
 

@@ -1,8 +1,8 @@
-/** The demo's pure logic: client-side re-filtering, letterbox geometry, patch rectangles. */
+/** The demo's pure logic: client-side re-filtering, patch rectangles, query parameters (letterbox geometry: test/geometry/). */
 import { describe, expect, it } from 'vitest';
 import type { Detection } from '../../src/api/types.js';
 import { classCounts, visibleDetections, visiblePatchMatches } from '../../src/ui/filter.js';
-import { clampRect, containFit, outlineRect, rectFromPoints, toImagePoint, toStage } from '../../src/ui/geometry.js';
+import { clampRect, rectFromPoints } from '../../src/ui/geometry.js';
 import { readParams } from '../../src/ui/params.js';
 
 const det = (label: string, classId: number, score: number): Detection => ({ label, classId, score, box: { x: 0, y: 0, width: 10, height: 10 } });
@@ -28,20 +28,7 @@ describe('re-filtering the last raw result', () => {
   });
 });
 
-describe('letterbox geometry', () => {
-  it('fits a wide image by width, centred vertically, and maps both ways', () => {
-    const fit = containFit({ width: 800, height: 600 }, { width: 400, height: 200 });
-    expect(fit).toEqual({ scale: 2, offsetX: 0, offsetY: 100 });
-    expect(toStage({ x: 10, y: 20, width: 30, height: 40 }, fit)).toEqual({ x: 20, y: 140, width: 60, height: 80 });
-    expect(toImagePoint(20, 140, fit)).toEqual({ x: 10, y: 20 });
-  });
-  it('keeps an outline inside the picture, pulled in by half the line width', () => {
-    const fit = containFit({ width: 800, height: 600 }, { width: 400, height: 200 });
-    // Crosses the picture's left and bottom edges (stage y 100..500): clipped to 1.5..498.5.
-    expect(outlineRect({ x: -10, y: 150, width: 60, height: 80 }, fit, { width: 400, height: 200 }, 1.5)).toEqual({ x: 1.5, y: 400, width: 98.5, height: 98.5 });
-    expect(outlineRect({ x: 10, y: 20, width: 30, height: 40 }, fit, { width: 400, height: 200 }, 1.5)).toEqual(toStage({ x: 10, y: 20, width: 30, height: 40 }, fit));
-    expect(outlineRect({ x: -10, y: 0, width: 5, height: 5 }, fit, null, 1.5)).toEqual(toStage({ x: -10, y: 0, width: 5, height: 5 }, fit));
-  });
+describe('patch rectangles', () => {
   it('clamps patches into the image with a minimum size, whole pixels', () => {
     expect(clampRect({ x: -5.4, y: 190, width: 2, height: 30 }, { width: 100, height: 200 }, 4)).toEqual({ x: 0, y: 170, width: 4, height: 30 });
     expect(rectFromPoints({ x: 50, y: 10 }, { x: 20, y: 40 })).toEqual({ x: 20, y: 10, width: 30, height: 30 });
