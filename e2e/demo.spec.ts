@@ -440,3 +440,20 @@ test('a missing model is explained, and the picture still opens', async ({ page 
     expect((await demoState(page)).image).toEqual({ name, width: 451, height: 300 });
   }
 });
+
+test('one model load fetches its manifest once (the worker reads it; the progress bar gets the totals from the load events)', async ({ page }) => {
+  test.setTimeout(120_000);
+  // Every request of the page and its worker, by path.
+  const paths: string[] = [];
+  page.context().on('request', (request) => paths.push(new URL(request.url()).pathname));
+  await recordLoadTexts(page);
+  await openDemo(page, 'model=/test/fixtures/packages/tiny/manifest.json&backend=wasm&cache=0&image=none');
+  await page.waitForFunction(() => window.__webdetrDemo?.ready === true, undefined, { timeout: 90_000 });
+  expect(paths.filter((p) => p.endsWith('manifest.json'))).toEqual(['/test/fixtures/packages/tiny/manifest.json']);
+  // The byte progress still knows the whole download: "file k of n" with n the graph files fetched.
+  const graphs = paths.filter((p) => p.startsWith('/test/fixtures/packages/tiny/') && p.endsWith('.onnx'));
+  expect(graphs.length).toBeGreaterThan(0);
+  const texts = await loadTexts(page);
+  expect(texts.filter((t) => new RegExp(`^Loading the model: [\\d.]+ k?B of [\\d.]+ kB \\(file \\d+ of ${graphs.length}\\)$`).test(t)).length, texts.join('\n')).toBeGreaterThan(0);
+  expect((await demoState(page)).errors).toEqual([]);
+});

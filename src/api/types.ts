@@ -198,7 +198,7 @@ export interface Detector {
 }
 
 export interface CreateDetectorOptions {
-  /** URL of a model package's manifest.json (or its directory), or an already parsed manifest with `baseUrl`. */
+  /** URL of a model package's manifest.json (or its directory); the worker fetches and validates it. */
   model: string | URL;
   backend?: BackendPreference;
   onProgress?: LoadProgressCallback;

@@ -153,7 +153,8 @@ export function packageFileUrl(file: string, manifestUrl: string): string {
 
 /**
  * Downloads (or reads from cache) the graph files of the named pipelines, one after another,
- * forwarding each file's initiate/progress/done events and ending with one `ready` event.
+ * forwarding each file's initiate/progress/done events (each `initiate` with the file's position
+ * and the whole load's file count and bytes) and ending with one `ready` event.
  */
 export async function loadGraphs(
   manifest: Manifest,
@@ -165,6 +166,7 @@ export async function loadGraphs(
   // Resolve every URL before the first request: a bad entry refuses the whole package.
   const urls = files.map((graph) => packageFileUrl(graph.file, manifestUrl));
   const cache = await openModelCache(options.cache);
+  const totalBytes = files.reduce((sum, graph) => sum + graph.bytes, 0);
   const graphs = new Map<string, Uint8Array<ArrayBuffer>>();
   let bytes = 0;
   let fromCache = 0;
@@ -180,7 +182,7 @@ export async function loadGraphs(
       sha256: graph.sha256,
       cache,
       signal: options.signal,
-      onProgress: options.onProgress,
+      onProgress: options.onProgress && withPosition(options.onProgress, { fileIndex: index, fileCount: files.length, totalBytes }),
       fetch: options.fetch,
     });
     graphs.set(graph.name, file.data);
@@ -189,4 +191,12 @@ export async function loadGraphs(
   }
   options.onProgress?.({ status: 'ready', files: files.length, totalBytes: bytes });
   return { graphs, bytes, fromCache };
+}
+
+/** Adds a file's place in the whole load to its `initiate` event. */
+function withPosition(
+  onProgress: LoadProgressCallback,
+  position: { fileIndex: number; fileCount: number; totalBytes: number },
+): LoadProgressCallback {
+  return (event) => onProgress(event.status === 'initiate' ? { ...event, ...position } : event);
 }

@@ -1,12 +1,9 @@
 /**
- * Model download progress as a real byte count. The runtime reports files one at a time, so the
- * grand total comes from the package's manifest: the graph files each backend's plan would load
- * (the worker's own planning functions), narrowed to the plan whose files are actually arriving.
+ * Model download progress as a real byte count. The runtime reports files one at a time; each
+ * file's `initiate` event also carries the whole load's file count and bytes (from the manifest the
+ * worker fetched and verified), so the page never reads the manifest itself.
  */
 import type { LoadProgressEvent } from '../model/progress.js';
-import { loadManifest } from '../model/load-package.js';
-import { graphsOfPipelines } from '../model/pipeline-graphs.js';
-import { planPipelines } from '../worker/pipeline-plan.js';
 
 export interface LoadProgressElements {
   bar: HTMLProgressElement;
@@ -15,14 +12,9 @@ export interface LoadProgressElements {
 
 export interface LoadProgressView {
   /** Starts a load; the returned callback goes to createDetector's onProgress. */
-  start(manifestUrl: string, what: string): (event: LoadProgressEvent) => void;
+  start(what: string): (event: LoadProgressEvent) => void;
   finish(text: string): void;
   fail(text: string): void;
-}
-
-interface CandidatePlan {
-  files: string[];
-  bytes: number;
 }
 
 export function formatBytes(bytes: number): string {
@@ -32,36 +24,27 @@ export function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
-async function candidatePlans(manifestUrl: string): Promise<CandidatePlan[]> {
-  // cache:false: the worker validates and caches; this is a small extra read of manifest.json.
-  const { manifest } = await loadManifest(manifestUrl, { cache: false });
-  return (['webgpu', 'wasm'] as const).map((backend) => {
-    const graphs = graphsOfPipelines(manifest, planPipelines(manifest, backend).pipelines);
-    return { files: graphs.map((g) => g.file), bytes: graphs.reduce((sum, g) => sum + g.bytes, 0) };
-  });
-}
-
 export function createLoadProgress(elements: LoadProgressElements): LoadProgressView {
   let generation = 0;
   return {
-    start(manifestUrl, what) {
+    start(what) {
       const mine = ++generation;
       const { bar, text } = elements;
       delete text.dataset.kind;
       bar.hidden = false;
       bar.removeAttribute('value');
       text.textContent = `Loading ${what}…`;
-      let plans: CandidatePlan[] = [];
-      void candidatePlans(manifestUrl).then((p) => (plans = p), () => undefined);
-      const started: string[] = [];
+      let plan: { files: number; bytes: number } | undefined;
+      let started = 0;
       const loaded = new Map<string, number>();
       const totals = new Map<string, number>();
       let cached = 0;
       return (event) => {
         if (mine !== generation) return;
         if (event.status === 'initiate') {
-          started.push(event.file);
+          started++;
           totals.set(event.file, event.total);
+          if (event.fileCount !== undefined && event.totalBytes !== undefined) plan = { files: event.fileCount, bytes: event.totalBytes };
           loaded.set(event.file, 0);
         } else if (event.status === 'progress') {
           loaded.set(event.file, event.loaded);
@@ -75,13 +58,12 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
           text.textContent = `Loading ${what}: all ${formatBytes(event.totalBytes)} downloaded${source}; preparing it to run…`;
           return;
         }
-        const plan = plans.find((p) => started.every((file, i) => p.files[i] === file));
         const sumTotals = [...totals.values()].reduce((a, b) => a + b, 0);
         const total = Math.max(plan?.bytes ?? 0, sumTotals);
         const done = [...loaded.values()].reduce((a, b) => a + b, 0);
         bar.max = total;
         bar.value = done;
-        const files = plan === undefined ? `file ${started.length}` : `file ${started.length} of ${plan.files.length}`;
+        const files = plan === undefined ? `file ${started}` : `file ${started} of ${plan.files}`;
         const source = cached > 0 ? ', from this browser’s cache' : '';
         text.textContent = `Loading ${what}: ${formatBytes(done)} of ${formatBytes(total)} (${files}${source})`;
       };

@@ -37,7 +37,7 @@ export function createModelLoader(progress: LoadProgressView, backend: BackendPr
     load(url, what) {
       const known = loaded.get(url);
       if (known !== undefined) return known;
-      const onProgress = progress.start(new URL(url, location.href).href, what);
+      const onProgress = progress.start(what);
       const pending = createDetector({ model: url, backend, cache, onProgress });
       loaded.set(url, pending);
       pending.then(

@@ -155,6 +155,9 @@ describe('loadGraphs', () => {
     expect(requests.filter((r) => r.endsWith('.onnx'))).toEqual(['/good/backbone.onnx', '/good/head.onnx']);
 
     expect(events.filter((e) => e.status === 'initiate').map((e) => e.file)).toEqual(['backbone.onnx', 'head.onnx']);
+    // Each initiate places its file in the whole load: a progress bar needs no manifest of its own.
+    const initiates = events.filter((e) => e.status === 'initiate');
+    expect(initiates.map((e) => [e.fileIndex, e.fileCount, e.totalBytes])).toEqual([[0, 2, result.bytes], [1, 2, result.bytes]]);
     const lastLoaded = new Map<string, number>();
     for (const e of events) if (e.status === 'progress') lastLoaded.set(e.file, e.loaded);
     expect([...lastLoaded.values()].reduce((a, b) => a + b, 0)).toBe(result.bytes);
