@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { TINY_PACKAGE, writeBadPackages } from '../test/helpers/bad-packages.js';
+import { BAD_PACKAGE_CASES, TINY_PACKAGE, writeBadPackages } from '../test/helpers/bad-packages.js';
 
 interface Expected {
   name: string;
@@ -23,36 +23,12 @@ interface Expected {
 }
 
 const fetchError = (status?: number): Expected => ({ name: 'ModelFetchError', code: 'model-fetch', ...(status ? { status } : {}) });
-const manifestError: Expected = { name: 'ManifestError', code: 'invalid-manifest' };
-const integrity = (reason: string): Expected => ({ name: 'ModelIntegrityError', code: 'model-integrity', reason });
 const inputError: Expected = { name: 'InputError', code: 'invalid-input' };
 const disposed: Expected = { name: 'DisposedError', code: 'disposed' };
 
 const CASES: [string, Expected][] = [
-  // Model packages (a new detector for the good model afterwards).
-  ['no-manifest', fetchError(404)],
-  ['manifest-invalid-json', manifestError],
-  ['manifest-empty', manifestError],
-  ['manifest-html', manifestError],
-  ['manifest-not-object', manifestError],
-  ['manifest-future-version', manifestError],
-  ['manifest-no-graphs', manifestError],
-  ['manifest-negative-bytes', manifestError],
-  ['manifest-bad-sha256', manifestError],
-  ['manifest-unknown-family', manifestError],
-  ['manifest-extra-key', manifestError],
-  ['manifest-undeclared-tensor', manifestError],
-  ['manifest-read-before-produced', manifestError],
-  ['manifest-file-escapes-dir', manifestError],
-  ['manifest-file-other-origin', manifestError],
-  ['graph-404', fetchError(404)],
-  ['graph-truncated', integrity('truncated')],
-  ['graph-too-long', integrity('too-long')],
-  ['graph-wrong-hash', integrity('hash-mismatch')],
-  ['graph-not-onnx', integrity('invalid-graph')],
-  ['shape-mismatch', integrity('graph-mismatch')],
-  ['name-mismatch', integrity('graph-mismatch')],
-  ['dtype-mismatch', integrity('graph-mismatch')],
+  // Model packages (a new detector for the good model afterwards): the table shared with the engine suite.
+  ...BAD_PACKAGE_CASES,
   ['model URL empty', inputError],
   ['model URL unparsable', inputError],
   ['backend unknown', inputError],

@@ -14,30 +14,51 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-/** What each variant changes: a manifest edit, replaced file bytes, or both. */
-const VARIANTS: Record<string, { manifest?: (m: Json) => Json | string | undefined; files?: Record<string, (bytes: Buffer) => Buffer>; updateHashes?: boolean }> = {
-  'no-manifest': { manifest: () => undefined },
-  'manifest-invalid-json': { manifest: () => '{"format": "webdetr-model/1", "graphs": [' },
-  'manifest-empty': { manifest: () => '' },
-  'manifest-html': { manifest: () => '<!doctype html><title>Not found</title>' },
-  'manifest-not-object': { manifest: () => '[1, 2, 3]' },
-  'manifest-future-version': { manifest: (m) => ({ ...m, format: 'webdetr-model/2' }) },
-  'manifest-no-graphs': { manifest: ({ graphs: _graphs, ...m }) => m },
-  'manifest-negative-bytes': { manifest: (m) => (m.graphs[0].bytes = -1, m) },
-  'manifest-bad-sha256': { manifest: (m) => (m.graphs[0].sha256 = 'not-a-hash', m) },
-  'manifest-unknown-family': { manifest: (m) => (m.model.family = 'yolo', m) },
-  'manifest-extra-key': { manifest: (m) => ({ ...m, eval: 'alert(1)' }) },
-  'manifest-undeclared-tensor': { manifest: (m) => (delete m.tensors.pos, m) },
-  'manifest-read-before-produced': { manifest: (m) => (m.pipelines[0].stages.reverse(), m) },
-  'manifest-file-escapes-dir': { manifest: (m) => (m.graphs[0].file = '../tiny/backbone.onnx', m) },
-  'manifest-file-other-origin': { manifest: (m) => (m.graphs[0].file = 'https://example.com/backbone.onnx', m) },
-  'graph-404': { manifest: (m) => (m.graphs[0].file = 'missing.onnx', m) },
-  'graph-truncated': { files: { 'backbone.onnx': (b) => b.subarray(0, b.length - 100) } },
-  'graph-too-long': { files: { 'backbone.onnx': (b) => Buffer.concat([b, Buffer.alloc(64)]) } },
-  'graph-wrong-hash': { files: { 'backbone.onnx': (b) => Buffer.from(b).fill(0x55, 100, 101) } },
-  'graph-not-onnx': { files: { 'head.onnx': () => Buffer.from('<!doctype html><title>It works!</title>') }, updateHashes: true },
+/** The error a load of a bad package must end in: its class name, code, and reason or HTTP status where it has one. */
+export interface ExpectedLoadError {
+  name: 'ModelFetchError' | 'ManifestError' | 'ModelIntegrityError';
+  code: string;
+  reason?: string;
+  status?: number;
+}
+const fetchError = (status: number): ExpectedLoadError => ({ name: 'ModelFetchError', code: 'model-fetch', status });
+const MANIFEST: ExpectedLoadError = { name: 'ManifestError', code: 'invalid-manifest' };
+const integrity = (reason: string): ExpectedLoadError => ({ name: 'ModelIntegrityError', code: 'model-integrity', reason });
+
+interface Variant {
+  /** A manifest edit (undefined: no manifest.json; a string: its raw text). */
+  manifest?: (m: Json) => Json | string | undefined;
+  /** Replaced file bytes. */
+  files?: Record<string, (bytes: Buffer) => Buffer>;
+  updateHashes?: boolean;
+  expect: ExpectedLoadError;
+}
+
+/** What each variant changes (a manifest edit, replaced file bytes, or both), and the load error it must give. */
+const VARIANTS: Record<string, Variant> = {
+  'no-manifest': { manifest: () => undefined, expect: fetchError(404) },
+  'manifest-invalid-json': { manifest: () => '{"format": "webdetr-model/1", "graphs": [', expect: MANIFEST },
+  'manifest-empty': { manifest: () => '', expect: MANIFEST },
+  'manifest-html': { manifest: () => '<!doctype html><title>Not found</title>', expect: MANIFEST },
+  'manifest-not-object': { manifest: () => '[1, 2, 3]', expect: MANIFEST },
+  'manifest-future-version': { manifest: (m) => ({ ...m, format: 'webdetr-model/2' }), expect: MANIFEST },
+  'manifest-no-graphs': { manifest: ({ graphs: _graphs, ...m }) => m, expect: MANIFEST },
+  'manifest-negative-bytes': { manifest: (m) => (m.graphs[0].bytes = -1, m), expect: MANIFEST },
+  'manifest-bad-sha256': { manifest: (m) => (m.graphs[0].sha256 = 'not-a-hash', m), expect: MANIFEST },
+  'manifest-unknown-family': { manifest: (m) => (m.model.family = 'yolo', m), expect: MANIFEST },
+  'manifest-extra-key': { manifest: (m) => ({ ...m, eval: 'alert(1)' }), expect: MANIFEST },
+  'manifest-undeclared-tensor': { manifest: (m) => (delete m.tensors.pos, m), expect: MANIFEST },
+  'manifest-read-before-produced': { manifest: (m) => (m.pipelines[0].stages.reverse(), m), expect: MANIFEST },
+  'manifest-file-escapes-dir': { manifest: (m) => (m.graphs[0].file = '../tiny/backbone.onnx', m), expect: MANIFEST },
+  'manifest-file-other-origin': { manifest: (m) => (m.graphs[0].file = 'https://example.com/backbone.onnx', m), expect: MANIFEST },
+  'graph-404': { manifest: (m) => (m.graphs[0].file = 'missing.onnx', m), expect: fetchError(404) },
+  'graph-truncated': { files: { 'backbone.onnx': (b) => b.subarray(0, b.length - 100) }, expect: integrity('truncated') },
+  'graph-too-long': { files: { 'backbone.onnx': (b) => Buffer.concat([b, Buffer.alloc(64)]) }, expect: integrity('too-long') },
+  'graph-wrong-hash': { files: { 'backbone.onnx': (b) => Buffer.from(b).fill(0x55, 100, 101) }, expect: integrity('hash-mismatch') },
+  'graph-not-onnx': { files: { 'head.onnx': () => Buffer.from('<!doctype html><title>It works!</title>') }, updateHashes: true, expect: integrity('invalid-graph') },
   // The manifest says 32x48 input; the graphs take 64x96.
   'shape-mismatch': {
+    expect: integrity('graph-mismatch'),
     manifest: (m) => {
       m.input.sizePolicy = { ...m.input.sizePolicy, height: 32, width: 48 };
       m.tensors.image.shape = [1, 3, 32, 48];
@@ -45,12 +66,14 @@ const VARIANTS: Record<string, { manifest?: (m: Json) => Json | string | undefin
     },
   },
   // The manifest calls a tensor `position` that the graphs call `pos`.
-  'name-mismatch': { manifest: (m) => JSON.parse(JSON.stringify(m).replaceAll('"pos"', '"position"')) as Json },
-  'dtype-mismatch': { manifest: (m) => (m.tensors.memory.dtype = 'float16', m) },
+  'name-mismatch': { manifest: (m) => JSON.parse(JSON.stringify(m).replaceAll('"pos"', '"position"')) as Json, expect: integrity('graph-mismatch') },
+  'dtype-mismatch': { manifest: (m) => (m.tensors.memory.dtype = 'float16', m), expect: integrity('graph-mismatch') },
 };
 
 export type BadPackageName = keyof typeof VARIANTS;
 export const BAD_PACKAGE_NAMES = Object.keys(VARIANTS);
+/** Every variant with the load error both bad-input suites (engine in Node, API in chromium) expect. */
+export const BAD_PACKAGE_CASES: [BadPackageName, ExpectedLoadError][] = Object.entries(VARIANTS).map(([name, variant]) => [name, variant.expect]);
 
 /** Writes every variant (cheap: the tiny package is 30 KB); returns the directory holding them. */
 export function writeBadPackages(root = BAD_PACKAGES): string {

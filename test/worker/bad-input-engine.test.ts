@@ -9,7 +9,7 @@ import { DisposedError, InputError, ManifestError, ModelFetchError, ModelIntegri
 import type { QueryPatch } from '../../src/api/types';
 import { DetectorEngine } from '../../src/worker/engine';
 import type { RgbaPixels } from '../../src/kernels/bilinear-reference';
-import { TINY_PACKAGE, writeBadPackages } from '../helpers/bad-packages';
+import { BAD_PACKAGE_CASES, TINY_PACKAGE, writeBadPackages, type ExpectedLoadError } from '../helpers/bad-packages';
 import { serveDirectories, type StaticServer } from '../helpers/static-server';
 
 type ErrorClass = new (...args: never[]) => WebDetrError;
@@ -25,36 +25,11 @@ const image = (width = 96, height = 64): RgbaPixels => ({
   width,
   height,
 });
-const fetchError = (status?: number): Expected => ({ error: ModelFetchError, code: 'model-fetch', ...(status ? { status } : {}) });
-const manifestError: Expected = { error: ManifestError, code: 'invalid-manifest' };
-const integrity = (reason: string): Expected => ({ error: ModelIntegrityError, code: 'model-integrity', reason });
 const inputError: Expected = { error: InputError, code: 'invalid-input' };
 
-const LOAD_CASES: [string, Expected][] = [
-  ['no-manifest', fetchError(404)],
-  ['manifest-invalid-json', manifestError],
-  ['manifest-empty', manifestError],
-  ['manifest-html', manifestError],
-  ['manifest-not-object', manifestError],
-  ['manifest-future-version', manifestError],
-  ['manifest-no-graphs', manifestError],
-  ['manifest-negative-bytes', manifestError],
-  ['manifest-bad-sha256', manifestError],
-  ['manifest-unknown-family', manifestError],
-  ['manifest-extra-key', manifestError],
-  ['manifest-undeclared-tensor', manifestError],
-  ['manifest-read-before-produced', manifestError],
-  ['manifest-file-escapes-dir', manifestError],
-  ['manifest-file-other-origin', manifestError],
-  ['graph-404', fetchError(404)],
-  ['graph-truncated', integrity('truncated')],
-  ['graph-too-long', integrity('too-long')],
-  ['graph-wrong-hash', integrity('hash-mismatch')],
-  ['graph-not-onnx', integrity('invalid-graph')],
-  ['shape-mismatch', integrity('graph-mismatch')],
-  ['name-mismatch', integrity('graph-mismatch')],
-  ['dtype-mismatch', integrity('graph-mismatch')],
-];
+// The bad packages and their errors are one table, shared with e2e/bad-input.spec.ts.
+const ERROR_CLASSES: Record<ExpectedLoadError['name'], ErrorClass> = { ModelFetchError, ManifestError, ModelIntegrityError };
+const LOAD_CASES: [string, Expected][] = BAD_PACKAGE_CASES.map(([name, { name: errorName, ...fields }]) => [name, { error: ERROR_CLASSES[errorName], ...fields }]);
 
 const patch = (x: number, y: number, width: number, height: number): QueryPatch => ({ x, y, width, height });
 type Call = (engine: DetectorEngine) => Promise<unknown>;
