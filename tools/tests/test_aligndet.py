@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from webdetr_tools.aligndet.data import ProposalSource, make_views
 from webdetr_tools.aligndet.loop import pretrain, step_loss
@@ -25,8 +23,9 @@ from webdetr_tools.training.detector import build_detector, forward_layers
 from webdetr_tools.training.features import FeatureCache, build_cache
 from webdetr_tools.training.pretrained import load_pretrained
 
-LOSS = dict(cost_class=2.0, cost_bbox=5.0, cost_giou=2.0, cls_loss_coef=2.0, bbox_loss_coef=5.0, giou_loss_coef=2.0,
-            focal_alpha=0.25, contrastive_coef=1.0, temperature=0.2, proj_dim=16)
+from tiny_backbone import LOSS as DETECTOR_LOSS, TinyBackbone
+
+LOSS = dict(DETECTOR_LOSS, contrastive_coef=1.0, temperature=0.2, proj_dim=16)
 TINY = dict(hidden_dim=32, nheads=2, enc_layers=1, dec_layers=2, dim_feedforward=64, num_queries=8,
             num_feature_levels=3, enc_n_points=2, dec_n_points=2)
 VIEWS = dict(flip_probability=0.5, min_crop=0.6, min_visible=0.5, min_box_side=0.02)
@@ -211,16 +210,6 @@ def test_forward_view_equals_the_detector_forward():
 
 
 # --- pretraining run and transfer --------------------------------------------------------------------
-
-class TinyBackbone(nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.convs = nn.ModuleList(nn.Conv2d(3, c, 1) for c in (4, 6, 8))
-
-    def forward(self, x):
-        return [conv(F.avg_pool2d(x / 255, s)) for conv, s in zip(self.convs, (8, 16, 32))]
-
 
 @pytest.fixture(scope="module")
 def tiny_setup(tmp_path_factory):

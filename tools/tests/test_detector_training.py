@@ -6,9 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from webdetr_tools.models.ms_deform_attn import grid_sample_core
 from webdetr_tools.training.boxes import generalized_box_iou
@@ -19,22 +17,10 @@ from webdetr_tools.training.loop import train
 from webdetr_tools.training.matcher import cost_matrix, hungarian_match
 from webdetr_tools.training.targets import normalized_target
 
-LOSS = dict(cost_class=2.0, cost_bbox=5.0, cost_giou=2.0, cls_loss_coef=2.0, bbox_loss_coef=5.0, giou_loss_coef=2.0,
-            focal_alpha=0.25)
+from tiny_backbone import LOSS, TinyBackbone
+
 TINY = dict(hidden_dim=32, nheads=2, enc_layers=1, dec_layers=2, dim_feedforward=64, num_queries=6,
             num_feature_levels=3, enc_n_points=2, dec_n_points=2)
-
-
-class TinyBackbone(nn.Module):
-    """Deterministic stand-in for the CenterNet body: 3 maps at strides 8/16/32."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.convs = nn.ModuleList(nn.Conv2d(3, c, 1) for c in (4, 6, 8))
-
-    def forward(self, x):
-        return [conv(F.avg_pool2d(x / 255, s)) for conv, s in zip(self.convs, (8, 16, 32))]
 
 
 @pytest.fixture(scope="module")
