@@ -1,6 +1,6 @@
 /**
  * The open demo (index.html + src/ui) in headless chromium with the models it ships
- * (public/models/detector and public/models/oneshot; interim checkpoints, so nothing here asserts
+ * (public/models/detector and public/models/oneshot; models get retrained, so nothing here asserts
  * which objects they find, only parity and behaviour): the page opened with no query string loads
  * the detector with a byte progress bar, says it runs on WASM (SwiftShader is a CPU fallback
  * adapter), a bundled photo gets boxes equal to the runtime's own result for that file, the

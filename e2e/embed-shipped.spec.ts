@@ -1,6 +1,6 @@
 /**
- * The script-tag build (dist/embed/webdetr.js) with the shipped models (public/models; interim
- * checkpoints, so this asserts parity and behaviour, never which objects are found) on a page with a
+ * The script-tag build (dist/embed/webdetr.js) with the shipped models (public/models; models get
+ * retrained, so this asserts parity and behaviour, never which objects are found) on a page with a
  * strict Content-Security-Policy: a <web-detr> with the detector fires `detections` equal to the
  * runtime's own result for the same picture; a <web-detr mode="one-shot"> lets a patch be dragged
  * with the mouse and fires `detections` with per-patch results equal to the runtime's

@@ -128,7 +128,7 @@ function emptyListText(): string {
   if (picture === null) return 'no picture yet';
   if (mode === 'oneshot') return editor.patches.length === 0 ? 'drag a rectangle on the picture' : '';
   if (lastDetect === null) return 'not run yet';
-  // An interim model may score everything low: say how low, so the slider is the obvious next step.
+  // A small model may score everything low: say how low, so the slider is the obvious next step.
   const best = Math.max(0, ...lastDetect.detections.map((d) => d.score));
   return `none ≥ ${controls.threshold.toFixed(2)} (best ${best.toFixed(2)}): lower the minimum score`;
 }
