@@ -9,6 +9,7 @@
  */
 import * as ort from 'onnxruntime-web';
 import { ModelIntegrityError, WebGpuUnavailableError } from '../errors.js';
+import type { Manifest } from './manifest.js';
 
 export interface OrtWebGpuSessions {
   sessions: Map<string, ort.InferenceSession>;
@@ -70,13 +71,13 @@ export type GraphBytes = [name: string, bytes: Uint8Array, file?: string];
  * no EP can load rejects with ModelIntegrityError('invalid-graph'); every session made before it is
  * released.
  */
-export async function createOrtWebGpuSessions(graphs: ReadonlyArray<GraphBytes>, requestedAdapter?: GPUAdapter): Promise<OrtWebGpuSessions> {
+export async function createOrtWebGpuSessions(graphs: ReadonlyArray<GraphBytes>, requestedAdapter?: GPUAdapter, layoutOf: (graphName: string) => WebGpuLayout = () => 'NHWC'): Promise<OrtWebGpuSessions> {
   const adapter = await chooseAdapter(requestedAdapter);
   const sessions = new Map<string, ort.InferenceSession>();
   try {
     for (const [name, bytes, file = name] of graphs) {
       // Sequential on purpose: JSEP does not support concurrent session creation.
-      const session = await createWebGpuSession(bytes).catch(async (cause: unknown) => {
+      const session = await createWebGpuSession(bytes, layoutOf(name)).catch(async (cause: unknown) => {
         if (await loadsOnCpu(bytes)) throw cause;
         throw new ModelIntegrityError(file, 'invalid-graph', `${file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`);
       });
@@ -95,13 +96,39 @@ export async function createOrtWebGpuSessions(graphs: ReadonlyArray<GraphBytes>,
   }
 }
 
-function createWebGpuSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
-    executionProviders: ['webgpu'],
+/** onnxruntime-web's WebGPU EP layout for Conv and the other layout-sensitive ops. */
+export type WebGpuLayout = 'NCHW' | 'NHWC';
+
+/**
+ * The faster layout for a package's graph, measured side by side on SwiftShader (CPU emulation;
+ * bench/run-session-choices.mjs, bench/MODELS.md "Session choices", 2026-11-23). ORT's default is
+ * NHWC: it wraps our NCHW graph's convolutions in Transposes and runs ReduceMean etc. in NHWC. The
+ * CenterNet MobileNetV3 backbone (depthwise and 1x1 convs, squeeze-excite) pays more for those than it
+ * gains: the shipped detector's encoder_input warm median 53.9 s NHWC -> 28.3 s NCHW (second run
+ * 42.7 -> 31.2 s; warm-run Transpose GPU time 20.1 s -> 1.6 s, ReduceMean 6.6 -> 0.6 s). ResNet-50's
+ * convs run faster in NHWC: encoder_input at 64x96 28.5 vs 48.1 s (second run 6.7 vs 11.3 s).
+ * Outputs are bit-identical; graphs without Conv do not change beyond noise. Graphs with a symbolic
+ * input dim stay NHWC: in NCHW, ORT 1.30's ReduceMean fails on the one-shot patch backbone's dynamic
+ * patch count ("Uniform variable 3 mismatch" in program "ReduceMean").
+ */
+export function preferredLayoutFor(manifest: Manifest, graphName: string): WebGpuLayout {
+  const graph = manifest.graphs.find((g) => g.name === graphName);
+  const fixedInputs = graph !== undefined && graph.inputs.every((name) => (manifest.tensors[name]?.shape ?? ['?']).every((d) => typeof d === 'number'));
+  return manifest.architecture.backbone === 'centernet-mobilenetv3' && fixedInputs ? 'NCHW' : 'NHWC';
+}
+
+/** The session options of every runtime WebGPU session (exported for bench/models/session-choices.ts). */
+export function webGpuSessionOptions(layout: WebGpuLayout = 'NHWC'): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [{ name: 'webgpu', preferredLayout: layout }],
     preferredOutputLocation: 'gpu-buffer',
     graphOptimizationLevel: 'all',
     // ORT fuses MatMul + Add into Gemm, whose WebGPU kernel is untiled: measured 93% of a frame's
     // GPU time on SwiftShader (Gemm 157 s vs MatMul 12 s, R50 Deformable-DETR at 64x96).
     extra: { optimization: { disable_specified_optimizers: 'MatMulAddFusion' } },
-  });
+  };
+}
+
+function createWebGpuSession(bytes: Uint8Array, layout: WebGpuLayout): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, webGpuSessionOptions(layout));
 }

@@ -16,7 +16,7 @@ import { createGpuStages } from './gpu-stages.js';
 import { checkGraphSignature } from './graph-signature.js';
 import { createGpuTensorStore, elementCount } from './gpu-tensor-store.js';
 import type { Manifest, Pipeline, Stage } from './manifest.js';
-import { createOrtWebGpuSessions, type GraphBytes } from './ort-webgpu.js';
+import { createOrtWebGpuSessions, preferredLayoutFor, type GraphBytes } from './ort-webgpu.js';
 import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
 import { bindDims } from './tensor-dims.js';
 
@@ -72,7 +72,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     if (bytes === undefined) throw new InputError(`graph ${graph.name} was not loaded`);
     return [graph.name, bytes, graph.file];
   });
-  const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter);
+  const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter, (name) => preferredLayoutFor(manifest, name));
   try {
     for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
       const session = sessions.get(graph.name);

@@ -1,0 +1,167 @@
+/**
+ * ORT WebGPU session choices, side by side on one page and device: per graph of a split package,
+ * the same graph bytes in one session per choice (the runtime's options from src/model/ort-webgpu.ts,
+ * then preferredLayout / graph capture on top), the same GPU input buffers, interleaved rounds.
+ * Per (choice, graph): a first run (shader compilation; outputs read back and compared with the
+ * first choice), a warm run with ORT's per-op GPU profile, then timed runs. Driven by bench/run-session-choices.mjs.
+ *
+ * Inputs: the image for the first graph; later graphs get the first graph's outputs where names
+ * match, and for the attention-core tensors (made by our WGSL kernel in the runtime) the first
+ * earlier value of the same size as a stand-in (e.g. enc_src_0 for enc_core_0). Timing does not depend on values; the check compares
+ * choices on identical inputs.
+ */
+import * as ort from 'onnxruntime-web';
+import { parseManifest, type Manifest } from '../../src/model/manifest.js';
+import { preferredLayoutFor, webGpuSessionOptions } from '../../src/model/ort-webgpu.js';
+import { readFloat32 } from '../../src/gpu/buffers.js';
+import { summarize, type Summary } from '../kernels/stats.js';
+import { init } from './main.js';
+import { imageTensor, loadImageBlob } from './model-input.js';
+
+export interface Choice {
+  name: string;
+  preferredLayout?: 'NCHW' | 'NHWC';
+  enableGraphCapture?: boolean;
+}
+
+export interface ChoicesSpec {
+  packageUrl: string;
+  image: string;
+  graphs: string[];
+  choices: Choice[];
+  rounds: number;
+}
+
+interface Prepared {
+  session: ort.InferenceSession;
+  outputs: Record<string, ort.Tensor>;
+}
+
+const log = (line: string) => console.log(`[bench] ${line}`);
+const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+function fixedDims(manifest: Manifest, name: string): number[] {
+  const shape = manifest.tensors[name]?.shape ?? [];
+  if (!shape.every((d): d is number => typeof d === 'number')) throw new Error(`${name}: no fixed shape`);
+  return shape;
+}
+
+function gpuTensor(device: GPUDevice, dims: number[], data?: Float32Array<ArrayBuffer>): ort.Tensor {
+  const buffer = device.createBuffer({ label: 'bench:session-choices', size: count(dims) * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  if (data !== undefined) device.queue.writeBuffer(buffer, 0, data);
+  return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims });
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+  return max;
+}
+
+/** Host values for a graph's inputs: earlier graphs' outputs by name, else a same-sized stand-in. */
+function hostInputs(manifest: Manifest, graph: string, known: Map<string, Float32Array<ArrayBuffer>>): Record<string, Float32Array<ArrayBuffer>> {
+  const entry = manifest.graphs.find((g) => g.name === graph);
+  if (entry === undefined) throw new Error(`no graph ${graph}`);
+  return Object.fromEntries(entry.inputs.map((name) => {
+    const value = known.get(name) ?? [...known.values()].find((v) => v.length === count(fixedDims(manifest, name)));
+    if (value === undefined) throw new Error(`${graph}: no value or stand-in for ${name}`);
+    return [name, value];
+  }));
+}
+
+export async function runChoices(spec: ChoicesSpec) {
+  const device = await ort.env.webgpu.device;
+  const manifest = parseManifest(await (await fetch(`${spec.packageUrl}/manifest.json`)).json());
+  const [, , height, width] = fixedDims(manifest, 'image');
+  const known = new Map<string, Float32Array<ArrayBuffer>>([['image', await imageTensor(await loadImageBlob(spec.image), height as number, width as number)]]);
+  const prepared = new Map<string, Prepared>();
+  const key = (choice: Choice, graph: string) => `${choice.name}|${graph}`;
+  const failed: Record<string, string> = {};
+  const firstRunMs: Record<string, Record<string, number>> = {};
+  const ortOpGpuMs: Record<string, Record<string, Record<string, number>>> = {};
+  const maxAbsDiffVsFirst: Record<string, Record<string, number>> = {};
+  const feedsOf = new Map<string, Record<string, ort.Tensor>>();
+
+  for (const graph of spec.graphs) {
+    const entry = manifest.graphs.find((g) => g.name === graph);
+    if (entry === undefined) throw new Error(`no graph ${graph}`);
+    const bytes = new Uint8Array(await (await fetch(`${spec.packageUrl}/${entry.file}`)).arrayBuffer());
+    const host = hostInputs(manifest, graph, known);
+    const feeds = Object.fromEntries(Object.entries(host).map(([name, data]) => [name, gpuTensor(device, fixedDims(manifest, name), data)]));
+    feedsOf.set(graph, feeds);
+    let reference: Record<string, Float32Array<ArrayBuffer>> | undefined;
+    for (const choice of spec.choices) {
+      try {
+        // 'current' (no layout named): the runtime's options for this package.
+        const layout = choice.preferredLayout ?? preferredLayoutFor(manifest, graph);
+        const session = await ort.InferenceSession.create(bytes, {
+          ...webGpuSessionOptions(layout),
+          ...(choice.enableGraphCapture === true ? { enableGraphCapture: true } : {}),
+        });
+        const outputs = Object.fromEntries(entry.outputs.map((name) => [name, gpuTensor(device, fixedDims(manifest, name))]));
+        prepared.set(key(choice, graph), { session, outputs });
+        // First run: compiles shaders (and NHWC weight transposes), so it is timed apart and not profiled.
+        const t0 = performance.now();
+        await session.run(feeds, outputs);
+        await device.queue.onSubmittedWorkDone();
+        (firstRunMs[choice.name] ??= {})[graph] = performance.now() - t0;
+        // Second run, untimed: ORT's per-op GPU profile of a warm run.
+        const perOp: Record<string, number> = {};
+        ort.env.webgpu.profiling = { mode: 'default', ondata: (d) => { perOp[d.kernelType] = (perOp[d.kernelType] ?? 0) + (d.endTime - d.startTime) / 1e6; } };
+        try {
+          await session.run(feeds, outputs);
+          await device.queue.onSubmittedWorkDone();
+        } finally {
+          ort.env.webgpu.profiling = { mode: 'off' };
+        }
+        // Profiling timestamps arrive through mapAsync after the work.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        (ortOpGpuMs[choice.name] ??= {})[graph] = perOp;
+        const values: Record<string, Float32Array<ArrayBuffer>> = {};
+        for (const [name, tensor] of Object.entries(outputs)) values[name] = (await readFloat32(device, tensor.gpuBuffer as GPUBuffer, count(tensor.dims))) as Float32Array<ArrayBuffer>;
+        if (reference === undefined) {
+          reference = values;
+          for (const [name, value] of Object.entries(values)) known.set(name, value);
+        } else {
+          (maxAbsDiffVsFirst[choice.name] ??= {})[graph] = Math.max(...Object.entries(values).map(([name, v]) => maxAbsDiff(v, reference?.[name] ?? new Float32Array())));
+        }
+        log(`${graph} ${choice.name}: first run ${(firstRunMs[choice.name]?.[graph] ?? 0).toFixed(0)} ms; diff ${maxAbsDiffVsFirst[choice.name]?.[graph] ?? 0}`);
+      } catch (error) {
+        failed[key(choice, graph)] = String(error);
+        prepared.get(key(choice, graph))?.session.release().catch(() => undefined);
+        prepared.delete(key(choice, graph));
+        log(`${choice.name} ${graph} failed: ${String(error)}`);
+      }
+    }
+  }
+
+  // Timed rounds, interleaved: round r starts at choice r (mod n) so no choice always runs first.
+  const runs: Record<string, Record<string, number[]>> = {};
+  const live = spec.choices;
+  for (let round = 0; round < spec.rounds; round++) {
+    for (let i = 0; i < live.length; i++) {
+      const choice = live[(round + i) % live.length] as Choice;
+      for (const graph of spec.graphs) {
+        const p = prepared.get(key(choice, graph));
+        if (p === undefined) continue;
+        const t0 = performance.now();
+        await p.session.run(feedsOf.get(graph) ?? {}, p.outputs);
+        await device.queue.onSubmittedWorkDone();
+        const ms = performance.now() - t0;
+        ((runs[choice.name] ??= {})[graph] ??= []).push(ms);
+        log(`round ${round} ${choice.name} ${graph}: ${ms.toFixed(0)} ms`);
+      }
+    }
+  }
+  for (const p of prepared.values()) await p.session.release();
+  const medianMs: Record<string, Record<string, Summary>> = Object.fromEntries(Object.entries(runs).map(([c, g]) => [c, Object.fromEntries(Object.entries(g).map(([n, v]) => [n, summarize(v)]))]));
+  return { spec, runsMs: runs, medianMs, firstRunMs, maxAbsDiffVsFirst, ortOpGpuMs, failed };
+}
+
+declare global {
+  interface Window {
+    webdetrSessionChoices?: { init: typeof init; runChoices: typeof runChoices };
+  }
+}
+window.webdetrSessionChoices = { init, runChoices };

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * ORT WebGPU session choices (preferredLayout, graph capture) per graph of a split package, side by
+ * side in one headless-chromium page (bench/models/session-choices.ts): first-run time, ORT per-op
+ * GPU time, max |diff| vs the runtime's current options, interleaved timed rounds (medians).
+ * Prints the JSON, or writes it with --out.
+ *
+ *   node bench/run-session-choices.mjs [--package /models/detector] [--image /samples/astronaut.jpg]
+ *        [--graphs encoder_input,encoder_1,decoder_input] [--choices current,nhwc,nchw,capture]
+ *        [--rounds 2] [--port 5197] [--out bench/results/<file>.json]
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    package: { type: 'string', default: '/models/detector' },
+    image: { type: 'string', default: '/samples/astronaut.jpg' },
+    graphs: { type: 'string', default: 'encoder_input,encoder_1,decoder_input' },
+    choices: { type: 'string', default: 'current,nhwc,nchw' },
+    rounds: { type: 'string', default: '2' },
+    port: { type: 'string', default: process.env.WEBDETR_BENCH_PORT ?? '5197' },
+    out: { type: 'string' },
+  },
+});
+
+const known = {
+  // current: the runtime's options for the package (src/model/ort-webgpu.ts preferredLayoutFor).
+  current: { name: 'current' },
+  nhwc: { name: 'nhwc', preferredLayout: 'NHWC' },
+  nchw: { name: 'nchw', preferredLayout: 'NCHW' },
+  capture: { name: 'capture', enableGraphCapture: true },
+  'nchw-capture': { name: 'nchw-capture', preferredLayout: 'NCHW', enableGraphCapture: true },
+};
+const choices = args.choices.split(',').map((name) => {
+  if (!(name in known)) throw new Error(`unknown choice ${name} (known: ${Object.keys(known).join(', ')})`);
+  return known[name];
+});
+
+function hostLoad() {
+  const [one, five, fifteen] = loadavg();
+  return { loadAverage: { one, five, fifteen } };
+}
+
+const started = Date.now();
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+const before = hostLoad();
+const server = await createServer({
+  root: repoRoot,
+  configFile: join(repoRoot, 'vite.config.ts'),
+  logLevel: 'warn',
+  server: { host: '127.0.0.1', port: Number(args.port), strictPort: true, hmr: false, watch: null },
+});
+await server.listen();
+let browser;
+let exitCode = 0;
+try {
+  const { chromiumWebGpuArgs } = await server.ssrLoadModule('/playwright.config.ts');
+  browser = await chromium.launch({ executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: chromiumWebGpuArgs });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(0);
+  page.on('console', (message) => {
+    const text = message.text();
+    if (text.startsWith('[bench]') || message.type() === 'error') console.log(`${new Date().toISOString().slice(11, 19)} ${text}`);
+  });
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`http://127.0.0.1:${args.port}/bench/models/session-choices.html`);
+  await page.waitForFunction(() => window.webdetrSessionChoices !== undefined, null, { timeout: 120_000 });
+  const environment = await page.evaluate(() => window.webdetrSessionChoices.init());
+  const spec = { packageUrl: args.package, image: args.image, graphs: args.graphs.split(','), choices, rounds: Number(args.rounds) };
+  const result = await page.evaluate((s) => window.webdetrSessionChoices.runChoices(s), spec);
+  const json = `${JSON.stringify({ date: new Date().toISOString(), commit, chromiumVersion: browser.version(), host: { before, after: hostLoad(), cpus: execFileSync('nproc', { encoding: 'utf8' }).trim() }, durationSeconds: (Date.now() - started) / 1000, environment, ...result }, null, 1)}\n`;
+  if (args.out !== undefined) writeFileSync(resolve(repoRoot, args.out), json);
+  console.log(json);
+  if (Object.keys(result.failed).length > 0) console.error(`failed: ${JSON.stringify(result.failed)}`);
+} catch (error) {
+  console.error(error);
+  exitCode = 1;
+} finally {
+  await browser?.close();
+  await server.close();
+}
+process.exit(exitCode);
