@@ -1,0 +1,32 @@
+/**
+ * Which ORT WebGPU layout each graph of a package gets (preferredLayoutFor): NCHW only for the CenterNet
+ * MobileNetV3 graphs whose inputs all have fixed shapes (measured faster there, bench/MODELS.md "Session
+ * choices"); NHWC (ORT's default) for other backbones and for graphs with a symbolic input dim, where ORT
+ * 1.30's NCHW ReduceMean fails.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseManifest, type Manifest } from '../../src/model/manifest';
+import { preferredLayoutFor } from '../../src/model/ort-webgpu';
+
+const manifestOf = (dir: string): Manifest => parseManifest(JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')));
+const layouts = (manifest: Manifest) => Object.fromEntries(manifest.graphs.map((g) => [g.name, preferredLayoutFor(manifest, g.name)]));
+
+describe('preferredLayoutFor', () => {
+  it('shipped detector (CenterNet MobileNetV3, fixed shapes): every graph NCHW', () => {
+    expect(new Set(Object.values(layouts(manifestOf('public/models/detector'))))).toEqual(new Set(['NCHW']));
+  });
+
+  it('shipped one-shot: the image graphs NCHW, the graphs fed the dynamic patch count NHWC', () => {
+    const byGraph = layouts(manifestOf('public/models/oneshot'));
+    expect(byGraph.encoder_input).toBe('NCHW');
+    expect(byGraph.patch_queries).toBe('NHWC');
+    expect(byGraph.patch_head).toBe('NHWC');
+  });
+
+  it('another backbone (the tiny test package) and an unknown graph: NHWC', () => {
+    const tiny = manifestOf('test/fixtures/packages/tiny');
+    expect(new Set(Object.values(layouts(tiny)))).toEqual(new Set(['NHWC']));
+    expect(preferredLayoutFor(manifestOf('public/models/detector'), 'no-such-graph')).toBe('NHWC');
+  });
+});
