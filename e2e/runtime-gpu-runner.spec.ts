@@ -154,8 +154,10 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
     expectParity(`updetr_pretrain ${label}`, compare(`updetr_pretrain ${label}`, call, fixture, rows), runnerDiff(call, cpuCall));
   }
   expect(twoAgain.outputs).toEqual(two.outputs);
-  // Fewer patches reuse the larger buffers; going back to two allocates nothing either.
-  expect([one.runnerBuffersCreated, twoAgain.runnerBuffersCreated]).toEqual([0, 0]);
+  // A new patch count reallocates only the patch graphs' outputs whose size follows the patch count:
+  // they are sized exactly (ORT keeps the byte size it registered for a fetched output buffer; see
+  // gpu-stages.ts), 3 here, both going down to one patch and back to two; nothing else is allocated.
+  expect([one.runnerBuffersCreated, twoAgain.runnerBuffersCreated]).toEqual([3, 3]);
 });
 
 /**
