@@ -17,8 +17,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
+import { openBenchPage } from './bench-page.mjs';
 import { renderResultsMarkdown } from './render-results.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,35 +70,11 @@ function kernelSource() {
 const started = Date.now();
 const kernel = kernelSource();
 const loadBefore = loadavg();
-const server = await createServer({
-  root: repoRoot,
-  configFile: join(repoRoot, 'vite.config.ts'),
-  logLevel: 'warn',
-  // No watcher, no HMR: other people editing the tree must not reload the page mid-run.
-  server: { host: '127.0.0.1', port: Number(args.port), strictPort: true, hmr: false, watch: null },
-});
-await server.listen();
-let browser;
+let bench;
 let exitCode = 0;
 try {
-  // One source of truth for the WebGPU flags: the Playwright config.
-  const { chromiumWebGpuArgs } = await server.ssrLoadModule('/playwright.config.ts');
-  browser = await chromium.launch({
-    executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium',
-    args: chromiumWebGpuArgs,
-  });
-  const page = await browser.newPage();
-  page.on('console', (message) => {
-    const text = message.text();
-    if (text.startsWith('[bench]') || message.type() === 'error') console.log(text);
-  });
-  page.on('requestfailed', (request) => console.error(`request failed: ${request.url()}`));
-  page.on('response', (response) => {
-    if (response.status() >= 400) console.error(`HTTP ${response.status()}: ${response.url()}`);
-  });
-  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`http://127.0.0.1:${args.port}/bench/kernels/index.html`);
-  await page.waitForFunction(() => window.webdetrKernelBench !== undefined, null, { timeout: 120_000 });
+  bench = await openBenchPage({ repoRoot, port: Number(args.port), path: '/bench/kernels/index.html', ready: 'window.webdetrKernelBench !== undefined' });
+  const { page, browser } = bench;
   const measured = await page.evaluate((cfg) => window.webdetrKernelBench.run(cfg), config);
 
   const results = {
@@ -141,7 +116,6 @@ try {
   console.error(error);
   exitCode = 1;
 } finally {
-  await browser?.close();
-  await server.close();
+  await bench?.close();
 }
 process.exit(exitCode);

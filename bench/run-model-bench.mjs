@@ -20,8 +20,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
+import { openBenchPage } from './bench-page.mjs';
 import { renderModelMarkdown, renderModelSvg, replaceReadmeSection } from './render-model-results.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -98,32 +97,11 @@ const list = models();
 if (!args['no-export']) exportPackages(list);
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
 const loadBefore = hostLoad();
-const server = await createServer({
-  root: repoRoot,
-  configFile: join(repoRoot, 'vite.config.ts'),
-  logLevel: 'warn',
-  // No watcher, no HMR: other people editing the tree must not reload the page mid-run.
-  server: { host: '127.0.0.1', port: Number(args.port), strictPort: true, hmr: false, watch: null },
-});
-await server.listen();
-let browser;
+let bench;
 let exitCode = 0;
 try {
-  const { chromiumWebGpuArgs } = await server.ssrLoadModule('/playwright.config.ts');
-  browser = await chromium.launch({ executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: chromiumWebGpuArgs });
-  const page = await browser.newPage();
-  page.setDefaultTimeout(0);
-  page.on('console', (message) => {
-    const text = message.text();
-    if (text.startsWith('[bench]') || message.type() === 'error') console.log(`${new Date().toISOString().slice(11, 19)} ${text}`);
-  });
-  page.on('requestfailed', (request) => console.error(`request failed: ${request.url()}`));
-  page.on('response', (response) => {
-    if (response.status() >= 400) console.error(`HTTP ${response.status()}: ${response.url()}`);
-  });
-  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`http://127.0.0.1:${args.port}/bench/models/index.html`);
-  await page.waitForFunction(() => window.webdetrModelBench !== undefined, null, { timeout: 120_000 });
+  bench = await openBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/index.html', ready: 'window.webdetrModelBench !== undefined' });
+  const { page, browser } = bench;
   const environment = await page.evaluate(() => window.webdetrModelBench.init());
   const results = {
     date: new Date().toISOString(),
@@ -162,8 +140,7 @@ try {
   console.error(error);
   exitCode = 1;
 } finally {
-  await browser?.close();
-  await server.close();
+  await bench?.close();
 }
 process.exit(exitCode);
 

@@ -15,8 +15,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
+import { openBenchPage } from './bench-page.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -52,27 +51,11 @@ function hostLoad() {
 const started = Date.now();
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
 const before = hostLoad();
-const server = await createServer({
-  root: repoRoot,
-  configFile: join(repoRoot, 'vite.config.ts'),
-  logLevel: 'warn',
-  server: { host: '127.0.0.1', port: Number(args.port), strictPort: true, hmr: false, watch: null },
-});
-await server.listen();
-let browser;
+let bench;
 let exitCode = 0;
 try {
-  const { chromiumWebGpuArgs } = await server.ssrLoadModule('/playwright.config.ts');
-  browser = await chromium.launch({ executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: chromiumWebGpuArgs });
-  const page = await browser.newPage();
-  page.setDefaultTimeout(0);
-  page.on('console', (message) => {
-    const text = message.text();
-    if (text.startsWith('[bench]') || message.type() === 'error') console.log(`${new Date().toISOString().slice(11, 19)} ${text}`);
-  });
-  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`http://127.0.0.1:${args.port}/bench/models/session-choices.html`);
-  await page.waitForFunction(() => window.webdetrSessionChoices !== undefined, null, { timeout: 120_000 });
+  bench = await openBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/session-choices.html', ready: 'window.webdetrSessionChoices !== undefined' });
+  const { page, browser } = bench;
   const environment = await page.evaluate(() => window.webdetrSessionChoices.init());
   const spec = { packageUrl: args.package, image: args.image, graphs: args.graphs.split(','), choices, rounds: Number(args.rounds) };
   const result = await page.evaluate((s) => window.webdetrSessionChoices.runChoices(s), spec);
@@ -84,7 +67,6 @@ try {
   console.error(error);
   exitCode = 1;
 } finally {
-  await browser?.close();
-  await server.close();
+  await bench?.close();
 }
 process.exit(exitCode);
