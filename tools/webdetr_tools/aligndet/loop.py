@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..training.features import FeatureCache
-from ..training.loop import _epoch_order, _format_time, _optimizer, _save
+from ..training.loop import _epoch_order, _format_time, _optimizer, _resume, _save
 from ..training.losses import set_loss
 from ..training.matcher import hungarian_match
 from .data import ProposalSource, make_views
@@ -71,17 +71,11 @@ def pretrain(config: dict, cache_root: Path, proposals_dir: Path, run_dir: Path,
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "checkpoint.pt"
-    step = 0
-    if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu")
-        if state["config"] != config:
-            raise SystemExit(f"{ckpt_path} was trained with another config; use a new run_dir or --no-resume")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        step = state["step"]
+    step = _resume(ckpt_path, config, model, optimizer) if resume else None
+    if step is not None:
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
+        step = 0
         log(f"{len(train_items)} training images with proposals, {steps_per_epoch} steps/epoch, {total_steps} "
             f"steps, {sum(p.numel() for p in model.parameters())} parameters")
     end = min(total_steps, step + max_steps) if max_steps else total_steps

@@ -59,6 +59,20 @@ def _save(path: Path, payload: dict) -> None:
     tmp.replace(path)
 
 
+def _resume(ckpt_path: Path, config: dict, model, optimizer) -> int | None:
+    """Loads a run's checkpoint.pt (model, optimizer, torch RNG) into model and optimizer; returns its step,
+    or None when there is none. A checkpoint of another config is refused."""
+    if not ckpt_path.is_file():
+        return None
+    state = torch.load(ckpt_path, map_location="cpu")
+    if state["config"] != config:
+        raise SystemExit(f"{ckpt_path} was trained with another config; use a new run_dir or --no-resume")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"]
+
+
 def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run_dir: Path, resume: bool = True,
           max_steps: int | None = None, log=print, cache: FeatureCache | None = None, labels=None,
           init_from: Path | None = None):
@@ -76,17 +90,11 @@ def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "checkpoint.pt"
-    step = 0
-    if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu")
-        if state["config"] != config:
-            raise SystemExit(f"{ckpt_path} was trained with another config; use a new run_dir or --no-resume")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        step = state["step"]
+    step = _resume(ckpt_path, config, model, optimizer) if resume else None
+    if step is not None:
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
+        step = 0
         if init_from is not None:
             report = load_pretrained(model, Path(init_from))
             log(f"init_from {report['path']} (step {report['step']}): loaded {len(report['loaded'])} tensors, "
