@@ -12,7 +12,8 @@
  */
 import type { InferenceSession } from 'onnxruntime-web';
 import { ModelIntegrityError } from '../errors.js';
-import type { Dim, GraphFile, Manifest, Pipeline } from './manifest.js';
+import { dimSymbols, stageIo, type Dim, type GraphFile, type Manifest, type Pipeline } from './manifest.js';
+import { isPlainSymbol } from './tensor-dims.js';
 
 export type SessionSignature = Pick<InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata' | 'outputMetadata'>;
 
@@ -25,13 +26,6 @@ function isFixed(dim: number | string | undefined): dim is number {
   return typeof dim === 'number' && dim >= 0;
 }
 
-const PLAIN_SYMBOL = /^[a-z][A-Za-z0-9]*$/;
-
-/** The symbols of a dim expression ("patches*20" -> ["patches"]). */
-function dimSymbols(expression: string): string[] {
-  return expression.split(/[*+]/).map((factor) => factor.trim()).filter((factor) => !/^[0-9]+$/.test(factor));
-}
-
 /**
  * Symbols a run of `pipeline` binds, as the runners do: plain-symbol dims of its inputs and of the
  * tensors it reads before producing them (borrowed from its `after` pipeline).
@@ -40,11 +34,11 @@ function pipelineSymbols(manifest: Manifest, pipeline: Pipeline): string[] {
   const produced = new Set<string>();
   const binding = new Set(pipeline.inputs);
   for (const stage of pipeline.stages) {
-    const reads = stage.kind === 'graph' ? stage.inputs : [stage.value, stage.referencePoints, stage.samplingOffsets, stage.attentionLogits];
+    const { reads, writes } = stageIo(stage);
     for (const name of reads) if (!produced.has(name)) binding.add(name);
-    for (const name of stage.kind === 'graph' ? stage.outputs : [stage.output]) produced.add(name);
+    for (const name of writes) produced.add(name);
   }
-  return [...binding].flatMap((name) => (manifest.tensors[name]?.shape ?? []).filter((d): d is string => typeof d === 'string' && PLAIN_SYMBOL.test(d.trim())).map((d) => d.trim()));
+  return [...binding].flatMap((name) => (manifest.tensors[name]?.shape ?? []).filter(isPlainSymbol).map((d) => d.trim()));
 }
 
 /** Symbols bound in some run of `graph`: the union over the pipelines that run it. */

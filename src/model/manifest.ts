@@ -132,7 +132,8 @@ function schemaViolations(json: unknown): string[] {
   return [...pointers];
 }
 
-function stageIo(stage: Stage): { reads: string[]; writes: string[] } {
+/** The tensors a stage reads and writes. */
+export function stageIo(stage: Stage): { reads: string[]; writes: string[] } {
   if (stage.kind === 'graph') return { reads: stage.inputs, writes: stage.outputs };
   return {
     reads: [stage.value, stage.referencePoints, stage.samplingOffsets, stage.attentionLogits],
@@ -200,7 +201,7 @@ export function referenceViolations(manifest: Manifest): string[] {
 }
 
 /** The symbols of a dim expression ("patches*20" -> ["patches"]). */
-function dimSymbols(expression: string): string[] {
+export function dimSymbols(expression: string): string[] {
   return expression.split(/[*+]/).map((factor) => factor.trim()).filter((factor) => !/^[0-9]+$/.test(factor));
 }
 

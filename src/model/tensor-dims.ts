@@ -8,6 +8,11 @@ import type { Dim } from './manifest.js';
 
 const SYMBOL = /^[a-z][A-Za-z0-9]*$/;
 
+/** Whether a dim is one plain symbol ("patches"), the kind a pipeline input binds. */
+export function isPlainSymbol(dim: Dim): dim is string {
+  return typeof dim === 'string' && SYMBOL.test(dim.trim());
+}
+
 /** Checks `dims` against the declared `shape` and binds its plain symbols into `symbols`. */
 export function bindDims(name: string, shape: readonly Dim[], dims: readonly number[], symbols: Map<string, number>): void {
   if (shape.length !== dims.length) {
