@@ -42,12 +42,19 @@ export function formatTable(response) {
   return lines.join('\n');
 }
 
-/** One stderr line per progress event worth reporting (per-file start/finish, ready). */
+/**
+ * One stderr line per progress event worth reporting (per-file start/finish, ready). A package load
+ * numbers its files ("[2/8]") and names the whole download once, on its first file.
+ */
 export function progressLine(event) {
   const mb = (bytes) => (bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`);
   switch (event.status) {
-    case 'initiate':
-      return `loading ${event.file} (${mb(event.total)})`;
+    case 'initiate': {
+      const line = `loading ${event.file} (${mb(event.total)})`;
+      if (event.fileIndex === undefined || event.fileCount === undefined) return line;
+      const whole = event.fileIndex === 0 && event.totalBytes !== undefined ? ` of ${mb(event.totalBytes)} in all` : '';
+      return `[${event.fileIndex + 1}/${event.fileCount}] ${line}${whole}`;
+    }
     case 'done':
       return `loaded ${event.file}${event.fromCache ? ' from cache' : ''}`;
     case 'ready':

@@ -53,6 +53,8 @@ describe('CLI table output', () => {
 
   it('progress lines: per file on start and finish, one at ready; a bar only for byte progress', () => {
     expect(progressLine({ status: 'initiate', file: 'a.onnx', url: 'u', total: 2_500_000 })).toBe('loading a.onnx (2.5 MB)');
+    expect(progressLine({ status: 'initiate', file: 'a.onnx', url: 'u', total: 2_500_000, fileIndex: 0, fileCount: 3, totalBytes: 9_000_000 })).toBe('[1/3] loading a.onnx (2.5 MB) of 9.0 MB in all');
+    expect(progressLine({ status: 'initiate', file: 'b.onnx', url: 'u', total: 500, fileIndex: 1, fileCount: 3, totalBytes: 9_000_000 })).toBe('[2/3] loading b.onnx (0.5 kB)');
     expect(progressLine({ status: 'done', file: 'a.onnx', total: 1, fromCache: true })).toBe('loaded a.onnx from cache');
     expect(progressLine({ status: 'ready', files: 1, totalBytes: 1500 })).toBe('model ready: 1 file, 1.5 kB');
     expect(progressLine({ status: 'progress', file: 'a.onnx', loaded: 1, total: 2 })).toBeUndefined();
