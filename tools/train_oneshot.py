@@ -7,6 +7,10 @@ Writes <run>/last.pt (model, optimizer, iteration, configs; atomically replaced 
 checkpoint_every_s and at the end), <run>/config.json and appends progress lines with s/it and ETA to
 <run>/train.log (and stdout). --resume continues from <run>/last.pt; batches are a function of
 (seed, iteration), so a resumed run sees the same data as an uninterrupted one.
+
+Fine-tuning (tools/configs/oneshot_finetune.json): train.init names a checkpoint (repo-relative) whose
+weights start the run (same model config required), and train.instances = "labels" takes the instance
+patches from the labeled sets' 'train' split ground truth instead of the teacher's pseudo-labels.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ REPO = TOOLS.parent
 
 from webdetr_tools.oneshot.losses import set_loss  # noqa: E402
 from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR  # noqa: E402
-from webdetr_tools.oneshot.pretext import PretextBatches, load_pseudo_labels  # noqa: E402
+from webdetr_tools.oneshot.pretext import PretextBatches, load_ground_truth, load_pseudo_labels  # noqa: E402
 from webdetr_tools.training.features import FeatureCache  # noqa: E402
 
 
@@ -73,6 +77,13 @@ def main(argv=None):
         optimizer.load_state_dict(state["optimizer"])
         start_it = state["iteration"]
         log(f"resumed from {ckpt} at iteration {start_it}")
+    elif tcfg.get("init"):
+        init = REPO / tcfg["init"]
+        state = torch.load(init, map_location="cpu")
+        if state["model_config"] != mcfg.to_dict():
+            raise SystemExit(f"{init} has another model config than {args.config}")
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
+        log(f"initialised from {init} (iteration {state['iteration']} of its run)")
     (args.run / "config.json").write_text(json.dumps({"model": mcfg.to_dict(), "train": tcfg}, indent=1))
 
     from fetch_backbone import fetch
@@ -81,10 +92,17 @@ def main(argv=None):
     backbone = CenterNetMobileNetV3(fetch()).eval()
     cache = FeatureCache(args.cache, mcfg.image_size)
     fraction = tcfg.get("pseudo_fraction", 0.0)
-    pseudo = load_pseudo_labels(args.pseudo_labels, tcfg["sets"], tcfg.get("pseudo_min_score", 0.25)) \
-        if fraction + tcfg.get("cross_fraction", 0.0) > 0 else None
+    instances = tcfg.get("instances", "teacher")
+    if fraction + tcfg.get("cross_fraction", 0.0) <= 0:
+        pseudo = None
+    elif instances == "labels":
+        pseudo = load_ground_truth(args.data, tcfg["sets"])
+    elif instances == "teacher":
+        pseudo = load_pseudo_labels(args.pseudo_labels, tcfg["sets"], tcfg.get("pseudo_min_score", 0.25))
+    else:
+        raise SystemExit(f"train.instances must be 'teacher' or 'labels', not {instances!r}")
     if pseudo is not None:
-        log("teacher pseudo-labels: " + ", ".join(f"{k} {len(v)} images" for k, v in pseudo.items()))
+        log(f"instance boxes ({instances}): " + ", ".join(f"{k} {len(v)} images" for k, v in pseudo.items()))
     batches = PretextBatches(cache, args.data, tcfg["sets"], backbone, tcfg["batch_images"],
                              tcfg["patches_per_image"], mcfg.patch_size, tcfg["seed"], tcfg["min_side"],
                              tcfg["max_side"], pseudo, fraction, mcfg.queries_per_patch,

@@ -66,3 +66,21 @@ def test_batches_are_a_function_of_the_iteration(tmp_path, monkeypatch):
     a, b = batches.batch(5), batches.batch(5)
     torch.testing.assert_close(a[1], b[1])
     assert all(torch.equal(x, y) for pa, pb in zip(a[2], b[2]) for x, y in zip(pa, pb))
+
+
+def test_ground_truth_instances_are_train_split_only_with_a_class_per_set_and_label(shared_dir):
+    from webdetr_tools.training.features import set_samples
+
+    truth = pretext.load_ground_truth(shared_dir / "data", ["bccd", "raccoon"])
+    for name in ("bccd", "raccoon"):
+        rows = {r[0]: r for r in set_samples(shared_dir / "data", name)}
+        assert truth[name], name
+        assert all(rows[image_id][3] == "train" for image_id in truth[name])  # held-out images never read
+        assert any(r[3] == "val" for r in rows.values())
+        for image_id, (boxes, classes) in truth[name].items():
+            sample = rows[image_id][2]
+            assert boxes.shape == (len(classes), 4) and len(classes) <= len(sample.boxes)
+            assert ((boxes[:, 2:] - boxes[:, :2]) >= 8).all()
+    bccd = {int(c) for _, cls in truth["bccd"].values() for c in cls}
+    raccoon = {int(c) for _, cls in truth["raccoon"].values() for c in cls}
+    assert len(bccd) == 3 and len(raccoon) == 1 and not bccd & raccoon  # RBC / WBC / Platelets; raccoon

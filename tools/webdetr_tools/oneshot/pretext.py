@@ -21,6 +21,9 @@ instance cropped from another training image (half the time of a class this imag
 have, else of any teacher class), and its targets are this image's teacher boxes of that class, none
 if it has none: the model learns to find other instances in other images and to stay silent when
 the class is absent (one-shot evaluation's cross-image pairs).
+Ground-truth instances (fine-tuning, UP-DETR's one-shot recipe): `load_ground_truth` gives the labeled
+sets' human boxes of the 'train' split in the same form as the teacher's, so the same two patch kinds
+above then come from labeled instances; held-out ('val') images are never read.
 
 Seeding: batch(iteration) draws from RandomState(seed, iteration) and torch.manual_seed(seed * 1_000_003
 + iteration), so a resumed run repeats exactly the batches it would have seen.
@@ -30,6 +33,8 @@ API
   random_boxes(rng, width, height, k, min_side, max_side) -> [k, 4] xyxy pixels
   augment(patches [K, 3, P, P] 0-255) -> same shape
   load_pseudo_labels(root, sets, min_score) -> {set: {image_id: (boxes [N, 4] xyxy px, classes [N])}}
+  load_ground_truth(data_root, sets) -> the same form from the 'train' split's labels; a class id per
+      (set, label) so that classes of different sets never match
   PretextBatches(cache, data_root, sets, backbone, batch_images, patches_per_image, patch_size, seed,
                  min_side, max_side, pseudo=None, pseudo_fraction=0.0, max_targets=20,
                  cross_fraction=0.0).batch(iteration) -> (levels [per tap [B, C, H, W]],
@@ -86,6 +91,24 @@ def load_pseudo_labels(root, sets, min_score: float = 0.25) -> dict:
             rows = rows[(rows[:, 4] >= min_score) & (rows[:, 2] - rows[:, 0] >= 8) & (rows[:, 3] - rows[:, 1] >= 8)]
             if len(rows):
                 per_image[image_id] = (rows[:, :4], rows[:, 5].astype(int))
+        out[name] = per_image
+    return out
+
+
+def load_ground_truth(data_root, sets, min_side: float = 8) -> dict:
+    rows = {name: [r for r in set_samples(data_root, name) if r[3] == "train" and r[2] is not None]
+            for name in sets}
+    names = sorted({(name, label) for name, part in rows.items() for r in part for label in r[2].labels})
+    class_id = {key: n for n, key in enumerate(names)}
+    out = {}
+    for name, part in rows.items():
+        per_image = {}
+        for image_id, _, sample, _ in part:
+            keep = ((sample.boxes[:, 2] - sample.boxes[:, 0] >= min_side)
+                    & (sample.boxes[:, 3] - sample.boxes[:, 1] >= min_side))
+            if keep.any():
+                classes = np.array([class_id[(name, label)] for label in sample.labels], int)
+                per_image[image_id] = (sample.boxes[keep].astype(np.float64), classes[keep])
         out[name] = per_image
     return out
 
