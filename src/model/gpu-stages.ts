@@ -10,6 +10,7 @@ import { InputError } from '../errors.js';
 import type { MsDeformAttnKernel, PreparedMsDeformAttn } from '../kernels/ms-deform-attn.js';
 import type { GpuTensor, GpuTensorStore } from './gpu-tensor-store.js';
 import type { GraphStage, Manifest, MsDeformAttnStage } from './manifest.js';
+import { checkKernelOperands } from './kernel-operands.js';
 import { resolveDim, resolveDims } from './tensor-dims.js';
 
 export interface GpuStagesContext {
@@ -80,9 +81,11 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
 
     runKernel(stage, key) {
       const value = store.get(stage.value);
-      const inputs = [value, store.get(stage.referencePoints), store.get(stage.samplingOffsets), store.get(stage.attentionLogits)];
+      const [referencePoints, samplingOffsets, attentionLogits] = [store.get(stage.referencePoints), store.get(stage.samplingOffsets), store.get(stage.attentionLogits)];
+      const inputs = [value, referencePoints, samplingOffsets, attentionLogits];
       const batch = value.dims[0] ?? 1;
       const queries = resolveDim(stage.queries, context.symbols(), `kernel ${stage.name} queries`);
+      checkKernelOperands(stage, batch, queries, { value: value.dims, referencePoints: referencePoints.dims, samplingOffsets: samplingOffsets.dims, attentionLogits: attentionLogits.dims });
       const output = store.reserve(stage.output, [batch, queries, stage.heads * stage.headDim]);
       const buffers = [...inputs.map((t) => t.buffer), output.buffer];
       let entry = prepared.get(key);

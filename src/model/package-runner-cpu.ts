@@ -12,6 +12,7 @@ import { isGpuTensor } from './executor.js';
 import type { Manifest, MsDeformAttnStage, Pipeline } from './manifest.js';
 import { checkGraphSignature } from './graph-signature.js';
 import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
+import { checkKernelOperands } from './kernel-operands.js';
 import { bindDims, resolveDim } from './tensor-dims.js';
 
 export type { HostTensor } from './executor.js';
@@ -56,13 +57,15 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
 
   function runKernel(stage: MsDeformAttnStage, symbols: ReadonlyMap<string, number>): void {
     const value = take(stage.value);
+    const [referencePoints, samplingOffsets, attentionLogits] = [take(stage.referencePoints), take(stage.samplingOffsets), take(stage.attentionLogits)];
     const batch = value.dims[0] ?? 1;
     const queries = resolveDim(stage.queries, symbols, `kernel ${stage.name} queries`);
+    checkKernelOperands(stage, batch, queries, { value: value.dims, referencePoints: referencePoints.dims, samplingOffsets: samplingOffsets.dims, attentionLogits: attentionLogits.dims });
     const out = msDeformAttnFusedReference(
       value.data,
-      take(stage.referencePoints).data,
-      take(stage.samplingOffsets).data,
-      take(stage.attentionLogits).data,
+      referencePoints.data,
+      samplingOffsets.data,
+      attentionLogits.data,
       { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
     );
     live.set(stage.output, { data: Float32Array.from(out), dims: [batch, queries, stage.heads * stage.headDim] });

@@ -5,6 +5,7 @@
  * larger buffer for fewer queries). Reference: the float64 TypeScript kernel; tolerance 1e-5 abs.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { ModelIntegrityError } from '../../src/errors';
 import { createMsDeformAttn } from '../../src/kernels/ms-deform-attn';
 import { msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference';
 import { createGpuStages } from '../../src/model/gpu-stages';
@@ -80,6 +81,19 @@ describe('GPU deformable-attention stage with a symbolic query count', async () 
       // The 3-patch output buffer served the 1-patch run and the second 3-patch run: same buffers, new count.
       expect(outputBuffers[1]).toBe(outputBuffers[0]);
       expect(outputBuffers[2]).toBe(outputBuffers[0]);
+      // Symbols that say 2 patches over 3-patch tensors: every buffer is big enough, so only the
+      // tensors' element counts can tell; the stage refuses instead of reading a 2-patch slice.
+      symbols = new Map([['patches', 2]]);
+      const mismatch = (() => {
+        try {
+          stages.runKernel(STAGE, 'patches:1');
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      })();
+      expect(mismatch).toBeInstanceOf(ModelIntegrityError);
+      expect(mismatch).toMatchObject({ reason: 'graph-mismatch', message: expect.stringMatching(/kernel decoder_0 \(queries 8.*samplingOffsets dec_offsets_0 has dims \[1, 12, 2, 2, 2, 2\] = 192 elements, the stage needs 128/) });
       symbols = new Map();
       expect(() => stages.runKernel(STAGE, 'patches:1')).toThrow(/patches\*4 cannot be resolved/);
     } finally {
