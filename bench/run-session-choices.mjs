@@ -8,6 +8,10 @@
  *   node bench/run-session-choices.mjs [--package /models/detector] [--image /samples/astronaut.jpg]
  *        [--graphs encoder_input,encoder_1,decoder_input] [--choices current,nhwc,nchw,capture]
  *        [--rounds 2] [--port 5197] [--out bench/results/<file>.json]
+ *        [--symbols patches=10] [--other-package /.cache/bench-models/before]
+ *
+ * --symbols binds symbolic dims (the one-shot patch count); --other-package adds, for each choice, a
+ * twin "<choice>@other" that runs the other package's graph of the same name (an export change side by side).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -27,6 +31,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '2' },
     port: { type: 'string', default: process.env.WEBDETR_BENCH_PORT ?? '5197' },
     out: { type: 'string' },
+    symbols: { type: 'string' },
+    'other-package': { type: 'string' },
   },
 });
 
@@ -38,10 +44,17 @@ const known = {
   capture: { name: 'capture', enableGraphCapture: true },
   'nchw-capture': { name: 'nchw-capture', preferredLayout: 'NCHW', enableGraphCapture: true },
 };
-const choices = args.choices.split(',').map((name) => {
+const ownChoices = args.choices.split(',').map((name) => {
   if (!(name in known)) throw new Error(`unknown choice ${name} (known: ${Object.keys(known).join(', ')})`);
   return known[name];
 });
+const otherPackage = args['other-package'];
+const choices = otherPackage === undefined ? ownChoices : ownChoices.flatMap((c) => [c, { ...c, name: `${c.name}@other`, packageUrl: otherPackage }]);
+const symbols = Object.fromEntries((args.symbols ?? '').split(',').filter(Boolean).map((pair) => {
+  const [name, value] = pair.split('=');
+  if (name === undefined || !Number.isInteger(Number(value))) throw new Error(`--symbols wants name=integer pairs, got ${pair}`);
+  return [name, Number(value)];
+}));
 
 function hostLoad() {
   const [one, five, fifteen] = loadavg();
@@ -57,7 +70,7 @@ try {
   bench = await openBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/session-choices.html', ready: 'window.webdetrSessionChoices !== undefined' });
   const { page, browser } = bench;
   const environment = await page.evaluate(() => window.webdetrSessionChoices.init());
-  const spec = { packageUrl: args.package, image: args.image, graphs: args.graphs.split(','), choices, rounds: Number(args.rounds) };
+  const spec = { packageUrl: args.package, image: args.image, graphs: args.graphs.split(','), choices, rounds: Number(args.rounds), symbols, otherPackage };
   const result = await page.evaluate((s) => window.webdetrSessionChoices.runChoices(s), spec);
   const json = `${JSON.stringify({ date: new Date().toISOString(), commit, chromiumVersion: browser.version(), host: { before, after: hostLoad(), cpus: execFileSync('nproc', { encoding: 'utf8' }).trim() }, durationSeconds: (Date.now() - started) / 1000, environment, ...result }, null, 1)}\n`;
   if (args.out !== undefined) writeFileSync(resolve(repoRoot, args.out), json);

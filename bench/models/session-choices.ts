@@ -7,12 +7,16 @@
  *
  * Inputs: the image for the first graph; later graphs get the first graph's outputs where names
  * match, and for the attention-core tensors (made by our WGSL kernel in the runtime) the first
- * earlier value of the same size as a stand-in (e.g. enc_src_0 for enc_core_0). Timing does not depend on values; the check compares
- * choices on identical inputs.
+ * earlier value of the same size as a stand-in (e.g. enc_src_0 for enc_core_0), else a fixed synthetic
+ * 0-255 pattern (the one-shot `patches`). Symbolic dims (the patch count) take `spec.symbols`. Timing
+ * does not depend on values; the check compares choices on identical inputs.
+ * A choice with its own `packageUrl` runs that package's graph of the same name: an export change
+ * (e.g. another op form) side by side with the current one.
  */
 import * as ort from 'onnxruntime-web';
 import { parseManifest, type Manifest } from '../../src/model/manifest.js';
 import { preferredLayoutFor, webGpuSessionOptions } from '../../src/model/ort-webgpu.js';
+import { resolveDims } from '../../src/model/tensor-dims.js';
 import { readFloat32 } from '../../src/gpu/buffers.js';
 import { summarize, type Summary } from '../kernels/stats.js';
 import { init } from './main.js';
@@ -22,6 +26,8 @@ export interface Choice {
   name: string;
   preferredLayout?: 'NCHW' | 'NHWC';
   enableGraphCapture?: boolean;
+  /** Another package whose graph of the same name this choice runs (default: the spec's package). */
+  packageUrl?: string;
 }
 
 export interface ChoicesSpec {
@@ -30,6 +36,8 @@ export interface ChoicesSpec {
   graphs: string[];
   choices: Choice[];
   rounds: number;
+  /** Values of the package's symbolic dims, e.g. { patches: 10 }. */
+  symbols?: Record<string, number>;
 }
 
 interface Prepared {
@@ -40,10 +48,17 @@ interface Prepared {
 const log = (line: string) => console.log(`[bench] ${line}`);
 const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
+let symbols: ReadonlyMap<string, number> = new Map();
+
 function fixedDims(manifest: Manifest, name: string): number[] {
-  const shape = manifest.tensors[name]?.shape ?? [];
-  if (!shape.every((d): d is number => typeof d === 'number')) throw new Error(`${name}: no fixed shape`);
-  return shape;
+  const dims = resolveDims(manifest.tensors[name]?.shape ?? [], symbols);
+  if (dims === undefined) throw new Error(`${name}: no fixed shape (give its symbols)`);
+  return dims;
+}
+
+/** Deterministic 0-255 values for an input no earlier graph made. */
+function synthetic(length: number): Float32Array<ArrayBuffer> {
+  return Float32Array.from({ length }, (_, i) => (i * 37) % 255);
 }
 
 function gpuTensor(device: GPUDevice, dims: number[], data?: Float32Array<ArrayBuffer>): ort.Tensor {
@@ -64,14 +79,14 @@ function hostInputs(manifest: Manifest, graph: string, known: Map<string, Float3
   const entry = manifest.graphs.find((g) => g.name === graph);
   if (entry === undefined) throw new Error(`no graph ${graph}`);
   return Object.fromEntries(entry.inputs.map((name) => {
-    const value = known.get(name) ?? [...known.values()].find((v) => v.length === count(fixedDims(manifest, name)));
-    if (value === undefined) throw new Error(`${graph}: no value or stand-in for ${name}`);
-    return [name, value];
+    const length = count(fixedDims(manifest, name));
+    return [name, known.get(name) ?? [...known.values()].find((v) => v.length === length) ?? synthetic(length)];
   }));
 }
 
 export async function runChoices(spec: ChoicesSpec) {
   const device = await ort.env.webgpu.device;
+  symbols = new Map(Object.entries(spec.symbols ?? {}));
   const manifest = parseManifest(await (await fetch(`${spec.packageUrl}/manifest.json`)).json());
   const [, , height, width] = fixedDims(manifest, 'image');
   const known = new Map<string, Float32Array<ArrayBuffer>>([['image', await imageTensor(await loadImageBlob(spec.image), height as number, width as number)]]);
@@ -86,7 +101,18 @@ export async function runChoices(spec: ChoicesSpec) {
   for (const graph of spec.graphs) {
     const entry = manifest.graphs.find((g) => g.name === graph);
     if (entry === undefined) throw new Error(`no graph ${graph}`);
-    const bytes = new Uint8Array(await (await fetch(`${spec.packageUrl}/${entry.file}`)).arrayBuffer());
+    const bytesOf = new Map<string, Uint8Array>();
+    const graphBytes = async (packageUrl: string) => {
+      let bytes = bytesOf.get(packageUrl);
+      if (bytes === undefined) {
+        const other = packageUrl === spec.packageUrl ? manifest : parseManifest(await (await fetch(`${packageUrl}/manifest.json`)).json());
+        const file = other.graphs.find((g) => g.name === graph)?.file;
+        if (file === undefined) throw new Error(`${packageUrl}: no graph ${graph}`);
+        bytes = new Uint8Array(await (await fetch(`${packageUrl}/${file}`)).arrayBuffer());
+        bytesOf.set(packageUrl, bytes);
+      }
+      return bytes;
+    };
     const host = hostInputs(manifest, graph, known);
     const feeds = Object.fromEntries(Object.entries(host).map(([name, data]) => [name, gpuTensor(device, fixedDims(manifest, name), data)]));
     feedsOf.set(graph, feeds);
@@ -95,7 +121,7 @@ export async function runChoices(spec: ChoicesSpec) {
       try {
         // 'current' (no layout named): the runtime's options for this package.
         const layout = choice.preferredLayout ?? preferredLayoutFor(manifest, graph);
-        const session = await ort.InferenceSession.create(bytes, {
+        const session = await ort.InferenceSession.create(await graphBytes(choice.packageUrl ?? spec.packageUrl), {
           ...webGpuSessionOptions(layout),
           ...(choice.enableGraphCapture === true ? { enableGraphCapture: true } : {}),
         });
