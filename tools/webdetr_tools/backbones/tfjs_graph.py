@@ -237,7 +237,13 @@ class TfjsGraphModule(nn.Module):
         if op == "Mean":
             nhwc_to_nchw = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1}
             dims = [nhwc_to_nchw[int(d)] for d in args[1].reshape(-1).tolist()]
-            return args[0].mean(dim=dims, keepdim=bool(a.get("keep_dims", False)))
+            keep = bool(a.get("keep_dims", False))
+            if sorted(dims) == [2, 3] and args[0].dim() == 4:
+                # a spatial mean as GlobalAveragePool in ONNX: onnxruntime-web 1.30's NCHW ReduceMean
+                # fails or computes wrong values when the batch (patch count) changes between runs
+                pooled = F.adaptive_avg_pool2d(args[0], 1)
+                return pooled if keep else pooled.flatten(1)
+            return args[0].mean(dim=dims, keepdim=keep)
         if op == "ConcatV2":
             axis = int(args[-1].reshape(-1)[0])
             return torch.cat(args[:-1], dim={3: 1, -1: 1, 1: 2, 2: 3}[axis])

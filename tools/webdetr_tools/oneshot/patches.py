@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 
@@ -31,7 +32,8 @@ def crop_patches(rgb: np.ndarray, boxes, size: int = 128) -> torch.Tensor:
 
 
 def pooled_features(levels) -> torch.Tensor:
-    return torch.cat([level.mean(dim=(2, 3)) for level in levels], dim=1)
+    # GlobalAveragePool in ONNX (see backbones/tfjs_graph.py's Mean): safe in ORT WebGPU's NCHW layout
+    return torch.cat([F.adaptive_avg_pool2d(level, 1).flatten(1) for level in levels], dim=1)
 
 
 def level_slices(channels) -> list[slice]:
