@@ -9,7 +9,7 @@
  * "Benchmarks" section.
  *
  *   node bench/run-model-bench.mjs [--quick] [--official] [--only detector-320,oneshot-k10]
- *                                  [--port 5196] [--no-write] [--no-export]
+ *                                  [--port 5196] [--no-write] [--no-export] [--sizes 256,320,416,512]
  *
  * Packages come from .cache/bench-models (tools/build_models.py --bench-out, run here first unless
  * --no-export): the shipped checkpoints exported WITH the single graph; public/models is untouched.
@@ -32,12 +32,15 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: process.env.WEBDETR_BENCH_PORT ?? '5196' },
     'no-write': { type: 'boolean', default: false },
     'no-export': { type: 'boolean', default: false },
+    sizes: { type: 'string' },
   },
 });
 
 const BENCH_DIR = '.cache/bench-models';
 const quick = args.quick;
-const sizes = quick ? [256, 320, 416] : [256, 320, 416, 512];
+// --sizes overrides the detector's input sizes (e.g. --quick --sizes 512 --only detector-512 --no-write).
+const sizes = args.sizes !== undefined ? args.sizes.split(',').map(Number) : quick ? [256, 320, 416] : [256, 320, 416, 512];
+if (!sizes.every((s) => Number.isInteger(s) && s > 0 && s % 32 === 0)) throw new Error(`--sizes wants multiples of 32, got ${args.sizes}`);
 const patchSlots = quick ? [1, 5, 10] : [1, 2, 5, 10];
 const detectorImage = '/samples/astronaut.jpg';
 const oneshotImage = '/samples/coffee.jpg';
