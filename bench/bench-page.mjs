@@ -3,6 +3,8 @@
  * run-session-choices): a Vite server on the repo root, chromium with the WebGPU flags of
  * playwright.config.ts, and the page's `[bench]` console lines and errors forwarded with a time stamp.
  */
+import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
@@ -49,3 +51,33 @@ export async function openBenchPage({ repoRoot, port, path, ready }) {
     throw error;
   }
 }
+
+/**
+ * A driver's whole page session: opens the page, runs `body({ page, browser })`, logs a thrown error,
+ * always closes page, browser and server, then exits the process: 0, or 1 when `body` threw or
+ * returned false (a failed check it already reported).
+ */
+export async function runOnBenchPage(options, body) {
+  let bench;
+  let ok = false;
+  try {
+    bench = await openBenchPage(options);
+    ok = (await body(bench)) !== false;
+  } catch (error) {
+    console.error(error);
+  } finally {
+    await bench?.close();
+  }
+  process.exit(ok ? 0 : 1);
+}
+
+/** The host's load averages and uptime line, recorded before and after a run (the machines are shared). */
+export function hostLoad() {
+  const [one, five, fifteen] = loadavg();
+  return { loadAverage: { one, five, fifteen }, uptime: execFileSync('uptime', { encoding: 'utf8' }).trim() };
+}
+
+export const cpuCount = () => execFileSync('nproc', { encoding: 'utf8' }).trim();
+
+export const headCommit = (repoRoot) => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+

@@ -17,7 +17,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openBenchPage } from './bench-page.mjs';
+import { runOnBenchPage } from './bench-page.mjs';
 import { renderResultsMarkdown } from './render-results.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,11 +70,8 @@ function kernelSource() {
 const started = Date.now();
 const kernel = kernelSource();
 const loadBefore = loadavg();
-let bench;
-let exitCode = 0;
-try {
-  bench = await openBenchPage({ repoRoot, port: Number(args.port), path: '/bench/kernels/index.html', ready: 'window.webdetrKernelBench !== undefined' });
-  const { page, browser } = bench;
+await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/kernels/index.html', ready: 'window.webdetrKernelBench !== undefined' }, async ({ page, browser }) => {
+  let ok = true;
   const measured = await page.evaluate((cfg) => window.webdetrKernelBench.run(cfg), config);
 
   const results = {
@@ -89,11 +86,11 @@ try {
   const failedChecks = results.cases.filter((c) => !c.check.passed).map((c) => c.name);
   if (failedChecks.length > 0) {
     console.error(`numerical check FAILED for: ${failedChecks.join(', ')}`);
-    exitCode = 1;
+    ok = false;
   }
   if (results.uncapturedErrors.length > 0) {
     console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
-    exitCode = 1;
+    ok = false;
   }
 
   const adapter = results.environment.adapter;
@@ -112,10 +109,5 @@ try {
     console.log(`wrote ${relative(repoRoot, jsonPath)} and ${relative(repoRoot, mdPath)}`);
   }
   console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
-} catch (error) {
-  console.error(error);
-  exitCode = 1;
-} finally {
-  await bench?.close();
-}
-process.exit(exitCode);
+  return ok;
+});

@@ -16,11 +16,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openBenchPage } from './bench-page.mjs';
+import { cpuCount, headCommit, hostLoad, runOnBenchPage } from './bench-page.mjs';
 import { renderModelMarkdown, renderModelSvg, replaceReadmeSection } from './render-model-results.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -90,28 +89,20 @@ function exportPackages(list) {
   }
 }
 
-function hostLoad() {
-  const [one, five, fifteen] = loadavg();
-  return { loadAverage: { one, five, fifteen }, uptime: execFileSync('uptime', { encoding: 'utf8' }).trim() };
-}
-
 const started = Date.now();
 const list = models();
 if (!args['no-export']) exportPackages(list);
-const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+const commit = headCommit(repoRoot);
 const loadBefore = hostLoad();
-let bench;
-let exitCode = 0;
-try {
-  bench = await openBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/index.html', ready: 'window.webdetrModelBench !== undefined' });
-  const { page, browser } = bench;
+await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/index.html', ready: 'window.webdetrModelBench !== undefined' }, async ({ page, browser }) => {
+  let ok = true;
   const environment = await page.evaluate(() => window.webdetrModelBench.init());
   const results = {
     date: new Date().toISOString(),
     commit,
     chromiumVersion: browser.version(),
     quick,
-    host: { before: loadBefore, after: undefined, cpus: execFileSync('nproc', { encoding: 'utf8' }).trim() },
+    host: { before: loadBefore, after: undefined, cpus: cpuCount() },
     durationSeconds: 0,
     environment,
     planned: list.map((m) => m.id),
@@ -128,7 +119,7 @@ try {
       // e.g. a package not exported: record it and go on with the next one.
       console.error(`${spec.id}: ${error.message}`);
       results.failed = [...(results.failed ?? []), { id: spec.id, error: error.message }];
-      exitCode = 1;
+      ok = false;
     }
     results.host.after = hostLoad();
     results.durationSeconds = (Date.now() - started) / 1000;
@@ -136,16 +127,11 @@ try {
   }
   if (results.uncapturedErrors.length > 0) {
     console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
-    exitCode = 1;
+    ok = false;
   }
   console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
-} catch (error) {
-  console.error(error);
-  exitCode = 1;
-} finally {
-  await bench?.close();
-}
-process.exit(exitCode);
+  return ok;
+});
 
 function write(results) {
   const adapter = results.environment.adapter;

@@ -13,13 +13,11 @@
  * --symbols binds symbolic dims (the one-shot patch count); --other-package adds, for each choice, a
  * twin "<choice>@other" that runs the other package's graph of the same name (an export change side by side).
  */
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openBenchPage } from './bench-page.mjs';
+import { cpuCount, headCommit, hostLoad, runOnBenchPage } from './bench-page.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -56,30 +54,15 @@ const symbols = Object.fromEntries((args.symbols ?? '').split(',').filter(Boolea
   return [name, Number(value)];
 }));
 
-function hostLoad() {
-  const [one, five, fifteen] = loadavg();
-  return { loadAverage: { one, five, fifteen } };
-}
-
 const started = Date.now();
-const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+const commit = headCommit(repoRoot);
 const before = hostLoad();
-let bench;
-let exitCode = 0;
-try {
-  bench = await openBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/session-choices.html', ready: 'window.webdetrSessionChoices !== undefined' });
-  const { page, browser } = bench;
+await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/session-choices.html', ready: 'window.webdetrSessionChoices !== undefined' }, async ({ page, browser }) => {
   const environment = await page.evaluate(() => window.webdetrSessionChoices.init());
   const spec = { packageUrl: args.package, image: args.image, graphs: args.graphs.split(','), choices, rounds: Number(args.rounds), symbols, otherPackage };
   const result = await page.evaluate((s) => window.webdetrSessionChoices.runChoices(s), spec);
-  const json = `${JSON.stringify({ date: new Date().toISOString(), commit, chromiumVersion: browser.version(), host: { before, after: hostLoad(), cpus: execFileSync('nproc', { encoding: 'utf8' }).trim() }, durationSeconds: (Date.now() - started) / 1000, environment, ...result }, null, 1)}\n`;
+  const json = `${JSON.stringify({ date: new Date().toISOString(), commit, chromiumVersion: browser.version(), host: { before, after: hostLoad(), cpus: cpuCount() }, durationSeconds: (Date.now() - started) / 1000, environment, ...result }, null, 1)}\n`;
   if (args.out !== undefined) writeFileSync(resolve(repoRoot, args.out), json);
   console.log(json);
   if (Object.keys(result.failed).length > 0) console.error(`failed: ${JSON.stringify(result.failed)}`);
-} catch (error) {
-  console.error(error);
-  exitCode = 1;
-} finally {
-  await bench?.close();
-}
-process.exit(exitCode);
+});
