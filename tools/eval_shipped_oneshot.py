@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """One-shot AP50 of the shipped one-shot model (evaluation/oneshot_ap.py protocol, held-out splits), measured
 in PyTorch (release checkpoint, the runtime's input path: decoded image -> PIL bilinear stretch -> backbone)
-and in the browser through the CLI (public/models/oneshot in headless chromium, --patches-file).
+and in the browser through the CLI (public/models/oneshot in headless chromium, --patches-file). A model
+with RoI patch descriptors (patch_descriptor 'roi') pools the query image's own backbone taps over the box,
+as its package does.
 
 The browser runs same-image pairs only: the API crops query patches from the image it searches (drag a
 box, find the others in the same picture). PyTorch reports all pairs, and the same-image subset that the
@@ -32,7 +34,7 @@ from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
 from webdetr_tools.evaluation.oneshot_ap import evaluate_oneshot, make_pairs, make_queries  # noqa: E402
 from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
-from webdetr_tools.oneshot.patches import crop_patches, pooled_features  # noqa: E402
+from webdetr_tools.oneshot.patches import crop_patches, pooled_features, roi_descriptors  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
 from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
 from webdetr_tools.training.features import set_samples  # noqa: E402
@@ -48,23 +50,37 @@ def whole_pixel_box(box, sample):
 
 
 class RuntimePathDetector:
-    """Memory from the PIL-stretched image (as the browser), patch from the whole-pixel crop."""
+    """Memory from the PIL-stretched image (as the browser); the patch from the whole-pixel box: its crop
+    through the backbone ('crop' models), or the query image's own taps pooled over it ('roi')."""
 
     def __init__(self, model, backbone, samples, size):
         self.model, self.backbone, self.samples, self.size = model, backbone, samples, size
-        self._memory = {}
+        self._memory, self._levels = {}, {}
+
+    def levels(self, i):
+        if i not in self._levels:
+            self._levels[i] = self.backbone(model_input(Image.open(self.samples[i].image).convert("RGB"), self.size))
+        return self._levels[i]
 
     def memory(self, i):
         if i not in self._memory:
-            levels = self.backbone(model_input(Image.open(self.samples[i].image).convert("RGB"), self.size))
+            levels = self.levels(i)
             self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
         return self._memory[i]
 
+    def descriptor(self, query):
+        s, config = self.samples[query.image], self.model.config
+        box = whole_pixel_box(query.box, s)
+        if config.patch_descriptor == "roi":  # the runtime's patch input: the rectangle over the image size
+            norm = torch.tensor(box, dtype=torch.float32) / torch.tensor([s.width, s.height, s.width, s.height],
+                                                                         dtype=torch.float32)
+            return roi_descriptors(self.levels(query.image), norm.view(1, 1, 4), config.roi_samples)
+        rgb = np.asarray(Image.open(s.image).convert("RGB"))
+        return pooled_features(self.backbone(crop_patches(rgb, np.array([box]))))[None]
+
     @torch.no_grad()
     def __call__(self, query, targets):
-        s = self.samples[query.image]
-        rgb = np.asarray(Image.open(s.image).convert("RGB"))
-        desc = pooled_features(self.backbone(crop_patches(rgb, np.array([whole_pixel_box(query.box, s)]))))[None]
+        desc = self.descriptor(query)
         outs = []
         for t in targets:
             memory, shapes = self.memory(t)

@@ -9,7 +9,8 @@ checkpoint_every_s and at the end), <run>/config.json and appends progress lines
 (seed, iteration), so a resumed run sees the same data as an uninterrupted one.
 
 Fine-tuning (tools/configs/oneshot_finetune.json): train.init names a checkpoint (repo-relative) whose
-weights start the run (same model config required), and train.instances = "labels" takes the instance
+weights start the run (same model config, except keys that change no weight, e.g. patch_descriptor:
+oneshot_roi.json starts RoI descriptors from the crop-trained release), and train.instances = "labels" takes the instance
 patches from the labeled sets' 'train' split ground truth instead of the teacher's pseudo-labels.
 """
 from __future__ import annotations
@@ -37,6 +38,18 @@ def save(path: Path, state: dict):
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def init_config_changes(init_config: dict, mcfg: OneShotConfig) -> dict:
+    """The model-config keys a train.init checkpoint differs in, {key: (init, this run)}; only keys that
+    change no parameter (OneShotConfig.WEIGHT_NEUTRAL, e.g. crop -> roi patch descriptors) may differ."""
+    before, after = OneShotConfig.from_dict(init_config).to_dict(), mcfg.to_dict()
+    changed = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
+    refused = sorted(set(changed) - set(OneShotConfig.WEIGHT_NEUTRAL))
+    if refused:
+        raise SystemExit(f"train.init has another model config ({', '.join(refused)} differ); only "
+                         f"{', '.join(OneShotConfig.WEIGHT_NEUTRAL)} may change from the initial checkpoint")
+    return changed
 
 
 def main(argv=None):
@@ -80,10 +93,10 @@ def main(argv=None):
     elif tcfg.get("init"):
         init = REPO / tcfg["init"]
         state = torch.load(init, map_location="cpu")
-        if state["model_config"] != mcfg.to_dict():
-            raise SystemExit(f"{init} has another model config than {args.config}")
+        changed = init_config_changes(state["model_config"], mcfg)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
-        log(f"initialised from {init} (iteration {state['iteration']} of its run)")
+        log(f"initialised from {init} (iteration {state['iteration']} of its run)"
+            + "".join(f"; {k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
     (args.run / "config.json").write_text(json.dumps({"model": mcfg.to_dict(), "train": tcfg}, indent=1))
 
     from fetch_backbone import fetch
@@ -106,7 +119,8 @@ def main(argv=None):
     batches = PretextBatches(cache, args.data, tcfg["sets"], backbone, tcfg["batch_images"],
                              tcfg["patches_per_image"], mcfg.patch_size, tcfg["seed"], tcfg["min_side"],
                              tcfg["max_side"], pseudo, fraction, mcfg.queries_per_patch,
-                             tcfg.get("cross_fraction", 0.0))
+                             tcfg.get("cross_fraction", 0.0), mcfg.patch_descriptor, mcfg.roi_samples,
+                             tcfg.get("roi_jitter", 0.0))
     total = tcfg["iterations"]
     drop_at = int(total * tcfg["lr_drop_fraction"])
     log(f"{len(batches.images)} training images from {tcfg['sets']}; {sum(p.numel() for p in model.parameters())} "

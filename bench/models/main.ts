@@ -5,12 +5,12 @@
  * window.webdetrModelBench: init() once, then runModel(spec) per package.
  */
 import * as ort from 'onnxruntime-web';
-import { parseManifest } from '../../src/model/manifest.js';
+import { isBoxQueryPatch, parseManifest } from '../../src/model/manifest.js';
 import type { HostTensor } from '../../src/model/executor.js';
 import { installBufferTracker } from './buffer-tracker.js';
 import { benchVariant, type Variant, type VariantResult } from './bench-variant.js';
 import { installKernelTimestamps, type KernelTimestamps } from './kernel-timestamps.js';
-import { imageTensor, loadImageBlob, patchTensor, type PatchBox } from './model-input.js';
+import { imageTensor, loadImageBlob, patchBoxes, patchTensor, type PatchBox } from './model-input.js';
 
 export interface ModelSpec {
   /** e.g. detector-320 */
@@ -47,7 +47,12 @@ async function modelInputs(spec: ModelSpec, manifest: ReturnType<typeof parseMan
   if (typeof height !== 'number' || typeof width !== 'number') throw new Error(`${spec.id}: image input has no fixed size`);
   const inputs: Record<string, HostTensor> = { image: { data: await imageTensor(blob, height, width), dims: [1, 3, height, width] } };
   const patchShape = manifest.tensors.patches?.shape;
-  if (patchShape !== undefined) {
+  const patchSpec = manifest.input.queryPatch;
+  if (patchShape !== undefined && patchSpec !== undefined && isBoxQueryPatch(patchSpec)) {
+    // Box patches: the rectangles relative to the picture (the model pools its own features), K = maxPatches.
+    const slots = typeof patchShape[1] === 'number' ? patchShape[1] : patchSpec.maxPatches;
+    inputs.patches = { data: await patchBoxes(blob, spec.patches ?? [], slots), dims: [1, slots, 4] };
+  } else if (patchShape !== undefined) {
     const [, declared, , size] = patchShape;
     // A symbolic patch count (the shipped one-shot export) takes 1..maxPatches: oneshot-k<K> runs K = maxPatches.
     const slots = typeof declared === 'number' ? declared : manifest.input.queryPatch?.maxPatches;

@@ -1,7 +1,7 @@
 /**
  * The benchmark's inputs, made once per model on the CPU (the same tensor goes to all three
  * implementations): the image stretched to the model size, the query patches cropped and stretched
- * to the patch size, 0-255 float NCHW. Browser bilinear resampling: close to, not equal to, the
+ * to the patch size, 0-255 float NCHW (or, for box-kind packages, the rectangles relative to the picture). Browser bilinear resampling: close to, not equal to, the
  * runtime's preprocess; the frame times exclude preprocessing.
  */
 export interface PatchBox {
@@ -46,6 +46,20 @@ export async function patchTensor(blob: Blob, boxes: readonly PatchBox[], slots:
     if (box === undefined) throw new Error('no query patches');
     const bitmap = await createImageBitmap(blob, box.x, box.y, box.width, box.height, { resizeWidth: size, resizeHeight: size, resizeQuality: 'medium' });
     out.set(await toNchw(bitmap), k * 3 * size * size);
+  }
+  return out;
+}
+
+/** [1, slots, 4]: the boxes as x0, y0, x1, y1 relative to the picture, unused slots repeating the first. */
+export async function patchBoxes(blob: Blob, boxes: readonly PatchBox[], slots: number): Promise<Float32Array<ArrayBuffer>> {
+  const bitmap = await createImageBitmap(blob);
+  const { width, height } = bitmap;
+  bitmap.close();
+  const out = new Float32Array(slots * 4);
+  for (let k = 0; k < slots; k++) {
+    const box = boxes[k] ?? boxes[0];
+    if (box === undefined) throw new Error('no query patches');
+    out.set([box.x / width, box.y / height, (box.x + box.width) / width, (box.y + box.height) / height], 4 * k);
   }
   return out;
 }

@@ -71,6 +71,28 @@ export interface Pipeline {
   stages: Stage[];
 }
 
+/** UP-DETR: the patches input is [1, K, 3, height, width], crops of the image normalized like it. */
+export interface CropQueryPatch {
+  kind?: 'crop';
+  height: number;
+  width: number;
+  maxPatches: number;
+  queriesPerPatch: number;
+}
+
+/** Our RoI one-shot model: the patches input is [1, K, 4], rectangles x0, y0, x1, y1 relative to the image (0..1). */
+export interface BoxQueryPatch {
+  kind: 'boxes';
+  maxPatches: number;
+  queriesPerPatch: number;
+}
+
+export type QueryPatchSpec = CropQueryPatch | BoxQueryPatch;
+
+export function isBoxQueryPatch(spec: QueryPatchSpec): spec is BoxQueryPatch {
+  return spec.kind === 'boxes';
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   model: {
@@ -88,7 +110,7 @@ export interface Manifest {
     std: [number, number, number];
     pixelScale: number;
     layout: 'NCHW';
-    queryPatch?: { height: number; width: number; maxPatches: number; queriesPerPatch: number };
+    queryPatch?: QueryPatchSpec;
   };
   output: {
     logits: string;
@@ -197,7 +219,18 @@ export function referenceViolations(manifest: Manifest): string[] {
     }
     produced.set(pipeline.name, available);
   }
-  return problems;
+  return [...problems, ...patchInputViolations(manifest)];
+}
+
+/** The patches tensor has the shape input.queryPatch says: [1, K, 3, height, width] crops or [1, K, 4] boxes. */
+function patchInputViolations(manifest: Manifest): string[] {
+  const spec = manifest.input.queryPatch;
+  const shape = Object.hasOwn(manifest.tensors, 'patches') ? manifest.tensors.patches?.shape : undefined;
+  if (spec === undefined || shape === undefined) return [];
+  const [expected, ok] = isBoxQueryPatch(spec)
+    ? ['[1, K, 4] (kind boxes)', shape.length === 3 && shape[2] === 4]
+    : [`[1, K, 3, ${spec.height}, ${spec.width}] (kind crop)`, shape.length === 5 && shape[2] === 3 && shape[3] === spec.height && shape[4] === spec.width];
+  return ok ? [] : [`/tensors/patches: shape [${shape.join(', ')}] is not the ${expected} that /input/queryPatch declares`];
 }
 
 /** The symbols of a dim expression ("patches*20" -> ["patches"]). */

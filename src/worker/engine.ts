@@ -9,10 +9,10 @@ import { DisposedError, GpuError, InputError } from '../errors.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
 import type { ExecutorInput, PackageExecutor } from '../model/executor.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../model/load-package.js';
-import type { Manifest } from '../model/manifest.js';
+import { isBoxQueryPatch, type Manifest } from '../model/manifest.js';
 import { chooseBackend } from './backend-choice.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
-import { fillPatchSlots, patchRects } from './patches.js';
+import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
 import { imageTensorCpu, patchTensorCpu } from './preprocess-cpu.js';
 import { createGpuPreprocessor, type GpuPreprocessor } from './preprocess-gpu.js';
 import { DEFAULT_THRESHOLD, detectionsOf, rawOutputs, resolveDetectOptions } from './results.js';
@@ -236,7 +236,11 @@ export class DetectorEngine {
       const { imageInput, patchInput } = await this.preprocess(stored, () => {
         const image = reused ? undefined : this.imageInput(stored);
         let patchTensor: ExecutorInput;
-        if (this.gpuPreprocess) {
+        const spec = this.manifest.input.queryPatch;
+        if (spec !== undefined && isBoxQueryPatch(spec)) {
+          // The model pools its own image features over the rectangles: no pixels, no crops.
+          patchTensor = patchBoxTensor(rects, size);
+        } else if (this.gpuPreprocess) {
           if (this.uploadedImageId !== stored.prepared.id) {
             this.gpuPreprocess.upload(stored.pixels);
             this.uploadedImageId = stored.prepared.id;

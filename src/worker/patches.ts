@@ -2,6 +2,7 @@
 import type { QueryPatch } from '../api/types.js';
 import { InputError } from '../errors.js';
 import type { CropRect } from '../kernels/bilinear-options.js';
+import type { HostTensor } from '../model/executor.js';
 
 /**
  * A patch may hang over the image edge (a drag that overshoots): it is clipped to the image. It must
@@ -34,4 +35,14 @@ export function fillPatchSlots(rects: readonly CropRect[], slots: number | undef
   const last = rects.at(-1);
   if (slots === undefined || last === undefined || rects.length >= slots) return [...rects];
   return [...rects, ...Array.from({ length: slots - rects.length }, () => last)];
+}
+
+/**
+ * The [1, K, 4] patches input of a box-kind package: each clipped rectangle as x0, y0, x1, y1 over the
+ * image's width and height (0..1), the model's own coordinates (the image is stretched to its input).
+ */
+export function patchBoxTensor(rects: readonly CropRect[], size: { width: number; height: number }): HostTensor {
+  const data = new Float32Array(rects.length * 4);
+  rects.forEach(([x0, y0, x1, y1], k) => data.set([x0 / size.width, y0 / size.height, x1 / size.width, y1 / size.height], 4 * k));
+  return { data, dims: [1, rects.length, 4] };
 }

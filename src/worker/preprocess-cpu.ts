@@ -6,7 +6,7 @@
 import { cropResizeReference, resizeNormalizeReference, type RgbaPixels } from '../kernels/bilinear-reference.js';
 import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js';
 import type { HostTensor } from '../model/executor.js';
-import type { Manifest } from '../model/manifest.js';
+import { isBoxQueryPatch, type Manifest } from '../model/manifest.js';
 
 export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
   return { mode: 'pil', mean: manifest.input.mean, std: manifest.input.std };
@@ -21,7 +21,7 @@ export function imageTensorCpu(pixels: RgbaPixels, manifest: Manifest): HostTens
 /** [1, K, 3, h, w] query patches cropped from the source pixels. */
 export function patchTensorCpu(pixels: RgbaPixels, rects: readonly CropRect[], manifest: Manifest): HostTensor {
   const patch = manifest.input.queryPatch;
-  if (patch === undefined) throw new Error('patchTensorCpu: the manifest has no queryPatch section');
+  if (patch === undefined || isBoxQueryPatch(patch)) throw new Error('patchTensorCpu: the manifest has no query-patch crops');
   const data = Float32Array.from(cropResizeReference(pixels, rects, patch.width, patch.height, normalizeOptionsOf(manifest)));
   return { data, dims: [1, rects.length, 3, patch.height, patch.width] };
 }

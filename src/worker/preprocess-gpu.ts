@@ -9,7 +9,7 @@ import type { CropRect } from '../kernels/bilinear-options.js';
 import { createBilinearResizeNormalize, type BilinearResizeNormalizeKernel, type PreparedResizeNormalize } from '../kernels/bilinear-resize-normalize.js';
 import { createPixelUploader, type PixelSource, type PixelUploader } from '../kernels/pixel-upload.js';
 import type { GpuTensorRef } from '../model/executor.js';
-import type { Manifest } from '../model/manifest.js';
+import { isBoxQueryPatch, type Manifest } from '../model/manifest.js';
 import { normalizeOptionsOf } from './preprocess-cpu.js';
 
 export interface GpuPreprocessor {
@@ -17,7 +17,7 @@ export interface GpuPreprocessor {
   image(source: PixelSource): GpuTensorRef;
   /** Uploads pixels without resizing (when only patches are needed from a new image). */
   upload(source: PixelSource): void;
-  /** Crops the rectangles from the last uploaded image into the [1, K, 3, h, w] patch tensor. */
+  /** Crops the rectangles from the last uploaded image into the [1, K, 3, h, w] patch tensor (crop-kind packages). */
   patches(rects: readonly CropRect[]): GpuTensorRef;
   /** Bytes of the GPU buffers and texture it owns. */
   readonly bufferBytes: number;
@@ -32,7 +32,9 @@ export interface GpuPreprocessor {
 export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifest): Promise<GpuPreprocessor> {
   const { height, width } = manifest.input.sizePolicy;
   const normalize = normalizeOptionsOf(manifest);
-  const patchSpec = manifest.input.queryPatch;
+  // Box patches (kind 'boxes') need no crops: the engine passes their rectangles as a small host tensor.
+  const querySpec = manifest.input.queryPatch;
+  const patchSpec = querySpec !== undefined && !isBoxQueryPatch(querySpec) ? querySpec : undefined;
   const uploader: PixelUploader = createPixelUploader(device);
   const resize: BilinearResizeNormalizeKernel = await createBilinearResizeNormalize(device);
   const crop: BilinearCropResizeKernel | undefined = patchSpec ? await createBilinearCropResize(device) : undefined;
@@ -72,7 +74,7 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
       uploader.upload(source);
     },
     patches(rects) {
-      if (!patchSpec || !crop || !patchBuffer) throw new Error('GpuPreprocessor: the manifest has no queryPatch section');
+      if (!patchSpec || !crop || !patchBuffer) throw new Error('GpuPreprocessor: the manifest has no query-patch crops');
       const texture = currentTexture();
       if (preparedCrop?.texture !== texture) {
         preparedCrop?.kernel.dispose();

@@ -58,6 +58,26 @@ describe('parseManifest', () => {
     ]);
   });
 
+  it('query patches are crops of a declared size or boxes, and the patches tensor has that shape', () => {
+    const violations = (name: string): readonly string[] => {
+      try {
+        parseManifest(load('invalid', name));
+      } catch (error) {
+        return (error as ManifestError).violations;
+      }
+      return [];
+    };
+    const boxes = parseManifest(load('valid', 'oneshot-box-patches.json'));
+    expect(boxes.input.queryPatch).toEqual({ kind: 'boxes', maxPatches: 4, queriesPerPatch: 3 });
+    expect(violations('patch-boxes-crop-shape.json')).toEqual([
+      '/tensors/patches: shape [1, patches, 3, 32, 32] is not the [1, K, 4] (kind boxes) that /input/queryPatch declares',
+    ]);
+    expect(violations('patch-crop-size-differs.json')).toEqual([
+      '/tensors/patches: shape [1, patches, 3, 16, 32] is not the [1, K, 3, 32, 32] (kind crop) that /input/queryPatch declares',
+    ]);
+    expect(violations('patch-boxes-with-size.json').some((v) => v.startsWith('/input/queryPatch'))).toBe(true);
+  });
+
   it('never generates code (CSP-safe): validation works with eval and Function disabled', () => {
     const originalFunction = globalThis.Function;
     const originalEval = globalThis.eval;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
 import { parseManifest, type Manifest } from '../../src/model/manifest';
-import { fillPatchSlots, patchRects } from '../../src/worker/patches';
+import { fillPatchSlots, patchBoxTensor, patchRects } from '../../src/worker/patches';
 import { planPipelines } from '../../src/worker/pipeline-plan';
 import { detectionsOf, rawOutputs, resolveDetectOptions } from '../../src/worker/results';
 import { bucketOf } from '../../src/worker/timings';
@@ -26,6 +26,15 @@ describe('patchRects', () => {
     ['sub-pixel', [{ x: 10.1, y: 10.1, width: 0.2, height: 0.2 }]],
   ])('%s -> InputError', (_name, patches) => {
     expect(() => patchRects(patches, size, 4)).toThrow(InputError);
+  });
+});
+
+describe('patchBoxTensor (box-kind packages)', () => {
+  it('gives each clipped rectangle relative to the image as [1, K, 4] x0, y0, x1, y1', () => {
+    const rects = patchRects([{ x: 10, y: 5, width: 20, height: 10 }, { x: -10, y: 40, width: 200, height: 30 }], size, 4);
+    const tensor = patchBoxTensor(rects, size);
+    expect(tensor.dims).toEqual([1, 2, 4]);
+    expect([...tensor.data]).toEqual([0.1, 0.1, 0.3, 0.3, 0, 0.8, 1, 1].map(Math.fround));
   });
 });
 

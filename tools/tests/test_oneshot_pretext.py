@@ -1,6 +1,8 @@
 """Random query patch batches: in-image and cross-image teacher patches, targets, seeding (stub cache and
-backbone; solid-colour images tell which image a patch was cropped from)."""
+backbone; solid-colour images tell which image a patch was cropped from); RoI patches pool their source
+image's features (a constant per image tells which)."""
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -84,3 +86,36 @@ def test_ground_truth_instances_are_train_split_only_with_a_class_per_set_and_la
     bccd = {int(c) for _, cls in truth["bccd"].values() for c in cls}
     raccoon = {int(c) for _, cls in truth["raccoon"].values() for c in cls}
     assert len(bccd) == 3 and len(raccoon) == 1 and not bccd & raccoon  # RBC / WBC / Platelets; raccoon
+
+
+class ConstantCache:
+    """Image n's single tap is the constant n + 1 (flipped or not), so a RoI descriptor names its source image."""
+
+    def features(self, name, image_id, flip=False):
+        return [torch.full((2, 4, 4), float(int(image_id) + 1))]
+
+    def batch(self, items):
+        return [torch.stack([self.features(*item)[0] for item in items])]
+
+
+def test_roi_patches_pool_the_features_of_their_source_image(tmp_path, monkeypatch):
+    batches = make_batches(tmp_path, monkeypatch, cross_fraction=1.0, descriptor="roi", roi_samples=2, roi_jitter=0.2)
+    batches.cache = ConstantCache()
+    monkeypatch.setattr(pretext, "read_rgb", lambda path: pytest.fail("RoI batches decode no pixels"))
+    crossed = 0
+    for it in range(6):
+        levels, desc, targets = batches.batch(it)
+        assert desc.shape == (3, 4, 2)
+        for b in range(3):
+            image = int(levels[0][b, 0, 0, 0]) - 1
+            for k in range(4):
+                source = int(desc[b, k, 0]) - 1
+                crossed += source != image
+                if source == image:  # no other image has its class: the random patch and its one target stay
+                    assert len(targets[b][k]) == 1
+    assert crossed >= 12
+
+
+def test_an_unknown_descriptor_is_refused(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="descriptor"):
+        make_batches(tmp_path, monkeypatch, descriptor="pixels")

@@ -1,7 +1,8 @@
-"""The one-shot package plan (ship/oneshot_package.py) on a tiny model and a stand-in backbone: one plan (and
-its graphs traced at max_patches, as exported) runs K = 1, 3 and max_patches patches and equals the training
-model's forward; a patch's results do not depend on the other patches; the package exports the patch count
-as a dynamic axis (manifest symbol "patches", kernel queries "patches*G") with a valid manifest."""
+"""The one-shot package plan (ship/oneshot_package.py) on a tiny model and a stand-in backbone, for crop
+(UP-DETR) and RoI ('roi': boxes pooled from the image's taps) patch descriptors: one plan (and its graphs
+traced at max_patches, as exported) runs K = 1, 3 and max_patches patches and equals the training model's
+forward; a patch's results do not depend on the other patches; the package exports the patch count as a
+dynamic axis (manifest symbol "patches", kernel queries "patches*G") with a valid manifest."""
 import json
 
 import onnx
@@ -13,7 +14,8 @@ from webdetr_tools.export.package import write_package
 from webdetr_tools.export.msda_core import ms_deform_attn_core
 from webdetr_tools.export.plan import run_plan
 from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR, group_mask
-from webdetr_tools.ship.oneshot_package import block_mask, oneshot_plan, reference_outputs
+from webdetr_tools.ship.oneshot_package import (TAPS, block_mask, oneshot_plan, query_patch_section,
+                                                 reference_outputs)
 
 CONFIG = dict(channels=[8, 16, 24], d_model=32, nheads=4, enc_layers=2, dec_layers=2, dim_feedforward=48, n_points=2,
               queries_per_patch=3, max_patches=10, patch_size=32, image_size=64)
@@ -30,9 +32,12 @@ class StandInBackbone(nn.Module):
         return [tap(nn.functional.avg_pool2d(x / 255, s)) for tap, s in zip(self.taps, (8, 16, 32))]
 
 
-def _model():
+DESCRIPTORS = ["crop", "roi"]
+
+
+def _model(descriptor="crop"):
     torch.manual_seed(0)
-    model = OneShotDETR(OneShotConfig.from_dict(CONFIG)).eval()
+    model = OneShotDETR(OneShotConfig.from_dict(dict(CONFIG, patch_descriptor=descriptor, roi_samples=3))).eval()
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -42,9 +47,14 @@ def _model():
 MAX_PATCHES = CONFIG["max_patches"]
 
 
-def _inputs(k):
+def _inputs(k, descriptor="crop"):
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 64, 64, generator=g) * 255
+    if descriptor == "roi":  # boxes xyxy in [0, 1]: corners sorted, some on the image's edges
+        corners = torch.rand(1, k, 2, 2, generator=g)
+        corners[0, 0] = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+        lo, hi = corners.min(2).values, corners.max(2).values + 0.01
+        return image, torch.cat([lo, hi.clamp(max=1.0)], -1)
     patches = torch.rand(1, k, 3, 32, 32, generator=g) * 255
     return image, patches
 
@@ -53,24 +63,26 @@ def _level_shapes():
     return [(8, 8), (4, 4), (2, 2)]
 
 
-def _description():
+def _description(model=None):
+    patch = query_patch_section((model or _model()[0]).config.to_dict(), MAX_PATCHES)
     return {
         "model": {"family": "deformable-detr", "variant": "one-shot"},
         "input": {"sizePolicy": {"kind": "fixed", "height": 64, "width": 64}, "resize": "bilinear-stretch",
                   "mean": [0, 0, 0], "std": [1 / 255] * 3, "pixelScale": 255, "layout": "NCHW",
-                  "queryPatch": {"height": 32, "width": 32, "maxPatches": MAX_PATCHES, "queriesPerPatch": 3}},
+                  "queryPatch": patch},
         "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid", "classNames": ["match"],
                    "boxFormat": "cxcywh-normalized"},
         "architecture": {"hiddenDim": 32, "numQueries": 3, "encoderLayers": 2, "decoderLayers": 2, "numHeads": 4},
     }
 
 
+@pytest.mark.parametrize("descriptor", DESCRIPTORS)
 @torch.no_grad()
-def test_one_plan_takes_any_patch_count_and_equals_the_training_forward():
-    model, backbone = _model()
+def test_one_plan_takes_any_patch_count_and_equals_the_training_forward(descriptor):
+    model, backbone = _model(descriptor)
     plan = oneshot_plan(model, backbone, _level_shapes())  # built once (at max_patches), run at every K
     for k in (1, 3, MAX_PATCHES):
-        image, patches = _inputs(k)
+        image, patches = _inputs(k, descriptor)
         out = run_plan(plan, {"image": image, "patches": patches})
         logits, boxes = reference_outputs(model, backbone, image, patches)
         assert out["pred_logits"].shape == (1, 3 * k, 1) and out["pred_boxes"].shape == (1, 3 * k, 4)
@@ -111,12 +123,13 @@ def _traced_patch_pipeline(plan, feeds):
     return run
 
 
+@pytest.mark.parametrize("descriptor", DESCRIPTORS)
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # nn.MultiheadAttention's own shape asserts
 @torch.no_grad()
-def test_graphs_traced_at_max_patches_run_any_count_and_patches_are_independent():
-    model, backbone = _model()
+def test_graphs_traced_at_max_patches_run_any_count_and_patches_are_independent(descriptor):
+    model, backbone = _model(descriptor)
     plan = oneshot_plan(model, backbone, _level_shapes())
-    image, patches = _inputs(MAX_PATCHES)
+    image, patches = _inputs(MAX_PATCHES, descriptor)
     run = _traced_patch_pipeline(plan, {"image": image, "patches": patches})
     for k in (1, 3, MAX_PATCHES):
         logits, boxes = run(patches[:, :k])
@@ -132,16 +145,27 @@ def test_graphs_traced_at_max_patches_run_any_count_and_patches_are_independent(
         assert (boxes[:, 3 * j:3 * j + 3] - alone_boxes).abs().max() <= 1e-5, j
 
 
-def test_package_exports_with_a_dynamic_patch_axis(tmp_path):
-    model, backbone = _model()
-    image, patches = _inputs(MAX_PATCHES)
+@pytest.mark.parametrize("descriptor", DESCRIPTORS)
+def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
+    model, backbone = _model(descriptor)
+    image, patches = _inputs(MAX_PATCHES, descriptor)
     plan = oneshot_plan(model, backbone, _level_shapes())
-    manifest = write_package(plan, {"image": image, "patches": patches}, tmp_path, _description(), single_graph=False,
-                             progress=lambda line: None)
+    manifest = write_package(plan, {"image": image, "patches": patches}, tmp_path, _description(model),
+                             single_graph=False, progress=lambda line: None)
     assert [p["name"] for p in manifest["pipelines"]] == ["image", "patches"]
     assert manifest["pipelines"][1]["after"] == "image"
     assert manifest["input"]["queryPatch"]["maxPatches"] == MAX_PATCHES
-    assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 3, 32, 32]
+    if descriptor == "roi":
+        assert manifest["input"]["queryPatch"]["kind"] == "boxes"
+        assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 4]
+        # the image's taps come from encoder_input and are read by patch_queries, with no backbone of its own
+        graphs = {g["name"]: g for g in manifest["graphs"]}
+        assert graphs["encoder_input"]["outputs"][-3:] == TAPS and graphs["patch_queries"]["inputs"] == ["patches", *TAPS]
+        assert [manifest["tensors"][t]["shape"] for t in TAPS] == [[1, 8, 8, 8], [1, 16, 4, 4], [1, 24, 2, 2]]
+        ops = {n.op_type for n in onnx.load(str(tmp_path / "patch_queries.onnx")).graph.node}
+        assert "GridSample" in ops and "Conv" not in ops
+    else:
+        assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 3, 32, 32]
     assert manifest["tensors"]["pred_logits"]["shape"] == [1, "patches*3", 1]
     assert manifest["tensors"]["dec_value_0"]["shape"] == [1, 84, 4, 8]  # the image memory: no patch axis
     kernels = [s for p in manifest["pipelines"] for s in p["stages"] if s["kind"] == "msDeformAttn"]

@@ -98,7 +98,22 @@ def reference_violations(manifest):
             if name not in available:
                 problems.append(f"{where}: output {name} is never produced")
         pipelines[pipeline["name"]] = available
+    problems += patch_input_violations(manifest)
     return problems
+
+
+def patch_input_violations(manifest):
+    """The patches tensor has the shape input.queryPatch says: [1, K, 3, height, width] crops or [1, K, 4] boxes."""
+    spec, tensor = manifest["input"].get("queryPatch"), manifest["tensors"].get("patches")
+    if spec is None or tensor is None:
+        return []
+    shape = tensor["shape"]
+    if spec.get("kind", "crop") == "boxes":
+        expected, ok = "[1, K, 4] (kind boxes)", len(shape) == 3 and shape[2] == 4
+    else:
+        expected = f"[1, K, 3, {spec.get('height')}, {spec.get('width')}] (kind crop)"
+        ok = len(shape) == 5 and shape[2:] == [3, spec.get("height"), spec.get("width")]
+    return [] if ok else [f"/tensors/patches: shape {shape} is not the {expected} that /input/queryPatch declares"]
 
 
 def validate_manifest(manifest):

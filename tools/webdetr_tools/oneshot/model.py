@@ -7,8 +7,11 @@ Image pipeline (does not depend on the patches; an exporter's "image" graph):
   -> sine position encoding (offset 0.5, as Deformable-DETR) + level_embed
   -> encoder: enc_layers x DeformableEncoderLayer (MSDeformAttn, n_levels 3, n_points)  -> memory [B, S, d]
 Patch pipeline (an exporter's "patches" graph, reading the image memory):
-  K query patches [B, K, 3, P, P] (PIL crop + bilinear resize to P, 0-255; see patches.py)
-  -> the same frozen backbone -> GAP per tap, concatenated [B*K, 664] -> patch2query Linear(664, d)
+  K query patches -> descriptors [B, K, 664] (patches.py), by config.patch_descriptor:
+    'crop' (UP-DETR): PIL crop + bilinear resize to P x P, 0-255 -> the same frozen backbone -> GAP per tap;
+    'roi': the image's own backbone taps pooled over each box (RoIAlign-style, roi_samples^2 bilinear
+           samples per tap): no backbone pass per patch, so a re-query costs about the decoder alone.
+  -> patch2query Linear(664, d)
   -> queries: G = queries_per_patch learned slots per patch, shared by all patches
      (query_embed [G, 2d] split into pos / tgt like Deformable-DETR). Group k's queries are
      query_pos = pos_slot + patch_k (the patch re-enters every decoder layer through query_pos, as in
@@ -66,13 +69,21 @@ class OneShotConfig:
     patch_size: int = 128
     image_size: int = 320
     mask_ratio: float = 0.1
+    patch_descriptor: str = "crop"  # 'crop' (backbone on a P x P crop) | 'roi' (pool the image's taps)
+    roi_samples: int = 8  # 'roi': bilinear samples per box side
+
+    # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
+    WEIGHT_NEUTRAL = ("max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples")
 
     @classmethod
     def from_dict(cls, d: dict) -> "OneShotConfig":
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**d)
+        config = cls(**d)
+        if config.patch_descriptor not in ("crop", "roi"):
+            raise ValueError(f"patch_descriptor must be 'crop' or 'roi', not {config.patch_descriptor!r}")
+        return config
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -221,14 +232,21 @@ class ModelDetector:
             self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
         return self._memory[i]
 
+    def descriptor(self, query):
+        from ..data.datasets import read_rgb
+        from .patches import crop_patches, pooled_features, roi_descriptors
+
+        s, config = self.samples[query.image], self.model.config
+        if config.patch_descriptor == "roi":
+            levels = [f[None] for f in self.cache.features(self.name, self.ids[query.image])]
+            box = torch.tensor(query.box, dtype=torch.float32) / torch.tensor([s.width, s.height, s.width, s.height])
+            return roi_descriptors(levels, box.clamp(0, 1).view(1, 1, 4), config.roi_samples)
+        patch = crop_patches(read_rgb(s.image), np.array(query.box)[None], config.patch_size)
+        return pooled_features(self.backbone(patch))[None]  # [1, 1, 664]
+
     @torch.no_grad()
     def __call__(self, query, targets):
-        from ..data.datasets import read_rgb
-        from .patches import crop_patches, pooled_features
-
-        s = self.samples[query.image]
-        patch = crop_patches(read_rgb(s.image), np.array(query.box)[None], self.model.config.patch_size)
-        desc = pooled_features(self.backbone(patch))[None]  # [1, 1, 664]
+        desc = self.descriptor(query)
         outs = []
         for t in targets:
             memory, shapes = self.memory(t)

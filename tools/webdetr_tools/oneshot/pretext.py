@@ -25,6 +25,11 @@ Ground-truth instances (fine-tuning, UP-DETR's one-shot recipe): `load_ground_tr
 sets' human boxes of the 'train' split in the same form as the teacher's, so the same two patch kinds
 above then come from labeled instances; held-out ('val') images are never read.
 
+RoI descriptors (descriptor='roi', the model's patch_descriptor): a patch is described by pooling the
+cached taps of the image it comes from over its box (patches.roi_descriptors: the inference path of such a
+model), with the box jittered (roi_jitter: centre N(0, s) sides, sides x exp(N(0, s))) as a user's drag
+would be, instead of the crop's colour augmentation; no backbone pass per patch.
+
 Seeding: batch(iteration) draws from RandomState(seed, iteration) and torch.manual_seed(seed * 1_000_003
 + iteration), so a resumed run repeats exactly the batches it would have seen.
 
@@ -37,7 +42,7 @@ API
       (set, label) so that classes of different sets never match
   PretextBatches(cache, data_root, sets, backbone, batch_images, patches_per_image, patch_size, seed,
                  min_side, max_side, pseudo=None, pseudo_fraction=0.0, max_targets=20,
-                 cross_fraction=0.0).batch(iteration) -> (levels [per tap [B, C, H, W]],
+                 cross_fraction=0.0, descriptor='crop', roi_samples=8, roi_jitter=0.0).batch(iteration) -> (levels [per tap [B, C, H, W]],
                  patch_desc [B, K, 664], targets [B][K] tensors [1, 4] cxcywh normalized)
 """
 from __future__ import annotations
@@ -51,7 +56,7 @@ from torchvision import transforms
 
 from ..data.datasets import read_rgb
 from ..training.features import flip_boxes, set_samples
-from .patches import crop_patches, pooled_features
+from .patches import crop_patches, jitter_boxes, pooled_features, roi_descriptors
 
 _AUGMENT = transforms.Compose([
     transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
@@ -127,7 +132,10 @@ def _cxcywh(boxes_xyxy, width, height) -> torch.Tensor:
 class PretextBatches:
     def __init__(self, cache, data_root, sets, backbone, batch_images=2, patches_per_image=5, patch_size=128,
                  seed=0, min_side=0.05, max_side=0.8, pseudo=None, pseudo_fraction=0.0, max_targets=20,
-                 cross_fraction=0.0):
+                 cross_fraction=0.0, descriptor="crop", roi_samples=8, roi_jitter=0.0):
+        if descriptor not in ("crop", "roi"):
+            raise ValueError(f"descriptor must be 'crop' or 'roi', not {descriptor!r}")
+        self.descriptor, self.roi_samples, self.roi_jitter = descriptor, roi_samples, roi_jitter
         self.cache, self.backbone = cache, backbone
         self.images = training_images(cache, data_root, sets)
         self.batch_images, self.k, self.patch_size = batch_images, patches_per_image, patch_size
@@ -148,38 +156,48 @@ class PretextBatches:
             return np.zeros((0, 4)), np.zeros(0, int)
         return (flip_boxes(found[0], width) if flip else found[0]), found[1]
 
-    def _cross_patch(self, rng, number, t_classes):
-        """A teacher instance from another image: half the time of a class this image has."""
+    def _cross_instance(self, rng, number, t_classes):
+        """A teacher instance from another image, half the time of a class this image has:
+        (source image number or None, its box in pixels, class)."""
         if len(t_classes) and rng.rand() < 0.5:
             cls = int(t_classes[rng.randint(len(t_classes))])
         else:
             cls = self.classes[rng.randint(len(self.classes))]
         pool = [inst for inst in self.instances[cls] if inst[0] != number]
         if not pool:
-            return None, cls
+            return None, None, cls
         source, box = pool[rng.randint(len(pool))]
+        return source, np.round(box), cls
+
+    def _cross_crop(self, source, box):
         rgb = read_rgb(self.images[source]["path"])
-        if rgb is None:
-            return None, cls
-        return crop_patches(rgb, np.round(box)[None], self.patch_size)[0], cls
+        return None if rgb is None else crop_patches(rgb, box[None], self.patch_size)[0]
+
+    def _roi(self, levels, boxes, width, height):
+        """levels [1, C, h, w] per tap; boxes [K, 4] pixels of a width x height image -> [K, sum C]."""
+        norm = torch.from_numpy(np.asarray(boxes, np.float64) / [width, height, width, height]).float().clamp(0, 1)
+        return roi_descriptors(levels, norm[None], self.roi_samples)[0]
 
     @torch.no_grad()
     def batch(self, iteration: int):
         rng = np.random.RandomState([self.seed, iteration])
         torch.manual_seed(self.seed * 1_000_003 + iteration)
-        items, patches, targets = [], [], []
+        jitter_rng = np.random.RandomState([self.seed, iteration, 1])  # apart, so 'crop' batches stay as they were
+        items, patches, targets, roi_boxes = [], [], [], []
         picks = rng.choice(len(self.images), min(len(self.images), self.batch_images * 4), replace=False)
         for i in picks:
             if len(items) == self.batch_images:
                 break
             img = self.images[int(i)]
-            rgb = read_rgb(img["path"])
-            if rgb is None:
+            rgb = None if self.descriptor == "roi" else read_rgb(img["path"])  # RoI patches need no pixels
+            if rgb is None and self.descriptor == "crop":
                 continue
             flip = bool(rng.rand() < 0.5)
-            if flip:
-                rgb = np.ascontiguousarray(rgb[:, ::-1])
-            h, w = rgb.shape[:2]
+            if rgb is None:
+                h, w = img["height"], img["width"]
+            else:
+                rgb = np.ascontiguousarray(rgb[:, ::-1]) if flip else rgb
+                h, w = rgb.shape[:2]
             boxes = random_boxes(rng, w, h, self.k, self.min_side, self.max_side)
             per_patch = [boxes[j:j + 1] for j in range(self.k)]
             t_boxes, t_classes = self._teacher(img, flip, w)
@@ -192,16 +210,40 @@ class PretextBatches:
                         boxes[j] = np.round(t_boxes[pick])
                         per_patch[j] = t_boxes[t_classes == t_classes[pick]][:self.max_targets]
                 elif u < self.pseudo_fraction + self.cross_fraction and self.classes:
-                    patch, cls = self._cross_patch(rng, int(i), t_classes)
-                    if patch is not None:
+                    source, box, cls = self._cross_instance(rng, int(i), t_classes)
+                    if source is not None and self.descriptor == "roi":
+                        cross[j] = (source, box)
+                    elif source is not None:
+                        patch = self._cross_crop(source, box)
+                        if patch is None:
+                            continue
                         cross[j] = patch
-                        per_patch[j] = t_boxes[t_classes == cls][:self.max_targets]  # may be empty
+                    else:
+                        continue
+                    per_patch[j] = t_boxes[t_classes == cls][:self.max_targets]  # may be empty
+            targets.append([_cxcywh(b, w, h) for b in per_patch])
+            items.append((img["set"], img["id"], flip))
+            if self.descriptor == "roi":
+                roi_boxes.append((boxes, cross, w, h))
+                continue
             crops = crop_patches(rgb, boxes, self.patch_size)
             for j, patch in cross.items():
                 crops[j] = patch
             patches.append(augment(crops))
-            targets.append([_cxcywh(b, w, h) for b in per_patch])
-            items.append((img["set"], img["id"], flip))
         levels = self.cache.batch(items)
+        if self.descriptor == "roi":
+            desc = torch.stack([self._roi_patches(jitter_rng, [lvl[b:b + 1] for lvl in levels], *roi_boxes[b])
+                                for b in range(len(items))])
+            return levels, desc, targets
         desc = pooled_features(self.backbone(torch.cat(patches)))
         return levels, desc.view(len(items), self.k, -1), targets
+
+    def _roi_patches(self, rng, levels, boxes, cross, width, height):
+        """RoI descriptors of one image's patches: its own taps, or the source image's for cross patches."""
+        desc = self._roi(levels, jitter_boxes(rng, boxes, self.roi_jitter, width, height), width, height)
+        for j, (source, box) in cross.items():
+            img = self.images[source]
+            source_levels = [f[None] for f in self.cache.features(img["set"], img["id"])]
+            box = jitter_boxes(rng, box, self.roi_jitter, img["width"], img["height"])
+            desc[j] = self._roi(source_levels, box, img["width"], img["height"])[0]
+        return desc

@@ -22,7 +22,12 @@ def load_backbone(model_json: Path) -> CenterNetMobileNetV3:
 
 def projected_levels(backbone, input_proj, image):
     """Backbone taps -> input_proj per level -> sine position embeddings (Deformable-DETR's, normalized)."""
-    srcs = [proj(feature) for proj, feature in zip(input_proj, backbone(image))]
+    return project_taps(backbone(image), input_proj)
+
+
+def project_taps(taps, input_proj):
+    """The backbone's taps -> (input_proj per level, sine position embeddings)."""
+    srcs = [proj(feature) for proj, feature in zip(input_proj, taps)]
     hidden = srcs[0].shape[1]
     pos = [sine_position_embedding(s.shape[2], s.shape[3], hidden // 2, offset=-0.5).to(s.dtype) for s in srcs]
     return srcs, pos

@@ -7,6 +7,12 @@ features) -> a model package with two pipelines:
           patch_queries (backbone GAP -> patch2query -> grouped queries, decoder layer 0 masked
           self-attention + cross-attention projections) -> kernel -> patch_decoder_k ... -> patch_head
 
+A model with RoI patch descriptors (config patch_descriptor 'roi', oneshot/patches.py) takes the patches
+as boxes instead of pixels: input patches [1, K, 4] xyxy relative to the image (manifest queryPatch.kind
+"boxes"), and patch_queries pools the image's backbone taps (encoder_input's outputs image_tap_s8/16/32,
+kept with the image encoding) over them with GridSample; no backbone pass per patch, and the package
+holds the backbone once.
+
 K is a dynamic ONNX axis (symbol "patches"; query dims "patches*G", also the decoder kernel stages'
 `queries`), so a re-query runs exactly the real patches. Nothing in the patch graphs bakes K: the grouped
 queries are broadcasts + flatten, and the block-diagonal self-attention mask is built in-graph from the
@@ -19,6 +25,7 @@ API
   oneshot_plan(model, backbone, level_shapes) -> Plan (plan.extra['symbolic']: the dynamic axes per tensor)
   export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None) -> manifest
   reference_outputs(model, backbone, image, patches) -> (logits, boxes): the PyTorch forward the package must equal
+  example_patches(config, k), query_patch_section(config, k): the patch input of crop or 'roi' models
 """
 import time
 from pathlib import Path
@@ -32,12 +39,15 @@ from ..export.manifest import file_digest
 from ..export.package import write_package
 from ..export.plan import KernelCall, Pipeline, Plan, Segment
 from ..oneshot.model import OneShotConfig, OneShotDETR
-from .centernet import BACKBONE_NAME, INPUT_0_255, load_backbone, pooled_patch_descriptors, projected_levels
+from ..oneshot.patches import roi_descriptors
+from .centernet import BACKBONE_NAME, INPUT_0_255, STRIDES, load_backbone, pooled_patch_descriptors, project_taps
+
+TAPS = [f"image_tap_s{s}" for s in STRIDES]  # 'roi' packages: the backbone's taps, read by patch_queries
 
 # Suggested minimum score (manifest output.scoreThreshold): where matches start at this checkpoint
 # (model card examples); the default threshold of detect calls and of the demo.
 SCORE_THRESHOLD = 0.15
-EXPORTER = "webdetr_tools.ship.oneshot 2"
+EXPORTER = "webdetr_tools.ship.oneshot 3"
 PATCHES = "patches"
 
 
@@ -76,13 +86,15 @@ class EncoderInput(nn.Module):
         self.register_buffer("reference_points", encoder_reference_points(dims["level_shapes"]), persistent=False)
 
     def forward(self, image):
-        srcs, pos_embeds = projected_levels(self.backbone, self.model.input_proj, image)
+        taps = self.backbone(image)
+        srcs, pos_embeds = project_taps(taps, self.model.input_proj)
         src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
         pos = torch.cat([p.flatten(2).transpose(1, 2) + self.model.level_embed[l].view(1, 1, -1)
                          for l, p in enumerate(pos_embeds)], 1)
         value, offsets, logits = attention_projections(self.model.encoder[0].self_attn, src + pos, src, self.dims,
                                                        self.dims["points"])
-        return src, pos, self.reference_points + 0 * src[:, :1, :1, None], value, offsets, logits
+        out = (src, pos, self.reference_points + 0 * src[:, :1, :1, None], value, offsets, logits)
+        return out + tuple(taps) if roi_patches(self.model) else out
 
 
 class EncoderStep(nn.Module):
@@ -125,8 +137,10 @@ class PatchQueries(nn.Module):
                              persistent=False)  # [G, L, 2]
 
     def forward(self, patches):
+        return self.queries(pooled_patch_descriptors(self.backbone, patches))  # [1, K, sum C]
+
+    def queries(self, descriptors):
         d = self.dims["hidden"]
-        descriptors = pooled_patch_descriptors(self.backbone, patches)  # [1, K, sum C]
         feature = self.model.patch2query(descriptors)[:, :, None]  # [1, K, 1, d]
         pos_slot, tgt_slot = self.model.query_embed.weight.split(d, dim=1)  # [G, d] each
         # slot j*G + s: pos_slot[s] + feature[j] (= pos_slot.repeat(K) + repeat_interleave(G))
@@ -137,6 +151,17 @@ class PatchQueries(nn.Module):
         tgt = masked_self_attention(layer, tgt, query_pos, self.dims["slots"])
         _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"])
         return tgt, query_pos, reference, offsets, logits
+
+
+class RoiPatchQueries(PatchQueries):
+    """'roi' models: boxes [1, K, 4] xyxy in [0, 1] + the image's taps -> descriptors -> the same queries."""
+
+    def forward(self, boxes, *taps):
+        return self.queries(roi_descriptors(list(taps), boxes, self.model.config.roi_samples))
+
+
+def roi_patches(model) -> bool:
+    return model.config.patch_descriptor == "roi"
 
 
 class PatchDecoderStep(nn.Module):
@@ -182,9 +207,11 @@ def oneshot_plan(model, backbone, level_shapes):
         stages.append(("kernel", KernelCall(name, value, reference, offsets, logits, output, n_queries, dims["heads"],
                                             head_dim, level_shapes, dims["points"], 2)))
 
+    roi = roi_patches(model)
     image = []
     graph(image, "encoder_input", EncoderInput(model, backbone, dims), ["image"],
-          ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"])
+          ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"]
+          + (TAPS if roi else []))
     for k in range(enc):
         kernel(image, f"encoder_{k}", f"enc_value_{k}", "enc_reference_points", f"enc_offsets_{k}", f"enc_logits_{k}",
                f"enc_core_{k}", s)
@@ -194,7 +221,8 @@ def oneshot_plan(model, backbone, level_shapes):
     values = [f"dec_value_{k}" for k in range(dec)]
     graph(image, "memory_values", MemoryValues(model, dims), [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"], values)
     patches = []
-    graph(patches, "patch_queries", PatchQueries(model, backbone, dims), ["patches"],
+    queries_module = RoiPatchQueries(model, None, dims) if roi else PatchQueries(model, backbone, dims)
+    graph(patches, "patch_queries", queries_module, ["patches"] + (TAPS if roi else []),
           ["dec_tgt_0", "dec_query_pos", "dec_reference_input", "dec_offsets_0", "dec_logits_0"])
     for k in range(dec):
         kernel(patches, f"decoder_{k}", f"dec_value_{k}", "dec_reference_input", f"dec_offsets_{k}", f"dec_logits_{k}",
@@ -212,18 +240,37 @@ def oneshot_plan(model, backbone, level_shapes):
         Pipeline("image", ["image"], values, image,
                  description="CenterNet backbone + deformable encoder; memory projected for every decoder layer"),
         Pipeline("patches", ["patches"], ["pred_logits", "pred_boxes"], patches, after="image",
-                 description=f"query patches (1..{dims['patches']}, only the real ones) -> {dims['slots']} queries "
-                             "each, block-diagonal group mask, decoded against the image memory"),
+                 description=f"query patches (1..{dims['patches']}, only the real ones"
+                             + ("; boxes pooled from the image's backbone taps" if roi else "")
+                             + f") -> {dims['slots']} queries each, block-diagonal group mask, decoded against the "
+                             "image memory"),
     ], {"symbolic": {"patches": {1: PATCHES}, **per_patch}})
 
 
 @torch.no_grad()
 def reference_outputs(model, backbone, image, patches):
-    """The training model's forward on the same inputs: image [1,3,S,S] 0-255, patches [1,K,3,P,P] 0-255."""
+    """The training model's forward on the same inputs: image [1,3,S,S] 0-255, patches [1,K,3,P,P] 0-255
+    ('roi' models: [1,K,4] xyxy boxes relative to the image)."""
     levels = backbone(image)
-    logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels),
-                                 pooled_patch_descriptors(backbone, patches))
+    descriptors = (roi_descriptors(levels, patches, model.config.roi_samples) if roi_patches(model)
+                   else pooled_patch_descriptors(backbone, patches))
+    logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors)
     return logits[-1], boxes[-1]
+
+
+def example_patches(config, k):
+    """The traced example input: K crops of zeros, or K boxes of 'roi' models (any valid box: K is dynamic)."""
+    if config["patch_descriptor"] == "roi":
+        return torch.tensor([0.1, 0.2, 0.6, 0.7]).repeat(1, k, 1)
+    return torch.zeros(1, k, 3, config["patch_size"], config["patch_size"])
+
+
+def query_patch_section(config, k):
+    """The manifest's input.queryPatch: crops of patch_size, or boxes ('roi': kind "boxes", no pixels)."""
+    if config["patch_descriptor"] == "roi":
+        return {"kind": "boxes", "maxPatches": k, "queriesPerPatch": config["queries_per_patch"]}
+    return {"height": config["patch_size"], "width": config["patch_size"], "maxPatches": k,
+            "queriesPerPatch": config["queries_per_patch"]}
 
 
 def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None):
@@ -231,25 +278,26 @@ def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, 
     the manifest's upper bound and the traced example's patch count (K itself is dynamic in the graphs)."""
     started = time.time()
     model, config, step = load_oneshot(checkpoint)
+    config = model.config.to_dict()  # with the defaults of keys older checkpoints lack
     if max_patches is not None:
         model.config.max_patches = config["max_patches"] = int(max_patches)
     backbone = load_backbone(model_json)
     size, patch, k = config["image_size"], config["patch_size"], config["max_patches"]
     image = torch.zeros(1, 3, size, size)
-    patches = torch.zeros(1, k, 3, patch, patch)
+    patches = example_patches(config, k)
     with torch.no_grad():
         level_shapes = OneShotDETR.spatial_shapes(backbone(image))
     progress(f"one-shot: d {config['d_model']}, heads {config['nheads']}, levels {level_shapes}, layers "
              f"{config['enc_layers']}+{config['dec_layers']}, {config['queries_per_patch']} queries x {k} patches "
-             f"of {patch}x{patch}, input {size}x{size} (0-255), iteration {step}")
+             + (f"(RoI boxes, {config['roi_samples']}x{config['roi_samples']} samples)" if roi_patches(model)
+                else f"of {patch}x{patch}") + f", input {size}x{size} (0-255), iteration {step}")
     description = {
         "model": {"family": "deformable-detr", "variant": "one-shot", "singleScale": False,
                   "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
                   "exporter": EXPORTER},
         "input": {"sizePolicy": {"kind": "fixed", "height": size, "width": size}, "resize": "bilinear-stretch",
                   **INPUT_0_255, "layout": "NCHW",
-                  "queryPatch": {"height": patch, "width": patch, "maxPatches": k,
-                                 "queriesPerPatch": config["queries_per_patch"]}},
+                  "queryPatch": query_patch_section(config, k)},
         "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
                    "classNames": ["match"], "boxFormat": "cxcywh-normalized", "scoreThreshold": SCORE_THRESHOLD, "topK": config["queries_per_patch"]},
         "architecture": {"hiddenDim": config["d_model"], "numQueries": config["queries_per_patch"],

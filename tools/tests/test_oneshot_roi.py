@@ -1,0 +1,75 @@
+"""RoI patch descriptors (oneshot/patches.py roi_descriptors): torchvision's roi_align (aligned=True, one
+sample per bin) averaged per tap, for boxes anywhere including the image's edges; the box jitter stays in
+the image; train.init may change only weight-neutral model-config keys."""
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import roi_align
+
+from webdetr_tools.oneshot.model import OneShotConfig
+from webdetr_tools.oneshot.patches import jitter_boxes, roi_descriptors
+
+
+def _levels():
+    g = torch.Generator().manual_seed(0)
+    return [torch.randn(2, c, h, w, generator=g) for c, h, w in ((3, 16, 12), (4, 8, 6), (5, 4, 3))]
+
+
+BOXES = torch.tensor([[[0.0, 0.0, 1.0, 1.0], [0.1, 0.2, 0.35, 0.9], [0.0, 0.0, 0.05, 0.04]],
+                      [[0.9, 0.95, 1.0, 1.0], [0.3, 0.3, 0.31, 0.32], [0.5, 0.0, 0.75, 0.2]]])
+
+
+@pytest.mark.parametrize("samples", [1, 4, 8])
+def test_equals_torchvision_roi_align_averaged(samples):
+    levels = _levels()
+    ours = roi_descriptors(levels, BOXES, samples)
+    assert ours.shape == (2, 3, 3 + 4 + 5)
+    parts = []
+    for level in levels:
+        h, w = level.shape[2:]
+        rois = [b * torch.tensor([w, h, w, h], dtype=torch.float32) for b in BOXES]  # per-image boxes in cells
+        pooled = roi_align(level, rois, output_size=samples, spatial_scale=1.0, sampling_ratio=1, aligned=True)
+        parts.append(pooled.mean(dim=(2, 3)).view(2, 3, -1))
+    torch.testing.assert_close(ours, torch.cat(parts, -1), atol=1e-5, rtol=1e-5)
+
+
+def test_a_constant_map_gives_its_value_for_any_box():
+    levels = [torch.full((1, 2, 5, 7), 3.0)]
+    boxes = torch.tensor([[[0.0, 0.0, 0.01, 0.01], [0.99, 0.0, 1.0, 1.0], [0.2, 0.3, 0.4, 0.5]]])
+    torch.testing.assert_close(roi_descriptors(levels, boxes), torch.full((1, 3, 2), 3.0))
+
+
+def test_boxes_of_a_batch_read_their_own_image():
+    levels = _levels()
+    both = roi_descriptors(levels, BOXES)
+    for b in range(2):
+        alone = roi_descriptors([level[b:b + 1] for level in levels], BOXES[b:b + 1])
+        torch.testing.assert_close(both[b:b + 1], alone)
+
+
+def test_jitter_keeps_boxes_inside_and_non_empty():
+    rng = np.random.RandomState(0)
+    boxes = np.array([[0, 0, 10, 10], [90, 70, 100, 80], [40, 30, 41, 31]], float)
+    for _ in range(200):
+        out = jitter_boxes(rng, boxes, 0.3, 100, 80)
+        assert (out[:, [0, 2]] >= 0).all() and (out[:, [0, 2]] <= 100).all()
+        assert (out[:, [1, 3]] >= 0).all() and (out[:, [1, 3]] <= 80).all()
+        assert (out[:, 2] > out[:, 0]).all() and (out[:, 3] > out[:, 1]).all()
+    np.testing.assert_array_equal(jitter_boxes(rng, boxes, 0.0, 100, 80), boxes)
+
+
+def test_patch_descriptor_is_checked():
+    assert OneShotConfig.from_dict({"patch_descriptor": "roi"}).patch_descriptor == "roi"
+    with pytest.raises(ValueError, match="patch_descriptor"):
+        OneShotConfig.from_dict({"patch_descriptor": "pixels"})
+
+
+def test_init_may_change_only_weight_neutral_keys():
+    import train_oneshot
+
+    crop = OneShotConfig().to_dict()
+    del crop["patch_descriptor"], crop["roi_samples"]  # a checkpoint from before the keys existed
+    changed = train_oneshot.init_config_changes(crop, OneShotConfig.from_dict({"patch_descriptor": "roi"}))
+    assert changed == {"patch_descriptor": ("crop", "roi")}
+    with pytest.raises(SystemExit, match="d_model"):
+        train_oneshot.init_config_changes(crop, OneShotConfig.from_dict({"d_model": 64}))
