@@ -87,7 +87,7 @@ class RuntimePathDetector:
             logits, boxes = self.model.decode(memory, shapes, desc)
             ts = self.samples[t]
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])
-            scores = logits[-1, 0, :, 0].sigmoid()
+            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1])[0, :, 0].sigmoid()
             order = scores.argsort(descending=True)[:MAX_DETECTIONS]
             outs.append((xyxy[order].numpy(), scores[order].numpy()))
         return outs

@@ -16,6 +16,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 KEEP = {"detector": ("config", "step"), "oneshot": ("model_config", "train_config", "iteration")}
+OPTIONAL = ("calibration",)  # tools/calibrate_oneshot.py's record, when the run has one
 
 
 def release(kind: str, run: Path, out: Path) -> dict:
@@ -24,7 +25,7 @@ def release(kind: str, run: Path, out: Path) -> dict:
     if missing:
         raise SystemExit(f"{run}: not a {kind} training checkpoint (no {missing})")
     state = {k: v.half() if v.is_floating_point() else v for k, v in payload["model"].items()}
-    released = {"model": state, **{k: payload[k] for k in KEEP[kind]},
+    released = {"model": state, **{k: payload[k] for k in KEEP[kind] + OPTIONAL if k in payload},
                 "released_from": {"file": run.name, "sha256": hashlib.sha256(run.read_bytes()).hexdigest()}}
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(released, str(out))

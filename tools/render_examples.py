@@ -17,12 +17,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from build_models import model_input, patch_input  # noqa: E402
+from build_models import box_input, model_input, patch_input  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
 from webdetr_tools.ship.detector_package import load_detector  # noqa: E402
-from webdetr_tools.ship.oneshot_package import load_oneshot, reference_outputs  # noqa: E402
+from webdetr_tools.ship.oneshot_package import load_oneshot, reference_outputs, score_threshold  # noqa: E402
 from webdetr_tools.training.evaluate import postprocess  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea")
@@ -57,12 +57,15 @@ def detector_examples(backbone, out, threshold):
 
 @torch.no_grad()
 def oneshot_examples(backbone, out, threshold):
-    model, config, _ = load_oneshot(TOOLS / "checkpoints" / "oneshot.pt")
+    checkpoint = TOOLS / "checkpoints" / "oneshot.pt"
+    model, config, _ = load_oneshot(checkpoint)
+    threshold = score_threshold(checkpoint) if threshold is None else threshold
     for name, queries in ONE_SHOT.items():
         rgb = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
         patches = [{"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0} for x0, y0, x1, y1 in queries]
-        logits, boxes = reference_outputs(model, backbone, model_input(rgb, config["image_size"]),
-                                          patch_input(rgb, patches, config["patch_size"]))
+        patch_tensor = (box_input(rgb, patches) if model.config.patch_descriptor == "roi"
+                        else patch_input(rgb, patches, config["patch_size"]))
+        logits, boxes = reference_outputs(model, backbone, model_input(rgb, config["image_size"]), patch_tensor)
         scores = logits[0, :, 0].sigmoid().numpy()
         xyxy = (box_cxcywh_to_xyxy(boxes[0]) * torch.tensor([*rgb.size, *rgb.size])).numpy()
         draw = ImageDraw.Draw(rgb)
@@ -78,8 +81,8 @@ def oneshot_examples(backbone, out, threshold):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threshold", type=float, default=0.3, help="detector boxes shown from this score")
-    parser.add_argument("--oneshot-threshold", type=float, default=0.15,
-                        help="one-shot boxes shown from this score (focal-loss scores of matches sit lower)")
+    parser.add_argument("--oneshot-threshold", type=float,
+                        help="one-shot boxes shown from this score (default: the package's suggested score)")
     parser.add_argument("--only", default="detector,oneshot")
     args = parser.parse_args()
     torch.set_num_threads(2)

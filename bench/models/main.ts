@@ -5,7 +5,8 @@
  * window.webdetrModelBench: init() once, then runModel(spec) per package.
  */
 import * as ort from 'onnxruntime-web';
-import { isBoxQueryPatch, parseManifest } from '../../src/model/manifest.js';
+import { parseManifest } from '../../src/model/manifest.js';
+import { isBoxQueryPatch } from '../../src/model/query-patch.js';
 import type { HostTensor } from '../../src/model/executor.js';
 import { installBufferTracker } from './buffer-tracker.js';
 import { benchVariant, type Variant, type VariantResult } from './bench-variant.js';

@@ -7,6 +7,7 @@
 import { Validator } from '@cfworker/json-schema';
 import type { Schema } from '@cfworker/json-schema';
 import { ManifestError } from '../errors';
+import { isBoxQueryPatch } from './query-patch.js';
 import manifestSchema from '../../schemas/manifest.schema.json';
 
 export const MANIFEST_FORMAT = 'webdetr-model/1';
@@ -88,10 +89,6 @@ export interface BoxQueryPatch {
 }
 
 export type QueryPatchSpec = CropQueryPatch | BoxQueryPatch;
-
-export function isBoxQueryPatch(spec: QueryPatchSpec): spec is BoxQueryPatch {
-  return spec.kind === 'boxes';
-}
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;

@@ -6,7 +6,8 @@
 import { cropResizeReference, resizeNormalizeReference, type RgbaPixels } from '../kernels/bilinear-reference.js';
 import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js';
 import type { HostTensor } from '../model/executor.js';
-import { isBoxQueryPatch, type Manifest } from '../model/manifest.js';
+import type { Manifest } from '../model/manifest.js';
+import { isBoxQueryPatch } from '../model/query-patch.js';
 
 export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
   return { mode: 'pil', mean: manifest.input.mean, std: manifest.input.std };

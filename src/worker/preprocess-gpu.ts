@@ -9,7 +9,8 @@ import type { CropRect } from '../kernels/bilinear-options.js';
 import { createBilinearResizeNormalize, type BilinearResizeNormalizeKernel, type PreparedResizeNormalize } from '../kernels/bilinear-resize-normalize.js';
 import { createPixelUploader, type PixelSource, type PixelUploader } from '../kernels/pixel-upload.js';
 import type { GpuTensorRef } from '../model/executor.js';
-import { isBoxQueryPatch, type Manifest } from '../model/manifest.js';
+import type { Manifest } from '../model/manifest.js';
+import { isBoxQueryPatch } from '../model/query-patch.js';
 import { normalizeOptionsOf } from './preprocess-cpu.js';
 
 export interface GpuPreprocessor {

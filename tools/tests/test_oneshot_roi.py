@@ -1,6 +1,7 @@
 """RoI patch descriptors (oneshot/patches.py roi_descriptors): torchvision's roi_align (aligned=True, one
 sample per bin) averaged per tap, for boxes anywhere including the image's edges; the box jitter stays in
-the image; train.init may change only weight-neutral model-config keys."""
+the image; train.init may change only weight-neutral model-config keys; the score calibration's labels
+follow the one-shot protocol's matching and its logistic fit recovers known weights."""
 import numpy as np
 import pytest
 import torch
@@ -73,3 +74,36 @@ def test_init_may_change_only_weight_neutral_keys():
     assert changed == {"patch_descriptor": ("crop", "roi")}
     with pytest.raises(SystemExit, match="d_model"):
         train_oneshot.init_config_changes(crop, OneShotConfig.from_dict({"d_model": 64}))
+
+
+def test_match_labels_follow_the_protocols_greedy_matching_and_ignore_rule():
+    from webdetr_tools.oneshot.calibration import match_labels
+
+    targets = np.array([[0, 0, 10, 10], [50, 50, 60, 60]], float)
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 61], [80, 80, 90, 90]], float)
+    logits = np.array([3.0, 2.0, 1.0, 0.0, -1.0])
+    keep, labels = match_labels(boxes, logits, targets)
+    assert labels.tolist() == [1, 0, 0, 1, 0] and keep.all()  # the second box on target 0 is a duplicate
+    keep, labels = match_labels(boxes, logits, targets[1:], query_box=(20, 20, 30, 30))
+    assert keep.tolist() == [True, True, False, True, True]  # unmatched on the query box: left out
+    assert labels.tolist() == [0, 0, 0, 1, 0]
+
+
+def test_fit_logistic_recovers_the_weights_of_a_logistic_model():
+    from webdetr_tools.oneshot.calibration import fit_logistic
+
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(20000, 2))
+    truth = np.array([1.5, -2.0, 0.5])
+    labels = (rng.uniform(size=20000) < 1 / (1 + np.exp(-(x @ truth[:2] + truth[2])))).astype(float)
+    fitted = fit_logistic(x, labels, np.ones(20000), l2=0.0)
+    np.testing.assert_allclose(fitted, truth, atol=0.1)
+    np.testing.assert_array_equal(fitted, fit_logistic(x, labels, np.ones(20000), l2=0.0))  # deterministic
+
+
+def test_calibration_needs_roi_patches_and_one_weight_per_input():
+    OneShotConfig.from_dict({"patch_descriptor": "roi", "score_calibration": [1, 0, 0, 0, 0]})
+    with pytest.raises(ValueError, match="score_calibration"):
+        OneShotConfig.from_dict({"score_calibration": [1, 0, 0, 0, 0]})
+    with pytest.raises(ValueError, match="score_calibration"):
+        OneShotConfig.from_dict({"patch_descriptor": "roi", "score_calibration": [1, 0]})

@@ -14,6 +14,7 @@ from webdetr_tools.export.package import write_package
 from webdetr_tools.export.msda_core import ms_deform_attn_core
 from webdetr_tools.export.plan import run_plan
 from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR, group_mask
+from webdetr_tools.oneshot.patches import roi_descriptors
 from webdetr_tools.ship.oneshot_package import (TAPS, block_mask, oneshot_plan, query_patch_section,
                                                  reference_outputs)
 
@@ -32,12 +33,15 @@ class StandInBackbone(nn.Module):
         return [tap(nn.functional.avg_pool2d(x / 255, s)) for tap, s in zip(self.taps, (8, 16, 32))]
 
 
-DESCRIPTORS = ["crop", "roi"]
+DESCRIPTORS = ["crop", "roi", "roi-calibrated"]
+CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.0]  # logit, cosine per tap, bias
 
 
 def _model(descriptor="crop"):
     torch.manual_seed(0)
-    model = OneShotDETR(OneShotConfig.from_dict(dict(CONFIG, patch_descriptor=descriptor, roi_samples=3))).eval()
+    config = dict(CONFIG, patch_descriptor=descriptor.split("-")[0], roi_samples=3,
+                  score_calibration=CALIBRATION if descriptor.endswith("calibrated") else None)
+    model = OneShotDETR(OneShotConfig.from_dict(config)).eval()
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -50,7 +54,7 @@ MAX_PATCHES = CONFIG["max_patches"]
 def _inputs(k, descriptor="crop"):
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 64, 64, generator=g) * 255
-    if descriptor == "roi":  # boxes xyxy in [0, 1]: corners sorted, some on the image's edges
+    if descriptor.startswith("roi"):  # boxes xyxy in [0, 1]: corners sorted, some on the image's edges
         corners = torch.rand(1, k, 2, 2, generator=g)
         corners[0, 0] = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
         lo, hi = corners.min(2).values, corners.max(2).values + 0.01
@@ -88,6 +92,25 @@ def test_one_plan_takes_any_patch_count_and_equals_the_training_forward(descript
         assert out["pred_logits"].shape == (1, 3 * k, 1) and out["pred_boxes"].shape == (1, 3 * k, 4)
         assert (out["pred_logits"] - logits).abs().max() <= 1e-5, k
         assert (out["pred_boxes"] - boxes).abs().max() <= 1e-5, k
+
+
+@torch.no_grad()
+def test_calibration_combines_the_raw_logit_and_each_boxs_cosine_to_its_patch():
+    model, backbone = _model("roi-calibrated")
+    image, boxes = _inputs(3, "roi")
+    logits, out_boxes = reference_outputs(model, backbone, image, boxes)
+    levels = backbone(image)
+    descriptors = roi_descriptors(levels, boxes, 3)
+    raw, _ = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors)
+    # by hand for one box of patch 2: the box's descriptor on the image, cosine per tap with patch 2's
+    q = 2 * 3 + 1
+    box = out_boxes[0, q]
+    box_desc = roi_descriptors(levels, torch.stack([box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2,
+                                                    box[1] + box[3] / 2]).clamp(0, 1).view(1, 1, 4), 3)[0, 0]
+    edges = [0, 8, 24, 48]
+    cosines = [torch.nn.functional.cosine_similarity(box_desc[a:b], descriptors[0, 2, a:b], dim=0) for a, b in zip(edges, edges[1:])]
+    want = CALIBRATION[0] * raw[-1, 0, q, 0] + sum(w * c for w, c in zip(CALIBRATION[1:4], cosines)) + CALIBRATION[4]
+    assert abs(float(logits[0, q, 0] - want)) <= 1e-5
 
 
 @torch.no_grad()
@@ -155,7 +178,7 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
     assert [p["name"] for p in manifest["pipelines"]] == ["image", "patches"]
     assert manifest["pipelines"][1]["after"] == "image"
     assert manifest["input"]["queryPatch"]["maxPatches"] == MAX_PATCHES
-    if descriptor == "roi":
+    if descriptor.startswith("roi"):
         assert manifest["input"]["queryPatch"]["kind"] == "boxes"
         assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 4]
         # the image's taps come from encoder_input and are read by patch_queries, with no backbone of its own
@@ -164,6 +187,12 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
         assert [manifest["tensors"][t]["shape"] for t in TAPS] == [[1, 8, 8, 8], [1, 16, 4, 4], [1, 24, 2, 2]]
         ops = {n.op_type for n in onnx.load(str(tmp_path / "patch_queries.onnx")).graph.node}
         assert "GridSample" in ops and "Conv" not in ops
+        head = graphs["patch_head"]["inputs"]
+        if descriptor == "roi-calibrated":  # the head compares each box with its patch's descriptor
+            assert head[3:] == ["patch_descriptors", *TAPS]
+            assert manifest["tensors"]["patch_descriptors"]["shape"] == [1, "patches", 8 + 16 + 24]
+        else:
+            assert len(head) == 3 and "patch_descriptors" not in manifest["tensors"]
     else:
         assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 3, 32, 32]
     assert manifest["tensors"]["pred_logits"]["shape"] == [1, "patches*3", 1]

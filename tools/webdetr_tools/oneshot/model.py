@@ -37,6 +37,8 @@ API
   model.encode(levels) -> memory [B, S, d]; model.spatial_shapes(levels)
   model.patch_queries(patch_desc [B, K, 664]) -> (query_pos, tgt, reference_points, attn_mask)
   model.decode(memory, spatial_shapes, patch_desc) -> (logits [layers, B, K*G, 1], boxes [layers, B, K*G, 4])
+  model.match_logits(levels, patch_desc, logits, boxes) -> the last layer's calibrated logits (score_calibration)
+  model.calibration_inputs(levels, patch_desc, logits, boxes) -> [B, K*G, 1 + taps] what the calibration weighs
   model(levels, patch_desc) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
   load_checkpoint(path) -> model (eval); ModelDetector(model, backbone, cache, set, samples, ids) for
   evaluation/oneshot_ap.run_protocol.
@@ -71,9 +73,11 @@ class OneShotConfig:
     mask_ratio: float = 0.1
     patch_descriptor: str = "crop"  # 'crop' (backbone on a P x P crop) | 'roi' (pool the image's taps)
     roi_samples: int = 8  # 'roi': bilinear samples per box side
+    # 'roi' only, fitted after training (oneshot/calibration.py): [w_logit, w_cos_s8, w_cos_s16, w_cos_s32, bias]
+    score_calibration: list | None = None
 
     # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
-    WEIGHT_NEUTRAL = ("max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples")
+    WEIGHT_NEUTRAL = ("max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples", "score_calibration")
 
     @classmethod
     def from_dict(cls, d: dict) -> "OneShotConfig":
@@ -83,6 +87,10 @@ class OneShotConfig:
         config = cls(**d)
         if config.patch_descriptor not in ("crop", "roi"):
             raise ValueError(f"patch_descriptor must be 'crop' or 'roi', not {config.patch_descriptor!r}")
+        if config.score_calibration is not None:
+            if config.patch_descriptor != "roi" or len(config.score_calibration) != 2 + len(config.channels):
+                raise ValueError("score_calibration needs patch_descriptor 'roi' and one weight for the logit, one per "
+                                 "tap and a bias")
         return config
 
     def to_dict(self) -> dict:
@@ -199,6 +207,27 @@ class OneShotDETR(nn.Module):
             logits.append(self.class_embed(tgt))
         return torch.stack(logits), torch.stack(boxes)
 
+    def match_logits(self, levels, patch_desc, logits, boxes):
+        """The calibrated "matches the patch" logit of the last layer's boxes [B, K*G, 1]: the raw logit and the
+        per-tap cosine between each box's RoI descriptor on the image and its patch's descriptor, combined
+        linearly (config.score_calibration, a logistic fit on training pairs, oneshot/calibration.py), so that
+        scores are comparable across pictures; the raw logit when the model has no calibration."""
+        if self.config.score_calibration is None:
+            return logits
+        weights = torch.tensor(self.config.score_calibration, dtype=logits.dtype, device=logits.device)
+        return self.calibration_inputs(levels, patch_desc, logits, boxes) @ weights[:-1, None] + weights[-1]
+
+    def calibration_inputs(self, levels, patch_desc, logits, boxes):
+        """[B, K*G, 1 + taps]: each box's raw logit, then per tap the cosine similarity of the box's RoI
+        descriptor on the image (levels) and its patch's descriptor."""
+        from .patches import level_slices, roi_descriptors
+
+        box_desc = roi_descriptors(levels, box_cxcywh_to_xyxy(boxes).clamp(0, 1), self.config.roi_samples)
+        query_desc = patch_desc.repeat_interleave(self.config.queries_per_patch, dim=1)  # [B, K*G, C]
+        cosines = [F.cosine_similarity(box_desc[..., s], query_desc[..., s], dim=-1, eps=1e-6)[..., None]
+                   for s in level_slices(self.config.channels)]
+        return torch.cat([logits, *cosines], -1)
+
     def forward(self, levels, patch_desc):
         memory = self.encode(levels)
         logits, boxes = self.decode(memory, self.spatial_shapes(levels), patch_desc)
@@ -251,7 +280,8 @@ class ModelDetector:
         for t in targets:
             memory, shapes = self.memory(t)
             logits, boxes = self.model.decode(memory, shapes, desc)
-            scores = logits[-1, 0, :, 0].sigmoid()
+            levels = [f[None] for f in self.cache.features(self.name, self.ids[t])]
+            scores = self.model.match_logits(levels, desc, logits[-1], boxes[-1])[0, :, 0].sigmoid()
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]).clamp(0, 1)
             ts = self.samples[t]
             xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)

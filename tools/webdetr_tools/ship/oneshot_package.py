@@ -11,7 +11,9 @@ A model with RoI patch descriptors (config patch_descriptor 'roi', oneshot/patch
 as boxes instead of pixels: input patches [1, K, 4] xyxy relative to the image (manifest queryPatch.kind
 "boxes"), and patch_queries pools the image's backbone taps (encoder_input's outputs image_tap_s8/16/32,
 kept with the image encoding) over them with GridSample; no backbone pass per patch, and the package
-holds the backbone once.
+holds the backbone once. A calibrated model (score_calibration, oneshot/calibration.py) also passes the
+patch descriptors (patch_descriptors) to patch_head, whose logit is then the calibrated match logit:
+the raw logit and each box's RoI-descriptor cosine to its patch, per tap, combined linearly.
 
 K is a dynamic ONNX axis (symbol "patches"; query dims "patches*G", also the decoder kernel stages'
 `queries`), so a re-query runs exactly the real patches. Nothing in the patch graphs bakes K: the grouped
@@ -43,10 +45,17 @@ from ..oneshot.patches import roi_descriptors
 from .centernet import BACKBONE_NAME, INPUT_0_255, STRIDES, load_backbone, pooled_patch_descriptors, project_taps
 
 TAPS = [f"image_tap_s{s}" for s in STRIDES]  # 'roi' packages: the backbone's taps, read by patch_queries
+DESCRIPTORS = "patch_descriptors"  # calibrated packages: [1, K, 664], patch_queries -> patch_head
 
-# Suggested minimum score (manifest output.scoreThreshold): where matches start at this checkpoint
-# (model card examples); the default threshold of detect calls and of the demo.
+# Suggested minimum score (manifest output.scoreThreshold) of an uncalibrated checkpoint: where matches
+# start (model card examples); the default threshold of detect calls and of the demo. A calibrated one
+# carries its own (tools/calibrate_oneshot.py: the best F1 on the training pairs).
 SCORE_THRESHOLD = 0.15
+
+
+def score_threshold(checkpoint) -> float:
+    payload = torch.load(str(checkpoint), map_location="cpu")
+    return float(payload.get("calibration", {}).get("score_threshold", SCORE_THRESHOLD))
 EXPORTER = "webdetr_tools.ship.oneshot 3"
 PATCHES = "patches"
 
@@ -157,11 +166,18 @@ class RoiPatchQueries(PatchQueries):
     """'roi' models: boxes [1, K, 4] xyxy in [0, 1] + the image's taps -> descriptors -> the same queries."""
 
     def forward(self, boxes, *taps):
-        return self.queries(roi_descriptors(list(taps), boxes, self.model.config.roi_samples))
+        descriptors = roi_descriptors(list(taps), boxes, self.model.config.roi_samples)
+        out = self.queries(descriptors)
+        # a calibrated model's head compares each box with its patch: the descriptors go on to patch_head
+        return out + (descriptors,) if calibrated(self.model) else out
 
 
 def roi_patches(model) -> bool:
     return model.config.patch_descriptor == "roi"
+
+
+def calibrated(model) -> bool:
+    return model.config.score_calibration is not None
 
 
 class PatchDecoderStep(nn.Module):
@@ -184,11 +200,15 @@ class PatchHead(nn.Module):
         super().__init__()
         self.model, self.dims = model, dims
 
-    def forward(self, tgt, core, reference_input):
+    def forward(self, tgt, core, reference_input, descriptors=None, *taps):
         hs = finish_decoder_layer(self.model.decoder[-1], tgt, core)
         delta = self.model.bbox_embed(hs)
         centre = delta[..., :2] + inverse_sigmoid(reference_input[:, :, 0])
-        return self.model.class_embed(hs), torch.cat((centre, delta[..., 2:]), -1).sigmoid()
+        logits, boxes = self.model.class_embed(hs), torch.cat((centre, delta[..., 2:]), -1).sigmoid()
+        if descriptors is None:
+            return logits, boxes
+        # calibrated models: the raw logit and each box's similarity to its patch (OneShotDETR.match_logits)
+        return self.model.match_logits(list(taps), descriptors, logits, boxes), boxes
 
 
 def oneshot_plan(model, backbone, level_shapes):
@@ -222,8 +242,9 @@ def oneshot_plan(model, backbone, level_shapes):
     graph(image, "memory_values", MemoryValues(model, dims), [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"], values)
     patches = []
     queries_module = RoiPatchQueries(model, None, dims) if roi else PatchQueries(model, backbone, dims)
+    calibration = [DESCRIPTORS] if calibrated(model) else []
     graph(patches, "patch_queries", queries_module, ["patches"] + (TAPS if roi else []),
-          ["dec_tgt_0", "dec_query_pos", "dec_reference_input", "dec_offsets_0", "dec_logits_0"])
+          ["dec_tgt_0", "dec_query_pos", "dec_reference_input", "dec_offsets_0", "dec_logits_0"] + calibration)
     for k in range(dec):
         kernel(patches, f"decoder_{k}", f"dec_value_{k}", "dec_reference_input", f"dec_offsets_{k}", f"dec_logits_{k}",
                f"dec_core_{k}", queries)
@@ -231,7 +252,8 @@ def oneshot_plan(model, backbone, level_shapes):
             graph(patches, f"patch_decoder_{k + 1}", PatchDecoderStep(model, dims, k + 1),
                   [f"dec_tgt_{k}", f"dec_core_{k}", "dec_query_pos"],
                   [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"])
-    graph(patches, "patch_head", PatchHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"],
+    graph(patches, "patch_head", PatchHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"]
+          + (calibration + TAPS if calibration else []),
           ["pred_logits", "pred_boxes"])
     per_patch = {name: {1: queries} for name in
                  ["dec_query_pos", "dec_reference_input", "pred_logits", "pred_boxes"]
@@ -244,7 +266,7 @@ def oneshot_plan(model, backbone, level_shapes):
                              + ("; boxes pooled from the image's backbone taps" if roi else "")
                              + f") -> {dims['slots']} queries each, block-diagonal group mask, decoded against the "
                              "image memory"),
-    ], {"symbolic": {"patches": {1: PATCHES}, **per_patch}})
+    ], {"symbolic": {"patches": {1: PATCHES}, **{name: {1: PATCHES} for name in calibration}, **per_patch}})
 
 
 @torch.no_grad()
@@ -255,7 +277,7 @@ def reference_outputs(model, backbone, image, patches):
     descriptors = (roi_descriptors(levels, patches, model.config.roi_samples) if roi_patches(model)
                    else pooled_patch_descriptors(backbone, patches))
     logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors)
-    return logits[-1], boxes[-1]
+    return model.match_logits(levels, descriptors, logits[-1], boxes[-1]), boxes[-1]
 
 
 def example_patches(config, k):
@@ -299,7 +321,7 @@ def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, 
                   **INPUT_0_255, "layout": "NCHW",
                   "queryPatch": query_patch_section(config, k)},
         "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
-                   "classNames": ["match"], "boxFormat": "cxcywh-normalized", "scoreThreshold": SCORE_THRESHOLD, "topK": config["queries_per_patch"]},
+                   "classNames": ["match"], "boxFormat": "cxcywh-normalized", "scoreThreshold": score_threshold(checkpoint), "topK": config["queries_per_patch"]},
         "architecture": {"hiddenDim": config["d_model"], "numQueries": config["queries_per_patch"],
                          "encoderLayers": config["enc_layers"], "decoderLayers": config["dec_layers"],
                          "numHeads": config["nheads"], "numLevels": len(level_shapes),
