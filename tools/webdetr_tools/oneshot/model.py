@@ -223,7 +223,9 @@ class OneShotDETR(nn.Module):
         from .patches import level_slices, roi_descriptors
 
         box_desc = roi_descriptors(levels, box_cxcywh_to_xyxy(boxes).clamp(0, 1), self.config.roi_samples)
-        query_desc = patch_desc.repeat_interleave(self.config.queries_per_patch, dim=1)  # [B, K*G, C]
+        # [B, K*G, C]: each patch's descriptor for its G slots. Expand + flatten: repeat_interleave over a dynamic
+        # K exports as an ONNX Loop (host-side control flow in ORT web)
+        query_desc = patch_desc[:, :, None].expand(-1, -1, self.config.queries_per_patch, -1).flatten(1, 2)
         cosines = [F.cosine_similarity(box_desc[..., s], query_desc[..., s], dim=-1, eps=1e-6)[..., None]
                    for s in level_slices(self.config.channels)]
         return torch.cat([logits, *cosines], -1)

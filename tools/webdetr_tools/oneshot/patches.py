@@ -12,7 +12,8 @@ patch costs no backbone pass. Per tap, an S x S grid of bilinear samples at the 
 (x0 + (i + 0.5) / S * (x1 - x0), in image-relative coordinates; torch grid_sample, align_corners=False,
 padding 'border': torchvision's roi_align with aligned=True and sampling_ratio=1, whose samples within half
 a cell outside the map take the edge value), averaged -> the same 664-d layout as 'crop'.
-Exported as one ONNX GridSample per tap on a [1, K*S, S, 2] grid: the patch count stays a dynamic axis.
+Exported as one ONNX GridSample per tap on a [1, K*S, S, 2] grid and an S x S AveragePool: the patch count
+stays a dynamic axis.
 
 API
   crop_patches(rgb uint8 HxWx3, boxes xyxy pixels [K,4], size=128) -> [K, 3, size, size] float 0-255
@@ -72,7 +73,9 @@ def roi_descriptors(levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES) -> 
     parts = []
     for level in levels:
         sampled = F.grid_sample(level, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        parts.append(sampled.view(b, level.shape[1], k, samples * samples).mean(-1).transpose(1, 2))
+        # [B, C, K*S, S] -> an S x S average pool per box -> [B, C, K, 1]: AveragePool in ONNX. A ReduceMean
+        # over the samples is slow in ORT WebGPU's NHWC layout and wrong in its NCHW one on a changing K.
+        parts.append(F.avg_pool2d(sampled, samples).view(b, level.shape[1], k).transpose(1, 2))
     return torch.cat(parts, -1)
 
 
