@@ -166,7 +166,7 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
  * equals the CPU runner and the PyTorch runs of exactly those patches (test/fixtures/shipped/oneshot).
  * Inputs: the fixture photo through the CPU preprocessing (the engine's WASM path, which equals PyTorch
  * in test/models/shipped-parity.test.ts), written as raw float32 for the page (box-kind packages: the
- * rectangles). ~1.6 min on SwiftShader; npm test runs it.
+ * rectangles). ~1 min on SwiftShader; npm test runs it.
  */
 (selected('shipped_oneshot') ? test : test.skip)('shipped_oneshot: 3, 1, 3 query patches (dynamic patch count) equal the CPU runner and PyTorch', async () => {
   test.setTimeout(900_000);

@@ -31,7 +31,7 @@ const env = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? 
 // onnxruntime-web's WebGPU EP on SwiftShader takes minutes for a first frame with an R50 backbone even
 // at 64x96 (mostly shader compilation), so npm test runs one whole R50 model on WebGPU through the GPU
 // package runner (box refinement: 4-d reference points, both kernel layouts) and the shipped one-shot
-// package (box patches pooled with GridSample, calibrated head; ~1.6 min), plus the GPU runner on the
+// package (box patches pooled with GridSample, calibrated head; ~1 min), plus the GPU runner on the
 // tiny package (e2e/faults.spec.ts) and the WGSL kernels at official sizes. The rest are opt-in:
 // WEBDETR_GPU_RUNNER_VARIANTS=deformable_plain,deformable_refine,deformable_two_stage,updetr_pretrain,
 // shipped_oneshot (~35 min), WEBDETR_E2E_API_WEBGPU=1.
