@@ -120,7 +120,7 @@ def main(argv=None):
                              tcfg["patches_per_image"], mcfg.patch_size, tcfg["seed"], tcfg["min_side"],
                              tcfg["max_side"], pseudo, fraction, mcfg.queries_per_patch,
                              tcfg.get("cross_fraction", 0.0), mcfg.patch_descriptor, mcfg.roi_samples,
-                             tcfg.get("roi_jitter", 0.0))
+                             tcfg.get("roi_jitter", 0.0), tcfg.get("set_weights"))
     total = tcfg["iterations"]
     drop_at = int(total * tcfg["lr_drop_fraction"])
     log(f"{len(batches.images)} training images from {tcfg['sets']}; {sum(p.numel() for p in model.parameters())} "

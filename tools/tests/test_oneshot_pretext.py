@@ -119,3 +119,27 @@ def test_roi_patches_pool_the_features_of_their_source_image(tmp_path, monkeypat
 def test_an_unknown_descriptor_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="descriptor"):
         make_batches(tmp_path, monkeypatch, descriptor="pixels")
+
+
+def test_set_weights_set_each_sets_share_of_the_drawn_images(tmp_path, monkeypatch):
+    images = []
+    for n in range(8):  # 'big': 6 red pictures, 'small': 2 blue ones
+        name = "big" if n < 6 else "small"
+        path = tmp_path / f"{n}.png"
+        Image.new("RGB", (40, 30), COLOURS[0] if name == "big" else COLOURS[2]).save(path)
+        images.append(dict(set=name, id=str(n), path=path, width=40, height=30))
+    monkeypatch.setattr(pretext, "training_images", lambda cache, root, sets: images)
+    monkeypatch.setattr(pretext, "augment", lambda patches: patches)
+    backbone = lambda x: [x.mean(dim=(2, 3), keepdim=True)]  # descriptor = mean colour: blue = 'small'
+
+    def small_share(**kw):
+        batches = pretext.PretextBatches(StubCache(), None, ["big", "small"], backbone, batch_images=1,
+                                         patches_per_image=1, patch_size=8, seed=0, **kw)
+        return np.mean([float(batches.batch(it)[1][0, 0, 2] > 100) for it in range(300)])
+
+    assert 0.15 < small_share() < 0.35  # uniform over images: 2 of 8
+    assert 0.65 < small_share(set_weights={"small": 3.0}) < 0.85  # 3 : 1 by set
+    with pytest.raises(ValueError, match="set_weights"):
+        pretext.PretextBatches(StubCache(), None, ["big", "small"], backbone, set_weights={"other": 1.0})
+    with pytest.raises(ValueError, match="set_weights"):
+        pretext.PretextBatches(StubCache(), None, ["big", "small"], backbone, set_weights={"small": 0.0})

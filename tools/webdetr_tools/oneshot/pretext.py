@@ -30,6 +30,10 @@ cached taps of the image it comes from over its box (patches.roi_descriptors: th
 model), with the box jittered (roi_jitter: centre N(0, s) sides, sides x exp(N(0, s))) as a user's drag
 would be, instead of the crop's colour augmentation; no backbone pass per patch.
 
+Set weights (set_weights {set: weight}, default all 1): a set's images are drawn in proportion to its weight
+over its image count, so a small set (coco128's ~100 pictures of ~70 classes beside bccd's 292 of 3) can
+make up a chosen share of the batches. Without it images are drawn uniformly, as before.
+
 Seeding: batch(iteration) draws from RandomState(seed, iteration) and torch.manual_seed(seed * 1_000_003
 + iteration), so a resumed run repeats exactly the batches it would have seen.
 
@@ -42,7 +46,7 @@ API
       (set, label) so that classes of different sets never match
   PretextBatches(cache, data_root, sets, backbone, batch_images, patches_per_image, patch_size, seed,
                  min_side, max_side, pseudo=None, pseudo_fraction=0.0, max_targets=20,
-                 cross_fraction=0.0, descriptor='crop', roi_samples=8, roi_jitter=0.0).batch(iteration) -> (levels [per tap [B, C, H, W]],
+                 cross_fraction=0.0, descriptor='crop', roi_samples=8, roi_jitter=0.0, set_weights=None).batch(iteration) -> (levels [per tap [B, C, H, W]],
                  patch_desc [B, K, 664], targets [B][K] tensors [1, 4] cxcywh normalized)
 """
 from __future__ import annotations
@@ -132,9 +136,12 @@ def _cxcywh(boxes_xyxy, width, height) -> torch.Tensor:
 class PretextBatches:
     def __init__(self, cache, data_root, sets, backbone, batch_images=2, patches_per_image=5, patch_size=128,
                  seed=0, min_side=0.05, max_side=0.8, pseudo=None, pseudo_fraction=0.0, max_targets=20,
-                 cross_fraction=0.0, descriptor="crop", roi_samples=8, roi_jitter=0.0):
+                 cross_fraction=0.0, descriptor="crop", roi_samples=8, roi_jitter=0.0, set_weights=None):
         if descriptor not in ("crop", "roi"):
             raise ValueError(f"descriptor must be 'crop' or 'roi', not {descriptor!r}")
+        unknown = set(set_weights or {}) - set(sets)
+        if unknown or any(w <= 0 for w in (set_weights or {}).values()):
+            raise ValueError(f"set_weights takes positive weights of the training sets {list(sets)}, got {set_weights}")
         self.descriptor, self.roi_samples, self.roi_jitter = descriptor, roi_samples, roi_jitter
         self.cache, self.backbone = cache, backbone
         self.images = training_images(cache, data_root, sets)
@@ -149,6 +156,11 @@ class PretextBatches:
             for box, cls in zip(*found) if found is not None else ():
                 self.instances.setdefault(int(cls), []).append((n, box))
         self.classes = sorted(self.instances)
+        self.image_probs = None  # uniform over images
+        if set_weights:
+            counts = {name: sum(img["set"] == name for img in self.images) for name in sets}
+            probs = np.array([set_weights.get(img["set"], 1.0) / counts[img["set"]] for img in self.images])
+            self.image_probs = probs / probs.sum()
 
     def _teacher(self, img, flip, width):
         found = self.pseudo.get(img["set"], {}).get(img["id"])
@@ -184,7 +196,8 @@ class PretextBatches:
         torch.manual_seed(self.seed * 1_000_003 + iteration)
         jitter_rng = np.random.RandomState([self.seed, iteration, 1])  # apart, so 'crop' batches stay as they were
         items, patches, targets, roi_boxes = [], [], [], []
-        picks = rng.choice(len(self.images), min(len(self.images), self.batch_images * 4), replace=False)
+        picks = rng.choice(len(self.images), min(len(self.images), self.batch_images * 4), replace=False,
+                           p=self.image_probs)
         for i in picks:
             if len(items) == self.batch_images:
                 break

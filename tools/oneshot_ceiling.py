@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""How far re-scoring alone can take a one-shot checkpoint's AP50 (evaluation/oneshot_ap.py protocol,
+held-out splits, PyTorch on the runtime input path as tools/eval_shipped_oneshot.py).
+
+Per set it reports the checkpoint's AP50 (all pairs / same-image / cross-image), the recall of its boxes
+(targets matched at IoU >= 0.5 by any of a pair's 20 boxes, same-image and cross-image pairs apart), and two
+oracle bounds computed from the same boxes with the ground truth: AP50 when every cross-image box that matches
+no target scores below all others (a perfect "class absent in this picture" signal), and the same when only
+the boxes of cross-image pairs whose picture lacks the class are pushed down. No calibration or other re-scoring
+of these boxes can beat the first bound: past it, the model must find more of the targets (recall).
+
+    /usr/bin/python3 tools/oneshot_ceiling.py [--checkpoint tools/checkpoints/oneshot.pt] [--sets coco128] [--out F]
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from eval_shipped_oneshot import MAX_DETECTIONS, SETS, RuntimePathDetector, whole_pixel_box  # noqa: E402
+from fetch_backbone import fetch  # noqa: E402
+from webdetr_tools.evaluation.oneshot_ap import _targets, evaluate_oneshot, make_pairs, make_queries  # noqa: E402
+from webdetr_tools.oneshot.calibration import match_labels  # noqa: E402
+from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
+from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
+from webdetr_tools.training.features import set_samples  # noqa: E402
+
+
+def _ap(samples, queries, pairs, detections):
+    out = evaluate_oneshot(samples, queries, pairs, detections)
+    return {k: round(100 * out[k], 2) for k in ("AP50", "AP50_same_image", "AP50_cross_image")}
+
+
+def set_ceiling(model, backbone, samples, size):
+    queries = make_queries(samples, 60, 0)
+    pairs = make_pairs(samples, queries, 5, 0)
+    detector = RuntimePathDetector(model, backbone, samples, size)
+    detections = [None] * len(pairs)
+    for n, q in enumerate(queries):
+        idx = [p for p, pair in enumerate(pairs) if pair[0] == n]
+        for p, out in zip(idx, detector(q, [pairs[p][1] for p in idx])):
+            detections[p] = out
+    return ceiling(samples, queries, pairs, detections)
+
+
+def ceiling(samples, queries, pairs, detections):
+    """The protocol's AP50s, recall and the two oracle bounds for given detections [(boxes xyxy px, scores)]."""
+    found, total, no_match_cross, absent = {True: 0, False: 0}, {True: 0, False: 0}, [], []
+    for (n, t, same), (boxes, scores) in zip(pairs, detections):
+        q = queries[n]
+        targets = _targets(samples, q, t, same)
+        _, labels = match_labels(boxes, scores, targets, whole_pixel_box(q.box, samples[q.image]) if same else None)
+        found[same] += int(labels.sum())
+        total[same] += len(targets)
+        no_match_cross.append((labels == 0) & (not same))
+        absent.append(np.full(len(scores), not same and len(targets) == 0))
+    low = -1.0 - max(float(np.max(s)) for _, s in detections if len(s))  # below every real score
+
+    def pushed(masks):
+        return [(b, np.where(m, low + s * 1e-3, s)) for (b, s), m in zip(detections, masks)]
+
+    return {"queries": len(queries), "pairs": len(pairs), "model": _ap(samples, queries, pairs, detections),
+            "recall_at_iou50": {"same_image": f"{found[True]}/{total[True]}", "cross_image": f"{found[False]}/{total[False]}"},
+            "oracle_cross_image_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match_cross))["AP50"],
+            "oracle_absent_class_pairs_last": _ap(samples, queries, pairs, pushed(absent))["AP50"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=TOOLS.parent.parent / "shared" / "data")
+    parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "oneshot.pt")
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model, config, step = load_oneshot(args.checkpoint)
+    backbone = load_backbone(fetch())
+    report = {"checkpoint": str(args.checkpoint), "iteration": step, "command": " ".join(sys.argv),
+              "max_detections": MAX_DETECTIONS, "sets": {}}
+    for name in args.sets.split(","):
+        samples = [r[2] for r in set_samples(args.data, name) if r[3] == "val"]
+        report["sets"][name] = set_ceiling(model, backbone, samples, config["image_size"])
+        print(name, json.dumps(report["sets"][name]), flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
