@@ -4,8 +4,9 @@
  * results (unit-tested in test/bench/render-model-results.test.ts); re-render from a saved file with
  *
  *   node bench/render-model-results.mjs bench/results/<file>-models.json   (MODELS.md, SVG, README section)
+ *   node bench/render-model-results.mjs <file>.json --page OFFICIAL         (bench/OFFICIAL.md and the SVG only)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -325,19 +326,51 @@ export function replaceReadmeSection(readme, results, links) {
   return anchor >= 0 ? readme.slice(0, anchor) + section + readme.slice(anchor) : `${readme.trimEnd()}\n${section}`;
 }
 
+/** The default page: MODELS.md, and the only one that also rewrites the README's "Benchmarks" section. */
+export const MAIN_PAGE = 'MODELS';
+
+/** The adapter in a results file name: 'google-swiftshader' (the kernel benchmark's files use it too). */
+export function adapterSlug(results) {
+  const adapter = results.environment.adapter;
+  return `${adapter.vendor}-${adapter.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+}
+
+/** Where a run's files go: bench/results/<day>-<adapter>-<page>.{json,svg} and bench/<page>.md. */
+export function resultFileBase(results, page = MAIN_PAGE) {
+  return `${results.date.slice(0, 10)}-${adapterSlug(results)}-${page === MAIN_PAGE ? 'models' : page.toLowerCase()}`;
+}
+
+/**
+ * Writes a run's SVG, its page bench/<page>.md and, for the main page only, the README section; the JSON too
+ * unless `json` is false (re-rendering a saved file). A separate page (e.g. --page OFFICIAL for a run of the
+ * official-format variants alone) leaves MODELS.md and the README as they are. Returns the paths written.
+ */
+export function writeModelPages(repoRoot, results, { page = MAIN_PAGE, base = resultFileBase(results, page), json = true } = {}) {
+  const benchDir = join(repoRoot, 'bench');
+  mkdirSync(join(benchDir, 'results'), { recursive: true });
+  const written = [];
+  const write = (path, text) => {
+    writeFileSync(join(repoRoot, path), text);
+    written.push(path);
+  };
+  if (json) write(`bench/results/${base}.json`, `${JSON.stringify(results, null, 1)}\n`);
+  write(`bench/results/${base}.svg`, renderModelSvg(results));
+  write(`bench/${page}.md`, renderModelMarkdown(results, { json: `results/${base}.json`, svg: `results/${base}.svg` }));
+  if (page === MAIN_PAGE) {
+    const links = { json: `bench/results/${base}.json`, svg: `bench/results/${base}.svg`, page: `bench/${page}.md` };
+    write('README.md', replaceReadmeSection(readFileSync(join(repoRoot, 'README.md'), 'utf8'), results, links));
+  }
+  return written;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const file = process.argv[2];
-  if (!file) {
-    console.error('usage: node bench/render-model-results.mjs bench/results/<file>-models.json');
+  const [file, flag, pageArg] = process.argv.slice(2);
+  if (!file || (flag !== undefined && (flag !== '--page' || !/^[A-Za-z0-9_-]+$/.test(pageArg ?? '')))) {
+    console.error('usage: node bench/render-model-results.mjs bench/results/<file>.json [--page NAME]');
     process.exit(2);
   }
   const results = JSON.parse(readFileSync(file, 'utf8'));
-  const benchDir = join(dirname(fileURLToPath(import.meta.url)));
-  const base = basename(file).replace(/\.json$/, '');
-  writeFileSync(join(benchDir, 'results', `${base}.svg`), renderModelSvg(results));
-  writeFileSync(join(benchDir, 'MODELS.md'), renderModelMarkdown(results, { json: `results/${base}.json`, svg: `results/${base}.svg` }));
-  const readmePath = join(benchDir, '..', 'README.md');
-  const links = { json: `bench/results/${base}.json`, svg: `bench/results/${base}.svg`, page: 'bench/MODELS.md' };
-  writeFileSync(readmePath, replaceReadmeSection(readFileSync(readmePath, 'utf8'), results, links));
-  console.log(`wrote bench/MODELS.md, bench/results/${base}.svg and README.md#benchmarks`);
+  const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const written = writeModelPages(repoRoot, results, { page: pageArg ?? MAIN_PAGE, base: basename(file).replace(/\.json$/, ''), json: false });
+  console.log(`wrote ${written.join(', ')}`);
 }

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runOnBenchPage } from './bench-page.mjs';
 import { renderResultsMarkdown } from './render-results.mjs';
+import { adapterSlug } from './render-model-results.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -93,8 +94,7 @@ await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/kernels/
     ok = false;
   }
 
-  const adapter = results.environment.adapter;
-  const slug = `${adapter.vendor}-${adapter.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+  const slug = adapterSlug(results);
   const day = results.date.slice(0, 10);
   const json = `${JSON.stringify(results, null, 1)}\n`;
   if (args['no-write']) {

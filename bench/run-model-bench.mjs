@@ -6,21 +6,21 @@
  * warm frames, per-stage medians, one-shot re-query, peak GPU bytes, download bytes; plus scaling
  * with input size and patch count. Writes bench/results/<date>-<adapter>-models.json,
  * bench/MODELS.md (table) and bench/results/<date>-<adapter>-models.svg (chart), and the README's
- * "Benchmarks" section.
+ * "Benchmarks" section. --page NAME writes bench/NAME.md and bench/results/<date>-<adapter>-<name>.* instead
+ * and leaves MODELS.md and the README alone (a run of some models only, e.g. the official variants).
  *
  *   node bench/run-model-bench.mjs [--quick] [--official [--official-variants plain,refine,two-stage]] [--only detector-320,oneshot-k10]
- *                                  [--port 5196] [--no-write] [--no-export] [--sizes 256,320,416,512]
+ *                                  [--port 5196] [--no-write] [--no-export] [--sizes 256,320,416,512] [--page MODELS]
  *
  * Packages come from .cache/bench-models (tools/build_models.py --bench-out, run here first unless
  * --no-export): the shipped checkpoints exported WITH the single graph; public/models is untouched.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuCount, headCommit, hostLoad, runOnBenchPage } from './bench-page.mjs';
-import { renderModelMarkdown, renderModelSvg, replaceReadmeSection } from './render-model-results.mjs';
+import { MAIN_PAGE, writeModelPages } from './render-model-results.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -33,8 +33,10 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     'no-export': { type: 'boolean', default: false },
     sizes: { type: 'string' },
+    page: { type: 'string', default: MAIN_PAGE },
   },
 });
+if (!/^[A-Za-z0-9_-]+$/.test(args.page)) throw new Error(`--page wants a file name (letters, digits, - and _), got ${args.page}`);
 
 const BENCH_DIR = '.cache/bench-models';
 const quick = args.quick;
@@ -140,22 +142,9 @@ await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/i
 });
 
 function write(results) {
-  const adapter = results.environment.adapter;
-  const slug = `${adapter.vendor}-${adapter.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
-  const day = results.date.slice(0, 10);
-  const json = `${JSON.stringify(results, null, 1)}\n`;
   if (args['no-write']) {
-    console.log(json);
-  } else {
-    const resultsDir = join(repoRoot, 'bench', 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    const base = `${day}-${slug}-models`;
-    writeFileSync(join(resultsDir, `${base}.json`), json);
-    writeFileSync(join(resultsDir, `${base}.svg`), renderModelSvg(results));
-    const markdown = renderModelMarkdown(results, { json: `results/${base}.json`, svg: `results/${base}.svg` });
-    writeFileSync(join(repoRoot, 'bench', 'MODELS.md'), markdown);
-    const readmePath = join(repoRoot, 'README.md');
-    writeFileSync(readmePath, replaceReadmeSection(readFileSync(readmePath, 'utf8'), results, { json: `bench/results/${base}.json`, svg: `bench/results/${base}.svg`, page: 'bench/MODELS.md' }));
-    console.log(`wrote bench/results/${base}.{json,svg}, bench/MODELS.md, README.md#benchmarks`);
+    console.log(`${JSON.stringify(results, null, 1)}\n`);
+    return;
   }
+  console.log(`wrote ${writeModelPages(repoRoot, results, { page: args.page }).join(', ')}`);
 }

@@ -1,7 +1,10 @@
 /** Pure parts of the full-model benchmark: stage grouping, medians, ratios, headline and rendering. */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs module without types
-import { formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceReadmeSection } from '../../bench/render-model-results.mjs';
+import { formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceReadmeSection, resultFileBase, writeModelPages } from '../../bench/render-model-results.mjs';
 import { summarize } from '../../bench/kernels/stats.js';
 import { groupTimes, medianByKey, stageGroup } from '../../bench/models/stage-groups.js';
 
@@ -106,6 +109,29 @@ describe('model benchmark rendering', () => {
     expect(once).toContain('google / swiftshader (SwiftShader: CPU emulation of a GPU, not GPU speed)');
     const twice = replaceReadmeSection(once, results, { json: 'bench/results/x.json', svg: 'bench/results/x.svg', page: 'bench/MODELS.md' });
     expect(twice).toBe(once);
+  });
+
+  it('writes MODELS.md and the README for the main page, and a separate page without touching either', () => {
+    const repo = mkdtempSync(join(tmpdir(), 'webdetr-bench-'));
+    try {
+      mkdirSync(join(repo, 'bench'));
+      writeFileSync(join(repo, 'README.md'), '# x\n\n## Layout\n');
+      const results = fakeResults();
+      expect(resultFileBase(results)).toBe('2026-11-23-google-swiftshader-models');
+      expect(writeModelPages(repo, results)).toEqual(['bench/results/2026-11-23-google-swiftshader-models.json',
+        'bench/results/2026-11-23-google-swiftshader-models.svg', 'bench/MODELS.md', 'README.md']);
+      const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+      expect(readme).toContain('## Benchmarks');
+      const models = readFileSync(join(repo, 'bench', 'MODELS.md'), 'utf8');
+      expect(writeModelPages(repo, results, { page: 'OFFICIAL' })).toEqual(['bench/results/2026-11-23-google-swiftshader-official.json',
+        'bench/results/2026-11-23-google-swiftshader-official.svg', 'bench/OFFICIAL.md']);
+      expect(readFileSync(join(repo, 'README.md'), 'utf8')).toBe(readme);
+      expect(readFileSync(join(repo, 'bench', 'MODELS.md'), 'utf8')).toBe(models);
+      expect(readFileSync(join(repo, 'bench', 'OFFICIAL.md'), 'utf8')).toContain('(results/2026-11-23-google-swiftshader-official.json)');
+      expect(JSON.parse(readFileSync(join(repo, 'bench', 'results', '2026-11-23-google-swiftshader-official.json'), 'utf8'))).toEqual(results);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
   });
 
   it('does not call a real adapter CPU emulation', () => {
