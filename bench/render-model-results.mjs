@@ -25,6 +25,9 @@ const GROUP_LABELS = {
   'attention-decoder': 'attention kernel, decoder',
   'single-graph': 'single graph',
 };
+// Models with a row in the headline, per-implementation, stage and op tables: the main ones and the official-format
+// variants (their own page, or MODELS.md with --official); scaling points only have the scaling tables.
+const tabled = (m) => m.role === 'main' || m.role === 'official';
 const README_START = '<!-- bench:models:start -->';
 const README_END = '<!-- bench:models:end -->';
 
@@ -129,7 +132,7 @@ function diffText(v) {
 
 export function mainTable(results) {
   const rows = [];
-  for (const model of results.models.filter((m) => m.role === 'main')) {
+  for (const model of results.models.filter(tabled)) {
     for (const v of model.variants) {
       rows.push([
         model.id,
@@ -147,7 +150,7 @@ export function mainTable(results) {
 }
 
 export function headlineTable(results) {
-  const rows = results.models.filter((m) => m.role === 'main').map((m) => {
+  const rows = results.models.filter(tabled).map((m) => {
     const h = headline(m);
     return [
       m.id,
@@ -163,7 +166,7 @@ export function headlineTable(results) {
 
 function stageTable(results) {
   const rows = [];
-  for (const model of results.models.filter((m) => m.role === 'main')) {
+  for (const model of results.models.filter(tabled)) {
     const a = variantOf(model, 'split-webgpu');
     if (a === undefined) continue;
     for (const [group, ms] of Object.entries(a.groupMedianMs).sort((x, y) => y[1] - x[1])) {
@@ -175,7 +178,7 @@ function stageTable(results) {
 
 function opTable(results) {
   const rows = [];
-  for (const model of results.models.filter((m) => m.role === 'main')) {
+  for (const model of results.models.filter(tabled)) {
     for (const v of model.variants.filter((x) => x.ortOpGpuMs !== undefined)) {
       const ops = Object.entries(v.ortOpGpuMs).sort((x, y) => y[1] - x[1]);
       const total = ops.reduce((s, [, ms]) => s + ms, 0);
