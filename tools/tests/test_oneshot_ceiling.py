@@ -29,6 +29,7 @@ def test_bounds_lift_the_true_matches_above_the_false_alarms_of_other_pictures()
     assert out["model"]["AP50"] < 100
     # every cross-image box that matches nothing goes last: both targets rank first
     assert out["oracle_cross_image_false_boxes_last"] == pytest.approx(100)
+    assert out["oracle_false_boxes_last"] == pytest.approx(100)
     # only the picture lacking 'a' goes last: the miss at 0.9 in picture 1 still outranks its hit
     assert out["model"]["AP50"] < out["oracle_absent_class_pairs_last"] < 100
 
@@ -38,4 +39,11 @@ def test_recall_counts_targets_no_box_found():
                   (np.zeros((0, 4)), np.zeros(0))]
     out = ceiling(SAMPLES, QUERIES, PAIRS, detections)
     assert out["recall_at_iou50"] == {"same_image": "0/1", "cross_image": "0/1"}
-    assert out["oracle_cross_image_false_boxes_last"] == 0
+    assert out["oracle_cross_image_false_boxes_last"] == out["oracle_false_boxes_last"] == 0
+
+
+def test_a_perfect_ranking_also_lifts_hits_above_false_alarms_in_the_query_picture():
+    detections = [(np.array([[30, 30, 45, 45], [50, 50, 70, 70]]), np.array([0.9, 0.5])),  # a miss above the hit
+                  (np.array([[10, 10, 30, 30]]), np.array([0.3])), (np.zeros((0, 4)), np.zeros(0))]
+    out = ceiling(SAMPLES, QUERIES, PAIRS, detections)
+    assert out["oracle_cross_image_false_boxes_last"] < out["oracle_false_boxes_last"] == pytest.approx(100)
