@@ -32,7 +32,7 @@ from PIL import Image  # noqa: E402
 from build_models import model_input  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
-from webdetr_tools.evaluation.oneshot_ap import evaluate_oneshot, make_pairs, make_queries  # noqa: E402
+from webdetr_tools.evaluation.oneshot_ap import detect_pairs, evaluate_oneshot, make_pairs, make_queries  # noqa: E402
 from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
 from webdetr_tools.oneshot.patches import crop_patches, pooled_features, roi_descriptors  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
@@ -137,12 +137,7 @@ def main():
         samples = [r[2] for r in rows]
         queries = make_queries(samples, 60, 0)
         pairs = make_pairs(samples, queries, 5, 0)
-        detector = RuntimePathDetector(model, backbone, samples, config["image_size"])
-        detections = [None] * len(pairs)
-        for n, q in enumerate(queries):
-            idx = [p for p, pair in enumerate(pairs) if pair[0] == n]
-            for p, out in zip(idx, detector(q, [pairs[p][1] for p in idx])):
-                detections[p] = out
+        detections = detect_pairs(queries, pairs, RuntimePathDetector(model, backbone, samples, config["image_size"]))
         torch_all = evaluate_oneshot(samples, queries, pairs, detections)
         same = [p for p, pair in enumerate(pairs) if pair[2]]
         entry = {"images": len(samples), "queries": len(queries),

@@ -25,7 +25,8 @@ import torch  # noqa: E402
 
 from eval_shipped_oneshot import MAX_DETECTIONS, SETS, RuntimePathDetector, whole_pixel_box  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.evaluation.oneshot_ap import _targets, evaluate_oneshot, make_pairs, make_queries  # noqa: E402
+from webdetr_tools.evaluation.oneshot_ap import (_targets, detect_pairs, evaluate_oneshot, make_pairs,  # noqa: E402
+                                                 make_queries)
 from webdetr_tools.oneshot.calibration import match_labels  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
 from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
@@ -40,12 +41,7 @@ def _ap(samples, queries, pairs, detections):
 def set_ceiling(model, backbone, samples, size):
     queries = make_queries(samples, 60, 0)
     pairs = make_pairs(samples, queries, 5, 0)
-    detector = RuntimePathDetector(model, backbone, samples, size)
-    detections = [None] * len(pairs)
-    for n, q in enumerate(queries):
-        idx = [p for p, pair in enumerate(pairs) if pair[0] == n]
-        for p, out in zip(idx, detector(q, [pairs[p][1] for p in idx])):
-            detections[p] = out
+    detections = detect_pairs(queries, pairs, RuntimePathDetector(model, backbone, samples, size))
     return ceiling(samples, queries, pairs, detections)
 
 

@@ -35,8 +35,9 @@ API
   make_queries(samples, max_queries=60, seed=0, min_size=8) -> list[OneShotQuery]
   make_pairs(samples, queries, cross_images=5, seed=0) -> list[(query_number, target_image, same_image)]
   evaluate_oneshot(samples, queries, pairs, detections, iou=0.5, max_detections=20) -> dict
-  run_protocol(samples, detect, ...) -> dict: builds queries and pairs, calls
-      detect(query, target_images) -> list of (boxes [D,4], scores [D]) once per query, evaluates.
+  detect_pairs(queries, pairs, detect, progress=None) -> detections, one (boxes, scores) per pair: calls
+      detect(query, target_images) -> list of (boxes [D,4], scores [D]) once per query, over its pairs
+  run_protocol(samples, detect, ...) -> dict: builds queries and pairs, detect_pairs, evaluates.
 """
 from __future__ import annotations
 
@@ -163,11 +164,9 @@ def evaluate_oneshot(samples, queries, pairs, detections, iou: float = 0.5, max_
     }
 
 
-def run_protocol(samples, detect, max_queries: int = 60, cross_images: int = 5, seed: int = 0,
-                 max_detections: int = 20, min_size: float = 8, progress=None) -> dict:
-    """detect(query, target_images: list[int]) -> list of (boxes, scores), one per target image."""
-    queries = make_queries(samples, max_queries, seed, min_size)
-    pairs = make_pairs(samples, queries, cross_images, seed)
+def detect_pairs(queries, pairs, detect, progress=None) -> list:
+    """detections[p] for pairs[p]: detect(query, target_images: list[int]) -> list of (boxes, scores), one per
+    target image, called once per query with the target images of its pairs."""
     detections = [None] * len(pairs)
     for n, q in enumerate(queries):
         idx = [p for p, pair in enumerate(pairs) if pair[0] == n]
@@ -176,6 +175,15 @@ def run_protocol(samples, detect, max_queries: int = 60, cross_images: int = 5, 
             detections[p] = out
         if progress:
             progress(n + 1, len(queries))
+    return detections
+
+
+def run_protocol(samples, detect, max_queries: int = 60, cross_images: int = 5, seed: int = 0,
+                 max_detections: int = 20, min_size: float = 8, progress=None) -> dict:
+    """detect(query, target_images: list[int]) -> list of (boxes, scores), one per target image."""
+    queries = make_queries(samples, max_queries, seed, min_size)
+    pairs = make_pairs(samples, queries, cross_images, seed)
+    detections = detect_pairs(queries, pairs, detect, progress)
     out = evaluate_oneshot(samples, queries, pairs, detections, 0.5, max_detections)
     out["protocol"] = dict(max_queries=max_queries, cross_images=cross_images, seed=seed,
                            max_detections=max_detections, min_size=min_size, iou=0.5)

@@ -257,9 +257,12 @@ class ModelDetector:
         self.name, self.samples, self.ids, self.max_detections = name, samples, ids, max_detections
         self._memory = {}
 
+    def levels(self, i):
+        return [f[None] for f in self.cache.features(self.name, self.ids[i])]
+
     def memory(self, i):
         if i not in self._memory:
-            levels = [f[None] for f in self.cache.features(self.name, self.ids[i])]
+            levels = self.levels(i)
             self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
         return self._memory[i]
 
@@ -269,7 +272,7 @@ class ModelDetector:
 
         s, config = self.samples[query.image], self.model.config
         if config.patch_descriptor == "roi":
-            levels = [f[None] for f in self.cache.features(self.name, self.ids[query.image])]
+            levels = self.levels(query.image)
             box = torch.tensor(query.box, dtype=torch.float32) / torch.tensor([s.width, s.height, s.width, s.height])
             return roi_descriptors(levels, box.clamp(0, 1).view(1, 1, 4), config.roi_samples)
         patch = crop_patches(read_rgb(s.image), np.array(query.box)[None], config.patch_size)
@@ -282,8 +285,7 @@ class ModelDetector:
         for t in targets:
             memory, shapes = self.memory(t)
             logits, boxes = self.model.decode(memory, shapes, desc)
-            levels = [f[None] for f in self.cache.features(self.name, self.ids[t])]
-            scores = self.model.match_logits(levels, desc, logits[-1], boxes[-1])[0, :, 0].sigmoid()
+            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1])[0, :, 0].sigmoid()
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]).clamp(0, 1)
             ts = self.samples[t]
             xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)

@@ -49,15 +49,15 @@ DESCRIPTORS = "patch_descriptors"  # calibrated packages: [1, K, 664], patch_que
 
 # Suggested minimum score (manifest output.scoreThreshold) of an uncalibrated checkpoint: where matches
 # start (model card examples); the default threshold of detect calls and of the demo. A calibrated one
-# carries its own (tools/calibrate_oneshot.py: the best F1 on the training pairs).
+# carries its own (tools/calibrate_oneshot.py: the best F2 on the training same-image pairs).
 SCORE_THRESHOLD = 0.15
+EXPORTER = "webdetr_tools.ship.oneshot 3"
+PATCHES = "patches"
 
 
 def score_threshold(checkpoint) -> float:
     payload = torch.load(str(checkpoint), map_location="cpu")
     return float(payload.get("calibration", {}).get("score_threshold", SCORE_THRESHOLD))
-EXPORTER = "webdetr_tools.ship.oneshot 3"
-PATCHES = "patches"
 
 
 def load_oneshot(checkpoint):
