@@ -107,3 +107,22 @@ def test_calibration_needs_roi_patches_and_one_weight_per_input():
         OneShotConfig.from_dict({"score_calibration": [1, 0, 0, 0, 0]})
     with pytest.raises(ValueError, match="score_calibration"):
         OneShotConfig.from_dict({"patch_descriptor": "roi", "score_calibration": [1, 0]})
+
+
+def test_calibration_overlap_adds_one_weight():
+    OneShotConfig.from_dict({"patch_descriptor": "roi", "calibration_overlap": True, "score_calibration": [1, 0, 0, 0, 0, 0]})
+    with pytest.raises(ValueError, match="overlap"):
+        OneShotConfig.from_dict({"patch_descriptor": "roi", "calibration_overlap": True, "score_calibration": [1, 0, 0, 0, 0]})
+
+
+def test_duplicate_overlap_is_the_iou_with_a_stronger_box_of_the_same_patch():
+    from webdetr_tools.oneshot.model import duplicate_overlap
+
+    # two patches of 3 boxes (cxcywh): patch 0 holds a box and its near-copy; patch 1 the same boxes in another order
+    boxes = torch.tensor([[[0.3, 0.3, 0.2, 0.2], [0.32, 0.3, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1],
+                           [0.32, 0.3, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1], [0.3, 0.3, 0.2, 0.2]]])
+    logits = torch.tensor([[[2.0], [1.0], [3.0], [2.0], [1.0], [0.5]]])
+    copy_iou = (0.18 * 0.2) / (2 * 0.04 - 0.18 * 0.2)  # the near-copy shifted by 0.02 of a 0.2-wide box
+    want = [0.0, copy_iou, 0.0, 0.0, 0.0, copy_iou]  # the strongest of a group and boxes overlapping no stronger: 0
+    # box 4 equals patch 0's stronger box 2 (IoU 1) but belongs to patch 1, where no stronger box overlaps it: 0
+    np.testing.assert_allclose(duplicate_overlap(logits, boxes, 3)[0, :, 0].numpy(), want, atol=1e-6)

@@ -5,11 +5,13 @@ forward; a patch's results do not depend on the other patches; the package expor
 dynamic axis (manifest symbol "patches", kernel queries "patches*G") with a valid manifest."""
 import json
 
+import numpy as np
 import onnx
 import pytest
 import torch
 from torch import nn
 
+from webdetr_tools.evaluation.coco_ap import box_iou
 from webdetr_tools.export.package import write_package
 from webdetr_tools.export.msda_core import ms_deform_attn_core
 from webdetr_tools.export.plan import run_plan
@@ -34,13 +36,14 @@ class StandInBackbone(nn.Module):
 
 
 DESCRIPTORS = ["crop", "roi", "roi-calibrated"]
-CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.0]  # logit, cosine per tap, bias
+CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.3, -1.0]  # logit, cosine per tap, overlap with a stronger box, bias
 
 
 def _model(descriptor="crop"):
     torch.manual_seed(0)
     config = dict(CONFIG, patch_descriptor=descriptor.split("-")[0], roi_samples=3,
-                  score_calibration=CALIBRATION if descriptor.endswith("calibrated") else None)
+                  score_calibration=CALIBRATION if descriptor.endswith("calibrated") else None,
+                  calibration_overlap=descriptor.endswith("calibrated"))
     model = OneShotDETR(OneShotConfig.from_dict(config)).eval()
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
@@ -95,22 +98,29 @@ def test_one_plan_takes_any_patch_count_and_equals_the_training_forward(descript
 
 
 @torch.no_grad()
-def test_calibration_combines_the_raw_logit_and_each_boxs_cosine_to_its_patch():
+def test_calibration_combines_the_raw_logit_each_boxs_cosine_to_its_patch_and_its_overlap():
     model, backbone = _model("roi-calibrated")
+    model.bbox_embed.layers[-1].bias[2:] += 3.0  # large boxes: a group's boxes overlap, the overlap term counts
     image, boxes = _inputs(3, "roi")
     logits, out_boxes = reference_outputs(model, backbone, image, boxes)
     levels = backbone(image)
     descriptors = roi_descriptors(levels, boxes, 3)
     raw, _ = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors)
-    # by hand for one box of patch 2: the box's descriptor on the image, cosine per tap with patch 2's
-    q = 2 * 3 + 1
+    # by hand for the weakest box of patch 2 (queries 6..8): the box's descriptor on the image, cosine per tap with
+    # patch 2's, and its largest IoU with a box of the group whose raw logit is higher
+    group = range(2 * 3, 3 * 3)
+    q = min(group, key=lambda j: float(raw[-1, 0, j, 0]))
     box = out_boxes[0, q]
     box_desc = roi_descriptors(levels, torch.stack([box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2,
                                                     box[1] + box[3] / 2]).clamp(0, 1).view(1, 1, 4), 3)[0, 0]
     edges = [0, 8, 24, 48]
     cosines = [torch.nn.functional.cosine_similarity(box_desc[a:b], descriptors[0, 2, a:b], dim=0) for a, b in zip(edges, edges[1:])]
-    want = CALIBRATION[0] * raw[-1, 0, q, 0] + sum(w * c for w, c in zip(CALIBRATION[1:4], cosines)) + CALIBRATION[4]
+    xyxy = np.array([[b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2] for b in out_boxes[0].tolist()])
+    overlap = max([box_iou(xyxy[q], xyxy[j])[0, 0] for j in group if raw[-1, 0, j, 0] > raw[-1, 0, q, 0]], default=0.0)
+    want = (CALIBRATION[0] * raw[-1, 0, q, 0] + sum(w * c for w, c in zip(CALIBRATION[1:4], cosines))
+            + CALIBRATION[4] * overlap + CALIBRATION[5])
     assert abs(float(logits[0, q, 0] - want)) <= 1e-5
+    assert overlap > 0.1  # the term is exercised
 
 
 @torch.no_grad()

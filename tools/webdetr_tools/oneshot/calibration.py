@@ -1,12 +1,16 @@
 """Calibrated match scores for RoI one-shot models: a logistic fit of "this box matches the patch" on the
 labeled training pairs, over the model's raw logit and the per-tap cosine similarity between the box's
-and the patch's RoI descriptors (OneShotDETR.calibration_inputs).
+and the patch's RoI descriptors, and (calibration_overlap) each box's IoU with a box of its patch whose raw
+logit is higher (OneShotDETR.calibration_inputs).
 
 Why: one-shot AP50 ranks the boxes of all (query, picture) pairs together, and a query's class is absent
 from most other pictures. The decoder's match logit ranks boxes within a picture well but is not
 comparable across pictures: confident answers in pictures lacking the class outrank true matches
 elsewhere (coco128). Appearance similarity is comparable across pictures (the sliding-window baseline
-is built on it). A logistic regression on both, fitted to what a match is, gives a probability.
+is built on it). A logistic regression on both, fitted to what a match is, gives a probability. Within a
+picture, the decoder often answers one object with several slots of a patch's group: the overlap with a
+stronger box of the group marks these duplicates (on the training pairs its weight is the largest after the
+logit's; on held-out pictures it lifted every set, tools/results/oneshot_calibration.json).
 
 Data: the one-shot protocol (evaluation/oneshot_ap.py: queries, same- and cross-image pairs) on each
 labeled set's 'train' split; held-out images are never read. Labels follow the protocol's matching: in

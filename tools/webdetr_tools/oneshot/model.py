@@ -38,7 +38,8 @@ API
   model.patch_queries(patch_desc [B, K, 664]) -> (query_pos, tgt, reference_points, attn_mask)
   model.decode(memory, spatial_shapes, patch_desc) -> (logits [layers, B, K*G, 1], boxes [layers, B, K*G, 4])
   model.match_logits(levels, patch_desc, logits, boxes) -> the last layer's calibrated logits (score_calibration)
-  model.calibration_inputs(levels, patch_desc, logits, boxes) -> [B, K*G, 1 + taps] what the calibration weighs
+  model.calibration_inputs(levels, patch_desc, logits, boxes) -> [B, K*G, 1 + taps (+ 1)] what the calibration weighs
+  duplicate_overlap(logits, boxes, G) -> [B, K*G, 1] each box's IoU with a stronger box of its patch
   model(levels, patch_desc) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
   load_checkpoint(path) -> model (eval); ModelDetector(model, backbone, cache, set, samples, ids) for
   evaluation/oneshot_ap.run_protocol.
@@ -73,11 +74,14 @@ class OneShotConfig:
     mask_ratio: float = 0.1
     patch_descriptor: str = "crop"  # 'crop' (backbone on a P x P crop) | 'roi' (pool the image's taps)
     roi_samples: int = 8  # 'roi': bilinear samples per box side
-    # 'roi' only, fitted after training (oneshot/calibration.py): [w_logit, w_cos_s8, w_cos_s16, w_cos_s32, bias]
+    # 'roi' only, fitted after training (oneshot/calibration.py): [w_logit, w_cos_s8, w_cos_s16, w_cos_s32,
+    # (w_overlap if calibration_overlap,) bias]
     score_calibration: list | None = None
+    calibration_overlap: bool = False  # the calibration also weighs each box's overlap with a stronger box of its patch
 
     # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
-    WEIGHT_NEUTRAL = ("max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples", "score_calibration")
+    WEIGHT_NEUTRAL = ("max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples", "score_calibration",
+                      "calibration_overlap")
 
     @classmethod
     def from_dict(cls, d: dict) -> "OneShotConfig":
@@ -88,9 +92,10 @@ class OneShotConfig:
         if config.patch_descriptor not in ("crop", "roi"):
             raise ValueError(f"patch_descriptor must be 'crop' or 'roi', not {config.patch_descriptor!r}")
         if config.score_calibration is not None:
-            if config.patch_descriptor != "roi" or len(config.score_calibration) != 2 + len(config.channels):
+            inputs = 1 + len(config.channels) + int(config.calibration_overlap)
+            if config.patch_descriptor != "roi" or len(config.score_calibration) != inputs + 1:
                 raise ValueError("score_calibration needs patch_descriptor 'roi' and one weight for the logit, one per "
-                                 "tap and a bias")
+                                 "tap, one for the overlap when calibration_overlap, and a bias")
         return config
 
     def to_dict(self) -> dict:
@@ -209,8 +214,8 @@ class OneShotDETR(nn.Module):
 
     def match_logits(self, levels, patch_desc, logits, boxes):
         """The calibrated "matches the patch" logit of the last layer's boxes [B, K*G, 1]: the raw logit and the
-        per-tap cosine between each box's RoI descriptor on the image and its patch's descriptor, combined
-        linearly (config.score_calibration, a logistic fit on training pairs, oneshot/calibration.py), so that
+        per-tap cosine between each box's RoI descriptor on the image and its patch's descriptor (and, with
+        calibration_overlap, its overlap with a stronger box of its patch), combined linearly (config.score_calibration, a logistic fit on training pairs, oneshot/calibration.py), so that
         scores are comparable across pictures; the raw logit when the model has no calibration."""
         if self.config.score_calibration is None:
             return logits
@@ -218,8 +223,9 @@ class OneShotDETR(nn.Module):
         return self.calibration_inputs(levels, patch_desc, logits, boxes) @ weights[:-1, None] + weights[-1]
 
     def calibration_inputs(self, levels, patch_desc, logits, boxes):
-        """[B, K*G, 1 + taps]: each box's raw logit, then per tap the cosine similarity of the box's RoI
-        descriptor on the image (levels) and its patch's descriptor."""
+        """[B, K*G, 1 + taps (+ 1)]: each box's raw logit, then per tap the cosine similarity of the box's RoI
+        descriptor on the image (levels) and its patch's descriptor, then (config.calibration_overlap) its
+        overlap with a stronger box of the same patch (duplicate_overlap)."""
         from .patches import level_slices, roi_descriptors
 
         box_desc = roi_descriptors(levels, box_cxcywh_to_xyxy(boxes).clamp(0, 1), self.config.roi_samples)
@@ -228,13 +234,32 @@ class OneShotDETR(nn.Module):
         query_desc = patch_desc[:, :, None].expand(-1, -1, self.config.queries_per_patch, -1).flatten(1, 2)
         cosines = [F.cosine_similarity(box_desc[..., s], query_desc[..., s], dim=-1, eps=1e-6)[..., None]
                    for s in level_slices(self.config.channels)]
-        return torch.cat([logits, *cosines], -1)
+        overlap = [duplicate_overlap(logits, boxes, self.config.queries_per_patch)] if self.config.calibration_overlap else []
+        return torch.cat([logits, *cosines, *overlap], -1)
 
     def forward(self, levels, patch_desc):
         memory = self.encode(levels)
         logits, boxes = self.decode(memory, self.spatial_shapes(levels), patch_desc)
         aux = [{"pred_logits": lg, "pred_boxes": bx} for lg, bx in zip(logits[:-1], boxes[:-1])]
         return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux": aux}
+
+
+def duplicate_overlap(logits, boxes, per_patch: int):
+    """[B, K*G, 1]: per box, the largest IoU with a box of the same patch's group whose raw logit is higher (0 for
+    the group's strongest box). Why: the decoder answers one object with several of a group's slots; those extra
+    boxes are false alarms the protocol counts, and this is what marks them (calibration fit on coco128's same-
+    image pairs: most false alarms that outrank hits). IoU is taken on the boxes relative to the image: it does
+    not change under the stretch to pixels. Shapes stay dynamic in K (reshape by G)."""
+    b = logits.shape[0]
+    xyxy = box_cxcywh_to_xyxy(boxes).reshape(b, -1, per_patch, 4)
+    score = logits.reshape(b, -1, per_patch)
+    lo = torch.maximum(xyxy[..., :, None, :2], xyxy[..., None, :, :2])
+    hi = torch.minimum(xyxy[..., :, None, 2:], xyxy[..., None, :, 2:])
+    inter = (hi - lo).clamp(min=0).prod(-1)
+    area = (xyxy[..., 2:] - xyxy[..., :2]).prod(-1)
+    iou = inter / (area[..., :, None] + area[..., None, :] - inter)
+    stronger = (score[..., None, :] > score[..., :, None]).to(iou.dtype)  # [.., i, j]: box j's logit beats box i's
+    return (iou * stronger).amax(-1).reshape(b, -1, 1)
 
 
 def box_cxcywh_to_xyxy(b):
