@@ -9,8 +9,9 @@ comparable across pictures: confident answers in pictures lacking the class outr
 elsewhere (coco128). Appearance similarity is comparable across pictures (the sliding-window baseline
 is built on it). A logistic regression on both, fitted to what a match is, gives a probability. Within a
 picture, the decoder often answers one object with several slots of a patch's group: the overlap with a
-stronger box of the group marks these duplicates (on the training pairs its weight is the largest after the
-logit's; on held-out pictures it lifted every set, tools/results/oneshot_calibration.json).
+stronger box of the group marks these duplicates (fitted on the training pairs its weight, -3.6, is as large
+as the logit's, 3.5; on held-out pictures it lifted every set:
+tools/results/oneshot_experiment_overlap_calibration.json).
 
 Data: the one-shot protocol (evaluation/oneshot_ap.py: queries, same- and cross-image pairs) on each
 labeled set's 'train' split; held-out images are never read. Labels follow the protocol's matching: in

@@ -56,6 +56,7 @@ from torch import nn
 from ..models.deformable_transformer import (MLP, DeformableDecoderLayer, DeformableEncoderLayer,
                                              encoder_reference_points, inverse_sigmoid)
 from ..models.position_encoding import sine_position_encoding
+from ..training.boxes import box_iou
 
 
 @dataclass
@@ -254,11 +255,7 @@ def duplicate_overlap(logits, boxes, per_patch: int):
     b = logits.shape[0]
     xyxy = box_cxcywh_to_xyxy(boxes).reshape(b, -1, per_patch, 4)
     score = logits.reshape(b, -1, per_patch)
-    lo = torch.maximum(xyxy[..., :, None, :2], xyxy[..., None, :, :2])
-    hi = torch.minimum(xyxy[..., :, None, 2:], xyxy[..., None, :, 2:])
-    inter = (hi - lo).clamp(min=0).prod(-1)
-    area = (xyxy[..., 2:] - xyxy[..., :2]).prod(-1)
-    iou = inter / (area[..., :, None] + area[..., None, :] - inter)
+    iou, _ = box_iou(xyxy, xyxy)  # [B, K, G, G]
     stronger = (score[..., None, :] > score[..., :, None]).to(iou.dtype)  # [.., i, j]: box j's logit beats box i's
     return (iou * stronger).amax(-1).reshape(b, -1, 1)
 

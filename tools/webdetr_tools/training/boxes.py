@@ -1,6 +1,6 @@
 """Box conversions and generalized IoU for normalized cxcywh boxes (torch).
 
-API: cxcywh_to_xyxy(b), xyxy_to_cxcywh(b), box_iou(a, b) -> (iou [N,M], union [N,M]),
+API: cxcywh_to_xyxy(b), xyxy_to_cxcywh(b), box_iou(a [..., N, 4], b [..., M, 4]) -> (iou [..., N, M], union),
 generalized_box_iou(a, b) -> [N, M] (xyxy inputs, Rezatofighi et al. 2019).
 """
 import torch
@@ -17,14 +17,15 @@ def xyxy_to_cxcywh(b: torch.Tensor) -> torch.Tensor:
 
 
 def _area(b: torch.Tensor) -> torch.Tensor:
-    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
 
 
 def box_iou(a: torch.Tensor, b: torch.Tensor):
-    lt = torch.max(a[:, None, :2], b[None, :, :2])
-    rb = torch.min(a[:, None, 2:], b[None, :, 2:])
+    # leading dims batch (oneshot duplicate_overlap: per patch group); the matcher's 2-D case is [N, M]
+    lt = torch.max(a[..., :, None, :2], b[..., None, :, :2])
+    rb = torch.min(a[..., :, None, 2:], b[..., None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(-1)
-    union = _area(a)[:, None] + _area(b)[None, :] - inter
+    union = _area(a)[..., :, None] + _area(b)[..., None, :] - inter
     return inter / union, union
 
 
