@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit the match-score calibration of a RoI one-shot checkpoint on the labeled sets' training splits
 (webdetr_tools/oneshot/calibration.py) and write it into the checkpoint (model_config.score_calibration and
-calibration_overlap, plus a 'calibration' record with the data, the fit and the suggested score threshold).
+calibration_overlap / calibration_scale, plus a 'calibration' record with the data, the fit and the suggested score threshold).
 
 Features come from the runtime's input path (decoded picture -> PIL bilinear stretch -> backbone), as in
 tools/eval_shipped_oneshot.py. Held-out images are never read. The suggested threshold is the calibrated
@@ -44,7 +44,8 @@ def set_features(model, backbone, samples, queries, pairs):
         desc = detector.descriptor(query)
         memory, shapes = detector.memory(t)
         logits, boxes = model.decode(memory, shapes, desc)
-        inputs = model.calibration_inputs(detector.levels(t), desc, logits[-1], boxes[-1])[0].numpy()
+        inputs = model.calibration_inputs(detector.levels(t), desc, logits[-1], boxes[-1],
+                                          detector.patch_box(query))[0].numpy()
         ts = samples[t]
         px = (box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])).numpy()
         keep, label = match_labels(px, inputs[:, 0], _targets(samples, query, t, same),
@@ -77,6 +78,8 @@ def main():
     parser.add_argument("--beta", type=float, default=2.0, help="the suggested threshold maximises F-beta")
     parser.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=True,
                         help="also weigh each box's IoU with a stronger box of its patch (OneShotConfig.calibration_overlap)")
+    parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
+                        help="also weigh |log(box area / patch area)| (OneShotConfig.calibration_scale)")
     parser.add_argument("--out", type=Path, default=TOOLS / "results" / "oneshot_calibration.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -84,6 +87,7 @@ def main():
     if model.config.patch_descriptor != "roi":
         raise SystemExit(f"{args.checkpoint}: calibration needs a RoI model (patch_descriptor 'roi')")
     model.config.calibration_overlap = args.overlap  # what calibration_inputs computes
+    model.config.calibration_scale = args.scale
     backbone = load_backbone(fetch())
     started = time.time()
     features, labels, weights, same, per_set = [], [], [], [], {}
@@ -107,14 +111,15 @@ def main():
         scores[mask], y[mask], w[mask], b)))) for kind, mask in (("same_image", same), ("all_pairs", np.ones_like(same)))
         for b in (1.0, args.beta)}
     record = {"weights": [round(float(v), 6) for v in params],
-              "features": ["logit", "cos_s8", "cos_s16", "cos_s32"] + (["overlap"] if args.overlap else []),
+              "features": ["logit", "cos_s8", "cos_s16", "cos_s32"] + (["overlap"] if args.overlap else [])
+              + (["scale"] if args.scale else []),
               "score_threshold": round(threshold, 3), "threshold_rule": f"best F{args.beta:g}, same-image training pairs",
               "thresholds": thresholds, "sets": per_set,
               "protocol": {"split": "train", "queries": args.queries, "cross_images": args.cross_images,
                            "seed": args.seed}, "command": " ".join(sys.argv), "iteration": step}
     payload = torch.load(str(args.checkpoint), map_location="cpu")
     payload["model_config"] = dict(payload["model_config"], score_calibration=record["weights"],
-                                   calibration_overlap=args.overlap)
+                                   calibration_overlap=args.overlap, calibration_scale=args.scale)
     payload["calibration"] = record
     tmp = args.checkpoint.with_suffix(".tmp")
     torch.save(payload, tmp)

@@ -68,15 +68,18 @@ class RuntimePathDetector:
             self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
         return self._memory[i]
 
+    def patch_box(self, query):
+        """[1, 1, 4]: the runtime's patch input for 'roi' models, the whole-pixel rectangle over the image size."""
+        s = self.samples[query.image]
+        box = torch.tensor(whole_pixel_box(query.box, s), dtype=torch.float32)
+        return (box / torch.tensor([s.width, s.height, s.width, s.height], dtype=torch.float32)).view(1, 1, 4)
+
     def descriptor(self, query):
         s, config = self.samples[query.image], self.model.config
-        box = whole_pixel_box(query.box, s)
-        if config.patch_descriptor == "roi":  # the runtime's patch input: the rectangle over the image size
-            norm = torch.tensor(box, dtype=torch.float32) / torch.tensor([s.width, s.height, s.width, s.height],
-                                                                         dtype=torch.float32)
-            return roi_descriptors(self.levels(query.image), norm.view(1, 1, 4), config.roi_samples)
+        if config.patch_descriptor == "roi":
+            return roi_descriptors(self.levels(query.image), self.patch_box(query), config.roi_samples)
         rgb = np.asarray(Image.open(s.image).convert("RGB"))
-        return pooled_features(self.backbone(crop_patches(rgb, np.array([box]))))[None]
+        return pooled_features(self.backbone(crop_patches(rgb, np.array([whole_pixel_box(query.box, s)]))))[None]
 
     @torch.no_grad()
     def __call__(self, query, targets):
@@ -87,7 +90,8 @@ class RuntimePathDetector:
             logits, boxes = self.model.decode(memory, shapes, desc)
             ts = self.samples[t]
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])
-            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1])[0, :, 0].sigmoid()
+            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
+                                             self.patch_box(query))[0, :, 0].sigmoid()
             order = scores.argsort(descending=True)[:MAX_DETECTIONS]
             outs.append((xyxy[order].numpy(), scores[order].numpy()))
         return outs

@@ -42,6 +42,8 @@ export interface ChoicesSpec {
 
 interface Prepared {
   session: ort.InferenceSession;
+  /** This package's inputs only: an --other-package graph may take fewer than the package's own. */
+  feeds: Record<string, ort.Tensor>;
   outputs: Record<string, ort.Tensor>;
 }
 
@@ -96,7 +98,6 @@ export async function runChoices(spec: ChoicesSpec) {
   const firstRunMs: Record<string, Record<string, number>> = {};
   const ortOpGpuMs: Record<string, Record<string, Record<string, number>>> = {};
   const maxAbsDiffVsFirst: Record<string, Record<string, number>> = {};
-  const feedsOf = new Map<string, Record<string, ort.Tensor>>();
 
   for (const graph of spec.graphs) {
     const entry = manifest.graphs.find((g) => g.name === graph);
@@ -115,7 +116,6 @@ export async function runChoices(spec: ChoicesSpec) {
     };
     const host = hostInputs(manifest, graph, known);
     const feeds = Object.fromEntries(Object.entries(host).map(([name, data]) => [name, gpuTensor(device, fixedDims(manifest, name), data)]));
-    feedsOf.set(graph, feeds);
     let reference: Record<string, Float32Array<ArrayBuffer>> | undefined;
     for (const choice of spec.choices) {
       try {
@@ -126,17 +126,18 @@ export async function runChoices(spec: ChoicesSpec) {
           ...(choice.enableGraphCapture === true ? { enableGraphCapture: true } : {}),
         });
         const outputs = Object.fromEntries(entry.outputs.map((name) => [name, gpuTensor(device, fixedDims(manifest, name))]));
-        prepared.set(key(choice, graph), { session, outputs });
+        const ownFeeds = Object.fromEntries(Object.entries(feeds).filter(([name]) => session.inputNames.includes(name)));
+        prepared.set(key(choice, graph), { session, feeds: ownFeeds, outputs });
         // First run: compiles shaders (and NHWC weight transposes), so it is timed apart and not profiled.
         const t0 = performance.now();
-        await session.run(feeds, outputs);
+        await session.run(ownFeeds, outputs);
         await device.queue.onSubmittedWorkDone();
         (firstRunMs[choice.name] ??= {})[graph] = performance.now() - t0;
         // Second run, untimed: ORT's per-op GPU profile of a warm run.
         const perOp: Record<string, number> = {};
         ort.env.webgpu.profiling = { mode: 'default', ondata: (d) => { perOp[d.kernelType] = (perOp[d.kernelType] ?? 0) + (d.endTime - d.startTime) / 1e6; } };
         try {
-          await session.run(feeds, outputs);
+          await session.run(ownFeeds, outputs);
           await device.queue.onSubmittedWorkDone();
         } finally {
           ort.env.webgpu.profiling = { mode: 'off' };
@@ -172,7 +173,7 @@ export async function runChoices(spec: ChoicesSpec) {
         const p = prepared.get(key(choice, graph));
         if (p === undefined) continue;
         const t0 = performance.now();
-        await p.session.run(feedsOf.get(graph) ?? {}, p.outputs);
+        await p.session.run(p.feeds, p.outputs);
         await device.queue.onSubmittedWorkDone();
         const ms = performance.now() - t0;
         ((runs[choice.name] ??= {})[graph] ??= []).push(ms);

@@ -2,12 +2,14 @@
 sample per bin) averaged per tap, for boxes anywhere including the image's edges; the box jitter stays in
 the image; train.init may change only weight-neutral model-config keys; the score calibration's labels
 follow the one-shot protocol's matching and its logistic fit recovers known weights."""
+import math
+
 import numpy as np
 import pytest
 import torch
 from torchvision.ops import roi_align
 
-from webdetr_tools.oneshot.model import OneShotConfig
+from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR
 from webdetr_tools.oneshot.patches import jitter_boxes, roi_descriptors
 
 
@@ -116,7 +118,7 @@ def test_calibration_overlap_adds_one_weight():
 
 
 def test_duplicate_overlap_is_the_iou_with_a_stronger_box_of_the_same_patch():
-    from webdetr_tools.oneshot.model import duplicate_overlap
+    from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy, duplicate_overlap
 
     # two patches of 3 boxes (cxcywh): patch 0 holds a box and its near-copy; patch 1 the same boxes in another order
     boxes = torch.tensor([[[0.3, 0.3, 0.2, 0.2], [0.32, 0.3, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1],
@@ -125,4 +127,27 @@ def test_duplicate_overlap_is_the_iou_with_a_stronger_box_of_the_same_patch():
     copy_iou = (0.18 * 0.2) / (2 * 0.04 - 0.18 * 0.2)  # the near-copy shifted by 0.02 of a 0.2-wide box
     want = [0.0, copy_iou, 0.0, 0.0, 0.0, copy_iou]  # the strongest of a group and boxes overlapping no stronger: 0
     # box 4 equals patch 0's stronger box 2 (IoU 1) but belongs to patch 1, where no stronger box overlaps it: 0
-    np.testing.assert_allclose(duplicate_overlap(logits, boxes, 3)[0, :, 0].numpy(), want, atol=1e-6)
+    np.testing.assert_allclose(duplicate_overlap(logits, box_cxcywh_to_xyxy(boxes), 3)[0, :, 0].numpy(), want, atol=1e-6)
+
+
+def test_calibration_scale_adds_one_weight_and_needs_the_patch_boxes():
+    both = {"patch_descriptor": "roi", "calibration_overlap": True, "calibration_scale": True}
+    config = OneShotConfig.from_dict(dict(both, score_calibration=[1, 0, 0, 0, 0, 0, 0]))
+    with pytest.raises(ValueError, match="scale"):
+        OneShotConfig.from_dict(dict(both, score_calibration=[1, 0, 0, 0, 0, 0]))
+    model = OneShotDETR(config).eval()
+    levels = [torch.rand(1, c, 4, 4) for c in config.channels]
+    desc = torch.rand(1, 1, sum(config.channels))
+    g = config.queries_per_patch
+    with pytest.raises(ValueError, match="patch_boxes"):
+        model.calibration_inputs(levels, desc, torch.zeros(1, g, 1), torch.full((1, g, 4), 0.5))
+
+
+def test_scale_difference_is_the_absolute_log_area_ratio_to_the_patch():
+    from webdetr_tools.oneshot.model import scale_difference
+
+    # two patches of 2 boxes: patch 0 is 0.2 x 0.2 (area 0.04), patch 1 is 0.1 x 0.4 (area 0.04 too)
+    patch_boxes = torch.tensor([[[0.1, 0.1, 0.3, 0.3], [0.5, 0.2, 0.6, 0.6]]])
+    boxes = torch.tensor([[[0.5, 0.5, 0.2, 0.2], [0.5, 0.5, 0.4, 0.4], [0.5, 0.5, 0.1, 0.1], [0.5, 0.5, 0.0, 0.3]]])
+    want = [0.0, math.log(4.0), math.log(4.0), math.log(0.04 / 1e-6)]  # same, 4x larger, 4x smaller, empty (floored)
+    np.testing.assert_allclose(scale_difference(boxes, patch_boxes, 2)[0, :, 0].numpy(), want, rtol=1e-5, atol=1e-6)

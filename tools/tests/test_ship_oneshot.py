@@ -5,6 +5,8 @@ forward; a patch's results do not depend on the other patches; the package expor
 dynamic axis (manifest symbol "patches", kernel queries "patches*G") with a valid manifest."""
 import json
 
+import math
+
 import numpy as np
 import onnx
 import pytest
@@ -36,14 +38,14 @@ class StandInBackbone(nn.Module):
 
 
 DESCRIPTORS = ["crop", "roi", "roi-calibrated"]
-CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.3, -1.0]  # logit, cosine per tap, overlap with a stronger box, bias
+CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.3, -0.6, -1.0]  # logit, cosine per tap, overlap with a stronger box, scale, bias
 
 
 def _model(descriptor="crop"):
     torch.manual_seed(0)
     config = dict(CONFIG, patch_descriptor=descriptor.split("-")[0], roi_samples=3,
                   score_calibration=CALIBRATION if descriptor.endswith("calibrated") else None,
-                  calibration_overlap=descriptor.endswith("calibrated"))
+                  calibration_overlap=descriptor.endswith("calibrated"), calibration_scale=descriptor.endswith("calibrated"))
     model = OneShotDETR(OneShotConfig.from_dict(config)).eval()
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
@@ -98,7 +100,7 @@ def test_one_plan_takes_any_patch_count_and_equals_the_training_forward(descript
 
 
 @torch.no_grad()
-def test_calibration_combines_the_raw_logit_each_boxs_cosine_to_its_patch_and_its_overlap():
+def test_calibration_combines_the_raw_logit_each_boxs_cosine_to_its_patch_its_overlap_and_its_scale():
     model, backbone = _model("roi-calibrated")
     model.bbox_embed.layers[-1].bias[2:] += 3.0  # large boxes: a group's boxes overlap, the overlap term counts
     image, boxes = _inputs(3, "roi")
@@ -107,7 +109,7 @@ def test_calibration_combines_the_raw_logit_each_boxs_cosine_to_its_patch_and_it
     descriptors = roi_descriptors(levels, boxes, 3)
     raw, _ = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors)
     # by hand for the weakest box of patch 2 (queries 6..8): the box's descriptor on the image, cosine per tap with
-    # patch 2's, and its largest IoU with a box of the group whose raw logit is higher
+    # patch 2's, its largest IoU with a box of the group whose raw logit is higher, and |log| of its area over patch 2's
     group = range(2 * 3, 3 * 3)
     q = min(group, key=lambda j: float(raw[-1, 0, j, 0]))
     box = out_boxes[0, q]
@@ -117,10 +119,12 @@ def test_calibration_combines_the_raw_logit_each_boxs_cosine_to_its_patch_and_it
     cosines = [torch.nn.functional.cosine_similarity(box_desc[a:b], descriptors[0, 2, a:b], dim=0) for a, b in zip(edges, edges[1:])]
     xyxy = np.array([[b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2] for b in out_boxes[0].tolist()])
     overlap = max([box_iou(xyxy[q], xyxy[j])[0, 0] for j in group if raw[-1, 0, j, 0] > raw[-1, 0, q, 0]], default=0.0)
+    patch_area = float((boxes[0, 2, 2] - boxes[0, 2, 0]) * (boxes[0, 2, 3] - boxes[0, 2, 1]))
+    scale = abs(math.log(float(box[2] * box[3]) / patch_area))
     want = (CALIBRATION[0] * raw[-1, 0, q, 0] + sum(w * c for w, c in zip(CALIBRATION[1:4], cosines))
-            + CALIBRATION[4] * overlap + CALIBRATION[5])
+            + CALIBRATION[4] * overlap + CALIBRATION[5] * scale + CALIBRATION[6])
     assert abs(float(logits[0, q, 0] - want)) <= 1e-5
-    assert overlap > 0.1  # the term is exercised
+    assert overlap > 0.1 and scale > 0.1  # the terms are exercised
 
 
 @torch.no_grad()
@@ -200,11 +204,13 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
         # box means as AveragePool and per-slot copies as Expand: ORT web's ReduceMean (NHWC) and the Loop that
         # repeat_interleave over a dynamic K exports to cost 15.5 s of a 10-patch patch_head run (bench/FINDINGS.md)
         for graph in ("patch_queries", "patch_head"):
-            slow = {n.op_type for n in onnx.load(str(tmp_path / f"{graph}.onnx")).graph.node} & {"ReduceMean", "Loop"}
+            # and no ReduceSum (the per-tap cosine sums are one MatMul) nor ReduceProd (the IoU's w * h)
+            slow = ({n.op_type for n in onnx.load(str(tmp_path / f"{graph}.onnx")).graph.node}
+                    & {"ReduceMean", "Loop", "ReduceSum", "ReduceProd"})
             assert not slow, (graph, slow)
         head = graphs["patch_head"]["inputs"]
-        if descriptor == "roi-calibrated":  # the head compares each box with its patch's descriptor
-            assert head[3:] == ["patch_descriptors", *TAPS]
+        if descriptor == "roi-calibrated":  # the head compares each box with its patch's descriptor and size
+            assert head[3:] == ["patch_descriptors", *TAPS, "patches"]
             assert manifest["tensors"]["patch_descriptors"]["shape"] == [1, "patches", 8 + 16 + 24]
         else:
             assert len(head) == 3 and "patch_descriptors" not in manifest["tensors"]

@@ -1,7 +1,7 @@
 """Calibrated match scores for RoI one-shot models: a logistic fit of "this box matches the patch" on the
 labeled training pairs, over the model's raw logit and the per-tap cosine similarity between the box's
-and the patch's RoI descriptors, and (calibration_overlap) each box's IoU with a box of its patch whose raw
-logit is higher (OneShotDETR.calibration_inputs).
+and the patch's RoI descriptors, (calibration_overlap) each box's IoU with a box of its patch whose raw
+logit is higher, and (calibration_scale) |log(box area / patch area)| (OneShotDETR.calibration_inputs).
 
 Why: one-shot AP50 ranks the boxes of all (query, picture) pairs together, and a query's class is absent
 from most other pictures. The decoder's match logit ranks boxes within a picture well but is not
@@ -11,7 +11,9 @@ is built on it). A logistic regression on both, fitted to what a match is, gives
 picture, the decoder often answers one object with several slots of a patch's group: the overlap with a
 stronger box of the group marks these duplicates (fitted on the training pairs its weight, -3.6, is as large
 as the logit's, 3.5; on held-out pictures it lifted every set:
-tools/results/oneshot_experiment_overlap_calibration.json).
+tools/results/oneshot_experiment_overlap_calibration.json). A look-alike is usually about the patch's size,
+and many of the boxes on other things are not: the size term lifted held-out coco128 by 1.5 AP50
+(tools/results/oneshot_experiment_scale_calibration.json; the aspect ratio hurt it and is not used).
 
 Data: the one-shot protocol (evaluation/oneshot_ap.py: queries, same- and cross-image pairs) on each
 labeled set's 'train' split; held-out images are never read. Labels follow the protocol's matching: in

@@ -37,9 +37,10 @@ API
   model.encode(levels) -> memory [B, S, d]; model.spatial_shapes(levels)
   model.patch_queries(patch_desc [B, K, 664]) -> (query_pos, tgt, reference_points, attn_mask)
   model.decode(memory, spatial_shapes, patch_desc) -> (logits [layers, B, K*G, 1], boxes [layers, B, K*G, 4])
-  model.match_logits(levels, patch_desc, logits, boxes) -> the last layer's calibrated logits (score_calibration)
-  model.calibration_inputs(levels, patch_desc, logits, boxes) -> [B, K*G, 1 + taps (+ 1)] what the calibration weighs
-  duplicate_overlap(logits, boxes, G) -> [B, K*G, 1] each box's IoU with a stronger box of its patch
+  model.match_logits(levels, patch_desc, logits, boxes, patch_boxes) -> the last layer's calibrated logits (score_calibration)
+  model.calibration_inputs(levels, patch_desc, logits, boxes, patch_boxes) -> [B, K*G, 1 + taps (+ 1) (+ 1)] what the calibration weighs
+  duplicate_overlap(logits, boxes_xyxy, G) -> [B, K*G, 1] each box's IoU with a stronger box of its patch
+  scale_difference(boxes, patch_boxes_xyxy, G) -> [B, K*G, 1] |log(box area / patch area)|
   model(levels, patch_desc) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
   load_checkpoint(path) -> model (eval); ModelDetector(model, backbone, cache, set, samples, ids) for
   evaluation/oneshot_ap.run_protocol.
@@ -57,6 +58,7 @@ from ..models.deformable_transformer import (MLP, DeformableDecoderLayer, Deform
                                              encoder_reference_points, inverse_sigmoid)
 from ..models.position_encoding import sine_position_encoding
 from ..training.boxes import box_iou
+from ..training.boxes import cxcywh_to_xyxy as box_cxcywh_to_xyxy  # noqa: F401 (this module's callers import it)
 
 
 @dataclass
@@ -76,13 +78,14 @@ class OneShotConfig:
     patch_descriptor: str = "crop"  # 'crop' (backbone on a P x P crop) | 'roi' (pool the image's taps)
     roi_samples: int = 8  # 'roi': bilinear samples per box side
     # 'roi' only, fitted after training (oneshot/calibration.py): [w_logit, w_cos_s8, w_cos_s16, w_cos_s32,
-    # (w_overlap if calibration_overlap,) bias]
+    # (w_overlap if calibration_overlap,) (w_scale if calibration_scale,) bias]
     score_calibration: list | None = None
     calibration_overlap: bool = False  # the calibration also weighs each box's overlap with a stronger box of its patch
+    calibration_scale: bool = False  # ... and |log(box area / patch area)| (scale_difference; needs the patch boxes)
 
     # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
     WEIGHT_NEUTRAL = ("max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples", "score_calibration",
-                      "calibration_overlap")
+                      "calibration_overlap", "calibration_scale")
 
     @classmethod
     def from_dict(cls, d: dict) -> "OneShotConfig":
@@ -93,10 +96,11 @@ class OneShotConfig:
         if config.patch_descriptor not in ("crop", "roi"):
             raise ValueError(f"patch_descriptor must be 'crop' or 'roi', not {config.patch_descriptor!r}")
         if config.score_calibration is not None:
-            inputs = 1 + len(config.channels) + int(config.calibration_overlap)
+            inputs = 1 + len(config.channels) + int(config.calibration_overlap) + int(config.calibration_scale)
             if config.patch_descriptor != "roi" or len(config.score_calibration) != inputs + 1:
                 raise ValueError("score_calibration needs patch_descriptor 'roi' and one weight for the logit, one per "
-                                 "tap, one for the overlap when calibration_overlap, and a bias")
+                                 "tap, one for the overlap when calibration_overlap, one for the scale when "
+                                 "calibration_scale, and a bias")
         return config
 
     def to_dict(self) -> dict:
@@ -213,31 +217,41 @@ class OneShotDETR(nn.Module):
             logits.append(self.class_embed(tgt))
         return torch.stack(logits), torch.stack(boxes)
 
-    def match_logits(self, levels, patch_desc, logits, boxes):
+    def match_logits(self, levels, patch_desc, logits, boxes, patch_boxes=None):
         """The calibrated "matches the patch" logit of the last layer's boxes [B, K*G, 1]: the raw logit and the
         per-tap cosine between each box's RoI descriptor on the image and its patch's descriptor (and, with
-        calibration_overlap, its overlap with a stronger box of its patch), combined linearly
+        calibration_overlap, its overlap with a stronger box of its patch; with calibration_scale, how far its
+        area is from its patch's: patch_boxes [B, K, 4] xyxy relative to the patch's image), combined linearly
         (config.score_calibration, a logistic fit on training pairs, oneshot/calibration.py), so that scores are
         comparable across pictures; the raw logit when the model has no calibration."""
         if self.config.score_calibration is None:
             return logits
         weights = torch.tensor(self.config.score_calibration, dtype=logits.dtype, device=logits.device)
-        return self.calibration_inputs(levels, patch_desc, logits, boxes) @ weights[:-1, None] + weights[-1]
+        return self.calibration_inputs(levels, patch_desc, logits, boxes, patch_boxes) @ weights[:-1, None] + weights[-1]
 
-    def calibration_inputs(self, levels, patch_desc, logits, boxes):
-        """[B, K*G, 1 + taps (+ 1)]: each box's raw logit, then per tap the cosine similarity of the box's RoI
+    def calibration_inputs(self, levels, patch_desc, logits, boxes, patch_boxes=None):
+        """[B, K*G, 1 + taps (+ 1) (+ 1)]: each box's raw logit, then per tap the cosine similarity of the box's RoI
         descriptor on the image (levels) and its patch's descriptor, then (config.calibration_overlap) its
-        overlap with a stronger box of the same patch (duplicate_overlap)."""
-        from .patches import level_slices, roi_descriptors
+        overlap with a stronger box of the same patch (duplicate_overlap), then (config.calibration_scale) the
+        scale_difference of box and patch."""
+        from .patches import roi_descriptors, tap_indicator
 
-        box_desc = roi_descriptors(levels, box_cxcywh_to_xyxy(boxes).clamp(0, 1), self.config.roi_samples)
-        # [B, K*G, C]: each patch's descriptor for its G slots. Expand + flatten: repeat_interleave over a dynamic
-        # K exports as an ONNX Loop (host-side control flow in ORT web)
-        query_desc = patch_desc[:, :, None].expand(-1, -1, self.config.queries_per_patch, -1).flatten(1, 2)
-        cosines = [F.cosine_similarity(box_desc[..., s], query_desc[..., s], dim=-1, eps=1e-6)[..., None]
-                   for s in level_slices(self.config.channels)]
-        overlap = [duplicate_overlap(logits, boxes, self.config.queries_per_patch)] if self.config.calibration_overlap else []
-        return torch.cat([logits, *cosines, *overlap], -1)
+        # Channels first, [B, sum C, K*G]: the per-tap sums below are then one MatMul with no Transpose per tap
+        xyxy = box_cxcywh_to_xyxy(boxes)
+        box_desc = roi_descriptors(levels, xyxy.clamp(0, 1), self.config.roi_samples, channels_last=False)
+        # Each patch's descriptor for its G slots. Expand + flatten: repeat_interleave over a dynamic K exports as
+        # an ONNX Loop (host-side control flow in ORT web)
+        query_desc = patch_desc.transpose(1, 2)[..., None].expand(-1, -1, -1, self.config.queries_per_patch).flatten(2)
+        products = torch.stack([box_desc * query_desc, box_desc * box_desc, query_desc * query_desc], 1)
+        sums = tap_indicator(self.config.channels).to(products) @ products  # [B, 3, taps, K*G]
+        # F.cosine_similarity(eps=1e-6) up to rounding: dot / sqrt(max(|a|^2 |b|^2, eps^2))
+        cosines = (sums[:, 0] / (sums[:, 1] * sums[:, 2]).clamp_min(1e-12).sqrt()).transpose(1, 2)
+        extra = [duplicate_overlap(logits, xyxy, self.config.queries_per_patch)] if self.config.calibration_overlap else []
+        if self.config.calibration_scale:
+            if patch_boxes is None:
+                raise ValueError("calibration_scale weighs each box's size against its patch's: pass patch_boxes")
+            extra.append(scale_difference(boxes, patch_boxes, self.config.queries_per_patch))
+        return torch.cat([logits, cosines, *extra], -1)
 
     def forward(self, levels, patch_desc):
         memory = self.encode(levels)
@@ -246,23 +260,30 @@ class OneShotDETR(nn.Module):
         return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux": aux}
 
 
-def duplicate_overlap(logits, boxes, per_patch: int):
-    """[B, K*G, 1]: per box, the largest IoU with a box of the same patch's group whose raw logit is higher (0 for
-    the group's strongest box). Why: the decoder answers one object with several of a group's slots, or with a
-    part of it; those extra boxes are false alarms the protocol counts, and this marks them (held-out AP50 rose
-    on every set with it, raccoon most: tools/results/oneshot_experiment_overlap_calibration.json). IoU is taken on the boxes relative to the image: it does
-    not change under the stretch to pixels. Shapes stay dynamic in K (reshape by G)."""
+def duplicate_overlap(logits, xyxy, per_patch: int):
+    """[B, K*G, 1]: per box (xyxy relative to the image, unclamped), the largest IoU with a box of the same
+    patch's group whose raw logit is higher (0 for the group's strongest box). Why: the decoder answers one object
+    with several of a group's slots, or with a part of it; those extra boxes are false alarms the protocol counts,
+    and this marks them (held-out AP50 rose on every set with it, raccoon most:
+    tools/results/oneshot_experiment_overlap_calibration.json). IoU on relative boxes does not change under the
+    stretch to pixels. Shapes stay dynamic in K (reshape by G)."""
     b = logits.shape[0]
-    xyxy = box_cxcywh_to_xyxy(boxes).reshape(b, -1, per_patch, 4)
+    groups = xyxy.reshape(b, -1, per_patch, 4)
     score = logits.reshape(b, -1, per_patch)
-    iou, _ = box_iou(xyxy, xyxy)  # [B, K, G, G]
+    iou, _ = box_iou(groups, groups)  # [B, K, G, G]
     stronger = (score[..., None, :] > score[..., :, None]).to(iou.dtype)  # [.., i, j]: box j's logit beats box i's
     return (iou * stronger).amax(-1).reshape(b, -1, 1)
 
 
-def box_cxcywh_to_xyxy(b):
-    cx, cy, w, h = b.unbind(-1)
-    return torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), -1)
+def scale_difference(boxes, patch_boxes, per_patch: int):
+    """[B, K*G, 1]: |log(box area / its patch's area)|, boxes [B, K*G, 4] cxcywh and patch_boxes [B, K, 4] xyxy,
+    both relative to their images (areas floored at 1e-6). Why: a look-alike in the same picture is usually
+    about the patch's size; boxes on other things often are not (held-out coco128 AP50 +1.5 with it, the other
+    sets within 0.6: tools/results/oneshot_experiment_scale_calibration.json)."""
+    patch_area = ((patch_boxes[..., 2] - patch_boxes[..., 0]) * (patch_boxes[..., 3] - patch_boxes[..., 1])).clamp_min(1e-6)
+    patch_area = patch_area[..., None].expand(-1, -1, per_patch).flatten(1)  # [B, K*G]: each patch for its G slots
+    box_area = (boxes[..., 2] * boxes[..., 3]).clamp_min(1e-6)
+    return (box_area / patch_area).log().abs()[..., None]
 
 
 def load_checkpoint(path):
@@ -289,15 +310,19 @@ class ModelDetector:
             self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
         return self._memory[i]
 
+    def patch_box(self, query):
+        """[1, 1, 4] the query's box xyxy relative to its image."""
+        s = self.samples[query.image]
+        box = torch.tensor(query.box, dtype=torch.float32) / torch.tensor([s.width, s.height, s.width, s.height])
+        return box.clamp(0, 1).view(1, 1, 4)
+
     def descriptor(self, query):
         from ..data.datasets import read_rgb
         from .patches import crop_patches, pooled_features, roi_descriptors
 
         s, config = self.samples[query.image], self.model.config
         if config.patch_descriptor == "roi":
-            levels = self.levels(query.image)
-            box = torch.tensor(query.box, dtype=torch.float32) / torch.tensor([s.width, s.height, s.width, s.height])
-            return roi_descriptors(levels, box.clamp(0, 1).view(1, 1, 4), config.roi_samples)
+            return roi_descriptors(self.levels(query.image), self.patch_box(query), config.roi_samples)
         patch = crop_patches(read_rgb(s.image), np.array(query.box)[None], config.patch_size)
         return pooled_features(self.backbone(patch))[None]  # [1, 1, 664]
 
@@ -308,7 +333,8 @@ class ModelDetector:
         for t in targets:
             memory, shapes = self.memory(t)
             logits, boxes = self.model.decode(memory, shapes, desc)
-            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1])[0, :, 0].sigmoid()
+            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
+                                             self.patch_box(query))[0, :, 0].sigmoid()
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]).clamp(0, 1)
             ts = self.samples[t]
             xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)

@@ -66,8 +66,9 @@ def roi_grid(boxes: torch.Tensor, samples: int = ROI_SAMPLES) -> torch.Tensor:
     return (2 * grid - 1).flatten(1, 2)
 
 
-def roi_descriptors(levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES) -> torch.Tensor:
-    """Mean of S x S bilinear samples of each tap inside each box, taps concatenated: [B, K, sum C]."""
+def roi_descriptors(levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES, channels_last: bool = True) -> torch.Tensor:
+    """Mean of S x S bilinear samples of each tap inside each box, taps concatenated: [B, K, sum C], or
+    [B, sum C, K] with channels_last=False (no Transpose per tap in the exported graph)."""
     b, k = boxes.shape[:2]
     grid = roi_grid(boxes, samples)
     parts = []
@@ -75,8 +76,18 @@ def roi_descriptors(levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES) -> 
         sampled = F.grid_sample(level, grid, mode="bilinear", padding_mode="border", align_corners=False)
         # [B, C, K*S, S] -> an S x S average pool per box -> [B, C, K, 1]: AveragePool in ONNX. A ReduceMean
         # over the samples is slow in ORT WebGPU's NHWC layout and wrong in its NCHW one on a changing K.
-        parts.append(F.avg_pool2d(sampled, samples).view(b, level.shape[1], k).transpose(1, 2))
-    return torch.cat(parts, -1)
+        pooled = F.avg_pool2d(sampled, samples).view(b, level.shape[1], k)
+        parts.append(pooled.transpose(1, 2) if channels_last else pooled)
+    return torch.cat(parts, -1 if channels_last else 1)
+
+
+def tap_indicator(channels) -> torch.Tensor:
+    """[taps, sum C]: row t is 1 on tap t's channels, so indicator @ x sums x [.., sum C, N] per tap in one
+    MatMul (nine ReduceSums over channel slices cost a fifth of the exported patch head under emulation)."""
+    # Built in numpy: an indexed write on a torch tensor would trace into ScatterND ops, not one constant
+    edges = np.cumsum([0] + list(channels))
+    column = np.arange(edges[-1])
+    return torch.from_numpy(((column >= edges[:-1, None]) & (column < edges[1:, None])).astype(np.float32))
 
 
 def jitter_boxes(rng, boxes, sigma: float, width: float, height: float) -> np.ndarray:

@@ -12,8 +12,10 @@ as boxes instead of pixels: input patches [1, K, 4] xyxy relative to the image (
 "boxes"), and patch_queries pools the image's backbone taps (encoder_input's outputs image_tap_s8/16/32,
 kept with the image encoding) over them with GridSample; no backbone pass per patch, and the package
 holds the backbone once. A calibrated model (score_calibration, oneshot/calibration.py) also passes the
-patch descriptors (patch_descriptors) to patch_head, whose logit is then the calibrated match logit:
-the raw logit and each box's RoI-descriptor cosine to its patch, per tap, combined linearly.
+patch descriptors (patch_descriptors), and with calibration_scale the patch boxes (the pipeline's input
+`patches`), to patch_head, whose logit is then the calibrated match logit: the raw logit, each box's
+RoI-descriptor cosine to its patch per tap, its overlap with a stronger box of its patch and its size against
+the patch's, combined linearly.
 
 K is a dynamic ONNX axis (symbol "patches"; query dims "patches*G", also the decoder kernel stages'
 `queries`), so a re-query runs exactly the real patches. Nothing in the patch graphs bakes K: the grouped
@@ -200,15 +202,18 @@ class PatchHead(nn.Module):
         super().__init__()
         self.model, self.dims = model, dims
 
-    def forward(self, tgt, core, reference_input, descriptors=None, *taps):
+    def forward(self, tgt, core, reference_input, descriptors=None, *taps_and_patches):
         hs = finish_decoder_layer(self.model.decoder[-1], tgt, core)
         delta = self.model.bbox_embed(hs)
         centre = delta[..., :2] + inverse_sigmoid(reference_input[:, :, 0])
         logits, boxes = self.model.class_embed(hs), torch.cat((centre, delta[..., 2:]), -1).sigmoid()
         if descriptors is None:
             return logits, boxes
-        # calibrated models: the raw logit and each box's similarity to its patch (OneShotDETR.match_logits)
-        return self.model.match_logits(list(taps), descriptors, logits, boxes), boxes
+        # calibrated models: the raw logit and each box's similarity to its patch (OneShotDETR.match_logits);
+        # after the taps, the pipeline's patch boxes when the calibration weighs sizes (calibration_scale)
+        taps = list(taps_and_patches[:len(self.model.config.channels)])
+        patch_boxes = taps_and_patches[len(taps)] if self.model.config.calibration_scale else None
+        return self.model.match_logits(taps, descriptors, logits, boxes, patch_boxes), boxes
 
 
 def oneshot_plan(model, backbone, level_shapes):
@@ -252,8 +257,9 @@ def oneshot_plan(model, backbone, level_shapes):
             graph(patches, f"patch_decoder_{k + 1}", PatchDecoderStep(model, dims, k + 1),
                   [f"dec_tgt_{k}", f"dec_core_{k}", "dec_query_pos"],
                   [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"])
+    scale = ["patches"] if calibrated(model) and model.config.calibration_scale else []
     graph(patches, "patch_head", PatchHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"]
-          + (calibration + TAPS if calibration else []),
+          + (calibration + TAPS + scale if calibration else []),
           ["pred_logits", "pred_boxes"])
     per_patch = {name: {1: queries} for name in
                  ["dec_query_pos", "dec_reference_input", "pred_logits", "pred_boxes"]
@@ -277,7 +283,7 @@ def reference_outputs(model, backbone, image, patches):
     descriptors = (roi_descriptors(levels, patches, model.config.roi_samples) if roi_patches(model)
                    else pooled_patch_descriptors(backbone, patches))
     logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors)
-    return model.match_logits(levels, descriptors, logits[-1], boxes[-1]), boxes[-1]
+    return model.match_logits(levels, descriptors, logits[-1], boxes[-1], patches if roi_patches(model) else None), boxes[-1]
 
 
 def example_patches(config, k):

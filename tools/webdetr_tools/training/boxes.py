@@ -24,7 +24,8 @@ def box_iou(a: torch.Tensor, b: torch.Tensor):
     # leading dims batch (oneshot duplicate_overlap: per patch group); the matcher's 2-D case is [N, M]
     lt = torch.max(a[..., :, None, :2], b[..., None, :, :2])
     rb = torch.min(a[..., :, None, 2:], b[..., None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]  # not prod(-1): ReduceProd in the exported patch head (280 ms of 2.2 s, emulated)
     union = _area(a)[..., :, None] + _area(b)[..., None, :] - inter
     return inter / union, union
 
