@@ -83,7 +83,7 @@ class RuntimePathDetector:
 
     @torch.no_grad()
     def __call__(self, query, targets):
-        desc = self.descriptor(query)
+        desc, patch_box = self.descriptor(query), self.patch_box(query)
         outs = []
         for t in targets:
             memory, shapes = self.memory(t)
@@ -91,7 +91,7 @@ class RuntimePathDetector:
             ts = self.samples[t]
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])
             scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
-                                             self.patch_box(query))[0, :, 0].sigmoid()
+                                             patch_box)[0, :, 0].sigmoid()
             order = scores.argsort(descending=True)[:MAX_DETECTIONS]
             outs.append((xyxy[order].numpy(), scores[order].numpy()))
         return outs

@@ -51,7 +51,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..models.deformable_transformer import (MLP, DeformableDecoderLayer, DeformableEncoderLayer,
@@ -328,13 +327,13 @@ class ModelDetector:
 
     @torch.no_grad()
     def __call__(self, query, targets):
-        desc = self.descriptor(query)
+        desc, patch_box = self.descriptor(query), self.patch_box(query)
         outs = []
         for t in targets:
             memory, shapes = self.memory(t)
             logits, boxes = self.model.decode(memory, shapes, desc)
             scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
-                                             self.patch_box(query))[0, :, 0].sigmoid()
+                                             patch_box)[0, :, 0].sigmoid()
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]).clamp(0, 1)
             ts = self.samples[t]
             xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)
