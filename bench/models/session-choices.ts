@@ -3,7 +3,8 @@
  * the same graph bytes in one session per choice (the runtime's options from src/model/ort-webgpu.ts,
  * then preferredLayout / graph capture on top), the same GPU input buffers, interleaved rounds.
  * Per (choice, graph): a first run (shader compilation; outputs read back and compared with the
- * first choice), a warm run with ORT's per-op GPU profile, then timed runs. Driven by bench/run-session-choices.mjs.
+ * first choice), a warm run with ORT's per-op GPU profile (per op type, and the slowest nodes with
+ * their input shapes), then timed runs. Driven by bench/run-session-choices.mjs.
  *
  * Inputs: the image for the first graph; later graphs get the first graph's outputs where names
  * match, and for the attention-core tensors (made by our WGSL kernel in the runtime) the first
@@ -39,6 +40,17 @@ export interface ChoicesSpec {
   /** Values of the package's symbolic dims, e.g. { patches: 10 }. */
   symbols?: Record<string, number>;
 }
+
+/** One graph node's GPU time in the profiled run, with the shapes it was given (ORT's own node name). */
+interface NodeTime {
+  node: string;
+  op: string;
+  inputs: string;
+  ms: number;
+}
+
+/** How many of a graph's slowest nodes the result keeps. */
+const TOP_NODES = 15;
 
 interface Prepared {
   session: ort.InferenceSession;
@@ -97,6 +109,7 @@ export async function runChoices(spec: ChoicesSpec) {
   const failed: Record<string, string> = {};
   const firstRunMs: Record<string, Record<string, number>> = {};
   const ortOpGpuMs: Record<string, Record<string, Record<string, number>>> = {};
+  const ortNodeGpuMs: Record<string, Record<string, NodeTime[]>> = {};
   const maxAbsDiffVsFirst: Record<string, Record<string, number>> = {};
 
   for (const graph of spec.graphs) {
@@ -135,7 +148,19 @@ export async function runChoices(spec: ChoicesSpec) {
         (firstRunMs[choice.name] ??= {})[graph] = performance.now() - t0;
         // Second run, untimed: ORT's per-op GPU profile of a warm run.
         const perOp: Record<string, number> = {};
-        ort.env.webgpu.profiling = { mode: 'default', ondata: (d) => { perOp[d.kernelType] = (perOp[d.kernelType] ?? 0) + (d.endTime - d.startTime) / 1e6; } };
+        const perNode = new Map<string, NodeTime>();
+        ort.env.webgpu.profiling = {
+          mode: 'default',
+          ondata: (d) => {
+            const ms = (d.endTime - d.startTime) / 1e6;
+            perOp[d.kernelType] = (perOp[d.kernelType] ?? 0) + ms;
+            // One node may run several programs (e.g. a MatMul's pack + multiply): summed per node.
+            const inputs = d.inputsMetadata.map((t) => `[${t.dims.join(',')}]`).join(' ');
+            const node = perNode.get(d.kernelName) ?? { node: d.kernelName, op: d.kernelType, inputs, ms: 0 };
+            node.ms += ms;
+            perNode.set(d.kernelName, node);
+          },
+        };
         try {
           await session.run(ownFeeds, outputs);
           await device.queue.onSubmittedWorkDone();
@@ -145,6 +170,7 @@ export async function runChoices(spec: ChoicesSpec) {
         // Profiling timestamps arrive through mapAsync after the work.
         await new Promise((resolve) => setTimeout(resolve, 500));
         (ortOpGpuMs[choice.name] ??= {})[graph] = perOp;
+        (ortNodeGpuMs[choice.name] ??= {})[graph] = [...perNode.values()].sort((a, b) => b.ms - a.ms).slice(0, TOP_NODES);
         const values: Record<string, Float32Array<ArrayBuffer>> = {};
         for (const [name, tensor] of Object.entries(outputs)) values[name] = (await readFloat32(device, tensor.gpuBuffer as GPUBuffer, count(tensor.dims))) as Float32Array<ArrayBuffer>;
         if (reference === undefined) {
@@ -183,7 +209,7 @@ export async function runChoices(spec: ChoicesSpec) {
   }
   for (const p of prepared.values()) await p.session.release();
   const medianMs: Record<string, Record<string, Summary>> = Object.fromEntries(Object.entries(runs).map(([c, g]) => [c, Object.fromEntries(Object.entries(g).map(([n, v]) => [n, summarize(v)]))]));
-  return { spec, runsMs: runs, medianMs, firstRunMs, maxAbsDiffVsFirst, ortOpGpuMs, failed };
+  return { spec, runsMs: runs, medianMs, firstRunMs, maxAbsDiffVsFirst, ortOpGpuMs, ortNodeGpuMs, failed };
 }
 
 declare global {
