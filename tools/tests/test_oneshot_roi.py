@@ -36,6 +36,21 @@ def test_equals_torchvision_roi_align_averaged(samples):
     torch.testing.assert_close(ours, torch.cat(parts, -1), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("samples", [1, 3, 8])
+def test_equals_the_mean_of_grid_sample_border_samples(samples):
+    # the sample points as torch grid_sample takes them (roi_grid), boxes anywhere, some past the image's edges
+    from torch.nn.functional import grid_sample
+    from webdetr_tools.oneshot.patches import roi_grid
+
+    levels = _levels()
+    boxes = torch.cat([BOXES, torch.tensor([[[-0.2, 0.5, 0.1, 1.3]], [[0.7, -0.1, 1.2, 0.05]]])], 1)
+    want = torch.cat([grid_sample(level, roi_grid(boxes, samples), mode="bilinear", padding_mode="border",
+                                  align_corners=False).view(2, level.shape[1], 4, samples * samples).mean(-1)
+                      for level in levels], 1)
+    torch.testing.assert_close(roi_descriptors(levels, boxes, samples, channels_last=False), want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(roi_descriptors(levels, boxes, samples), want.transpose(1, 2), atol=1e-5, rtol=1e-5)
+
+
 def test_a_constant_map_gives_its_value_for_any_box():
     levels = [torch.full((1, 2, 5, 7), 3.0)]
     boxes = torch.tensor([[[0.0, 0.0, 0.01, 0.01], [0.99, 0.0, 1.0, 1.0], [0.2, 0.3, 0.4, 0.5]]])

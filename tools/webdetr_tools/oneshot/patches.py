@@ -12,8 +12,8 @@ patch costs no backbone pass. Per tap, an S x S grid of bilinear samples at the 
 (x0 + (i + 0.5) / S * (x1 - x0), in image-relative coordinates; torch grid_sample, align_corners=False,
 padding 'border': torchvision's roi_align with aligned=True and sampling_ratio=1, whose samples within half
 a cell outside the map take the edge value), averaged -> the same 664-d layout as 'crop'.
-Exported as one ONNX GridSample per tap on a [1, K*S, S, 2] grid and an S x S AveragePool: the patch count
-stays a dynamic axis.
+Computed, and exported, as one MatMul per tap with separable per-box cell weights (roi_descriptors): no
+GridSample; the patch count stays a dynamic axis.
 
 API
   crop_patches(rgb uint8 HxWx3, boxes xyxy pixels [K,4], size=128) -> [K, 3, size, size] float 0-255
@@ -21,6 +21,8 @@ API
   level_slices(channels) -> [slice per tap] into the concatenated descriptor
   roi_descriptors(levels: list of [B, C_l, h, w], boxes [B, K, 4] xyxy relative to the image, samples=8)
       -> [B, K, sum C]
+  axis_weights(low, high [B, K], size, samples=8) -> [B, size, 1, K] per-cell weights along one axis
+  roi_grid(boxes [B, K, 4], samples=8) -> [B, K*S, S, 2] the same sample points as a grid_sample grid
   jitter_boxes(rng, boxes [K, 4] xyxy, sigma, width, height) -> boxes: a dragged box is never exact
 """
 from __future__ import annotations
@@ -57,7 +59,8 @@ ROI_SAMPLES = 8
 
 
 def roi_grid(boxes: torch.Tensor, samples: int = ROI_SAMPLES) -> torch.Tensor:
-    """boxes [B, K, 4] xyxy in [0, 1] -> grid_sample grid [B, K*S, S, 2] (x, y in [-1, 1])."""
+    """boxes [B, K, 4] xyxy in [0, 1] -> grid_sample grid [B, K*S, S, 2] (x, y in [-1, 1]): the sample points
+    roi_descriptors averages, in torch grid_sample's form (the tests' second reference)."""
     steps = (torch.arange(samples, dtype=boxes.dtype, device=boxes.device) + 0.5) / samples  # [S]
     x0, y0, x1, y1 = boxes.unbind(-1)  # [B, K]
     xs = x0[..., None] + steps * (x1 - x0)[..., None]  # [B, K, S]
@@ -66,19 +69,45 @@ def roi_grid(boxes: torch.Tensor, samples: int = ROI_SAMPLES) -> torch.Tensor:
     return (2 * grid - 1).flatten(1, 2)
 
 
+def axis_weights(low: torch.Tensor, high: torch.Tensor, size: int, samples: int = ROI_SAMPLES) -> torch.Tensor:
+    """[B, size, 1, K]: per box (low, high [B, K] relative to the image along one axis), each cell's bilinear
+    weight averaged over the box's S sample points along that axis. A sample at cell coordinate
+    u = x * size - 0.5, clamped to [0, size - 1] (grid_sample's 'border' padding), weighs cell c by
+    max(0, 1 - |u - c|): linear interpolation between its two neighbours."""
+    steps = ((torch.arange(samples, dtype=low.dtype, device=low.device) + 0.5) / samples)[:, None, None]  # [S, 1, 1]
+    positions = low[:, None, None, :] + steps * (high - low)[:, None, None, :]  # [B, S, 1, K]
+    u = (positions * size - 0.5).clamp(0, size - 1)
+    cells = torch.arange(size, dtype=low.dtype, device=low.device)[:, None]  # [size, 1]
+    weights = (1 - (u - cells).abs()).clamp_min(0)  # [B, S, size, K]
+    # The mean over the samples as S - 1 Adds of [B, size, K] slices: a ReduceMean is slow under ORT WebGPU's NHWC
+    # layout; a constant row times [B, S, size * K] (a MatMul with one output row) took ~0.3 s of a 10-patch head
+    # under emulation, these Adds and their slices ~0.03 s
+    total = weights[:, 0]
+    for sample in range(1, samples):
+        total = total + weights[:, sample]
+    return (total * (1.0 / samples))[:, :, None, :]
+
+
 def roi_descriptors(levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES, channels_last: bool = True) -> torch.Tensor:
     """Mean of S x S bilinear samples of each tap inside each box, taps concatenated: [B, K, sum C], or
-    [B, sum C, K] with channels_last=False (no Transpose per tap in the exported graph)."""
+    [B, sum C, K] with channels_last=False.
+
+    Bilinear sampling is separable, so the mean over the box's S x S grid is, per tap, the map [B, C, h*w]
+    times one weight column per box, the outer product of its row and column weights (axis_weights):
+    [B, h*w, K], K last so no Transpose builds it. Exported that is Sub/Abs/Clip/MatMul/Mul/Reshape, no
+    GridSample: ORT WebGPU runs GridSample in NHWC and transposes every tap into it and the samples out of it
+    on each re-query (4D Transposes cost about as much as the rest of the patch graphs under emulation)."""
     b, k = boxes.shape[:2]
-    grid = roi_grid(boxes, samples)
+    x0, y0, x1, y1 = boxes.unbind(-1)  # [B, K]
     parts = []
     for level in levels:
-        sampled = F.grid_sample(level, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        # [B, C, K*S, S] -> an S x S average pool per box -> [B, C, K, 1]: AveragePool in ONNX. A ReduceMean
-        # over the samples is slow in ORT WebGPU's NHWC layout and wrong in its NCHW one on a changing K.
-        pooled = F.avg_pool2d(sampled, samples).view(b, level.shape[1], k)
-        parts.append(pooled.transpose(1, 2) if channels_last else pooled)
-    return torch.cat(parts, -1 if channels_last else 1)
+        c, h, w = level.shape[1:]
+        rows = axis_weights(y0, y1, h, samples)  # [B, h, 1, K]
+        columns = axis_weights(x0, x1, w, samples).reshape(b, 1, w, k)
+        cell_weights = (rows * columns).reshape(b, h * w, k)
+        parts.append(level.reshape(b, c, h * w) @ cell_weights)  # [B, C, K]
+    pooled = torch.cat(parts, 1)
+    return pooled.transpose(1, 2) if channels_last else pooled
 
 
 def tap_indicator(channels) -> torch.Tensor:

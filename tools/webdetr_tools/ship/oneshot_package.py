@@ -10,7 +10,7 @@ features) -> a model package with two pipelines:
 A model with RoI patch descriptors (config patch_descriptor 'roi', oneshot/patches.py) takes the patches
 as boxes instead of pixels: input patches [1, K, 4] xyxy relative to the image (manifest queryPatch.kind
 "boxes"), and patch_queries pools the image's backbone taps (encoder_input's outputs image_tap_s8/16/32,
-kept with the image encoding) over them with GridSample; no backbone pass per patch, and the package
+kept with the image encoding) over them (a MatMul per tap, patches.roi_descriptors); no backbone pass per patch, and the package
 holds the backbone once. A calibrated model (score_calibration, oneshot/calibration.py) also passes the
 patch descriptors (patch_descriptors), and with calibration_scale the patch boxes (the pipeline's input
 `patches`), to patch_head, whose logit is then the calibrated match logit: the raw logit, each box's
