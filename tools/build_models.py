@@ -15,12 +15,14 @@ one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxe
 Benchmark exports (`npm run bench`; nothing in public/models or test/fixtures changes): the same
 checkpoints WITH the single-graph pipeline (GridSample, the onnxruntime-web baseline), the detector at
 each --sizes input size, the one-shot model at each --patch-slots maxPatches (graphs take 1..maxPatches), one package each
-in DIR/detector-<size>/ and DIR/oneshot-k<K>/ (skipped when its manifest already exists):
+in DIR/detector-<size>/ and DIR/oneshot-k<K>/ (skipped when its build stamp, the digest of the checkpoint, the
+export options and every source file of the exporter, is unchanged; --force re-exports anyway):
 
     /usr/bin/python3 tools/build_models.py --bench-out .cache/bench-models --sizes 256,320,416,512 \
         --patch-slots 1,2,5,10
 """
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -113,6 +115,16 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
     return record
 
 
+def build_stamp(checkpoint: Path, options: dict) -> dict:
+    """What a benchmark package was exported from: the checkpoint, the export options and the exporter's sources
+    (tools/webdetr_tools/**/*.py and this script). A package whose stamp differs is stale: an exporter change
+    (e.g. another op form) must reach the benchmark, not a package cached before it."""
+    sources = hashlib.sha256()
+    for path in sorted([*(TOOLS / "webdetr_tools").rglob("*.py"), Path(__file__).resolve()]):
+        sources.update(str(path.relative_to(TOOLS)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return {"checkpointSha256": file_digest(checkpoint), "options": options, "sourcesSha256": sources.hexdigest()}
+
+
 def bench_exports(names, args, model_json) -> None:
     """Split + single-graph packages for the benchmark (not shipped): the detector per input size, the
     one-shot model per maxPatches (its graphs take any patch count up to it)."""
@@ -123,16 +135,20 @@ def bench_exports(names, args, model_json) -> None:
         jobs += [(f"oneshot-k{k}", export_oneshot, {"max_patches": k}) for k in args.patch_slots]
     for directory, export, options in jobs:
         target = args.bench_out / directory
-        if (target / "manifest.json").is_file() and not args.force:
-            print(f"{target}: exists (--force to re-export)", flush=True)
-            continue
         checkpoint = args.checkpoints / f"{directory.split('-')[0]}.pt"
+        stamp = build_stamp(checkpoint, options)
+        stamp_file = target / "build-stamp.json"
+        if (target / "manifest.json").is_file() and stamp_file.is_file() and not args.force:
+            if json.loads(stamp_file.read_text()) == stamp:
+                print(f"{target}: up to date (--force to re-export)", flush=True)
+                continue
         with tempfile.TemporaryDirectory() as tmp:
             export(checkpoint, model_json, Path(tmp) / directory, single_graph=True,
                    progress=lambda line: print(line, flush=True), **options)
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(Path(tmp) / directory, target)
+        stamp_file.write_text(json.dumps(stamp, indent=1) + "\n")
         print(f"{directory}: {target}", flush=True)
 
 
