@@ -33,8 +33,8 @@ from build_models import model_input  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
 from webdetr_tools.evaluation.oneshot_ap import detect_pairs, evaluate_oneshot, make_pairs, make_queries  # noqa: E402
-from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
-from webdetr_tools.oneshot.patches import crop_patches, pooled_features, roi_descriptors  # noqa: E402
+from webdetr_tools.oneshot.model import ModelDetector  # noqa: E402
+from webdetr_tools.oneshot.patches import crop_patches  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
 from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
 from webdetr_tools.training.features import set_samples  # noqa: E402
@@ -49,24 +49,21 @@ def whole_pixel_box(box, sample):
     return x0, y0, max(min(x1, sample.width), x0 + 1), max(min(y1, sample.height), y0 + 1)
 
 
-class RuntimePathDetector:
+class RuntimePathDetector(ModelDetector):
     """Memory from the PIL-stretched image (as the browser); the patch from the whole-pixel box: its crop
-    through the backbone ('crop' models), or the query image's own taps pooled over it ('roi')."""
+    through the backbone ('crop' models), or the query image's own taps pooled over it ('roi'). Output boxes
+    are not clamped (nor are the CLI's)."""
+
+    clamp_boxes = False
 
     def __init__(self, model, backbone, samples, size):
-        self.model, self.backbone, self.samples, self.size = model, backbone, samples, size
-        self._memory, self._levels = {}, {}
+        super().__init__(model, backbone, None, None, samples, None, MAX_DETECTIONS)
+        self.size, self._levels = size, {}
 
     def levels(self, i):
         if i not in self._levels:
             self._levels[i] = self.backbone(model_input(Image.open(self.samples[i].image).convert("RGB"), self.size))
         return self._levels[i]
-
-    def memory(self, i):
-        if i not in self._memory:
-            levels = self.levels(i)
-            self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
-        return self._memory[i]
 
     def patch_box(self, query):
         """[1, 1, 4]: the runtime's patch input for 'roi' models, the whole-pixel rectangle over the image size."""
@@ -74,27 +71,10 @@ class RuntimePathDetector:
         box = torch.tensor(whole_pixel_box(query.box, s), dtype=torch.float32)
         return (box / torch.tensor([s.width, s.height, s.width, s.height], dtype=torch.float32)).view(1, 1, 4)
 
-    def descriptor(self, query):
-        s, config = self.samples[query.image], self.model.config
-        if config.patch_descriptor == "roi":
-            return roi_descriptors(self.levels(query.image), self.patch_box(query), config.roi_samples)
+    def crop(self, query):
+        s = self.samples[query.image]
         rgb = np.asarray(Image.open(s.image).convert("RGB"))
-        return pooled_features(self.backbone(crop_patches(rgb, np.array([whole_pixel_box(query.box, s)]))))[None]
-
-    @torch.no_grad()
-    def __call__(self, query, targets):
-        desc, patch_box = self.descriptor(query), self.patch_box(query)
-        outs = []
-        for t in targets:
-            memory, shapes = self.memory(t)
-            logits, boxes = self.model.decode(memory, shapes, desc)
-            ts = self.samples[t]
-            xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])
-            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
-                                             patch_box)[0, :, 0].sigmoid()
-            order = scores.argsort(descending=True)[:MAX_DETECTIONS]
-            outs.append((xyxy[order].numpy(), scores[order].numpy()))
-        return outs
+        return crop_patches(rgb, np.array([whole_pixel_box(query.box, s)]), self.model.config.patch_size)
 
 
 def browser_same_image(samples, queries, same_pairs, backend):

@@ -56,7 +56,7 @@ from torch import nn
 from ..models.deformable_transformer import (MLP, DeformableDecoderLayer, DeformableEncoderLayer,
                                              encoder_reference_points, inverse_sigmoid)
 from ..models.position_encoding import sine_position_encoding
-from ..training.boxes import box_iou
+from ..training.boxes import box_area, box_iou
 from ..training.boxes import cxcywh_to_xyxy as box_cxcywh_to_xyxy  # noqa: F401 (this module's callers import it)
 
 
@@ -279,10 +279,10 @@ def scale_difference(boxes, patch_boxes, per_patch: int):
     both relative to their images (areas floored at 1e-6). Why: a look-alike in the same picture is usually
     about the patch's size; boxes on other things often are not (held-out coco128 AP50 +1.5 with it, the other
     sets within 0.6: tools/results/oneshot_experiment_scale_calibration.json)."""
-    patch_area = ((patch_boxes[..., 2] - patch_boxes[..., 0]) * (patch_boxes[..., 3] - patch_boxes[..., 1])).clamp_min(1e-6)
+    patch_area = box_area(patch_boxes).clamp_min(1e-6)
     patch_area = patch_area[..., None].expand(-1, -1, per_patch).flatten(1)  # [B, K*G]: each patch for its G slots
-    box_area = (boxes[..., 2] * boxes[..., 3]).clamp_min(1e-6)
-    return (box_area / patch_area).log().abs()[..., None]
+    area = (boxes[..., 2] * boxes[..., 3]).clamp_min(1e-6)  # cxcywh: w * h
+    return (area / patch_area).log().abs()[..., None]
 
 
 def load_checkpoint(path):
@@ -293,7 +293,13 @@ def load_checkpoint(path):
 
 
 class ModelDetector:
-    """run_protocol detector: query crop -> patch descriptor; target -> cached features -> memory."""
+    """run_protocol detector: query -> patch descriptor (its crop through the backbone for 'crop' models, the
+    query image's taps pooled over its box for 'roi'); target -> features -> memory (kept per image); the
+    last layer's boxes ranked by the (calibrated) match score. This one reads the features cache and the exact
+    query box; tools/eval_shipped_oneshot.RuntimePathDetector overrides levels, patch_box and crop with the
+    runtime's input path."""
+
+    clamp_boxes = True  # output boxes clamped to the image
 
     def __init__(self, model, backbone, cache, name, samples, ids, max_detections: int = 20):
         self.model, self.backbone, self.cache = model, backbone, cache
@@ -315,15 +321,21 @@ class ModelDetector:
         box = torch.tensor(query.box, dtype=torch.float32) / torch.tensor([s.width, s.height, s.width, s.height])
         return box.clamp(0, 1).view(1, 1, 4)
 
-    def descriptor(self, query):
+    def crop(self, query):
+        """[1, 3, P, P] 'crop' models' query patch, 0-255."""
         from ..data.datasets import read_rgb
-        from .patches import crop_patches, pooled_features, roi_descriptors
+        from .patches import crop_patches
 
-        s, config = self.samples[query.image], self.model.config
+        return crop_patches(read_rgb(self.samples[query.image].image), np.array(query.box)[None],
+                            self.model.config.patch_size)
+
+    def descriptor(self, query):
+        from .patches import pooled_features, roi_descriptors
+
+        config = self.model.config
         if config.patch_descriptor == "roi":
             return roi_descriptors(self.levels(query.image), self.patch_box(query), config.roi_samples)
-        patch = crop_patches(read_rgb(s.image), np.array(query.box)[None], config.patch_size)
-        return pooled_features(self.backbone(patch))[None]  # [1, 1, 664]
+        return pooled_features(self.backbone(self.crop(query)))[None]  # [1, 1, 664]
 
     @torch.no_grad()
     def __call__(self, query, targets):
@@ -334,7 +346,9 @@ class ModelDetector:
             logits, boxes = self.model.decode(memory, shapes, desc)
             scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
                                              patch_box)[0, :, 0].sigmoid()
-            xyxy = box_cxcywh_to_xyxy(boxes[-1, 0]).clamp(0, 1)
+            xyxy = box_cxcywh_to_xyxy(boxes[-1, 0])
+            if self.clamp_boxes:
+                xyxy = xyxy.clamp(0, 1)
             ts = self.samples[t]
             xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)
             order = scores.argsort(descending=True)[:self.max_detections]
