@@ -8,7 +8,11 @@ oracle AP50s computed from the same boxes with the ground truth, each pushing so
 every box that matches no target (a perfect ranking: no calibration or other re-scoring of these boxes can do
 better; past it, the model must find more of the targets), every such box of a cross-image pair (a perfect
 cross-picture signal), and the boxes of cross-image pairs whose picture lacks the class (a perfect "class
-absent in this picture" signal).
+absent in this picture" signal). With the model's input size it also splits the targets by their side at that
+input (sqrt of the box's area once the picture is stretched to size x size: under 16, 16-32, 32 px and over)
+and reports per bucket how many some box of their pair overlaps at IoU >= 0.5 (any box, not the greedy
+matching; same- and cross-image pairs together): whether the misses are the objects too small for the
+model's input.
 
     /usr/bin/python3 tools/oneshot_ceiling.py [--checkpoint tools/checkpoints/oneshot.pt] [--sets coco128] [--out F]
 """
@@ -25,6 +29,7 @@ import torch  # noqa: E402
 
 from eval_shipped_oneshot import MAX_DETECTIONS, SETS, RuntimePathDetector, whole_pixel_box  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
+from webdetr_tools.evaluation.coco_ap import box_iou  # noqa: E402
 from webdetr_tools.evaluation.oneshot_ap import (_targets, detect_pairs, evaluate_oneshot, make_pairs,  # noqa: E402
                                                  make_queries)
 from webdetr_tools.oneshot.calibration import match_labels  # noqa: E402
@@ -42,15 +47,33 @@ def set_ceiling(model, backbone, samples, size):
     queries = make_queries(samples, 60, 0)
     pairs = make_pairs(samples, queries, 5, 0)
     detections = detect_pairs(queries, pairs, RuntimePathDetector(model, backbone, samples, size))
-    return ceiling(samples, queries, pairs, detections)
+    return ceiling(samples, queries, pairs, detections, size)
 
 
-def ceiling(samples, queries, pairs, detections):
-    """The protocol's AP50s, recall and the two oracle bounds for given detections [(boxes xyxy px, scores)]."""
+SIZE_BUCKETS = ((0, 16), (16, 32), (32, float("inf")))  # target side at the model input, pixels
+
+
+def _bucket_name(low, high):
+    return f"{low:g}-{high:g}px" if high != float("inf") else f">={low:g}px"
+
+
+def ceiling(samples, queries, pairs, detections, input_size=None):
+    """The protocol's AP50s, recall and the oracle bounds for given detections [(boxes xyxy px, scores)]; with
+    input_size, recall per target size at the model input."""
     found, total, no_match, no_match_cross, absent = {True: 0, False: 0}, {True: 0, False: 0}, [], [], []
+    by_size = {bucket: [0, 0] for bucket in SIZE_BUCKETS}  # [overlapped by some box, targets]
     for (n, t, same), (boxes, scores) in zip(pairs, detections):
         q = queries[n]
         targets = _targets(samples, q, t, same)
+        if input_size is not None and len(targets):
+            s = samples[t]
+            wh = (np.asarray(targets, np.float64)[:, 2:] - np.asarray(targets, np.float64)[:, :2]).clip(0)
+            sides = np.sqrt(wh[:, 0] * wh[:, 1] * input_size ** 2 / (s.width * s.height))
+            hit = (box_iou(targets, boxes) >= 0.5).any(1) if len(boxes) else np.zeros(len(targets), bool)
+            for low, high in SIZE_BUCKETS:
+                inside = (sides >= low) & (sides < high)
+                by_size[(low, high)][0] += int(hit[inside].sum())
+                by_size[(low, high)][1] += int(inside.sum())
         _, labels = match_labels(boxes, scores, targets, whole_pixel_box(q.box, samples[q.image]) if same else None)
         found[same] += int(labels.sum())
         total[same] += len(targets)
@@ -66,7 +89,10 @@ def ceiling(samples, queries, pairs, detections):
             "recall_at_iou50": {"same_image": f"{found[True]}/{total[True]}", "cross_image": f"{found[False]}/{total[False]}"},
             "oracle_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match))["AP50"],
             "oracle_cross_image_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match_cross))["AP50"],
-            "oracle_absent_class_pairs_last": _ap(samples, queries, pairs, pushed(absent))["AP50"]}
+            "oracle_absent_class_pairs_last": _ap(samples, queries, pairs, pushed(absent))["AP50"],
+            **({"input_size": input_size, "recall_any_box_by_target_side": {
+                _bucket_name(*bucket): f"{hit}/{count}" for bucket, (hit, count) in by_size.items()}}
+               if input_size is not None else {})}
 
 
 def main():

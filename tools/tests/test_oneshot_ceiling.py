@@ -47,3 +47,14 @@ def test_a_perfect_ranking_also_lifts_hits_above_false_alarms_in_the_query_pictu
                   (np.array([[10, 10, 30, 30]]), np.array([0.3])), (np.zeros((0, 4)), np.zeros(0))]
     out = ceiling(SAMPLES, QUERIES, PAIRS, detections)
     assert out["oracle_cross_image_false_boxes_last"] < out["oracle_false_boxes_last"] == pytest.approx(100)
+
+
+def test_recall_by_target_side_at_the_model_input():
+    # at a 40 px input the 100 px pictures shrink 2.5x: the 20 px targets are 8 px (the < 16 bucket)
+    detections = [(np.array([[50, 50, 70, 70]]), np.array([0.5])), (np.zeros((0, 4)), np.zeros(0)),
+                  (np.zeros((0, 4)), np.zeros(0))]
+    out = ceiling(SAMPLES, QUERIES, PAIRS, detections, input_size=40)
+    assert out["recall_any_box_by_target_side"] == {"0-16px": "1/2", "16-32px": "0/0", ">=32px": "0/0"}
+    out = ceiling(SAMPLES, QUERIES, PAIRS, detections, input_size=100)  # 20 px at 100: the 16-32 bucket
+    assert out["recall_any_box_by_target_side"] == {"0-16px": "0/0", "16-32px": "1/2", ">=32px": "0/0"}
+    assert "recall_any_box_by_target_side" not in ceiling(SAMPLES, QUERIES, PAIRS, detections)
