@@ -96,7 +96,8 @@ def roi_descriptors(levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES, cha
     times one weight column per box, the outer product of its row and column weights (axis_weights):
     [B, h*w, K], K last so no Transpose builds it. Exported that is Sub/Abs/Clip/MatMul/Mul/Reshape, no
     GridSample: ORT WebGPU runs GridSample in NHWC and transposes every tap into it and the samples out of it
-    on each re-query (4D Transposes cost about as much as the rest of the patch graphs under emulation)."""
+    on each re-query (those 4D Transposes took ~0.6 s of a 10-patch patch_queries and ~0.5 s of patch_head under
+    emulation: bench/FINDINGS.md)."""
     b, k = boxes.shape[:2]
     x0, y0, x1, y1 = boxes.unbind(-1)  # [B, K]
     parts = []
