@@ -115,14 +115,20 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
     return record
 
 
-def build_stamp(checkpoint: Path, options: dict) -> dict:
-    """What a benchmark package was exported from: the checkpoint, the export options and the exporter's sources
-    (tools/webdetr_tools/**/*.py and this script). A package whose stamp differs is stale: an exporter change
-    (e.g. another op form) must reach the benchmark, not a package cached before it."""
+def sources_digest() -> str:
+    """sha256 over the exporter's sources (tools/webdetr_tools/**/*.py and this script), names and bytes."""
     sources = hashlib.sha256()
     for path in sorted([*(TOOLS / "webdetr_tools").rglob("*.py"), Path(__file__).resolve()]):
         sources.update(str(path.relative_to(TOOLS)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return {"checkpointSha256": file_digest(checkpoint), "options": options, "sourcesSha256": sources.hexdigest()}
+    return sources.hexdigest()
+
+
+def build_stamp(checkpoint: Path, options: dict, sources_sha256: str | None = None) -> dict:
+    """What a benchmark package was exported from: the checkpoint, the export options and the exporter's sources
+    (sources_digest(), computed here unless given). A package whose stamp differs is stale: an exporter change
+    (e.g. another op form) must reach the benchmark, not a package cached before it."""
+    return {"checkpointSha256": file_digest(checkpoint), "options": options,
+            "sourcesSha256": sources_sha256 if sources_sha256 is not None else sources_digest()}
 
 
 def bench_exports(names, args, model_json) -> None:
@@ -133,10 +139,11 @@ def bench_exports(names, args, model_json) -> None:
         jobs += [(f"detector-{s}", export_detector, {"size": s}) for s in args.sizes]
     if "oneshot" in names:
         jobs += [(f"oneshot-k{k}", export_oneshot, {"max_patches": k}) for k in args.patch_slots]
+    sources_sha256 = sources_digest()  # once for every job: the sources do not change during the run
     for directory, export, options in jobs:
         target = args.bench_out / directory
         checkpoint = args.checkpoints / f"{directory.split('-')[0]}.pt"
-        stamp = build_stamp(checkpoint, options)
+        stamp = build_stamp(checkpoint, options, sources_sha256)
         stamp_file = target / "build-stamp.json"
         if (target / "manifest.json").is_file() and stamp_file.is_file() and not args.force:
             if json.loads(stamp_file.read_text()) == stamp:

@@ -57,6 +57,18 @@ def _bucket_name(low, high):
     return f"{low:g}-{high:g}px" if high != float("inf") else f">={low:g}px"
 
 
+def _count_by_side(by_size, targets, boxes, sample, input_size):
+    """Adds to by_size[bucket] = [overlapped by some box, targets] a pair's targets (xyxy px of sample), bucketed by
+    their side once the picture is stretched to input_size x input_size."""
+    wh = (targets[:, 2:] - targets[:, :2]).clip(0)
+    sides = np.sqrt(wh[:, 0] * wh[:, 1] * input_size ** 2 / (sample.width * sample.height))
+    hit = (box_iou(targets, boxes) >= 0.5).any(1) if len(boxes) else np.zeros(len(targets), bool)
+    for low, high in SIZE_BUCKETS:
+        inside = (sides >= low) & (sides < high)
+        by_size[(low, high)][0] += int(hit[inside].sum())
+        by_size[(low, high)][1] += int(inside.sum())
+
+
 def ceiling(samples, queries, pairs, detections, input_size=None):
     """The protocol's AP50s, recall and the oracle bounds for given detections [(boxes xyxy px, scores)]; with
     input_size, recall per target size at the model input."""
@@ -66,14 +78,7 @@ def ceiling(samples, queries, pairs, detections, input_size=None):
         q = queries[n]
         targets = _targets(samples, q, t, same)
         if input_size is not None and len(targets):
-            s = samples[t]
-            wh = (np.asarray(targets, np.float64)[:, 2:] - np.asarray(targets, np.float64)[:, :2]).clip(0)
-            sides = np.sqrt(wh[:, 0] * wh[:, 1] * input_size ** 2 / (s.width * s.height))
-            hit = (box_iou(targets, boxes) >= 0.5).any(1) if len(boxes) else np.zeros(len(targets), bool)
-            for low, high in SIZE_BUCKETS:
-                inside = (sides >= low) & (sides < high)
-                by_size[(low, high)][0] += int(hit[inside].sum())
-                by_size[(low, high)][1] += int(inside.sum())
+            _count_by_side(by_size, targets, boxes, samples[t], input_size)
         _, labels = match_labels(boxes, scores, targets, whole_pixel_box(q.box, samples[q.image]) if same else None)
         found[same] += int(labels.sum())
         total[same] += len(targets)
