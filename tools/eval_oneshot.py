@@ -120,8 +120,8 @@ def main(argv=None):
             detector = BaselineDetector(cache, name, samples, ids, args.query_feature, backbone,
                                         center=args.center, nms_iou=args.nms)
         else:
-            from webdetr_tools.oneshot.model import ModelDetector
-            detector = ModelDetector(model, backbone, cache, name, samples, ids)
+            from webdetr_tools.oneshot.model import ModelDetector, cached_levels
+            detector = ModelDetector(model, backbone, samples, cached_levels(cache, name, ids))
         out = run_protocol(samples, detector, args.max_queries, args.cross_images, args.seed)
         out["images"] = len(samples)
         out["seconds"] = round(time.time() - start, 1)

@@ -57,13 +57,13 @@ class RuntimePathDetector(ModelDetector):
     clamp_boxes = False
 
     def __init__(self, model, backbone, samples, size):
-        super().__init__(model, backbone, None, None, samples, None, MAX_DETECTIONS)
-        self.size, self._levels = size, {}
+        super().__init__(model, backbone, samples, self._stretched_levels, MAX_DETECTIONS)
+        self.size, self._taps = size, {}
 
-    def levels(self, i):
-        if i not in self._levels:
-            self._levels[i] = self.backbone(model_input(Image.open(self.samples[i].image).convert("RGB"), self.size))
-        return self._levels[i]
+    def _stretched_levels(self, i):
+        if i not in self._taps:
+            self._taps[i] = self.backbone(model_input(Image.open(self.samples[i].image).convert("RGB"), self.size))
+        return self._taps[i]
 
     def patch_box(self, query):
         """[1, 1, 4]: the runtime's patch input for 'roi' models, the whole-pixel rectangle over the image size."""
@@ -108,11 +108,17 @@ def main():
     parser.add_argument("--backend", choices=("wasm", "webgpu", "auto"), default="wasm")
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--out", type=Path, default=TOOLS / "results" / "oneshot_shipped.json")
+    parser.add_argument("--image-size", type=int,
+                        help="experiment: run PyTorch at this square input instead of the checkpoint's image_size "
+                             "(the package is built for the checkpoint's, so this needs --skip-browser)")
     args = parser.parse_args()
+    if args.image_size is not None and not args.skip_browser:
+        parser.error("--image-size needs --skip-browser: public/models/oneshot is built for the checkpoint's input size")
     torch.set_num_threads(2)
     model, config, step = load_oneshot(args.checkpoint)
     backbone = load_backbone(fetch())
-    report = {"checkpoint": args.checkpoint.name, "iteration": step, "command": " ".join(sys.argv),
+    size = args.image_size or config["image_size"]
+    report = {"checkpoint": args.checkpoint.name, "iteration": step, "command": " ".join(sys.argv), "image_size": size,
               "protocol": {"max_queries": 60, "cross_images": 5, "seed": 0, "max_detections": MAX_DETECTIONS},
               "sets": {}}
     for name in args.sets.split(","):
@@ -121,7 +127,7 @@ def main():
         samples = [r[2] for r in rows]
         queries = make_queries(samples, 60, 0)
         pairs = make_pairs(samples, queries, 5, 0)
-        detections = detect_pairs(queries, pairs, RuntimePathDetector(model, backbone, samples, config["image_size"]))
+        detections = detect_pairs(queries, pairs, RuntimePathDetector(model, backbone, samples, size))
         torch_all = evaluate_oneshot(samples, queries, pairs, detections)
         same = [p for p, pair in enumerate(pairs) if pair[2]]
         entry = {"images": len(samples), "queries": len(queries),

@@ -3,6 +3,7 @@ sample per bin) averaged per tap, for boxes anywhere including the image's edges
 the image; train.init may change only weight-neutral model-config keys; the score calibration's labels
 follow the one-shot protocol's matching and its logistic fit recovers known weights."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,6 +90,8 @@ def test_init_may_change_only_weight_neutral_keys():
     del crop["patch_descriptor"], crop["roi_samples"]  # a checkpoint from before the keys existed
     changed = train_oneshot.init_config_changes(crop, OneShotConfig.from_dict({"patch_descriptor": "roi"}))
     assert changed == {"patch_descriptor": ("crop", "roi")}
+    larger = train_oneshot.init_config_changes(OneShotConfig().to_dict(), OneShotConfig.from_dict({"image_size": 416}))
+    assert larger == {"image_size": (320, 416)}  # a fine-tune at another input size starts from the same weights
     with pytest.raises(SystemExit, match="d_model"):
         train_oneshot.init_config_changes(crop, OneShotConfig.from_dict({"d_model": 64}))
 
@@ -166,3 +169,34 @@ def test_scale_difference_is_the_absolute_log_area_ratio_to_the_patch():
     boxes = torch.tensor([[[0.5, 0.5, 0.2, 0.2], [0.5, 0.5, 0.4, 0.4], [0.5, 0.5, 0.1, 0.1], [0.5, 0.5, 0.0, 0.3]]])
     want = [0.0, math.log(4.0), math.log(4.0), math.log(0.04 / 1e-6)]  # same, 4x larger, 4x smaller, empty (floored)
     np.testing.assert_allclose(scale_difference(boxes, patch_boxes, 2)[0, :, 0].numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_model_detector_reads_the_cache_and_returns_ranked_clamped_pixel_boxes():
+    from webdetr_tools.data.datasets import Sample
+    from webdetr_tools.evaluation.oneshot_ap import OneShotQuery
+    from webdetr_tools.oneshot.model import ModelDetector, cached_levels
+
+    config = OneShotConfig.from_dict({"channels": [3, 4, 5], "d_model": 32, "nheads": 2, "enc_layers": 1,
+                                      "dec_layers": 1, "dim_feedforward": 32, "queries_per_patch": 6,
+                                      "max_patches": 1, "patch_descriptor": "roi"})
+    torch.manual_seed(0)
+    model = OneShotDETR(config).eval()
+    taps = _levels()  # two images' taps, as the features cache holds them (no batch axis)
+
+    class Cache:
+        def __init__(self):
+            self.read = []
+
+        def features(self, name, image_id):
+            self.read.append((name, image_id))
+            return [t[int(image_id[-1])] for t in taps]
+
+    cache = Cache()
+    samples = [Sample(Path("a.jpg"), 200, 100), Sample(Path("b.jpg"), 50, 80)]
+    detector = ModelDetector(model, None, samples, cached_levels(cache, "set", ["img0", "img1"]), max_detections=4)
+    results = detector(OneShotQuery(0, 0, (10.0, 20.0, 90.0, 60.0), "thing"), [0, 1])
+    assert {("set", "img0"), ("set", "img1")} <= set(cache.read)
+    for (boxes, scores), sample in zip(results, samples):
+        assert boxes.shape == (4, 4) and scores.shape == (4,)
+        assert np.all(np.diff(scores) <= 0)  # best first
+        assert boxes.min() >= 0 and np.all(boxes[:, [0, 2]] <= sample.width) and np.all(boxes[:, [1, 3]] <= sample.height)

@@ -42,8 +42,8 @@ API
   duplicate_overlap(logits, boxes_xyxy, G) -> [B, K*G, 1] each box's IoU with a stronger box of its patch
   scale_difference(boxes, patch_boxes_xyxy, G) -> [B, K*G, 1] |log(box area / patch area)|
   model(levels, patch_desc) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
-  load_checkpoint(path) -> model (eval); ModelDetector(model, backbone, cache, set, samples, ids) for
-  evaluation/oneshot_ap.run_protocol.
+  load_checkpoint(path) -> model (eval); ModelDetector(model, backbone, samples, cached_levels(cache, set, ids))
+  for evaluation/oneshot_ap.run_protocol.
 """
 from __future__ import annotations
 
@@ -83,8 +83,9 @@ class OneShotConfig:
     calibration_scale: bool = False  # ... and |log(box area / patch area)| (scale_difference; needs the patch boxes)
 
     # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
-    WEIGHT_NEUTRAL = ("max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples", "score_calibration",
-                      "calibration_overlap", "calibration_scale")
+    # image_size too: the position encodings are sines of normalised coordinates, nothing learned has its shape.
+    WEIGHT_NEUTRAL = ("image_size", "max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples",
+                      "score_calibration", "calibration_overlap", "calibration_scale")
 
     @classmethod
     def from_dict(cls, d: dict) -> "OneShotConfig":
@@ -292,22 +293,25 @@ def load_checkpoint(path):
     return model.eval()
 
 
+def cached_levels(cache, name, ids):
+    """ModelDetector's levels from the features cache: image index -> [[1, C, H, W] per tap] of set `name`."""
+    return lambda i: [f[None] for f in cache.features(name, ids[i])]
+
+
 class ModelDetector:
     """run_protocol detector: query -> patch descriptor (its crop through the backbone for 'crop' models, the
     query image's taps pooled over its box for 'roi'); target -> features -> memory (kept per image); the
-    last layer's boxes ranked by the (calibrated) match score. This one reads the features cache and the exact
-    query box; tools/eval_shipped_oneshot.RuntimePathDetector overrides levels, patch_box and crop with the
-    runtime's input path."""
+    last layer's boxes ranked by the (calibrated) match score. `levels` gives an image's backbone taps (index
+    into samples -> [[1, C, H, W] per tap]): cached_levels reads the features cache; with the exact query box.
+    tools/eval_shipped_oneshot.RuntimePathDetector gives the runtime's input path instead (taps of the
+    PIL-stretched image, whole-pixel boxes, its own crop)."""
 
     clamp_boxes = True  # output boxes clamped to the image
 
-    def __init__(self, model, backbone, cache, name, samples, ids, max_detections: int = 20):
-        self.model, self.backbone, self.cache = model, backbone, cache
-        self.name, self.samples, self.ids, self.max_detections = name, samples, ids, max_detections
+    def __init__(self, model, backbone, samples, levels, max_detections: int = 20):
+        self.model, self.backbone, self.samples, self.levels = model, backbone, samples, levels
+        self.max_detections = max_detections
         self._memory = {}
-
-    def levels(self, i):
-        return [f[None] for f in self.cache.features(self.name, self.ids[i])]
 
     def memory(self, i):
         if i not in self._memory:
