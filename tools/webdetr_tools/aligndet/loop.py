@@ -13,7 +13,6 @@ API: pretrain(config, cache_root, proposals_dir, run_dir, resume=True, max_steps
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import numpy as np
 import torch
 
 from ..training.features import FeatureCache
-from ..training.loop import _epoch_order, _format_time, _optimizer, _resume, _save
+from ..training.loop import (_epoch_order, _open_run, _optimizer, _optimizer_step, _progress_line, _save_checkpoint,
+                             _update_running)
 from ..training.losses import set_loss
 from ..training.matcher import hungarian_match
 from .data import ProposalSource, make_views
@@ -66,12 +66,8 @@ def pretrain(config: dict, cache_root: Path, proposals_dir: Path, run_dir: Path,
     model = AlignDetModel(config["model"], channels, loss_cfg["proj_dim"], config["seed"]).train()
     optimizer = _optimizer(model, optim)
     batch = optim["batch_size"]
-    steps_per_epoch = math.ceil(len(train_items) / batch)
-    total_steps = steps_per_epoch * optim["epochs"]
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / "checkpoint.pt"
-    step = _resume(ckpt_path, config, model, optimizer) if resume else None
+    ckpt_path, steps_per_epoch, total_steps, step = _open_run(run_dir, config, model, optimizer, len(train_items), resume)
     if step is not None:
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
@@ -86,26 +82,15 @@ def pretrain(config: dict, cache_root: Path, proposals_dir: Path, run_dir: Path,
         order, _ = _epoch_order(len(train_items), config["seed"], epoch, 0.0)
         chunk = [train_items[i] for i in order[within * batch:(within + 1) * batch]]
         views = make_views(cache, chunk, proposals, np.random.RandomState([config["seed"], step]), data)
-        decay = 0.1 if epoch >= optim["lr_drop_epoch"] else 1.0
-        for group in optimizer.param_groups:
-            group["lr"] = group["base_lr"] * decay
         loss, parts = step_loss(model, views, loss_cfg)
-        optimizer.zero_grad()
-        loss.backward()
-        if optim["clip_max_norm"] > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), optim["clip_max_norm"])
-        optimizer.step()
+        _optimizer_step(model, optimizer, loss, optim, epoch)
         step += 1
-        for k, v in parts.items():
-            running[k] = 0.9 * running.get(k, v) + 0.1 * v
+        _update_running(running, parts)
         if step % train_cfg["log_every_steps"] == 0 or step == end:
-            rate = (time.time() - started) / (step - started_step)
-            log(f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
-                + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
-                + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}")
+            log(_progress_line(step, total_steps, steps_per_epoch, running, optimizer,
+                               (time.time() - started) / (step - started_step)))
         if step % train_cfg["checkpoint_every_steps"] == 0 or step == end:
-            _save(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                                  torch_rng=torch.get_rng_state(), config=config))
+            _save_checkpoint(ckpt_path, model, optimizer, step, config)
     if step == total_steps:
         torch.save(dict(model=model.detector.state_dict(), projector=model.projector.state_dict(), config=config,
                         step=step, kind="aligndet-pretrained"), run_dir / "model_final.pt")

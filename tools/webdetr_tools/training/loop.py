@@ -59,6 +59,49 @@ def _save(path: Path, payload: dict) -> None:
     tmp.replace(path)
 
 
+def _optimizer_step(model, optimizer, loss, optim: dict, epoch: int) -> None:
+    """One update: lr x0.1 from optim's lr_drop_epoch on, gradients clipped to clip_max_norm (0: no clipping)."""
+    decay = 0.1 if epoch >= optim["lr_drop_epoch"] else 1.0
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * decay
+    optimizer.zero_grad()
+    loss.backward()
+    if optim["clip_max_norm"] > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), optim["clip_max_norm"])
+    optimizer.step()
+
+
+def _progress_line(step: int, total_steps: int, steps_per_epoch: int, running: dict, optimizer, rate: float) -> str:
+    """The progress line: step, epoch, the running losses, lr, seconds per step and the ETA."""
+    return (f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
+            + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
+            + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}")
+
+
+def _update_running(running: dict, parts: dict) -> None:
+    """Exponential moving averages (0.9) of the logged loss parts, for the progress line."""
+    for k, v in parts.items():
+        running[k] = 0.9 * running.get(k, v) + 0.1 * v
+
+
+def _save_checkpoint(ckpt_path: Path, model, optimizer, step: int, config: dict) -> None:
+    """What _resume reads: model, optimizer, step, torch RNG state and the config."""
+    _save(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                          torch_rng=torch.get_rng_state(), config=config))
+
+
+def _open_run(run_dir, config: dict, model, optimizer, n_items: int, resume: bool):
+    """The run's schedule and state: (checkpoint path, steps per epoch, total steps, the step to start from,
+    or None for a fresh run). Creates run_dir; resumes from its checkpoint.pt when asked and there is one."""
+    optim = config["optim"]
+    steps_per_epoch = math.ceil(n_items / optim["batch_size"])
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "checkpoint.pt"
+    step = _resume(ckpt_path, config, model, optimizer) if resume else None
+    return ckpt_path, steps_per_epoch, steps_per_epoch * optim["epochs"], step
+
+
 def _resume(ckpt_path: Path, config: dict, model, optimizer) -> int | None:
     """Loads a run's checkpoint.pt (model, optimizer, torch RNG) into model and optimizer; returns its step,
     or None when there is none. A checkpoint of another config is refused."""
@@ -85,12 +128,8 @@ def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run
     model = build_detector(config["model"], len(config["classes"]), first["channels"], config["seed"]).train()
     optimizer = _optimizer(model, optim)
     batch = optim["batch_size"]
-    steps_per_epoch = math.ceil(len(train_items) / batch)
-    total_steps = steps_per_epoch * optim["epochs"]
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / "checkpoint.pt"
-    step = _resume(ckpt_path, config, model, optimizer) if resume else None
+    ckpt_path, steps_per_epoch, total_steps, step = _open_run(run_dir, config, model, optimizer, len(train_items), resume)
     if step is not None:
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
@@ -111,26 +150,15 @@ def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run
         chunk = [(train_items[i], bool(flips[i])) for i in chosen]
         features = cache.batch([(it.set, it.image_id, f) for it, f in chunk])
         targets = [labels.target(it, f) for it, f in chunk]
-        decay = 0.1 if epoch >= optim["lr_drop_epoch"] else 1.0
-        for group in optimizer.param_groups:
-            group["lr"] = group["base_lr"] * decay
         loss, parts = set_loss(forward_layers(model, features), targets, config["loss"])
-        optimizer.zero_grad()
-        loss.backward()
-        if optim["clip_max_norm"] > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), optim["clip_max_norm"])
-        optimizer.step()
+        _optimizer_step(model, optimizer, loss, optim, epoch)
         step += 1
-        for k, v in parts.items():
-            running[k] = 0.9 * running.get(k, v) + 0.1 * v
+        _update_running(running, parts)
         if step % train_cfg["log_every_steps"] == 0 or step == end:
             rate = (time.time() - started - eval_seconds) / (step - started_step)
-            log(f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
-                + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
-                + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}")
+            log(_progress_line(step, total_steps, steps_per_epoch, running, optimizer, rate))
         if step % train_cfg["checkpoint_every_steps"] == 0 or step == end:
-            _save(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                                  torch_rng=torch.get_rng_state(), config=config))
+            _save_checkpoint(ckpt_path, model, optimizer, step, config)
         eval_every = train_cfg.get("eval_every_epochs", 0)
         if eval_every and step % (eval_every * steps_per_epoch) == 0 or step == total_steps:
             t0 = time.time()
