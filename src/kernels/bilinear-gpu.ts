@@ -1,4 +1,5 @@
-/** GPU-side checks and uniform packing shared by the two bilinear kernel wrappers. */
+/** GPU-side checks, uniform packing and pipelines shared by the two bilinear kernel wrappers. */
+import bilinearFilters from '../../shaders/bilinear_filters.wgsl?raw';
 import { InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
 import { BILINEAR_MODES, type BilinearMode, type Rgb } from './bilinear-options.js';
@@ -33,14 +34,19 @@ export function normalizeUniform(outWidth: number, outHeight: number, mean: Rgb,
   return bytes;
 }
 
+/** A bilinear kernel's full WGSL: the shared filters (shaders/bilinear_filters.wgsl), then the kernel. */
+export function withBilinearFilters(kernelSource: string): string {
+  return `${bilinearFilters}\n${kernelSource}`;
+}
+
 /** The kernel's pipeline per mode (MODE override), compiled once per device through the cache. */
 export async function createModePipelines(
   device: GPUDevice,
   label: string,
-  shaderSource: string,
+  kernelSource: string,
   layout: GPUBindGroupLayout,
 ): Promise<Map<BilinearMode, GPUComputePipeline>> {
-  const module = getShaderModule(device, label, shaderSource);
+  const module = getShaderModule(device, label, withBilinearFilters(kernelSource));
   const pipelineFor = (mode: BilinearMode) =>
     getComputePipeline(device, `${label}:${mode}`, () => ({
       label: `${label}:${mode}`,
