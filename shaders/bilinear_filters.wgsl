@@ -1,7 +1,7 @@
 // Shared bilinear filters (no entry point): prepended by the TypeScript wrappers
 // (src/kernels/bilinear-gpu.ts withBilinearFilters) to bilinear_resize_normalize.wgsl and
 // bilinear_crop_resize.wgsl, which document the exact index math these functions implement.
-// Needs from the kernel: `source` (texture_2d<f32>, rgba8unorm) and `override MODE`'s constants below.
+// Needs from the kernel: its `source` binding (texture_2d<f32>, rgba8unorm); MODE picks a resize_* there.
 // Every resize_* reads the in_size rectangle of `source` at `origin` (the image's (0, 0) for the resize
 // kernel, a crop rectangle's corner for the crop kernel) and returns the output pixel out_xy in [0, 1].
 
