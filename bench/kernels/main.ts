@@ -9,6 +9,7 @@ import { loadCases, type GraphKind } from './bench-case.js';
 import { benchCase, fmt, log } from './bench-one-case.js';
 import { measureCopyBandwidth } from './copy-bandwidth.js';
 import type { RepeatOptions } from './stats.js';
+import { adapterWithTimestamps } from './timestamp-adapter.js';
 
 export interface BenchConfig {
   cases: string[];
@@ -74,23 +75,6 @@ export async function run(config: BenchConfig) {
     results.push(await benchCase(ort, device, c, plan, copyBandwidth));
   }
   return { environment, copyBandwidth, config, cases: results, uncapturedErrors: uncaptured };
-}
-
-/**
- * ORT 1.30 (JSEP) requests 'chromium-experimental-timestamp-query-inside-passes' *instead of*
- * 'timestamp-query' when the adapter has both; our pass timer needs the standard feature on the
- * shared device, so the adapter handed to ORT adds it to whatever ORT asks for.
- */
-async function adapterWithTimestamps(): Promise<GPUAdapter> {
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null');
-  const requestDevice = adapter.requestDevice.bind(adapter);
-  adapter.requestDevice = (descriptor?: GPUDeviceDescriptor) => {
-    const features = new Set<GPUFeatureName>(descriptor?.requiredFeatures ?? []);
-    if (adapter.features.has('timestamp-query')) features.add('timestamp-query');
-    return requestDevice({ ...descriptor, requiredFeatures: [...features] });
-  };
-  return adapter;
 }
 
 async function fetchBytes(url: string): Promise<Uint8Array> {

@@ -12,6 +12,7 @@ import { installBufferTracker } from './buffer-tracker.js';
 import { benchVariant, type Variant, type VariantResult } from './bench-variant.js';
 import { installKernelTimestamps, type KernelTimestamps } from './kernel-timestamps.js';
 import { imageTensor, loadImageBlob, patchBoxes, patchTensor, type PatchBox } from './model-input.js';
+import { adapterWithTimestamps } from '../kernels/timestamp-adapter.js';
 
 export interface ModelSpec {
   /** e.g. detector-320 */
@@ -136,22 +137,6 @@ export async function runModel(spec: ModelSpec) {
     variants,
     uncapturedErrors: page.uncapturedErrors.splice(0),
   };
-}
-
-/**
- * ORT 1.30 asks only for the chromium inside-passes timestamp variant when the adapter has both; our
- * kernel timestamps need 'timestamp-query' on the shared device (as bench/kernels/main.ts does).
- */
-async function adapterWithTimestamps(): Promise<GPUAdapter> {
-  const adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null');
-  const requestDevice = adapter.requestDevice.bind(adapter);
-  adapter.requestDevice = (descriptor?: GPUDeviceDescriptor) => {
-    const features = new Set<GPUFeatureName>(descriptor?.requiredFeatures ?? []);
-    if (adapter.features.has('timestamp-query')) features.add('timestamp-query');
-    return requestDevice({ ...descriptor, requiredFeatures: [...features] });
-  };
-  return adapter;
 }
 
 declare global {

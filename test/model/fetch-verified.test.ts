@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelFetchError, ModelIntegrityError } from '../../src/errors.js';
-import { fetchVerified, type ModelFileCache } from '../../src/model/fetch-verified.js';
+import { fetchVerified } from '../../src/model/fetch-verified.js';
 import type { LoadProgressEvent } from '../../src/model/progress.js';
+import { MemoryCache } from '../helpers/memory-cache.js';
 import { serveRoutes, type Route, type StaticServer } from '../helpers/static-server.js';
 
 const payload = new Uint8Array(200_000).map((_, i) => (i * 2654435761) >>> 24);
@@ -27,20 +28,6 @@ beforeAll(async () => {
   requests = server.requests;
 });
 afterAll(() => server.close());
-
-class MemoryCache implements ModelFileCache {
-  readonly entries = new Map<string, Uint8Array<ArrayBuffer>>();
-  async match(url: string) {
-    const bytes = this.entries.get(url);
-    return bytes ? new Response(bytes) : undefined;
-  }
-  async put(url: string, response: Response) {
-    this.entries.set(url, new Uint8Array(await response.arrayBuffer()));
-  }
-  async delete(url: string) {
-    return this.entries.delete(url);
-  }
-}
 
 const spec = (path: string) => ({ url: `${base}${path}`, file: path.slice(1), bytes: payload.byteLength, sha256: payloadSha });
 

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, ManifestError, ModelFetchError, ModelIntegrityError } from '../../src/errors.js';
-import type { ModelFileCache } from '../../src/model/fetch-verified.js';
 import { loadGraphs, loadManifest, packageFileUrl, resolveManifestUrl } from '../../src/model/load-package.js';
 import type { Manifest } from '../../src/model/manifest.js';
 import type { LoadProgressEvent } from '../../src/model/progress.js';
+import { MemoryCache } from '../helpers/memory-cache.js';
 import { serveRoutes, type Route, type StaticServer } from '../helpers/static-server.js';
 
 const template = JSON.parse(readFileSync('test/fixtures/manifests/valid/minimal-deformable.json', 'utf8')) as Manifest;
@@ -62,20 +62,6 @@ afterAll(() => server.close());
 beforeEach(() => {
   requests.length = 0;
 });
-
-class MemoryCache implements ModelFileCache {
-  readonly entries = new Map<string, Uint8Array<ArrayBuffer>>();
-  async match(url: string) {
-    const bytes = this.entries.get(url);
-    return bytes ? new Response(bytes) : undefined;
-  }
-  async put(url: string, response: Response) {
-    this.entries.set(url, new Uint8Array(await response.arrayBuffer()));
-  }
-  async delete(url: string) {
-    return this.entries.delete(url);
-  }
-}
 
 const unreachable: typeof fetch = async () => {
   throw new TypeError('fetch failed');
