@@ -11,7 +11,11 @@ API:
   (sampling_offsets, attention_weights, value_proj, output_proj). `projections(query, input_flatten)`
   returns the core's inputs (value, offsets, logits); forward(query, reference_points, input_flatten,
   spatial_shapes) = output_proj(core(...)). Assign `.core` to swap the sampling (e.g. for export).
+  `reset_parameters()` is Deformable-DETR's initialisation (upstream's _reset_parameters), for training from
+  scratch; it is not called on construction (loaded checkpoints overwrite every parameter).
 """
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,6 +65,25 @@ class MSDeformAttn(nn.Module):
         self.value_proj = nn.Linear(d_model, d_model)
         self.output_proj = nn.Linear(d_model, d_model)
         self.core = core
+
+    def reset_parameters(self):
+        # zero offset weights, biases on a ring of directions scaled by point index (sampling starts spread
+        # around the reference point), uniform attention, xavier projections
+        nn.init.constant_(self.sampling_offsets.weight, 0.0)
+        thetas = torch.arange(self.n_heads, dtype=torch.float32) * (2.0 * math.pi / self.n_heads)
+        grid = torch.stack([thetas.cos(), thetas.sin()], -1)
+        grid = (grid / grid.abs().max(-1, keepdim=True)[0]).view(self.n_heads, 1, 1, 2)
+        grid = grid.repeat(1, self.n_levels, self.n_points, 1)
+        for i in range(self.n_points):
+            grid[:, :, i, :] *= i + 1
+        with torch.no_grad():
+            self.sampling_offsets.bias.copy_(grid.view(-1))
+        nn.init.constant_(self.attention_weights.weight, 0.0)
+        nn.init.constant_(self.attention_weights.bias, 0.0)
+        nn.init.xavier_uniform_(self.value_proj.weight)
+        nn.init.constant_(self.value_proj.bias, 0.0)
+        nn.init.xavier_uniform_(self.output_proj.weight)
+        nn.init.constant_(self.output_proj.bias, 0.0)
 
     def project_value(self, input_flatten):
         n, s, _ = input_flatten.shape

@@ -147,21 +147,7 @@ class OneShotDETR(nn.Module):
     def _reset_parameters(self):
         # Deformable-DETR's initialisation of the parts that matter for convergence
         for attn in [layer.self_attn for layer in self.encoder] + [layer.cross_attn for layer in self.decoder]:
-            nn.init.constant_(attn.sampling_offsets.weight, 0.0)
-            heads, lv, pts = attn.n_heads, attn.n_levels, attn.n_points
-            thetas = torch.arange(heads, dtype=torch.float32) * (2.0 * np.pi / heads)
-            grid = torch.stack([thetas.cos(), thetas.sin()], -1)
-            grid = (grid / grid.abs().max(-1, keepdim=True)[0]).view(heads, 1, 1, 2).repeat(1, lv, pts, 1)
-            for i in range(pts):
-                grid[:, :, i, :] *= i + 1
-            with torch.no_grad():
-                attn.sampling_offsets.bias.copy_(grid.view(-1))
-            nn.init.constant_(attn.attention_weights.weight, 0.0)
-            nn.init.constant_(attn.attention_weights.bias, 0.0)
-            nn.init.xavier_uniform_(attn.value_proj.weight)
-            nn.init.constant_(attn.value_proj.bias, 0.0)
-            nn.init.xavier_uniform_(attn.output_proj.weight)
-            nn.init.constant_(attn.output_proj.bias, 0.0)
+            attn.reset_parameters()
         for proj in self.input_proj:
             nn.init.xavier_uniform_(proj[0].weight, gain=1)
             nn.init.constant_(proj[0].bias, 0)

@@ -58,23 +58,6 @@ def model_config(model_cfg: dict, num_classes: int) -> ModelConfig:
                        two_stage=False, backbone="centernet-mobilenetv3", **model_cfg)
 
 
-def _init_msda(m: MSDeformAttn) -> None:
-    nn.init.constant_(m.sampling_offsets.weight, 0.0)
-    thetas = torch.arange(m.n_heads, dtype=torch.float32) * (2.0 * math.pi / m.n_heads)
-    grid = torch.stack([thetas.cos(), thetas.sin()], -1)
-    grid = (grid / grid.abs().max(-1, keepdim=True)[0]).view(m.n_heads, 1, 1, 2).repeat(1, m.n_levels, m.n_points, 1)
-    for i in range(m.n_points):
-        grid[:, :, i, :] *= i + 1
-    with torch.no_grad():
-        m.sampling_offsets.bias.copy_(grid.view(-1))
-    nn.init.constant_(m.attention_weights.weight, 0.0)
-    nn.init.constant_(m.attention_weights.bias, 0.0)
-    nn.init.xavier_uniform_(m.value_proj.weight)
-    nn.init.constant_(m.value_proj.bias, 0.0)
-    nn.init.xavier_uniform_(m.output_proj.weight)
-    nn.init.constant_(m.output_proj.bias, 0.0)
-
-
 def initialize(model: DeformableDETR) -> None:
     t = model.transformer
     for name, p in t.named_parameters():
@@ -83,7 +66,7 @@ def initialize(model: DeformableDETR) -> None:
             nn.init.xavier_uniform_(p)
     for m in t.modules():
         if isinstance(m, MSDeformAttn):
-            _init_msda(m)
+            m.reset_parameters()
     nn.init.xavier_uniform_(t.reference_points.weight, gain=1.0)
     nn.init.constant_(t.reference_points.bias, 0.0)
     nn.init.normal_(t.level_embed)
