@@ -12,7 +12,9 @@ absent in this picture" signal). With the model's input size it also splits the 
 input (sqrt of the box's area once the picture is stretched to size x size: under 16, 16-32, 32 px and over)
 and reports per bucket how many some box of their pair overlaps at IoU >= 0.5 (any box, not the greedy
 matching; same- and cross-image pairs together): whether the misses are the objects too small for the
-model's input.
+model's input, and the percentiles (1, 5, 50) of the side of the model's own boxes at that input (any floor under
+which the model never answers: the one-shot model fine-tuned with 5 %-of-side patches never drew a box under
+about 22 px at 320, which no target of 13 px can match at IoU 0.5).
 
     /usr/bin/python3 tools/oneshot_ceiling.py [--checkpoint tools/checkpoints/oneshot.pt] [--sets coco128] [--out F]
 """
@@ -60,8 +62,7 @@ def _bucket_name(low, high):
 def _count_by_side(by_size, targets, boxes, sample, input_size):
     """Adds to by_size[bucket] = [overlapped by some box, targets] a pair's targets (xyxy px of sample), bucketed by
     their side once the picture is stretched to input_size x input_size."""
-    wh = (targets[:, 2:] - targets[:, :2]).clip(0)
-    sides = np.sqrt(wh[:, 0] * wh[:, 1] * input_size ** 2 / (sample.width * sample.height))
+    sides = _sides(targets, sample, input_size)
     hit = (box_iou(targets, boxes) >= 0.5).any(1) if len(boxes) else np.zeros(len(targets), bool)
     for low, high in SIZE_BUCKETS:
         inside = (sides >= low) & (sides < high)
@@ -69,9 +70,16 @@ def _count_by_side(by_size, targets, boxes, sample, input_size):
         by_size[(low, high)][1] += int(inside.sum())
 
 
+def _sides(boxes, sample, input_size):
+    """sqrt of each box's area (xyxy px of sample) once the picture is stretched to input_size x input_size."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    wh = (boxes[:, 2:] - boxes[:, :2]).clip(0)
+    return np.sqrt(wh[:, 0] * wh[:, 1] * input_size ** 2 / (sample.width * sample.height))
+
+
 def ceiling(samples, queries, pairs, detections, input_size=None):
     """The protocol's AP50s, recall and the oracle bounds for given detections [(boxes xyxy px, scores)]; with
-    input_size, recall per target size at the model input."""
+    input_size, recall per target size at the model input and the percentiles of the boxes' own sides there."""
     found, total, no_match, no_match_cross, absent = {True: 0, False: 0}, {True: 0, False: 0}, [], [], []
     by_size = {bucket: [0, 0] for bucket in SIZE_BUCKETS}  # [overlapped by some box, targets]
     for (n, t, same), (boxes, scores) in zip(pairs, detections):
@@ -85,7 +93,7 @@ def ceiling(samples, queries, pairs, detections, input_size=None):
         no_match.append(labels == 0)
         no_match_cross.append((labels == 0) & (not same))
         absent.append(np.full(len(scores), not same and len(targets) == 0))
-    low = -1.0 - max(float(np.max(s)) for _, s in detections if len(s))  # below every real score
+    low = -1.0 - max((float(np.max(s)) for _, s in detections if len(s)), default=0.0)  # below every real score
 
     def pushed(masks):
         return [(b, np.where(m, low + s * 1e-3, s)) for (b, s), m in zip(detections, masks)]
@@ -96,8 +104,14 @@ def ceiling(samples, queries, pairs, detections, input_size=None):
             "oracle_cross_image_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match_cross))["AP50"],
             "oracle_absent_class_pairs_last": _ap(samples, queries, pairs, pushed(absent))["AP50"],
             **({"input_size": input_size, "recall_any_box_by_target_side": {
-                _bucket_name(*bucket): f"{hit}/{count}" for bucket, (hit, count) in by_size.items()}}
+                _bucket_name(*bucket): f"{hit}/{count}" for bucket, (hit, count) in by_size.items()},
+                "box_side_percentiles": _side_percentiles(pairs, detections, samples, input_size)}
                if input_size is not None else {})}
+
+
+def _side_percentiles(pairs, detections, samples, input_size):
+    sides = np.concatenate([_sides(boxes, samples[t], input_size) for (_, t, _), (boxes, _) in zip(pairs, detections)])
+    return {f"p{q}": round(float(np.percentile(sides, q)), 1) for q in (1, 5, 50)} if len(sides) else {}
 
 
 def main():

@@ -58,3 +58,12 @@ def test_recall_by_target_side_at_the_model_input():
     out = ceiling(SAMPLES, QUERIES, PAIRS, detections, input_size=100)  # 20 px at 100: the 16-32 bucket
     assert out["recall_any_box_by_target_side"] == {"0-16px": "0/0", "16-32px": "1/2", ">=32px": "0/0"}
     assert "recall_any_box_by_target_side" not in ceiling(SAMPLES, QUERIES, PAIRS, detections)
+
+
+def test_percentiles_of_the_model_box_sides_at_the_input():
+    # 100 px pictures at a 50 px input: 20 px boxes are 10 px, the 40 px one 20 px
+    detections = [(np.array([[50, 50, 70, 70], [0, 0, 40, 40]]), np.array([0.5, 0.4])),
+                  (np.array([[10, 10, 30, 30]]), np.array([0.3])), (np.zeros((0, 4)), np.zeros(0))]
+    sides = ceiling(SAMPLES, QUERIES, PAIRS, detections, input_size=50)["box_side_percentiles"]
+    assert sides["p1"] == pytest.approx(10) and sides["p50"] == pytest.approx(10)
+    assert ceiling(SAMPLES, QUERIES, PAIRS, [(np.zeros((0, 4)), np.zeros(0))] * 3, input_size=50)["box_side_percentiles"] == {}
