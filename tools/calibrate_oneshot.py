@@ -41,11 +41,10 @@ def set_features(model, backbone, samples, queries, pairs):
     features, labels, same_image = [], [], []
     for (n, t, same) in pairs:
         query = queries[n]
-        desc = detector.descriptor(query)
+        desc, patch_box = detector.descriptor(query), detector.patch_box(query)
         memory, shapes = detector.memory(t)
-        logits, boxes = model.decode(memory, shapes, desc)
-        inputs = model.calibration_inputs(detector.levels(t), desc, logits[-1], boxes[-1],
-                                          detector.patch_box(query))[0].numpy()
+        logits, boxes = model.decode(memory, shapes, desc, patch_box)
+        inputs = model.calibration_inputs(detector.levels(t), desc, logits[-1], boxes[-1], patch_box)[0].numpy()
         ts = samples[t]
         px = (box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])).numpy()
         keep, label = match_labels(px, inputs[:, 0], _targets(samples, query, t, same),

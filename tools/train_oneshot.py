@@ -42,14 +42,30 @@ def save(path: Path, state: dict):
 
 def init_config_changes(init_config: dict, mcfg: OneShotConfig) -> dict:
     """The model-config keys a train.init checkpoint differs in, {key: (init, this run)}; only keys that
-    change no parameter (OneShotConfig.WEIGHT_NEUTRAL, e.g. crop -> roi patch descriptors) may differ."""
+    change no parameter (OneShotConfig.WEIGHT_NEUTRAL, e.g. crop -> roi patch descriptors) may differ, and keys
+    that add zero-initialised parameters (OneShotConfig.ADDS_ZERO_PARAMETERS) may turn on."""
     before, after = OneShotConfig.from_dict(init_config).to_dict(), mcfg.to_dict()
     changed = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
-    refused = sorted(set(changed) - set(OneShotConfig.WEIGHT_NEUTRAL))
+    turned_on = {k for k, (a, b) in changed.items() if k in OneShotConfig.ADDS_ZERO_PARAMETERS and not a and b}
+    refused = sorted(set(changed) - set(OneShotConfig.WEIGHT_NEUTRAL) - turned_on)
     if refused:
         raise SystemExit(f"train.init has another model config ({', '.join(refused)} differ); only "
-                         f"{', '.join(OneShotConfig.WEIGHT_NEUTRAL)} may change from the initial checkpoint")
+                         f"{', '.join(OneShotConfig.WEIGHT_NEUTRAL)} may change from the initial checkpoint, and "
+                         f"{', '.join(OneShotConfig.ADDS_ZERO_PARAMETERS)} turn on")
     return changed
+
+
+def load_init_state(model, state_dict, changed: dict) -> None:
+    """Loads a train.init checkpoint's weights (float16 releases as float32); the parameters that keys turned on
+    in `changed` add (OneShotConfig.ADDS_ZERO_PARAMETERS) keep their zero initialisation."""
+    added = tuple(prefix for k in changed if k in OneShotConfig.ADDS_ZERO_PARAMETERS
+                  for prefix in OneShotConfig.ADDS_ZERO_PARAMETERS[k])
+    result = model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()},
+                                   strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(added)] if added else list(result.missing_keys)
+    if missing or result.unexpected_keys:
+        raise SystemExit(f"train.init weights do not fit the model: missing {missing}, unexpected "
+                         f"{list(result.unexpected_keys)}")
 
 
 def main(argv=None):
@@ -94,7 +110,7 @@ def main(argv=None):
         init = REPO / tcfg["init"]
         state = torch.load(init, map_location="cpu")
         changed = init_config_changes(state["model_config"], mcfg)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
+        load_init_state(model, state["model"], changed)
         log(f"initialised from {init} (iteration {state['iteration']} of its run)"
             + "".join(f"; {k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
     (args.run / "config.json").write_text(json.dumps({"model": mcfg.to_dict(), "train": tcfg}, indent=1))
@@ -136,8 +152,12 @@ def main(argv=None):
         lr = tcfg["lr"] * (0.1 if it >= drop_at else 1.0)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        levels, desc, targets = batches.batch(it)
-        outputs = model(levels, desc)
+        if mcfg.patch_scale_input:
+            levels, desc, patch_boxes, targets = batches.batch_with_boxes(it)
+            outputs = model(levels, desc, patch_boxes)
+        else:
+            levels, desc, targets = batches.batch(it)
+            outputs = model(levels, desc)
         loss, parts = set_loss(outputs, targets, mcfg.queries_per_patch)
         optimizer.zero_grad()
         loss.backward()

@@ -1,6 +1,6 @@
 """Random query patch batches: in-image and cross-image teacher patches, targets, seeding (stub cache and
 backbone; solid-colour images tell which image a patch was cropped from); RoI patches pool their source
-image's features (a constant per image tells which)."""
+image's features (a constant per image tells which) and come with the boxes they were pooled over."""
 import numpy as np
 import pytest
 import torch
@@ -114,6 +114,25 @@ def test_roi_patches_pool_the_features_of_their_source_image(tmp_path, monkeypat
                 if source == image:  # no other image has its class: the random patch and its one target stay
                     assert len(targets[b][k]) == 1
     assert crossed >= 12
+
+
+def test_roi_batches_give_the_boxes_their_descriptors_were_pooled_over(tmp_path, monkeypatch):
+    # random patches only, no jitter: each patch box is its own target (relative xyxy vs cxcywh)
+    batches = make_batches(tmp_path, monkeypatch, pseudo_fraction=0.0, descriptor="roi", roi_samples=2)
+    batches.cache = ConstantCache()
+    levels, desc, boxes, targets = batches.batch_with_boxes(3)
+    assert boxes.shape == (3, 4, 4)
+    cxcywh = torch.stack([torch.stack([t[0] for t in per_image]) for per_image in targets]).float()
+    want = torch.cat([cxcywh[..., :2] - cxcywh[..., 2:] / 2, cxcywh[..., :2] + cxcywh[..., 2:] / 2], -1)
+    torch.testing.assert_close(boxes, want, atol=1e-6, rtol=0)
+    # with jitter and cross-image patches: the same batch as batch(), boxes inside their image
+    batches = make_batches(tmp_path, monkeypatch, cross_fraction=1.0, descriptor="roi", roi_samples=2, roi_jitter=0.2)
+    batches.cache = ConstantCache()
+    _, desc, boxes, _ = batches.batch_with_boxes(4)
+    assert torch.equal(desc, batches.batch(4)[1])
+    assert boxes.min() >= 0 and boxes.max() <= 1 and (boxes[..., 2:] > boxes[..., :2]).all()
+    with pytest.raises(ValueError, match="roi"):
+        make_batches(tmp_path, monkeypatch).batch_with_boxes(0)
 
 
 def test_an_unknown_descriptor_is_refused(tmp_path, monkeypatch):

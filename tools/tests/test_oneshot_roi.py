@@ -1,6 +1,7 @@
 """RoI patch descriptors (oneshot/patches.py roi_descriptors): torchvision's roi_align (aligned=True, one
 sample per bin) averaged per tap, for boxes anywhere including the image's edges; the box jitter stays in
-the image; train.init may change only weight-neutral model-config keys; the score calibration's labels
+the image; train.init may change only weight-neutral model-config keys (and turn on patch_scale_input, whose
+weights start at zero); the patch sizes reach the queries with patch_scale_input; the score calibration's labels
 follow the one-shot protocol's matching and its logistic fit recovers known weights."""
 import math
 from pathlib import Path
@@ -146,6 +147,59 @@ def test_duplicate_overlap_is_the_iou_with_a_stronger_box_of_the_same_patch():
     want = [0.0, copy_iou, 0.0, 0.0, 0.0, copy_iou]  # the strongest of a group and boxes overlapping no stronger: 0
     # box 4 equals patch 0's stronger box 2 (IoU 1) but belongs to patch 1, where no stronger box overlaps it: 0
     np.testing.assert_allclose(duplicate_overlap(logits, box_cxcywh_to_xyxy(boxes), 3)[0, :, 0].numpy(), want, atol=1e-6)
+
+
+def _small_config(**changes):
+    return OneShotConfig.from_dict(dict({"channels": [8, 8, 8], "d_model": 32, "nheads": 4, "enc_layers": 1, "dec_layers": 2,
+                                         "dim_feedforward": 32, "queries_per_patch": 3, "patch_descriptor": "roi"}, **changes))
+
+
+def test_patch_scale_input_starts_at_zero_then_tells_sizes_apart_and_needs_the_boxes():
+    with pytest.raises(ValueError, match="patch_scale_input"):
+        OneShotConfig.from_dict({"patch_scale_input": True})  # crop patches have no boxes input
+    torch.manual_seed(0)
+    plain, sized = OneShotDETR(_small_config()).eval(), OneShotDETR(_small_config(patch_scale_input=True)).eval()
+    with torch.no_grad():  # away from the initialisation's zeros (the box head's last layer), so boxes depend on queries
+        for p in plain.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    sized.load_state_dict(plain.state_dict(), strict=False)
+    levels = [torch.rand(1, 8, s, s) for s in (8, 4, 2)]
+    memory, shapes = plain.encode(levels), plain.spatial_shapes(levels)
+    desc = torch.rand(1, 2, 24)
+    desc[:, 1] = desc[:, 0]  # one descriptor, two boxes: a small one and a large one
+    boxes = torch.tensor([[[0.1, 0.1, 0.13, 0.12], [0.1, 0.1, 0.6, 0.5]]])
+    with torch.no_grad():
+        want = plain.decode(memory, shapes, desc)
+        got = sized.decode(memory, shapes, desc, boxes)
+        assert all(torch.equal(a, b) for a, b in zip(want, got))  # zero-initialised: the same model
+        with pytest.raises(ValueError, match="patch_boxes"):
+            sized.decode(memory, shapes, desc)
+        sized.patch_scale.weight.normal_()
+        logits, out = sized.decode(memory, shapes, desc, boxes)
+        assert (out[-1, 0, :3] - out[-1, 0, 3:]).abs().max() > 1e-3  # the same descriptor, answered per size
+        zero = sized.decode(memory, shapes, desc, torch.zeros(1, 2, 4))  # zero-size patches stay finite
+        assert all(torch.isfinite(t).all() for t in zero)
+
+
+def test_init_may_turn_on_patch_scale_input_and_keeps_its_zero_weights():
+    import train_oneshot
+
+    torch.manual_seed(0)
+    before = OneShotDETR(_small_config())
+    with torch.no_grad():
+        for p in before.parameters():
+            p.add_(1.0)
+    after = _small_config(patch_scale_input=True)
+    changed = train_oneshot.init_config_changes(before.config.to_dict(), after)
+    assert changed == {"patch_scale_input": (False, True)}
+    model = OneShotDETR(after)
+    train_oneshot.load_init_state(model, {k: v.half() for k, v in before.state_dict().items()}, changed)
+    assert torch.equal(model.patch2query.weight, before.patch2query.weight.half().float())
+    assert not model.patch_scale.weight.any() and not model.patch_scale.bias.any()
+    with pytest.raises(SystemExit, match="patch_scale_input"):  # turning it off would drop trained weights
+        train_oneshot.init_config_changes(after.to_dict(), before.config)
+    with pytest.raises(SystemExit, match="missing"):  # without the change recorded, the new weights are missing
+        train_oneshot.load_init_state(OneShotDETR(after), before.state_dict(), {})
 
 
 def test_calibration_scale_adds_one_weight_and_needs_the_patch_boxes():

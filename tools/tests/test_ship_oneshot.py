@@ -37,15 +37,17 @@ class StandInBackbone(nn.Module):
         return [tap(nn.functional.avg_pool2d(x / 255, s)) for tap, s in zip(self.taps, (8, 16, 32))]
 
 
-DESCRIPTORS = ["crop", "roi", "roi-calibrated"]
+# "-sized": the queries also take the patch sizes (patch_scale_input), from the same boxes input
+DESCRIPTORS = ["crop", "roi", "roi-calibrated", "roi-calibrated-sized"]
 CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.3, -0.6, -1.0]  # logit, cosine per tap, overlap with a stronger box, scale, bias
 
 
 def _model(descriptor="crop"):
     torch.manual_seed(0)
+    calibrated = "calibrated" in descriptor
     config = dict(CONFIG, patch_descriptor=descriptor.split("-")[0], roi_samples=3,
-                  score_calibration=CALIBRATION if descriptor.endswith("calibrated") else None,
-                  calibration_overlap=descriptor.endswith("calibrated"), calibration_scale=descriptor.endswith("calibrated"))
+                  score_calibration=CALIBRATION if calibrated else None, calibration_overlap=calibrated,
+                  calibration_scale=calibrated, patch_scale_input=descriptor.endswith("sized"))
     model = OneShotDETR(OneShotConfig.from_dict(config)).eval()
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
@@ -211,7 +213,7 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
                     & {"ReduceMean", "Loop", "ReduceSum", "ReduceProd", "GridSample", "AveragePool"})
             assert not slow, (graph, slow)
         head = graphs["patch_head"]["inputs"]
-        if descriptor == "roi-calibrated":  # the head compares each box with its patch's descriptor and size
+        if "calibrated" in descriptor:  # the head compares each box with its patch's descriptor and size
             assert head[3:] == ["patch_descriptors", *TAPS, "patches"]
             assert manifest["tensors"]["patch_descriptors"]["shape"] == [1, "patches", 8 + 16 + 24]
         else:

@@ -11,7 +11,8 @@ Patch pipeline (an exporter's "patches" graph, reading the image memory):
     'crop' (UP-DETR): PIL crop + bilinear resize to P x P, 0-255 -> the same frozen backbone -> GAP per tap;
     'roi': the image's own backbone taps pooled over each box (RoIAlign-style, roi_samples^2 bilinear
            samples per tap): no backbone pass per patch, so a re-query costs about the decoder alone.
-  -> patch2query Linear(664, d)
+  -> patch2query Linear(664, d) (+ patch_scale Linear(2, d) of the patch's log width and height relative to its
+     image, with config.patch_scale_input: a descriptor pooled over a box does not say how big the box was)
   -> queries: G = queries_per_patch learned slots per patch, shared by all patches
      (query_embed [G, 2d] split into pos / tgt like Deformable-DETR). Group k's queries are
      query_pos = pos_slot + patch_k (the patch re-enters every decoder layer through query_pos, as in
@@ -35,13 +36,14 @@ constants for the fixed input size; deformable attention in 3 levels (our WGSL k
 API
   OneShotConfig (dataclass; from_dict / to_dict), OneShotDETR(config)
   model.encode(levels) -> memory [B, S, d]; model.spatial_shapes(levels)
-  model.patch_queries(patch_desc [B, K, 664]) -> (query_pos, tgt, reference_points, attn_mask)
-  model.decode(memory, spatial_shapes, patch_desc) -> (logits [layers, B, K*G, 1], boxes [layers, B, K*G, 4])
+  model.patch_feature(patch_desc [B, K, 664], patch_boxes [B, K, 4] xyxy relative, or None) -> [B, K, d]
+  model.patch_queries(patch_desc, patch_boxes=None) -> (query_pos, tgt, reference_points, attn_mask)
+  model.decode(memory, spatial_shapes, patch_desc, patch_boxes=None) -> (logits [layers, B, K*G, 1], boxes [..., 4])
   model.match_logits(levels, patch_desc, logits, boxes, patch_boxes) -> the last layer's calibrated logits (score_calibration)
   model.calibration_inputs(levels, patch_desc, logits, boxes, patch_boxes) -> [B, K*G, 1 + taps (+ 1) (+ 1)] what the calibration weighs
   duplicate_overlap(logits, boxes_xyxy, G) -> [B, K*G, 1] each box's IoU with a stronger box of its patch
   scale_difference(boxes, patch_boxes_xyxy, G) -> [B, K*G, 1] |log(box area / patch area)|
-  model(levels, patch_desc) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
+  model(levels, patch_desc, patch_boxes=None) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
   load_checkpoint(path) -> model (eval); ModelDetector(model, backbone, samples, cached_levels(cache, set, ids))
   for evaluation/oneshot_ap.run_protocol.
 """
@@ -81,11 +83,16 @@ class OneShotConfig:
     score_calibration: list | None = None
     calibration_overlap: bool = False  # the calibration also weighs each box's overlap with a stronger box of its patch
     calibration_scale: bool = False  # ... and |log(box area / patch area)| (scale_difference; needs the patch boxes)
+    # 'roi' only: the patch's log width and height (relative to its image) join its query through patch_scale
+    patch_scale_input: bool = False
 
     # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
     # image_size too: the position encodings are sines of normalised coordinates, nothing learned has its shape.
     WEIGHT_NEUTRAL = ("image_size", "max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples",
                       "score_calibration", "calibration_overlap", "calibration_scale")
+    # Keys that may turn on from a train.init checkpoint without them: they add parameters (these state-dict
+    # prefixes) initialised to zero, so the run starts from the checkpoint's exact outputs.
+    ADDS_ZERO_PARAMETERS = {"patch_scale_input": ("patch_scale.",)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "OneShotConfig":
@@ -95,6 +102,8 @@ class OneShotConfig:
         config = cls(**d)
         if config.patch_descriptor not in ("crop", "roi"):
             raise ValueError(f"patch_descriptor must be 'crop' or 'roi', not {config.patch_descriptor!r}")
+        if config.patch_scale_input and config.patch_descriptor != "roi":
+            raise ValueError("patch_scale_input needs patch_descriptor 'roi' (the patch boxes are its input)")
         if config.score_calibration is not None:
             inputs = 1 + len(config.channels) + int(config.calibration_overlap) + int(config.calibration_scale)
             if config.patch_descriptor != "roi" or len(config.score_calibration) != inputs + 1:
@@ -142,6 +151,7 @@ class OneShotDETR(nn.Module):
         self.patch2query = nn.Linear(sum(c.channels), d)
         self.class_embed = nn.Linear(d, 1)
         self.bbox_embed = MLP(d, d, 4, 3)
+        self.patch_scale = nn.Linear(2, d) if c.patch_scale_input else None
         self._reset_parameters()
 
     def _reset_parameters(self):
@@ -158,6 +168,9 @@ class OneShotDETR(nn.Module):
         nn.init.constant_(self.bbox_embed.layers[-1].weight, 0)
         nn.init.constant_(self.bbox_embed.layers[-1].bias, 0)
         nn.init.constant_(self.bbox_embed.layers[-1].bias[2:], -2.0)
+        if self.patch_scale is not None:  # zero: turning it on leaves a trained model's outputs as they were
+            nn.init.constant_(self.patch_scale.weight, 0.0)
+            nn.init.constant_(self.patch_scale.bias, 0.0)
 
     # --- image pipeline ----------------------------------------------------------------------------
     @staticmethod
@@ -178,12 +191,27 @@ class OneShotDETR(nn.Module):
         return src
 
     # --- patch pipeline ----------------------------------------------------------------------------
-    def patch_queries(self, patch_desc):
-        """patch_desc [B, K, sum C] -> query_pos, tgt [B, K*G, d], reference points [B, K*G, 2], mask."""
+    def patch_feature(self, patch_desc, patch_boxes=None):
+        """[B, K, d], what a patch adds to its slots' query position: its descriptor [B, K, sum C] projected, plus
+        (config.patch_scale_input) its log width and height from patch_boxes [B, K, 4] (xyxy relative to its image)
+        projected. Why the size: a descriptor pooled over a box looks the same for a small box and a larger one on
+        the same texture, and the model drew no box under ~22 px at 320 even for 7 px patches
+        (tools/oneshot_ceiling.py, box_side_percentiles)."""
+        feature = self.patch2query(patch_desc)
+        if self.patch_scale is None:
+            return feature
+        if patch_boxes is None:
+            raise ValueError("patch_scale_input: the queries take the patch sizes, pass patch_boxes")
+        wh = (patch_boxes[..., 2:] - patch_boxes[..., :2]).clamp_min(1e-4)  # a zero-size patch stays finite
+        return feature + self.patch_scale(wh.log())
+
+    def patch_queries(self, patch_desc, patch_boxes=None):
+        """patch_desc [B, K, sum C] (patch_boxes [B, K, 4]: patch_feature) -> query_pos, tgt [B, K*G, d], reference
+        points [B, K*G, 2], mask."""
         b, k, _ = patch_desc.shape
         g, d = self.config.queries_per_patch, self.config.d_model
         pos_slot, tgt_slot = self.query_embed.weight.split(d, dim=1)
-        patch = self.patch2query(patch_desc).repeat_interleave(g, dim=1)  # [B, K*G, d]
+        patch = self.patch_feature(patch_desc, patch_boxes).repeat_interleave(g, dim=1)  # [B, K*G, d]
         if self.training and self.config.mask_ratio > 0:
             patch = patch * (torch.rand(b, k * g, 1, device=patch.device) > self.config.mask_ratio).float()
         query_pos = pos_slot.repeat(k, 1)[None] + patch
@@ -191,8 +219,8 @@ class OneShotDETR(nn.Module):
         reference = self.reference_points(pos_slot).sigmoid().repeat(k, 1)[None].expand(b, -1, -1)
         return query_pos, tgt, reference, group_mask(k, g).to(patch_desc.device)
 
-    def decode(self, memory, spatial_shapes, patch_desc):
-        query_pos, tgt, reference, mask = self.patch_queries(patch_desc)
+    def decode(self, memory, spatial_shapes, patch_desc, patch_boxes=None):
+        query_pos, tgt, reference, mask = self.patch_queries(patch_desc, patch_boxes)
         ref_in = reference[:, :, None].expand(-1, -1, len(spatial_shapes), -1)
         ref_unact = inverse_sigmoid(reference)
         logits, boxes = [], []
@@ -239,9 +267,9 @@ class OneShotDETR(nn.Module):
             extra.append(scale_difference(boxes, patch_boxes, self.config.queries_per_patch))
         return torch.cat([logits, cosines, *extra], -1)
 
-    def forward(self, levels, patch_desc):
+    def forward(self, levels, patch_desc, patch_boxes=None):
         memory = self.encode(levels)
-        logits, boxes = self.decode(memory, self.spatial_shapes(levels), patch_desc)
+        logits, boxes = self.decode(memory, self.spatial_shapes(levels), patch_desc, patch_boxes)
         aux = [{"pred_logits": lg, "pred_boxes": bx} for lg, bx in zip(logits[:-1], boxes[:-1])]
         return {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "aux": aux}
 
@@ -333,7 +361,7 @@ class ModelDetector:
         outs = []
         for t in targets:
             memory, shapes = self.memory(t)
-            logits, boxes = self.model.decode(memory, shapes, desc)
+            logits, boxes = self.model.decode(memory, shapes, desc, patch_box)
             scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
                                              patch_box)[0, :, 0].sigmoid()
             xyxy = box_cxcywh_to_xyxy(boxes[-1, 0])

@@ -47,7 +47,9 @@ API
   PretextBatches(cache, data_root, sets, backbone, batch_images, patches_per_image, patch_size, seed,
                  min_side, max_side, pseudo=None, pseudo_fraction=0.0, max_targets=20,
                  cross_fraction=0.0, descriptor='crop', roi_samples=8, roi_jitter=0.0, set_weights=None).batch(iteration) -> (levels [per tap [B, C, H, W]],
-                 patch_desc [B, K, 664], targets [B][K] tensors [1, 4] cxcywh normalized)
+                 patch_desc [B, K, 664], targets [B][K] tensors [1, 4] cxcywh normalized);
+      'roi' only: .batch_with_boxes(iteration) -> (levels, patch_desc, patch_boxes [B, K, 4], targets), the boxes
+      the descriptors were pooled over (jittered), xyxy relative to their image (for patch_scale_input models)
 """
 from __future__ import annotations
 
@@ -186,12 +188,24 @@ class PretextBatches:
         return None if rgb is None else crop_patches(rgb, box[None], self.patch_size)[0]
 
     def _roi(self, levels, boxes, width, height):
-        """levels [1, C, h, w] per tap; boxes [K, 4] pixels of a width x height image -> [K, sum C]."""
+        """levels [1, C, h, w] per tap; boxes [K, 4] pixels of a width x height image -> ([K, sum C], the boxes
+        relative to the image [K, 4])."""
         norm = torch.from_numpy(np.asarray(boxes, np.float64) / [width, height, width, height]).float().clamp(0, 1)
-        return roi_descriptors(levels, norm[None], self.roi_samples)[0]
+        return roi_descriptors(levels, norm[None], self.roi_samples)[0], norm
+
+    def batch(self, iteration: int):
+        """(levels, patch_desc, targets) of one iteration (the module docstring)."""
+        out = self._batch(iteration)
+        return out[0], out[1], out[-1]
+
+    def batch_with_boxes(self, iteration: int):
+        """'roi' only: (levels, patch_desc, patch_boxes [B, K, 4] xyxy relative, targets); the same batch as batch()."""
+        if self.descriptor != "roi":
+            raise ValueError("patch boxes come with 'roi' descriptors only")
+        return self._batch(iteration)
 
     @torch.no_grad()
-    def batch(self, iteration: int):
+    def _batch(self, iteration: int):
         rng = np.random.RandomState([self.seed, iteration])
         torch.manual_seed(self.seed * 1_000_003 + iteration)
         jitter_rng = np.random.RandomState([self.seed, iteration, 1])  # apart, so 'crop' batches stay as they were
@@ -245,18 +259,20 @@ class PretextBatches:
             patches.append(augment(crops))
         levels = self.cache.batch(items)
         if self.descriptor == "roi":
-            desc = torch.stack([self._roi_patches(jitter_rng, [lvl[b:b + 1] for lvl in levels], *roi_boxes[b])
-                                for b in range(len(items))])
-            return levels, desc, targets
+            pooled = [self._roi_patches(jitter_rng, [lvl[b:b + 1] for lvl in levels], *roi_boxes[b])
+                      for b in range(len(items))]
+            return levels, torch.stack([d for d, _ in pooled]), torch.stack([b for _, b in pooled]), targets
         desc = pooled_features(self.backbone(torch.cat(patches)))
         return levels, desc.view(len(items), self.k, -1), targets
 
     def _roi_patches(self, rng, levels, boxes, cross, width, height):
-        """RoI descriptors of one image's patches: its own taps, or the source image's for cross patches."""
-        desc = self._roi(levels, jitter_boxes(rng, boxes, self.roi_jitter, width, height), width, height)
+        """RoI descriptors of one image's patches [K, sum C]: its own taps, or the source image's for cross patches;
+        and the pooled boxes [K, 4], relative to the image each was pooled on."""
+        desc, rel = self._roi(levels, jitter_boxes(rng, boxes, self.roi_jitter, width, height), width, height)
         for j, (source, box) in cross.items():
             img = self.images[source]
             source_levels = [f[None] for f in self.cache.features(img["set"], img["id"])]
             box = jitter_boxes(rng, box, self.roi_jitter, img["width"], img["height"])
-            desc[j] = self._roi(source_levels, box, img["width"], img["height"])[0]
-        return desc
+            source_desc, source_rel = self._roi(source_levels, box, img["width"], img["height"])
+            desc[j], rel[j] = source_desc[0], source_rel[0]
+        return desc, rel

@@ -150,9 +150,9 @@ class PatchQueries(nn.Module):
     def forward(self, patches):
         return self.queries(pooled_patch_descriptors(self.backbone, patches))  # [1, K, sum C]
 
-    def queries(self, descriptors):
+    def queries(self, descriptors, boxes=None):
         d = self.dims["hidden"]
-        feature = self.model.patch2query(descriptors)[:, :, None]  # [1, K, 1, d]
+        feature = self.model.patch_feature(descriptors, boxes)[:, :, None]  # [1, K, 1, d]
         pos_slot, tgt_slot = self.model.query_embed.weight.split(d, dim=1)  # [G, d] each
         # slot j*G + s: pos_slot[s] + feature[j] (= pos_slot.repeat(K) + repeat_interleave(G))
         query_pos = (pos_slot + feature).flatten(1, 2)
@@ -169,7 +169,7 @@ class RoiPatchQueries(PatchQueries):
 
     def forward(self, boxes, *taps):
         descriptors = roi_descriptors(list(taps), boxes, self.model.config.roi_samples)
-        out = self.queries(descriptors)
+        out = self.queries(descriptors, boxes)
         # a calibrated model's head compares each box with its patch: the descriptors go on to patch_head
         return out + (descriptors,) if calibrated(self.model) else out
 
@@ -282,8 +282,9 @@ def reference_outputs(model, backbone, image, patches):
     levels = backbone(image)
     descriptors = (roi_descriptors(levels, patches, model.config.roi_samples) if roi_patches(model)
                    else pooled_patch_descriptors(backbone, patches))
-    logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors)
-    return model.match_logits(levels, descriptors, logits[-1], boxes[-1], patches if roi_patches(model) else None), boxes[-1]
+    boxes_in = patches if roi_patches(model) else None
+    logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors, boxes_in)
+    return model.match_logits(levels, descriptors, logits[-1], boxes[-1], boxes_in), boxes[-1]
 
 
 def example_patches(config, k):
