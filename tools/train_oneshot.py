@@ -51,7 +51,7 @@ def init_config_changes(init_config: dict, mcfg: OneShotConfig) -> dict:
     if refused:
         raise SystemExit(f"train.init has another model config ({', '.join(refused)} differ); only "
                          f"{', '.join(OneShotConfig.WEIGHT_NEUTRAL)} may change from the initial checkpoint, and "
-                         f"{', '.join(OneShotConfig.ADDS_ZERO_PARAMETERS)} turn on")
+                         f"{', '.join(OneShotConfig.ADDS_ZERO_PARAMETERS)} may turn on")
     return changed
 
 
