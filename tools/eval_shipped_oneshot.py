@@ -34,7 +34,8 @@ from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
 from webdetr_tools.evaluation.oneshot_ap import detect_pairs, evaluate_oneshot, make_pairs, make_queries  # noqa: E402
 from webdetr_tools.oneshot.model import ModelDetector  # noqa: E402
-from webdetr_tools.oneshot.patches import crop_patches  # noqa: E402
+from webdetr_tools.oneshot.patches import crop_patches, roi_descriptors  # noqa: E402
+from webdetr_tools.oneshot.zoom import WHOLE_IMAGE, from_window, merge_views, query_window, to_window, zoom_windows  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
 from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
 from webdetr_tools.training.features import set_samples  # noqa: E402
@@ -77,6 +78,61 @@ class RuntimePathDetector(ModelDetector):
         return crop_patches(rgb, np.array([whole_pixel_box(query.box, s)]), self.model.config.patch_size)
 
 
+class ZoomedDetector(RuntimePathDetector):
+    """Experiment (webdetr_tools/oneshot/zoom.py): a 'roi' model searching the whole image and, for a query
+    whose longer side is under `below` of its image, grid x grid overlapping windows of `side` too, each
+    PIL-stretched to the input; the window views' descriptor is pooled from the query image's window that holds
+    the query. The views' boxes (clamped to their view) are merged by NMS at `nms_iou`."""
+
+    def __init__(self, model, backbone, samples, size, grid, side, below, nms_iou=0.5):
+        if model.config.patch_descriptor != "roi":
+            raise ValueError("zoomed search pools the query's descriptor from a window view: 'roi' models only")
+        super().__init__(model, backbone, samples, size)
+        self.windows, self.below, self.nms_iou = zoom_windows(grid, side), below, nms_iou
+        self._view_taps, self._view_memory = {}, {}
+
+    def view_levels(self, i, window):
+        if window == WHOLE_IMAGE:
+            return self._stretched_levels(i)
+        if (i, window) not in self._view_taps:
+            s = self.samples[i]
+            pixels = (window[0] * s.width, window[1] * s.height, window[2] * s.width, window[3] * s.height)
+            view = Image.open(s.image).convert("RGB").resize((self.size, self.size), Image.BILINEAR, box=pixels)
+            self._view_taps[(i, window)] = self.backbone(model_input(view, self.size))
+        return self._view_taps[(i, window)]
+
+    def view_memory(self, i, window):
+        if window == WHOLE_IMAGE:
+            return self.memory(i)
+        if (i, window) not in self._view_memory:
+            levels = self.view_levels(i, window)
+            self._view_memory[(i, window)] = (self.model.encode(levels), self.model.spatial_shapes(levels))
+        return self._view_memory[(i, window)]
+
+    @torch.no_grad()
+    def __call__(self, query, targets):
+        box = self.patch_box(query)
+        views = [(WHOLE_IMAGE, self.descriptor(query), box)]
+        side = box[0, 0, 2:] - box[0, 0, :2]
+        window = query_window(box[0, 0], self.windows) if float(side.max()) < self.below else None
+        if window is not None:
+            window_box = to_window(box, window)
+            desc = roi_descriptors(self.view_levels(query.image, window), window_box, self.model.config.roi_samples)
+            views += [(w, desc, window_box) for w in self.windows]
+        outs = []
+        for t in targets:
+            boxes, scores = [], []
+            for w, desc, patch_box in views:
+                xyxy, score = self.relative_detections(self.view_levels(t, w), self.view_memory(t, w), desc, patch_box)
+                boxes.append(from_window(xyxy.clamp(0, 1), w))
+                scores.append(score)
+            ts = self.samples[t]
+            xyxy, score = merge_views(boxes, scores, self.nms_iou, self.max_detections)
+            xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)
+            outs.append((xyxy.numpy(), score.numpy()))
+        return outs
+
+
 def browser_same_image(samples, queries, same_pairs, backend):
     """Detections for the same-image pairs, from one CLI run with every query image's patches."""
     per_image = {}
@@ -111,23 +167,38 @@ def main():
     parser.add_argument("--image-size", type=int,
                         help="experiment: run PyTorch at this square input instead of the checkpoint's image_size "
                              "(the package is built for the checkpoint's, so this needs --skip-browser)")
+    parser.add_argument("--zoom", metavar="GRID:SIDE:BELOW",
+                        help="experiment: zoomed search (ZoomedDetector), e.g. 2:0.6:0.2 = for queries under 0.2 of the "
+                             "image side, also 2x2 windows of 0.6 of the side; the runtime does not do it, so this needs "
+                             "--skip-browser")
     args = parser.parse_args()
     if args.image_size is not None and not args.skip_browser:
         parser.error("--image-size needs --skip-browser: public/models/oneshot is built for the checkpoint's input size")
+    if args.zoom is not None and not args.skip_browser:
+        parser.error("--zoom needs --skip-browser: the runtime does not search zoomed windows")
+    zoom = None
+    if args.zoom is not None:
+        try:
+            grid, side, below = args.zoom.split(":")
+            zoom = (int(grid), float(side), float(below))
+        except ValueError:
+            parser.error(f"--zoom takes GRID:SIDE:BELOW, e.g. 2:0.6:0.2; got {args.zoom!r}")
     torch.set_num_threads(2)
     model, config, step = load_oneshot(args.checkpoint)
     backbone = load_backbone(fetch())
     size = args.image_size or config["image_size"]
     report = {"checkpoint": args.checkpoint.name, "iteration": step, "command": " ".join(sys.argv), "image_size": size,
               "protocol": {"max_queries": 60, "cross_images": 5, "seed": 0, "max_detections": MAX_DETECTIONS},
-              "sets": {}}
+              **({"zoom": dict(zip(("grid", "side", "below"), zoom))} if zoom else {}), "sets": {}}
     for name in args.sets.split(","):
         started = time.time()
         rows = [r for r in set_samples(args.data, name) if r[3] == "val"]
         samples = [r[2] for r in rows]
         queries = make_queries(samples, 60, 0)
         pairs = make_pairs(samples, queries, 5, 0)
-        detections = detect_pairs(queries, pairs, RuntimePathDetector(model, backbone, samples, size))
+        detector = (ZoomedDetector(model, backbone, samples, size, *zoom) if zoom
+                    else RuntimePathDetector(model, backbone, samples, size))
+        detections = detect_pairs(queries, pairs, detector)
         torch_all = evaluate_oneshot(samples, queries, pairs, detections)
         same = [p for p, pair in enumerate(pairs) if pair[2]]
         entry = {"images": len(samples), "queries": len(queries),

@@ -355,16 +355,19 @@ class ModelDetector:
             return roi_descriptors(self.levels(query.image), self.patch_box(query), config.roi_samples)
         return pooled_features(self.backbone(self.crop(query)))[None]  # [1, 1, 664]
 
+    def relative_detections(self, levels, memory, desc, patch_box):
+        """(boxes [Q, 4] xyxy relative to the view the levels were taken from, match scores [Q]) of every query."""
+        memory, shapes = memory
+        logits, boxes = self.model.decode(memory, shapes, desc, patch_box)
+        scores = self.model.match_logits(levels, desc, logits[-1], boxes[-1], patch_box)[0, :, 0].sigmoid()
+        return box_cxcywh_to_xyxy(boxes[-1, 0]), scores
+
     @torch.no_grad()
     def __call__(self, query, targets):
         desc, patch_box = self.descriptor(query), self.patch_box(query)
         outs = []
         for t in targets:
-            memory, shapes = self.memory(t)
-            logits, boxes = self.model.decode(memory, shapes, desc, patch_box)
-            scores = self.model.match_logits(self.levels(t), desc, logits[-1], boxes[-1],
-                                             patch_box)[0, :, 0].sigmoid()
-            xyxy = box_cxcywh_to_xyxy(boxes[-1, 0])
+            xyxy, scores = self.relative_detections(self.levels(t), self.memory(t), desc, patch_box)
             if self.clamp_boxes:
                 xyxy = xyxy.clamp(0, 1)
             ts = self.samples[t]
