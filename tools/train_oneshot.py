@@ -152,7 +152,7 @@ def main(argv=None):
         lr = tcfg["lr"] * (0.1 if it >= drop_at else 1.0)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        if mcfg.patch_scale_input:
+        if mcfg.patch_scale_input or mcfg.box_size_prior:
             levels, desc, patch_boxes, targets = batches.batch_with_boxes(it)
             outputs = model(levels, desc, patch_boxes)
         else:

@@ -181,6 +181,36 @@ def test_patch_scale_input_starts_at_zero_then_tells_sizes_apart_and_needs_the_b
         assert all(torch.isfinite(t).all() for t in zero)
 
 
+def test_box_size_prior_starts_fresh_heads_at_the_patch_size_and_shifts_trained_ones_by_its_logit():
+    from webdetr_tools.models.deformable_transformer import inverse_sigmoid
+
+    with pytest.raises(ValueError, match="box_size_prior"):
+        OneShotConfig.from_dict({"box_size_prior": True})  # crop patches have no boxes input
+    torch.manual_seed(0)
+    levels = [torch.rand(1, 8, s, s) for s in (8, 4, 2)]
+    desc = torch.rand(1, 2, 24)
+    boxes = torch.tensor([[[0.1, 0.1, 0.13, 0.12], [0.1, 0.1, 0.6, 0.5]]])  # 0.03 x 0.02 and 0.5 x 0.4
+    fresh = OneShotDETR(_small_config(box_size_prior=True)).eval()
+    with torch.no_grad():
+        memory, shapes = fresh.encode(levels), fresh.spatial_shapes(levels)
+        _, out = fresh.decode(memory, shapes, desc, boxes)
+        # the box head's last layer starts at zero weights, bias -2: every slot draws its patch's size
+        want = (boxes[0, :, 2:] - boxes[0, :, :2]).repeat_interleave(3, dim=0)
+        torch.testing.assert_close(out[:, 0, :, 2:], want.expand_as(out[:, 0, :, 2:]), rtol=1e-5, atol=1e-6)
+        with pytest.raises(ValueError, match="patch_boxes"):
+            fresh.decode(memory, shapes, desc)
+        trained, prior = OneShotDETR(_small_config()).eval(), OneShotDETR(_small_config(box_size_prior=True)).eval()
+        for p in trained.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        prior.load_state_dict(trained.state_dict())  # no parameter of its own
+        _, plain_boxes = trained.decode(memory, shapes, desc)
+        _, prior_boxes = prior.decode(memory, shapes, desc, boxes)
+        torch.testing.assert_close(prior_boxes[..., :2], plain_boxes[..., :2])  # centres as before
+        shift = (inverse_sigmoid(want) + 2.0)[None, None]  # size logits moved by logit(patch side) + 2
+        torch.testing.assert_close(inverse_sigmoid(prior_boxes[..., 2:]), inverse_sigmoid(plain_boxes[..., 2:]) + shift,
+                                   rtol=1e-4, atol=1e-4)
+
+
 def test_init_may_turn_on_patch_scale_input_and_keeps_its_zero_weights():
     import train_oneshot
 

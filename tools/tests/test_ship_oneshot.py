@@ -37,8 +37,9 @@ class StandInBackbone(nn.Module):
         return [tap(nn.functional.avg_pool2d(x / 255, s)) for tap, s in zip(self.taps, (8, 16, 32))]
 
 
-# "-sized": the queries also take the patch sizes (patch_scale_input), from the same boxes input
-DESCRIPTORS = ["crop", "roi", "roi-calibrated", "roi-calibrated-sized"]
+# "-sized": the queries also take the patch sizes (patch_scale_input), from the same boxes input; "-prior": box sizes
+# are relative to the patch's (box_size_prior), so patch_head reads the boxes input too
+DESCRIPTORS = ["crop", "roi", "roi-calibrated", "roi-calibrated-sized", "roi-prior", "roi-calibrated-prior"]
 CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.3, -0.6, -1.0]  # logit, cosine per tap, overlap with a stronger box, scale, bias
 
 
@@ -47,7 +48,8 @@ def _model(descriptor="crop"):
     calibrated = "calibrated" in descriptor
     config = dict(CONFIG, patch_descriptor=descriptor.split("-")[0], roi_samples=3,
                   score_calibration=CALIBRATION if calibrated else None, calibration_overlap=calibrated,
-                  calibration_scale=calibrated, patch_scale_input=descriptor.endswith("sized"))
+                  calibration_scale=calibrated, patch_scale_input=descriptor.endswith("sized"),
+                  box_size_prior=descriptor.endswith("prior"))
     model = OneShotDETR(OneShotConfig.from_dict(config)).eval()
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
@@ -216,6 +218,8 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
         if "calibrated" in descriptor:  # the head compares each box with its patch's descriptor and size
             assert head[3:] == ["patch_descriptors", *TAPS, "patches"]
             assert manifest["tensors"]["patch_descriptors"]["shape"] == [1, "patches", 8 + 16 + 24]
+        elif descriptor.endswith("prior"):  # box sizes relative to the patch's: the head reads the boxes alone
+            assert head[3:] == ["patches"] and "patch_descriptors" not in manifest["tensors"]
         else:
             assert len(head) == 3 and "patch_descriptors" not in manifest["tensors"]
     else:

@@ -85,11 +85,14 @@ class OneShotConfig:
     calibration_scale: bool = False  # ... and |log(box area / patch area)| (scale_difference; needs the patch boxes)
     # 'roi' only: the patch's log width and height (relative to its image) join its query through patch_scale
     patch_scale_input: bool = False
+    # 'roi' only: box sizes are predicted relative to the patch's (the width/height logit is the head's delta plus
+    # logit(patch side) + 2, so the initial bias of -2 gives the patch's own size): a small patch starts small
+    box_size_prior: bool = False
 
     # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
     # image_size too: the position encodings are sines of normalised coordinates, nothing learned has its shape.
     WEIGHT_NEUTRAL = ("image_size", "max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples",
-                      "score_calibration", "calibration_overlap", "calibration_scale")
+                      "score_calibration", "calibration_overlap", "calibration_scale", "box_size_prior")
     # Keys that may turn on from a train.init checkpoint without them: they add parameters (these state-dict
     # prefixes) initialised to zero, so the run starts from the checkpoint's exact outputs.
     ADDS_ZERO_PARAMETERS = {"patch_scale_input": ("patch_scale.",)}
@@ -102,8 +105,9 @@ class OneShotConfig:
         config = cls(**d)
         if config.patch_descriptor not in ("crop", "roi"):
             raise ValueError(f"patch_descriptor must be 'crop' or 'roi', not {config.patch_descriptor!r}")
-        if config.patch_scale_input and config.patch_descriptor != "roi":
-            raise ValueError("patch_scale_input needs patch_descriptor 'roi' (the patch boxes are its input)")
+        for key in ("patch_scale_input", "box_size_prior"):
+            if getattr(config, key) and config.patch_descriptor != "roi":
+                raise ValueError(f"{key} needs patch_descriptor 'roi' (the patch boxes are its input)")
         if config.score_calibration is not None:
             inputs = 1 + len(config.channels) + int(config.calibration_overlap) + int(config.calibration_scale)
             if config.patch_descriptor != "roi" or len(config.score_calibration) != inputs + 1:
@@ -219,15 +223,28 @@ class OneShotDETR(nn.Module):
         reference = self.reference_points(pos_slot).sigmoid().repeat(k, 1)[None].expand(b, -1, -1)
         return query_pos, tgt, reference, group_mask(k, g).to(patch_desc.device)
 
+    def size_reference(self, patch_boxes):
+        """[B, K*G, 2] what box_size_prior adds to the width/height logits: logit(patch side) + 2, per query slot
+        (the bbox head's initial bias is -2: a fresh head draws the patch's own size); zero without the prior."""
+        if not self.config.box_size_prior:
+            return 0.0
+        if patch_boxes is None:
+            raise ValueError("box_size_prior: box sizes are relative to the patch's, pass patch_boxes")
+        wh = (patch_boxes[..., 2:] - patch_boxes[..., :2]).clamp(1e-3, 1 - 1e-3)
+        # per-slot copies by expand + flatten (repeat_interleave over a dynamic K exports to an ONNX Loop)
+        reference = (inverse_sigmoid(wh) + 2.0)[:, :, None]
+        return reference.expand(-1, -1, self.config.queries_per_patch, -1).flatten(1, 2)
+
     def decode(self, memory, spatial_shapes, patch_desc, patch_boxes=None):
         query_pos, tgt, reference, mask = self.patch_queries(patch_desc, patch_boxes)
         ref_in = reference[:, :, None].expand(-1, -1, len(spatial_shapes), -1)
         ref_unact = inverse_sigmoid(reference)
+        size_ref = self.size_reference(patch_boxes)
         logits, boxes = [], []
         for layer in self.decoder:
             tgt = layer(tgt, query_pos, ref_in, memory, spatial_shapes, mask)
             delta = self.bbox_embed(tgt)
-            boxes.append(torch.cat((delta[..., :2] + ref_unact, delta[..., 2:]), -1).sigmoid())
+            boxes.append(torch.cat((delta[..., :2] + ref_unact, delta[..., 2:] + size_ref), -1).sigmoid())
             logits.append(self.class_embed(tgt))
         return torch.stack(logits), torch.stack(boxes)
 

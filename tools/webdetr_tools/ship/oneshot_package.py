@@ -202,18 +202,26 @@ class PatchHead(nn.Module):
         super().__init__()
         self.model, self.dims = model, dims
 
-    def forward(self, tgt, core, reference_input, descriptors=None, *taps_and_patches):
+    def forward(self, tgt, core, reference_input, *rest):
+        """rest (patch_head_inputs): calibrated models' descriptors and taps, then the patch boxes when the
+        calibration weighs sizes or box sizes are relative to the patch's (box_size_prior)."""
+        config = self.model.config
+        descriptors, taps = (rest[0], list(rest[1:1 + len(config.channels)])) if calibrated(self.model) else (None, [])
+        patch_boxes = rest[-1] if head_takes_patch_boxes(self.model) else None
         hs = finish_decoder_layer(self.model.decoder[-1], tgt, core)
         delta = self.model.bbox_embed(hs)
         centre = delta[..., :2] + inverse_sigmoid(reference_input[:, :, 0])
-        logits, boxes = self.model.class_embed(hs), torch.cat((centre, delta[..., 2:]), -1).sigmoid()
+        size = delta[..., 2:] + self.model.size_reference(patch_boxes)
+        logits, boxes = self.model.class_embed(hs), torch.cat((centre, size), -1).sigmoid()
         if descriptors is None:
             return logits, boxes
-        # calibrated models: the raw logit and each box's similarity to its patch (OneShotDETR.match_logits);
-        # after the taps, the pipeline's patch boxes when the calibration weighs sizes (calibration_scale)
-        taps = list(taps_and_patches[:len(self.model.config.channels)])
-        patch_boxes = taps_and_patches[len(taps)] if self.model.config.calibration_scale else None
+        # calibrated models: the raw logit and each box's similarity to its patch (OneShotDETR.match_logits)
         return self.model.match_logits(taps, descriptors, logits, boxes, patch_boxes), boxes
+
+
+def head_takes_patch_boxes(model) -> bool:
+    config = model.config
+    return config.box_size_prior or (calibrated(model) and config.calibration_scale)
 
 
 def oneshot_plan(model, backbone, level_shapes):
@@ -257,9 +265,8 @@ def oneshot_plan(model, backbone, level_shapes):
             graph(patches, f"patch_decoder_{k + 1}", PatchDecoderStep(model, dims, k + 1),
                   [f"dec_tgt_{k}", f"dec_core_{k}", "dec_query_pos"],
                   [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"])
-    scale = ["patches"] if calibrated(model) and model.config.calibration_scale else []
     graph(patches, "patch_head", PatchHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"]
-          + (calibration + TAPS + scale if calibration else []),
+          + (calibration + TAPS if calibration else []) + (["patches"] if head_takes_patch_boxes(model) else []),
           ["pred_logits", "pred_boxes"])
     per_patch = {name: {1: queries} for name in
                  ["dec_query_pos", "dec_reference_input", "pred_logits", "pred_boxes"]
