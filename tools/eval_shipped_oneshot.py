@@ -81,7 +81,7 @@ class RuntimePathDetector(ModelDetector):
 class ZoomedDetector(RuntimePathDetector):
     """Experiment (webdetr_tools/oneshot/zoom.py): a 'roi' model searching the whole image and, for a query
     whose longer side is under `below` of its image, grid x grid overlapping windows of `side` too, each
-    PIL-stretched to the input; the window views' descriptor is pooled from the query image's window that holds
+    cropped on whole pixels and PIL-stretched to the input (as the runtime crops query patches); the window views' descriptor is pooled from the query image's window that holds
     the query. The views' boxes (clamped to their view) are merged by NMS at `nms_iou`."""
 
     def __init__(self, model, backbone, samples, size, grid, side, below, nms_iou=0.5):
@@ -95,10 +95,11 @@ class ZoomedDetector(RuntimePathDetector):
         if window == WHOLE_IMAGE:
             return self._stretched_levels(i)
         if (i, window) not in self._view_taps:
+            # the runtime's crop path (patches.crop_patches = the crop kernel): whole-pixel window, cropped, stretched
             s = self.samples[i]
-            pixels = (window[0] * s.width, window[1] * s.height, window[2] * s.width, window[3] * s.height)
-            view = Image.open(s.image).convert("RGB").resize((self.size, self.size), Image.BILINEAR, box=pixels)
-            self._view_taps[(i, window)] = self.backbone(model_input(view, self.size))
+            pixels = np.array([[window[0] * s.width, window[1] * s.height, window[2] * s.width, window[3] * s.height]])
+            view = crop_patches(np.asarray(Image.open(s.image).convert("RGB")), pixels, self.size)
+            self._view_taps[(i, window)] = self.backbone(view)
         return self._view_taps[(i, window)]
 
     def view_memory(self, i, window):

@@ -105,8 +105,8 @@ def test_small_queries_also_search_every_window_with_the_descriptor_of_their_own
     # whole + 4 windows of each picture; the query's window (top right) is read once, shared with its search
     assert len(backbone.inputs) == 10
     assert set(detector._view_taps) == {(i, w) for i in (0, 1) for w in detector.windows}
-    # the top-right window view of picture 0 is its pixels 48..120 x 0..54, stretched to 64x64
-    want = np.asarray(Image.open(samples[0].image).convert("RGB").resize((64, 64), Image.BILINEAR, box=(48, 0, 120, 54)))
+    # the top-right window view of picture 0 is its pixels 48..120 x 0..54, cropped and stretched to 64x64
+    want = np.asarray(Image.open(samples[0].image).convert("RGB").crop((48, 0, 120, 54)).resize((64, 64), Image.BILINEAR))
     got = detector._view_taps[(0, detector.windows[1])]
     torch.testing.assert_close(got, backbone(torch.from_numpy(want.astype(np.float32).copy()).permute(2, 0, 1)[None]))
     assert len(same) <= 20 and np.all(np.diff(same_scores) <= 0)
