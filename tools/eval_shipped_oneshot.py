@@ -11,6 +11,9 @@ browser figure must match within 0.1 AP. Query boxes are rounded to whole pixels
 so PIL's crop and the runtime's crop see the same rectangle.
 
     /usr/bin/python3 tools/eval_shipped_oneshot.py [--sets raccoon,pennfudan] [--out tools/results/oneshot_shipped.json]
+
+Experiments (PyTorch only, --skip-browser): --image-size N (another input size), --zoom GRID:SIDE:BELOW (zoomed
+search for small queries, ZoomedDetector).
 """
 import argparse
 import json
@@ -81,8 +84,9 @@ class RuntimePathDetector(ModelDetector):
 class ZoomedDetector(RuntimePathDetector):
     """Experiment (webdetr_tools/oneshot/zoom.py): a 'roi' model searching the whole image and, for a query
     whose longer side is under `below` of its image, grid x grid overlapping windows of `side` too, each
-    cropped on whole pixels and PIL-stretched to the input (as the runtime crops query patches); the window views' descriptor is pooled from the query image's window that holds
-    the query. The views' boxes (clamped to their view) are merged by NMS at `nms_iou`."""
+    cropped on whole pixels and PIL-stretched to the input (as the runtime crops query patches); the window
+    views' descriptor is pooled from the query image's window that holds the query. The views' boxes (clamped
+    to their view) are merged by NMS at `nms_iou`."""
 
     def __init__(self, model, backbone, samples, size, grid, side, below, nms_iou=0.5):
         if model.config.patch_descriptor != "roi":

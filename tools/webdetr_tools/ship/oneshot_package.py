@@ -15,7 +15,8 @@ holds the backbone once. A calibrated model (score_calibration, oneshot/calibrat
 patch descriptors (patch_descriptors), and with calibration_scale the patch boxes (the pipeline's input
 `patches`), to patch_head, whose logit is then the calibrated match logit: the raw logit, each box's
 RoI-descriptor cosine to its patch per tap, its overlap with a stronger box of its patch and its size against
-the patch's, combined linearly.
+the patch's, combined linearly. A model whose box sizes are relative to the patch's (box_size_prior) passes
+the patch boxes to patch_head too.
 
 K is a dynamic ONNX axis (symbol "patches"; query dims "patches*G", also the decoder kernel stages'
 `queries`), so a re-query runs exactly the real patches. Nothing in the patch graphs bakes K: the grouped
@@ -203,8 +204,8 @@ class PatchHead(nn.Module):
         self.model, self.dims = model, dims
 
     def forward(self, tgt, core, reference_input, *rest):
-        """rest (patch_head_inputs): calibrated models' descriptors and taps, then the patch boxes when the
-        calibration weighs sizes or box sizes are relative to the patch's (box_size_prior)."""
+        """rest: a calibrated model's descriptors and taps, then the patch boxes when the calibration weighs sizes
+        (calibration_scale) or box sizes are relative to the patch's (box_size_prior)."""
         config = self.model.config
         descriptors, taps = (rest[0], list(rest[1:1 + len(config.channels)])) if calibrated(self.model) else (None, [])
         patch_boxes = rest[-1] if head_takes_patch_boxes(self.model) else None
