@@ -16,7 +16,7 @@ describe('zoom windows', () => {
     close(three.slice(0, 3).map((w) => w[0]), [0, 0.3, 0.6]);
     close((three[8] ?? []).slice(2), [1, 1]);
   });
-  it.each([[0, 0.5], [2, 0.4], [2, 0], [1, 1.5], [1.5, 1]])('refuses %d windows of side %d (gaps or no windows)', (grid, side) => {
+  it.each([[0, 0.5], [2, 0.4], [2, 0], [1, 1.5], [1.5, 1]])('refuses %s windows of side %s (gaps or no windows)', (grid, side) => {
     expect(() => zoomWindows(grid, side)).toThrow(RangeError);
   });
   it('picks the window holding the query nearest its centre; none when no window holds it', () => {
