@@ -110,8 +110,7 @@ class ZoomedDetector(RuntimePathDetector):
         if window == WHOLE_IMAGE:
             return self.memory(i)
         if (i, window) not in self._view_memory:
-            levels = self.view_levels(i, window)
-            self._view_memory[(i, window)] = (self.model.encode(levels), self.model.spatial_shapes(levels))
+            self._view_memory[(i, window)] = self.encoding(self.view_levels(i, window))
         return self._view_memory[(i, window)]
 
     @torch.no_grad()

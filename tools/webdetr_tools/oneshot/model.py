@@ -344,10 +344,13 @@ class ModelDetector:
         self.max_detections = max_detections
         self._memory = {}
 
+    def encoding(self, levels):
+        """(encoder memory, spatial shapes) of one view's taps: what relative_detections decodes against."""
+        return self.model.encode(levels), self.model.spatial_shapes(levels)
+
     def memory(self, i):
         if i not in self._memory:
-            levels = self.levels(i)
-            self._memory[i] = (self.model.encode(levels), self.model.spatial_shapes(levels))
+            self._memory[i] = self.encoding(self.levels(i))
         return self._memory[i]
 
     def patch_box(self, query):
