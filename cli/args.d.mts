@@ -11,6 +11,8 @@ export interface DetectArgs {
   /** Absent: the model's suggested score (manifest output.scoreThreshold), else 0.5. */
   threshold?: number;
   maxDetections: number;
+  /** --no-zoom: false; absent: the package's default (zoomed search when it has one). */
+  zoom?: false;
   backend: BackendPreference;
   raw: boolean;
   /** Also true with --raw. */

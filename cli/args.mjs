@@ -22,6 +22,8 @@ Options:
                            once run in chunks on the image's one encoding
   --threshold <t>          minimum score, 0..1 (default: the model's suggested score, else 0.5)
   --max-detections <n>     at most n detections per image or patch (default 100)
+  --no-zoom                one-shot: search the whole image only, without the package's zoomed
+                           search of small patches (manifest input.queryPatch.zoom)
   --backend <b>            auto | webgpu | wasm (default auto)
   --json                   print JSON instead of a table
   --raw                    also return the model's raw per-query logits and boxes (implies --json)
@@ -61,6 +63,7 @@ export function parseCliArgs(argv) {
         backend: { type: 'string' },
         json: { type: 'boolean' },
         raw: { type: 'boolean' },
+        'no-zoom': { type: 'boolean' },
         port: { type: 'string' },
         chromium: { type: 'string' },
         timeout: { type: 'string' },
@@ -96,6 +99,7 @@ export function parseCliArgs(argv) {
     ...(values['patches-file'] === undefined ? {} : { patchesFile: values['patches-file'] }),
     ...(threshold === undefined ? {} : { threshold }),
     maxDetections,
+    ...(values['no-zoom'] ? { zoom: false } : {}),
     backend,
     raw: values.raw ?? false,
     json: (values.json ?? false) || (values.raw ?? false),

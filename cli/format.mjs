@@ -32,7 +32,8 @@ export function formatTable(response) {
     if (result.patches) {
       result.patches.forEach((group, k) => {
         const p = group.patch;
-        lines.push(`  patch ${k + 1}: ${fixed(p.x, 1)},${fixed(p.y, 1)},${fixed(p.x + p.width, 1)},${fixed(p.y + p.height, 1)}`);
+        const views = group.views > 1 ? ` (zoomed search: ${group.views} views)` : '';
+        lines.push(`  patch ${k + 1}: ${fixed(p.x, 1)},${fixed(p.y, 1)},${fixed(p.x + p.width, 1)},${fixed(p.y + p.height, 1)}${views}`);
         lines.push(...detectionTable(group.detections, '    '));
       });
     } else {

@@ -101,6 +101,7 @@ export async function runDetect(args, io) {
       patches: args.patches,
       ...(args.threshold === undefined ? {} : { threshold: args.threshold }),
       maxDetections: args.maxDetections,
+      ...(args.zoom === undefined ? {} : { zoom: args.zoom }),
       raw: args.raw,
     };
     const response = await page.evaluate((r) => window.webdetrCli.run(r), request);

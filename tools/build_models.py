@@ -8,7 +8,9 @@ deformable-attention kernel between graphs) into public/models/<name>/ (MODEL_CA
 write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot: crops, or
 the rectangles relative to the photo for a box-kind package), and
 the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size);
-one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxes_1.npy).
+one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxes_1.npy); a package with
+zoomed search (queryPatch.zoom) also gets zoom.json, the merged detections of tools/eval_shipped_oneshot.py's
+ZoomedDetector for small and large patches.
 
     /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
 
@@ -28,6 +30,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
@@ -44,6 +47,10 @@ from webdetr_tools.ship.detector_package import export_detector, load_detector  
 from webdetr_tools.ship.oneshot_package import export_oneshot, load_oneshot, reference_outputs  # noqa: E402
 
 MODELS = ("detector", "oneshot")
+# Zoomed-search parity (test/fixtures/shipped/oneshot/zoom.json): two small patches (under 0.2 of the photo's side,
+# held by different windows) and one large one (whole image only, but merged by NMS as zoom does).
+ZOOM_PATCHES = [{"x": 250, "y": 120, "width": 60, "height": 50}, {"x": 40, "y": 260, "width": 70, "height": 60},
+                {"x": 110, "y": 60, "width": 150, "height": 140}]
 # Parity inputs: a bundled photo each; one-shot query patches in source pixels (integer edges: PIL crops on them).
 PARITY = {
     "detector": {"image": "public/samples/astronaut.jpg"},
@@ -105,6 +112,8 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
         one_logits, one_boxes = reference_outputs(model, backbone, image, patches[:, :1])
         np.save(out / "logits_1.npy", one_logits.numpy().astype(np.float32))
         np.save(out / "boxes_1.npy", one_boxes.numpy().astype(np.float32))
+        if patch.get("zoom") is not None:
+            write_zoom_fixture(model, backbone, spec["image"], ZOOM_PATCHES, patch["zoom"], size, out / "zoom.json")
     np.save(out / "logits.npy", logits.numpy().astype(np.float32))
     np.save(out / "boxes.npy", boxes.numpy().astype(np.float32))
     record = {"image": spec["image"], "patches": spec.get("patches"), "checkpoint": checkpoint.name,
@@ -113,6 +122,25 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
               "logitsShape": list(logits.shape), "boxesShape": list(boxes.shape)}
     (out / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
+
+
+def write_zoom_fixture(model, backbone, image: str, patches, zoom: dict, size: int, out: Path) -> None:
+    """The zoomed search of tools/eval_shipped_oneshot.py (ZoomedDetector, the evaluated code) for each patch
+    alone on the photo: merged boxes (source pixels, xyxy) and scores, the best MAX_DETECTIONS."""
+    # imported here: eval_shipped_oneshot imports this module (model_input)
+    from eval_shipped_oneshot import MAX_DETECTIONS, ZoomedDetector
+    from webdetr_tools.evaluation.oneshot_ap import OneShotQuery
+
+    rgb = Image.open(REPO / image)
+    sample = SimpleNamespace(image=REPO / image, width=rgb.width, height=rgb.height)
+    detector = ZoomedDetector(model, backbone, [sample], size, zoom["grid"], zoom["side"], zoom["below"], zoom["nmsIou"])
+    results = []
+    with torch.no_grad():
+        for p in patches:
+            box = (p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"])
+            [(xyxy, scores)] = detector(OneShotQuery(image=0, instance=0, box=box, label="query"), [0])
+            results.append({"patch": p, "boxes": xyxy.tolist(), "scores": scores.tolist()})
+    out.write_text(json.dumps({"zoom": zoom, "maxDetections": MAX_DETECTIONS, "patches": results}, indent=1) + "\n")
 
 
 def sources_digest() -> str:

@@ -12,8 +12,9 @@ so PIL's crop and the runtime's crop see the same rectangle.
 
     /usr/bin/python3 tools/eval_shipped_oneshot.py [--sets raccoon,pennfudan] [--out tools/results/oneshot_shipped.json]
 
-Experiments (PyTorch only, --skip-browser): --image-size N (another input size), --zoom GRID:SIDE:BELOW (zoomed
-search for small queries, ZoomedDetector).
+Both sides run the package's zoomed search for small queries (manifest input.queryPatch.zoom; ZoomedDetector here,
+the engine in the browser) unless --no-zoom. Experiments (PyTorch only, --skip-browser): --image-size N (another
+input size), --zoom GRID:SIDE:BELOW (another zoomed search).
 """
 import argparse
 import json
@@ -45,6 +46,7 @@ from webdetr_tools.training.features import set_samples  # noqa: E402
 
 SETS = ("bccd", "raccoon", "pennfudan", "coco128")
 MAX_DETECTIONS = 20
+PACKAGE_MANIFEST = REPO / "public" / "models" / "oneshot" / "manifest.json"
 
 
 def whole_pixel_box(box, sample):
@@ -82,11 +84,11 @@ class RuntimePathDetector(ModelDetector):
 
 
 class ZoomedDetector(RuntimePathDetector):
-    """Experiment (webdetr_tools/oneshot/zoom.py): a 'roi' model searching the whole image and, for a query
-    whose longer side is under `below` of its image, grid x grid overlapping windows of `side` too, each
-    cropped on whole pixels and PIL-stretched to the input (as the runtime crops query patches); the window
-    views' descriptor is pooled from the query image's window that holds the query. The views' boxes (clamped
-    to their view) are merged by NMS at `nms_iou`."""
+    """Zoomed search (webdetr_tools/oneshot/zoom.py; the runtime's src/worker/zoomed-search.ts follows it): a 'roi'
+    model searching the whole image and, for a query whose longer side is under `below` of its image, grid x grid
+    overlapping windows of `side` too, each cropped on whole pixels and PIL-stretched to the input (as the runtime's
+    crop kernel); the window views' descriptor is pooled from the query image's window that holds the query. The
+    views' boxes (clamped to their view) are merged by NMS at `nms_iou`."""
 
     def __init__(self, model, backbone, samples, size, grid, side, below, nms_iou=0.5):
         if model.config.patch_descriptor != "roi":
@@ -137,8 +139,9 @@ class ZoomedDetector(RuntimePathDetector):
         return outs
 
 
-def browser_same_image(samples, queries, same_pairs, backend):
-    """Detections for the same-image pairs, from one CLI run with every query image's patches."""
+def browser_same_image(samples, queries, same_pairs, backend, zoom=True):
+    """Detections for the same-image pairs, from one CLI run with every query image's patches (zoom False: the
+    CLI's --no-zoom; else the package's own zoomed search)."""
     per_image = {}
     for p, (n, t, _) in enumerate(same_pairs):
         per_image.setdefault(str(samples[t].image), []).append((p, whole_pixel_box(queries[n].box, samples[t])))
@@ -149,6 +152,8 @@ def browser_same_image(samples, queries, same_pairs, backend):
         command = ["node", str(REPO / "bin" / "webdetr.mjs"), "detect", *images, "--model",
                    str(REPO / "public" / "models" / "oneshot"), "--patches-file", str(patches_file), "--threshold", "0",
                    "--max-detections", str(MAX_DETECTIONS), "--json", "--backend", backend]
+        if not zoom:
+            command.append("--no-zoom")
         run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if run.returncode != 0:
         raise SystemExit(f"webdetr CLI failed ({run.returncode}): {run.stdout[-2000:]}{run.stderr[-2000:]}")
@@ -172,28 +177,35 @@ def main():
                         help="experiment: run PyTorch at this square input instead of the checkpoint's image_size "
                              "(the package is built for the checkpoint's, so this needs --skip-browser)")
     parser.add_argument("--zoom", metavar="GRID:SIDE:BELOW",
-                        help="experiment: zoomed search (ZoomedDetector), e.g. 2:0.6:0.2 = for queries under 0.2 of the "
-                             "image side, also 2x2 windows of 0.6 of the side; the runtime does not do it, so this needs "
-                             "--skip-browser")
+                        help="zoomed search (ZoomedDetector) other than the package's manifest input.queryPatch.zoom (the "
+                             "default), e.g. 3:0.45:0.2 = for queries under 0.2 of the image side, also 3x3 windows of 0.45 "
+                             "of the side; the browser runs the package's, so another one needs --skip-browser")
+    parser.add_argument("--no-zoom", action="store_true",
+                        help="search the whole image only (PyTorch, and the CLI's --no-zoom)")
     args = parser.parse_args()
     if args.image_size is not None and not args.skip_browser:
         parser.error("--image-size needs --skip-browser: public/models/oneshot is built for the checkpoint's input size")
-    if args.zoom is not None and not args.skip_browser:
-        parser.error("--zoom needs --skip-browser: the runtime does not search zoomed windows")
-    zoom = None
+    package_zoom = json.loads(PACKAGE_MANIFEST.read_text())["input"]["queryPatch"].get("zoom")
+    zoom = None if args.no_zoom or package_zoom is None else (
+        package_zoom["grid"], package_zoom["side"], package_zoom["below"], package_zoom["nmsIou"])
     if args.zoom is not None:
+        if args.no_zoom:
+            parser.error("give --zoom or --no-zoom, not both")
         try:
             grid, side, below = args.zoom.split(":")
-            zoom = (int(grid), float(side), float(below))
+            zoom = (int(grid), float(side), float(below), package_zoom["nmsIou"] if package_zoom else 0.5)
         except ValueError:
             parser.error(f"--zoom takes GRID:SIDE:BELOW, e.g. 2:0.6:0.2; got {args.zoom!r}")
+        package = package_zoom and (package_zoom["grid"], package_zoom["side"], package_zoom["below"])
+        if zoom[:3] != package and not args.skip_browser:
+            parser.error(f"--zoom {args.zoom} is not the package's zoomed search ({package_zoom}): add --skip-browser")
     torch.set_num_threads(2)
     model, config, step = load_oneshot(args.checkpoint)
     backbone = load_backbone(fetch())
     size = args.image_size or config["image_size"]
     report = {"checkpoint": args.checkpoint.name, "iteration": step, "command": " ".join(sys.argv), "image_size": size,
               "protocol": {"max_queries": 60, "cross_images": 5, "seed": 0, "max_detections": MAX_DETECTIONS},
-              **({"zoom": dict(zip(("grid", "side", "below"), zoom))} if zoom else {}), "sets": {}}
+              "zoom": dict(zip(("grid", "side", "below", "nms_iou"), zoom)) if zoom else None, "sets": {}}
     for name in args.sets.split(","):
         started = time.time()
         rows = [r for r in set_samples(args.data, name) if r[3] == "val"]
@@ -211,7 +223,7 @@ def main():
         if not args.skip_browser:
             started = time.time()
             same_pairs = [pairs[p] for p in same]
-            browser, backend = browser_same_image(samples, queries, same_pairs, args.backend)
+            browser, backend = browser_same_image(samples, queries, same_pairs, args.backend, zoom=zoom is not None)
             torch_same = evaluate_oneshot(samples, queries, same_pairs, [detections[p] for p in same])
             browser_same = evaluate_oneshot(samples, queries, same_pairs, browser)
             entry["same_image_pairs"] = {"pytorch": round(100 * torch_same["AP50"], 2),

@@ -9,7 +9,7 @@ export function stageGroup(stage: string, kind: 'graph' | 'msDeformAttn'): Stage
   if (kind === 'msDeformAttn') return stage.startsWith('decoder') ? 'attention-decoder' : 'attention-encoder';
   if (stage === 'single_graph') return 'single-graph';
   if (stage === 'encoder_input') return 'backbone';
-  if (stage === 'patch_queries') return 'patch-queries';
+  if (stage === 'patch_queries' || stage === 'patch_descriptors') return 'patch-queries';
   if (stage.startsWith('encoder') || stage === 'memory_values') return 'encoder';
   return 'decoder';
 }

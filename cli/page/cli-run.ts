@@ -24,6 +24,8 @@ export interface CliRequest {
   /** Absent: the model's suggested score. */
   threshold?: number;
   maxDetections: number;
+  /** false: no zoomed search (--no-zoom); absent: the package's default. */
+  zoom?: boolean;
   raw: boolean;
 }
 
@@ -89,7 +91,12 @@ export async function runCli(
   }
   const loadMs = performance.now() - started;
   try {
-    const options = { ...(request.threshold === undefined ? {} : { threshold: request.threshold }), maxDetections: request.maxDetections, raw: request.raw };
+    const options = {
+      ...(request.threshold === undefined ? {} : { threshold: request.threshold }),
+      ...(request.zoom === undefined ? {} : { zoom: request.zoom }),
+      maxDetections: request.maxDetections,
+      raw: request.raw,
+    };
     for (const image of request.images) {
       let blob: Blob;
       try {
@@ -133,7 +140,7 @@ async function detectPatchesInChunks(
   blob: Blob,
   name: string,
   patches: readonly QueryPatch[],
-  options: { threshold?: number; maxDetections: number; raw: boolean },
+  options: { threshold?: number; zoom?: boolean; maxDetections: number; raw: boolean },
 ): Promise<CliImageResult> {
   const size = Math.max(1, detector.model.maxPatches);
   const prepared = patches.length > size ? await detector.prepareImage(blob) : undefined;

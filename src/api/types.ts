@@ -2,6 +2,7 @@
  * The public, typed surface of webdetr: what pages, the embed and the CLI pass in and get back.
  * Everything here is structured-clone friendly (it crosses the worker boundary).
  */
+import type { ZoomSpec } from '../model/manifest.js';
 import type { LoadProgressCallback } from '../model/progress.js';
 
 /** Which engine ran a call. `webgpu` = our WGSL kernels + onnxruntime-web's WebGPU EP. */
@@ -99,6 +100,11 @@ export interface DetectOptions {
   replaceable?: boolean;
   /** Also return the model's raw per-query logits and boxes (parity checks, the CLI's --raw). */
   raw?: boolean;
+  /**
+   * detectWithPatches only: zoomed search for small patches (see ModelInfo.zoom). Default: on when the
+   * package has it. `true` on a package without it is an InputError; `false` searches the whole image only.
+   */
+  zoom?: boolean;
 }
 
 /** A query patch for one-shot detection: a rectangle on the image, in source pixels. */
@@ -107,6 +113,11 @@ export type QueryPatch = BoxRect;
 export interface PatchDetections {
   patch: QueryPatch;
   detections: Detection[];
+  /**
+   * Views of the image searched for this patch: 1 (the whole image), or 1 + the zoom windows when the
+   * patch was small enough for zoomed search.
+   */
+  views: number;
 }
 
 export interface OneShotResult {
@@ -116,7 +127,10 @@ export interface OneShotResult {
   imageSize: { width: number; height: number };
   /** True when the image's encoder memory was reused (only patch branch + decoder ran). */
   reusedImageFeatures: boolean;
-  /** Raw outputs over the given patches' queries (patch k: queries k*G..k*G+G-1), when asked for with `raw: true`. */
+  /**
+   * Raw outputs over the given patches' queries (patch k: queries k*G..k*G+G-1), when asked for with
+   * `raw: true`: of the whole-image view (zoomed search's windows are not included).
+   */
   raw?: RawOutputs;
 }
 
@@ -142,6 +156,13 @@ export interface ModelInfo {
   /** Plain detection (`detect`) works (false for an UP-DETR pretraining package, which needs patches). */
   detection: boolean;
   maxPatches: number;
+  /**
+   * Zoomed search (one-shot box packages that have it; on by default): a patch whose longer side is under
+   * `below` of the image's also searches grid x grid overlapping windows of `side` of the image, each
+   * stretched to the model input, so a small object is seen larger; the views' boxes are merged by NMS
+   * at `nmsIou`. A zoomed query costs grid * grid + 1 more image encodings.
+   */
+  zoom?: ZoomSpec;
   /** The model's suggested minimum score (manifest `output.scoreThreshold`, else 0.5): the default `threshold`. */
   scoreThreshold: number;
   /** Bytes of graph files downloaded or read from cache for this backend. */

@@ -233,7 +233,7 @@ export class WebDetrElement extends HTMLElement {
   private emit(): void {
     if (!this.lastMeta) return;
     const shown = this.filter(this.lastAll);
-    const patches = this.lastPatches?.map((p) => ({ patch: p.patch, detections: this.filter(p.detections) }));
+    const patches = this.lastPatches?.map((p) => ({ ...p, detections: this.filter(p.detections) }));
     const count = patches ? patches.reduce((n, p) => n + p.detections.length, 0) : shown.length;
     this.say(`${count} found · ${this.lastMeta.timings.total.toFixed(0)} ms · ${backendStatus(this.lastMeta.backend)}`);
     const detail: DetectionsEventDetail = { detections: shown, ...(patches ? { patches } : {}), ...this.lastMeta };

@@ -7,7 +7,7 @@
 import { Validator } from '@cfworker/json-schema';
 import type { Schema } from '@cfworker/json-schema';
 import { ManifestError } from '../errors';
-import { isBoxQueryPatch } from './query-patch.js';
+import { isBoxQueryPatch, ZOOM_PIPELINES } from './query-patch.js';
 import manifestSchema from '../../schemas/manifest.schema.json';
 
 export const MANIFEST_FORMAT = 'webdetr-model/1';
@@ -81,11 +81,25 @@ export interface CropQueryPatch {
   queriesPerPatch: number;
 }
 
+/**
+ * Zoomed search (box packages): a patch whose longer side is under `below` of its image's also searches
+ * grid x grid overlapping square windows of `side` (relative to the image), each stretched to the model
+ * input; the views' boxes are merged by non-maximum suppression at `nmsIou`. Needs the pipelines
+ * describe_patches and patches_from_descriptors (ZOOM_PIPELINES, query-patch.ts).
+ */
+export interface ZoomSpec {
+  grid: number;
+  side: number;
+  below: number;
+  nmsIou: number;
+}
+
 /** Our RoI one-shot model: the patches input is [1, K, 4], rectangles x0, y0, x1, y1 relative to the image (0..1). */
 export interface BoxQueryPatch {
   kind: 'boxes';
   maxPatches: number;
   queriesPerPatch: number;
+  zoom?: ZoomSpec;
 }
 
 export type QueryPatchSpec = CropQueryPatch | BoxQueryPatch;
@@ -216,7 +230,21 @@ export function referenceViolations(manifest: Manifest): string[] {
     }
     produced.set(pipeline.name, available);
   }
-  return [...problems, ...patchInputViolations(manifest)];
+  return [...problems, ...patchInputViolations(manifest), ...zoomViolations(manifest)];
+}
+
+/** A zoom section needs windows that cover the image and the two pipelines the runtime runs per window. */
+function zoomViolations(manifest: Manifest): string[] {
+  const spec = manifest.input.queryPatch;
+  if (spec === undefined || !('zoom' in spec) || spec.zoom === undefined) return [];
+  const problems: string[] = [];
+  const { grid, side } = spec.zoom;
+  if (grid * side < 1) problems.push(`/input/queryPatch/zoom: ${grid} windows of side ${side} do not cover the image (grid * side must be >= 1)`);
+  const names = new Set(manifest.pipelines.map((p) => p.name));
+  for (const name of Object.values(ZOOM_PIPELINES)) {
+    if (!names.has(name)) problems.push(`/input/queryPatch/zoom: zoomed search needs pipeline ${name}, which the package lacks`);
+  }
+  return problems;
 }
 
 /** The patches tensor has the shape input.queryPatch says: [1, K, 3, height, width] crops or [1, K, 4] boxes. */

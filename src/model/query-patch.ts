@@ -8,3 +8,6 @@ import type { BoxQueryPatch, QueryPatchSpec } from './manifest.js';
 export function isBoxQueryPatch(spec: QueryPatchSpec): spec is BoxQueryPatch {
   return spec.kind === 'boxes';
 }
+
+/** The pipelines zoomed search runs per window (manifest input.queryPatch.zoom; tools/webdetr_tools/ship/oneshot_package.py). */
+export const ZOOM_PIPELINES = { describe: 'describe_patches', fromDescriptors: 'patches_from_descriptors' } as const;

@@ -15,7 +15,7 @@ export function visibleDetections(all: readonly Detection[], filter: FilterState
 }
 
 export function visiblePatchMatches(patches: readonly PatchDetections[], threshold: number): PatchDetections[] {
-  return patches.map((p) => ({ patch: p.patch, detections: p.detections.filter((d) => d.score >= threshold) }));
+  return patches.map((p) => ({ ...p, detections: p.detections.filter((d) => d.score >= threshold) }));
 }
 
 export interface ClassCount {

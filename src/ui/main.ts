@@ -14,6 +14,7 @@ import { createImageSource, type OpenedImage } from './image-source.js';
 import { createLoadProgress } from './load-progress.js';
 import { createModelLoader } from './models.js';
 import { createPatchEditor } from './one-shot.js';
+import { oneShotNote } from './one-shot-note.js';
 import { DEFAULT_ONE_SHOT_MODEL, readParams, type DemoMode } from './params.js';
 import { createResultsList } from './results-list.js';
 import { detectScene, oneShotScene, type Scene } from './scene.js';
@@ -219,12 +220,7 @@ async function runOneShot(patches: readonly QueryPatch[]): Promise<void> {
     demo.runs++;
     lastOneShot = result;
     highlight = null;
-    const reuse = result.reusedImageFeatures
-      ? 'Image features reused: only the patch branch and the decoder ran.'
-      : demo.preparedImages
-        ? 'First query on this picture: the image encoder ran once; the next patches reuse its output.'
-        : 'The image encoder ran for this query (this runtime build cannot reuse a prepared picture).';
-    status.showTimings(result.timings, reuse);
+    status.showTimings(result.timings, oneShotNote(result, demo.preparedImages));
     status.message('');
     render();
   } catch (error) {

@@ -26,7 +26,8 @@ export function describeLoadError(error: unknown, url: string): string {
 
 export function describeModel(model: ModelInfo): string {
   const family = model.family === 'up-detr' ? 'UP-DETR' : 'Deformable-DETR';
-  const what = model.detection ? `${model.classNames.filter((n) => n !== 'N/A').length} classes` : 'finds objects like the patch you drag';
+  const zoom = model.zoom === undefined ? '' : ' (small patches are also searched in enlarged windows)';
+  const what = model.detection ? `${model.classNames.filter((n) => n !== 'N/A').length} classes` : `finds objects like the patch you drag${zoom}`;
   const variant = model.detection || model.variant.includes('one-shot') ? model.variant : `${model.variant} one-shot`;
   return `Model: ${family} ${variant}, ${what}, input ${model.inputSize.width}×${model.inputSize.height}, ${formatBytes(model.downloadBytes)}.`;
 }

@@ -4,21 +4,23 @@
  * WebGPU, their TypeScript reference on WASM), runs the package's pipelines through a
  * PackageExecutor, and post-processes. Calls are serialized: they share GPU buffers.
  */
-import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
+import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
 import { DisposedError, GpuError, InputError } from '../errors.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
-import type { ExecutorInput, PackageExecutor } from '../model/executor.js';
+import type { ExecutorInput, HostTensor, PackageExecutor } from '../model/executor.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../model/load-package.js';
 import type { Manifest } from '../model/manifest.js';
 import { isBoxQueryPatch } from '../model/query-patch.js';
 import { chooseBackend } from './backend-choice.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
 import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
-import { imageTensorCpu, patchTensorCpu } from './preprocess-cpu.js';
+import { imageTensorCpu, patchTensorCpu, windowTensorCpu } from './preprocess-cpu.js';
 import { createGpuPreprocessor, type GpuPreprocessor } from './preprocess-gpu.js';
-import { DEFAULT_THRESHOLD, detectionsOf, rawOutputs, resolveDetectOptions } from './results.js';
+import { DEFAULT_THRESHOLD, detectionsOf, rawOutputs, resolveDetectOptions, type ResolvedDetectOptions } from './results.js';
 import { addStages, emptyTimings } from './timings.js';
-import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
+import { planPipelines, type PipelinePlan, type ZoomPipelines } from './pipeline-plan.js';
+import { mergedDetections, planZoom, viewCandidates, type ViewCandidate, type ZoomPlan } from './zoomed-search.js';
+import { WHOLE_IMAGE, type RelativeRect } from '../geometry/zoom-windows.js';
 import { createExecutor } from './executor-factory.js';
 import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 
@@ -32,6 +34,11 @@ export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
 }
 
 export type ImageRef = EnginePixels | number;
+
+/** Zoomed search post-processes each view's boxes relative to it (a 1x1 image) and keeps them all until the merge. */
+const UNIT_SIZE = { width: 1, height: 1 };
+const DESCRIPTORS = 'patch_descriptors';
+const allOf = (options: ResolvedDetectOptions): ResolvedDetectOptions => ({ ...options, maxDetections: Number.MAX_SAFE_INTEGER });
 
 export class DetectorEngine {
   private readonly images = new ImageStore();
@@ -88,6 +95,7 @@ export class DetectorEngine {
       oneShot: plan.oneShot !== undefined,
       detection: plan.detect !== undefined,
       maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,
+      ...(plan.oneShot?.zoom !== undefined ? { zoom: { ...plan.oneShot.zoom.spec } } : {}),
       scoreThreshold: manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD,
       downloadBytes: loaded.bytes,
     };
@@ -227,13 +235,20 @@ export class DetectorEngine {
     const plan = this.plan.oneShot;
     if (plan === undefined) throw new InputError('this model has no query-patch branch; one-shot detection needs a one-shot (UP-DETR) package');
     const resolved = resolveDetectOptions(this.manifest, options);
+    if (options?.zoom === true && plan.zoom === undefined) throw new InputError('zoom: true, but this package has no zoomed search (manifest input.queryPatch.zoom)');
+    const zoom = options?.zoom === false ? undefined : plan.zoom;
     const started = performance.now();
     const { stored, temporary } = this.resolveImage(image);
     try {
       const size = { width: stored.prepared.width, height: stored.prepared.height };
-      const rects = fillPatchSlots(patchRects(patches, size, this.model.maxPatches), plan.patchSlots);
+      const given = patchRects(patches, size, this.model.maxPatches);
+      const rects = fillPatchSlots(given, plan.patchSlots);
       const timings = emptyTimings();
+      const zoomPlan = zoom === undefined ? undefined : planZoom(given, size, zoom.spec);
+      // Windows first, the whole image last: re-queries of large patches then reuse its encoding.
+      const windowCandidates = zoom !== undefined && zoomPlan !== undefined ? await this.searchWindows(stored, zoom, zoomPlan, resolved, timings) : undefined;
       const reused = !temporary && this.encodedImageId === stored.prepared.id;
+      const preprocessStarted = performance.now();
       const { imageInput, patchInput } = await this.preprocess(stored, () => {
         const image = reused ? undefined : this.imageInput(stored);
         let patchTensor: ExecutorInput;
@@ -242,33 +257,33 @@ export class DetectorEngine {
           // The model pools its own image features over the rectangles: no pixels, no crops.
           patchTensor = patchBoxTensor(rects, size);
         } else if (this.gpuPreprocess) {
-          if (this.uploadedImageId !== stored.prepared.id) {
-            this.gpuPreprocess.upload(stored.pixels);
-            this.uploadedImageId = stored.prepared.id;
-          }
+          this.ensureUploaded(stored);
           patchTensor = this.gpuPreprocess.patches(rects);
         } else {
           patchTensor = patchTensorCpu(this.images.rgba(stored), rects, this.manifest);
         }
         return { imageInput: image, patchInput: patchTensor };
       });
-      timings.preprocess = performance.now() - started;
-      if (imageInput !== undefined) {
-        this.encodedImageId = undefined;
-        addStages(timings, (await this.executor.run(plan.image, { image: imageInput })).stages);
-        this.encodedImageId = temporary ? undefined : stored.prepared.id;
-      }
+      timings.preprocess += performance.now() - preprocessStarted;
+      if (imageInput !== undefined) await this.encode(plan.image, imageInput, timings, temporary ? undefined : stored.prepared.id);
       const result = await this.executor.run(plan.patches, { patches: patchInput });
       addStages(timings, result.stages);
       const post = performance.now();
-      const logits = result.outputs[this.manifest.output.logits];
-      const boxes = result.outputs[this.manifest.output.boxes];
-      if (logits === undefined || boxes === undefined) throw new InputError(`pipeline ${plan.patches} gave no logits/boxes`);
+      const { logits, boxes } = this.modelOutputs(plan.patches, result.outputs);
       const perPatch = plan.queriesPerPatch;
-      const results = patches.map((patch, index) => ({
-        patch: { ...patch },
-        detections: detectionsOf(this.manifest, logits, boxes, size, resolved, index * perPatch, perPatch),
-      }));
+      const results = patches.map((patch, index): PatchDetections => {
+        if (zoom === undefined) {
+          return { patch: { ...patch }, detections: detectionsOf(this.manifest, logits, boxes, size, resolved, index * perPatch, perPatch), views: 1 };
+        }
+        // With zoom on, every patch's boxes are clamped to the image and merged by NMS, as the reference does.
+        const whole = viewCandidates(detectionsOf(this.manifest, logits, boxes, UNIT_SIZE, allOf(resolved), index * perPatch, perPatch), WHOLE_IMAGE);
+        const windows = windowCandidates?.get(index) ?? [];
+        return {
+          patch: { ...patch },
+          detections: mergedDetections([...whole, ...windows], zoom.spec.nmsIou, resolved.maxDetections, size),
+          views: windowCandidates?.has(index) === true ? 1 + (zoomPlan?.windows.length ?? 0) : 1,
+        };
+      });
       timings.postprocess = performance.now() - post;
       timings.total = performance.now() - started;
       return {
@@ -282,6 +297,94 @@ export class DetectorEngine {
     } finally {
       if (temporary) this.images.release(stored.prepared.id);
     }
+  }
+
+  /**
+   * Zoomed search's window views: per window holding small patches, encode it and pool their descriptors
+   * there; then, in every window, decode all of them. Returns each small patch's candidates from all
+   * windows (boxes relative to the image). Leaves no image encoded.
+   */
+  private async searchWindows(stored: StoredImage, zoom: ZoomPipelines, zoomPlan: ZoomPlan, resolved: ResolvedDetectOptions, timings: StageTimings): Promise<Map<number, ViewCandidate[]>> {
+    const { windows, groups, zoomed, windowBoxes } = zoomPlan;
+    const boxRows = (rows: readonly number[]): HostTensor => ({ data: Float32Array.from(rows.flatMap((row) => [...windowBoxes.data.subarray(4 * row, 4 * row + 4)])), dims: [1, rows.length, 4] });
+    const descriptorParts: HostTensor[] = [];
+    let encoded: number | undefined;
+    let row = 0;
+    for (const group of groups) {
+      await this.encodeWindow(stored, windows[group.window] ?? WHOLE_IMAGE, timings);
+      encoded = group.window;
+      const rows = group.patches.map(() => row++);
+      const result = await this.executor.run(zoom.describe, { patches: boxRows(rows) });
+      addStages(timings, result.stages);
+      const part = result.outputs[DESCRIPTORS];
+      if (part === undefined) throw new InputError(`pipeline ${zoom.describe} gave no ${DESCRIPTORS}`);
+      descriptorParts.push(part);
+    }
+    const width = descriptorParts[0]?.dims[2] ?? 0;
+    const descriptors: HostTensor = { data: new Float32Array(zoomed.length * width), dims: [1, zoomed.length, width] };
+    let offset = 0;
+    for (const part of descriptorParts) {
+      descriptors.data.set(part.data, offset);
+      offset += part.data.length;
+    }
+    const inputs: Record<string, HostTensor> = { [DESCRIPTORS]: descriptors, patches: windowBoxes };
+    const wanted = this.manifest.pipelines.find((p) => p.name === zoom.fromDescriptors)?.inputs ?? [];
+    const candidates = new Map<number, ViewCandidate[]>(zoomed.map((index) => [index, []]));
+    // The window encoded last is searched first: one encoding fewer.
+    const order = windows.map((_, index) => index).sort((a, b) => Number(b === encoded) - Number(a === encoded));
+    const perPatch = this.plan.oneShot?.queriesPerPatch ?? 0;
+    // Thresholding before the merge keeps the same boxes: NMS only lets higher scores suppress lower ones.
+    const all = allOf(resolved);
+    for (const index of order) {
+      const window = windows[index] ?? WHOLE_IMAGE;
+      if (index !== encoded) await this.encodeWindow(stored, window, timings);
+      encoded = index;
+      const result = await this.executor.run(zoom.fromDescriptors, Object.fromEntries(wanted.map((name) => [name, inputs[name] ?? descriptors])));
+      addStages(timings, result.stages);
+      const { logits, boxes } = this.modelOutputs(zoom.fromDescriptors, result.outputs);
+      zoomed.forEach((patch, j) => {
+        candidates.get(patch)?.push(...viewCandidates(detectionsOf(this.manifest, logits, boxes, UNIT_SIZE, all, j * perPatch, perPatch), window));
+      });
+    }
+    return candidates;
+  }
+
+  /** Crops `window` of the image, stretched to the model input, and runs the image pipeline on it. */
+  private async encodeWindow(stored: StoredImage, window: RelativeRect, timings: StageTimings): Promise<void> {
+    const plan = this.plan.oneShot;
+    if (plan === undefined) return;
+    const { width, height } = stored.prepared;
+    const rect = [window[0] * width, window[1] * height, window[2] * width, window[3] * height] as const;
+    const started = performance.now();
+    const input = await this.preprocess(stored, (): ExecutorInput => {
+      if (this.gpuPreprocess) {
+        this.ensureUploaded(stored);
+        return this.gpuPreprocess.window(rect);
+      }
+      return windowTensorCpu(this.images.rgba(stored), rect, this.manifest);
+    });
+    timings.preprocess += performance.now() - started;
+    await this.encode(plan.image, input, timings, undefined);
+  }
+
+  /** Runs the image pipeline; `imageId`: the image whose encoding the executor then holds (undefined: a window or a temporary image). */
+  private async encode(pipeline: string, input: ExecutorInput, timings: StageTimings, imageId: number | undefined): Promise<void> {
+    this.encodedImageId = undefined;
+    addStages(timings, (await this.executor.run(pipeline, { image: input })).stages);
+    this.encodedImageId = imageId;
+  }
+
+  private ensureUploaded(stored: StoredImage): void {
+    if (this.gpuPreprocess === undefined || this.uploadedImageId === stored.prepared.id) return;
+    this.gpuPreprocess.upload(stored.pixels);
+    this.uploadedImageId = stored.prepared.id;
+  }
+
+  private modelOutputs(pipeline: string, outputs: Record<string, HostTensor>): { logits: HostTensor; boxes: HostTensor } {
+    const logits = outputs[this.manifest.output.logits];
+    const boxes = outputs[this.manifest.output.boxes];
+    if (logits === undefined || boxes === undefined) throw new InputError(`pipeline ${pipeline} gave no logits/boxes`);
+    return { logits, boxes };
   }
 
   /**

@@ -26,3 +26,10 @@ export function patchTensorCpu(pixels: RgbaPixels, rects: readonly CropRect[], m
   const data = Float32Array.from(cropResizeReference(pixels, rects, patch.width, patch.height, normalizeOptionsOf(manifest)));
   return { data, dims: [1, rects.length, 3, patch.height, patch.width] };
 }
+
+/** [1, 3, H, W]: one rectangle of the source pixels stretched to the model input (zoomed search's windows). */
+export function windowTensorCpu(pixels: RgbaPixels, rect: CropRect, manifest: Manifest): HostTensor {
+  const { height, width } = manifest.input.sizePolicy;
+  const data = Float32Array.from(cropResizeReference(pixels, [rect], width, height, normalizeOptionsOf(manifest)));
+  return { data, dims: [1, 3, height, width] };
+}

@@ -20,6 +20,11 @@ export interface GpuPreprocessor {
   upload(source: PixelSource): void;
   /** Crops the rectangles from the last uploaded image into the [1, K, 3, h, w] patch tensor (crop-kind packages). */
   patches(rects: readonly CropRect[]): GpuTensorRef;
+  /**
+   * Crops one rectangle (source pixels) of the last uploaded image, stretched to the model input, into the
+   * image tensor (zoomed search's window views; packages with input.queryPatch.zoom).
+   */
+  window(rect: CropRect): GpuTensorRef;
   /** Bytes of the GPU buffers and texture it owns. */
   readonly bufferBytes: number;
   /**
@@ -38,13 +43,16 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
   const patchSpec = querySpec !== undefined && !isBoxQueryPatch(querySpec) ? querySpec : undefined;
   const uploader: PixelUploader = createPixelUploader(device);
   const resize: BilinearResizeNormalizeKernel = await createBilinearResizeNormalize(device);
-  const crop: BilinearCropResizeKernel | undefined = patchSpec ? await createBilinearCropResize(device) : undefined;
+  const zooms = querySpec !== undefined && isBoxQueryPatch(querySpec) && querySpec.zoom !== undefined;
+  const crop: BilinearCropResizeKernel | undefined = patchSpec || zooms ? await createBilinearCropResize(device) : undefined;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const imageBuffer = device.createBuffer({ label: 'webdetr:image', size: 3 * height * width * 4, usage });
   const patchFloats = patchSpec ? patchSpec.maxPatches * 3 * patchSpec.height * patchSpec.width : 0;
   const patchBuffer = patchSpec ? device.createBuffer({ label: 'webdetr:patches', size: patchFloats * 4, usage }) : undefined;
   let preparedResize: { texture: GPUTexture; kernel: PreparedResizeNormalize } | undefined;
   let preparedCrop: { texture: GPUTexture; kernel: PreparedCropResize } | undefined;
+  // A window crop writes the image buffer: the image pipeline reads it during its run only.
+  let preparedWindow: { texture: GPUTexture; kernel: PreparedCropResize } | undefined;
 
   function submit(label: string, encode: (pass: GPUComputePassEncoder) => void): void {
     const encoder = device.createCommandEncoder({ label });
@@ -89,6 +97,18 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
       submit('webdetr:patch-crops', (pass) => kernel.encode(pass));
       return { buffer: patchBuffer, dims: [1, rects.length, 3, patchSpec.height, patchSpec.width] };
     },
+    window(rect) {
+      if (!zooms || !crop) throw new Error('GpuPreprocessor: the manifest has no zoomed search');
+      const texture = currentTexture();
+      if (preparedWindow?.texture !== texture) {
+        preparedWindow?.kernel.dispose();
+        preparedWindow = { texture, kernel: crop.prepare({ source: texture, output: imageBuffer, maxRects: 1, outWidth: width, outHeight: height, ...normalize }) };
+      }
+      const kernel = preparedWindow.kernel;
+      kernel.setRects([rect]);
+      submit('webdetr:window-crop', (pass) => kernel.encode(pass));
+      return { buffer: imageBuffer, dims: [1, 3, height, width] };
+    },
     get bufferBytes() {
       const texture = uploader.texture;
       return imageBuffer.size + (patchBuffer?.size ?? 0) + (texture ? texture.width * texture.height * 4 : 0);
@@ -96,13 +116,16 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
     reset() {
       preparedResize?.kernel.dispose();
       preparedCrop?.kernel.dispose();
+      preparedWindow?.kernel.dispose();
       preparedResize = undefined;
       preparedCrop = undefined;
+      preparedWindow = undefined;
       uploader.reset();
     },
     dispose() {
       preparedResize?.kernel.dispose();
       preparedCrop?.kernel.dispose();
+      preparedWindow?.kernel.dispose();
       resize.dispose();
       crop?.dispose();
       uploader.dispose();

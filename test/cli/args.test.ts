@@ -22,6 +22,12 @@ describe('webdetr CLI arguments', () => {
     });
     // No --threshold: the page leaves it to the model's suggested score (manifest output.scoreThreshold).
     expect(args.threshold).toBeUndefined();
+    // No --no-zoom: the package's default (zoomed search when it has one).
+    expect(args.zoom).toBeUndefined();
+  });
+
+  it('--no-zoom turns the package\'s zoomed search off', () => {
+    expect(detect('detect', 'a.png', '--model', 'm', '--no-zoom').zoom).toBe(false);
   });
 
   it('several images, repeated patches as corner rectangles, every option', () => {

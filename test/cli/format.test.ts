@@ -38,8 +38,8 @@ describe('CLI table output', () => {
         image: 'shelf.jpg',
         imageSize: { width: 200, height: 100 },
         patches: [
-          { patch: { x: 10, y: 20, width: 30, height: 40 }, detections: [detection('match', 0.7, 5)] },
-          { patch: { x: 0, y: 0, width: 5, height: 5 }, detections: [] },
+          { patch: { x: 10, y: 20, width: 30, height: 40 }, detections: [detection('match', 0.7, 5)], views: 1 },
+          { patch: { x: 0, y: 0, width: 5, height: 5 }, detections: [], views: 5 },
         ],
         reusedImageFeatures: false,
         timings,
@@ -48,7 +48,7 @@ describe('CLI table output', () => {
     };
     const text = formatTable(response);
     expect(text).toContain('  patch 1: 10.0,20.0,40.0,60.0\n');
-    expect(text).toMatch(/patch 2: 0\.0,0\.0,5\.0,5\.0\n\s+\(no detections above the threshold\)/);
+    expect(text).toMatch(/patch 2: 0\.0,0\.0,5\.0,5\.0 \(zoomed search: 5 views\)\n\s+\(no detections above the threshold\)/);
   });
 
   it('progress lines: per file on start and finish, one at ready; a bar only for byte progress', () => {

@@ -78,6 +78,33 @@ describe('parseManifest', () => {
     expect(violations('patch-boxes-with-size.json').some((v) => v.startsWith('/input/queryPatch'))).toBe(true);
   });
 
+  it('zoomed search: box patches only, windows that cover the image, and the two pipelines it runs', () => {
+    const shipped = JSON.parse(readFileSync('public/models/oneshot/manifest.json', 'utf8')) as { input: { queryPatch: Record<string, unknown> }; pipelines: { name: string }[] };
+    expect(parseManifest(shipped).input.queryPatch).toMatchObject({ kind: 'boxes', zoom: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 } });
+    const violations = (change: (m: typeof shipped) => void): readonly string[] => {
+      const copy = structuredClone(shipped);
+      change(copy);
+      try {
+        parseManifest(copy);
+      } catch (error) {
+        return (error as ManifestError).violations;
+      }
+      return [];
+    };
+    expect(violations((m) => (m.input.queryPatch.zoom = { grid: 2, side: 0.4, below: 0.2, nmsIou: 0.5 }))).toEqual([
+      '/input/queryPatch/zoom: 2 windows of side 0.4 do not cover the image (grid * side must be >= 1)',
+    ]);
+    expect(violations((m) => (m.pipelines = m.pipelines.filter((p) => p.name !== 'describe_patches')))).toEqual([
+      '/input/queryPatch/zoom: zoomed search needs pipeline describe_patches, which the package lacks',
+    ]);
+    expect(violations((m) => (m.input.queryPatch.zoom = { grid: 2, side: 0.6, below: 1.5, nmsIou: 0.5 })).some((v) => v.startsWith('/input/queryPatch/zoom/below'))).toBe(true);
+    expect(violations((m) => (m.input.queryPatch.zoom = { grid: 2, side: 0.6, below: 0.2 })).some((v) => v.startsWith('/input/queryPatch/zoom'))).toBe(true);
+    // A crop package cannot zoom: its descriptors come from the patch's pixels, not from a view's features.
+    const crop = load('valid', 'oneshot-box-patches.json') as { input: { queryPatch: Record<string, unknown> } };
+    crop.input.queryPatch = { height: 32, width: 32, maxPatches: 4, queriesPerPatch: 3, zoom: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 } };
+    expect(() => parseManifest(crop)).toThrow(ManifestError);
+  });
+
   it('never generates code (CSP-safe): validation works with eval and Function disabled', () => {
     const originalFunction = globalThis.Function;
     const originalEval = globalThis.eval;

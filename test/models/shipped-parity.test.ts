@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectorEngine } from '../../src/worker/engine';
-import type { QueryPatch } from '../../src/api/types';
+import type { Detection, QueryPatch } from '../../src/api/types';
+import { boxIou } from '../../src/model/merge-views';
 import { maxAbsDiff, readNpyFloat32 } from '../export/npy';
 import { decodePng } from '../helpers/png';
 import { serveDirectories, type StaticServer } from '../helpers/static-server';
@@ -68,7 +69,8 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
     try {
       expect(engine.model).toMatchObject({ variant: 'one-shot', oneShot: true, detection: false, maxPatches: 10, scoreThreshold: 0.247 });
       const image = engine.prepareImage(f.pixels);
-      const result = await engine.detectWithPatches(image.id, patches, { raw: true, threshold: 0 });
+      // zoom: false keeps every query's box (zoomed search would merge them by NMS; its own test is below).
+      const result = await engine.detectWithPatches(image.id, patches, { raw: true, threshold: 0, zoom: false });
       // Only the real patches run: 3 x 20 queries, not 10 slots.
       expect(result.raw?.logitsDims).toEqual(f.expected.logitsShape);
       expect(f.expected.logitsShape).toEqual([1, 60, 1]);
@@ -97,4 +99,64 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
       await engine.dispose();
     }
   }, 300_000);
+
+  it('one-shot zoomed search: small patches also search the windows; merged boxes equal the PyTorch reference', async () => {
+    const f = fixture('oneshot');
+    const zoom = JSON.parse(readFileSync(`${f.dir}/zoom.json`, 'utf8')) as ZoomFixture;
+    const engine = await DetectorEngine.create({ model: `${server.base}oneshot/`, gpu: undefined, cache: false });
+    try {
+      expect(engine.model.zoom).toEqual(zoom.zoom);
+      const image = engine.prepareImage(f.pixels);
+      const options = { threshold: 0, maxDetections: zoom.maxDetections };
+      const windows = zoom.zoom.grid ** 2;
+      const encoderRuns = () => engine.counters.perGraph.encoder_input ?? 0;
+      // Each patch alone (as the fixture), then all at once: a patch's views do not depend on the others.
+      const alone = [];
+      for (const expected of zoom.patches) {
+        const before = encoderRuns();
+        const result = await engine.detectWithPatches(image.id, [expected.patch], options);
+        alone.push(result.patches[0]);
+        const small = Math.max(expected.patch.width / f.pixels.width, expected.patch.height / f.pixels.height) < zoom.zoom.below;
+        expect(result.patches[0]?.views).toBe(small ? 1 + windows : 1);
+        // A small patch: every window once (the one its descriptors came from is searched first, no re-encoding),
+        // then the whole image. A large one right after: the whole image's encoding is reused.
+        expect(encoderRuns() - before).toBe(small ? windows + 1 : 0);
+        expect(result.reusedImageFeatures).toBe(!small);
+        expectZoomParity(result.patches[0]?.detections ?? [], expected, `patch ${JSON.stringify(expected.patch)}`);
+      }
+      const together = await engine.detectWithPatches(image.id, zoom.patches.map((p) => p.patch), options);
+      together.patches.forEach((patch, k) => expectZoomParity(patch.detections, zoom.patches[k] ?? { patch: patch.patch, boxes: [], scores: [] }, `patch ${k} among 3`));
+      expect(together.patches.map((p) => p.views)).toEqual(alone.map((p) => p?.views));
+      // Off on request: the whole image only, every query's box kept.
+      const off = await engine.detectWithPatches(image.id, [zoom.patches[0]?.patch ?? { x: 0, y: 0, width: 1, height: 1 }], { ...options, zoom: false });
+      expect(off.patches[0]).toMatchObject({ views: 1 });
+      expect(off.patches[0]?.detections).toHaveLength(20);
+      console.log(`shipped one-shot zoomed search: ${zoom.patches.length} patches within tolerance of PyTorch; ${together.timings.total.toFixed(0)} ms for 3 patches, 2 of them zoomed (WASM, Node)`);
+    } finally {
+      await engine.dispose();
+    }
+  }, 600_000);
 });
+
+interface ZoomFixture {
+  zoom: { grid: number; side: number; below: number; nmsIou: number };
+  maxDetections: number;
+  patches: { patch: QueryPatch; boxes: number[][]; scores: number[] }[];
+}
+
+/**
+ * Every PyTorch detection scoring at least 0.01 has a runtime twin: the same box (IoU >= 0.99, in source
+ * pixels) and score within 1e-3. The weaker tail is not matched one to one: near-equal scores there may
+ * swap which of two overlapping boxes NMS keeps.
+ */
+function expectZoomParity(actual: readonly Detection[], expected: ZoomFixture['patches'][number], label: string): void {
+  let checked = 0;
+  expected.scores.forEach((score, i) => {
+    if (score < 0.01) return;
+    const [x0 = 0, y0 = 0, x1 = 0, y1 = 0] = expected.boxes[i] ?? [];
+    const twin = actual.find((d) => boxIou([d.box.x, d.box.y, d.box.x + d.box.width, d.box.y + d.box.height], [x0, y0, x1, y1]) >= 0.99 && Math.abs(d.score - score) <= 1e-3);
+    expect(twin, `${label}: PyTorch box ${i} [${[x0, y0, x1, y1].map((v) => v.toFixed(1)).join(', ')}] score ${score.toFixed(4)} has no runtime twin`).toBeDefined();
+    checked++;
+  });
+  expect(checked, `${label}: the fixture has detections to check`).toBeGreaterThan(0);
+}

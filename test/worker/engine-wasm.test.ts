@@ -110,6 +110,10 @@ describe('DetectorEngine on WASM (Node)', () => {
       }
       await expect(engine.detect(image.id)).rejects.toThrow(/detectWithPatches/);
       await expect(engine.detectWithPatches(12345, patches)).rejects.toBeInstanceOf(InputError);
+      // Zoomed search needs a box package that has it: asking for it here is an error, not a silent no-op.
+      expect(engine.model.zoom).toBeUndefined();
+      await expect(engine.detectWithPatches(image.id, patches, { zoom: true })).rejects.toThrow(/no zoomed search/);
+      expect((await engine.detectWithPatches(image.id, patches, { zoom: false })).patches.map((p) => p.views)).toEqual([1, 1]);
     } finally {
       await engine.dispose();
     }

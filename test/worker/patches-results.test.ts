@@ -46,9 +46,15 @@ describe('fixed patch slots (packages with a fixed patch count)', () => {
   it('the shipped one-shot package has a symbolic patch count: no slots to fill, only the real patches run', () => {
     const shipped = parseManifest(JSON.parse(readFileSync('public/models/oneshot/manifest.json', 'utf8')));
     for (const backend of ['webgpu', 'wasm'] as const) {
-      const plan = planPipelines(shipped, backend).oneShot;
-      expect(plan).toEqual({ image: 'image', patches: 'patches', queriesPerPatch: 20 });
-      expect(fillPatchSlots([[1, 2, 3, 4]], plan?.patchSlots)).toHaveLength(1);
+      const plan = planPipelines(shipped, backend);
+      expect(plan.oneShot).toEqual({
+        image: 'image',
+        patches: 'patches',
+        queriesPerPatch: 20,
+        zoom: { spec: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 }, describe: 'describe_patches', fromDescriptors: 'patches_from_descriptors' },
+      });
+      expect(plan.pipelines).toEqual(['image', 'patches', 'describe_patches', 'patches_from_descriptors']);
+      expect(fillPatchSlots([[1, 2, 3, 4]], plan.oneShot?.patchSlots)).toHaveLength(1);
     }
   });
 

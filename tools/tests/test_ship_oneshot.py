@@ -19,8 +19,9 @@ from webdetr_tools.export.msda_core import ms_deform_attn_core
 from webdetr_tools.export.plan import run_plan
 from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR, group_mask
 from webdetr_tools.oneshot.patches import roi_descriptors
-from webdetr_tools.ship.oneshot_package import (TAPS, block_mask, oneshot_plan, query_patch_section,
-                                                 reference_outputs)
+from webdetr_tools.export.plan import run_stages
+from webdetr_tools.ship.oneshot_package import (DESCRIBE, FROM_DESCRIPTORS, TAPS, ZOOM, block_mask, oneshot_plan,
+                                                 query_patch_section, reference_outputs)
 
 CONFIG = dict(channels=[8, 16, 24], d_model=32, nheads=4, enc_layers=2, dec_layers=2, dim_feedforward=48, n_points=2,
               queries_per_patch=3, max_patches=10, patch_size=32, image_size=64)
@@ -101,6 +102,32 @@ def test_one_plan_takes_any_patch_count_and_equals_the_training_forward(descript
         assert out["pred_logits"].shape == (1, 3 * k, 1) and out["pred_boxes"].shape == (1, 3 * k, 4)
         assert (out["pred_logits"] - logits).abs().max() <= 1e-5, k
         assert (out["pred_boxes"] - boxes).abs().max() <= 1e-5, k
+
+
+@pytest.mark.parametrize("descriptor", [d for d in DESCRIPTORS if d.startswith("roi")])
+@torch.no_grad()
+def test_zoom_pipelines_pool_descriptors_in_one_view_and_decode_them_in_another(descriptor):
+    """describe_patches after view A's image run, then patches_from_descriptors after view B's = the model decoding
+    A's descriptors against B (eval_shipped_oneshot.ZoomedDetector: a window's query searched in every window)."""
+    model, backbone = _model(descriptor)
+    plan = oneshot_plan(model, backbone, _level_shapes())
+    pipelines = {p.name: p for p in plan.pipelines}
+    view_a, boxes = _inputs(3, descriptor)
+    view_b = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(7)) * 255
+    tensors = run_stages(plan, pipelines["image"], {"image": view_a})
+    descriptors = run_stages(plan, pipelines[DESCRIBE], dict(tensors, patches=boxes))["patch_descriptors"]
+    tensors = run_stages(plan, pipelines["image"], {"image": view_b})
+    feeds = {name: {"patch_descriptors": descriptors, "patches": boxes}[name] for name in pipelines[FROM_DESCRIPTORS].inputs}
+    out = run_stages(plan, pipelines[FROM_DESCRIPTORS], dict(tensors, **feeds))
+    levels_a, levels_b = backbone(view_a), backbone(view_b)
+    want_desc = roi_descriptors(levels_a, boxes, 3)
+    assert (descriptors - want_desc).abs().max() <= 1e-6
+    logits, out_boxes = model.decode(model.encode(levels_b), model.spatial_shapes(levels_b), want_desc, boxes)
+    want_logits = model.match_logits(levels_b, want_desc, logits[-1], out_boxes[-1], boxes)
+    assert (out["pred_logits"] - want_logits).abs().max() <= 1e-5
+    assert (out["pred_boxes"] - out_boxes[-1]).abs().max() <= 1e-5
+    # the descriptors are view A's, not view B's (which the patches pipeline would pool)
+    assert (want_desc - roi_descriptors(levels_b, boxes, 3)).abs().max() > 0.01
 
 
 @torch.no_grad()
@@ -193,21 +220,33 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
     plan = oneshot_plan(model, backbone, _level_shapes())
     manifest = write_package(plan, {"image": image, "patches": patches}, tmp_path, _description(model),
                              single_graph=False, progress=lambda line: None)
-    assert [p["name"] for p in manifest["pipelines"]] == ["image", "patches"]
-    assert manifest["pipelines"][1]["after"] == "image"
+    roi = descriptor.startswith("roi")
+    assert [p["name"] for p in manifest["pipelines"]] == (["image", "patches", DESCRIBE, FROM_DESCRIPTORS] if roi
+                                                          else ["image", "patches"])
+    assert all(p["after"] == "image" for p in manifest["pipelines"][1:])
     assert manifest["input"]["queryPatch"]["maxPatches"] == MAX_PATCHES
-    if descriptor.startswith("roi"):
+    if roi:
         assert manifest["input"]["queryPatch"]["kind"] == "boxes"
+        assert manifest["input"]["queryPatch"]["zoom"] == ZOOM
         assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 4]
-        # the image's taps come from encoder_input and are read by patch_queries, with no backbone of its own
+        # the image's taps come from encoder_input and are read by patch_descriptors, with no backbone of its own
         graphs = {g["name"]: g for g in manifest["graphs"]}
-        assert graphs["encoder_input"]["outputs"][-3:] == TAPS and graphs["patch_queries"]["inputs"] == ["patches", *TAPS]
+        assert graphs["encoder_input"]["outputs"][-3:] == TAPS and graphs["patch_descriptors"]["inputs"] == ["patches", *TAPS]
+        assert graphs["patch_queries"]["inputs"] == ["patch_descriptors"] + (["patches"] if descriptor.endswith("sized") else [])
+        assert manifest["tensors"]["patch_descriptors"]["shape"] == [1, "patches", 8 + 16 + 24]
         assert [manifest["tensors"][t]["shape"] for t in TAPS] == [[1, 8, 8, 8], [1, 16, 4, 4], [1, 24, 2, 2]]
-        ops = {n.op_type for n in onnx.load(str(tmp_path / "patch_queries.onnx")).graph.node}
+        # zoomed search: the two halves of the patches pipeline, over the same graphs
+        pipelines = {p["name"]: p for p in manifest["pipelines"]}
+        stages = [s.get("graph", s.get("name")) for s in pipelines["patches"]["stages"]]
+        assert [s["graph"] for s in pipelines[DESCRIBE]["stages"]] == stages[:1] == ["patch_descriptors"]
+        assert [s.get("graph", s.get("name")) for s in pipelines[FROM_DESCRIPTORS]["stages"]] == stages[1:]
+        reads_boxes = descriptor.endswith(("sized", "prior")) or "calibrated" in descriptor
+        assert pipelines[FROM_DESCRIPTORS]["inputs"] == ["patch_descriptors"] + (["patches"] if reads_boxes else [])
+        ops = {n.op_type for n in onnx.load(str(tmp_path / "patch_descriptors.onnx")).graph.node}
         assert "MatMul" in ops and "Conv" not in ops
         # per-slot copies as Expand: the Loop that repeat_interleave over a dynamic K exports to, and ORT web's
         # ReduceMean (NHWC), cost 15.5 s of a 10-patch patch_head run (bench/FINDINGS.md)
-        for graph in ("patch_queries", "patch_head"):
+        for graph in ("patch_descriptors", "patch_queries", "patch_head"):
             # no ReduceSum (the per-tap cosine sums are one MatMul) nor ReduceProd (the IoU's w * h); and box means
             # as MatMuls, not GridSample + AveragePool: ORT WebGPU runs GridSample in NHWC with a 4D Transpose of
             # each tap in and of the samples out, on every re-query
@@ -217,26 +256,26 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
         head = graphs["patch_head"]["inputs"]
         if "calibrated" in descriptor:  # the head compares each box with its patch's descriptor and size
             assert head[3:] == ["patch_descriptors", *TAPS, "patches"]
-            assert manifest["tensors"]["patch_descriptors"]["shape"] == [1, "patches", 8 + 16 + 24]
         elif descriptor.endswith("prior"):  # box sizes relative to the patch's: the head reads the boxes alone
-            assert head[3:] == ["patches"] and "patch_descriptors" not in manifest["tensors"]
+            assert head[3:] == ["patches"]
         else:
-            assert len(head) == 3 and "patch_descriptors" not in manifest["tensors"]
+            assert len(head) == 3
     else:
+        assert "patch_descriptors" not in manifest["tensors"] and "zoom" not in manifest["input"]["queryPatch"]
         assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 3, 32, 32]
     assert manifest["tensors"]["pred_logits"]["shape"] == [1, "patches*3", 1]
     assert manifest["tensors"]["dec_value_0"]["shape"] == [1, 84, 4, 8]  # the image memory: no patch axis
-    kernels = [s for p in manifest["pipelines"] for s in p["stages"] if s["kind"] == "msDeformAttn"]
+    kernels = [s for p in manifest["pipelines"][:2] for s in p["stages"] if s["kind"] == "msDeformAttn"]
     assert [k["queries"] for k in kernels] == [84, 84, "patches*3", "patches*3"]  # 8*8+4*4+2*2 tokens
     # every tensor of the patch pipeline but the borrowed image memory has the symbolic axis
     for name, spec in manifest["tensors"].items():
         if name.startswith(("dec_tgt", "dec_query", "dec_reference", "dec_offsets", "dec_logits", "dec_core", "pred_")):
             assert spec["shape"][1] == "patches*3", name
     # the ONNX graphs declare the axis as a symbol, and no constant of the traced query count is left
-    for graph in ("patch_queries", "patch_decoder_1", "patch_head"):
+    for graph in ("patch_descriptors",) * roi + ("patch_queries", "patch_decoder_1", "patch_head"):
         proto = onnx.load(str(tmp_path / f"{graph}.onnx"))
         for value in list(proto.graph.input) + list(proto.graph.output):
-            if value.name in manifest["tensors"] and value.name.startswith(("patches", "dec_t", "dec_q", "dec_r", "pred")):
+            if value.name in manifest["tensors"] and value.name.startswith(("patch", "dec_t", "dec_q", "dec_r", "pred")):
                 assert value.type.tensor_type.shape.dim[1].dim_param, (graph, value.name)
         for init in proto.graph.initializer:
             assert 3 * MAX_PATCHES not in init.dims, (graph, init.name, list(init.dims))

@@ -78,7 +78,7 @@ def write_package(plan, feeds, out_dir, description, split=True, single_graph=Tr
                     used.update([item.value, item.reference_points, item.sampling_offsets,
                                  item.attention_logits, item.output])
     if single_graph:
-        inputs = [n for p in plan.pipelines for n in p.inputs]
+        inputs = [n for p in plan.pipelines if not p.alternative for n in p.inputs]
         outputs = [description["output"]["logits"], description["output"]["boxes"]]
         emit("single_graph", SingleGraph(plan, inputs, outputs), inputs, outputs)
         pipelines.append({"name": "detect_single_graph", "kind": "single-graph", "inputs": inputs,

@@ -49,6 +49,9 @@ class Pipeline:
     stages: list  # ("graph", segment name) | ("kernel", KernelCall)
     after: str = None
     description: str = ""
+    # another route through segments other pipelines already run (e.g. zoomed search's halves of `patches`):
+    # run_plan and the single graph skip it
+    alternative: bool = False
 
 
 @dataclass
@@ -78,7 +81,8 @@ def run_stages(plan, pipeline, tensors, core=ms_deform_attn_core):
 def run_plan(plan, feeds, core=ms_deform_attn_core):
     tensors = dict(feeds)
     for pipeline in plan.pipelines:
-        run_stages(plan, pipeline, tensors, core)
+        if not pipeline.alternative:
+            run_stages(plan, pipeline, tensors, core)
     return tensors
 
 

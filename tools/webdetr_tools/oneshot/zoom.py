@@ -1,4 +1,5 @@
-"""Zoomed search for small query patches (an evaluation-side experiment; the runtime does not do it yet).
+"""Zoomed search for small query patches: the reference of the runtime's (src/worker/zoomed-search.ts, on by
+default for packages with manifest input.queryPatch.zoom), evaluated by tools/eval_shipped_oneshot.py.
 
 The one-shot model draws no box under ~7 % of its input side (tools/results/oneshot_ceiling.json,
 box_side_percentiles), so a small object is out of its reach at the whole-image view. Slicing (as SAHI does

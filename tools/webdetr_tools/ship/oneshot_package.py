@@ -54,8 +54,14 @@ DESCRIPTORS = "patch_descriptors"  # calibrated packages: [1, K, 664], patch_que
 # start (model card examples); the default threshold of detect calls and of the demo. A calibrated one
 # carries its own (tools/calibrate_oneshot.py: the best F2 on the training same-image pairs).
 SCORE_THRESHOLD = 0.15
-EXPORTER = "webdetr_tools.ship.oneshot 3"
+EXPORTER = "webdetr_tools.ship.oneshot 4"
 PATCHES = "patches"
+DESCRIBE, FROM_DESCRIPTORS = "describe_patches", "patches_from_descriptors"  # zoom_pipelines
+# Zoomed search of the shipped 'roi' package (manifest input.queryPatch.zoom; tools/eval_shipped_oneshot.py
+# --zoom): a query whose longer side is under `below` of the image also searches grid x grid windows of `side`,
+# the views' boxes merged by NMS at nmsIou. 2:0.6:0.2 is the one configuration measured at +10 AP50 on all four
+# sets (tools/results/oneshot_experiment_zoom.json).
+ZOOM = {"grid": 2, "side": 0.6, "below": 0.2, "nmsIou": 0.5}
 
 
 def score_threshold(checkpoint) -> float:
@@ -165,14 +171,24 @@ class PatchQueries(nn.Module):
         return tgt, query_pos, reference, offsets, logits
 
 
-class RoiPatchQueries(PatchQueries):
-    """'roi' models: boxes [1, K, 4] xyxy in [0, 1] + the image's taps -> descriptors -> the same queries."""
+class PatchDescriptors(nn.Module):
+    """'roi' models: boxes [1, K, 4] xyxy in [0, 1] + the image's taps -> patch descriptors [1, K, sum C]."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
 
     def forward(self, boxes, *taps):
-        descriptors = roi_descriptors(list(taps), boxes, self.model.config.roi_samples)
-        out = self.queries(descriptors, boxes)
-        # a calibrated model's head compares each box with its patch: the descriptors go on to patch_head
-        return out + (descriptors,) if calibrated(self.model) else out
+        return roi_descriptors(list(taps), boxes, self.model.config.roi_samples)
+
+
+class RoiPatchQueries(PatchQueries):
+    """'roi' models: patch descriptors (+ the boxes, when the queries take the patch sizes) -> the same queries.
+    A separate graph from PatchDescriptors, so zoomed search can pool the descriptors in one view (a window
+    holding the patch) and decode them in others."""
+
+    def forward(self, descriptors, boxes=None):
+        return self.queries(descriptors, boxes)
 
 
 def roi_patches(model) -> bool:
@@ -220,6 +236,10 @@ class PatchHead(nn.Module):
         return self.model.match_logits(taps, descriptors, logits, boxes, patch_boxes), boxes
 
 
+def queries_take_patch_boxes(model) -> bool:
+    return model.patch_scale is not None
+
+
 def head_takes_patch_boxes(model) -> bool:
     config = model.config
     return config.box_size_prior or (calibrated(model) and config.calibration_scale)
@@ -255,10 +275,14 @@ def oneshot_plan(model, backbone, level_shapes):
     values = [f"dec_value_{k}" for k in range(dec)]
     graph(image, "memory_values", MemoryValues(model, dims), [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"], values)
     patches = []
-    queries_module = RoiPatchQueries(model, None, dims) if roi else PatchQueries(model, backbone, dims)
     calibration = [DESCRIPTORS] if calibrated(model) else []
-    graph(patches, "patch_queries", queries_module, ["patches"] + (TAPS if roi else []),
-          ["dec_tgt_0", "dec_query_pos", "dec_reference_input", "dec_offsets_0", "dec_logits_0"] + calibration)
+    query_outputs = ["dec_tgt_0", "dec_query_pos", "dec_reference_input", "dec_offsets_0", "dec_logits_0"]
+    if roi:
+        graph(patches, "patch_descriptors", PatchDescriptors(model), [PATCHES] + TAPS, [DESCRIPTORS])
+        graph(patches, "patch_queries", RoiPatchQueries(model, None, dims),
+              [DESCRIPTORS] + ([PATCHES] if queries_take_patch_boxes(model) else []), query_outputs)
+    else:
+        graph(patches, "patch_queries", PatchQueries(model, backbone, dims), [PATCHES], query_outputs)
     for k in range(dec):
         kernel(patches, f"decoder_{k}", f"dec_value_{k}", "dec_reference_input", f"dec_offsets_{k}", f"dec_logits_{k}",
                f"dec_core_{k}", queries)
@@ -272,7 +296,7 @@ def oneshot_plan(model, backbone, level_shapes):
     per_patch = {name: {1: queries} for name in
                  ["dec_query_pos", "dec_reference_input", "pred_logits", "pred_boxes"]
                  + [f"dec_{kind}_{k}" for kind in ("tgt", "offsets", "logits", "core") for k in range(dec)]}
-    return Plan(segments, [
+    pipelines = [
         Pipeline("image", ["image"], values, image,
                  description="CenterNet backbone + deformable encoder; memory projected for every decoder layer"),
         Pipeline("patches", ["patches"], ["pred_logits", "pred_boxes"], patches, after="image",
@@ -280,7 +304,29 @@ def oneshot_plan(model, backbone, level_shapes):
                              + ("; boxes pooled from the image's backbone taps" if roi else "")
                              + f") -> {dims['slots']} queries each, block-diagonal group mask, decoded against the "
                              "image memory"),
-    ], {"symbolic": {"patches": {1: PATCHES}, **{name: {1: PATCHES} for name in calibration}, **per_patch}})
+    ]
+    if roi:
+        pipelines += zoom_pipelines(segments, patches)
+    descriptors = [DESCRIPTORS] if roi else []
+    return Plan(segments, pipelines,
+                {"symbolic": {"patches": {1: PATCHES}, **{name: {1: PATCHES} for name in descriptors}, **per_patch}})
+
+
+def zoom_pipelines(segments, patch_stages):
+    """Zoomed search (manifest queryPatch.zoom): the patches pipeline in two halves over the same graphs, so the
+    runtime pools a small patch's descriptors in the window view that holds it (describe_patches, after that
+    window's image run) and decodes them in every window view (patches_from_descriptors, after each one's)."""
+    decode = patch_stages[1:]
+    reads = {name for kind, item in decode if kind == "graph" for name in segments[item].inputs}
+    return [
+        Pipeline(DESCRIBE, [PATCHES], [DESCRIPTORS], patch_stages[:1], after="image", alternative=True,
+                 description="zoomed search: query patch boxes -> their descriptors, pooled from the encoded view's "
+                             "backbone taps"),
+        Pipeline(FROM_DESCRIPTORS, [DESCRIPTORS] + ([PATCHES] if PATCHES in reads else []), ["pred_logits", "pred_boxes"],
+                 decode, after="image", alternative=True,
+                 description="zoomed search: patch descriptors pooled in another view (and the patch boxes in that view)"
+                             " -> queries decoded against the encoded view's memory"),
+    ]
 
 
 @torch.no_grad()
@@ -305,7 +351,7 @@ def example_patches(config, k):
 def query_patch_section(config, k):
     """The manifest's input.queryPatch: crops of patch_size, or boxes ('roi': kind "boxes", no pixels)."""
     if config["patch_descriptor"] == "roi":
-        return {"kind": "boxes", "maxPatches": k, "queriesPerPatch": config["queries_per_patch"]}
+        return {"kind": "boxes", "maxPatches": k, "queriesPerPatch": config["queries_per_patch"], "zoom": dict(ZOOM)}
     return {"height": config["patch_size"], "width": config["patch_size"], "maxPatches": k,
             "queriesPerPatch": config["queries_per_patch"]}
 
