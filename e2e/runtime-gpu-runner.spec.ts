@@ -166,7 +166,9 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
  * equals the CPU runner and the PyTorch runs of exactly those patches (test/fixtures/shipped/oneshot).
  * Inputs: the fixture photo through the CPU preprocessing (the engine's WASM path, which equals PyTorch
  * in test/models/shipped-parity.test.ts), written as raw float32 for the page (box-kind packages: the
- * rectangles). ~1 min on SwiftShader; npm test runs it.
+ * rectangles). Then zoomed search's two halves of the patches pipeline on the same encoding: the
+ * descriptors equal PyTorch's, and decoding them equals the patches pipeline. ~1 min on SwiftShader;
+ * npm test runs it.
  */
 (selected('shipped_oneshot') ? test : test.skip)('shipped_oneshot: 3, 1, 3 query patches (dynamic patch count) equal the CPU runner and PyTorch', async () => {
   test.setTimeout(900_000);
@@ -186,17 +188,23 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
   writeFileSync(`${inputs}/patches.f32`, new Uint8Array(patchTensor.data.buffer));
   const image = { url: url(`${inputs}/image.f32`), dims: [...imageTensor.dims], onGpu: true };
   const patches = (k: number) => ({ url: url(`${inputs}/patches.f32`), dims: [1, k, ...patchTensor.dims.slice(2)], onGpu: true });
+  const pytorchDescriptors = readNpyFloat32(`${dir}/descriptors.npy`);
+  writeFileSync(`${inputs}/descriptors.f32`, new Uint8Array(pytorchDescriptors.data.buffer, pytorchDescriptors.data.byteOffset, pytorchDescriptors.data.byteLength));
+  const descriptors = { url: url(`${inputs}/descriptors.f32`), dims: pytorchDescriptors.shape, onGpu: true };
+  const fromDescriptorsInputs = manifest.pipelines.find((p) => p.name === 'patches_from_descriptors')?.inputs ?? [];
   const calls: PlannedCall[] = [
     { pipeline: 'image', inputs: { image } },
     { pipeline: 'patches', inputs: { patches: patches(3) } },
     { pipeline: 'patches', inputs: { patches: patches(1) } },
     { pipeline: 'patches', inputs: { patches: patches(3) } },
+    { pipeline: 'describe_patches', inputs: { patches: patches(3) } },
+    { pipeline: 'patches_from_descriptors', inputs: Object.fromEntries(fromDescriptorsInputs.map((name) => [name, name === 'patches' ? patches(3) : descriptors])) },
   ];
-  const result = await page.evaluate((plan) => window.runGpuRunnerPlan!(plan), { packageUrl: '/models/oneshot', pipelines: ['image', 'patches'], calls, cpu: true });
+  const result = await page.evaluate((plan) => window.runGpuRunnerPlan!(plan), { packageUrl: '/models/oneshot', pipelines: ['image', 'patches', 'describe_patches', 'patches_from_descriptors'], calls, cpu: true });
   expect(result.backend).toBe('webgpu');
   expect(result.uncapturedErrors).toEqual([]);
-  const [imageRun, three, one, threeAgain] = result.gpu;
-  if (imageRun === undefined || three === undefined || one === undefined || threeAgain === undefined) throw new Error('missing runs');
+  const [imageRun, three, one, threeAgain, described, fromDescriptors] = result.gpu;
+  if (imageRun === undefined || three === undefined || one === undefined || threeAgain === undefined || described === undefined || fromDescriptors === undefined) throw new Error('missing runs');
   for (const [label, call] of [['image', imageRun], ['3 patches', three], ['1 patch', one], ['3 patches again', threeAgain]] as const) logTimings(`shipped_oneshot ${label}`, call);
   expect(result.gpuCounters.perGraph).toMatchObject({ encoder_input: 1, patch_queries: 3, patch_head: 3 });
   const pytorch = { 3: { logits: readNpyFloat32(`${dir}/logits.npy`), boxes: readNpyFloat32(`${dir}/boxes.npy`) }, 1: { logits: readNpyFloat32(`${dir}/logits_1.npy`), boxes: readNpyFloat32(`${dir}/boxes_1.npy`) } };
@@ -213,6 +221,14 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
   expect(threeAgain.outputs).toEqual(three.outputs);
   // The patch alone equals its group among three (its queries see only its own group).
   expect(maxAbsDiff(one.outputs.pred_logits?.data ?? [], three.outputs.pred_logits?.data.slice(0, 20) ?? [])).toBeLessThanOrEqual(1e-4);
+  // Zoomed search's halves: descriptors as PyTorch pools them; decoded on the same view, the patches pipeline's result.
+  expect(described.outputs.patch_descriptors?.dims).toEqual(pytorchDescriptors.shape);
+  const descriptorDiff = { gpu: maxAbsDiff(described.outputs.patch_descriptors?.data ?? [], pytorchDescriptors.data), cpu: maxAbsDiff(result.cpu[4]?.outputs.patch_descriptors?.data ?? [], pytorchDescriptors.data) };
+  console.log(`shipped_oneshot describe_patches vs PyTorch: webgpu ${descriptorDiff.gpu.toExponential(2)}, cpu ${descriptorDiff.cpu.toExponential(2)}`);
+  expect(descriptorDiff.gpu).toBeLessThanOrEqual(1e-4);
+  expect(descriptorDiff.cpu).toBeLessThanOrEqual(1e-4);
+  const halves = { logits: maxAbsDiff(fromDescriptors.outputs.pred_logits?.data ?? [], pytorch[3].logits.data), boxes: maxAbsDiff(fromDescriptors.outputs.pred_boxes?.data ?? [], pytorch[3].boxes.data) };
+  expectParity('shipped_oneshot patches_from_descriptors', halves, runnerDiff(fromDescriptors, result.cpu[5]));
 });
 
 test('lifecycle: a disposed runner throws DisposedError; a lost device fails the run in flight and every later run with DeviceLostError', async () => {

@@ -8,7 +8,8 @@ deformable-attention kernel between graphs) into public/models/<name>/ (MODEL_CA
 write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot: crops, or
 the rectangles relative to the photo for a box-kind package), and
 the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size);
-one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxes_1.npy); a package with
+one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxes_1.npy); a box-kind package
+also gets the patches' descriptors (descriptors.npy), and one with
 zoomed search (queryPatch.zoom) also gets zoom.json, the merged detections of tools/eval_shipped_oneshot.py's
 ZoomedDetector for small and large patches.
 
@@ -42,6 +43,7 @@ from PIL import Image  # noqa: E402
 
 from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.export.manifest import file_digest  # noqa: E402
+from webdetr_tools.oneshot.patches import roi_descriptors  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
 from webdetr_tools.ship.detector_package import export_detector, load_detector  # noqa: E402
 from webdetr_tools.ship.oneshot_package import export_oneshot, load_oneshot, reference_outputs  # noqa: E402
@@ -112,6 +114,9 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
         one_logits, one_boxes = reference_outputs(model, backbone, image, patches[:, :1])
         np.save(out / "logits_1.npy", one_logits.numpy().astype(np.float32))
         np.save(out / "boxes_1.npy", one_boxes.numpy().astype(np.float32))
+        if patch.get("kind") == "boxes":  # the patches' descriptors (pipeline describe_patches' output)
+            descriptors = roi_descriptors(backbone(image), patches, model.config.roi_samples)
+            np.save(out / "descriptors.npy", descriptors.numpy().astype(np.float32))
         if patch.get("zoom") is not None:
             write_zoom_fixture(model, backbone, spec["image"], ZOOM_PATCHES, patch["zoom"], size, out / "zoom.json")
     np.save(out / "logits.npy", logits.numpy().astype(np.float32))

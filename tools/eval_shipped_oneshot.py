@@ -119,8 +119,13 @@ class ZoomedDetector(RuntimePathDetector):
     def __call__(self, query, targets):
         box = self.patch_box(query)
         views = [(WHOLE_IMAGE, self.descriptor(query), box)]
-        side = box[0, 0, 2:] - box[0, 0, :2]
-        window = query_window(box[0, 0], self.windows) if float(side.max()) < self.below else None
+        # Whether it zooms, and where, in float64 from the whole-pixel box, as the runtime decides (planZoom): in
+        # float32 a box of exactly `below`, or with an edge on a window's, can fall on the other side.
+        s = self.samples[query.image]
+        x0, y0, x1, y1 = whole_pixel_box(query.box, s)
+        relative = (x0 / s.width, y0 / s.height, x1 / s.width, y1 / s.height)
+        small = max(relative[2] - relative[0], relative[3] - relative[1]) < self.below
+        window = query_window(relative, self.windows) if small else None
         if window is not None:
             window_box = to_window(box, window)
             desc = roi_descriptors(self.view_levels(query.image, window), window_box, self.model.config.roi_samples)

@@ -327,8 +327,13 @@ export class DetectorEngine {
       descriptors.data.set(part.data, offset);
       offset += part.data.length;
     }
-    const inputs: Record<string, HostTensor> = { [DESCRIPTORS]: descriptors, patches: windowBoxes };
-    const wanted = this.manifest.pipelines.find((p) => p.name === zoom.fromDescriptors)?.inputs ?? [];
+    const known: Record<string, HostTensor> = { [DESCRIPTORS]: descriptors, patches: windowBoxes };
+    // The package says which of the two it reads (the patch boxes only when its queries or head weigh sizes).
+    const inputs = Object.fromEntries((this.manifest.pipelines.find((p) => p.name === zoom.fromDescriptors)?.inputs ?? []).map((name) => {
+      const tensor = known[name];
+      if (tensor === undefined) throw new InputError(`pipeline ${zoom.fromDescriptors} reads ${name}; zoomed search passes only ${Object.keys(known).join(' and ')}`);
+      return [name, tensor];
+    }));
     const candidates = new Map<number, ViewCandidate[]>(zoomed.map((index) => [index, []]));
     // The window encoded last is searched first: one encoding fewer.
     const order = windows.map((_, index) => index).sort((a, b) => Number(b === encoded) - Number(a === encoded));
@@ -339,7 +344,7 @@ export class DetectorEngine {
       const window = windows[index] ?? WHOLE_IMAGE;
       if (index !== encoded) await this.encodeWindow(stored, window, timings);
       encoded = index;
-      const result = await this.executor.run(zoom.fromDescriptors, Object.fromEntries(wanted.map((name) => [name, inputs[name] ?? descriptors])));
+      const result = await this.executor.run(zoom.fromDescriptors, inputs);
       addStages(timings, result.stages);
       const { logits, boxes } = this.modelOutputs(zoom.fromDescriptors, result.outputs);
       zoomed.forEach((patch, j) => {

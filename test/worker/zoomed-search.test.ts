@@ -45,6 +45,12 @@ describe('planZoom', () => {
     expect(planZoom([[180, 0, 240, 40]], SIZE, { ...SPEC, grid: 3, side: 0.34 })).toBeUndefined();
   });
 
+  it('decides in float64 from the pixel rectangle, as the Python reference does (tools/tests/test_oneshot_zoom.py)', () => {
+    // 25/120 - 1/120 is 0.2 in float64: not under `below`; float32 would say 0.19999999.
+    expect(planZoom([[1, 0, 25, 10]], { width: 120, height: 90 }, SPEC)).toBeUndefined();
+    expect(planZoom([[1, 0, 24, 10]], { width: 120, height: 90 }, SPEC)?.zoomed).toEqual([0]);
+  });
+
   it('a bad zoom spec is a RangeError naming it', () => {
     expect(() => planZoom([[0, 0, 10, 10]], SIZE, { ...SPEC, grid: 2, side: 0.4 })).toThrow(RangeError);
   });

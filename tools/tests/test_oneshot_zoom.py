@@ -114,6 +114,18 @@ def test_small_queries_also_search_every_window_with_the_descriptor_of_their_own
     assert other[:, [0, 2]].max() <= 80 and other[:, [1, 3]].max() <= 100
 
 
+@pytest.mark.parametrize("box, views", [
+    ((1.0, 0.0, 25.0, 10.0), 1),  # 24 of 120 px wide: 25/120 - 1/120 is 0.2 in float64 (not under `below`), 0.19999999 in float32
+    ((1.0, 0.0, 24.0, 10.0), 5),  # a pixel narrower: zoomed
+])
+def test_the_zoom_decision_is_float64_from_the_whole_pixel_box_as_the_runtime_makes_it(scene, box, views):
+    """src/worker/zoomed-search.ts planZoom: max(x1/W - x0/W, y1/H - y0/H) < below, in float64 (JavaScript numbers)."""
+    model, samples = scene
+    backbone = RecordingBackbone()
+    ZoomedDetector(model, backbone, samples, 64, grid=2, side=0.6, below=0.2)(OneShotQuery(0, 0, box, "thing"), [0])
+    assert len(backbone.inputs) == views  # the whole image, and every window when it zooms
+
+
 def test_crop_models_are_refused(scene):
     _, samples = scene
     crop_model = OneShotDETR(OneShotConfig.from_dict({**CONFIG, "patch_descriptor": "crop"})).eval()
