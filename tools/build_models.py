@@ -116,7 +116,7 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
         np.save(out / "boxes_1.npy", one_boxes.numpy().astype(np.float32))
         if patch.get("kind") == "boxes":  # the patches' descriptors (pipeline describe_patches' output)
             descriptors = roi_descriptors(backbone(image), patches, model.config.roi_samples)
-            np.save(out / "descriptors.npy", descriptors.numpy().astype(np.float32))
+            np.save(out / "descriptors.npy", np.ascontiguousarray(descriptors.numpy(), dtype=np.float32))
         if patch.get("zoom") is not None:
             write_zoom_fixture(model, backbone, spec["image"], ZOOM_PATCHES, patch["zoom"], size, out / "zoom.json")
     np.save(out / "logits.npy", logits.numpy().astype(np.float32))
