@@ -31,7 +31,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
@@ -133,18 +132,11 @@ def write_zoom_fixture(model, backbone, image: str, patches, zoom: dict, size: i
     """The zoomed search of tools/eval_shipped_oneshot.py (ZoomedDetector, the evaluated code) for each patch
     alone on the photo: merged boxes (source pixels, xyxy) and scores, the best MAX_DETECTIONS."""
     # imported here: eval_shipped_oneshot imports this module (model_input)
-    from eval_shipped_oneshot import MAX_DETECTIONS, ZoomedDetector
-    from webdetr_tools.evaluation.oneshot_ap import OneShotQuery
+    from eval_shipped_oneshot import MAX_DETECTIONS, zoomed_search
 
-    rgb = Image.open(REPO / image)
-    sample = SimpleNamespace(image=REPO / image, width=rgb.width, height=rgb.height)
-    detector = ZoomedDetector(model, backbone, [sample], size, zoom["grid"], zoom["side"], zoom["below"], zoom["nmsIou"])
-    results = []
-    with torch.no_grad():
-        for p in patches:
-            box = (p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"])
-            [(xyxy, scores)] = detector(OneShotQuery(image=0, instance=0, box=box, label="query"), [0])
-            results.append({"patch": p, "boxes": xyxy.tolist(), "scores": scores.tolist()})
+    boxes = [(p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"]) for p in patches]
+    results = [{"patch": p, "boxes": xyxy.tolist(), "scores": scores.tolist()}
+               for p, (xyxy, scores) in zip(patches, zoomed_search(model, backbone, REPO / image, size, zoom, boxes))]
     out.write_text(json.dumps({"zoom": zoom, "maxDetections": MAX_DETECTIONS, "patches": results}, indent=1) + "\n")
 
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
@@ -36,7 +37,8 @@ from PIL import Image  # noqa: E402
 from build_models import model_input  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
-from webdetr_tools.evaluation.oneshot_ap import detect_pairs, evaluate_oneshot, make_pairs, make_queries  # noqa: E402
+from webdetr_tools.evaluation.oneshot_ap import (OneShotQuery, detect_pairs, evaluate_oneshot, make_pairs,  # noqa: E402
+                                                  make_queries)
 from webdetr_tools.oneshot.model import ModelDetector  # noqa: E402
 from webdetr_tools.oneshot.patches import crop_patches, roi_descriptors  # noqa: E402
 from webdetr_tools.oneshot.zoom import WHOLE_IMAGE, from_window, merge_views, query_window, to_window, zoom_windows  # noqa: E402
@@ -142,6 +144,17 @@ class ZoomedDetector(RuntimePathDetector):
             xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)
             outs.append((xyxy.numpy(), score.numpy()))
         return outs
+
+
+@torch.no_grad()
+def zoomed_search(model, backbone, image, size, zoom, boxes):
+    """The runtime's one-shot search on one picture (ZoomedDetector, zoom: the package's input.queryPatch.zoom):
+    for each query box (x0, y0, x1, y1 source pixels, whole-pixel edges), alone, its (xyxy pixels [N, 4], scores
+    [N]), the best MAX_DETECTIONS. For fixtures and example pictures (build_models.py, render_examples.py)."""
+    with Image.open(image) as rgb:
+        sample = SimpleNamespace(image=Path(image), width=rgb.width, height=rgb.height)
+    detector = ZoomedDetector(model, backbone, [sample], size, zoom["grid"], zoom["side"], zoom["below"], zoom["nmsIou"])
+    return [detector(OneShotQuery(image=0, instance=0, box=tuple(box), label="query"), [0])[0] for box in boxes]
 
 
 def browser_same_image(samples, queries, same_pairs, backend, zoom=True):

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Example pictures for the model cards: the shipped models' detections on the bundled sample photos,
 drawn with PIL (PyTorch on the runtime's input path, which the browser matches to 1e-5;
-test/models/shipped-parity.test.ts). Writes public/models/<model>/examples/<photo>.jpg.
+test/models/shipped-parity.test.ts; one-shot: with the package's zoomed search of small patches, as the runtime). Writes public/models/<model>/examples/<photo>.jpg.
 
     /usr/bin/python3 tools/render_examples.py [--threshold 0.3]
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from build_models import box_input, model_input, patch_input  # noqa: E402
+from eval_shipped_oneshot import zoomed_search  # noqa: E402
 from fetch_backbone import fetch  # noqa: E402
 from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
 from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
@@ -60,14 +62,20 @@ def oneshot_examples(backbone, out, threshold):
     checkpoint = TOOLS / "checkpoints" / "oneshot.pt"
     model, config, _ = load_oneshot(checkpoint)
     threshold = score_threshold(checkpoint) if threshold is None else threshold
+    zoom = json.loads((REPO / "public" / "models" / "oneshot" / "manifest.json").read_text())["input"]["queryPatch"].get("zoom")
     for name, queries in ONE_SHOT.items():
         rgb = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
-        patches = [{"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0} for x0, y0, x1, y1 in queries]
-        patch_tensor = (box_input(rgb, patches) if model.config.patch_descriptor == "roi"
-                        else patch_input(rgb, patches, config["patch_size"]))
-        logits, boxes = reference_outputs(model, backbone, model_input(rgb, config["image_size"]), patch_tensor)
-        scores = logits[0, :, 0].sigmoid().numpy()
-        xyxy = (box_cxcywh_to_xyxy(boxes[0]) * torch.tensor([*rgb.size, *rgb.size])).numpy()
+        if zoom is not None:  # what the runtime returns: each patch searched alone, zoomed when small, merged
+            found = zoomed_search(model, backbone, REPO / "public" / "samples" / f"{name}.jpg", config["image_size"], zoom,
+                                  queries)
+            xyxy, scores = np.concatenate([b for b, _ in found]), np.concatenate([s for _, s in found])
+        else:
+            patches = [{"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0} for x0, y0, x1, y1 in queries]
+            patch_tensor = (box_input(rgb, patches) if model.config.patch_descriptor == "roi"
+                            else patch_input(rgb, patches, config["patch_size"]))
+            logits, boxes = reference_outputs(model, backbone, model_input(rgb, config["image_size"]), patch_tensor)
+            scores = logits[0, :, 0].sigmoid().numpy()
+            xyxy = (box_cxcywh_to_xyxy(boxes[0]) * torch.tensor([*rgb.size, *rgb.size])).numpy()
         draw = ImageDraw.Draw(rgb)
         for query in queries:
             draw_box(draw, query, (255, 255, 255), "query", width=2)
