@@ -235,7 +235,8 @@ export class WebDetrElement extends HTMLElement {
     const shown = this.filter(this.lastAll);
     const patches = this.lastPatches?.map((p) => ({ ...p, detections: this.filter(p.detections) }));
     const count = patches ? patches.reduce((n, p) => n + p.detections.length, 0) : shown.length;
-    this.say(`${count} found · ${this.lastMeta.timings.total.toFixed(0)} ms · ${backendStatus(this.lastMeta.backend)}`);
+    const zoomed = patches?.some((p) => p.views > 1) === true ? ' · small patch searched zoomed' : '';
+    this.say(`${count} found · ${this.lastMeta.timings.total.toFixed(0)} ms${zoomed} · ${backendStatus(this.lastMeta.backend)}`);
     const detail: DetectionsEventDetail = { detections: shown, ...(patches ? { patches } : {}), ...this.lastMeta };
     this.dispatchEvent(new CustomEvent<DetectionsEventDetail>('detections', { detail, bubbles: true, composed: true }));
   }
