@@ -1,5 +1,5 @@
 """The one-shot model (oneshot/model.py: Deformable-DETR + UP-DETR query-patch branch on frozen CenterNet
-features) -> a model package with two pipelines:
+features) -> a model package with two pipelines (four with RoI descriptors, below):
 
   image   (image [1,3,S,S] 0-255)  encoder_input -> kernel -> encoder_k ... -> memory_values
           -> dec_value_k: the image memory projected for every decoder layer (kept between queries)
@@ -9,9 +9,12 @@ features) -> a model package with two pipelines:
 
 A model with RoI patch descriptors (config patch_descriptor 'roi', oneshot/patches.py) takes the patches
 as boxes instead of pixels: input patches [1, K, 4] xyxy relative to the image (manifest queryPatch.kind
-"boxes"), and patch_queries pools the image's backbone taps (encoder_input's outputs image_tap_s8/16/32,
-kept with the image encoding) over them (a MatMul per tap, patches.roi_descriptors); no backbone pass per patch, and the package
-holds the backbone once. A calibrated model (score_calibration, oneshot/calibration.py) also passes the
+"boxes"), and the graph patch_descriptors pools the image's backbone taps (encoder_input's outputs
+image_tap_s8/16/32, kept with the image encoding) over them (a MatMul per tap, patches.roi_descriptors) for
+patch_queries; no backbone pass per patch, and the package holds the backbone once. Such a package also has
+zoomed search's two pipelines over the same graphs (zoom_pipelines; manifest queryPatch.zoom = ZOOM):
+describe_patches (patches -> patch_descriptors, in the encoded view) and patches_from_descriptors (descriptors
+pooled in another view -> logits and boxes in this one). A calibrated model (score_calibration, oneshot/calibration.py) also passes the
 patch descriptors (patch_descriptors), and with calibration_scale the patch boxes (the pipeline's input
 `patches`), to patch_head, whose logit is then the calibrated match logit: the raw logit, each box's
 RoI-descriptor cosine to its patch per tap, its overlap with a stronger box of its patch and its size against
