@@ -5,7 +5,9 @@
  * patch count and pipeline seen) the GPU buffers/textures we own and onnxruntime's, their bytes, the
  * sessions, the held images and the WASM memory must be exactly flat; the worker's JS heap may move
  * only within HEAP_BOUND_BYTES (GC noise). Outputs must be deterministic across periods and no
- * uncaptured GPU error may occur.
+ * uncaptured GPU error may occur. Zoomed search gets its own short loop on a tiny one-shot package
+ * (tools/fixtures/tiny_oneshot_package.py): WebGPU (window crops by our kernel) equals WASM, and memory
+ * is flat round to round.
  *
  *   WEBDETR_SOAK_FRAMES=1000 (npm run soak) — default 100 WebGPU frames (+ 75 WASM) for CI.
  * Samples go to test-results/soak/<backend>.json; a summary is printed.
@@ -14,9 +16,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { openShellPage } from './shell-page.js';
 import { chromiumWebGpuArgs } from '../cli/chromium-flags.mjs';
-import type { SoakResult, SoakSample } from './pages/soak-page.js';
+import type { SoakResult, SoakSample, ZoomSoakResult } from './pages/soak-page.js';
 
 const TINY = '/test/fixtures/packages/tiny';
+/** A one-shot package with box patches and zoomed search (tools/fixtures/tiny_oneshot_package.py). */
+const TINY_ONESHOT = '/test/fixtures/packages/tiny-oneshot';
 const PERIOD = 25;
 const FRAMES = roundToPeriod(Number(process.env.WEBDETR_SOAK_FRAMES ?? 100));
 const WASM_FRAMES = roundToPeriod(Number(process.env.WEBDETR_SOAK_WASM_FRAMES ?? Math.min(FRAMES, 75)));
@@ -110,4 +114,38 @@ test(`WASM: ${WASM_FRAMES} mixed frames, sessions, images and WASM memory flat a
   expect(result.backend).toBe('wasm');
   expect(result.samples.at(-1)?.stats.gpu).toBeUndefined();
   checkFlat(result);
+});
+
+test('zoomed search (tiny one-shot package): WebGPU equals WASM; GPU buffers and textures flat from the second round', async () => {
+  test.setTimeout(300_000);
+  const rounds = 4;
+  const runs: ZoomSoakResult[] = [];
+  for (const backend of ['wasm', 'webgpu'] as const) {
+    runs.push(await page.evaluate(([url, b, n]) => window.soak!.runZoomSoak(url, b, n), [TINY_ONESHOT, backend, rounds] as const));
+  }
+  const [wasm, gpu] = runs as [ZoomSoakResult, ZoomSoakResult];
+  for (const run of [wasm, gpu]) {
+    expect(run.failures, run.backend).toEqual([]);
+    // The small patch: the whole picture + 2x2 windows; the large one: the whole picture only.
+    expect(run.views).toEqual(Array.from({ length: rounds }, () => [5, 1]));
+    expect(new Set(run.fingerprints).size, `${run.backend}: rounds give the same results`).toBe(1);
+  }
+  expect(gpu.backend).toBe('webgpu');
+  // Same candidates on both backends (the merge is discrete: equal inputs up to float noise keep the same boxes).
+  expect(gpu.detections.map((p) => p.length).every((n) => n > 0)).toBe(true);
+  gpu.detections.forEach((patch, k) => {
+    const cpu = wasm.detections[k] ?? [];
+    expect(patch.length, `patch ${k}: detection count`).toBe(cpu.length);
+    patch.forEach((d, i) => {
+      const c = cpu[i];
+      expect(Math.abs(d.score - (c?.score ?? NaN)), `patch ${k} box ${i} score`).toBeLessThanOrEqual(1e-3);
+      for (const key of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(d.box[key] - (c?.box[key] ?? NaN)), `patch ${k} box ${i} ${key}`).toBeLessThanOrEqual(0.05);
+    });
+  });
+  const memory = (s: SoakSample) => ({ ...s.stats.gpu, sessions: s.stats.sessions, preparedImages: s.stats.preparedImages, wasmMemoryBytes: s.stats.wasmMemoryBytes });
+  const [, second, ...later] = gpu.samples as [SoakSample, SoakSample, ...SoakSample[]];
+  console.log(`zoom soak webgpu: after round 1 ${JSON.stringify(memory(gpu.samples[0] as SoakSample))}; after round ${rounds} ${JSON.stringify(memory(gpu.samples.at(-1) as SoakSample))}`);
+  for (const s of later) expect(memory(s), `round ${s.frame} vs round 2`).toEqual(memory(second));
+  expect(second.stats.gpu?.uncapturedErrors).toBe(0);
+  expect(second.stats.gpu?.textures).toBe(1);
 });

@@ -165,9 +165,51 @@ async function runSoak(model: string, backend: BackendPreference, frames: number
   }
 }
 
-declare global {
-  interface Window {
-    soak?: { runSoak: typeof runSoak; period: number };
+export interface ZoomSoakResult {
+  backend: string;
+  /** Views searched per patch in each round. */
+  views: number[][];
+  /** Round 0's detections per patch (boxes in source pixels), for the cross-backend comparison. */
+  detections: { score: number; box: { x: number; y: number; width: number; height: number } }[][];
+  /** Every round's fingerprint: zoomed results are deterministic. */
+  fingerprints: string[];
+  /** Memory after each round (forced GC first). */
+  samples: SoakSample[];
+  failures: string[];
+}
+
+/**
+ * Zoomed search, `rounds` times on one prepared 160x120 picture of the tiny one-shot package
+ * (test/fixtures/packages/tiny-oneshot): a small patch (searched in the 4 windows too) and a large one
+ * (whole picture only), threshold 0. Memory is sampled after every round.
+ */
+async function runZoomSoak(model: string, backend: BackendPreference, rounds: number): Promise<ZoomSoakResult> {
+  const detector = await createDetector({ model, backend, cache: false });
+  const result: ZoomSoakResult = { backend: detector.backend.name, views: [], detections: [], fingerprints: [], samples: [], failures: [] };
+  const started = performance.now();
+  try {
+    const prepared = await detector.prepareImage(testImage(160, 120, 3));
+    const patches: QueryPatch[] = [{ x: 100, y: 70, width: 20, height: 15 }, { x: 10, y: 10, width: 90, height: 80 }];
+    for (let round = 0; round < rounds; round++) {
+      try {
+        const out = await detector.detectWithPatches(prepared, patches, { threshold: 0 });
+        result.views.push(out.patches.map((p) => p.views));
+        result.fingerprints.push(fingerprint(out.patches));
+        if (round === 0) result.detections = out.patches.map((p) => p.detections.map(({ score, box }) => ({ score, box: { ...box } })));
+      } catch (error) {
+        result.failures.push(`round ${round}: ${String(error)}`);
+      }
+      result.samples.push(await sample(detector, round + 1, started, result.samples.at(-1)));
+    }
+    return result;
+  } finally {
+    await detector.dispose();
   }
 }
-window.soak = { runSoak, period: PERIOD };
+
+declare global {
+  interface Window {
+    soak?: { runSoak: typeof runSoak; runZoomSoak: typeof runZoomSoak; period: number };
+  }
+}
+window.soak = { runSoak, runZoomSoak, period: PERIOD };
