@@ -411,6 +411,20 @@ async function oneShotSteps(page: Page): Promise<void> {
   const patchShot = await stageShot(page, '17-oneshot-patch-only');
   // Dashes: about 8 of every 13 px painted.
   expect(await paintedCoverage(page, patchShot, cleared, patchOnly.drawn[0]!)).toBeGreaterThanOrEqual(0.3);
+
+  // Shrunk by keyboard under 0.2 of the picture's side (98 of 512 px), the patch is also searched in the
+  // package's zoom windows, and the page says so.
+  await page.getByRole('slider', { name: 'Minimum score' }).fill('0');
+  await page.locator('#stage').focus();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('Shift+ArrowLeft');
+  for (let i = 0; i < 5; i++) await page.keyboard.press('Shift+ArrowUp');
+  expect((await demoState(page)).patches[0]).toMatchObject({ width: 128 - 3 * step, height: 128 - 3 * step });
+  const runsBeforeZoom = (await demoState(page)).runs;
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((n) => window.__webdetrDemo!.runs === n + 1 && window.__webdetrDemo!.busy === false, runsBeforeZoom, { timeout: 90_000 });
+  state = await demoState(page);
+  expect(state.lastOneShot?.patches[0]?.views).toBe(5);
+  await expect(page.locator('#timings-note')).toContainText('Zoomed search: a small patch was also searched in 4 enlarged windows');
   expect(state.errors).toEqual([]);
 }
 
