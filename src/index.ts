@@ -6,7 +6,7 @@
 export * from './errors.js';
 export type * from './api/types.js';
 export { MANIFEST_FORMAT, parseManifest } from './model/manifest.js';
-export type { Dim, GraphFile, GraphStage, Manifest, MsDeformAttnStage, Pipeline, Stage, TensorDtype, TensorInterface } from './model/manifest.js';
+export type { BoxQueryPatch, CropQueryPatch, Dim, GraphFile, GraphStage, Manifest, MsDeformAttnStage, Pipeline, QueryPatchSpec, Stage, TensorDtype, TensorInterface, ZoomSpec } from './model/manifest.js';
 export { fetchVerified, sha256Hex } from './model/fetch-verified.js';
 export type { FetchVerifiedOptions, ModelFileCache, VerifiedFile } from './model/fetch-verified.js';
 export type { LoadProgressCallback, LoadProgressEvent } from './model/progress.js';

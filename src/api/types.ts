@@ -160,7 +160,8 @@ export interface ModelInfo {
    * Zoomed search (one-shot box packages that have it; on by default): a patch whose longer side is under
    * `below` of the image's also searches grid x grid overlapping windows of `side` of the image, each
    * stretched to the model input, so a small object is seen larger; the views' boxes are merged by NMS
-   * at `nmsIou`. A zoomed query costs grid * grid + 1 more image encodings.
+   * at `nmsIou`. A zoomed query runs the image encoder grid * grid + 1 times: each window, then the
+   * whole image again (so later large patches reuse it).
    */
   zoom?: ZoomSpec;
   /** The model's suggested minimum score (manifest `output.scoreThreshold`, else 0.5): the default `threshold`. */
