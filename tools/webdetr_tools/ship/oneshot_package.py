@@ -60,10 +60,10 @@ SCORE_THRESHOLD = 0.15
 EXPORTER = "webdetr_tools.ship.oneshot 4"
 PATCHES = "patches"
 DESCRIBE, FROM_DESCRIPTORS = "describe_patches", "patches_from_descriptors"  # zoom_pipelines
-# Zoomed search of the shipped 'roi' package (manifest input.queryPatch.zoom; tools/eval_shipped_oneshot.py
-# --zoom): a query whose longer side is under `below` of the image also searches grid x grid windows of `side`,
-# the views' boxes merged by NMS at nmsIou. 2:0.6:0.2 is the one configuration measured at +10 AP50 on all four
-# sets (tools/results/oneshot_experiment_zoom.json).
+# Zoomed search of 'roi' packages (manifest input.queryPatch.zoom; evaluated by tools/eval_shipped_oneshot.py): a
+# query whose longer side is under `below` of the image also searches grid x grid windows of `side`, the views'
+# boxes merged by NMS at nmsIou. 2:0.6:0.2 is the configuration measured at +10 AP50 on all four sets
+# (tools/results/oneshot_experiment_zoom.json, then oneshot_shipped.json).
 ZOOM = {"grid": 2, "side": 0.6, "below": 0.2, "nmsIou": 0.5}
 
 
