@@ -246,7 +246,7 @@ export class DetectorEngine {
       const timings = emptyTimings();
       const zoomPlan = zoom === undefined ? undefined : planZoom(given, size, zoom.spec);
       // Windows first, the whole image last: re-queries of large patches then reuse its encoding.
-      const windowCandidates = zoom !== undefined && zoomPlan !== undefined ? await this.searchWindows(stored, zoom, zoomPlan, resolved, timings) : undefined;
+      const windowCandidates = zoom !== undefined && zoomPlan !== undefined ? await this.searchWindows(plan.image, stored, zoom, zoomPlan, resolved, timings) : undefined;
       const reused = !temporary && this.encodedImageId === stored.prepared.id;
       const preprocessStarted = performance.now();
       const { imageInput, patchInput } = await this.preprocess(stored, () => {
@@ -304,17 +304,19 @@ export class DetectorEngine {
    * there; then, in every window, decode all of them. Returns each small patch's candidates from all
    * windows (boxes relative to the image). Leaves no image encoded.
    */
-  private async searchWindows(stored: StoredImage, zoom: ZoomPipelines, zoomPlan: ZoomPlan, resolved: ResolvedDetectOptions, timings: StageTimings): Promise<Map<number, ViewCandidate[]>> {
+  private async searchWindows(imagePipeline: string, stored: StoredImage, zoom: ZoomPipelines, zoomPlan: ZoomPlan, resolved: ResolvedDetectOptions, timings: StageTimings): Promise<Map<number, ViewCandidate[]>> {
     const { windows, groups, zoomed, windowBoxes } = zoomPlan;
-    const boxRows = (rows: readonly number[]): HostTensor => ({ data: Float32Array.from(rows.flatMap((row) => [...windowBoxes.data.subarray(4 * row, 4 * row + 4)])), dims: [1, rows.length, 4] });
     const descriptorParts: HostTensor[] = [];
     let encoded: number | undefined;
-    let row = 0;
+    let first = 0;
     for (const group of groups) {
-      await this.encodeWindow(stored, windows[group.window] ?? WHOLE_IMAGE, timings);
+      await this.encodeWindow(imagePipeline, stored, windows[group.window] ?? WHOLE_IMAGE, timings);
       encoded = group.window;
-      const rows = group.patches.map(() => row++);
-      const result = await this.executor.run(zoom.describe, { patches: boxRows(rows) });
+      // The groups' rows of windowBoxes are contiguous (zoomed = the groups concatenated).
+      const count = group.patches.length;
+      const boxes: HostTensor = { data: windowBoxes.data.slice(4 * first, 4 * (first + count)), dims: [1, count, 4] };
+      first += count;
+      const result = await this.executor.run(zoom.describe, { patches: boxes });
       addStages(timings, result.stages);
       const part = result.outputs[DESCRIPTORS];
       if (part === undefined) throw new InputError(`pipeline ${zoom.describe} gave no ${DESCRIPTORS}`);
@@ -342,7 +344,7 @@ export class DetectorEngine {
     const all = allOf(resolved);
     for (const index of order) {
       const window = windows[index] ?? WHOLE_IMAGE;
-      if (index !== encoded) await this.encodeWindow(stored, window, timings);
+      if (index !== encoded) await this.encodeWindow(imagePipeline, stored, window, timings);
       encoded = index;
       const result = await this.executor.run(zoom.fromDescriptors, inputs);
       addStages(timings, result.stages);
@@ -355,9 +357,7 @@ export class DetectorEngine {
   }
 
   /** Crops `window` of the image, stretched to the model input, and runs the image pipeline on it. */
-  private async encodeWindow(stored: StoredImage, window: RelativeRect, timings: StageTimings): Promise<void> {
-    const plan = this.plan.oneShot;
-    if (plan === undefined) return;
+  private async encodeWindow(imagePipeline: string, stored: StoredImage, window: RelativeRect, timings: StageTimings): Promise<void> {
     const { width, height } = stored.prepared;
     const rect = [window[0] * width, window[1] * height, window[2] * width, window[3] * height] as const;
     const started = performance.now();
@@ -369,7 +369,7 @@ export class DetectorEngine {
       return windowTensorCpu(this.images.rgba(stored), rect, this.manifest);
     });
     timings.preprocess += performance.now() - started;
-    await this.encode(plan.image, input, timings, undefined);
+    await this.encode(imagePipeline, input, timings, undefined);
   }
 
   /** Runs the image pipeline; `imageId`: the image whose encoding the executor then holds (undefined: a window or a temporary image). */

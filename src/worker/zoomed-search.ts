@@ -8,7 +8,7 @@
  * which patches zoom, in which windows, and how the views' boxes merge. The engine runs the pipelines.
  */
 import type { Detection } from '../api/types.js';
-import { fromWindow, queryWindow, WHOLE_IMAGE, zoomWindows, type RelativeRect } from '../geometry/zoom-windows.js';
+import { fromWindow, queryWindow, toWindow, WHOLE_IMAGE, zoomWindows, type RelativeRect } from '../geometry/zoom-windows.js';
 import type { CropRect } from '../kernels/bilinear-options.js';
 import type { HostTensor } from '../model/executor.js';
 import type { ZoomSpec } from '../model/manifest.js';
@@ -46,13 +46,8 @@ export function planZoom(rects: readonly CropRect[], size: { width: number; heig
   const data = new Float32Array(zoomed.length * 4);
   let row = 0;
   for (const group of groups) {
-    const [wx0, wy0, wx1, wy1] = windows[group.window] ?? WHOLE_IMAGE;
-    for (const index of group.patches) {
-      const [x0, y0, x1, y1] = relative[index] ?? WHOLE_IMAGE;
-      const w = wx1 - wx0;
-      const h = wy1 - wy0;
-      data.set([(x0 - wx0) / w, (y0 - wy0) / h, (x1 - wx0) / w, (y1 - wy0) / h], 4 * row++);
-    }
+    const window = windows[group.window] ?? WHOLE_IMAGE;
+    for (const index of group.patches) data.set(toWindow(relative[index] ?? WHOLE_IMAGE, window), 4 * row++);
   }
   return { windows, groups, zoomed, windowBoxes: { data, dims: [1, zoomed.length, 4] } };
 }
