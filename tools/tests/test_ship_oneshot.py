@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from torch import nn
 
+from fixtures.tiny_oneshot_package import PooledBackbone  # the stand-in backbone of the tiny one-shot fixture
 from webdetr_tools.evaluation.coco_ap import box_iou
 from webdetr_tools.export.package import write_package
 from webdetr_tools.export.msda_core import ms_deform_attn_core
@@ -25,17 +25,6 @@ from webdetr_tools.ship.oneshot_package import (DESCRIBE, FROM_DESCRIPTORS, TAPS
 
 CONFIG = dict(channels=[8, 16, 24], d_model=32, nheads=4, enc_layers=2, dec_layers=2, dim_feedforward=48, n_points=2,
               queries_per_patch=3, max_patches=10, patch_size=32, image_size=64)
-
-
-class StandInBackbone(nn.Module):
-    """Three taps at strides 8/16/32 from a 0-255 image, like the CenterNet's."""
-
-    def __init__(self):
-        super().__init__()
-        self.taps = nn.ModuleList(nn.Conv2d(3, c, 1) for c in CONFIG["channels"])
-
-    def forward(self, x):
-        return [tap(nn.functional.avg_pool2d(x / 255, s)) for tap, s in zip(self.taps, (8, 16, 32))]
 
 
 # "-sized": the queries also take the patch sizes (patch_scale_input), from the same boxes input; "-prior": box sizes
@@ -55,7 +44,7 @@ def _model(descriptor="crop"):
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    return model, StandInBackbone().eval()
+    return model, PooledBackbone(CONFIG["channels"]).eval()
 
 
 MAX_PATCHES = CONFIG["max_patches"]
