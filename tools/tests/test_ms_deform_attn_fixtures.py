@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from webdetr_tools.artifact_compare import float_differences
 
 FIXTURES = REPO / "test" / "fixtures" / "ms_deform_attn"
 _spec = importlib.util.spec_from_file_location("msda_fixtures", REPO / "tools" / "fixtures" / "ms_deform_attn.py")
@@ -113,10 +114,23 @@ def test_hash_uniform_is_uniform_and_24_bit():
 @pytest.mark.parametrize("name", ["core_basic", "core_half_pixel_edges", "core_d33", "fused_boxes_l8_p16",
                                   "fused_points_l1_p1", "fused_full_decoder_boxes"])
 def test_regenerated_case_equals_committed_files(name):
-    committed = {c["name"]: c for c in json.loads((FIXTURES / "cases.json").read_text())["cases"]}
+    """Metadata exactly; float sections within artifact_compare.RTOL and the float64 checksums within 1e-9 of the
+    output's absolute sum (float results may differ by an ULP between CPUs; a changed seed, shape or formula moves
+    them by far more)."""
+    committed = {c["name"]: c for c in json.loads((FIXTURES / "cases.json").read_text())["cases"]}[name]
     meta, blob = gen.build_case(case_by_name(name))
-    assert meta == committed[name]
-    assert blob == (FIXTURES / f"{name}.bin").read_bytes()
+    checksums = meta.pop("checksum", None), committed.pop("checksum", None)
+    assert meta == committed
+    if checksums != (None, None):
+        generated, expected = checksums
+        assert abs(generated["sum"] - expected["sum"]) <= 1e-9 * expected["sumAbs"]
+        assert generated["sumAbs"] == pytest.approx(expected["sumAbs"], rel=1e-9)
+    stored = (FIXTURES / f"{name}.bin").read_bytes()
+    assert len(blob) == len(stored)
+    for section in meta["sections"]:
+        end = section["offset"] + 4 * section["length"]  # offsets in bytes, lengths in float32 values
+        assert float_differences(np.frombuffer(blob[section["offset"]:end], "<f4"),
+                                 np.frombuffer(stored[section["offset"]:end], "<f4"), section["name"]) == []
 
 
 def test_fixture_set_is_complete_and_small():

@@ -1,0 +1,11 @@
+export const SYSTEM_PACKAGES: readonly string[];
+export const MIN_CHROMIUM: string;
+export const SWIFTSHADER_ICD: string;
+export const CHROMIUM: string;
+export const PYTHON: string;
+export function missingPackages(): string[];
+export function installCommand(packages: readonly string[]): string;
+export function compareVersions(a: string, b: string): number;
+export function chromiumVersion(): string | null;
+export function chromiumProblem(version: string | null): string | null;
+export function ensureSystemPackages(options?: { log?: (line: string) => void }): boolean;
