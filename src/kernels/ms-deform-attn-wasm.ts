@@ -1,0 +1,102 @@
+/**
+ * Multi-scale deformable attention on the CPU: the WebAssembly SIMD kernel in wasm/ms_deform_attn.c (core
+ * and fused entries, float32 channel sums, float64 per-sample math), the WASM backend's production kernel.
+ * The float64 TypeScript reference (ms-deform-attn-reference.ts) stays the specification it is tested
+ * against. The module's linear memory holds one call's operands; it grows to the largest call and is then
+ * reused, so steady frames allocate nothing.
+ */
+import { InputError } from '../errors.js';
+import { tensorSizes, validateShape, type MsDeformAttnShape, type ReferenceDim } from './ms-deform-attn-shape.js';
+import { WASM_BASE64 } from './ms-deform-attn-wasm-binary.js';
+
+type Floats = Float32Array | Float64Array;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  __heap_base: WebAssembly.Global;
+  msda_core(value: number, locations: number, weights: number, output: number, batch: number, queries: number, heads: number, headDim: number, shapes: number, levelCount: number, points: number): number;
+  msda_fused(value: number, reference: number, offsets: number, logits: number, output: number, batch: number, queries: number, heads: number, headDim: number, shapes: number, levelCount: number, points: number, referenceDim: number): number;
+}
+
+export interface MsDeformAttnWasm {
+  /** value [N,S,M,D], locations [N,Lq,M,L,P,2], weights [N,Lq,M,L,P] -> [N,Lq,M*D]. */
+  core(value: Floats, samplingLocations: Floats, attentionWeights: Floats, shape: MsDeformAttnShape): Float32Array;
+  /** value [N,S,M,D], reference [N,Lq,L,R], raw offsets [N,Lq,M,L,P,2], raw logits [N,Lq,M,L*P] -> [N,Lq,M*D]. */
+  fused(value: Floats, referencePoints: Floats, samplingOffsets: Floats, attentionLogits: Floats, shape: MsDeformAttnShape & { referenceDim: ReferenceDim }): Float32Array;
+  /** Bytes of linear memory the module holds now (flat once the largest call has run). */
+  readonly memoryBytes: number;
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+function wasmBytes(): Uint8Array<ArrayBuffer> {
+  const binary = atob(WASM_BASE64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** One instance (own memory) per caller; the module is compiled once per realm. */
+export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
+  compiled ??= WebAssembly.compile(wasmBytes());
+  const instance = await WebAssembly.instantiate(await compiled, { env: { exp: Math.exp } });
+  const exports = instance.exports as unknown as Exports;
+  const heapBase = Number(exports.__heap_base.value);
+
+  /** Lays out the operands from the heap base (16-byte aligned), growing memory to fit; returns their offsets. */
+  function place(lengths: readonly number[]): number[] {
+    const offsets: number[] = [];
+    let end = heapBase;
+    for (const length of lengths) {
+      end = Math.ceil(end / 16) * 16;
+      offsets.push(end);
+      end += 4 * length;
+    }
+    const missing = end - exports.memory.buffer.byteLength;
+    if (missing > 0) exports.memory.grow(Math.ceil(missing / 65536));
+    return offsets;
+  }
+
+  function check(name: string, array: Floats, expected: number): void {
+    if (array.length !== expected) throw new InputError(`msDeformAttn (wasm): ${name} has ${array.length} values, expected ${expected}`);
+  }
+
+  function run(shape: MsDeformAttnShape, inputs: readonly Floats[], outputLength: number, call: (offsets: number[], shapes: number) => number): Float32Array {
+    const levels = shape.levels.flatMap(([h, w]) => [h, w]);
+    const offsets = place([levels.length, ...inputs.map((a) => a.length), outputLength]);
+    const memory = exports.memory.buffer;
+    new Int32Array(memory, offsets[0]!, levels.length).set(levels);
+    inputs.forEach((array, i) => new Float32Array(memory, offsets[i + 1]!, array.length).set(array));
+    if (call(offsets.slice(1), offsets[0]!) !== 0) throw new InputError('msDeformAttn (wasm): the kernel refused the shape');
+    return new Float32Array(exports.memory.buffer, offsets[inputs.length + 1]!, outputLength).slice();
+  }
+
+  return {
+    core(value, samplingLocations, attentionWeights, shape) {
+      validateShape(shape);
+      const sizes = tensorSizes(shape);
+      check('value', value, sizes.value);
+      check('samplingLocations', samplingLocations, sizes.samplingLocations);
+      check('attentionWeights', attentionWeights, sizes.attentionWeights);
+      const { batch, queries, heads, headDim, points } = shape;
+      return run(shape, [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], shapes) =>
+        exports.msda_core(v!, loc!, w!, out!, batch, queries, heads, headDim, shapes, shape.levels.length, points),
+      );
+    },
+    fused(value, referencePoints, samplingOffsets, attentionLogits, shape) {
+      validateShape(shape, shape.referenceDim);
+      const sizes = tensorSizes(shape, shape.referenceDim);
+      check('value', value, sizes.value);
+      check('referencePoints', referencePoints, sizes.referencePoints);
+      check('samplingOffsets', samplingOffsets, sizes.samplingOffsets);
+      check('attentionLogits', attentionLogits, sizes.attentionLogits);
+      const { batch, queries, heads, headDim, points, referenceDim } = shape;
+      return run(shape, [value, referencePoints, samplingOffsets, attentionLogits], sizes.output, ([v, ref, off, logits, out], shapes) =>
+        exports.msda_fused(v!, ref!, off!, logits!, out!, batch, queries, heads, headDim, shapes, shape.levels.length, points, referenceDim),
+      );
+    },
+    get memoryBytes() {
+      return exports.memory.buffer.byteLength;
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { createMsDeformAttnWasm, type MsDeformAttnWasm } from '../../src/kernels/ms-deform-attn-wasm.js';
+import { SOURCE_SHA256 } from '../../src/kernels/ms-deform-attn-wasm-binary.js';
+import { compileWasm, moduleText, sourceDigest } from '../../scripts/build-wasm.mjs';
+import { loadCase, maxAbsError, referenceOutput, type LoadedCase, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
+
+/** Max abs error against the float64 PyTorch formula: the WGSL kernel's tolerance (issue 3). */
+const TOLERANCE = 2e-5;
+const dir = new URL('../fixtures/ms_deform_attn/', import.meta.url);
+const { cases } = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { cases: MsDeformAttnCaseMeta[] };
+const load = (meta: MsDeformAttnCaseMeta) => {
+  const bytes = readFileSync(new URL(`${meta.name}.bin`, dir));
+  return loadCase(meta, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+};
+
+function runCase(kernel: MsDeformAttnWasm, c: LoadedCase): Float32Array {
+  const { meta, inputs } = c;
+  const need = (name: string) => {
+    const v = inputs[name];
+    if (!v) throw new Error(`${meta.name}: missing input ${name}`);
+    return v;
+  };
+  if (meta.entry === 'core') return kernel.core(need('value'), need('samplingLocations'), need('attentionWeights'), meta);
+  return kernel.fused(need('value'), need('referencePoints'), need('samplingOffsets'), need('attentionLogits'), { ...meta, referenceDim: meta.referenceDim ?? 2 });
+}
+
+describe.each(cases.map((c) => [c.name, c] as const))('ms_deform_attn (wasm) %s', (_name, meta) => {
+  it(`${meta.entry} entry matches the PyTorch formula within ${TOLERANCE}`, async () => {
+    const kernel = await createMsDeformAttnWasm();
+    const c = load(meta);
+    const started = performance.now();
+    const output = runCase(kernel, c);
+    const ms = performance.now() - started;
+    const rowLength = meta.heads * meta.headDim;
+    const error = maxAbsError(output, c.expected, rowLength, c.rows);
+    console.info(`ms_deform_attn (wasm) ${meta.name}: max |wasm - pytorch| = ${error.toExponential(2)} (${ms.toFixed(1)} ms)`);
+    expect(error).toBeLessThanOrEqual(TOLERANCE);
+    if (c.rows !== null) {
+      // Full size: every row against the float64 TypeScript reference too, not only the stored ones.
+      expect(maxAbsError(output, Float32Array.from(referenceOutput(c)), rowLength, null)).toBeLessThanOrEqual(TOLERANCE);
+    }
+  }, 120_000);
+});
+
+describe('ms_deform_attn (wasm) validation, memory and build', () => {
+  const shape = { batch: 1, queries: 4, heads: 2, headDim: 4, levels: [[3, 3]] as [number, number][], points: 2 };
+  const value = new Float32Array(72);
+  const locations = new Float32Array(32);
+  const weights = new Float32Array(16);
+
+  it('rejects bad shapes and wrong operand lengths with InputError', async () => {
+    const kernel = await createMsDeformAttnWasm();
+    expect(() => kernel.core(value, locations, weights, { ...shape, points: 17 })).toThrow(InputError);
+    expect(() => kernel.core(value, locations, weights, { ...shape, levels: [[0, 3]] })).toThrow(InputError);
+    expect(() => kernel.core(value.subarray(1), locations, weights, shape)).toThrow(/value has 71 values, expected 72/);
+    expect(() => kernel.fused(value, new Float32Array(8), locations, weights, { ...shape, referenceDim: 3 as 2 })).toThrow(InputError);
+    expect(() => kernel.fused(value, new Float32Array(7), locations, weights, { ...shape, referenceDim: 2 })).toThrow(/referencePoints/);
+  });
+
+  it('memory grows to the largest call, then stays flat; outputs do not alias it', async () => {
+    const kernel = await createMsDeformAttnWasm();
+    const meta = cases.find((c) => c.name === 'fused_points_d5_n2') ?? cases[0]!;
+    const c = load(meta);
+    const first = runCase(kernel, c);
+    const bytes = kernel.memoryBytes;
+    for (let i = 0; i < 20; i++) expect(runCase(kernel, c)).toEqual(first);
+    expect(kernel.memoryBytes).toBe(bytes);
+    kernel.core(value, locations, weights, shape); // a smaller call reuses the same memory
+    expect(kernel.memoryBytes).toBe(bytes);
+    expect(first.buffer.byteLength).toBe(first.byteLength);
+  });
+
+  it('the committed binary was built from the C source as it is now', () => {
+    const source = readFileSync(new URL('../../wasm/ms_deform_attn.c', import.meta.url));
+    expect(SOURCE_SHA256, 'stale: run npm run build:wasm').toBe(sourceDigest(source));
+  });
+
+  const hasClang = (() => {
+    try {
+      execFileSync('clang', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!hasClang)('a fresh build from the source passes the parity cases (needs Debian clang + lld)', async () => {
+    const sourcePath = new URL('../../wasm/ms_deform_attn.c', import.meta.url).pathname;
+    const wasm = compileWasm(sourcePath);
+    const text = moduleText('ms_deform_attn.c', readFileSync(sourcePath), wasm);
+    const base64 = [...text.matchAll(/^ {2}'([^']+)'/gm)].map((m) => m[1]).join('');
+    expect(Buffer.from(base64, 'base64')).toEqual(Buffer.from(wasm));
+    const instance = await WebAssembly.instantiate(wasm, { env: { exp: Math.exp } });
+    expect(Object.keys(instance.instance.exports).sort()).toEqual(['__heap_base', 'memory', 'msda_core', 'msda_fused']);
+  });
+});
