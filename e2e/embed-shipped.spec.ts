@@ -4,14 +4,15 @@
  * strict Content-Security-Policy: a <web-detr> with the detector fires `detections` equal to the
  * runtime's own result for the same picture; a <web-detr mode="one-shot"> lets a patch be dragged
  * with the mouse and fires `detections` with per-patch results equal to the runtime's
- * detectWithPatches; a second patch re-queries on the picture's reused encoder memory. Screenshots of both elements are checked by
+ * detectWithPatches; a second patch re-queries on the picture's reused encoder memory, a third is
+ * added by keyboard (the demo's keys). Screenshots of both elements are checked by
  * pixels against the frame before the results.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import type { Detection, PatchDetections, QueryPatch, StageTimings } from '../src/api/types.js';
-import { colourOf } from '../src/embed/draw-detections.js';
+import { labelColor, patchColor } from '../src/overlay/palette.js';
 import { serveWithStrictCsp, type StrictServer } from './embed/strict-csp-server.js';
 
 const SHOTS = 'e2e/screenshots';
@@ -142,7 +143,7 @@ test('shipped models in <web-detr> under a strict CSP: detector equals the runti
   const detectorBare = await detectorElement.locator('canvas').screenshot();
   if (detected.detections.length > 0) {
     const top = detected.detections.at(-1)!; // drawn last: nothing over its outline but label tabs
-    const coverage = await paintedCoverage(page, detectorShot, detectorBare, top.box, colourOf(top.label), detected.imageSize);
+    const coverage = await paintedCoverage(page, detectorShot, detectorBare, top.box, labelColor(top.label).stroke, detected.imageSize);
     console.log(`embed detector: ${detected.detections.length} boxes at 0.2; last box's painted edge coverage ${coverage.toFixed(2)}`);
     if (!Number.isNaN(coverage)) expect(coverage).toBeGreaterThanOrEqual(0.6);
   }
@@ -172,7 +173,7 @@ test('shipped models in <web-detr> under a strict CSP: detector equals the runti
   expect(first.timings.encoder).toBeGreaterThan(0);
 
   const dragged = await oneShotElement.locator('canvas').screenshot({ path: `${SHOTS}/32-embed-oneshot-mouse.png` });
-  const patchColour = '#e6194b'; // draw-detections.ts: the first patch's colour (PALETTE[0])
+  const patchColour = patchColor(0).stroke; // src/overlay/palette.ts: the first patch's colour
   const last = patch.detections.at(-1)!;
   const coverage = await paintedCoverage(page, dragged, before, last.box, patchColour, first.imageSize);
   console.log(`embed one-shot: ${patch.detections.length} matches for the patch; last match's painted edge coverage ${coverage.toFixed(2)}`);
@@ -188,11 +189,22 @@ test('shipped models in <web-detr> under a strict CSP: detector equals the runti
   // The picture's encoder memory is reused: only the patch branch and the decoder ran.
   expect(second.timings.backbone + second.timings.encoder).toBe(0);
   expect(second.timings.decoder).toBeGreaterThan(0);
-  // The second patch's matches in its own colour (PALETTE[5]), drawn after the first patch's.
+  // The second patch's matches in their own colour, drawn after the first patch's.
   const two = await oneShotElement.locator('canvas').screenshot({ path: `${SHOTS}/33-embed-oneshot-two-patches.png` });
-  const coverage2 = await paintedCoverage(page, two, before, second.patches![1]!.detections.at(-1)!.box, '#42d4f4', second.imageSize);
+  const coverage2 = await paintedCoverage(page, two, before, second.patches![1]!.detections.at(-1)!.box, patchColor(1).stroke, second.imageSize);
   if (!Number.isNaN(coverage2)) expect(coverage2).toBeGreaterThanOrEqual(0.6);
   await page.screenshot({ path: `${SHOTS}/34-embed-shipped-page.png`, fullPage: true });
+
+  // The keyboard scheme shared with the demo (src/overlay/patch-editor-core.ts): N adds a centred
+  // patch a quarter of the picture, Enter searches all three.
+  await oneShotElement.locator('canvas').focus();
+  await page.keyboard.press('n');
+  expect((await eventsOf(page, 'oneshot')).length).toBe(2); // adding does not search yet
+  await page.keyboard.press('Enter');
+  await expect.poll(async () => (await eventsOf(page, 'oneshot')).length, { timeout: 120_000 }).toBe(3);
+  const third = (await eventsOf(page, 'oneshot'))[2]!;
+  expect(third.patches?.map((p) => p.patch)).toEqual([patch.patch, second.patches![1]!.patch, { x: 192, y: 192, width: 128, height: 128 }]);
+  expect(third.timings.backbone + third.timings.encoder).toBe(0);
 
   // The first query through the runtime API (a fresh prepare of the same file; last, because the
   // worker keeps one picture's encoder memory per model): equal per-patch results.

@@ -4,7 +4,8 @@
  * fetched, its detections each time and its status line; and what the element's drawing code does
  * with a box that crosses the picture's edge.
  */
-import { colourOf, drawScene } from '../../src/embed/draw-detections.js';
+import { drawScene } from '../../src/embed/draw-detections.js';
+import { labelColor } from '../../src/overlay/palette.js';
 import { defineWebDetrElement, type DetectionsEventDetail, type WebDetrElement } from '../../src/embed/index.js';
 
 export interface LifecycleResult {
@@ -28,8 +29,8 @@ export interface OutlineProbe {
 
 /**
  * drawScene (what <web-detr> draws with) on a white 120x80 picture with one box from (-30, 30) to
- * (50, 110): it crosses the left and bottom edges. Clipped, its outline runs along x = 1 and y = 79
- * (line width 2); unclipped, those sides would be off the canvas and the probes there white.
+ * (50, 110): it crosses the left and bottom edges. Clipped, its outline runs along x = 1.5 and y = 78.5
+ * (line width 3); unclipped, those sides would be off the canvas and the probes there white.
  */
 async function clippedOutline(): Promise<OutlineProbe> {
   const white = new OffscreenCanvas(120, 80);
@@ -51,7 +52,7 @@ async function clippedOutline(): Promise<OutlineProbe> {
     const [r = 0, g = 0, b = 0] = context.getImageData(x, y, 1, 1).data;
     pixels[name] = [r, g, b];
   }
-  return { colour: colourOf('person'), pixels };
+  return { colour: labelColor('person').stroke, pixels };
 }
 
 interface Internals {

@@ -5,13 +5,14 @@
  * changed src re-runs, a changed threshold only re-filters the last result. Events (bubbling):
  * `detections` {detections, patches?, backend, timings, imageSize}, `progress` (LoadProgressEvent),
  * `webdetr-error` {code, message}. Elements with the same model share one worker and one model.
- * One-shot mode: drag a rectangle (or focus the canvas: arrows move, shift+arrows resize, Enter
- * runs, Escape clears).
+ * One-shot mode: drag a rectangle, drag a patch to move it or its corner to resize it; or focus the
+ * canvas and use the demo's keys (KEYBOARD_HELP in src/overlay/patch-editor-core.ts).
  */
 import { createDetector } from '../api/create-detector.js';
 import type { BackendInfo, BackendPreference, Detection, Detector, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
+import { attachPatchEditor, type PatchEditor } from '../overlay/patch-editor.js';
+import { KEYBOARD_HELP } from '../overlay/patch-editor-core.js';
 import { drawScene } from './draw-detections.js';
-import { PatchDragger } from './patch-dragger.js';
 
 const STYLE = `
 :host { display: inline-block; position: relative; max-width: 100%; }
@@ -42,7 +43,10 @@ export class WebDetrElement extends HTMLElement {
 
   private readonly canvas: HTMLCanvasElement;
   private readonly status: HTMLParagraphElement;
-  private readonly dragger: PatchDragger;
+  private readonly editor: PatchEditor;
+  /** One-shot editing is on: a picture is shown in one-shot mode. */
+  private editing = false;
+  private maxPatches = 1;
   private detector: Detector | undefined;
   private detectorKey = '';
   private image: ImageBitmap | undefined;
@@ -67,7 +71,21 @@ export class WebDetrElement extends HTMLElement {
     this.status.setAttribute('part', 'status');
     this.status.setAttribute('aria-live', 'polite');
     root.append(this.canvas, this.status);
-    this.dragger = new PatchDragger(this.canvas, { run: (patches) => void this.runOneShot(patches), draft: () => this.redraw() });
+    this.editor = attachPatchEditor({
+      element: this.canvas,
+      toPicture: (clientX, clientY) => {
+        const rect = this.canvas.getBoundingClientRect();
+        const scale = this.canvas.width / Math.max(1, rect.width);
+        return { x: (clientX - rect.left) * scale, y: (clientY - rect.top) * scale };
+      },
+      scale: () => this.canvas.getBoundingClientRect().width / Math.max(1, this.canvas.width),
+      imageSize: () => (this.editing && this.image ? { width: this.image.width, height: this.image.height } : null),
+      active: () => this.editing,
+      maxPatches: () => this.maxPatches,
+    });
+    this.editor.onChange(() => this.redraw());
+    this.editor.onCommit((patches) => void this.runOneShot([...patches]));
+    this.editor.onNotice((text) => this.say(text));
   }
 
   /** Last detections after the threshold filter (detect mode). */
@@ -165,6 +183,8 @@ export class WebDetrElement extends HTMLElement {
         if (generation !== this.generation) return void bitmap.close();
         this.image?.close();
         this.image = bitmap;
+        // Patches belong to the picture they were drawn on.
+        this.editor.clear();
         this.imageSrc = imageUrl;
         this.prepared = undefined;
         this.canvas.width = bitmap.width;
@@ -173,17 +193,22 @@ export class WebDetrElement extends HTMLElement {
       const detector = this.detector;
       const image = this.image;
       this.canvas.setAttribute('aria-label', `Image ${src}`);
+      // In one-shot mode the canvas takes keys (as the demo's picture does): an application region.
+      this.canvas.setAttribute('role', this.oneShotMode ? 'application' : 'img');
       if (this.oneShotMode) {
         this.canvas.tabIndex = 0;
-        this.dragger.enable(image.width, image.height, detector.model.maxPatches || 1);
+        this.editing = true;
+        this.maxPatches = Math.max(1, detector.model.maxPatches || 1);
         this.prepared ??= await detector.prepareImage(image);
         this.lastAll = [];
         this.lastPatches = [];
         this.lastMeta = { backend: detector.backend, timings: emptyTimings(), imageSize: { width: image.width, height: image.height } };
         this.redraw();
-        return this.say(`One-shot: drag a box around an object to find similar ones. (${backendStatus(detector.backend)})`);
+        this.canvas.setAttribute('aria-label', `Image ${src}. Drag a rectangle around an object to find similar ones. Keyboard: ${KEYBOARD_HELP}.`);
+        return this.say(`One-shot: drag a box around an object to find similar ones, or focus the picture and press N. (${backendStatus(detector.backend)})`);
       }
-      this.dragger.disable();
+      this.editing = false;
+      this.editor.clear();
       this.canvas.removeAttribute('tabindex');
       this.say('Detecting…');
       const result = await detector.detect(image, { threshold: 0, maxDetections: 300 });
@@ -223,10 +248,13 @@ export class WebDetrElement extends HTMLElement {
   private redraw(): void {
     const context = this.canvas.getContext('2d');
     if (!context || !this.image) return;
-    // The dragger's patches as they are now, each with the matches of the same slot in the last
+    // The editor's patches as they are now, each with the matches of the same slot in the last
     // result: a patch keeps one colour from the drag to its results (the result's own patch
-    // objects came back from the worker, so they are never the dragger's objects).
-    const patches = this.dragger.pendingPatches.map((patch, i) => ({ patch, detections: this.filter(this.lastPatches?.[i]?.detections ?? []) }));
+    // objects came back from the worker, so they are never the editor's objects). A rectangle
+    // being drawn comes last, without matches.
+    const { selected, draft } = this.editor;
+    const patches = this.editor.patches.map((patch, i) => ({ patch, selected: i === selected, detections: this.filter(this.lastPatches?.[i]?.detections ?? []) }));
+    if (draft !== null) patches.push({ patch: draft, selected: false, detections: [] });
     drawScene(context, this.image, this.filter(this.lastAll), patches);
   }
 

@@ -3,7 +3,7 @@
  * Changing any of them only re-filters the last raw result (see filter.ts); it never runs the model.
  */
 import type { ClassCount } from './filter.js';
-import { classColor } from './colors.js';
+import { labelColor } from '../overlay/palette.js';
 import type { DemoMode } from './params.js';
 
 export interface ControlsElements {
@@ -77,7 +77,7 @@ export function createControls(elements: ControlsElements): Controls {
     });
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
-    swatch.style.background = classColor(entry.classId).stroke;
+    swatch.style.background = labelColor(entry.label).stroke;
     const name = document.createElement('span');
     name.textContent = entry.label;
     const count = document.createElement('span');

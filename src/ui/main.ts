@@ -6,18 +6,19 @@
  */
 import type { Detector, DetectionResult, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
 import { WebDetrError } from '../errors.js';
-import { boxAt, LINE_WIDTH, renderBoxes, type DrawnBox } from './box-renderer.js';
+import { drawBoxes, outlineOf, overlayStyle, type OverlayView } from '../overlay/draw-boxes.js';
+import { attachPatchEditor } from '../overlay/patch-editor.js';
+import { KEYBOARD_HELP } from '../overlay/patch-editor-core.js';
+import { toImagePoint } from '../geometry/letterbox.js';
 import { createControls } from './controls.js';
 import { classCounts } from './filter.js';
-import { outlineRect } from '../geometry/letterbox.js';
 import { createImageSource, type OpenedImage } from './image-source.js';
 import { createLoadProgress } from './load-progress.js';
 import { createModelLoader } from './models.js';
-import { createPatchEditor } from './one-shot.js';
 import { oneShotNote } from './one-shot-note.js';
 import { DEFAULT_ONE_SHOT_MODEL, readParams, type DemoMode } from './params.js';
 import { createResultsList } from './results-list.js';
-import { detectScene, oneShotScene, type Scene } from './scene.js';
+import { boxAt, detectScene, oneShotScene, type Scene } from './scene.js';
 import { createStage } from './stage.js';
 import { createStatus } from './status.js';
 import { startWebcam, type WebcamLoop } from './webcam.js';
@@ -55,9 +56,13 @@ let scene: Scene = { boxes: [], entries: [] };
 let webcam: WebcamLoop | null = null;
 const demo: DemoState = exposeDemoState();
 
-const editor = createPatchEditor({
+const editor = attachPatchEditor({
   element: stage.element,
-  fit: () => stage.fit(),
+  toPicture: (clientX, clientY) => {
+    const bounds = stage.element.getBoundingClientRect();
+    return toImagePoint(clientX - bounds.left, clientY - bounds.top, stage.fit());
+  },
+  scale: () => stage.fit().scale,
   imageSize: () => stage.imageSize,
   active: () => mode === 'oneshot' && webcam === null,
   maxPatches: () => oneShotDetector?.model.maxPatches ?? 10,
@@ -117,12 +122,17 @@ function render(): void {
   const filter = { threshold: controls.threshold, hiddenClasses: controls.hiddenClasses };
   scene = mode === 'detect' ? detectScene(lastDetect, filter) : oneShotScene(editor, lastOneShot, controls.threshold);
   const context = stage.beginOverlay();
-  if (controls.showBoxes) renderBoxes(context, scene.boxes, stage.fit(), stage.size().width, highlight, stage.imageSize);
+  if (controls.showBoxes) drawBoxes(context, scene.boxes, overlayView(), highlight);
   list.render(scene.entries, emptyListText());
   byId('stage-cta', HTMLElement).hidden = !(mode === 'oneshot' && picture !== null && editor.patches.length === 0 && editor.draft === null);
   list.setHighlight(highlight);
   controls.setClasses(mode === 'detect' && lastDetect !== null ? classCounts(lastDetect.detections, controls.threshold) : null);
   publish();
+}
+
+/** The overlay is drawn in CSS pixels (the stage scales its context by devicePixelRatio). */
+function overlayView(): OverlayView {
+  return { fit: stage.fit(), picture: stage.imageSize, surface: stage.size(), style: overlayStyle() };
 }
 
 function emptyListText(): string {
@@ -135,7 +145,8 @@ function emptyListText(): string {
 }
 
 function publish(): void {
-  const fit = stage.fit();
+  const view = overlayView();
+  const { fit } = view;
   demo.mode = mode;
   demo.image = picture === null ? null : { name: picture.name, width: picture.bitmap.width, height: picture.bitmap.height };
   demo.lastDetect = lastDetect;
@@ -144,7 +155,7 @@ function publish(): void {
   demo.threshold = controls.threshold;
   demo.fit = fit;
   demo.showBoxes = controls.showBoxes;
-  demo.drawn = scene.boxes.map((b: DrawnBox) => ({ label: b.label, rgb: b.color.rgb, dashed: b.dashed ?? false, box: b.box, stageRect: outlineRect(b.box, fit, stage.imageSize, LINE_WIDTH / 2) }));
+  demo.drawn = scene.boxes.map((b) => ({ label: b.label, rgb: [b.color.rgb[0], b.color.rgb[1], b.color.rgb[2]], dashed: b.dashed ?? false, box: b.box, stageRect: outlineOf(b, view) }));
 }
 
 function showError(error: unknown, what: string): void {
@@ -261,7 +272,7 @@ function openPicture(image: OpenedImage): void {
 }
 
 function oneShotStageLabel(name: string): string {
-  return `Picture: ${name}. Drag a rectangle around an object to find similar ones. Keyboard: N adds a patch, arrows move it, Shift+arrows resize it, Enter searches, Delete removes it.`;
+  return `Picture: ${name}. Drag a rectangle around an object to find similar ones. Keyboard: ${KEYBOARD_HELP}.`;
 }
 
 async function setMode(next: DemoMode): Promise<void> {
@@ -271,7 +282,7 @@ async function setMode(next: DemoMode): Promise<void> {
   highlight = null;
   const hint = byId('stage-hint', HTMLElement);
   hint.textContent = next === 'oneshot'
-    ? 'Drag a rectangle around an object; similar ones light up. Keyboard: focus the picture, N adds a patch, arrows move, Shift+arrows resize, Enter searches, Delete removes.'
+    ? `Drag a rectangle around an object (drag a patch to move it, its corner to resize it); similar ones light up. Keyboard: focus the picture, then ${KEYBOARD_HELP}.`
     : 'Tip: drop or paste (Ctrl+V) an image anywhere on the page. Hover a box or a result to highlight it.';
   // In one-shot mode the picture takes keys (N, arrows, Enter, Delete): an application region.
   stage.element.setAttribute('role', next === 'oneshot' ? 'application' : 'img');

@@ -2,12 +2,12 @@
  * The list beside the picture: one row per drawn box (or a heading per query patch in one-shot
  * mode). Hovering or focusing a row highlights its box; hovering a box highlights its row.
  */
-import type { BoxColor } from './colors.js';
+import type { OverlayColor } from '../overlay/palette.js';
 
 export interface ListEntry {
   /** Index of the box this row stands for in the drawn boxes. */
   boxIndex: number;
-  color: BoxColor;
+  color: OverlayColor;
   title: string;
   detail: string;
   heading?: boolean;

@@ -1,8 +1,7 @@
-/** The demo's pure logic: client-side re-filtering, patch rectangles, query parameters (letterbox geometry: test/geometry/). */
+/** The demo's pure logic: client-side re-filtering, query parameters (letterbox geometry: test/geometry/; patch rectangles: test/overlay/). */
 import { describe, expect, it } from 'vitest';
 import type { Detection } from '../../src/api/types.js';
 import { classCounts, visibleDetections, visiblePatchMatches } from '../../src/ui/filter.js';
-import { clampRect, rectFromPoints } from '../../src/ui/geometry.js';
 import { oneShotNote } from '../../src/ui/one-shot-note.js';
 import { readParams } from '../../src/ui/params.js';
 
@@ -26,13 +25,6 @@ describe('re-filtering the last raw result', () => {
     const patch = { x: 1, y: 2, width: 3, height: 4 };
     const out = visiblePatchMatches([{ patch, detections: all, views: 1 }, { patch, detections: [], views: 5 }], 0.58);
     expect(out.map((p) => p.detections.length)).toEqual([2, 0]);
-  });
-});
-
-describe('patch rectangles', () => {
-  it('clamps patches into the image with a minimum size, whole pixels', () => {
-    expect(clampRect({ x: -5.4, y: 190, width: 2, height: 30 }, { width: 100, height: 200 }, 4)).toEqual({ x: 0, y: 170, width: 4, height: 30 });
-    expect(rectFromPoints({ x: 50, y: 10 }, { x: 20, y: 40 })).toEqual({ x: 20, y: 10, width: 30, height: 30 });
   });
 });
 

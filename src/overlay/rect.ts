@@ -1,6 +1,7 @@
 /**
- * The demo's patch-editor rectangles in picture pixels: drag corners to a rectangle, clamp it into
- * the picture, hit-test. Mapping between picture and stage pixels is in src/geometry/letterbox.ts.
+ * Query-patch rectangles in picture pixels for the patch editor (demo and <web-detr>): drag corners
+ * to a rectangle, clamp it into the picture, hit-test. Mapping between picture and surface pixels is
+ * in src/geometry/letterbox.ts.
  */
 import type { BoxRect } from '../api/types.js';
 
