@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
 });
 
 const known = {
-  // current: the runtime's options for the package (src/model/ort-webgpu.ts preferredLayoutFor).
+  // current: the runtime's options for the package (src/runtime/ort-webgpu.ts preferredLayoutFor).
   current: { name: 'current' },
   nhwc: { name: 'nhwc', preferredLayout: 'NHWC' },
   nchw: { name: 'nchw', preferredLayout: 'NCHW' },

@@ -1,5 +1,5 @@
 import type { Detection } from '../src/api/types.js';
-import type { LoadProgressEvent } from '../src/model/progress.js';
+import type { LoadProgressEvent } from '../src/package/progress.js';
 import type { CliResponse } from './page/cli-run.js';
 
 export function detectionTable(detections: readonly Detection[], indent?: string): string[];

@@ -13,7 +13,7 @@ import { relative, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import type { CallResult, PlannedCall, RunnerPageResult } from './pages/runtime-gpu-runner-page.js';
 import type { QueryPatch } from '../src/api/types.js';
-import type { Manifest } from '../src/model/manifest.js';
+import type { Manifest } from '../src/package/manifest.js';
 import { patchBoxTensor, patchRects } from '../src/worker/patches.js';
 import { imageTensorCpu, patchTensorCpu } from '../src/worker/preprocess-cpu.js';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
@@ -165,7 +165,7 @@ for (const variant of ['deformable_plain', 'deformable_refine', 'deformable_two_
  * patches: only the real patches run (3 x 20 and 1 x 20 queries through the decoder kernels), WebGPU
  * equals the CPU runner and the PyTorch runs of exactly those patches (test/fixtures/shipped/oneshot).
  * Inputs: the fixture photo through the CPU preprocessing (the engine's WASM path, which equals PyTorch
- * in test/models/shipped-parity.test.ts), written as raw float32 for the page (box-kind packages: the
+ * in test/shipped/shipped-parity.test.ts), written as raw float32 for the page (box-kind packages: the
  * rectangles). Then zoomed search's two halves of the patches pipeline on the same encoding: the
  * descriptors equal PyTorch's, and decoding them equals the patches pipeline. ~1 min on SwiftShader;
  * npm test runs it.

@@ -8,11 +8,11 @@
  *   single-wasm    the single-graph export on ORT's WASM backend (createCpuPackageRunner)
  */
 import * as ort from 'onnxruntime-web';
-import type { ExecutorInput, HostTensor, PackageExecutor, StageTiming } from '../../src/model/executor.js';
-import type { Manifest } from '../../src/model/manifest.js';
-import { createCpuPackageRunner } from '../../src/model/package-runner-cpu.js';
-import { createGpuPackageRunner } from '../../src/model/package-runner-gpu.js';
-import { graphsOfPipelines } from '../../src/model/pipeline-graphs.js';
+import type { RunnerInput, HostTensor, PackageRunner, StageTiming } from '../../src/runtime/runner.js';
+import type { Manifest } from '../../src/package/manifest.js';
+import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu.js';
+import { createGpuPackageRunner } from '../../src/runtime/package-runner-gpu.js';
+import { graphsOfPipelines } from '../../src/package/pipeline-graphs.js';
 import { repeat, summarize, type Summary } from '../kernels/stats.js';
 import type { BufferBytes, BufferTracker } from './buffer-tracker.js';
 import type { KernelTimestamps } from './kernel-timestamps.js';
@@ -92,7 +92,7 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
   }
   const downloadMs = performance.now() - started;
   started = performance.now();
-  let runner: PackageExecutor;
+  let runner: PackageRunner;
   if (plan.variant === 'single-wasm') {
     runner = await createCpuPackageRunner({ manifest, graphs, pipelines });
   } else {
@@ -103,7 +103,7 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
   const createMs = performance.now() - started;
   graphs.clear();
 
-  const feeds = (names: readonly string[]): Record<string, ExecutorInput> =>
+  const feeds = (names: readonly string[]): Record<string, RunnerInput> =>
     Object.fromEntries(names.map((name) => [name, inputs[name] as HostTensor]));
   const runPipeline = async (name: string): Promise<Frame> => {
     const pipeline = manifest.pipelines.find((p) => p.name === name);

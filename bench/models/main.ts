@@ -5,9 +5,9 @@
  * window.webdetrModelBench: init() once, then runModel(spec) per package.
  */
 import * as ort from 'onnxruntime-web';
-import { parseManifest } from '../../src/model/manifest.js';
-import { isBoxQueryPatch } from '../../src/model/query-patch.js';
-import type { HostTensor } from '../../src/model/executor.js';
+import { parseManifest } from '../../src/package/manifest.js';
+import { isBoxQueryPatch } from '../../src/package/query-patch.js';
+import type { HostTensor } from '../../src/runtime/runner.js';
 import { installBufferTracker } from './buffer-tracker.js';
 import { benchVariant, type Variant, type VariantResult } from './bench-variant.js';
 import { installKernelTimestamps, type KernelTimestamps } from './kernel-timestamps.js';

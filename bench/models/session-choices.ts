@@ -1,6 +1,6 @@
 /**
  * ORT WebGPU session choices, side by side on one page and device: per graph of a split package,
- * the same graph bytes in one session per choice (the runtime's options from src/model/ort-webgpu.ts,
+ * the same graph bytes in one session per choice (the runtime's options from src/runtime/ort-webgpu.ts,
  * then preferredLayout / graph capture on top), the same GPU input buffers, interleaved rounds.
  * Per (choice, graph): a first run (shader compilation; outputs read back and compared with the
  * first choice), a warm run with ORT's per-op GPU profile (per op type, and the slowest nodes with
@@ -15,9 +15,9 @@
  * (e.g. another op form) side by side with the current one.
  */
 import * as ort from 'onnxruntime-web';
-import { parseManifest, type Manifest } from '../../src/model/manifest.js';
-import { preferredLayoutFor, webGpuSessionOptions } from '../../src/model/ort-webgpu.js';
-import { resolveDims } from '../../src/model/tensor-dims.js';
+import { parseManifest, type Manifest } from '../../src/package/manifest.js';
+import { preferredLayoutFor, webGpuSessionOptions } from '../../src/runtime/ort-webgpu.js';
+import { resolveDims } from '../../src/runtime/tensor-dims.js';
 import { readFloat32 } from '../../src/gpu/buffers.js';
 import { summarize, type Summary } from '../kernels/stats.js';
 import { init } from './main.js';

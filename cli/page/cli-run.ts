@@ -13,7 +13,7 @@ import type {
   QueryPatch,
   StageTimings,
 } from '../../src/api/types.js';
-import type { LoadProgressEvent } from '../../src/model/progress.js';
+import type { LoadProgressEvent } from '../../src/package/progress.js';
 
 export interface CliRequest {
   modelUrl: string;

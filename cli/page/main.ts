@@ -1,5 +1,5 @@
 /** The CLI page: exposes `window.webdetrCli.run(request)` to the Playwright driver (cli/run-detect.mjs). */
-import type { LoadProgressEvent } from '../../src/model/progress.js';
+import type { LoadProgressEvent } from '../../src/package/progress.js';
 import { runCli, type CliRequest, type CliResponse } from './cli-run.js';
 import { createDetector } from '../../src/index.js';
 

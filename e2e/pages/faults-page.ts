@@ -8,11 +8,11 @@ import * as ort from 'onnxruntime-web';
 import { createDetector } from '../../src/index.js';
 import type { DetectorStats } from '../../src/api/types.js';
 import { WebDetrError } from '../../src/errors.js';
-import type { ExecutorInput } from '../../src/model/executor.js';
-import { parseManifest } from '../../src/model/manifest.js';
-import { createCpuPackageRunner } from '../../src/model/package-runner-cpu.js';
-import { createGpuPackageRunner } from '../../src/model/package-runner-gpu.js';
-import { graphsOfPipelines } from '../../src/model/pipeline-graphs.js';
+import type { RunnerInput } from '../../src/runtime/runner.js';
+import { parseManifest } from '../../src/package/manifest.js';
+import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu.js';
+import { createGpuPackageRunner } from '../../src/runtime/package-runner-gpu.js';
+import { graphsOfPipelines } from '../../src/package/pipeline-graphs.js';
 import type { TestHookMessage } from '../../src/worker/test-hooks.js';
 import { workers } from './test-hook-workers.js';
 
@@ -153,7 +153,7 @@ async function gpuRunnerInvalidGraph(packageUrl: string): Promise<InvalidGraphRe
   cases.push({ label: 'manifest says 32x48, graph takes 64x96', outcome: mismatch.outcome, liveSessions: liveSessions(), runnerBuffersCreated: runnerBuffersCreated - before });
   // The next good call: a runner on the intact package, one frame, against the CPU runner.
   const data = new Float32Array(3 * 64 * 96).map((_, i) => Math.sin(i * 0.01));
-  const input = (): Record<string, ExecutorInput> => ({ image: { data: data.slice(), dims: [1, 3, 64, 96] } });
+  const input = (): Record<string, RunnerInput> => ({ image: { data: data.slice(), dims: [1, 3, 64, 96] } });
   const uncapturedErrors: string[] = [];
   const run = async () => {
     const runner = await createGpuPackageRunner({ manifest, graphs, pipelines });

@@ -8,11 +8,11 @@
 import * as ort from 'onnxruntime-web';
 import { WebDetrError } from '../../src/errors.js';
 import { summarizeAdapter, type AdapterSummary } from '../../src/gpu/device.js';
-import type { ExecutorCounters, ExecutorInput, PackageExecutor, StageTiming } from '../../src/model/executor.js';
-import { parseManifest } from '../../src/model/manifest.js';
-import { createCpuPackageRunner } from '../../src/model/package-runner-cpu.js';
-import { createGpuPackageRunner } from '../../src/model/package-runner-gpu.js';
-import { graphsOfPipelines } from '../../src/model/pipeline-graphs.js';
+import type { RunnerCounters, RunnerInput, PackageRunner, StageTiming } from '../../src/runtime/runner.js';
+import { parseManifest } from '../../src/package/manifest.js';
+import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu.js';
+import { createGpuPackageRunner } from '../../src/runtime/package-runner-gpu.js';
+import { graphsOfPipelines } from '../../src/package/pipeline-graphs.js';
 
 export interface PlannedInput {
   /** URL of raw little-endian float32 data. */
@@ -54,7 +54,7 @@ export interface RunnerPageResult {
   ortVersion: string;
   createMs: number;
   gpu: CallResult[];
-  gpuCounters: ExecutorCounters;
+  gpuCounters: RunnerCounters;
   cpu: CallResult[];
   uncapturedErrors: string[];
 }
@@ -72,10 +72,10 @@ async function fetchFloats(url: string, count: number): Promise<Float32Array<Arr
   return all.slice(0, count);
 }
 
-async function runCalls(runner: PackageExecutor, calls: PlannedCall[], toInput: (input: PlannedInput, data: Float32Array<ArrayBuffer>) => ExecutorInput, createdBuffers: () => number): Promise<CallResult[]> {
+async function runCalls(runner: PackageRunner, calls: PlannedCall[], toInput: (input: PlannedInput, data: Float32Array<ArrayBuffer>) => RunnerInput, createdBuffers: () => number): Promise<CallResult[]> {
   const results: CallResult[] = [];
   for (const call of calls) {
-    const inputs: Record<string, ExecutorInput> = {};
+    const inputs: Record<string, RunnerInput> = {};
     for (const [name, input] of Object.entries(call.inputs)) {
       inputs[name] = toInput(input, await fetchFloats(input.url, input.dims.reduce((a, b) => a * b, 1)));
     }
@@ -113,7 +113,7 @@ async function runGpuRunnerPlan(plan: RunnerPlan): Promise<RunnerPageResult> {
   };
   // Caller-owned input buffers, one per input URL (the engine's preprocess output would be one buffer).
   const callerBuffers = new Map<string, GPUBuffer>();
-  const gpuInput = (input: PlannedInput, data: Float32Array<ArrayBuffer>): ExecutorInput => {
+  const gpuInput = (input: PlannedInput, data: Float32Array<ArrayBuffer>): RunnerInput => {
     if (!input.onGpu) return { data, dims: input.dims };
     let buffer = callerBuffers.get(input.url);
     if (buffer === undefined) {
@@ -180,8 +180,8 @@ async function checkLifecycle(plan: RunnerPlan): Promise<LifecycleResult> {
   for (const graph of graphsOfPipelines(manifest, plan.pipelines)) graphs.set(graph.name, await fetchBytes(`${plan.packageUrl}/${graph.file}`));
   const call = plan.calls[0];
   if (call === undefined) throw new Error('plan has no call');
-  const inputs = async (): Promise<Record<string, ExecutorInput>> => {
-    const out: Record<string, ExecutorInput> = {};
+  const inputs = async (): Promise<Record<string, RunnerInput>> => {
+    const out: Record<string, RunnerInput> = {};
     for (const [name, input] of Object.entries(call.inputs)) out[name] = { data: await fetchFloats(input.url, input.dims.reduce((a, b) => a * b, 1)), dims: input.dims };
     return out;
   };

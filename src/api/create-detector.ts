@@ -6,7 +6,7 @@
  * loaded model (several <web-detr> elements on a page); each holds a reference until disposed.
  */
 import { DisposedError, InputError, WebDetrError } from '../errors.js';
-import type { LoadProgressCallback } from '../model/progress.js';
+import type { LoadProgressCallback } from '../package/progress.js';
 import type { WorkerLoadOptions } from '../worker/protocol.js';
 import { CallQueue } from './call-queue.js';
 import { toWorkerImage } from './image-input.js';

@@ -2,8 +2,8 @@
  * The public, typed surface of webdetr: what pages, the embed and the CLI pass in and get back.
  * Everything here is structured-clone friendly (it crosses the worker boundary).
  */
-import type { ZoomSpec } from '../model/manifest.js';
-import type { LoadProgressCallback } from '../model/progress.js';
+import type { ZoomSpec } from '../package/manifest.js';
+import type { LoadProgressCallback } from '../package/progress.js';
 
 /** Which engine ran a call. `webgpu` = our WGSL kernels + onnxruntime-web's WebGPU EP. */
 export type BackendName = 'webgpu' | 'wasm';

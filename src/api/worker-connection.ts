@@ -9,7 +9,7 @@
  */
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import { WorkerError } from '../errors.js';
-import type { LoadProgressCallback } from '../model/progress.js';
+import type { LoadProgressCallback } from '../package/progress.js';
 import type { WorkerApi, WorkerLoadOptions } from '../worker/protocol.js';
 import type { BackendInfo, ModelInfo } from './types.js';
 import { installErrorTransfer } from './wire-errors.js';

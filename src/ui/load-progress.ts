@@ -3,7 +3,7 @@
  * file's `initiate` event also carries the whole load's file count and bytes (from the manifest the
  * worker fetched and verified), so the page never reads the manifest itself.
  */
-import type { LoadProgressEvent } from '../model/progress.js';
+import type { LoadProgressEvent } from '../package/progress.js';
 
 export interface LoadProgressElements {
   bar: HTMLProgressElement;

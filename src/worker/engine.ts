@@ -2,26 +2,26 @@
  * The detector engine: everything behind one loaded model, in the worker that owns the GPU. It picks
  * the backend, loads the graphs that backend needs, preprocesses pixels (WGSL bilinear kernels on
  * WebGPU, their TypeScript reference on WASM), runs the package's pipelines through a
- * PackageExecutor, and post-processes. Calls are serialized: they share GPU buffers.
+ * PackageRunner, and post-processes. Calls are serialized: they share GPU buffers.
  */
 import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
 import { DisposedError, GpuError, InputError } from '../errors.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
-import type { ExecutorInput, HostTensor, PackageExecutor } from '../model/executor.js';
-import { loadGraphs, loadManifest, type LoadPackageOptions } from '../model/load-package.js';
-import type { Manifest } from '../model/manifest.js';
-import { isBoxQueryPatch } from '../model/query-patch.js';
-import { chooseBackend } from './backend-choice.js';
+import type { RunnerInput, HostTensor, PackageRunner } from '../runtime/runner.js';
+import { loadGraphs, loadManifest, type LoadPackageOptions } from '../package/load-package.js';
+import type { Manifest } from '../package/manifest.js';
+import { isBoxQueryPatch } from '../package/query-patch.js';
+import { chooseBackend } from '../runtime/backend-choice.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
 import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
 import { imageTensorCpu, patchTensorCpu, windowTensorCpu } from './preprocess-cpu.js';
 import { createGpuPreprocessor, type GpuPreprocessor } from './preprocess-gpu.js';
-import { DEFAULT_THRESHOLD, detectionsOf, rawOutputs, resolveDetectOptions, type ResolvedDetectOptions } from './results.js';
+import { DEFAULT_THRESHOLD, detectionsOf, rawOutputs, resolveDetectOptions, type ResolvedDetectOptions } from '../postprocess/detections.js';
 import { addStages, emptyTimings } from './timings.js';
 import { planPipelines, type PipelinePlan, type ZoomPipelines } from './pipeline-plan.js';
 import { mergedDetections, planZoom, viewCandidates, type ViewCandidate, type ZoomPlan } from './zoomed-search.js';
 import { WHOLE_IMAGE, type RelativeRect } from '../geometry/zoom-windows.js';
-import { createExecutor } from './executor-factory.js';
+import { createRunner, describeBackend } from '../runtime/create-runner.js';
 import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 
 export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
@@ -42,7 +42,7 @@ const allOf = (options: ResolvedDetectOptions): ResolvedDetectOptions => ({ ...o
 
 export class DetectorEngine {
   private readonly images = new ImageStore();
-  /** The image whose encoder memory the executor holds (one-shot re-queries reuse it). */
+  /** The image whose encoder memory the runner holds (one-shot re-queries reuse it). */
   private encodedImageId: number | undefined;
   /** The image whose pixels the GPU preprocessor's texture holds (patch crops read it). */
   private uploadedImageId: number | undefined;
@@ -55,7 +55,7 @@ export class DetectorEngine {
     readonly backend: BackendInfo,
     readonly model: ModelInfo,
     private readonly plan: PipelinePlan,
-    private readonly executor: PackageExecutor,
+    private readonly runner: PackageRunner,
     private readonly device: GPUDevice | undefined,
     private readonly gpuPreprocess: GpuPreprocessor | undefined,
     private readonly ledger: GpuLedger | undefined,
@@ -70,20 +70,20 @@ export class DetectorEngine {
     const choice = await chooseBackend(options.backend ?? 'auto', gpu);
     const plan = planPipelines(manifest, choice.name);
     const loaded = await loadGraphs(manifest, manifestUrl, plan.pipelines, options);
-    const executor = await createExecutor(choice, manifest, loaded.graphs, plan.pipelines);
+    const runner = await createRunner(choice, manifest, loaded.graphs, plan.pipelines);
     // From here on every buffer and texture on the device is counted (stats()); the preprocessor's too.
-    const ledger = executor.device === undefined ? undefined : trackGpuObjects(executor.device);
+    const ledger = runner.device === undefined ? undefined : trackGpuObjects(runner.device);
     let gpuPreprocess: GpuPreprocessor | undefined;
     try {
-      if (executor.device !== undefined) gpuPreprocess = await createGpuPreprocessor(executor.device, manifest);
+      if (runner.device !== undefined) gpuPreprocess = await createGpuPreprocessor(runner.device, manifest);
     } catch (error) {
-      await executor.runner.dispose();
+      await runner.dispose();
       ledger?.dispose();
       throw error;
     }
     const backend: BackendInfo = {
       name: choice.name,
-      description: executor.description,
+      description: describeBackend(choice),
       reason: choice.reason,
     };
     const { height, width } = manifest.input.sizePolicy;
@@ -99,7 +99,7 @@ export class DetectorEngine {
       scoreThreshold: manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD,
       downloadBytes: loaded.bytes,
     };
-    return new DetectorEngine(manifest, backend, model, plan, executor.runner, executor.device, gpuPreprocess, ledger, options.wasmMemoryBytes ?? (() => undefined));
+    return new DetectorEngine(manifest, backend, model, plan, runner, runner.device, gpuPreprocess, ledger, options.wasmMemoryBytes ?? (() => undefined));
   }
 
   /** The GPUDevice this engine runs on (WebGPU backend), for the worker's test hooks. */
@@ -108,7 +108,7 @@ export class DetectorEngine {
   }
 
   get counters() {
-    return this.executor.counters;
+    return this.runner.counters;
   }
 
   /** Memory held now (see DetectorStats); the worker adds its JS heap. */
@@ -120,7 +120,7 @@ export class DetectorEngine {
       ...(counts
         ? { gpu: { ...counts.ours, onnxruntimeBuffers: counts.onnxruntime.buffers, onnxruntimeBufferBytes: counts.onnxruntime.bufferBytes, uncapturedErrors: this.uncapturedErrors } }
         : {}),
-      sessions: this.executor.liveSessions,
+      sessions: this.runner.liveSessions,
       preparedImages: this.images.size,
       ...(wasmMemoryBytes !== undefined ? { wasmMemoryBytes } : {}),
     };
@@ -149,7 +149,7 @@ export class DetectorEngine {
     await this.queue.catch(() => undefined);
     this.images.dispose();
     this.gpuPreprocess?.dispose();
-    await this.executor.dispose();
+    await this.runner.dispose();
     this.ledger?.dispose();
   }
 
@@ -185,7 +185,7 @@ export class DetectorEngine {
     return { stored: this.images.add(image), temporary: true };
   }
 
-  private imageInput(stored: StoredImage): ExecutorInput {
+  private imageInput(stored: StoredImage): RunnerInput {
     if (this.gpuPreprocess) {
       this.uploadedImageId = stored.prepared.id;
       return this.gpuPreprocess.image(stored.pixels);
@@ -206,7 +206,7 @@ export class DetectorEngine {
       const timings = emptyTimings();
       const input = await this.preprocess(stored, () => this.imageInput(stored));
       timings.preprocess = performance.now() - started;
-      const result = await this.executor.run(pipeline, { image: input });
+      const result = await this.runner.run(pipeline, { image: input });
       // The detection pipeline overwrites encoder tensors a one-shot re-query would read.
       this.encodedImageId = undefined;
       addStages(timings, result.stages);
@@ -251,7 +251,7 @@ export class DetectorEngine {
       const preprocessStarted = performance.now();
       const { imageInput, patchInput } = await this.preprocess(stored, () => {
         const image = reused ? undefined : this.imageInput(stored);
-        let patchTensor: ExecutorInput;
+        let patchTensor: RunnerInput;
         const spec = this.manifest.input.queryPatch;
         if (spec !== undefined && isBoxQueryPatch(spec)) {
           // The model pools its own image features over the rectangles: no pixels, no crops.
@@ -266,7 +266,7 @@ export class DetectorEngine {
       });
       timings.preprocess += performance.now() - preprocessStarted;
       if (imageInput !== undefined) await this.encode(plan.image, imageInput, timings, temporary ? undefined : stored.prepared.id);
-      const result = await this.executor.run(plan.patches, { patches: patchInput });
+      const result = await this.runner.run(plan.patches, { patches: patchInput });
       addStages(timings, result.stages);
       const post = performance.now();
       const { logits, boxes } = this.modelOutputs(plan.patches, result.outputs);
@@ -316,7 +316,7 @@ export class DetectorEngine {
       const count = group.patches.length;
       const boxes: HostTensor = { data: windowBoxes.data.slice(4 * first, 4 * (first + count)), dims: [1, count, 4] };
       first += count;
-      const result = await this.executor.run(zoom.describe, { patches: boxes });
+      const result = await this.runner.run(zoom.describe, { patches: boxes });
       addStages(timings, result.stages);
       const part = result.outputs[DESCRIPTORS];
       if (part === undefined) throw new InputError(`pipeline ${zoom.describe} gave no ${DESCRIPTORS}`);
@@ -346,7 +346,7 @@ export class DetectorEngine {
       const window = windows[index] ?? WHOLE_IMAGE;
       if (index !== encoded) await this.encodeWindow(imagePipeline, stored, window, timings);
       encoded = index;
-      const result = await this.executor.run(zoom.fromDescriptors, inputs);
+      const result = await this.runner.run(zoom.fromDescriptors, inputs);
       addStages(timings, result.stages);
       const { logits, boxes } = this.modelOutputs(zoom.fromDescriptors, result.outputs);
       zoomed.forEach((patch, j) => {
@@ -361,7 +361,7 @@ export class DetectorEngine {
     const { width, height } = stored.prepared;
     const rect = [window[0] * width, window[1] * height, window[2] * width, window[3] * height] as const;
     const started = performance.now();
-    const input = await this.preprocess(stored, (): ExecutorInput => {
+    const input = await this.preprocess(stored, (): RunnerInput => {
       if (this.gpuPreprocess) {
         this.ensureUploaded(stored);
         return this.gpuPreprocess.window(rect);
@@ -372,10 +372,10 @@ export class DetectorEngine {
     await this.encode(imagePipeline, input, timings, undefined);
   }
 
-  /** Runs the image pipeline; `imageId`: the image whose encoding the executor then holds (undefined: a window or a temporary image). */
-  private async encode(pipeline: string, input: ExecutorInput, timings: StageTimings, imageId: number | undefined): Promise<void> {
+  /** Runs the image pipeline; `imageId`: the image whose encoding the runner then holds (undefined: a window or a temporary image). */
+  private async encode(pipeline: string, input: RunnerInput, timings: StageTimings, imageId: number | undefined): Promise<void> {
     this.encodedImageId = undefined;
-    addStages(timings, (await this.executor.run(pipeline, { image: input })).stages);
+    addStages(timings, (await this.runner.run(pipeline, { image: input })).stages);
     this.encodedImageId = imageId;
   }
 

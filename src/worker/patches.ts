@@ -2,7 +2,7 @@
 import type { QueryPatch } from '../api/types.js';
 import { InputError } from '../errors.js';
 import type { CropRect } from '../kernels/bilinear-options.js';
-import type { HostTensor } from '../model/executor.js';
+import type { HostTensor } from '../runtime/runner.js';
 
 /**
  * A patch may hang over the image edge (a drag that overshoots): it is clipped to the image. It must

@@ -1,7 +1,7 @@
 /** Which of a package's pipelines a backend runs for plain detection and for one-shot queries. */
 import type { BackendName } from '../api/types.js';
-import type { Manifest, ZoomSpec } from '../model/manifest.js';
-import { isBoxQueryPatch, ZOOM_PIPELINES } from '../model/query-patch.js';
+import type { Manifest, ZoomSpec } from '../package/manifest.js';
+import { isBoxQueryPatch, ZOOM_PIPELINES } from '../package/query-patch.js';
 
 export interface PipelinePlan {
   /** Pipeline for detect(image), if the package can detect without patches. */

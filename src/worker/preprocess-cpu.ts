@@ -5,9 +5,9 @@
  */
 import { cropResizeReference, resizeNormalizeReference, type RgbaPixels } from '../kernels/bilinear-reference.js';
 import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js';
-import type { HostTensor } from '../model/executor.js';
-import type { Manifest } from '../model/manifest.js';
-import { isBoxQueryPatch } from '../model/query-patch.js';
+import type { HostTensor } from '../runtime/runner.js';
+import type { Manifest } from '../package/manifest.js';
+import { isBoxQueryPatch } from '../package/query-patch.js';
 
 export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
   return { mode: 'pil', mean: manifest.input.mean, std: manifest.input.std };

@@ -1,5 +1,5 @@
 /**
- * WebGPU preprocessing on the executor's device: pixels -> rgba8 texture (pixel uploader) -> our
+ * WebGPU preprocessing on the runner's device: pixels -> rgba8 texture (pixel uploader) -> our
  * bilinear kernels -> the model's input buffers, which the GPU runner reads in place. Buffers are
  * allocated once per package; kernels are re-prepared only when the source texture changes (a new
  * image size), so a video loop allocates nothing per frame.
@@ -8,9 +8,9 @@ import { createBilinearCropResize, type BilinearCropResizeKernel, type PreparedC
 import type { CropRect } from '../kernels/bilinear-options.js';
 import { createBilinearResizeNormalize, type BilinearResizeNormalizeKernel, type PreparedResizeNormalize } from '../kernels/bilinear-resize-normalize.js';
 import { createPixelUploader, type PixelSource, type PixelUploader } from '../kernels/pixel-upload.js';
-import type { GpuTensorRef } from '../model/executor.js';
-import type { Manifest } from '../model/manifest.js';
-import { isBoxQueryPatch } from '../model/query-patch.js';
+import type { GpuTensorRef } from '../runtime/runner.js';
+import type { Manifest } from '../package/manifest.js';
+import { isBoxQueryPatch } from '../package/query-patch.js';
 import { normalizeOptionsOf } from './preprocess-cpu.js';
 
 export interface GpuPreprocessor {

@@ -1,7 +1,7 @@
 /** What the worker exposes over comlink (the page side wraps it into the public Detector). */
 import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
-import type { ExecutorCounters } from '../model/executor.js';
-import type { LoadProgressCallback } from '../model/progress.js';
+import type { RunnerCounters } from '../runtime/runner.js';
+import type { LoadProgressCallback } from '../package/progress.js';
 import type { EnginePixels } from './image-store.js';
 
 export interface WorkerLoadOptions {
@@ -23,7 +23,7 @@ export interface WorkerApi {
   detect(image: EnginePixels | number, options?: DetectOptions): Promise<DetectionResult>;
   detectWithPatches(image: EnginePixels | number, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult>;
   /** Graph and kernel runs so far (tests prove a one-shot re-query skipped the encoder). */
-  counters(): Promise<ExecutorCounters>;
+  counters(): Promise<RunnerCounters>;
   stats(): Promise<DetectorStats>;
   dispose(): Promise<void>;
 }

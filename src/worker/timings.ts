@@ -1,6 +1,6 @@
 /** Manifest stage timings -> the public per-stage buckets (backbone / encoder / decoder). */
 import type { StageTimings } from '../api/types.js';
-import type { StageTiming } from '../model/executor.js';
+import type { StageTiming } from '../runtime/runner.js';
 
 export type ModelBucket = 'backbone' | 'encoder' | 'decoder' | 'model';
 

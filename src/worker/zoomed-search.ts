@@ -10,9 +10,9 @@
 import type { Detection } from '../api/types.js';
 import { fromWindow, queryWindow, toWindow, WHOLE_IMAGE, zoomWindows, type RelativeRect } from '../geometry/zoom-windows.js';
 import type { CropRect } from '../kernels/bilinear-options.js';
-import type { HostTensor } from '../model/executor.js';
-import type { ZoomSpec } from '../model/manifest.js';
-import { mergeViews, type ScoredBox } from '../model/merge-views.js';
+import type { HostTensor } from '../runtime/runner.js';
+import type { ZoomSpec } from '../package/manifest.js';
+import { mergeViews, type ScoredBox } from '../postprocess/merge-views.js';
 
 export interface ZoomPlan {
   windows: RelativeRect[];

@@ -9,11 +9,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseManifest } from '../../src/model/manifest';
-import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import { parseManifest } from '../../src/package/manifest';
+import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
 import { exportFixture, type ExportFixture } from '../helpers/export-fixture';
 import { readPackageGraphs } from '../helpers/package-graphs';
-import type { HostTensor } from '../../src/model/package-runner-cpu';
+import type { HostTensor } from '../../src/runtime/package-runner-cpu';
 import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';
 
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };

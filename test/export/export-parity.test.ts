@@ -15,8 +15,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseManifest } from '../../src/model/manifest';
-import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import { parseManifest } from '../../src/package/manifest';
+import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
 import { exportFixture, smallFixture, twoStageFixture, TWO_STAGE_SINGLE_GRAPH, type ExportFixture as Fixture } from '../helpers/export-fixture';
 import { readPackageGraphs } from '../helpers/package-graphs';
 import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManifestError } from '../../src/errors';
-import { parseManifest } from '../../src/model/manifest';
+import { parseManifest } from '../../src/package/manifest';
 
 // The same example manifests are checked by tools/tests/test_export_manifest.py (Python jsonschema).
 const root = 'test/fixtures/manifests';

@@ -1,7 +1,7 @@
 /** trackGpuObjects on Dawn (Node): live counts and bytes, ours (labeled) apart from unlabeled, dispose restores the device. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { trackGpuObjects } from '../../src/gpu/gpu-ledger';
-import { createGpuTensorStore } from '../../src/model/gpu-tensor-store';
+import { createGpuTensorStore } from '../../src/runtime/gpu-tensor-store';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu';
 
 describe('trackGpuObjects', async () => {

@@ -1,4 +1,4 @@
-import type { ModelFileCache } from '../../src/model/fetch-verified.js';
+import type { ModelFileCache } from '../../src/package/fetch-verified.js';
 
 /** A ModelFileCache in a Map, so tests can see (and corrupt) what the loader stored. */
 export class MemoryCache implements ModelFileCache {

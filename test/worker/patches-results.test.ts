@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
-import { parseManifest, type Manifest } from '../../src/model/manifest';
+import { parseManifest, type Manifest } from '../../src/package/manifest';
 import { fillPatchSlots, patchBoxTensor, patchRects } from '../../src/worker/patches';
 import { planPipelines } from '../../src/worker/pipeline-plan';
-import { detectionsOf, rawOutputs, resolveDetectOptions } from '../../src/worker/results';
+import { detectionsOf, rawOutputs, resolveDetectOptions } from '../../src/postprocess/detections';
 import { bucketOf } from '../../src/worker/timings';
 
 const size = { width: 100, height: 50 };

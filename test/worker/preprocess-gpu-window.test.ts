@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFloat32 } from '../../src/gpu/buffers.js';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { parseManifest, type Manifest } from '../../src/model/manifest.js';
+import { parseManifest, type Manifest } from '../../src/package/manifest.js';
 import { createGpuPreprocessor, type GpuPreprocessor } from '../../src/worker/preprocess-gpu.js';
 import { imageTensorCpu, windowTensorCpu } from '../../src/worker/preprocess-cpu.js';
 import { maxAbsDiff } from '../export/npy.js';

@@ -3,7 +3,7 @@
  * of tools/fixtures/tiny_oneshot_package.py: box patches, zoom 2:0.6:0.2): extreme aspect ratios and
  * tiny pictures whose windows are a pixel or two, a patch clipped at the edge, what runs per call
  * (image encodings), and that boxes stay on the picture. Parity with PyTorch is
- * test/models/shipped-parity.test.ts; WebGPU is e2e/soak.spec.ts.
+ * test/shipped/shipped-parity.test.ts; WebGPU is e2e/soak.spec.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectorEngine } from '../../src/worker/engine';

@@ -1,7 +1,7 @@
 /**
  * Zoomed search's pure part (src/worker/zoomed-search.ts): which patches zoom and into which window,
  * their boxes relative to it, and views' detections mapped back and merged. Hand-computed cases; the
- * whole search against the PyTorch reference is in test/models/shipped-parity.test.ts.
+ * whole search against the PyTorch reference is in test/shipped/shipped-parity.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { Detection } from '../../src/api/types.js';

@@ -7,9 +7,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManifestError, WebDetrError } from '../../src/errors';
-import { parseManifestText } from '../../src/model/load-package';
-import { parseManifest, type Manifest } from '../../src/model/manifest';
-import { graphsOfPipelines } from '../../src/model/pipeline-graphs';
+import { parseManifestText } from '../../src/package/load-package';
+import { parseManifest, type Manifest } from '../../src/package/manifest';
+import { graphsOfPipelines } from '../../src/package/pipeline-graphs';
 import { planPipelines } from '../../src/worker/pipeline-plan';
 
 const VALID_DIR = 'test/fixtures/manifests/valid';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
-import { bindDims, resolveDims } from '../../src/model/tensor-dims';
+import { bindDims, resolveDims } from '../../src/runtime/tensor-dims';
 
 describe('symbolic manifest dims', () => {
   it('binds a symbol from an input and sizes the outputs that use it (UP-DETR patches)', () => {

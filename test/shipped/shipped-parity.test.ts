@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectorEngine } from '../../src/worker/engine';
 import type { Detection, QueryPatch } from '../../src/api/types';
-import { boxIou } from '../../src/model/merge-views';
+import { boxIou } from '../../src/postprocess/merge-views';
 import { maxAbsDiff, readNpyFloat32 } from '../export/npy';
 import { decodePng } from '../helpers/png';
 import { serveDirectories, type StaticServer } from '../helpers/static-server';

@@ -10,14 +10,14 @@
 import { DeviceLostError, DisposedError, GpuError, InputError } from '../errors.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
 import { createMsDeformAttn } from '../kernels/ms-deform-attn.js';
-import type { ExecutorCounters, ExecutorInput, PackageExecutor, StageTiming } from './executor.js';
-import { isGpuTensor } from './executor.js';
+import type { PackageRunner, RunnerCounters, RunnerInput, StageTiming } from './runner.js';
+import { isGpuTensor } from './runner.js';
 import { createGpuStages } from './gpu-stages.js';
 import { checkGraphSignature } from './graph-signature.js';
 import { createGpuTensorStore, elementCount } from './gpu-tensor-store.js';
-import type { Manifest, Pipeline, Stage } from './manifest.js';
+import type { Manifest, Pipeline, Stage } from '../package/manifest.js';
 import { createOrtWebGpuSessions, preferredLayoutFor, type GraphBytes } from './ort-webgpu.js';
-import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
+import { findPipeline, graphsOfPipelines } from '../package/pipeline-graphs.js';
 import { bindDims } from './tensor-dims.js';
 
 export interface GpuRunnerOptions {
@@ -30,7 +30,8 @@ export interface GpuRunnerOptions {
   adapter?: GPUAdapter;
 }
 
-export type GpuPackageExecutor = PackageExecutor & { readonly device: GPUDevice; readonly adapter: GPUAdapter };
+/** The WebGPU runner: its device is always there, and `adapter` says which adapter runs it. */
+export type GpuPackageRunner = PackageRunner & { readonly device: GPUDevice; readonly adapter: GPUAdapter };
 
 const LABEL = 'package-runner-gpu';
 
@@ -63,7 +64,7 @@ function checkFloat32(manifest: Manifest, pipeline: Pipeline): void {
   }
 }
 
-export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise<GpuPackageExecutor> {
+export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise<GpuPackageRunner> {
   const { manifest } = options;
   const pipelines = new Map<string, Pipeline>(options.pipelines.map((name) => [name, findPipeline(manifest, name)]));
   for (const pipeline of pipelines.values()) checkFloat32(manifest, pipeline);
@@ -102,7 +103,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
   const store = createGpuTensorStore(device, LABEL);
   let symbols: ReadonlyMap<string, number> = new Map();
   const stages = createGpuStages({ device, manifest, sessions, kernel, store, symbols: () => symbols });
-  const counters: ExecutorCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
+  const counters: RunnerCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
   let disposed = false;
   let queue: Promise<unknown> = Promise.resolve();
   const guarded = <T>(work: Promise<T>): Promise<T> =>
@@ -111,7 +112,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
       work.then(resolve, reject).finally(() => inFlight.delete(reject));
     });
 
-  function bindInputs(pipeline: Pipeline, inputs: Record<string, ExecutorInput>): void {
+  function bindInputs(pipeline: Pipeline, inputs: Record<string, RunnerInput>): void {
     // Symbols come from this run's inputs and the tensors it borrows only: a symbol bound by another
     // pipeline (e.g. `patches` of a one-shot run) must not size this pipeline's outputs.
     const next = new Map<string, number>();
@@ -133,7 +134,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     symbols = next;
   }
 
-  async function runStages(pipeline: Pipeline, inputs: Record<string, ExecutorInput>) {
+  async function runStages(pipeline: Pipeline, inputs: Record<string, RunnerInput>) {
     await guarded(withGpuErrorScopes(device, `${pipeline.name}: inputs`, () => {
       for (const name of pipeline.inputs) {
         const tensor = inputs[name];

@@ -1,6 +1,6 @@
-/** Merging views' boxes by NMS (src/model/merge-views.ts): torchvision.ops.nms's rule, hand-computed cases. */
+/** Merging views' boxes by NMS (src/postprocess/merge-views.ts): torchvision.ops.nms's rule, hand-computed cases. */
 import { describe, expect, it } from 'vitest';
-import { boxIou, mergeViews, type ScoredBox } from '../../src/model/merge-views.js';
+import { boxIou, mergeViews, type ScoredBox } from '../../src/postprocess/merge-views.js';
 
 const box = (x0: number, y0: number, x1: number, y1: number, score: number, view = 'whole'): ScoredBox & { view: string } => ({ box: [x0, y0, x1, y1], score, view });
 

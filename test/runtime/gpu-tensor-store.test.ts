@@ -1,6 +1,6 @@
 /** The GPU runner's tensor store on Dawn (Node): stable buffers across frames, read-back, ownership. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createGpuTensorStore } from '../../src/model/gpu-tensor-store';
+import { createGpuTensorStore } from '../../src/runtime/gpu-tensor-store';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu';
 
 describe('createGpuTensorStore', async () => {

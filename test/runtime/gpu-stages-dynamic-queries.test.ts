@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelIntegrityError } from '../../src/errors';
 import { createMsDeformAttn } from '../../src/kernels/ms-deform-attn';
 import { msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference';
-import { createGpuStages } from '../../src/model/gpu-stages';
-import { createGpuTensorStore } from '../../src/model/gpu-tensor-store';
-import type { Manifest, MsDeformAttnStage } from '../../src/model/manifest';
+import { createGpuStages } from '../../src/runtime/gpu-stages';
+import { createGpuTensorStore } from '../../src/runtime/gpu-tensor-store';
+import type { Manifest, MsDeformAttnStage } from '../../src/package/manifest';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu';
 
 const PER_PATCH = 4;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ModelIntegrityError } from '../../src/errors';
-import { parseManifest } from '../../src/model/manifest';
-import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
-import { graphsOfPipelines } from '../../src/model/pipeline-graphs';
+import { parseManifest } from '../../src/package/manifest';
+import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
+import { graphsOfPipelines } from '../../src/package/pipeline-graphs';
 
 describe('CPU runner on a broken package', () => {
   it('a graph that verified but is not ONNX -> ModelIntegrityError(invalid-graph), no session left behind', async () => {

@@ -1,13 +1,13 @@
 /**
- * Raw model outputs -> the public Detection list: the official post-processing (src/model/postprocess.ts)
+ * Raw model outputs -> the public Detection list: the official post-processing (src/postprocess/postprocess.ts)
  * followed by the caller's threshold, class filter and limit. For one-shot runs, queries come in one
  * group per patch (UP-DETR's grouped queries), so each group is post-processed on its own.
  */
 import type { Detection, DetectOptions, RawOutputs } from '../api/types.js';
 import { InputError } from '../errors.js';
-import type { Manifest } from '../model/manifest.js';
-import type { HostTensor } from '../model/executor.js';
-import { postprocessSigmoidTopK, postprocessSoftmax, type ImageSize, type RawDetection } from '../model/postprocess.js';
+import type { Manifest } from '../package/manifest.js';
+import type { HostTensor } from '../runtime/runner.js';
+import { postprocessSigmoidTopK, postprocessSoftmax, type ImageSize, type RawDetection } from './postprocess.js';
 
 export const DEFAULT_THRESHOLD = 0.5;
 export const DEFAULT_MAX_DETECTIONS = 100;

@@ -6,7 +6,7 @@
  */
 import { alignTo } from '../gpu/buffers.js';
 import { InputError } from '../errors.js';
-import type { GpuTensorRef, HostTensor } from './executor.js';
+import type { GpuTensorRef, HostTensor } from './runner.js';
 
 export interface GpuTensor {
   buffer: GPUBuffer;

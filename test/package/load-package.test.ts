@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, ManifestError, ModelFetchError, ModelIntegrityError } from '../../src/errors.js';
-import { loadGraphs, loadManifest, packageFileUrl, resolveManifestUrl } from '../../src/model/load-package.js';
-import type { Manifest } from '../../src/model/manifest.js';
-import type { LoadProgressEvent } from '../../src/model/progress.js';
+import { loadGraphs, loadManifest, packageFileUrl, resolveManifestUrl } from '../../src/package/load-package.js';
+import type { Manifest } from '../../src/package/manifest.js';
+import type { LoadProgressEvent } from '../../src/package/progress.js';
 import { MemoryCache } from '../helpers/memory-cache.js';
 import { serveRoutes, type Route, type StaticServer } from '../helpers/static-server.js';
 

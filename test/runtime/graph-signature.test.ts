@@ -1,5 +1,5 @@
 /**
- * Load-time check that the graphs are what the manifest declares (src/model/graph-signature.ts), on
+ * Load-time check that the graphs are what the manifest declares (src/runtime/graph-signature.ts), on
  * the tiny test package's real ONNX graphs (onnxruntime-web wasm sessions, as the CPU runner makes
  * them): a symbolic manifest dim over a fixed graph axis (where a run binds its symbols), and a fixed
  * one of another size, are rejected at load with ModelIntegrityError('graph-mismatch') naming graph,
@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ModelIntegrityError } from '../../src/errors';
-import { parseManifest, type Dim, type Manifest } from '../../src/model/manifest';
-import type { PackageExecutor } from '../../src/model/executor';
-import { createCpuPackageRunner } from '../../src/model/package-runner-cpu';
+import { parseManifest, type Dim, type Manifest } from '../../src/package/manifest';
+import type { PackageRunner } from '../../src/runtime/runner';
+import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
 import { readPackageGraphs } from '../helpers/package-graphs';
 import { TINY_PACKAGE } from '../helpers/bad-packages';
 
@@ -29,7 +29,7 @@ async function loadError(manifest: Manifest, pipelines: string[]): Promise<unkno
   const graphs = await readPackageGraphs(TINY_PACKAGE, manifest, pipelines);
   const runner = await createCpuPackageRunner({ manifest, graphs, pipelines }).catch((e: unknown) => e);
   if (runner instanceof Error) return runner;
-  await (runner as PackageExecutor).dispose();
+  await (runner as PackageRunner).dispose();
   return undefined;
 }
 

@@ -1,8 +1,8 @@
 /** The element-count check of a deformable-attention stage's operands against its resolved shape. */
 import { describe, expect, it } from 'vitest';
 import { ModelIntegrityError } from '../../src/errors';
-import { checkKernelOperands } from '../../src/model/kernel-operands';
-import type { MsDeformAttnStage } from '../../src/model/manifest';
+import { checkKernelOperands } from '../../src/runtime/kernel-operands';
+import type { MsDeformAttnStage } from '../../src/package/manifest';
 
 const STAGE: MsDeformAttnStage = {
   kind: 'msDeformAttn', name: 'encoder_0', value: 'value', referencePoints: 'reference', samplingOffsets: 'offsets',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cxcywhToPixelBox, postprocessSigmoidTopK, postprocessSoftmax } from '../../src/model/postprocess.js';
+import { cxcywhToPixelBox, postprocessSigmoidTopK, postprocessSoftmax } from '../../src/postprocess/postprocess.js';
 
 const size = { width: 200, height: 100 };
 

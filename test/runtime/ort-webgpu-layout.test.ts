@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseManifest, type Manifest } from '../../src/model/manifest';
-import { preferredLayoutFor } from '../../src/model/ort-webgpu';
+import { parseManifest, type Manifest } from '../../src/package/manifest';
+import { preferredLayoutFor } from '../../src/runtime/ort-webgpu';
 
 const manifestOf = (dir: string): Manifest => parseManifest(JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')));
 const layouts = (manifest: Manifest) => Object.fromEntries(manifest.graphs.map((g) => [g.name, preferredLayoutFor(manifest, g.name)]));

@@ -9,7 +9,7 @@
  */
 import * as ort from 'onnxruntime-web';
 import { ModelIntegrityError, WebGpuUnavailableError } from '../errors.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest } from '../package/manifest.js';
 
 export interface OrtWebGpuSessions {
   sessions: Map<string, ort.InferenceSession>;

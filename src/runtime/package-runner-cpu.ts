@@ -7,15 +7,15 @@
 import * as ort from 'onnxruntime-web';
 import { msDeformAttnFusedReference } from '../kernels/ms-deform-attn-reference.js';
 import { DisposedError, InputError, ModelIntegrityError } from '../errors.js';
-import type { ExecutorCounters, ExecutorInput, HostTensor, PackageExecutor, StageTiming } from './executor.js';
-import { isGpuTensor } from './executor.js';
-import type { Manifest, MsDeformAttnStage, Pipeline } from './manifest.js';
+import type { HostTensor, PackageRunner, RunnerCounters, RunnerInput, StageTiming } from './runner.js';
+import { isGpuTensor } from './runner.js';
+import type { Manifest, MsDeformAttnStage, Pipeline } from '../package/manifest.js';
 import { checkGraphSignature } from './graph-signature.js';
-import { findPipeline, graphsOfPipelines } from './pipeline-graphs.js';
+import { findPipeline, graphsOfPipelines } from '../package/pipeline-graphs.js';
 import { checkKernelOperands } from './kernel-operands.js';
 import { bindDims, resolveDim } from './tensor-dims.js';
 
-export type { HostTensor } from './executor.js';
+export type { HostTensor } from './runner.js';
 
 export interface CpuRunnerOptions {
   manifest: Manifest;
@@ -24,7 +24,10 @@ export interface CpuRunnerOptions {
   pipelines: readonly string[];
 }
 
-export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise<PackageExecutor> {
+/** The CPU runner: host tensors in and out, no device. */
+export type CpuPackageRunner = PackageRunner & { readonly device: undefined };
+
+export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise<CpuPackageRunner> {
   const { manifest } = options;
   const pipelines = new Map<string, Pipeline>(options.pipelines.map((name) => [name, findPipeline(manifest, name)]));
   const sessions = new Map<string, ort.InferenceSession>();
@@ -46,7 +49,7 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     throw error;
   }
   const live = new Map<string, HostTensor>();
-  const counters: ExecutorCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
+  const counters: RunnerCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
   let disposed = false;
 
   function take(name: string): HostTensor {
@@ -92,12 +95,13 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
 
   return {
     backend: 'wasm',
+    device: undefined,
     pipelines: [...pipelines.keys()],
     counters,
     get liveSessions() {
       return sessions.size;
     },
-    async run(pipelineName, inputs: Record<string, ExecutorInput>) {
+    async run(pipelineName, inputs: Record<string, RunnerInput>) {
       if (disposed) throw new DisposedError('CpuPackageRunner');
       const pipeline = pipelines.get(pipelineName);
       if (pipeline === undefined) throw new InputError(`runner was not created for pipeline ${pipelineName}`);

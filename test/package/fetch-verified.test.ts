@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelFetchError, ModelIntegrityError } from '../../src/errors.js';
-import { fetchVerified } from '../../src/model/fetch-verified.js';
-import type { LoadProgressEvent } from '../../src/model/progress.js';
+import { fetchVerified } from '../../src/package/fetch-verified.js';
+import type { LoadProgressEvent } from '../../src/package/progress.js';
 import { MemoryCache } from '../helpers/memory-cache.js';
 import { serveRoutes, type Route, type StaticServer } from '../helpers/static-server.js';
 

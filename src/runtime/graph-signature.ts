@@ -12,7 +12,7 @@
  */
 import type { InferenceSession } from 'onnxruntime-web';
 import { ModelIntegrityError } from '../errors.js';
-import { dimSymbols, stageIo, type Dim, type GraphFile, type Manifest, type Pipeline } from './manifest.js';
+import { dimSymbols, stageIo, type Dim, type GraphFile, type Manifest, type Pipeline } from '../package/manifest.js';
 import { isPlainSymbol } from './tensor-dims.js';
 
 export type SessionSignature = Pick<InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata' | 'outputMetadata'>;

@@ -6,7 +6,7 @@
  */
 import { ModelIntegrityError } from '../errors.js';
 import { tensorSizes } from '../kernels/ms-deform-attn-shape.js';
-import type { MsDeformAttnStage } from './manifest.js';
+import type { MsDeformAttnStage } from '../package/manifest.js';
 
 export type KernelOperandDims = Record<'value' | 'referencePoints' | 'samplingOffsets' | 'attentionLogits', readonly number[]>;
 

@@ -4,7 +4,7 @@
  * manifest schema's: sums of products of symbols and integers.
  */
 import { InputError } from '../errors.js';
-import type { Dim } from './manifest.js';
+import type { Dim } from '../package/manifest.js';
 
 const SYMBOL = /^[a-z][A-Za-z0-9]*$/;
 

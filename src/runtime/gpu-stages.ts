@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-web';
 import { InputError } from '../errors.js';
 import type { MsDeformAttnKernel, PreparedMsDeformAttn } from '../kernels/ms-deform-attn.js';
 import type { GpuTensor, GpuTensorStore } from './gpu-tensor-store.js';
-import type { GraphStage, Manifest, MsDeformAttnStage } from './manifest.js';
+import type { GraphStage, Manifest, MsDeformAttnStage } from '../package/manifest.js';
 import { checkKernelOperands } from './kernel-operands.js';
 import { resolveDim, resolveDims } from './tensor-dims.js';
 
