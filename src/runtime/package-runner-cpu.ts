@@ -1,11 +1,12 @@
 /**
  * Executes a model package's pipelines on the CPU: graph stages with onnxruntime-web's wasm backend,
- * deformable-attention stages with the float64 TypeScript reference kernel. It is the engine's WASM
- * backend (usually on the `detect_single_graph` pipeline), the Node parity harness, and the readable
- * specification of what the WebGPU runner does with the same stages.
+ * deformable-attention stages with the WebAssembly SIMD kernel (or, on request, the float64 TypeScript
+ * reference it is tested against). It is the engine's WASM backend, the Node parity harness, and the
+ * readable specification of what the WebGPU runner does with the same stages.
  */
 import * as ort from 'onnxruntime-web';
 import { msDeformAttnFusedReference } from '../kernels/ms-deform-attn-reference.js';
+import { createMsDeformAttnWasm } from '../kernels/ms-deform-attn-wasm.js';
 import { DisposedError, InputError, ModelIntegrityError } from '../errors.js';
 import type { HostTensor, PackageRunner, RunnerCounters, RunnerInput, StageTiming } from './runner.js';
 import { isGpuTensor } from './runner.js';
@@ -22,6 +23,8 @@ export interface CpuRunnerOptions {
   /** Graph name -> ONNX bytes, at least the graphs `pipelines` use. */
   graphs: ReadonlyMap<string, Uint8Array>;
   pipelines: readonly string[];
+  /** Deformable attention: the WebAssembly kernel (default) or the float64 reference (benchmarks, tests). */
+  msDeformAttn?: 'wasm' | 'reference';
 }
 
 /** The CPU runner: host tensors in and out, no device. */
@@ -30,6 +33,7 @@ export type CpuPackageRunner = PackageRunner & { readonly device: undefined };
 export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise<CpuPackageRunner> {
   const { manifest } = options;
   const pipelines = new Map<string, Pipeline>(options.pipelines.map((name) => [name, findPipeline(manifest, name)]));
+  const wasmKernel = (options.msDeformAttn ?? 'wasm') === 'wasm' ? await createMsDeformAttnWasm() : undefined;
   const sessions = new Map<string, ort.InferenceSession>();
   try {
     for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
@@ -64,14 +68,11 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     const batch = value.dims[0] ?? 1;
     const queries = resolveDim(stage.queries, symbols, `kernel ${stage.name} queries`);
     checkKernelOperands(stage, batch, queries, { value: value.dims, referencePoints: referencePoints.dims, samplingOffsets: samplingOffsets.dims, attentionLogits: attentionLogits.dims });
-    const out = msDeformAttnFusedReference(
-      value.data,
-      referencePoints.data,
-      samplingOffsets.data,
-      attentionLogits.data,
-      { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
-    );
-    live.set(stage.output, { data: Float32Array.from(out), dims: [batch, queries, stage.heads * stage.headDim] });
+    const shape = { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim };
+    const out = wasmKernel
+      ? wasmKernel.fused(value.data, referencePoints.data, samplingOffsets.data, attentionLogits.data, shape)
+      : Float32Array.from(msDeformAttnFusedReference(value.data, referencePoints.data, samplingOffsets.data, attentionLogits.data, shape));
+    live.set(stage.output, { data: out, dims: [batch, queries, stage.heads * stage.headDim] });
     counters.kernelRuns++;
   }
 

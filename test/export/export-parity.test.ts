@@ -54,16 +54,16 @@ async function expectParity(label: string, fixture: Fixture, pipelines: string[]
 }
 
 describe('exported Deformable-DETR packages match the official PyTorch outputs (full size)', () => {
-  it('deformable_plain: split graphs + TS kernel and single graph', async () => {
+  it('deformable_plain: split graphs + wasm kernel and single graph', async () => {
     await expectParity('deformable_plain', exportFixture('deformable_plain'), ['detect', 'detect_single_graph']);
   }, 900_000);
-  it(`deformable_two_stage: split graphs + TS kernel${TWO_STAGE_SINGLE_GRAPH ? ' and single graph' : ' (single graph: WEBDETR_TWO_STAGE_SINGLE_GRAPH=1)'}`, async () => {
+  it(`deformable_two_stage: split graphs + wasm kernel${TWO_STAGE_SINGLE_GRAPH ? ' and single graph' : ' (single graph: WEBDETR_TWO_STAGE_SINGLE_GRAPH=1)'}`, async () => {
     await expectParity('deformable_two_stage', twoStageFixture(), TWO_STAGE_SINGLE_GRAPH ? ['detect', 'detect_single_graph'] : ['detect']);
   }, 900_000);
 });
 
 describe('64x96 split-only packages match our PyTorch reference', () => {
-  it('deformable_refine: split graphs + TS kernel', async () => {
+  it('deformable_refine: split graphs + wasm kernel', async () => {
     await expectParity('deformable_refine 64x96', smallFixture('deformable_refine'), ['detect']);
   }, 900_000);
 
@@ -72,7 +72,7 @@ describe('64x96 split-only packages match our PyTorch reference', () => {
    * 3 levels, a fine-tuned UP-DETR detector).
    */
   for (const derived of ['single-scale-small', 'refine-3-levels-small', 'updetr-detection-small']) {
-    it(`${derived}: split graphs + TS kernel`, async () => {
+    it(`${derived}: split graphs + wasm kernel`, async () => {
       const fixture = smallFixture('deformable_plain', { derived });
       const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
       if (derived.startsWith('single-scale')) expect(manifest.model.singleScale).toBe(true);
