@@ -15,7 +15,7 @@ export interface OverlayBox {
   box: BoxRect;
   color: OverlayColor;
   label: string;
-  /** Paint order (highest on top); query patches have none and lie under their matches. */
+  /** Paint order (highest on top); query patches have none and lie above every match. */
   score?: number;
   /** Query patches are dashed so they read as "what you asked for", not a result. */
   dashed?: boolean;

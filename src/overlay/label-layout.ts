@@ -27,11 +27,12 @@ export function placeLabel(outline: BoxRect, tab: Size, bounds: BoxRect, lineWid
 
 /**
  * Paint order of boxes with their labels: ascending score, so the highest-scored box and its label
- * land on top; items without a score (query patches) below every scored one, as the backdrop of
- * their matches; the highlighted item last of all. Ties keep their input order.
+ * land on top; items without a score (query patches) above every scored one, since they are what
+ * the user edits (their labels and handles must stay visible among many matches); the highlighted
+ * item last of all. Ties keep their input order.
  */
 export function paintOrder(items: readonly { score?: number }[], highlight: number | null): number[] {
-  const key = (i: number) => items[i]?.score ?? -Infinity;
+  const key = (i: number) => items[i]?.score ?? Infinity;
   const order = items.map((_, i) => i).filter((i) => i !== highlight);
   order.sort((a, b) => key(a) - key(b) || a - b);
   if (highlight !== null && highlight >= 0 && highlight < items.length) order.push(highlight);

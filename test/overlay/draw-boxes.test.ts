@@ -36,10 +36,10 @@ describe('placeLabel', () => {
 });
 
 describe('paintOrder', () => {
-  it('paints ascending by score, unscored patches first, ties in input order, the highlight last', () => {
-    const items = [{ score: 0.9 }, { score: 0.3 }, {}, { score: 0.6 }, { score: 0.3 }];
-    expect(paintOrder(items, null)).toEqual([2, 1, 4, 3, 0]);
-    expect(paintOrder(items, 1)).toEqual([2, 4, 3, 0, 1]);
+  it('paints ascending by score, unscored patches above them, ties in input order, the highlight last', () => {
+    const items = [{ score: 0.9 }, { score: 0.3 }, {}, { score: 0.6 }, { score: 0.3 }, {}];
+    expect(paintOrder(items, null)).toEqual([1, 4, 3, 0, 2, 5]);
+    expect(paintOrder(items, 1)).toEqual([4, 3, 0, 2, 5, 1]);
     expect(paintOrder([], null)).toEqual([]);
   });
 });
@@ -107,12 +107,12 @@ describe('drawBoxes', () => {
     expect(calls.filter((c) => c.op === 'fillText').at(-1)?.args[0]).toBe('dog 40%');
   });
 
-  it('draws a patch dashed under its matches, with handles when selected', () => {
+  it('draws a patch dashed above its matches, with handles when selected', () => {
     const { context, calls } = fakeContext();
     const color = patchColor(0);
     drawBoxes(context, [{ box: { x: 50, y: 40, width: 40, height: 40 }, color, label: 'Patch 1', dashed: true, selected: true }, { box: { x: 52, y: 41, width: 40, height: 40 }, color, label: 'P1 80%', score: 0.8 }], view);
-    expect(calls.filter((c) => c.op === 'fillText').map((c) => c.args[0])).toEqual(['Patch 1', 'P1 80%']);
-    expect(calls.find((c) => c.op === 'setLineDash')?.args[0]).toEqual(view.style.dash);
+    expect(calls.filter((c) => c.op === 'fillText').map((c) => c.args[0])).toEqual(['P1 80%', 'Patch 1']);
+    expect(calls.filter((c) => c.op === 'setLineDash').map((c) => c.args[0])).toEqual([[], [], view.style.dash, []]);
     // Four corner handles plus one label tab per box.
     expect(calls.filter((c) => c.op === 'fillRect')).toHaveLength(4 + 2);
   });
