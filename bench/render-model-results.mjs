@@ -1,9 +1,9 @@
 /**
  * Renders a full-model benchmark results object (bench/run-model-bench.mjs) as markdown
- * (bench/MODELS.md), an SVG bar chart and the README's "Benchmarks" section. Pure functions of the
+ * (bench/MODELS.md), an SVG bar chart and bench/README.md's "Latest full-model run" section. Pure functions of the
  * results (unit-tested in test/bench/render-model-results.test.ts); re-render from a saved file with
  *
- *   node bench/render-model-results.mjs bench/results/<file>-models.json   (MODELS.md, SVG, README section)
+ *   node bench/render-model-results.mjs bench/results/<file>-models.json   (MODELS.md, SVG, bench/README.md section)
  *   node bench/render-model-results.mjs <file>.json --page OFFICIAL         (bench/OFFICIAL.md and the SVG only)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,8 +28,8 @@ const GROUP_LABELS = {
 // Models with a row in the headline, per-implementation, stage and op tables: the main ones and the official-format
 // variants (their own page, or MODELS.md with --official); scaling points only have the scaling tables.
 const tabled = (m) => m.role === 'main' || m.role === 'official';
-const README_START = '<!-- bench:models:start -->';
-const README_END = '<!-- bench:models:end -->';
+const SUMMARY_START = '<!-- bench:models:start -->';
+const SUMMARY_END = '<!-- bench:models:end -->';
 
 /** Milliseconds, short: 850 ms, 12.3 s, 1 234 s. */
 export function formatMs(ms) {
@@ -306,10 +306,13 @@ export function renderModelSvg(results) {
   return `${out.join('\n')}\n`;
 }
 
-/** The README's "Benchmarks" section, replaced between its markers (added before "## Layout" the first time). */
-export function replaceReadmeSection(readme, results, links) {
+/**
+ * bench/README.md's "Latest full-model run" between its markers (appended under that heading when the markers are
+ * missing); links are relative to bench/.
+ */
+export function replaceSummarySection(markdown, results, links) {
   const body = [
-    README_START,
+    SUMMARY_START,
     `Latest full-model run (\`npm run bench\`${results.quick ? ' --quick' : ''}): **${adapterName(results)}**, ${results.date.slice(0, 10)}, ${loadLine(results)}.${isSwiftShader(results) ? ' CPU-emulation figures: compare the implementations with each other, never read them as GPU speed.' : ''} (a) our split pipeline with the WGSL kernel on WebGPU, (b) the single-graph export on onnxruntime-web WebGPU, (c) the same single graph on onnxruntime-web WASM; time ratios a/b and a/c, lower is better for (a).`,
     '',
     headlineTable(results),
@@ -319,17 +322,15 @@ export function replaceReadmeSection(readme, results, links) {
     `![frame times](${links.svg})`,
     '',
     `Stages, per-op profile and scaling: [${links.page}](${links.page}); raw: [${basename(links.json)}](${links.json}).`,
-    README_END,
+    SUMMARY_END,
   ].join('\n');
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start >= 0 && end > start) return readme.slice(0, start) + body + readme.slice(end + README_END.length);
-  const anchor = readme.indexOf('\n## Layout');
-  const section = `\n## Benchmarks\n\n${body}\n`;
-  return anchor >= 0 ? readme.slice(0, anchor) + section + readme.slice(anchor) : `${readme.trimEnd()}\n${section}`;
+  const start = markdown.indexOf(SUMMARY_START);
+  const end = markdown.indexOf(SUMMARY_END);
+  if (start >= 0 && end > start) return markdown.slice(0, start) + body + markdown.slice(end + SUMMARY_END.length);
+  return `${markdown.trimEnd()}\n\n## Latest full-model run\n\n${body}\n`;
 }
 
-/** The default page: MODELS.md, and the only one that also rewrites the README's "Benchmarks" section. */
+/** The default page: MODELS.md, and the only one that also rewrites bench/README.md's latest-run section. */
 export const MAIN_PAGE = 'MODELS';
 
 /** The adapter in a results file name: 'google-swiftshader' (the kernel benchmark's files use it too). */
@@ -344,9 +345,9 @@ export function resultFileBase(results, page = MAIN_PAGE) {
 }
 
 /**
- * Writes a run's SVG, its page bench/<page>.md and, for the main page only, the README section; the JSON too
+ * Writes a run's SVG, its page bench/<page>.md and, for the main page only, bench/README.md's latest-run section; the JSON too
  * unless `json` is false (re-rendering a saved file). A separate page (e.g. --page OFFICIAL for a run of the
- * official-format variants alone) leaves MODELS.md and the README as they are. Returns the paths written.
+ * official-format variants alone) leaves MODELS.md and bench/README.md as they are. Returns the paths written.
  */
 export function writeModelPages(repoRoot, results, { page = MAIN_PAGE, base = resultFileBase(results, page), json = true } = {}) {
   const benchDir = join(repoRoot, 'bench');
@@ -360,8 +361,8 @@ export function writeModelPages(repoRoot, results, { page = MAIN_PAGE, base = re
   write(`bench/results/${base}.svg`, renderModelSvg(results));
   write(`bench/${page}.md`, renderModelMarkdown(results, { json: `results/${base}.json`, svg: `results/${base}.svg` }));
   if (page === MAIN_PAGE) {
-    const links = { json: `bench/results/${base}.json`, svg: `bench/results/${base}.svg`, page: `bench/${page}.md` };
-    write('README.md', replaceReadmeSection(readFileSync(join(repoRoot, 'README.md'), 'utf8'), results, links));
+    const links = { json: `results/${base}.json`, svg: `results/${base}.svg`, page: `${page}.md` };
+    write('bench/README.md', replaceSummarySection(readFileSync(join(repoRoot, 'bench', 'README.md'), 'utf8'), results, links));
   }
   return written;
 }

@@ -224,7 +224,7 @@ test.describe('webdetr CLI from an installed package', () => {
     expect(files).toEqual(expect.arrayContaining(['bin/webdetr.mjs', 'cli/run-detect.mjs', 'cli/server.mjs', 'dist/cli/index.html']));
     expect(files.some((f) => f.startsWith('src/') || f.startsWith('cli/page/'))).toBe(false);
 
-    // node_modules/webdetr holding exactly those files; Playwright beside it, as the README says.
+    // node_modules/webdetr holding exactly those files; Playwright beside it, as docs/cli.md says.
     const project = join(work, 'installed');
     const installed = join(project, 'node_modules', 'webdetr');
     for (const file of files) {

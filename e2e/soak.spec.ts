@@ -26,7 +26,7 @@ const FRAMES = roundToPeriod(Number(process.env.WEBDETR_SOAK_FRAMES ?? 100));
 const WASM_FRAMES = roundToPeriod(Number(process.env.WEBDETR_SOAK_WASM_FRAMES ?? Math.min(FRAMES, 75)));
 const SAMPLE_EVERY = FRAMES >= 1000 ? 100 : PERIOD;
 const WARMUP_FRAMES = 2 * PERIOD;
-/** JS heap growth allowed after warm-up, after a forced GC (measured: see README). */
+/** JS heap growth allowed after warm-up, after a forced GC (measured: see docs/api.md, soak). */
 const HEAP_BOUND_BYTES = 1 << 20;
 /** WEBDETR_SOAK_VERBOSE=1 logs every call's time. */
 const VERBOSE = process.env.WEBDETR_SOAK_VERBOSE === '1';

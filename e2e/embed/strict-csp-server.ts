@@ -2,7 +2,7 @@
  * A tiny static server for the embed specs that sends a strict Content-Security-Policy header with
  * every response (pages, the bundle, its worker, the wasm, the models): no inline script or style,
  * no eval, only 'wasm-unsafe-eval' for onnxruntime-web. Requests are recorded, so a spec can count
- * downloads. The policy is the one README.md documents for the embed.
+ * downloads. The policy is the one docs/embed.md documents.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';

@@ -16,7 +16,7 @@ export function describeLoadError(error: unknown, url: string): string {
   const status = (error as { status?: number }).status;
   const message = error instanceof Error ? error.message : String(error);
   if (code === 'model-fetch' && status === 404) {
-    return `No model package at ${url} (HTTP 404). The bundled models may not be built yet: open this page with ?model=<URL of a model package's manifest.json> (see the README's "Demo" section).`;
+    return `No model package at ${url} (HTTP 404). The bundled models may not be built yet: open this page with ?model=<URL of a model package's manifest.json> (see docs/demo.md).`;
   }
   if (code === 'model-fetch') return `Could not download the model from ${url}: ${message}`;
   if (code === 'invalid-manifest') return `${url} is not a valid webdetr model package: ${message}`;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs module without types
-import { formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceReadmeSection, resultFileBase, writeModelPages } from '../../bench/render-model-results.mjs';
+import { formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceSummarySection, resultFileBase, writeModelPages } from '../../bench/render-model-results.mjs';
 import { summarize } from '../../bench/kernels/stats.js';
 import { groupTimes, medianByKey, stageGroup } from '../../bench/models/stage-groups.js';
 
@@ -92,7 +92,7 @@ describe('model benchmark rendering', () => {
     expect(h.largestStage).toEqual({ group: 'backbone', ms: 500, fraction: 0.5 });
   });
 
-  it('labels SwiftShader as CPU emulation in the markdown, the chart and the README section', () => {
+  it('labels SwiftShader as CPU emulation in the markdown, the chart and the bench README section', () => {
     const results = fakeResults();
     const markdown = renderModelMarkdown(results, { json: 'results/x.json', svg: 'results/x.svg' });
     expect(markdown).toContain('CPU emulation');
@@ -103,29 +103,30 @@ describe('model benchmark rendering', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('CPU emulation');
     expect((svg.match(/<rect x="150"/g) ?? []).length).toBe(3);
-    const readme = '# x\n\n## Measured\n\ntext\n\n## Layout\n\nmore\n';
-    const once = replaceReadmeSection(readme, results, { json: 'bench/results/x.json', svg: 'bench/results/x.svg', page: 'bench/MODELS.md' });
-    expect(once.indexOf('## Benchmarks')).toBeLessThan(once.indexOf('## Layout'));
+    const readme = '# Benchmarks\n\ntext\n';
+    const once = replaceSummarySection(readme, results, { json: 'results/x.json', svg: 'results/x.svg', page: 'MODELS.md' });
+    expect(once.indexOf('text')).toBeLessThan(once.indexOf('## Latest full-model run'));
+    expect(once).toContain('![frame times](results/x.svg)');
     expect(once).toContain('google / swiftshader (SwiftShader: CPU emulation of a GPU, not GPU speed)');
-    const twice = replaceReadmeSection(once, results, { json: 'bench/results/x.json', svg: 'bench/results/x.svg', page: 'bench/MODELS.md' });
+    const twice = replaceSummarySection(once, results, { json: 'results/x.json', svg: 'results/x.svg', page: 'MODELS.md' });
     expect(twice).toBe(once);
   });
 
-  it('writes MODELS.md and the README for the main page, and a separate page without touching either', () => {
+  it('writes MODELS.md and bench/README.md for the main page, and a separate page without touching either', () => {
     const repo = mkdtempSync(join(tmpdir(), 'webdetr-bench-'));
     try {
       mkdirSync(join(repo, 'bench'));
-      writeFileSync(join(repo, 'README.md'), '# x\n\n## Layout\n');
+      writeFileSync(join(repo, 'bench', 'README.md'), '# Benchmarks\n');
       const results = fakeResults();
       expect(resultFileBase(results)).toBe('2026-11-23-google-swiftshader-models');
       expect(writeModelPages(repo, results)).toEqual(['bench/results/2026-11-23-google-swiftshader-models.json',
-        'bench/results/2026-11-23-google-swiftshader-models.svg', 'bench/MODELS.md', 'README.md']);
-      const readme = readFileSync(join(repo, 'README.md'), 'utf8');
-      expect(readme).toContain('## Benchmarks');
+        'bench/results/2026-11-23-google-swiftshader-models.svg', 'bench/MODELS.md', 'bench/README.md']);
+      const readme = readFileSync(join(repo, 'bench', 'README.md'), 'utf8');
+      expect(readme).toContain('## Latest full-model run');
       const models = readFileSync(join(repo, 'bench', 'MODELS.md'), 'utf8');
       expect(writeModelPages(repo, results, { page: 'OFFICIAL' })).toEqual(['bench/results/2026-11-23-google-swiftshader-official.json',
         'bench/results/2026-11-23-google-swiftshader-official.svg', 'bench/OFFICIAL.md']);
-      expect(readFileSync(join(repo, 'README.md'), 'utf8')).toBe(readme);
+      expect(readFileSync(join(repo, 'bench', 'README.md'), 'utf8')).toBe(readme);
       expect(readFileSync(join(repo, 'bench', 'MODELS.md'), 'utf8')).toBe(models);
       expect(readFileSync(join(repo, 'bench', 'OFFICIAL.md'), 'utf8')).toContain('(results/2026-11-23-google-swiftshader-official.json)');
       expect(JSON.parse(readFileSync(join(repo, 'bench', 'results', '2026-11-23-google-swiftshader-official.json'), 'utf8'))).toEqual(results);
