@@ -47,6 +47,19 @@ export function resolveDetectOptions(manifest: Manifest, options: DetectOptions 
   return { threshold, maxDetections, classes, raw: options.raw ?? false };
 }
 
+/** The package's logits and boxes (manifest output.logits / output.boxes) among a pipeline's outputs. */
+export interface ModelOutputs {
+  logits: HostTensor;
+  boxes: HostTensor;
+}
+
+export function modelOutputs(manifest: Manifest, pipeline: string, outputs: Record<string, HostTensor>): ModelOutputs {
+  const logits = outputs[manifest.output.logits];
+  const boxes = outputs[manifest.output.boxes];
+  if (logits === undefined || boxes === undefined) throw new InputError(`pipeline ${pipeline} gave no logits/boxes`);
+  return { logits, boxes };
+}
+
 /** [1, Q, C] logits + [1, Q, 4] boxes -> query count and class count, checked. */
 export function outputShape(logits: HostTensor, boxes: HostTensor): { queries: number; classes: number } {
   const queries = logits.dims[1] ?? 0;

@@ -1,28 +1,28 @@
 /**
- * The detector engine: everything behind one loaded model, in the worker that owns the GPU. It picks
- * the backend, loads the graphs that backend needs, preprocesses pixels (WGSL bilinear kernels on
- * WebGPU, their TypeScript reference on WASM), runs the package's pipelines through a
- * PackageRunner, and post-processes. Calls are serialized: they share GPU buffers.
+ * The detector engine: everything behind one loaded model, in the worker that owns the GPU. `create`
+ * loads the package, picks the backend and builds what runs it: a PackageRunner, the Preprocessor on
+ * the same device (WGSL bilinear kernels on WebGPU, their TypeScript reference on WASM) and, for
+ * packages that have it, zoomed search. A call then reads as its story: resolve the image,
+ * preprocess, run the pipelines, post-process. Calls are serialized: they share GPU buffers.
  */
-import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
+import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDetections, PreparedImage, QueryPatch } from '../api/types.js';
 import { DisposedError, GpuError, InputError } from '../errors.js';
-import { withGpuErrorScopes } from '../gpu/error-scope.js';
-import type { RunnerInput, HostTensor, PackageRunner } from '../runtime/runner.js';
+import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../package/load-package.js';
 import type { Manifest } from '../package/manifest.js';
-import { isBoxQueryPatch } from '../package/query-patch.js';
+import { DEFAULT_THRESHOLD, detectionsOf, modelOutputs, rawOutputs, resolveDetectOptions } from '../postprocess/detections.js';
 import { chooseBackend } from '../runtime/backend-choice.js';
-import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
-import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
-import { imageTensorCpu, patchTensorCpu, windowTensorCpu } from './preprocess-cpu.js';
-import { createGpuPreprocessor, type GpuPreprocessor } from './preprocess-gpu.js';
-import { DEFAULT_THRESHOLD, detectionsOf, rawOutputs, resolveDetectOptions, type ResolvedDetectOptions } from '../postprocess/detections.js';
-import { addStages, emptyTimings } from './timings.js';
-import { planPipelines, type PipelinePlan, type ZoomPipelines } from './pipeline-plan.js';
-import { mergedDetections, planZoom, viewCandidates, type ViewCandidate, type ZoomPlan } from './zoomed-search.js';
-import { WHOLE_IMAGE, type RelativeRect } from '../geometry/zoom-windows.js';
 import { createRunner, describeBackend } from '../runtime/create-runner.js';
-import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
+import type { PackageRunner } from '../runtime/runner.js';
+import { ImageEncoding } from './image-encoding.js';
+import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
+import { fillPatchSlots, patchRects } from './patches.js';
+import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
+import { createCpuPreprocessor } from './preprocess-cpu.js';
+import { createGpuPreprocessor } from './preprocess-gpu.js';
+import type { Preprocessor } from './preprocessor.js';
+import { addStages, emptyTimings } from './timings.js';
+import { createZoomedSearch, type ZoomedSearch } from './zoomed-search.js';
 
 export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
   model: string;
@@ -35,17 +35,46 @@ export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
 
 export type ImageRef = EnginePixels | number;
 
-/** Zoomed search post-processes each view's boxes relative to it (a 1x1 image) and keeps them all until the merge. */
-const UNIT_SIZE = { width: 1, height: 1 };
-const DESCRIPTORS = 'patch_descriptors';
-const allOf = (options: ResolvedDetectOptions): ResolvedDetectOptions => ({ ...options, maxDetections: Number.MAX_SAFE_INTEGER });
+/** What runs one loaded package, built by DetectorEngine.create. */
+interface EngineParts {
+  plan: PipelinePlan;
+  runner: PackageRunner;
+  preprocessor: Preprocessor;
+  /** One-shot packages: their image pipeline, and which image's encoding the runner holds. */
+  encoding: ImageEncoding | undefined;
+  /** Packages with input.queryPatch.zoom. */
+  zoom: ZoomedSearch | undefined;
+  /** WebGPU: every buffer and texture on the device, for stats(). */
+  ledger: GpuLedger | undefined;
+  wasmMemoryBytes: () => number | undefined;
+}
+
+/** What the page learns about the loaded package (Detector.model). */
+function modelInfo(manifest: Manifest, plan: PipelinePlan, downloadBytes: number): ModelInfo {
+  const { height, width } = manifest.input.sizePolicy;
+  return {
+    family: manifest.model.family,
+    variant: manifest.model.variant,
+    classNames: [...manifest.output.classNames],
+    inputSize: { width, height },
+    oneShot: plan.oneShot !== undefined,
+    detection: plan.detect !== undefined,
+    maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,
+    ...(plan.oneShot?.zoom !== undefined ? { zoom: { ...plan.oneShot.zoom.spec } } : {}),
+    scoreThreshold: manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD,
+    downloadBytes,
+  };
+}
 
 export class DetectorEngine {
   private readonly images = new ImageStore();
-  /** The image whose encoder memory the runner holds (one-shot re-queries reuse it). */
-  private encodedImageId: number | undefined;
-  /** The image whose pixels the GPU preprocessor's texture holds (patch crops read it). */
-  private uploadedImageId: number | undefined;
+  private readonly plan: PipelinePlan;
+  private readonly runner: PackageRunner;
+  private readonly preprocessor: Preprocessor;
+  private readonly encoding: ImageEncoding | undefined;
+  private readonly zoom: ZoomedSearch | undefined;
+  private readonly ledger: GpuLedger | undefined;
+  private readonly wasmMemoryBytes: () => number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private uncapturedErrors = 0;
@@ -54,14 +83,16 @@ export class DetectorEngine {
     readonly manifest: Manifest,
     readonly backend: BackendInfo,
     readonly model: ModelInfo,
-    private readonly plan: PipelinePlan,
-    private readonly runner: PackageRunner,
-    private readonly device: GPUDevice | undefined,
-    private readonly gpuPreprocess: GpuPreprocessor | undefined,
-    private readonly ledger: GpuLedger | undefined,
-    private readonly wasmMemoryBytes: () => number | undefined,
+    parts: EngineParts,
   ) {
-    device?.addEventListener('uncapturederror', () => this.uncapturedErrors++);
+    this.plan = parts.plan;
+    this.runner = parts.runner;
+    this.preprocessor = parts.preprocessor;
+    this.encoding = parts.encoding;
+    this.zoom = parts.zoom;
+    this.ledger = parts.ledger;
+    this.wasmMemoryBytes = parts.wasmMemoryBytes;
+    this.runner.device?.addEventListener('uncapturederror', () => this.uncapturedErrors++);
   }
 
   static async create(options: EngineOptions): Promise<DetectorEngine> {
@@ -73,38 +104,33 @@ export class DetectorEngine {
     const runner = await createRunner(choice, manifest, loaded.graphs, plan.pipelines);
     // From here on every buffer and texture on the device is counted (stats()); the preprocessor's too.
     const ledger = runner.device === undefined ? undefined : trackGpuObjects(runner.device);
-    let gpuPreprocess: GpuPreprocessor | undefined;
+    let preprocessor: Preprocessor;
     try {
-      if (runner.device !== undefined) gpuPreprocess = await createGpuPreprocessor(runner.device, manifest);
+      preprocessor = runner.device === undefined ? createCpuPreprocessor(manifest) : await createGpuPreprocessor(runner.device, manifest);
     } catch (error) {
       await runner.dispose();
       ledger?.dispose();
       throw error;
     }
+    const oneShot = plan.oneShot;
+    const encoding = oneShot === undefined ? undefined : new ImageEncoding(runner, oneShot.image);
+    const zoom =
+      oneShot?.zoom === undefined || encoding === undefined
+        ? undefined
+        : createZoomedSearch({ manifest, runner, preprocessor, encoding, pipelines: oneShot.zoom, queriesPerPatch: oneShot.queriesPerPatch });
     const backend: BackendInfo = {
       name: choice.name,
       description: describeBackend(choice),
       reason: choice.reason,
     };
-    const { height, width } = manifest.input.sizePolicy;
-    const model: ModelInfo = {
-      family: manifest.model.family,
-      variant: manifest.model.variant,
-      classNames: [...manifest.output.classNames],
-      inputSize: { width, height },
-      oneShot: plan.oneShot !== undefined,
-      detection: plan.detect !== undefined,
-      maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,
-      ...(plan.oneShot?.zoom !== undefined ? { zoom: { ...plan.oneShot.zoom.spec } } : {}),
-      scoreThreshold: manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD,
-      downloadBytes: loaded.bytes,
-    };
-    return new DetectorEngine(manifest, backend, model, plan, runner, runner.device, gpuPreprocess, ledger, options.wasmMemoryBytes ?? (() => undefined));
+    const model = modelInfo(manifest, plan, loaded.bytes);
+    const wasmMemoryBytes = options.wasmMemoryBytes ?? (() => undefined);
+    return new DetectorEngine(manifest, backend, model, { plan, runner, preprocessor, encoding, zoom, ledger, wasmMemoryBytes });
   }
 
   /** The GPUDevice this engine runs on (WebGPU backend), for the worker's test hooks. */
   get gpuDevice(): GPUDevice | undefined {
-    return this.device;
+    return this.runner.device;
   }
 
   get counters() {
@@ -148,7 +174,7 @@ export class DetectorEngine {
     this.disposed = true;
     await this.queue.catch(() => undefined);
     this.images.dispose();
-    this.gpuPreprocess?.dispose();
+    this.preprocessor.dispose();
     await this.runner.dispose();
     this.ledger?.dispose();
   }
@@ -167,9 +193,8 @@ export class DetectorEngine {
         // dropped its buffers, so the image's encoding is gone, and the texture goes too. The next
         // call starts clean instead of failing on a half-made state.
         if (error instanceof GpuError) {
-          this.gpuPreprocess?.reset();
-          this.uploadedImageId = undefined;
-          this.encodedImageId = undefined;
+          this.preprocessor.reset();
+          this.encoding?.forget();
         }
         throw error;
       }
@@ -185,14 +210,6 @@ export class DetectorEngine {
     return { stored: this.images.add(image), temporary: true };
   }
 
-  private imageInput(stored: StoredImage): RunnerInput {
-    if (this.gpuPreprocess) {
-      this.uploadedImageId = stored.prepared.id;
-      return this.gpuPreprocess.image(stored.pixels);
-    }
-    return imageTensorCpu(this.images.rgba(stored), this.manifest);
-  }
-
   private async runDetect(image: ImageRef, options?: DetectOptions): Promise<DetectionResult> {
     this.checkLive();
     const pipeline = this.plan.detect;
@@ -204,16 +221,14 @@ export class DetectorEngine {
     const { stored, temporary } = this.resolveImage(image);
     try {
       const timings = emptyTimings();
-      const input = await this.preprocess(stored, () => this.imageInput(stored));
+      const input = await this.preprocessor.image(stored);
       timings.preprocess = performance.now() - started;
       const result = await this.runner.run(pipeline, { image: input });
       // The detection pipeline overwrites encoder tensors a one-shot re-query would read.
-      this.encodedImageId = undefined;
+      this.encoding?.forget();
       addStages(timings, result.stages);
       const post = performance.now();
-      const logits = result.outputs[this.manifest.output.logits];
-      const boxes = result.outputs[this.manifest.output.boxes];
-      if (logits === undefined || boxes === undefined) throw new InputError(`pipeline ${pipeline} gave no logits/boxes`);
+      const { logits, boxes } = modelOutputs(this.manifest, pipeline, result.outputs);
       const size = { width: stored.prepared.width, height: stored.prepared.height };
       const detections = detectionsOf(this.manifest, logits, boxes, size, resolved);
       timings.postprocess = performance.now() - post;
@@ -233,57 +248,37 @@ export class DetectorEngine {
   private async runOneShot(image: ImageRef, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult> {
     this.checkLive();
     const plan = this.plan.oneShot;
-    if (plan === undefined) throw new InputError('this model has no query-patch branch; one-shot detection needs a one-shot (UP-DETR) package');
+    const encoding = this.encoding;
+    if (plan === undefined || encoding === undefined) throw new InputError('this model has no query-patch branch; one-shot detection needs a one-shot (UP-DETR) package');
     const resolved = resolveDetectOptions(this.manifest, options);
-    if (options?.zoom === true && plan.zoom === undefined) throw new InputError('zoom: true, but this package has no zoomed search (manifest input.queryPatch.zoom)');
-    const zoom = options?.zoom === false ? undefined : plan.zoom;
+    if (options?.zoom === true && this.zoom === undefined) throw new InputError('zoom: true, but this package has no zoomed search (manifest input.queryPatch.zoom)');
+    const zoom = options?.zoom === false ? undefined : this.zoom;
     const started = performance.now();
     const { stored, temporary } = this.resolveImage(image);
     try {
       const size = { width: stored.prepared.width, height: stored.prepared.height };
       const given = patchRects(patches, size, this.model.maxPatches);
-      const rects = fillPatchSlots(given, plan.patchSlots);
       const timings = emptyTimings();
-      const zoomPlan = zoom === undefined ? undefined : planZoom(given, size, zoom.spec);
       // Windows first, the whole image last: re-queries of large patches then reuse its encoding.
-      const windowCandidates = zoom !== undefined && zoomPlan !== undefined ? await this.searchWindows(plan.image, stored, zoom, zoomPlan, resolved, timings) : undefined;
-      const reused = !temporary && this.encodedImageId === stored.prepared.id;
+      const zoomed = await zoom?.search(stored, given, resolved, timings);
+      const reused = !temporary && encoding.holds(stored.prepared.id);
       const preprocessStarted = performance.now();
-      const { imageInput, patchInput } = await this.preprocess(stored, () => {
-        const image = reused ? undefined : this.imageInput(stored);
-        let patchTensor: RunnerInput;
-        const spec = this.manifest.input.queryPatch;
-        if (spec !== undefined && isBoxQueryPatch(spec)) {
-          // The model pools its own image features over the rectangles: no pixels, no crops.
-          patchTensor = patchBoxTensor(rects, size);
-        } else if (this.gpuPreprocess) {
-          this.ensureUploaded(stored);
-          patchTensor = this.gpuPreprocess.patches(rects);
-        } else {
-          patchTensor = patchTensorCpu(this.images.rgba(stored), rects, this.manifest);
-        }
-        return { imageInput: image, patchInput: patchTensor };
-      });
+      const imageInput = reused ? undefined : await this.preprocessor.image(stored);
+      const patchInput = await this.preprocessor.patches(stored, fillPatchSlots(given, plan.patchSlots));
       timings.preprocess += performance.now() - preprocessStarted;
-      if (imageInput !== undefined) await this.encode(plan.image, imageInput, timings, temporary ? undefined : stored.prepared.id);
+      if (imageInput !== undefined) await encoding.encode(imageInput, timings, temporary ? undefined : stored.prepared.id);
       const result = await this.runner.run(plan.patches, { patches: patchInput });
       addStages(timings, result.stages);
       const post = performance.now();
-      const { logits, boxes } = this.modelOutputs(plan.patches, result.outputs);
+      const outputs = modelOutputs(this.manifest, plan.patches, result.outputs);
       const perPatch = plan.queriesPerPatch;
-      const results = patches.map((patch, index): PatchDetections => {
-        if (zoom === undefined) {
-          return { patch: { ...patch }, detections: detectionsOf(this.manifest, logits, boxes, size, resolved, index * perPatch, perPatch), views: 1 };
-        }
-        // With zoom on, every patch's boxes are clamped to the image and merged by NMS, as the reference does.
-        const whole = viewCandidates(detectionsOf(this.manifest, logits, boxes, UNIT_SIZE, allOf(resolved), index * perPatch, perPatch), WHOLE_IMAGE);
-        const windows = windowCandidates?.get(index) ?? [];
-        return {
-          patch: { ...patch },
-          detections: mergedDetections([...whole, ...windows], zoom.spec.nmsIou, resolved.maxDetections, size),
-          views: windowCandidates?.has(index) === true ? 1 + (zoomPlan?.windows.length ?? 0) : 1,
-        };
-      });
+      const results = patches.map((patch, index): PatchDetections => ({
+        patch: { ...patch },
+        ...(zoomed?.patch(index, outputs) ?? {
+          detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
+          views: 1,
+        }),
+      }));
       timings.postprocess = performance.now() - post;
       timings.total = performance.now() - started;
       return {
@@ -292,119 +287,10 @@ export class DetectorEngine {
         backend: this.backend,
         imageSize: size,
         reusedImageFeatures: reused,
-        ...(resolved.raw ? { raw: rawOutputs(logits, boxes, patches.length * perPatch) } : {}),
+        ...(resolved.raw ? { raw: rawOutputs(outputs.logits, outputs.boxes, patches.length * perPatch) } : {}),
       };
     } finally {
       if (temporary) this.images.release(stored.prepared.id);
     }
-  }
-
-  /**
-   * Zoomed search's window views: per window holding small patches, encode it and pool their descriptors
-   * there; then, in every window, decode all of them. Returns each small patch's candidates from all
-   * windows (boxes relative to the image). Leaves no image encoded.
-   */
-  private async searchWindows(imagePipeline: string, stored: StoredImage, zoom: ZoomPipelines, zoomPlan: ZoomPlan, resolved: ResolvedDetectOptions, timings: StageTimings): Promise<Map<number, ViewCandidate[]>> {
-    const { windows, groups, zoomed, windowBoxes } = zoomPlan;
-    const descriptorParts: HostTensor[] = [];
-    let encoded: number | undefined;
-    let first = 0;
-    for (const group of groups) {
-      await this.encodeWindow(imagePipeline, stored, windows[group.window] ?? WHOLE_IMAGE, timings);
-      encoded = group.window;
-      // The groups' rows of windowBoxes are contiguous (zoomed = the groups concatenated).
-      const count = group.patches.length;
-      const boxes: HostTensor = { data: windowBoxes.data.slice(4 * first, 4 * (first + count)), dims: [1, count, 4] };
-      first += count;
-      const result = await this.runner.run(zoom.describe, { patches: boxes });
-      addStages(timings, result.stages);
-      const part = result.outputs[DESCRIPTORS];
-      if (part === undefined) throw new InputError(`pipeline ${zoom.describe} gave no ${DESCRIPTORS}`);
-      descriptorParts.push(part);
-    }
-    const width = descriptorParts[0]?.dims[2] ?? 0;
-    const descriptors: HostTensor = { data: new Float32Array(zoomed.length * width), dims: [1, zoomed.length, width] };
-    let offset = 0;
-    for (const part of descriptorParts) {
-      descriptors.data.set(part.data, offset);
-      offset += part.data.length;
-    }
-    const known: Record<string, HostTensor> = { [DESCRIPTORS]: descriptors, patches: windowBoxes };
-    // The package says which of the two it reads (the patch boxes only when its queries or head weigh sizes).
-    const inputs = Object.fromEntries((this.manifest.pipelines.find((p) => p.name === zoom.fromDescriptors)?.inputs ?? []).map((name) => {
-      const tensor = known[name];
-      if (tensor === undefined) throw new InputError(`pipeline ${zoom.fromDescriptors} reads ${name}; zoomed search passes only ${Object.keys(known).join(' and ')}`);
-      return [name, tensor];
-    }));
-    const candidates = new Map<number, ViewCandidate[]>(zoomed.map((index) => [index, []]));
-    // The window encoded last is searched first: one encoding fewer.
-    const order = windows.map((_, index) => index).sort((a, b) => Number(b === encoded) - Number(a === encoded));
-    const perPatch = this.plan.oneShot?.queriesPerPatch ?? 0;
-    // Thresholding before the merge keeps the same boxes: NMS only lets higher scores suppress lower ones.
-    const all = allOf(resolved);
-    for (const index of order) {
-      const window = windows[index] ?? WHOLE_IMAGE;
-      if (index !== encoded) await this.encodeWindow(imagePipeline, stored, window, timings);
-      encoded = index;
-      const result = await this.runner.run(zoom.fromDescriptors, inputs);
-      addStages(timings, result.stages);
-      const { logits, boxes } = this.modelOutputs(zoom.fromDescriptors, result.outputs);
-      zoomed.forEach((patch, j) => {
-        candidates.get(patch)?.push(...viewCandidates(detectionsOf(this.manifest, logits, boxes, UNIT_SIZE, all, j * perPatch, perPatch), window));
-      });
-    }
-    return candidates;
-  }
-
-  /** Crops `window` of the image, stretched to the model input, and runs the image pipeline on it. */
-  private async encodeWindow(imagePipeline: string, stored: StoredImage, window: RelativeRect, timings: StageTimings): Promise<void> {
-    const { width, height } = stored.prepared;
-    const rect = [window[0] * width, window[1] * height, window[2] * width, window[3] * height] as const;
-    const started = performance.now();
-    const input = await this.preprocess(stored, (): RunnerInput => {
-      if (this.gpuPreprocess) {
-        this.ensureUploaded(stored);
-        return this.gpuPreprocess.window(rect);
-      }
-      return windowTensorCpu(this.images.rgba(stored), rect, this.manifest);
-    });
-    timings.preprocess += performance.now() - started;
-    await this.encode(imagePipeline, input, timings, undefined);
-  }
-
-  /** Runs the image pipeline; `imageId`: the image whose encoding the runner then holds (undefined: a window or a temporary image). */
-  private async encode(pipeline: string, input: RunnerInput, timings: StageTimings, imageId: number | undefined): Promise<void> {
-    this.encodedImageId = undefined;
-    addStages(timings, (await this.runner.run(pipeline, { image: input })).stages);
-    this.encodedImageId = imageId;
-  }
-
-  private ensureUploaded(stored: StoredImage): void {
-    if (this.gpuPreprocess === undefined || this.uploadedImageId === stored.prepared.id) return;
-    this.gpuPreprocess.upload(stored.pixels);
-    this.uploadedImageId = stored.prepared.id;
-  }
-
-  private modelOutputs(pipeline: string, outputs: Record<string, HostTensor>): { logits: HostTensor; boxes: HostTensor } {
-    const logits = outputs[this.manifest.output.logits];
-    const boxes = outputs[this.manifest.output.boxes];
-    if (logits === undefined || boxes === undefined) throw new InputError(`pipeline ${pipeline} gave no logits/boxes`);
-    return { logits, boxes };
-  }
-
-  /**
-   * Runs preprocessing and, on WebGPU, waits for its GPU work (an honest preprocess time) inside error
-   * scopes: an image whose texture does not fit in GPU memory becomes a GpuError naming its size.
-   */
-  private async preprocess<T>(stored: StoredImage, work: () => T): Promise<T> {
-    const device = this.device;
-    if (device === undefined) return work();
-    const { width, height } = stored.prepared;
-    const label = `preprocessing a ${width}x${height} image (${((width * height * 4) / 2 ** 20).toFixed(1)} MiB as a GPU texture; scale it down if the GPU runs out of memory)`;
-    return withGpuErrorScopes(device, label, async () => {
-      const result = work();
-      await device.queue.onSubmittedWorkDone();
-      return result;
-    });
   }
 }

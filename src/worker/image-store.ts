@@ -45,6 +45,12 @@ function decodeBitmap(bitmap: ImageBitmap): RgbaPixels {
   return { data, width, height };
 }
 
+/** The image's RGBA bytes (the CPU preprocessor's input): a bitmap is decoded on first use and kept with it. */
+export function rgbaOf(stored: StoredImage): RgbaPixels {
+  stored.rgba ??= isBitmap(stored.pixels) ? decodeBitmap(stored.pixels) : stored.pixels;
+  return stored.rgba;
+}
+
 export class ImageStore {
   private readonly images = new Map<number, StoredImage>();
   private nextId = 1;
@@ -79,11 +85,6 @@ export class ImageStore {
       throw new InputError(`prepared image ${id} is no longer held (only the newest ${this.capacity} are kept); prepare it again`);
     }
     return stored;
-  }
-
-  rgba(stored: StoredImage): RgbaPixels {
-    stored.rgba ??= isBitmap(stored.pixels) ? decodeBitmap(stored.pixels) : stored.pixels;
-    return stored.rgba;
   }
 
   release(id: number): void {

@@ -1,7 +1,7 @@
 /** Which of a package's pipelines a backend runs for plain detection and for one-shot queries. */
 import type { BackendName } from '../api/types.js';
-import type { Manifest, ZoomSpec } from '../package/manifest.js';
-import { isBoxQueryPatch, ZOOM_PIPELINES } from '../package/query-patch.js';
+import type { Manifest } from '../package/manifest.js';
+import { zoomPipelinesOf, type ZoomPipelines } from './zoomed-search.js';
 
 export interface PipelinePlan {
   /** Pipeline for detect(image), if the package can detect without patches. */
@@ -10,15 +10,6 @@ export interface PipelinePlan {
   oneShot?: { image: string; patches: string; queriesPerPatch: number; patchSlots?: number; zoom?: ZoomPipelines };
   /** Every pipeline to load graphs for. */
   pipelines: string[];
-}
-
-/** Zoomed search (box packages with input.queryPatch.zoom): the two halves of the patches pipeline. */
-export interface ZoomPipelines {
-  spec: ZoomSpec;
-  /** Patch boxes -> their descriptors, pooled from the encoded view. */
-  describe: string;
-  /** Descriptors pooled in another view (+ the patch boxes there) -> logits and boxes in the encoded view. */
-  fromDescriptors: string;
 }
 
 /**
@@ -35,10 +26,10 @@ export function planPipelines(manifest: Manifest, backend: BackendName): Pipelin
     const slots = patchInput === undefined ? undefined : manifest.tensors[patchInput]?.shape[1];
     plan.oneShot = { image: 'image', patches: 'patches', queriesPerPatch: patchSpec.queriesPerPatch, ...(typeof slots === 'number' ? { patchSlots: slots } : {}) };
     plan.pipelines.push('image', 'patches');
-    // manifest.ts checks that a zoom section comes with both pipelines
-    if (isBoxQueryPatch(patchSpec) && patchSpec.zoom !== undefined) {
-      plan.oneShot.zoom = { spec: patchSpec.zoom, describe: ZOOM_PIPELINES.describe, fromDescriptors: ZOOM_PIPELINES.fromDescriptors };
-      plan.pipelines.push(ZOOM_PIPELINES.describe, ZOOM_PIPELINES.fromDescriptors);
+    const zoom = zoomPipelinesOf(manifest);
+    if (zoom !== undefined) {
+      plan.oneShot.zoom = zoom;
+      plan.pipelines.push(zoom.describe, zoom.fromDescriptors);
     }
   }
   // The single graph detects from the image alone only in detection packages (UP-DETR pretraining's takes patches too).

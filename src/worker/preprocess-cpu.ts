@@ -1,13 +1,17 @@
 /**
  * WASM-backend preprocessing: decoded RGBA pixels -> the model's normalized input tensors with the
  * TypeScript reference of our bilinear kernels (same PIL-bilinear semantics as the GPU path and the
- * official torchvision/PIL transforms).
+ * official torchvision/PIL transforms). `createCpuPreprocessor` is the engine's Preprocessor on WASM;
+ * the tensor functions are also the references the GPU path is tested against.
  */
 import { cropResizeReference, resizeNormalizeReference, type RgbaPixels } from '../kernels/bilinear-reference.js';
 import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js';
 import type { HostTensor } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
 import { isBoxQueryPatch } from '../package/query-patch.js';
+import { rgbaOf } from './image-store.js';
+import { patchBoxTensor } from './patches.js';
+import { windowRect, type Preprocessor } from './preprocessor.js';
 
 export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
   return { mode: 'pil', mean: manifest.input.mean, std: manifest.input.std };
@@ -32,4 +36,24 @@ export function windowTensorCpu(pixels: RgbaPixels, rect: CropRect, manifest: Ma
   const { height, width } = manifest.input.sizePolicy;
   const data = Float32Array.from(cropResizeReference(pixels, [rect], width, height, normalizeOptionsOf(manifest)));
   return { data, dims: [1, 3, height, width] };
+}
+
+/** Host tensors from each image's RGBA (decoded once, kept with the stored image); nothing on a device. */
+export function createCpuPreprocessor(manifest: Manifest): Preprocessor {
+  const spec = manifest.input.queryPatch;
+  return {
+    async image(image) {
+      return imageTensorCpu(rgbaOf(image), manifest);
+    },
+    async patches(image, rects) {
+      // Box patches: the model pools its own image features over the rectangles, so no pixels, no crops.
+      if (spec !== undefined && isBoxQueryPatch(spec)) return patchBoxTensor(rects, image.prepared);
+      return patchTensorCpu(rgbaOf(image), rects, manifest);
+    },
+    async window(image, window) {
+      return windowTensorCpu(rgbaOf(image), windowRect(image, window), manifest);
+    },
+    reset() {},
+    dispose() {},
+  };
 }

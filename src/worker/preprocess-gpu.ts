@@ -2,44 +2,29 @@
  * WebGPU preprocessing on the runner's device: pixels -> rgba8 texture (pixel uploader) -> our
  * bilinear kernels -> the model's input buffers, which the GPU runner reads in place. Buffers are
  * allocated once per package; kernels are re-prepared only when the source texture changes (a new
- * image size), so a video loop allocates nothing per frame.
+ * image size), so a video loop allocates nothing per frame. The texture holds one image at a time:
+ * this preprocessor remembers which, so patch crops and window views of that image upload nothing.
  */
+import type { RelativeRect } from '../geometry/zoom-windows.js';
+import { withGpuErrorScopes } from '../gpu/error-scope.js';
 import { createBilinearCropResize, type BilinearCropResizeKernel, type PreparedCropResize } from '../kernels/bilinear-crop-resize.js';
 import type { CropRect } from '../kernels/bilinear-options.js';
 import { createBilinearResizeNormalize, type BilinearResizeNormalizeKernel, type PreparedResizeNormalize } from '../kernels/bilinear-resize-normalize.js';
-import { createPixelUploader, type PixelSource, type PixelUploader } from '../kernels/pixel-upload.js';
+import { createPixelUploader, type PixelUploader } from '../kernels/pixel-upload.js';
 import type { GpuTensorRef } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
 import { isBoxQueryPatch } from '../package/query-patch.js';
+import type { StoredImage } from './image-store.js';
+import { patchBoxTensor } from './patches.js';
 import { normalizeOptionsOf } from './preprocess-cpu.js';
+import { windowRect, type Preprocessor } from './preprocessor.js';
 
-export interface GpuPreprocessor {
-  /** Uploads the pixels (the texture stays for later patch crops) and writes the image tensor. */
-  image(source: PixelSource): GpuTensorRef;
-  /** Uploads pixels without resizing (when only patches are needed from a new image). */
-  upload(source: PixelSource): void;
-  /** Crops the rectangles from the last uploaded image into the [1, K, 3, h, w] patch tensor (crop-kind packages). */
-  patches(rects: readonly CropRect[]): GpuTensorRef;
-  /**
-   * Crops one rectangle (source pixels) of the last uploaded image, stretched to the model input, into the
-   * image tensor (zoomed search's window views; packages with input.queryPatch.zoom).
-   */
-  window(rect: CropRect): GpuTensorRef;
-  /** Bytes of the GPU buffers and texture it owns. */
-  readonly bufferBytes: number;
-  /**
-   * Drops the source texture and the kernels prepared on it, so the next call starts clean: after a GPU
-   * error (an image too large for the GPU's memory) they may be invalid.
-   */
-  reset(): void;
-  dispose(): void;
-}
-
-export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifest): Promise<GpuPreprocessor> {
+export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifest): Promise<Preprocessor> {
   const { height, width } = manifest.input.sizePolicy;
   const normalize = normalizeOptionsOf(manifest);
-  // Box patches (kind 'boxes') need no crops: the engine passes their rectangles as a small host tensor.
+  // Box patches (kind 'boxes') need no crops: their rectangles go to the runner as a small host tensor.
   const querySpec = manifest.input.queryPatch;
+  const boxPatches = querySpec !== undefined && isBoxQueryPatch(querySpec);
   const patchSpec = querySpec !== undefined && !isBoxQueryPatch(querySpec) ? querySpec : undefined;
   const uploader: PixelUploader = createPixelUploader(device);
   const resize: BilinearResizeNormalizeKernel = await createBilinearResizeNormalize(device);
@@ -53,6 +38,8 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
   let preparedCrop: { texture: GPUTexture; kernel: PreparedCropResize } | undefined;
   // A window crop writes the image buffer: the image pipeline reads it during its run only.
   let preparedWindow: { texture: GPUTexture; kernel: PreparedCropResize } | undefined;
+  /** The stored image whose pixels the texture holds (patch crops and windows read it). */
+  let uploaded: number | undefined;
 
   function submit(label: string, encode: (pass: GPUComputePassEncoder) => void): void {
     const encoder = device.createCommandEncoder({ label });
@@ -62,70 +49,92 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
     device.queue.submit([encoder.finish()]);
   }
 
-  function currentTexture(): GPUTexture {
-    const texture = uploader.texture;
-    if (texture === undefined) throw new Error('GpuPreprocessor: no image uploaded yet');
+  function textureOf(image: StoredImage): GPUTexture {
+    const held = uploader.texture;
+    if (uploaded === image.prepared.id && held !== undefined) return held;
+    const texture = uploader.upload(image.pixels);
+    uploaded = image.prepared.id;
     return texture;
   }
 
-  return {
-    image(source) {
-      const texture = uploader.upload(source);
-      if (preparedResize?.texture !== texture) {
-        preparedResize?.kernel.dispose();
-        preparedResize = { texture, kernel: resize.prepare({ source: texture, output: imageBuffer, outWidth: width, outHeight: height, ...normalize }) };
-      }
-      const kernel = preparedResize.kernel;
-      submit('webdetr:preprocess', (pass) => kernel.encode(pass));
-      return { buffer: imageBuffer, dims: [1, 3, height, width] };
-    },
-    upload(source) {
-      uploader.upload(source);
-    },
-    patches(rects) {
-      if (!patchSpec || !crop || !patchBuffer) throw new Error('GpuPreprocessor: the manifest has no query-patch crops');
-      const texture = currentTexture();
-      if (preparedCrop?.texture !== texture) {
-        preparedCrop?.kernel.dispose();
-        preparedCrop = {
-          texture,
-          kernel: crop.prepare({ source: texture, output: patchBuffer, maxRects: patchSpec.maxPatches, outWidth: patchSpec.width, outHeight: patchSpec.height, ...normalize }),
-        };
-      }
-      const kernel = preparedCrop.kernel;
-      kernel.setRects(rects);
-      submit('webdetr:patch-crops', (pass) => kernel.encode(pass));
-      return { buffer: patchBuffer, dims: [1, rects.length, 3, patchSpec.height, patchSpec.width] };
-    },
-    window(rect) {
-      if (!zooms || !crop) throw new Error('GpuPreprocessor: the manifest has no zoomed search');
-      const texture = currentTexture();
-      if (preparedWindow?.texture !== texture) {
-        preparedWindow?.kernel.dispose();
-        preparedWindow = { texture, kernel: crop.prepare({ source: texture, output: imageBuffer, maxRects: 1, outWidth: width, outHeight: height, ...normalize }) };
-      }
-      const kernel = preparedWindow.kernel;
-      kernel.setRects([rect]);
-      submit('webdetr:window-crop', (pass) => kernel.encode(pass));
-      return { buffer: imageBuffer, dims: [1, 3, height, width] };
-    },
-    get bufferBytes() {
-      const texture = uploader.texture;
-      return imageBuffer.size + (patchBuffer?.size ?? 0) + (texture ? texture.width * texture.height * 4 : 0);
-    },
-    reset() {
+  /**
+   * Runs `work` and waits for its GPU work (an honest preprocess time) inside error scopes: an image
+   * whose texture does not fit in GPU memory becomes a GpuError naming its size.
+   */
+  function scoped<T>(image: StoredImage, work: () => T): Promise<T> {
+    const { width: w, height: h } = image.prepared;
+    const label = `preprocessing a ${w}x${h} image (${((w * h * 4) / 2 ** 20).toFixed(1)} MiB as a GPU texture; scale it down if the GPU runs out of memory)`;
+    return withGpuErrorScopes(device, label, async () => {
+      const result = work();
+      await device.queue.onSubmittedWorkDone();
+      return result;
+    });
+  }
+
+  function resizeImage(image: StoredImage): GpuTensorRef {
+    const texture = uploader.upload(image.pixels);
+    uploaded = image.prepared.id;
+    if (preparedResize?.texture !== texture) {
       preparedResize?.kernel.dispose();
+      preparedResize = { texture, kernel: resize.prepare({ source: texture, output: imageBuffer, outWidth: width, outHeight: height, ...normalize }) };
+    }
+    const kernel = preparedResize.kernel;
+    submit('webdetr:preprocess', (pass) => kernel.encode(pass));
+    return { buffer: imageBuffer, dims: [1, 3, height, width] };
+  }
+
+  function cropPatches(image: StoredImage, rects: readonly CropRect[]): GpuTensorRef {
+    if (!patchSpec || !crop || !patchBuffer) throw new Error('GpuPreprocessor: the manifest has no query-patch crops');
+    const texture = textureOf(image);
+    if (preparedCrop?.texture !== texture) {
       preparedCrop?.kernel.dispose();
+      preparedCrop = {
+        texture,
+        kernel: crop.prepare({ source: texture, output: patchBuffer, maxRects: patchSpec.maxPatches, outWidth: patchSpec.width, outHeight: patchSpec.height, ...normalize }),
+      };
+    }
+    const kernel = preparedCrop.kernel;
+    kernel.setRects(rects);
+    submit('webdetr:patch-crops', (pass) => kernel.encode(pass));
+    return { buffer: patchBuffer, dims: [1, rects.length, 3, patchSpec.height, patchSpec.width] };
+  }
+
+  function cropWindow(image: StoredImage, window: RelativeRect): GpuTensorRef {
+    if (!zooms || !crop) throw new Error('GpuPreprocessor: the manifest has no zoomed search');
+    const texture = textureOf(image);
+    if (preparedWindow?.texture !== texture) {
       preparedWindow?.kernel.dispose();
+      preparedWindow = { texture, kernel: crop.prepare({ source: texture, output: imageBuffer, maxRects: 1, outWidth: width, outHeight: height, ...normalize }) };
+    }
+    const kernel = preparedWindow.kernel;
+    kernel.setRects([windowRect(image, window)]);
+    submit('webdetr:window-crop', (pass) => kernel.encode(pass));
+    return { buffer: imageBuffer, dims: [1, 3, height, width] };
+  }
+
+  function disposeKernels(): void {
+    preparedResize?.kernel.dispose();
+    preparedCrop?.kernel.dispose();
+    preparedWindow?.kernel.dispose();
+  }
+
+  return {
+    image: (image) => scoped(image, () => resizeImage(image)),
+    async patches(image, rects) {
+      if (boxPatches) return patchBoxTensor(rects, image.prepared);
+      return scoped(image, () => cropPatches(image, rects));
+    },
+    window: (image, window) => scoped(image, () => cropWindow(image, window)),
+    reset() {
+      disposeKernels();
       preparedResize = undefined;
       preparedCrop = undefined;
       preparedWindow = undefined;
+      uploaded = undefined;
       uploader.reset();
     },
     dispose() {
-      preparedResize?.kernel.dispose();
-      preparedCrop?.kernel.dispose();
-      preparedWindow?.kernel.dispose();
+      disposeKernels();
       resize.dispose();
       crop?.dispose();
       uploader.dispose();
