@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vite';
 
 /**
@@ -5,13 +6,22 @@ import { defineConfig } from 'vite';
  * whole API (`<script type="module" src=".../webdetr.js">`, or `import` it). Bundled: comlink, the
  * worker, the WGSL kernels. onnxruntime-web's .wasm/.mjs runtime files are emitted beside it in
  * dist/embed/assets/ (an app build, not lib mode, which would inline ~25 MB of wasm as base64) and
- * load from the same origin at run time.
+ * load from the same origin at run time. isolation-sw.js (cross-origin isolation on static hosts, see
+ * docs/embed.md) is copied beside webdetr.js.
  */
 export default defineConfig({
   publicDir: false,
   // Relative asset URLs: the bundle works from whatever directory it is served.
   base: './',
   worker: { format: 'es' },
+  plugins: [
+    {
+      name: 'webdetr-isolation-sw',
+      generateBundle() {
+        this.emitFile({ type: 'asset', fileName: 'isolation-sw.js', source: readFileSync('public/isolation-sw.js', 'utf8') });
+      },
+    },
+  ],
   build: {
     outDir: 'dist/embed',
     emptyOutDir: true,

@@ -13,3 +13,5 @@ export type { LoadProgressCallback, LoadProgressEvent } from './package/progress
 export { cxcywhToPixelBox, postprocessSigmoidTopK, postprocessSoftmax } from './postprocess/postprocess.js';
 export type { ImageSize, PixelBox, RawDetection } from './postprocess/postprocess.js';
 export { createDetector } from './api/create-detector.js';
+export { enableCrossOriginIsolation } from './api/cross-origin-isolation.js';
+export type { IsolationOptions, IsolationState } from './api/cross-origin-isolation.js';

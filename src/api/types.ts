@@ -61,7 +61,10 @@ export interface StageTimings {
 
 export interface BackendInfo {
   name: BackendName;
-  /** Adapter description for WebGPU ("SwiftShader (CPU emulation)", vendor/architecture), or "wasm (N threads)". */
+  /**
+   * Adapter description for WebGPU ("SwiftShader (CPU emulation)", vendor/architecture), or on WASM the thread
+   * count: "WASM (onnxruntime-web, 2 threads)", "WASM (onnxruntime-web, 1 thread: not cross-origin isolated)".
+   */
   description: string;
   /** Why this backend was chosen, e.g. "WebGPU unavailable: navigator.gpu is undefined". */
   reason: string;

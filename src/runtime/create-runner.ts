@@ -20,7 +20,10 @@ export function wasmThreads(): number {
 export function describeBackend(choice: BackendChoice): string {
   if (choice.name === 'webgpu') return `WebGPU: ${choice.adapterSummary ? describeAdapter(choice.adapterSummary) : 'adapter'}`;
   const threads = wasmThreads();
-  return `WASM (onnxruntime-web, ${threads} thread${threads === 1 ? '' : 's'})`;
+  // In a page that is not cross-origin isolated say why there is one thread (docs/api.md: enableCrossOriginIsolation);
+  // Node has no such property.
+  const notIsolated = 'crossOriginIsolated' in globalThis && globalThis.crossOriginIsolated !== true;
+  return `WASM (onnxruntime-web, ${threads} thread${threads === 1 ? '' : 's'}${notIsolated ? ': not cross-origin isolated' : ''})`;
 }
 
 export async function createRunner(

@@ -4,6 +4,7 @@
  * per patch change) with threshold 0; everything the user filters afterwards happens here.
  * window.__webdetrDemo exposes the state for the e2e test (e2e/demo.spec.ts).
  */
+import { enableCrossOriginIsolation } from '../api/cross-origin-isolation.js';
 import type { Detector, DetectionResult, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
 import { WebDetrError } from '../errors.js';
 import { drawBoxes, outlineOf, overlayStyle, type OverlayView } from '../overlay/draw-boxes.js';
@@ -379,6 +380,8 @@ webcamButton.addEventListener('click', () => {
 });
 
 async function start(): Promise<void> {
+  // On a static host without COOP/COEP headers, reload once through isolation-sw.js so WASM gets threads.
+  if ((await enableCrossOriginIsolation({ serviceWorkerUrl: 'isolation-sw.js' })) === 'reloading') return;
   // The picture first: it shows while the model downloads, and runs as soon as the model is ready.
   if (params.image !== 'none') void source.openSample(params.image);
   void setMode(mode);
