@@ -4,6 +4,7 @@
  * on uncaptured errors so nothing passes while the GPU silently rejected work.
  */
 import { create, globals } from 'webgpu';
+import { alignTo } from '../../src/gpu/buffers.js';
 import { acquireDevice, type GpuContext } from '../../src/gpu/device.js';
 
 Object.assign(globalThis, globals);
@@ -23,4 +24,12 @@ export async function createTestGpu(): Promise<GpuContext> {
 /** Throws if any device created here reported an uncaptured error since the last call. */
 export function takeUncapturedErrors(): string[] {
   return uncaptured.splice(0, uncaptured.length);
+}
+
+/** A buffer holding `data` from creation (mapped at creation: no queue write to wait for). */
+export function createBufferWithData(device: GPUDevice, data: ArrayBufferView, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+  const buffer = device.createBuffer({ label, size: alignTo(Math.max(data.byteLength, 4)), usage, mappedAtCreation: true });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  buffer.unmap();
+  return buffer;
 }
