@@ -1,6 +1,6 @@
 """The model-package manifest: JSON-schema validation plus the cross-reference rules a schema cannot say.
 
-The same rules are implemented in TypeScript (src/model/manifest.ts); test/fixtures/manifests/ holds the
+The same rules are implemented in TypeScript (src/package/manifest.ts); test/fixtures/manifests/ holds the
 examples both must accept or reject.
 """
 import hashlib
