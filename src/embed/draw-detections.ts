@@ -16,11 +16,21 @@ export interface DrawnPatch {
 
 /** The canvas is the picture at its own pixel size; the look is the demo's at 640 px. */
 export function pictureView(width: number, height: number): OverlayView {
-  return { fit: { scale: 1, offsetX: 0, offsetY: 0 }, picture: { width, height }, surface: { width, height }, style: overlayStyle(Math.max(width, height) / 640) };
+  return {
+    fit: { scale: 1, offsetX: 0, offsetY: 0 },
+    picture: { width, height },
+    surface: { width, height },
+    style: overlayStyle(Math.max(width, height) / 640),
+  };
 }
 
 export function sceneBoxes(detections: readonly Detection[], patches: readonly DrawnPatch[]): OverlayBox[] {
-  const boxes: OverlayBox[] = detections.map((d) => ({ box: d.box, color: labelColor(d.label), label: scoreLabel(d.label, d.score), score: d.score }));
+  const boxes: OverlayBox[] = detections.map((d) => ({
+    box: d.box,
+    color: labelColor(d.label),
+    label: scoreLabel(d.label, d.score),
+    score: d.score,
+  }));
   patches.forEach((entry, index) => {
     const color = patchColor(index);
     boxes.push({ box: entry.patch, color, label: `Patch ${index + 1}`, dashed: true, selected: entry.selected ?? false });

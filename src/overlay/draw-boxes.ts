@@ -88,7 +88,12 @@ function drawOutline(context: CanvasRenderingContext2D, item: OverlayBox, view: 
   if (item.selected) {
     context.fillStyle = item.color.stroke;
     const h = style.handle;
-    for (const [hx, hy] of [[rect.x, rect.y], [rect.x + rect.width, rect.y], [rect.x, rect.y + rect.height], [rect.x + rect.width, rect.y + rect.height]] as const) {
+    for (const [hx, hy] of [
+      [rect.x, rect.y],
+      [rect.x + rect.width, rect.y],
+      [rect.x, rect.y + rect.height],
+      [rect.x + rect.width, rect.y + rect.height],
+    ] as const) {
       context.fillRect(hx - h / 2, hy - h / 2, h, h);
     }
   }
@@ -106,7 +111,12 @@ function drawLabel(context: CanvasRenderingContext2D, item: OverlayBox, view: Ov
 }
 
 /** Draws every box; `highlight` (an index into `boxes`) is emphasised and drawn last. */
-export function drawBoxes(context: CanvasRenderingContext2D, boxes: readonly OverlayBox[], view: OverlayView, highlight: number | null = null): void {
+export function drawBoxes(
+  context: CanvasRenderingContext2D,
+  boxes: readonly OverlayBox[],
+  view: OverlayView,
+  highlight: number | null = null,
+): void {
   const bounds = labelBounds(view);
   context.save();
   context.font = `600 ${view.style.fontPx}px system-ui, -apple-system, "Segoe UI", sans-serif`;

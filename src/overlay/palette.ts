@@ -19,8 +19,18 @@ export interface OverlayColor {
 }
 
 export const PALETTE: readonly string[] = [
-  '#ff3838', '#ff9d00', '#00c853', '#2979ff', '#d500f9', '#00e5ff',
-  '#ffd600', '#ff4081', '#76ff03', '#651fff', '#ff6e40', '#1de9b6',
+  '#ff3838',
+  '#ff9d00',
+  '#00c853',
+  '#2979ff',
+  '#d500f9',
+  '#00e5ff',
+  '#ffd600',
+  '#ff4081',
+  '#76ff03',
+  '#651fff',
+  '#ff6e40',
+  '#1de9b6',
 ];
 
 export function hexToRgb(hex: string): Rgb {

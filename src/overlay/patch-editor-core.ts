@@ -42,15 +42,24 @@ const HANDLE_PX = 12;
 const CLICK_PX = 6;
 
 /** One key per action; the demo's hint, the element's docs and README say the same. */
-export const KEYBOARD_HELP = 'N adds a patch, 1-9 select one, arrows move it, Shift+arrows resize it, Enter searches, Delete removes it, Shift+Delete removes all, Escape deselects';
+export const KEYBOARD_HELP =
+  'N adds a patch, 1-9 select one, arrows move it, Shift+arrows resize it, Enter searches, Delete removes it, Shift+Delete removes all, Escape deselects';
 
 const NONE: EditorStep = { effect: 'none' };
 const REDRAW: EditorStep = { effect: 'redraw' };
 const COMMIT: EditorStep = { effect: 'commit' };
-const ARROWS: Readonly<Record<string, readonly [number, number]>> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+const ARROWS: Readonly<Record<string, readonly [number, number]>> = {
+  ArrowLeft: [-1, 0],
+  ArrowRight: [1, 0],
+  ArrowUp: [0, -1],
+  ArrowDown: [0, 1],
+};
 
 const minSize = (image: Size) => Math.max(4, Math.round(Math.min(image.width, image.height) * 0.02));
-const inside = (point: Point, image: Size): Point => ({ x: Math.min(image.width, Math.max(0, point.x)), y: Math.min(image.height, Math.max(0, point.y)) });
+const inside = (point: Point, image: Size): Point => ({
+  x: Math.min(image.width, Math.max(0, point.x)),
+  y: Math.min(image.height, Math.max(0, point.y)),
+});
 
 export class PatchEditorCore {
   private list: QueryPatch[] = [];
@@ -135,7 +144,10 @@ export class PatchEditorCore {
     if (key === 'n' || key === 'N') {
       const width = Math.round(image.width / 4);
       const height = Math.round(image.height / 4);
-      const replaced = this.add(clampRect({ x: (image.width - width) / 2, y: (image.height - height) / 2, width, height }, image, minSize(image)), frame.maxPatches);
+      const replaced = this.add(
+        clampRect({ x: (image.width - width) / 2, y: (image.height - height) / 2, width, height }, image, minSize(image)),
+        frame.maxPatches,
+      );
       const added = `Patch ${this.list.length} added in the middle: arrows move it, Shift+arrows resize it, Enter finds similar objects.`;
       return { effect: 'redraw', notice: replaced ? `${replacedNotice(frame.maxPatches)} ${added}` : added };
     }
@@ -190,9 +202,15 @@ export class PatchEditorCore {
       const top = patch.y;
       const right = patch.x + patch.width;
       const bottom = patch.y + patch.height;
-      for (const [cx, cy] of [[left, top], [right, top], [left, bottom], [right, bottom]] as const) {
+      for (const [cx, cy] of [
+        [left, top],
+        [right, top],
+        [left, bottom],
+        [right, bottom],
+      ] as const) {
         // The anchor is the opposite corner.
-        if (Math.abs(at.x - cx) <= radius && Math.abs(at.y - cy) <= radius) return { kind: 'resize', index, anchor: { x: cx === left ? right : left, y: cy === top ? bottom : top } };
+        if (Math.abs(at.x - cx) <= radius && Math.abs(at.y - cy) <= radius)
+          return { kind: 'resize', index, anchor: { x: cx === left ? right : left, y: cy === top ? bottom : top } };
       }
       if (contains(patch, at)) return { kind: 'move', index, grab: at, origin: { ...patch } };
     }

@@ -51,7 +51,10 @@ function fakeContext(): { context: CanvasRenderingContext2D; calls: Call[] } {
   const calls: Call[] = [];
   const state = { fillStyle: '', strokeStyle: '', globalAlpha: 1, lineWidth: 1, font: '', textBaseline: 'alphabetic' };
   const stack: (typeof state)[] = [];
-  const record = (op: string) => (...args: unknown[]) => void calls.push({ op, args, fill: state.fillStyle, stroke: state.strokeStyle, alpha: state.globalAlpha, lineWidth: state.lineWidth });
+  const record =
+    (op: string) =>
+    (...args: unknown[]) =>
+      void calls.push({ op, args, fill: state.fillStyle, stroke: state.strokeStyle, alpha: state.globalAlpha, lineWidth: state.lineWidth });
   const fake = Object.assign(state, {
     save: () => void stack.push({ ...state }),
     restore: () => void Object.assign(state, stack.pop()),
@@ -64,11 +67,25 @@ function fakeContext(): { context: CanvasRenderingContext2D; calls: Call[] } {
   return { context: fake as unknown as CanvasRenderingContext2D, calls };
 }
 
-const view: OverlayView = { fit: { scale: 1, offsetX: 0, offsetY: 0 }, picture: { width: 200, height: 100 }, surface: { width: 200, height: 100 }, style: overlayStyle() };
-const det = (label: string, score: number, box: BoxRect): OverlayBox => ({ box, color: labelColor(label), label: scoreLabel(label, score), score });
+const view: OverlayView = {
+  fit: { scale: 1, offsetX: 0, offsetY: 0 },
+  picture: { width: 200, height: 100 },
+  surface: { width: 200, height: 100 },
+  style: overlayStyle(),
+};
+const det = (label: string, score: number, box: BoxRect): OverlayBox => ({
+  box,
+  color: labelColor(label),
+  label: scoreLabel(label, score),
+  score,
+});
 
 describe('drawBoxes', () => {
-  const boxes = [det('cat', 0.9, { x: 10, y: 30, width: 80, height: 50 }), det('dog', 0.4, { x: 20, y: 35, width: 80, height: 50 }), det('cup', 0.7, { x: 150, y: 0, width: 50, height: 40 })];
+  const boxes = [
+    det('cat', 0.9, { x: 10, y: 30, width: 80, height: 50 }),
+    det('dog', 0.4, { x: 20, y: 35, width: 80, height: 50 }),
+    det('cup', 0.7, { x: 150, y: 0, width: 50, height: 40 }),
+  ];
 
   it('draws the highest-scored label last, on top, in readable text colour', () => {
     const { context, calls } = fakeContext();
@@ -77,7 +94,11 @@ describe('drawBoxes', () => {
     expect(texts.map((c) => c.args[0])).toEqual(['dog 40%', 'cup 70%', 'cat 90%']);
     expect(texts.at(-1)?.fill).toBe(labelColor('cat').text);
     // Each outline is drawn right before its own label tab.
-    expect(calls.filter((c) => c.op === 'strokeRect').map((c) => c.stroke)).toEqual([labelColor('dog').stroke, labelColor('cup').stroke, labelColor('cat').stroke]);
+    expect(calls.filter((c) => c.op === 'strokeRect').map((c) => c.stroke)).toEqual([
+      labelColor('dog').stroke,
+      labelColor('cup').stroke,
+      labelColor('cat').stroke,
+    ]);
   });
 
   it('keeps every tab inside the picture (the cup box at the top-right corner)', () => {
@@ -91,9 +112,9 @@ describe('drawBoxes', () => {
       expect(y + h).toBeLessThanOrEqual(100);
     }
     // "cup 70%" is 49 px + padding: slid left from the right edge and flipped inside the box.
-    const cupTab = tabs[1]!;
-    expect(cupTab[0] + cupTab[2]).toBe(200);
-    expect(cupTab[1]).toBe(1.5 + 1.5);
+    const [x, y, width] = tabs[1] ?? [];
+    expect((x ?? 0) + (width ?? 0)).toBe(200);
+    expect(y).toBe(1.5 + 1.5);
   });
 
   it('draws a highlighted box last and thick, the others faded', () => {
@@ -110,7 +131,14 @@ describe('drawBoxes', () => {
   it('draws a patch dashed above its matches, with handles when selected', () => {
     const { context, calls } = fakeContext();
     const color = patchColor(0);
-    drawBoxes(context, [{ box: { x: 50, y: 40, width: 40, height: 40 }, color, label: 'Patch 1', dashed: true, selected: true }, { box: { x: 52, y: 41, width: 40, height: 40 }, color, label: 'P1 80%', score: 0.8 }], view);
+    drawBoxes(
+      context,
+      [
+        { box: { x: 50, y: 40, width: 40, height: 40 }, color, label: 'Patch 1', dashed: true, selected: true },
+        { box: { x: 52, y: 41, width: 40, height: 40 }, color, label: 'P1 80%', score: 0.8 },
+      ],
+      view,
+    );
     expect(calls.filter((c) => c.op === 'fillText').map((c) => c.args[0])).toEqual(['P1 80%', 'Patch 1']);
     expect(calls.filter((c) => c.op === 'setLineDash').map((c) => c.args[0])).toEqual([[], [], view.style.dash, []]);
     // Four corner handles plus one label tab per box.

@@ -18,7 +18,12 @@ function drag(core: PatchEditorCore, from: [number, number], to: [number, number
 
 describe('patch rectangles', () => {
   it('clamps patches into the image with a minimum size, whole pixels', () => {
-    expect(clampRect({ x: -5.4, y: 190, width: 2, height: 30 }, { width: 100, height: 200 }, 4)).toEqual({ x: 0, y: 170, width: 4, height: 30 });
+    expect(clampRect({ x: -5.4, y: 190, width: 2, height: 30 }, { width: 100, height: 200 }, 4)).toEqual({
+      x: 0,
+      y: 170,
+      width: 4,
+      height: 30,
+    });
     expect(rectFromPoints({ x: 50, y: 10 }, { x: 20, y: 40 })).toEqual({ x: 20, y: 10, width: 30, height: 30 });
   });
 });
@@ -137,7 +142,12 @@ describe('PatchEditorCore: keyboard', () => {
 
   it('Delete removes the selected patch and selects the newest; Shift+Delete removes all; both search', () => {
     const core = new PatchEditorCore();
-    for (const [a, b] of [[10, 100], [150, 250], [300, 400]] as const) drag(core, [a, a], [b, b]);
+    for (const [a, b] of [
+      [10, 100],
+      [150, 250],
+      [300, 400],
+    ] as const)
+      drag(core, [a, a], [b, b]);
     core.key('1', false, frame);
     expect(core.key('Delete', false, frame)).toEqual({ effect: 'commit' });
     expect(core.patches.map((p) => p.x)).toEqual([150, 300]);
@@ -164,7 +174,17 @@ describe('PatchEditorCore: keyboard', () => {
   });
 
   it('documents the keys it handles', () => {
-    for (const word of ['N adds', '1-9 select', 'arrows move', 'Shift+arrows resize', 'Enter searches', 'Delete removes it', 'Shift+Delete removes all', 'Escape deselects']) expect(KEYBOARD_HELP).toContain(word);
+    for (const word of [
+      'N adds',
+      '1-9 select',
+      'arrows move',
+      'Shift+arrows resize',
+      'Enter searches',
+      'Delete removes it',
+      'Shift+Delete removes all',
+      'Escape deselects',
+    ])
+      expect(KEYBOARD_HELP).toContain(word);
   });
 
   it('clear() forgets patches, selection, draft and drag', () => {
