@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Export an official Deformable-DETR / UP-DETR checkpoint to a webdetr model package (manifest + ONNX graphs).
+"""Export a Deformable-DETR / UP-DETR checkpoint to a webdetr model package (manifest + ONNX graphs).
 
     /usr/bin/python3 tools/export.py checkpoint.pth --out public/models/ddetr [--height 800 --width 1066] [--fp16]
+    /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg     # Hugging Face: config.json + model.safetensors or
+                                                                # pytorch_model.bin (the directory or either file)
+
+The format is detected: an official .pth ({'model': ..., 'args': ...}) or a Hugging Face Deformable-DETR checkpoint
+(docs/bring-your-own.md lists what is supported). Class names come from --class-names, else the Hugging Face
+config's id2label, else COCO's 91 ids.
 """
 import argparse
 import json
@@ -17,7 +23,7 @@ from webdetr_tools.export.exporter import export_checkpoint  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("checkpoint", type=Path, help="official .pth, or a Hugging Face checkpoint directory / file")
     parser.add_argument("--out", type=Path, required=True, help="package directory to write")
     parser.add_argument("--height", type=int, default=384)
     parser.add_argument("--width", type=int, default=512)

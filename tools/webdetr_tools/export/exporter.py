@@ -7,6 +7,7 @@ import torch
 from ..checkpoint import load_checkpoint
 from .deformable_segments import deformable_plan
 from .features import deformable_features
+from .huggingface import is_huggingface_checkpoint, load_huggingface_checkpoint
 from .manifest import file_digest
 from .package import IMAGENET_MEAN, IMAGENET_STD, write_package
 from .skeleton import build_deformable_skeleton, detect_deformable_config, load_strict
@@ -40,38 +41,69 @@ def deformable_variant(dims):
     return "two-stage" if dims["two_stage"] else "box-refine" if dims["box_refine"] else "plain"
 
 
+def deformable_skeleton(state_dict, args, height, width, overrides=None, backbone_spec=None):
+    """(weights loaded strictly into the official-named skeleton, dims incl. level_shapes at height x width); what
+    deformable_plan(model, dims, deformable_features) cuts into the package's graphs."""
+    dims = detect_deformable_config(state_dict, args, overrides)
+    if backbone_spec is not None:
+        dims["backbone_spec"] = backbone_spec
+    model = load_strict(build_deformable_skeleton(dims, state_dict), state_dict)
+    with torch.no_grad():
+        srcs, _ = deformable_features(model, torch.zeros(1, 3, height, width))
+    dims["level_shapes"] = [tuple(int(v) for v in s.shape[2:]) for s in srcs]
+    return model, dims
+
+
 def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, split=True, single_graph=True,
                       class_names=None, family=None, overrides=None, progress=print):
-    """Export an official checkpoint (path) to a package directory; returns the manifest."""
+    """Export a checkpoint (path) to a package directory; returns the manifest. The checkpoint is an official .pth
+    or a Hugging Face Deformable-DETR (a directory with config.json, or its model.safetensors / pytorch_model.bin /
+    config.json), told apart by is_huggingface_checkpoint."""
     started = time.time()
-    state_dict, args = load_checkpoint(checkpoint)
-    family = detect_family(state_dict, args, family)
+    hf = None
+    if is_huggingface_checkpoint(checkpoint):
+        if family not in (None, "deformable-detr"):
+            raise ValueError(f"a Hugging Face checkpoint is a Deformable-DETR, not {family!r}")
+        hf = load_huggingface_checkpoint(checkpoint)
+        state_dict, args, family = hf.state_dict, hf.args, "deformable-detr"
+        progress(f"read Hugging Face checkpoint {hf.source['weights']} ({hf.source['kind']}): {len(state_dict)} "
+                 "official keys")
+    else:
+        state_dict, args = load_checkpoint(checkpoint)
+        family = detect_family(state_dict, args, family)
     if family == "up-detr":
         return _export_updetr(checkpoint, state_dict, args, out_dir, height, width, fp16, split, single_graph,
                               class_names, overrides, progress, started)
     if family != "deformable-detr":
         raise ValueError(f"unknown model family {family!r}")
-    dims = detect_deformable_config(state_dict, args, overrides)
-    model = load_strict(build_deformable_skeleton(dims, state_dict), state_dict)
+    model, dims = deformable_skeleton(state_dict, args, height, width, overrides,
+                                      hf.backbone_spec if hf is not None else None)
     image = torch.zeros(1, 3, height, width)
-    with torch.no_grad():
-        srcs, _ = deformable_features(model, image)
-    dims["level_shapes"] = [tuple(int(v) for v in s.shape[2:]) for s in srcs]
     variant = deformable_variant(dims)
     progress(f"found deformable-detr {variant}{' single-scale' if dims['levels'] == 1 else ''}: hidden "
              f"{dims['hidden']}, heads {dims['heads']}, levels {dims['levels']} {dims['level_shapes']}, points "
              f"{dims['enc_points']}/{dims['dec_points']}, layers {dims['encoder_layers']}+{dims['decoder_layers']}, "
              f"queries {dims['queries']}, classes {dims['num_classes']}, backbone {dims['backbone']}, "
              f"input {height}x{width}")
-    names = class_names or (COCO_91 if dims["num_classes"] == 91 else [f"class_{i}" for i in range(dims["num_classes"])])
+    names = class_names or (hf.class_names if hf is not None else COCO_91 if dims["num_classes"] == 91 else
+                            [f"class_{i}" for i in range(dims["num_classes"])])
     if len(names) != dims["num_classes"]:
         raise ValueError(f"{len(names)} class names for {dims['num_classes']} classes")
+    mean, std, pixel_scale = IMAGENET_MEAN, IMAGENET_STD, 255
+    if hf is None:
+        source = {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint), "format": "official"}
+    else:
+        weights = Path(hf.source["weights"])
+        source = {"checkpoint": weights.name, "sha256": file_digest(weights), "format": "huggingface"}
+        mean, std, pixel_scale = hf.preprocess["mean"], hf.preprocess["std"], hf.preprocess["pixel_scale"]
+        size = hf.preprocess["size"]
+        progress(f"preprocessor: mean {mean}, std {std}, 1/{pixel_scale}; its size rule {size} is not applied: the "
+                 f"package takes a fixed {height}x{width} input")
     description = {
         "model": {"family": "deformable-detr", "variant": variant, "singleScale": dims["levels"] == 1,
-                  "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
-                  "exporter": EXPORTER},
+                  "source": source, "exporter": EXPORTER},
         "input": {"sizePolicy": {"kind": "fixed", "height": height, "width": width}, "resize": "bilinear-stretch",
-                  "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "pixelScale": 255, "layout": "NCHW"},
+                  "mean": mean, "std": std, "pixelScale": pixel_scale, "layout": "NCHW"},
         "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
                    "classNames": names, "boxFormat": "cxcywh-normalized", "topK": 100},
         "architecture": {"hiddenDim": dims["hidden"], "numQueries": dims["queries"],
@@ -94,7 +126,8 @@ def _export_updetr(checkpoint, state_dict, args, out_dir, height, width, fp16, s
     plan, feeds, description, summary = updetr_export_parts(state_dict, args, height, width, class_names,
                                                             overrides, coco_names=COCO_91)
     progress(summary)
-    description["model"].update(source={"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
+    description["model"].update(source={"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint),
+                                        "format": "official"},
                                 exporter=EXPORTER)
     manifest = write_package(plan, feeds, out_dir, description, split=split, single_graph=single_graph, fp16=fp16,
                              progress=progress)

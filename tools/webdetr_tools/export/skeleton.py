@@ -9,6 +9,8 @@ import torchvision
 from torch import nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from ..models.backbone import resnet_layers
+
 
 class CheckpointKeyError(KeyError):
     def __init__(self, missing, unexpected):
@@ -25,7 +27,12 @@ class _Holder(nn.Module):
             setattr(self, name, child)
 
 
-def resnet_body(name):
+def resnet_body(name, spec=None):
+    """torchvision's resnet `name`, or (spec given: a Hugging Face checkpoint's backbone) the same layout built from
+    a models.backbone spec; either way keys conv1, bn1, layer1..4 as features.resnet_stages reads them."""
+    if spec is not None:
+        conv1, bn1, layers = resnet_layers(spec, FrozenBatchNorm2d)
+        return _Holder(conv1=conv1, bn1=bn1, **{f"layer{i + 1}": layer for i, layer in enumerate(layers)})
     net = getattr(torchvision.models, name)(weights=None, norm_layer=FrozenBatchNorm2d)
     del net.avgpool, net.fc
     return net
@@ -87,7 +94,7 @@ def detect_deformable_config(state_dict, args, overrides=None):
 
 def build_deformable_skeleton(dims, state_dict):
     d, heads, levels = dims["hidden"], dims["heads"], dims["levels"]
-    body = resnet_body(dims["backbone"])
+    body = resnet_body(dims["backbone"], dims.get("backbone_spec"))
     in_proj = []
     for l in range(levels):
         weight = state_dict[f"input_proj.{l}.0.weight"]
