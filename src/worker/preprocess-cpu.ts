@@ -1,10 +1,11 @@
 /**
- * WASM-backend preprocessing: decoded RGBA pixels -> the model's normalized input tensors with the
- * TypeScript reference of our bilinear kernels (same PIL-bilinear semantics as the GPU path and the
- * official torchvision/PIL transforms). `createCpuPreprocessor` is the engine's Preprocessor on WASM;
- * the tensor functions are also the references the GPU path is tested against.
+ * WASM-backend preprocessing: decoded RGBA pixels -> the model's normalized input tensors with the CPU
+ * bilinear kernels (src/kernels/bilinear-cpu.ts: equal to the float64 reference value for value, PIL-bilinear
+ * like the GPU path and the official torchvision/PIL transforms). `createCpuPreprocessor` is the engine's
+ * Preprocessor on WASM; the tensor functions are also the references the GPU path is tested against.
  */
-import { cropResizeReference, resizeNormalizeReference, type RgbaPixels } from '../kernels/bilinear-reference.js';
+import { cropResizeCpu, resizeNormalizeCpu } from '../kernels/bilinear-cpu.js';
+import type { RgbaPixels } from '../kernels/bilinear-reference.js';
 import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js';
 import type { HostTensor } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
@@ -19,7 +20,7 @@ export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
 
 export function imageTensorCpu(pixels: RgbaPixels, manifest: Manifest): HostTensor {
   const { height, width } = manifest.input.sizePolicy;
-  const data = Float32Array.from(resizeNormalizeReference(pixels, width, height, normalizeOptionsOf(manifest)));
+  const data = resizeNormalizeCpu(pixels, width, height, normalizeOptionsOf(manifest));
   return { data, dims: [1, 3, height, width] };
 }
 
@@ -27,14 +28,14 @@ export function imageTensorCpu(pixels: RgbaPixels, manifest: Manifest): HostTens
 export function patchTensorCpu(pixels: RgbaPixels, rects: readonly CropRect[], manifest: Manifest): HostTensor {
   const patch = manifest.input.queryPatch;
   if (patch === undefined || isBoxQueryPatch(patch)) throw new Error('patchTensorCpu: the manifest has no query-patch crops');
-  const data = Float32Array.from(cropResizeReference(pixels, rects, patch.width, patch.height, normalizeOptionsOf(manifest)));
+  const data = cropResizeCpu(pixels, rects, patch.width, patch.height, normalizeOptionsOf(manifest));
   return { data, dims: [1, rects.length, 3, patch.height, patch.width] };
 }
 
 /** [1, 3, H, W]: one rectangle of the source pixels stretched to the model input (zoomed search's windows). */
 export function windowTensorCpu(pixels: RgbaPixels, rect: CropRect, manifest: Manifest): HostTensor {
   const { height, width } = manifest.input.sizePolicy;
-  const data = Float32Array.from(cropResizeReference(pixels, [rect], width, height, normalizeOptionsOf(manifest)));
+  const data = cropResizeCpu(pixels, [rect], width, height, normalizeOptionsOf(manifest));
   return { data, dims: [1, 3, height, width] };
 }
 
