@@ -15,8 +15,10 @@ export interface DetectArgs {
   zoom?: false;
   backend: BackendPreference;
   raw: boolean;
-  /** Also true with --raw. */
+  /** Also true with --raw (without --jsonl). */
   json: boolean;
+  /** One JSON object per image, as it finishes. */
+  jsonl: boolean;
   port: number;
   chromium: string;
   timeoutMs: number;

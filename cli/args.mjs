@@ -6,15 +6,17 @@ import { parseArgs } from 'node:util';
 
 export const USAGE = `Usage: webdetr detect <image...> --model <dir|url> [options]
 
-Runs a webdetr model package on images in headless chromium (the same browser engine as the
-library: WebGPU, or onnxruntime-web WASM) and prints the detections.
+Runs a webdetr model package on images and prints the detections, each image as it finishes. The
+model is loaded once per call. WASM (the default here) runs in this Node process, without a
+browser; --backend webgpu runs the same engine in headless chromium.
 
 Arguments:
-  <image...>               image files (PNG, JPEG, WebP, ... anything chromium decodes)
+  <image...>               image files: JPEG and PNG (with --backend webgpu, anything chromium
+                           decodes); a file that cannot be read is reported and the rest go on
 
 Options:
   --model <dir|url>        model package: a directory with manifest.json, a manifest.json path,
-                           or an http(s) URL of either (must allow CORS)
+                           or an http(s) URL of either (must allow CORS for --backend webgpu)
   --patch x0,y0,x1,y1      one-shot query patch, a rectangle in image pixels (repeatable;
                            one-shot packages); prints the detections per patch
   --patches-file <json>    per-image query patches: {"<image as given>": [[x0,y0,x1,y1], ...]};
@@ -24,15 +26,21 @@ Options:
   --max-detections <n>     at most n detections per image or patch (default 100)
   --no-zoom                one-shot: search the whole image only, without the package's zoomed
                            search of small patches (manifest input.queryPatch.zoom)
-  --backend <b>            auto | webgpu | wasm (default auto)
-  --json                   print JSON instead of a table
-  --raw                    also return the model's raw per-query logits and boxes (implies --json)
-  --port <n>               port of the local page server (default: any free port)
-  --chromium <path>        chromium executable (default $WEBDETR_CHROMIUM or /usr/bin/chromium)
+  --backend <b>            auto | wasm (in Node; auto is WASM, as Node has no WebGPU) |
+                           webgpu (in headless chromium) (default auto)
+  --json                   print one JSON document at the end instead of a table
+  --jsonl                  print one JSON object per image, as each finishes (JSON lines)
+  --raw                    also return the model's raw per-query logits and boxes (implies
+                           --json unless --jsonl is given)
+  --port <n>               --backend webgpu: port of the local page server (default: any free port)
+  --chromium <path>        --backend webgpu: chromium executable (default $WEBDETR_CHROMIUM or
+                           /usr/bin/chromium)
   --timeout <seconds>      give up after this long (default 1800)
   -h, --help               show this help
 
-Exit status: 0 detections printed, 1 the run failed (model load, decoding, GPU), 2 bad arguments.`;
+Boxes are in image pixels, clamped to the picture. Progress goes to stderr (a live line on a
+terminal). Exit status: 0 every image done, 1 the model or any image failed (each failure is
+reported with its error code), 2 bad arguments or no readable image.`;
 
 export class UsageError extends Error {
   constructor(message) {
@@ -62,6 +70,7 @@ export function parseCliArgs(argv) {
         'max-detections': { type: 'string' },
         backend: { type: 'string' },
         json: { type: 'boolean' },
+        jsonl: { type: 'boolean' },
         raw: { type: 'boolean' },
         'no-zoom': { type: 'boolean' },
         port: { type: 'string' },
@@ -81,6 +90,7 @@ export function parseCliArgs(argv) {
   if (images.length === 0) throw new UsageError('no image given: webdetr detect <image...> --model <dir|url>');
   if (values.model === undefined || values.model === '') throw new UsageError('--model <dir|url> is required');
   if (values['patches-file'] !== undefined && values.patch !== undefined) throw new UsageError('give --patch or --patches-file, not both');
+  if (values.json && values.jsonl) throw new UsageError('give --json or --jsonl, not both');
   const backend = values.backend ?? 'auto';
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
   const threshold = values.threshold === undefined ? undefined : number('--threshold', values.threshold);
@@ -102,7 +112,8 @@ export function parseCliArgs(argv) {
     ...(values['no-zoom'] ? { zoom: false } : {}),
     backend,
     raw: values.raw ?? false,
-    json: (values.json ?? false) || (values.raw ?? false),
+    jsonl: values.jsonl ?? false,
+    json: (values.json ?? false) || ((values.raw ?? false) && !values.jsonl),
     port,
     chromium: values.chromium ?? process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium',
     timeoutMs: timeoutSeconds * 1000,

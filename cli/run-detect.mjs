@@ -1,16 +1,24 @@
 /**
- * `webdetr detect`: checks the files named, serves page + model + images on 127.0.0.1, drives
- * headless chromium (Playwright) through the page's real API, prints the result.
- * Returns the exit status: 0 ok, 1 the run failed, 2 bad arguments or missing files.
+ * `webdetr detect`: checks the files named, runs the model over every image and prints each image's
+ * outcome as it finishes. Where it runs:
+ *   --backend wasm | auto   in this Node process (cli/node/: the engine on onnxruntime-web's WASM
+ *                           backend, no browser; Node has no WebGPU, so `auto` is WASM here)
+ *   --backend webgpu        in headless chromium: serves page + model + images on 127.0.0.1 and drives
+ *                           the page's real API through Playwright
+ * The model is loaded once per call; an image that cannot be read or detected on is reported and the
+ * batch goes on. Returns the exit status: 0 ok, 1 the model or any image failed, 2 bad arguments or
+ * missing files.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parsePatchesFile, UsageError } from './args.mjs';
 import { chromiumWebGpuArgs } from './chromium-flags.mjs';
-import { formatTable, progressBar, progressLine } from './format.mjs';
+import { batchProgress, cliWords, formatHeader, formatResult, progressBar, progressLine } from './format.mjs';
+import { loadNodeRunner } from './node-runner.mjs';
 import { startCliServer } from './server.mjs';
 
-/** --model → where the page loads it from: a remote URL, or a local directory served at /model/. */
+/** --model → where it is loaded from: a remote URL, or a local directory (served at /model/ to chromium). */
 export function resolveModelArg(model) {
   if (/^https?:\/\//i.test(model)) return { kind: 'url', url: model };
   if (!existsSync(model)) return { kind: 'missing', message: `--model ${model}: no such file or directory` };
@@ -30,7 +38,77 @@ async function loadChromium() {
       // try the next one
     }
   }
-  throw new Error('the webdetr CLI needs Playwright: npm install playwright-core');
+  throw new Error('--backend webgpu runs in chromium and needs Playwright: npm install playwright-core');
+}
+
+/**
+ * Prints a run as it goes: the header once the model is loaded, each image's outcome (table block,
+ * one JSON line, or kept for the final JSON), a live progress line on a terminal's stderr, and at the
+ * end the failures and the exit status.
+ */
+function createReporter(args, io) {
+  const total = args.images.length;
+  const printed = new Set();
+  const failures = [];
+  const tty = Boolean(io.stderr.isTTY);
+  let loaded;
+  let started = 0;
+  let liveLine = false;
+  const clearLive = () => {
+    if (liveLine) io.stderr.write('\r\x1b[K');
+    liveLine = false;
+  };
+  const live = (text) => {
+    if (!tty) return;
+    io.stderr.write(`\r${text}\x1b[K`);
+    liveLine = true;
+  };
+  return {
+    progress(event) {
+      const bar = tty ? progressBar(event) : undefined;
+      const line = progressLine(event);
+      if (bar) live(bar);
+      else if (line) {
+        clearLive();
+        io.stderr.write(`${line}\n`);
+      }
+    },
+    loaded(info) {
+      loaded = info;
+      started = Date.now();
+      clearLive();
+      if (args.json) return;
+      // JSON lines keep stdout to one object per image: the header goes to stderr.
+      (args.jsonl ? io.stderr : io.stdout).write(`${formatHeader(info)}\n`);
+      live(batchProgress(0, total, 0, 0, basename(args.images[0] ?? '')));
+    },
+    result(outcome, index) {
+      if (printed.has(index)) return;
+      printed.add(index);
+      if (outcome.error) failures.push(outcome);
+      clearLive();
+      if (args.jsonl) io.stdout.write(`${JSON.stringify(outcome)}\n`);
+      else if (!args.json) io.stdout.write(`${formatResult(outcome, loaded?.threshold)}\n`);
+      if (printed.size < total) live(batchProgress(printed.size, total, failures.length, Date.now() - started, basename(args.images[printed.size] ?? '')));
+    },
+    /** The run's end: anything not streamed yet, the JSON document, the failures; returns the exit status. */
+    finish(response) {
+      clearLive();
+      if (response.error) {
+        if (args.json) io.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+        const { error } = response;
+        io.stderr.write(`webdetr: loading the model failed: ${error.name} [${error.code}]: ${cliWords(error.message)}\n`);
+        return 1;
+      }
+      response.results.forEach((outcome, index) => this.result(outcome, index));
+      clearLive();
+      if (args.json) io.stdout.write(`${JSON.stringify(response, null, args.raw ? 0 : 2)}\n`);
+      if (failures.length === 0) return 0;
+      io.stderr.write(`webdetr: ${failures.length} of ${total} image${total === 1 ? '' : 's'} failed:\n`);
+      for (const { image, error } of failures) io.stderr.write(`  ${image}: ${error.name} [${error.code}]: ${cliWords(error.message)}\n`);
+      return 1;
+    },
+  };
 }
 
 /**
@@ -42,9 +120,12 @@ export async function runDetect(args, io) {
     io.stderr.write(`webdetr: ${message}\n`);
     return status;
   };
-  for (const image of args.images) {
-    if (!existsSync(image)) return fail(2, `image ${image}: no such file`);
-    if (!statSync(image).isFile()) return fail(2, `image ${image}: not a file`);
+  // A batch goes on past a missing or unreadable image (reported with the others that failed); only
+  // when nothing named can be read is it a usage error.
+  const readable = args.images.filter((image) => existsSync(image) && statSync(image).isFile());
+  if (readable.length === 0) {
+    const [first = ''] = args.images;
+    return fail(2, `image ${first}: ${existsSync(first) ? 'not a file' : 'no such file'}${args.images.length > 1 ? ' (and no other image named exists)' : ''}`);
   }
   const model = resolveModelArg(args.model);
   if (model.kind === 'missing') return fail(2, model.message);
@@ -58,7 +139,48 @@ export async function runDetect(args, io) {
       throw error;
     }
   }
+  const request = {
+    modelUrl: model.kind === 'url' ? model.url : pathToFileURL(resolve(model.dir, model.file)).href,
+    backend: args.backend,
+    images: args.images.map((name, k) => ({ name, ...(perImagePatches ? { patches: perImagePatches[k] } : {}) })),
+    patches: args.patches,
+    ...(args.threshold === undefined ? {} : { threshold: args.threshold }),
+    maxDetections: args.maxDetections,
+    ...(args.zoom === undefined ? {} : { zoom: args.zoom }),
+    raw: args.raw,
+  };
+  const reporter = createReporter(args, io);
+  try {
+    const response = args.backend === 'webgpu' ? await runInChromium(args, io, request, model, reporter) : await runInNode(args, io, request, reporter);
+    return reporter.finish(response);
+  } catch (error) {
+    return fail(1, cliWords(error instanceof Error ? error.message : String(error)));
+  }
+}
 
+/** --backend wasm | auto: the engine in this process. */
+async function runInNode(args, io, request, reporter) {
+  const timeout = setTimeout(() => {
+    // The engine's WebAssembly cannot be interrupted: leave at once.
+    io.stderr.write(`\nwebdetr: gave up after ${args.timeoutMs / 1000} s (--timeout)\n`);
+    process.exit(1);
+  }, args.timeoutMs);
+  timeout.unref();
+  const runner = await loadNodeRunner();
+  try {
+    return await runner.runNode(request, {
+      onProgress: (event) => reporter.progress(event),
+      onLoaded: (loaded) => reporter.loaded(loaded),
+      onResult: (outcome, index) => reporter.result(outcome, index),
+    });
+  } finally {
+    clearTimeout(timeout);
+    await runner.close();
+  }
+}
+
+/** --backend webgpu: the page's real API in headless chromium. */
+async function runInChromium(args, io, request, model, reporter) {
   let server;
   let browser;
   const timeout = setTimeout(() => {
@@ -66,11 +188,7 @@ export async function runDetect(args, io) {
     void browser?.close();
   }, args.timeoutMs);
   try {
-    server = await startCliServer({
-      images: args.images,
-      port: args.port,
-      ...(model.kind === 'dir' ? { modelDir: model.dir } : {}),
-    });
+    server = await startCliServer({ images: args.images, port: args.port, ...(model.kind === 'dir' ? { modelDir: model.dir } : {}) });
     const modelUrl = model.kind === 'url' ? model.url : `${server.origin}/model/${model.file}`;
     const chromium = await loadChromium();
     browser = await chromium.launch({ executablePath: args.chromium, args: chromiumWebGpuArgs, headless: true });
@@ -80,41 +198,13 @@ export async function runDetect(args, io) {
       if (debug) io.stderr.write(`[page ${message.type()}] ${message.text()}\n`);
     });
     page.on('pageerror', (error) => io.stderr.write(`[page error] ${error.message}\n`));
-    let barShown = false;
-    await page.exposeFunction('webdetrProgress', (event) => {
-      const line = progressLine(event);
-      const bar = io.stderr.isTTY ? progressBar(event) : undefined;
-      if (bar) {
-        io.stderr.write(`\r${bar}\x1b[K`);
-        barShown = true;
-      } else if (line) {
-        io.stderr.write(`${barShown ? '\r\x1b[K' : ''}${line}\n`);
-        barShown = false;
-      }
-    });
+    await page.exposeFunction('webdetrProgress', (event) => reporter.progress(event));
+    await page.exposeFunction('webdetrLoaded', (loaded) => reporter.loaded(loaded));
+    await page.exposeFunction('webdetrResult', (outcome, index) => reporter.result(outcome, index));
     await page.goto(server.pageUrl);
     await page.waitForFunction(() => window.webdetrCli !== undefined, undefined, { timeout: 120_000 });
-    const request = {
-      modelUrl,
-      backend: args.backend,
-      images: args.images.map((name, k) => ({ name, url: server.imageUrls[k], ...(perImagePatches ? { patches: perImagePatches[k] } : {}) })),
-      patches: args.patches,
-      ...(args.threshold === undefined ? {} : { threshold: args.threshold }),
-      maxDetections: args.maxDetections,
-      ...(args.zoom === undefined ? {} : { zoom: args.zoom }),
-      raw: args.raw,
-    };
-    const response = await page.evaluate((r) => window.webdetrCli.run(r), request);
-    if (args.json) io.stdout.write(`${JSON.stringify(response, null, args.raw ? 0 : 2)}\n`);
-    else if (response.results.length > 0 || response.ok) io.stdout.write(`${formatTable(response)}\n`);
-    if (!response.ok) {
-      const { error } = response;
-      const where = error.stage === 'load' ? 'loading the model' : `${error.stage === 'image' ? 'reading' : 'detecting on'} ${error.image}`;
-      return fail(1, `${where} failed: ${error.name} [${error.code}]: ${error.message}`);
-    }
-    return 0;
-  } catch (error) {
-    return fail(1, error instanceof Error ? error.message : String(error));
+    const pageRequest = { ...request, modelUrl, images: request.images.map((image, k) => ({ ...image, url: server.imageUrls[k] })) };
+    return await page.evaluate((r) => window.webdetrCli.run(r), pageRequest);
   } finally {
     clearTimeout(timeout);
     await browser?.close().catch(() => undefined);

@@ -18,7 +18,7 @@ import { patchBoxTensor, patchRects } from '../src/worker/patches.js';
 import { imageTensorCpu, patchTensorCpu } from '../src/worker/preprocess-cpu.js';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
 import { EXPORT_CACHE, smallFixture, type ExportFixture as Fixture } from '../test/helpers/export-fixture.js';
-import { decodePng } from '../test/helpers/png.js';
+import { decodePng } from '../cli/node/png.js';
 
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
 /** GPU runner vs CPU runner: both fp32 graphs, kernels differ in rounding only. */

@@ -16,7 +16,7 @@ import { IMAGENET_STD, type BilinearMode, type CropRect } from '../../src/kernel
 import { createBilinearCropResize, type BilinearCropResizeKernel } from '../../src/kernels/bilinear-crop-resize.js';
 import { createPixelUploader, type PixelUploader } from '../../src/kernels/pixel-upload.js';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu.js';
-import { decodePng } from '../helpers/png.js';
+import { decodePng } from '../../cli/node/png.js';
 
 const shared = process.env.WEBDETR_SHARED ?? fileURLToPath(new URL('../../../shared', import.meta.url));
 const reference = join(shared, 'reference');

@@ -12,7 +12,7 @@ import { DetectorEngine } from '../../src/worker/engine';
 import type { Detection, QueryPatch } from '../../src/api/types';
 import { boxIou } from '../../src/postprocess/merge-views';
 import { maxAbsDiff, readNpyFloat32 } from '../export/npy';
-import { decodePng } from '../helpers/png';
+import { decodePng } from '../../cli/node/png';
 import { serveDirectories, type StaticServer } from '../helpers/static-server';
 
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DisposedError, InputError, WebGpuUnavailableError } from '../../src/errors';
 import { DetectorEngine } from '../../src/worker/engine';
 import { exportFixture } from '../helpers/export-fixture';
-import { decodePng } from '../helpers/png';
+import { decodePng } from '../../cli/node/png';
 import { serveDirectories, type StaticServer } from '../helpers/static-server';
 import { maxAbsDiff, readNpyFloat32 } from '../export/npy';
 
