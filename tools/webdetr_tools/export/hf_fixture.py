@@ -184,3 +184,18 @@ def generate(hf_modeling, shims, out_dir=FIXTURE_DIR, names=None):
     (out_dir / "cases.json").write_text(_compact_json(record) + "\n")
     np.savez_compressed(out_dir / "outputs.npz", **arrays)
     return record
+
+
+def write_case_files(name, out_dir, directory=FIXTURE_DIR):
+    """For the Node tests: out_dir/checkpoint (the case's HF checkpoint), image.f32 (its input, raw float32 NCHW) and
+    the recorded HF outputs as float32 .npy (logits, pred_boxes, scores, labels, boxes); returns the paths as a dict."""
+    cases, outputs = load_fixture(directory)
+    case = cases["cases"][name]
+    out_dir = Path(out_dir)
+    paths = {"checkpoint": str(write_case(case, case["shapes"], out_dir / "checkpoint")),
+             "image": str(out_dir / "image.f32"), "image_shape": IMAGE_SHAPE, "target_size": cases["target_size"]}
+    np.ascontiguousarray(case_image(case).numpy(), dtype=np.float32).tofile(paths["image"])
+    for key in ("logits", "pred_boxes", "scores", "labels", "boxes"):
+        paths[key] = str(out_dir / f"{key}.npy")
+        np.save(paths[key], outputs[f"{name}__{key}"].astype(np.float32))
+    return paths
