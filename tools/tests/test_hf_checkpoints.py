@@ -239,6 +239,44 @@ def test_export_of_hf_checkpoint(checkpoints, tmp_path, name, entry):
     assert logits <= TOLERANCE["logits"] and boxes <= TOLERANCE["boxes"]
 
 
+def test_missing_weights_are_named_as_the_file_names_them(checkpoints, tmp_path):
+    from webdetr_tools.export.huggingface import HFKeyMismatchError
+    source = checkpoints["two-stage"]
+    state = read_safetensors(source / "model.safetensors")
+    state.pop("model.decoder.layers.1.self_attn.q_proj.weight")
+    state.pop("model.decoder.layers.1.self_attn.k_proj.weight")
+    state.pop("model.decoder.layers.1.self_attn.v_proj.weight")
+    state.pop("model.encoder.layers.0.self_attn_layer_norm.bias")
+    for name in ("config.json", "preprocessor_config.json"):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    write_safetensors(tmp_path / "model.safetensors", state)
+    with pytest.raises(HFKeyMismatchError) as caught:
+        export_checkpoint(tmp_path, tmp_path / "pkg", height=64, width=96, single_graph=False, progress=lambda _: None)
+    assert caught.value.missing == ["model.decoder.layers.1.self_attn.k_proj.weight",
+                                    "model.decoder.layers.1.self_attn.q_proj.weight",
+                                    "model.decoder.layers.1.self_attn.v_proj.weight",
+                                    "model.encoder.layers.0.self_attn_layer_norm.bias"]
+    assert "model.encoder.layers.0.self_attn_layer_norm.bias" in str(caught.value)
+
+
+def test_newer_config_backbone_kwargs_are_accepted():
+    """transformers >= 4.38 writes backbone_kwargs {in_chans, out_indices} into config.json."""
+    config = dict(CASES["cases"]["timm-resnet18"]["config"], backbone_kwargs={"in_chans": 3, "out_indices": [2, 3, 4]})
+    assert load_args(config)["args"]["num_feature_levels"] == 4
+
+
+@pytest.mark.parametrize("name", ["plain", "two-stage", "single-scale"])
+def test_resnet_layout_read_from_weights_when_config_names_it(checkpoints, tmp_path, name):
+    """use_timm_backbone false, backbone "microsoft/resnet-50"-style (no backbone_config): layout from the weights."""
+    source = checkpoints[name]
+    config = dict(json.loads((source / "config.json").read_text()), backbone="microsoft/resnet-50", backbone_config=None)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes())
+    checkpoint, expected = load_huggingface_checkpoint(tmp_path), load_huggingface_checkpoint(source)
+    assert checkpoint.backbone_spec == expected.backbone_spec
+    assert checkpoint.backbone == expected.backbone
+
+
 def test_official_export_records_its_format(tmp_path):
     from test_export_deformable import tiny_checkpoint
     tiny_checkpoint(tmp_path / "tiny.pth", 1)

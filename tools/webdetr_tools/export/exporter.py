@@ -7,10 +7,10 @@ import torch
 from ..checkpoint import load_checkpoint
 from .deformable_segments import deformable_plan
 from .features import deformable_features
-from .huggingface import is_huggingface_checkpoint, load_huggingface_checkpoint
+from .huggingface import HFKeyMismatchError, is_huggingface_checkpoint, load_huggingface_checkpoint
 from .manifest import file_digest
 from .package import IMAGENET_MEAN, IMAGENET_STD, write_package
-from .skeleton import build_deformable_skeleton, detect_deformable_config, load_strict
+from .skeleton import CheckpointKeyError, build_deformable_skeleton, detect_deformable_config, load_strict
 from .updetr_export import updetr_export_parts
 
 EXPORTER = "webdetr_tools.export 1"
@@ -76,8 +76,13 @@ def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, sp
                               class_names, overrides, progress, started)
     if family != "deformable-detr":
         raise ValueError(f"unknown model family {family!r}")
-    model, dims = deformable_skeleton(state_dict, args, height, width, overrides,
-                                      hf.backbone_spec if hf is not None else None)
+    try:
+        model, dims = deformable_skeleton(state_dict, args, height, width, overrides,
+                                          hf.backbone_spec if hf is not None else None)
+    except CheckpointKeyError as error:
+        if hf is None:
+            raise
+        raise HFKeyMismatchError(hf, error.missing, error.unexpected) from error
     image = torch.zeros(1, 3, height, width)
     variant = deformable_variant(dims)
     progress(f"found deformable-detr {variant}{' single-scale' if dims['levels'] == 1 else ''}: hidden "

@@ -7,7 +7,8 @@ plain / with_box_refine / two_stage, single- or multi-scale, with either backbon
 - use_timm_backbone (the hub checkpoints, e.g. SenseTime/deformable-detr): timm resnet18/34/50/101/152, whose module
   names and layout are torchvision's (keys model.backbone.conv_encoder.model.conv1/bn1/layer1..4);
 - use_timm_backbone false with a transformers ResNet backbone_config (keys ...model.embedder / encoder.stages), any
-  widths and depths, basic or bottleneck blocks (stride on the 3x3 conv, like torchvision).
+  widths and depths, basic or bottleneck blocks (stride on the 3x3 conv, like torchvision); a ResNet named without
+  a backbone_config (AutoBackbone, e.g. "microsoft/resnet-50") has its layout read from the weights.
 Not supported, each with an error saying so: other backbones (Swin, ConvNeXt, timm resnet50d ...), dilation,
 learned position embeddings, activations other than relu, different encoder/decoder head counts or FFN widths.
 
@@ -195,8 +196,10 @@ def _unsupported(what):
     return HFCheckpointError(f"unsupported Hugging Face Deformable-DETR config: {what} ({SUPPORTED})")
 
 
-def backbone_spec(config):
-    """(spec dict for models.backbone, key style 'timm' | 'hf-resnet', description)."""
+def backbone_spec(config, hf_state=None):
+    """(spec dict for models.backbone, key style 'timm' | 'hf-resnet', description). A transformers backbone named
+    without a backbone_config (AutoBackbone, e.g. "microsoft/resnet-50") has its ResNet layout read from the weights
+    (hf_state) when they hold one."""
     levels = int(config.get("num_feature_levels", 4))
     wanted = [2, 3, 4] if levels > 1 else [4]
     if config.get("dilation"):
@@ -212,6 +215,8 @@ def backbone_spec(config):
             raise _unsupported(f"backbone_kwargs {config.get('backbone_kwargs')} (out_indices must be {wanted})")
         return resnet_spec(name), "timm", name
     backbone = config.get("backbone_config")
+    if backbone is None and hf_state is not None and _BACKBONE + "embedder.embedder.convolution.weight" in hf_state:
+        backbone = dict(_resnet_from_weights(hf_state), out_features=[f"stage{i}" for i in wanted])
     if not isinstance(backbone, dict) or backbone.get("model_type") != "resnet":
         kind = backbone.get("model_type") if isinstance(backbone, dict) else config.get("backbone")
         raise _unsupported(f"backbone {kind!r}")
@@ -235,6 +240,23 @@ def backbone_spec(config):
     spec = dict(block=layer_type, stem=int(backbone.get("embedding_size", 64)), widths=widths, depths=depths)
     description = f"hf-resnet {layer_type} {'-'.join(map(str, widths))} x {'-'.join(map(str, depths))}"
     return spec, "hf-resnet", description
+
+
+def _resnet_from_weights(hf_state):
+    """A transformers ResNet backbone_config (the parts the layout needs) read from its weights' names and shapes."""
+    stages = {}
+    for key in hf_state:
+        m = re.match(re.escape(_BACKBONE) + r"encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.weight$", key)
+        if m:
+            stage = stages.setdefault(int(m.group(1)), {})
+            stage[int(m.group(2))] = max(stage.get(int(m.group(2)), 0), int(m.group(3)))
+    order = sorted(stages)
+    convs = {stages[s][0] for s in order}
+    widths = [int(hf_state[f"{_BACKBONE}encoder.stages.{s}.layers.0.layer.{stages[s][0]}.convolution.weight"].shape[0])
+              for s in order]
+    return {"model_type": "resnet", "embedding_size": int(hf_state[_BACKBONE + "embedder.embedder.convolution.weight"].shape[0]),
+            "hidden_sizes": widths, "depths": [len(stages[s]) for s in order],
+            "layer_type": "bottleneck" if convs == {2} else "basic" if convs == {1} else f"unknown ({convs})"}
 
 
 def official_args(config):
@@ -370,7 +392,7 @@ def _official_key(key, style):
 
 
 def key_style(config):
-    return backbone_spec(config)[1]
+    return "timm" if config.get("use_timm_backbone", True) else "hf-resnet"
 
 
 def hf_to_official(hf_state_dict, config):
@@ -492,6 +514,30 @@ def _hf_name(official_key, style):
     return k
 
 
+class HFKeyMismatchError(HFCheckpointError):
+    """The weights lack keys the config's model has (or hold extra ones), named as the Hugging Face file names them."""
+
+    def __init__(self, checkpoint, missing_official, unexpected_official):
+        style = key_style(checkpoint.config)
+        self.missing = sorted({n for k in missing_official for n in hf_names(k, style)})
+        self.unexpected = sorted({n for k in unexpected_official for n in hf_names(k, style)})
+        parts = [f"{len(self.missing)} missing: " + ", ".join(self.missing[:30]) if self.missing else "",
+                 f"{len(self.unexpected)} unexpected: " + ", ".join(self.unexpected[:30]) if self.unexpected else ""]
+        super().__init__(f"{checkpoint.source['weights']}: the weights do not match the model config.json describes "
+                         "(variant, levels, layers, backbone): " + "; ".join(p for p in parts if p))
+
+
+def hf_names(official_key, style):
+    """The Hugging Face name(s) of an official key (the decoder's in_proj is three)."""
+    if official_key.startswith("transformer.decoder.layers.") and ".self_attn.in_proj_" in official_key:
+        i, param = official_key.split(".")[3], official_key.rsplit("_", 1)[1]
+        return [f"model.decoder.layers.{i}.self_attn.{p}_proj.{param}" for p in "qkv"]
+    try:
+        return [_hf_name(official_key, style)]
+    except (AttributeError, KeyError):
+        return [official_key]
+
+
 # --- loading ------------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -509,9 +555,11 @@ class HFCheckpoint:
 def load_huggingface_checkpoint(path) -> HFCheckpoint:
     files = resolve_files(path)
     config = json.loads(files.config.read_text())
-    spec, _, description = backbone_spec(config)
     args = official_args(config)
-    state = hf_to_official(read_weights(files), config)
+    hf_state = read_weights(files)
+    spec, _, description = backbone_spec(config, hf_state)
+    state = hf_to_official(hf_state, config)
+    del hf_state
     head = state.get("class_embed.0.weight")
     if head is None:
         raise HFCheckpointError(f"{files.weights[0]}: no class_embed.0.weight: not a DeformableDetrForObjectDetection "
@@ -563,4 +611,4 @@ def post_process_object_detection(logits, boxes, target_sizes, k=100):
 
 __all__ = ["read_safetensors", "write_safetensors", "SafetensorsError", "is_huggingface_checkpoint", "resolve_files",
            "hf_to_official", "official_to_hf", "load_huggingface_checkpoint", "post_process_object_detection",
-           "reference_model", "HFCheckpointError", "UnknownKeysError"]
+           "reference_model", "HFCheckpointError", "HFKeyMismatchError", "UnknownKeysError"]
