@@ -2,6 +2,7 @@
 
 Usage:
   python3 tools/reference_forward.py --checkpoint x.pth --image img.png [--resize]
+      (--checkpoint may be a Hugging Face Deformable-DETR checkpoint too: its directory or files)
       [--patches x0,y0,x1,y1 [x0,y0,x1,y1 ...] | --patches-npy patches.npy]
       [--out-dir outdir] [--expected-logits a.npy --expected-boxes b.npy] [--threads 2]
 The image is fed as (rgb/255 - mean)/std without padding; by default at its own size (the reference data),
@@ -21,6 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from webdetr_tools.checkpoint import load_checkpoint  # noqa: E402
+from webdetr_tools.export.huggingface import (is_huggingface_checkpoint, load_huggingface_checkpoint,  # noqa: E402
+                                              reference_model)
 from webdetr_tools.models import model_from_checkpoint  # noqa: E402
 from webdetr_tools.models.inputs import crop_patches, load_rgb, resize_for_eval, to_normalized_tensor  # noqa: E402
 
@@ -46,8 +49,12 @@ def main(argv=None):
     opts = parser.parse_args(argv)
     torch.set_num_threads(opts.threads)
 
-    state_dict, args = load_checkpoint(opts.checkpoint)
-    model, config = model_from_checkpoint(state_dict, args)
+    if is_huggingface_checkpoint(opts.checkpoint):
+        model = reference_model(load_huggingface_checkpoint(opts.checkpoint))
+        config = model.config
+    else:
+        state_dict, args = load_checkpoint(opts.checkpoint)
+        model, config = model_from_checkpoint(state_dict, args)
     image = load_rgb(opts.image)
     if opts.resize:
         image = resize_for_eval(image)

@@ -307,7 +307,8 @@ def preprocess_settings(preprocessor):
     size = p.get("size", {"shortest_edge": 800, "longest_edge": 1333})
     if isinstance(size, int):
         size = {"shortest_edge": size, "longest_edge": p.get("max_size", 1333)}
-    return {"mean": mean, "std": std, "pixel_scale": round(scale, 6), "size": size,
+    scale = round(scale, 6)
+    return {"mean": mean, "std": std, "pixel_scale": int(scale) if scale == int(scale) else scale, "size": size,
             "resize": bool(p.get("do_resize", True)), "pad": bool(p.get("do_pad", True))}
 
 
