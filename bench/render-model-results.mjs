@@ -14,8 +14,9 @@ export const VARIANT_LABELS = {
   'split-webgpu': '(a) ours: split + WGSL kernel, WebGPU',
   'single-webgpu': '(b) single graph, ORT WebGPU',
   'single-wasm': '(c) single graph, ORT WASM',
+  'split-wasm': '(d) ours: split + WebAssembly kernel, WASM',
 };
-const SHORT = { 'split-webgpu': 'a', 'single-webgpu': 'b', 'single-wasm': 'c' };
+const SHORT = { 'split-webgpu': 'a', 'single-webgpu': 'b', 'single-wasm': 'c', 'split-wasm': 'd' };
 const GROUP_LABELS = {
   backbone: 'backbone (+ input projection)',
   encoder: 'encoder graphs',
@@ -141,7 +142,7 @@ export function mainTable(results) {
         `${formatMs(v.frameMs.median)} (n=${v.frameMs.count})`,
         v.requeryMs ? formatMs(v.requeryMs.median) : '—',
         formatBytes(v.coldStart.downloadBytes),
-        v.variant === 'single-wasm' ? '—' : `${formatBytes(v.peakBufferBytes.ours)} / ${formatBytes(v.peakBufferBytes.all)}`,
+        v.variant === 'single-wasm' || v.variant === 'split-wasm' ? '—' : `${formatBytes(v.peakBufferBytes.ours)} / ${formatBytes(v.peakBufferBytes.all)}`,
         diffText(v),
       ]);
     }
@@ -162,6 +163,52 @@ export function headlineTable(results) {
     ];
   });
   return table(['model', 'frame a/b', 'frame a/c', 'attention a/b (GPU time: our kernel passes vs GridSample + ReduceSum)', 're-query / full frame (a)', 'largest stage of (a)'], rows);
+}
+
+/**
+ * The CPU path, (d) against (c) at the same thread count: frame ratio, and the shares of (d)'s frame that are
+ * our own code (the WebAssembly attention kernel stages; the CPU preprocessing, timed apart on the decoded
+ * picture), with PyTorch's CPU frame on the same checkpoint where the run measured it.
+ */
+export function cpuPath(model) {
+  const c = variantOf(model, 'single-wasm');
+  const d = variantOf(model, 'split-wasm');
+  if (d === undefined) return undefined;
+  const frame = d.frameMs?.median;
+  const groups = d.groupMedianMs ?? {};
+  const attention = (groups['attention-encoder'] ?? 0) + (groups['attention-decoder'] ?? 0);
+  const preprocess = d.preprocessMs?.median;
+  return {
+    id: model.id,
+    frameC: c?.frameMs?.median,
+    frameD: frame,
+    frameDC: ratio(frame, c?.frameMs?.median),
+    attentionMs: attention,
+    attentionShare: frame > 0 ? attention / frame : undefined,
+    preprocessMs: preprocess,
+    preprocessShare: frame > 0 && preprocess !== undefined ? preprocess / (frame + preprocess) : undefined,
+    pytorchMs: model.pytorchCpu?.frameMs?.median,
+    frameDPytorch: ratio(frame, model.pytorchCpu?.frameMs?.median),
+  };
+}
+
+export function cpuPathTable(results) {
+  const pct = (x) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
+  const rows = results.models
+    .map(cpuPath)
+    .filter((r) => r !== undefined)
+    .map((r) => [
+      r.id,
+      formatMs(r.frameC),
+      formatMs(r.frameD),
+      formatRatio(r.frameDC),
+      `${formatMs(r.attentionMs)} (${pct(r.attentionShare)})`,
+      `${formatMs(r.preprocessMs)} (${pct(r.preprocessShare)})`,
+      formatMs(r.pytorchMs),
+      formatRatio(r.frameDPytorch),
+    ]);
+  if (rows.length === 0) return '';
+  return table(['model', '(c) single graph, WASM', '(d) ours, WASM', 'frame d/c', 'attention kernel in (d) (share of frame)', 'CPU preprocessing (share of frame + it)', 'PyTorch CPU, same threads', 'frame d / PyTorch'], rows);
 }
 
 function stageTable(results) {
@@ -227,7 +274,7 @@ export function renderModelMarkdown(results, links = {}) {
       ? '> **CPU emulation.** These timings were taken on SwiftShader, a CPU emulation of a GPU on a shared, loaded machine. They are not GPU speed; only the ratios between implementations measured side by side in this one run mean anything, and they too shift with load.'
       : '> Timings on a real GPU adapter.',
     '',
-    'Same page, same adapter and GPUDevice, same weights and input tensors. (a) our split pipeline: ORT WebGPU graphs with our fused WGSL deformable attention between them; (b) the single-graph export of the same checkpoint (deformable attention as GridSample) on ORT\'s WebGPU EP; (c) the same single graph on ORT\'s WASM backend. Time ratios are a/b and a/c (lower is better for us; the speed-up is the inverse). Frames are wall time from inputs uploaded to outputs read back, preprocessing excluded. The one-shot model\'s full frame is image + patches pipelines; its re-query runs only the patches pipeline on the kept image encoding (the single graph has no such split, its re-query is a full frame). The one-shot packages take 1 to maxPatches patches and run only those given; the oneshot-k<K> rows are the shipped checkpoint exported with maxPatches = K and given K patches (the two sample patches; further ones repeat the first).',
+    'Same page, same adapter and GPUDevice, same weights and input tensors. (a) our split pipeline: ORT WebGPU graphs with our fused WGSL deformable attention between them; (b) the single-graph export of the same checkpoint (deformable attention as GridSample) on ORT\'s WebGPU EP; (c) the same single graph on ORT\'s WASM backend; (d) our split pipeline on ORT\'s WASM backend with our WebAssembly deformable attention between the graphs (the CPU path). Time ratios are a/b, a/c and d/c (lower is better for us; the speed-up is the inverse). Frames are wall time from inputs uploaded to outputs read back, preprocessing excluded. The one-shot model\'s full frame is image + patches pipelines; its re-query runs only the patches pipeline on the kept image encoding (the single graph has no such split, its re-query is a full frame). The one-shot packages take 1 to maxPatches patches and run only those given; the oneshot-k<K> rows are the shipped checkpoint exported with maxPatches = K and given K patches (the two sample patches; further ones repeat the first).',
     '',
     'Hand-written findings from targeted runs (layout and session choices, op forms, before/after of fixes) are in [FINDINGS.md](FINDINGS.md); this page is regenerated by every run.',
     '',
@@ -247,6 +294,17 @@ export function renderModelMarkdown(results, links = {}) {
     stageTable(results),
     '',
   ];
+  const cpu = cpuPathTable(results);
+  if (cpu) {
+    parts.push(
+      '## The CPU path: (d) against (c)',
+      '',
+      `Same page, same ORT WASM thread count (${results.environment.wasmThreads}), same input tensors. Attention = our WebAssembly kernel stages of (d), wall time; CPU preprocessing = the picture's resize + normalize to the model input (src/kernels/bilinear-cpu.ts, PIL mode), timed apart on the decoded picture. PyTorch CPU: the same checkpoint's forward with torch.set_num_threads equal to the WASM thread count (tools/bench/pytorch_frame.py), where the run measured it.`,
+      '',
+      cpu,
+      '',
+    );
+  }
   const ops = opTable(results);
   if (ops) parts.push('ORT per-op GPU time (its WebGPU timestamp profiling, on the first timed frame; on SwiftShader a timestamp spans the emulated dispatch):', '', ops, '');
   const sizes = scalingTable(results, 'size-scaling', 'input size (square)', sizeOf);

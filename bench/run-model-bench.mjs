@@ -2,14 +2,17 @@
 /**
  * `npm run bench`: the full-model benchmark. In one headless-chromium page, per model package:
  * (a) our split pipeline on WebGPU (ORT WebGPU graphs + our WGSL deformable attention), (b) the
- * single-graph export on ORT WebGPU (GridSample), (c) the single graph on ORT WASM; cold start,
- * warm frames, per-stage medians, one-shot re-query, peak GPU bytes, download bytes; plus scaling
- * with input size and patch count. Writes bench/results/<date>-<adapter>-models.json,
- * bench/MODELS.md (table) and bench/results/<date>-<adapter>-models.svg (chart), and the README's
- * "Benchmarks" section. --page NAME writes bench/NAME.md and bench/results/<date>-<adapter>-<name>.* instead
- * and leaves MODELS.md and the README alone (a run of some models only, e.g. the official variants).
+ * single-graph export on ORT WebGPU (GridSample), (c) the single graph on ORT WASM, (d) our split
+ * pipeline on ORT WASM with our WebAssembly kernel; cold start, warm frames, per-stage medians, one-shot
+ * re-query, peak GPU bytes, download bytes; plus scaling with input size and patch count. --pytorch adds the
+ * PyTorch CPU frame of the same checkpoint at the page's WASM thread count (tools/bench/pytorch_frame.py).
+ * Writes bench/results/<date>-<adapter>-models.json, bench/MODELS.md (table) and
+ * bench/results/<date>-<adapter>-models.svg (chart), and bench/README.md's latest-run section. --page NAME
+ * writes bench/NAME.md and bench/results/<date>-<adapter>-<name>.* instead and leaves MODELS.md and
+ * bench/README.md alone (a run of some models only, e.g. the official variants or --variants).
  *
  *   node bench/run-model-bench.mjs [--quick] [--official [--official-variants plain,refine,two-stage]] [--only detector-320,oneshot-k10]
+ *                                  [--variants single-wasm,split-wasm] [--pytorch]
  *                                  [--port 5196] [--no-write] [--no-export] [--sizes 256,320,416,512] [--page MODELS]
  *
  * Packages come from .cache/bench-models (tools/build_models.py --bench-out, run here first unless
@@ -34,6 +37,8 @@ const { values: args } = parseArgs({
     'no-export': { type: 'boolean', default: false },
     sizes: { type: 'string' },
     page: { type: 'string', default: MAIN_PAGE },
+    variants: { type: 'string' },
+    pytorch: { type: 'boolean', default: false },
   },
 });
 if (!/^[A-Za-z0-9_-]+$/.test(args.page)) throw new Error(`--page wants a file name (letters, digits, - and _), got ${args.page}`);
@@ -52,14 +57,18 @@ const detectorImage = '/samples/astronaut.jpg';
 const oneshotImage = '/samples/coffee.jpg';
 // The parity patches of tools/build_models.py (source pixels).
 const oneshotPatches = [{ x: 110, y: 60, width: 150, height: 140 }, { x: 20, y: 200, width: 90, height: 80 }];
-const all = ['split-webgpu', 'single-webgpu', 'single-wasm'];
+const VARIANTS = ['split-webgpu', 'single-webgpu', 'single-wasm', 'split-wasm'];
+// --variants keeps some implementations only (e.g. the CPU path, (c) and (d), in minutes instead of an hour).
+const chosen = args.variants !== undefined ? args.variants.split(',') : VARIANTS;
+if (!chosen.every((v) => VARIANTS.includes(v))) throw new Error(`--variants takes ${VARIANTS.join(',')}, got ${args.variants}`);
+const all = VARIANTS.filter((v) => chosen.includes(v));
 // On SwiftShader one WebGPU frame of these models takes minutes (2026-11-23, loaded 2-core machine:
 // split 320x320 detector cold 281 s, warm 163 s), so --quick keeps one warm WebGPU frame of (a)/(b)
 // per main model and times the scaling points without (b). Rounds per variant = a warm median of N;
 // the budget stops adding rounds after the first.
-const mainRounds = quick ? { 'split-webgpu': 2, 'single-webgpu': 1, 'single-wasm': 5 } : { 'split-webgpu': 5, 'single-webgpu': 3, 'single-wasm': 7 };
-const scaleRounds = quick ? { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 3 } : { 'split-webgpu': 3, 'single-webgpu': 2, 'single-wasm': 5 };
-const scaleVariants = quick ? ['split-webgpu', 'single-wasm'] : all;
+const mainRounds = quick ? { 'split-webgpu': 2, 'single-webgpu': 1, 'single-wasm': 5, 'split-wasm': 5 } : { 'split-webgpu': 5, 'single-webgpu': 3, 'single-wasm': 7, 'split-wasm': 7 };
+const scaleRounds = quick ? { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 3, 'split-wasm': 3 } : { 'split-webgpu': 3, 'single-webgpu': 2, 'single-wasm': 5, 'split-wasm': 5 };
+const scaleVariants = quick ? all.filter((v) => v !== 'single-webgpu') : all;
 const budgetMs = quick ? 120_000 : 600_000;
 const requeryRounds = quick ? 2 : 5;
 
@@ -74,7 +83,7 @@ function models() {
   if (args.official) {
     for (const variant of officialVariants) {
       for (const [h, w] of [[256, 352], [384, 512]]) {
-        list.push({ id: `official-${variant}-${h}x${w}`, role: 'official', officialVariant: variant, height: h, width: w, image: detectorImage, variants: all, rounds: { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 1 }, profile: false });
+        list.push({ id: `official-${variant}-${h}x${w}`, role: 'official', officialVariant: variant, height: h, width: w, image: detectorImage, variants: all, rounds: { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 1, 'split-wasm': 1 }, profile: false });
       }
     }
   }
@@ -121,6 +130,7 @@ await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/i
   for (const spec of list) {
     try {
       const { uncapturedErrors, ...model } = await page.evaluate((s) => window.webdetrModelBench.runModel(s), spec);
+      if (args.pytorch) model.pytorchCpu = pytorchFrame(spec.id, environment.wasmThreads);
       results.models.push(model);
       results.uncapturedErrors.push(...uncapturedErrors);
     } catch (error) {
@@ -140,6 +150,22 @@ await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/i
   console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
   return ok;
 });
+
+/** PyTorch's CPU frame of the same checkpoint at the same thread count, or undefined for models it has none of. */
+function pytorchFrame(id, threads) {
+  try {
+    const out = execFileSync('/usr/bin/python3', ['tools/bench/pytorch_frame.py', '--model', id, '--threads', String(threads)], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONPATH: join(repoRoot, 'tools') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return JSON.parse(out.trim().split('\n').pop());
+  } catch (error) {
+    console.error(`${id}: no PyTorch frame (${error.message.split('\n')[0]})`);
+    return undefined;
+  }
+}
 
 function write(results) {
   if (args['no-write']) {

@@ -6,6 +6,8 @@
  *   split-webgpu   our split pipeline: ORT WebGPU graphs + our WGSL kernel (createGpuPackageRunner)
  *   single-webgpu  the single-graph export (GridSample) on ORT's WebGPU EP (same runner, one graph stage)
  *   single-wasm    the single-graph export on ORT's WASM backend (createCpuPackageRunner)
+ *   split-wasm     our split pipeline on the CPU: ORT WASM graphs + our WebAssembly kernel (createCpuPackageRunner),
+ *                  with the CPU preprocessing (src/kernels/bilinear-cpu.ts) timed on the decoded picture
  */
 import * as ort from 'onnxruntime-web';
 import type { RunnerInput, HostTensor, PackageRunner, StageTiming } from '../../src/runtime/runner.js';
@@ -13,12 +15,13 @@ import type { Manifest } from '../../src/package/manifest.js';
 import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu.js';
 import { createGpuPackageRunner } from '../../src/runtime/package-runner-gpu.js';
 import { graphsOfPipelines } from '../../src/package/pipeline-graphs.js';
+import { resizeNormalizeCpu } from '../../src/kernels/bilinear-cpu.js';
 import { repeat, summarize, type Summary } from '../kernels/stats.js';
 import type { BufferBytes, BufferTracker } from './buffer-tracker.js';
 import type { KernelTimestamps } from './kernel-timestamps.js';
 import { groupTimes, medianByKey } from './stage-groups.js';
 
-export type Variant = 'split-webgpu' | 'single-webgpu' | 'single-wasm';
+export type Variant = 'split-webgpu' | 'single-webgpu' | 'single-wasm' | 'split-wasm';
 
 export interface VariantPlan {
   variant: Variant;
@@ -37,6 +40,8 @@ export interface VariantContext {
   /** image (and patches) tensors, by input name. */
   inputs: Record<string, HostTensor>;
   tracker: BufferTracker;
+  /** The decoded source picture and the model input size, for the CPU preprocessing timing of split-wasm. */
+  picture?: { pixels: ImageData; width: number; height: number };
   timestamps: () => KernelTimestamps | undefined;
   onDevice: (device: GPUDevice) => void;
   log: (line: string) => void;
@@ -47,6 +52,8 @@ export interface VariantResult {
   pipelines: string[];
   coldStart: { downloadMs: number; downloadBytes: number; createMs: number; firstRunMs: number; totalMs: number };
   frameMs: Summary;
+  /** split-wasm: the CPU preprocessing of the picture to the model input (resize + normalize), not in frameMs. */
+  preprocessMs?: Summary;
   /** One-shot split only: the patches pipeline alone, on the kept image encoding. */
   requeryMs?: Summary;
   stageMedianMs: Record<string, number>;
@@ -59,7 +66,8 @@ export interface VariantResult {
   outputs: Record<string, HostTensor>;
 }
 
-const split = (v: Variant) => v === 'split-webgpu';
+const split = (v: Variant) => v === 'split-webgpu' || v === 'split-wasm';
+const onWasm = (v: Variant) => v === 'single-wasm' || v === 'split-wasm';
 
 function pipelinesFor(variant: Variant, manifest: Manifest): string[] {
   if (!split(variant)) return ['detect_single_graph'];
@@ -93,7 +101,7 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
   const downloadMs = performance.now() - started;
   started = performance.now();
   let runner: PackageRunner;
-  if (plan.variant === 'single-wasm') {
+  if (onWasm(plan.variant)) {
     runner = await createCpuPackageRunner({ manifest, graphs, pipelines });
   } else {
     const gpu = await createGpuPackageRunner({ manifest, graphs, pipelines });
@@ -125,11 +133,11 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
     log(`${plan.variant}: first run: ${first.stages.map((s) => `${s.stage}${s.kind === 'graph' ? '' : '*'} ${s.ms.toFixed(0)}`).join(', ')}`);
     log(`${plan.variant}: cold start ${(coldStart.totalMs / 1000).toFixed(1)} s (download ${downloadMs.toFixed(0)} ms, create ${createMs.toFixed(0)} ms, first run ${first.ms.toFixed(0)} ms)`);
 
-    const timestamps = split(plan.variant) ? context.timestamps() : undefined;
+    const timestamps = plan.variant === 'split-webgpu' ? context.timestamps() : undefined;
     const kernelRuns: Record<string, number>[] = [];
     // ORT's per-op profile rides on the first timed frame (no extra frame: one takes minutes on
     // SwiftShader, and the budget may allow only one); that frame carries the profiling overhead.
-    const profileOps = plan.profile && plan.variant !== 'single-wasm';
+    const profileOps = plan.profile && !onWasm(plan.variant);
     let ortOpGpuMs: Record<string, number> | undefined;
     const frames = await repeat(async () => {
       const perOp: Record<string, number> = {};
@@ -171,6 +179,16 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
       outputs: first.outputs,
     };
     if (requeryMs !== undefined) result.requeryMs = requeryMs;
+    const picture = context.picture;
+    if (plan.variant === 'split-wasm' && picture !== undefined) {
+      const options = { mode: 'pil' as const, mean: manifest.input.mean, std: manifest.input.std };
+      const runs = await repeat(async () => {
+        const t0 = performance.now();
+        resizeNormalizeCpu(picture.pixels, picture.width, picture.height, options);
+        return performance.now() - t0;
+      }, { warmup: 1, minIterations: 5, maxIterations: 9, budgetMs: 10_000 });
+      result.preprocessMs = summarize(runs);
+    }
     if (kernelRuns.length > 0 && Object.keys(kernelRuns[0] ?? {}).length > 0) result.kernelGpuMedianMs = medianByKey(kernelRuns, median);
     if (ortOpGpuMs !== undefined) result.ortOpGpuMs = ortOpGpuMs;
     return result;

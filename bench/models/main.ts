@@ -1,7 +1,7 @@
 /**
  * Full-model benchmark page: for each model package, our split pipeline (ORT WebGPU graphs + WGSL
- * kernel), the single-graph export on ORT WebGPU and on ORT WASM, one after the other on the same
- * page, adapter, device, weights and input. Driven by bench/run-model-bench.mjs through
+ * kernel), the single-graph export on ORT WebGPU and on ORT WASM, and our split pipeline on the CPU (ORT
+ * WASM graphs + WebAssembly kernel), one after the other on the same page, adapter, device, weights and input. Driven by bench/run-model-bench.mjs through
  * window.webdetrModelBench: init() once, then runModel(spec) per package.
  */
 import * as ort from 'onnxruntime-web';
@@ -64,6 +64,19 @@ async function modelInputs(spec: ModelSpec, manifest: ReturnType<typeof parseMan
   return inputs;
 }
 
+/** The source picture decoded to RGBA (what the worker gets) and the model's input size. */
+async function decodedPicture(spec: ModelSpec, manifest: ReturnType<typeof parseManifest>) {
+  const bitmap = await createImageBitmap(await loadImageBlob(spec.image));
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext('2d');
+  if (context === null) throw new Error('no 2d context');
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const [, , height, width] = manifest.tensors.image?.shape ?? [];
+  if (typeof height !== 'number' || typeof width !== 'number') throw new Error(`${spec.id}: image input has no fixed size`);
+  return { pixels: context.getImageData(0, 0, canvas.width, canvas.height), width, height };
+}
+
 interface PageState {
   tracker: ReturnType<typeof installBufferTracker>;
   timestamps?: KernelTimestamps;
@@ -109,13 +122,14 @@ export async function runModel(spec: ModelSpec) {
   const manifestText = await (await fetch(`${spec.packageUrl}/manifest.json`, { cache: 'no-store' })).text();
   const manifest = parseManifest(JSON.parse(manifestText));
   const inputs = await modelInputs(spec, manifest);
+  const picture = await decodedPicture(spec, manifest);
   const variants: VariantSummary[] = [];
   let splitOutputs: Record<string, HostTensor> | undefined;
   for (const variant of spec.variants) {
     log(`${spec.id}: ${variant}`);
     const result = await benchVariant(
       { variant, rounds: spec.rounds[variant] ?? 1, requeryRounds: spec.requeryRounds ?? 3, budgetMs: spec.budgetMs, profile: spec.profile },
-      { manifest, packageUrl: spec.packageUrl, inputs, tracker: page.tracker, timestamps: () => page.timestamps, onDevice: () => undefined, log },
+      { manifest, packageUrl: spec.packageUrl, inputs, picture, tracker: page.tracker, timestamps: () => page.timestamps, onDevice: () => undefined, log },
     );
     const { outputs, ...summary } = result;
     const entry: VariantSummary = summary;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs module without types
-import { formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceSummarySection, resultFileBase, writeModelPages } from '../../bench/render-model-results.mjs';
+import { cpuPath, formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceSummarySection, resultFileBase, writeModelPages } from '../../bench/render-model-results.mjs';
 import { summarize } from '../../bench/kernels/stats.js';
 import { groupTimes, medianByKey, stageGroup } from '../../bench/models/stage-groups.js';
 
@@ -43,7 +43,9 @@ function fakeResults(adapter = { vendor: 'google', architecture: 'swiftshader', 
           }),
           variant('single-webgpu', 4000, { ortOpGpuMs: { GridSample: 150, ReduceSum: 250, Conv: 1000, Softmax: 50 }, maxAbsDiffVsSplit: { pred_logits: 1e-5, pred_boxes: 1e-6 } }),
           variant('single-wasm', 2000),
+          variant('split-wasm', 800, { groupMedianMs: { backbone: 400, 'attention-encoder': 30, 'attention-decoder': 10 }, preprocessMs: summary(20) }),
         ],
+        pytorchCpu: { threads: 1, frameMs: summary(1600) },
       },
     ],
   };
@@ -102,7 +104,7 @@ describe('model benchmark rendering', () => {
     const svg = renderModelSvg(results);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('CPU emulation');
-    expect((svg.match(/<rect x="150"/g) ?? []).length).toBe(3);
+    expect((svg.match(/<rect x="150"/g) ?? []).length).toBe(4); // one bar per implementation
     const readme = '# Benchmarks\n\ntext\n';
     const once = replaceSummarySection(readme, results, { json: 'results/x.json', svg: 'results/x.svg', page: 'MODELS.md' });
     expect(once.indexOf('text')).toBeLessThan(once.indexOf('## Latest full-model run'));
@@ -140,5 +142,27 @@ describe('model benchmark rendering', () => {
     expect(markdown).not.toContain('CPU emulation');
     expect(formatMs(850)).toBe('850 ms');
     expect(formatMs(12_345)).toBe('12.3 s');
+  });
+});
+
+describe('the CPU path: (d) against (c)', () => {
+  it('gives d/c, the kernel and preprocessing shares and the PyTorch ratio, and renders its table', () => {
+    const results = fakeResults();
+    const row = cpuPath(results.models[0]);
+    expect(row.frameDC.speedup).toBeCloseTo(2.5);
+    expect(row.attentionShare).toBeCloseTo(40 / 800);
+    expect(row.preprocessShare).toBeCloseTo(20 / 820);
+    expect(row.frameDPytorch.speedup).toBeCloseTo(2);
+    const markdown = renderModelMarkdown(results);
+    expect(markdown).toContain('## The CPU path: (d) against (c)');
+    expect(markdown).toMatch(/\| oneshot-k10 \| 2\.0 s \| 800 ms \| 0\.400 \(2\.5× faster\) \| 40 ms \(5\.0%\) \| 20 ms \(2\.4%\) \| 1\.6 s \| 0\.500 \(2\.0× faster\) \|/);
+    expect(markdown).toContain('(d) ours: split + WebAssembly kernel, WASM');
+  });
+
+  it('has no CPU table when (d) did not run', () => {
+    const results = fakeResults();
+    results.models[0]!.variants = results.models[0]!.variants.filter((v) => v.variant !== 'split-wasm');
+    expect(cpuPath(results.models[0])).toBeUndefined();
+    expect(renderModelMarkdown(results)).not.toContain('## The CPU path');
   });
 });
