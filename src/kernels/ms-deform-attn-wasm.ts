@@ -39,7 +39,7 @@ function wasmBytes(): Uint8Array<ArrayBuffer> {
 /** One instance (own memory) per caller; the module is compiled once per realm. */
 export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
   compiled ??= WebAssembly.compile(wasmBytes());
-  const instance = await WebAssembly.instantiate(await compiled, { env: { exp: Math.exp } });
+  const instance = await WebAssembly.instantiate(await compiled, {});
   const exports = instance.exports as unknown as Exports;
   const heapBase = Number(exports.__heap_base.value);
 

@@ -5,6 +5,8 @@ import { InputError } from '../../src/errors.js';
 import { createMsDeformAttnWasm, type MsDeformAttnWasm } from '../../src/kernels/ms-deform-attn-wasm.js';
 import { SOURCE_SHA256 } from '../../src/kernels/ms-deform-attn-wasm-binary.js';
 import { compileWasm, moduleText, sourceDigest } from '../../scripts/build-wasm.mjs';
+import { msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference.js';
+import { hashUniform } from '../helpers/hash-uniform.js';
 import { loadCase, maxAbsError, referenceOutput, type LoadedCase, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
 
 /** Max abs error against the float64 PyTorch formula: the WGSL kernel's tolerance (issue 3). */
@@ -60,6 +62,20 @@ describe('ms_deform_attn (wasm) validation, memory and build', () => {
     expect(() => kernel.fused(value, new Float32Array(7), locations, weights, { ...shape, referenceDim: 2 })).toThrow(/referencePoints/);
   });
 
+  it('its own exp gives the reference softmax for logits far apart (terms under e^-708 are 0) and near (ties)', async () => {
+    const kernel = await createMsDeformAttnWasm();
+    const fused = { batch: 1, queries: 64, heads: 2, headDim: 8, levels: [[5, 7], [3, 2]] as [number, number][], points: 3, referenceDim: 4 as const };
+    const value = Float32Array.from(hashUniform((35 + 6) * 2 * 8, 11), (u) => 2 * u - 1);
+    const reference = Float32Array.from(hashUniform(64 * 2 * 4, 12), (u) => 0.1 + 0.8 * u);
+    const offsets = Float32Array.from(hashUniform(64 * 2 * 2 * 3 * 2, 13), (u) => 6 * u - 3);
+    for (const spread of [2000, 40, 1e-6]) {
+      const logits = Float32Array.from(hashUniform(64 * 2 * 2 * 3, 14), (u) => spread * (u - 0.5));
+      const want = msDeformAttnFusedReference(value, reference, offsets, logits, fused);
+      const got = kernel.fused(value, reference, offsets, logits, fused);
+      expect(maxAbsError(got, Float32Array.from(want), 16, null), `spread ${spread}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
   it('memory grows to the largest call, then stays flat; outputs do not alias it', async () => {
     const kernel = await createMsDeformAttnWasm();
     const meta = cases.find((c) => c.name === 'fused_points_d5_n2') ?? cases[0]!;
@@ -92,7 +108,7 @@ describe('ms_deform_attn (wasm) validation, memory and build', () => {
     const text = moduleText('ms_deform_attn.c', readFileSync(sourcePath), wasm);
     const base64 = [...text.matchAll(/^ {2}'([^']+)'/gm)].map((m) => m[1]).join('');
     expect(Buffer.from(base64, 'base64')).toEqual(Buffer.from(wasm));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { exp: Math.exp } });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), {});
     expect(Object.keys(instance.exports).sort()).toEqual(['__heap_base', 'memory', 'msda_core', 'msda_fused']);
   });
 });
