@@ -259,6 +259,14 @@ def test_missing_weights_are_named_as_the_file_names_them(checkpoints, tmp_path)
     assert "model.encoder.layers.0.self_attn_layer_norm.bias" in str(caught.value)
 
 
+def test_class_names_from_id2label():
+    from webdetr_tools.export.huggingface import class_names
+    assert class_names({"id2label": {"1": "cat", "0": "N/A", "3": "dog"}}, 4) == ["N/A", "cat", "class_2", "dog"]
+    assert class_names({}, 2) == ["class_0", "class_1"]
+    with pytest.raises(HFCheckpointError, match=r"names ids \[5\]"):
+        class_names({"id2label": {"0": "a", "5": "b"}}, 3)
+
+
 def test_newer_config_backbone_kwargs_are_accepted():
     """transformers >= 4.38 writes backbone_kwargs {in_chans, out_indices} into config.json."""
     config = dict(CASES["cases"]["timm-resnet18"]["config"], backbone_kwargs={"in_chans": 3, "out_indices": [2, 3, 4]})

@@ -292,10 +292,12 @@ def class_names(config, num_classes):
     if not labels:
         return [f"class_{i}" for i in range(num_classes)]
     labels = {int(k): str(v) for k, v in labels.items()}
-    if sorted(labels) != list(range(len(labels))) or len(labels) != num_classes:
-        raise HFCheckpointError(f"config.json id2label has ids {sorted(labels)[:5]}... ({len(labels)}) but the "
-                                f"class head has {num_classes} outputs")
-    return [labels[i] for i in range(num_classes)]
+    outside = sorted(i for i in labels if not 0 <= i < num_classes)
+    if outside:
+        raise HFCheckpointError(f"config.json id2label names ids {outside[:10]} but the class head has {num_classes} "
+                                f"outputs (ids 0..{num_classes - 1})")
+    # ids id2label leaves out keep a placeholder name
+    return [labels.get(i, f"class_{i}") for i in range(num_classes)]
 
 
 def preprocess_settings(preprocessor):
