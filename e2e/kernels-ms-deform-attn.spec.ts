@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import type { MsDeformAttnPageResult } from './pages/ms-deform-attn-page.js';
+import type { MsDeformAttnPageResult, MsDeformAttnWasmPageResult } from './pages/ms-deform-attn-page.js';
 
 /** Max abs error against the float64 PyTorch formula (issue 3), as in the Node test. */
 const TOLERANCE = 2e-5;
@@ -25,4 +25,16 @@ test('ms_deform_attn WGSL kernel matches the PyTorch fixtures in chromium WebGPU
     expect(c.maxError, c.name).toBeLessThanOrEqual(TOLERANCE);
   }
   expect(result.uncapturedErrors).toEqual([]);
+});
+
+test('ms_deform_attn WebAssembly kernel (the CPU path) matches the PyTorch fixtures in chromium', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('/e2e/pages/ms-deform-attn.html');
+  await page.waitForFunction(() => typeof window.runMsDeformAttnWasmCases === 'function');
+  const result: MsDeformAttnWasmPageResult = await page.evaluate((names) => window.runMsDeformAttnWasmCases(names), browserCases);
+  expect(result.cases.map((c) => c.name)).toEqual(browserCases);
+  for (const c of result.cases) {
+    console.log(`wasm ${c.name}: max error ${c.maxError.toExponential(2)}, ${(c.seconds * 1000).toFixed(1)} ms`);
+    expect(c.maxError, c.name).toBeLessThanOrEqual(TOLERANCE);
+  }
 });

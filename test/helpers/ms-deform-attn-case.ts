@@ -6,6 +6,7 @@
 import { readFloat32 } from '../../src/gpu/buffers.js';
 import { withGpuErrorScopes } from '../../src/gpu/error-scope.js';
 import type { MsDeformAttnKernel } from '../../src/kernels/ms-deform-attn.js';
+import type { MsDeformAttnWasm } from '../../src/kernels/ms-deform-attn-wasm.js';
 import { msDeformAttnCoreReference, msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference.js';
 import type { MsDeformAttnShape, ReferenceDim } from '../../src/kernels/ms-deform-attn-shape.js';
 import { hashUniform } from './hash-uniform.js';
@@ -88,6 +89,18 @@ export function referenceOutput(c: LoadedCase): Float64Array {
     ...meta,
     referenceDim: meta.referenceDim ?? 2,
   });
+}
+
+/** Runs the case through the WebAssembly kernel (the CPU path's). */
+export function runOnWasm(kernel: MsDeformAttnWasm, c: LoadedCase): Float32Array {
+  const { meta, inputs } = c;
+  const need = (name: string) => {
+    const v = inputs[name];
+    if (!v) throw new Error(`${meta.name}: missing input ${name}`);
+    return v;
+  };
+  if (meta.entry === 'core') return kernel.core(need('value'), need('samplingLocations'), need('attentionWeights'), meta);
+  return kernel.fused(need('value'), need('referencePoints'), need('samplingOffsets'), need('attentionLogits'), { ...meta, referenceDim: meta.referenceDim ?? 2 });
 }
 
 /** Uploads the case, runs the WGSL kernel once inside error scopes, returns the output. */

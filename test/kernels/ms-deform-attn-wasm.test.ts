@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { createMsDeformAttnWasm, type MsDeformAttnWasm } from '../../src/kernels/ms-deform-attn-wasm.js';
+import { createMsDeformAttnWasm } from '../../src/kernels/ms-deform-attn-wasm.js';
 import { SOURCE_SHA256 } from '../../src/kernels/ms-deform-attn-wasm-binary.js';
 import { compileWasm, moduleText, sourceDigest } from '../../scripts/build-wasm.mjs';
 import { msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference.js';
 import { hashUniform } from '../helpers/hash-uniform.js';
-import { loadCase, maxAbsError, referenceOutput, type LoadedCase, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
+import { loadCase, maxAbsError, referenceOutput, runOnWasm, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
 
 /** Max abs error against the float64 PyTorch formula: the WGSL kernel's tolerance (issue 3). */
 const TOLERANCE = 2e-5;
@@ -18,23 +18,12 @@ const load = (meta: MsDeformAttnCaseMeta) => {
   return loadCase(meta, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 };
 
-function runCase(kernel: MsDeformAttnWasm, c: LoadedCase): Float32Array {
-  const { meta, inputs } = c;
-  const need = (name: string) => {
-    const v = inputs[name];
-    if (!v) throw new Error(`${meta.name}: missing input ${name}`);
-    return v;
-  };
-  if (meta.entry === 'core') return kernel.core(need('value'), need('samplingLocations'), need('attentionWeights'), meta);
-  return kernel.fused(need('value'), need('referencePoints'), need('samplingOffsets'), need('attentionLogits'), { ...meta, referenceDim: meta.referenceDim ?? 2 });
-}
-
 describe.each(cases.map((c) => [c.name, c] as const))('ms_deform_attn (wasm) %s', (_name, meta) => {
   it(`${meta.entry} entry matches the PyTorch formula within ${TOLERANCE}`, async () => {
     const kernel = await createMsDeformAttnWasm();
     const c = load(meta);
     const started = performance.now();
-    const output = runCase(kernel, c);
+    const output = runOnWasm(kernel, c);
     const ms = performance.now() - started;
     const rowLength = meta.heads * meta.headDim;
     const error = maxAbsError(output, c.expected, rowLength, c.rows);
@@ -80,9 +69,9 @@ describe('ms_deform_attn (wasm) validation, memory and build', () => {
     const kernel = await createMsDeformAttnWasm();
     const meta = cases.find((c) => c.name === 'fused_points_d5_n2') ?? cases[0]!;
     const c = load(meta);
-    const first = runCase(kernel, c);
+    const first = runOnWasm(kernel, c);
     const bytes = kernel.memoryBytes;
-    for (let i = 0; i < 20; i++) expect(runCase(kernel, c)).toEqual(first);
+    for (let i = 0; i < 20; i++) expect(runOnWasm(kernel, c)).toEqual(first);
     expect(kernel.memoryBytes).toBe(bytes);
     kernel.core(value, locations, weights, shape); // a smaller call reuses the same memory
     expect(kernel.memoryBytes).toBe(bytes);
