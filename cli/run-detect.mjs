@@ -50,6 +50,7 @@ function createReporter(args, io) {
   const total = args.images.length;
   const printed = new Set();
   const failures = [];
+  let detectMs = 0;
   const tty = Boolean(io.stderr.isTTY);
   let loaded;
   let started = 0;
@@ -86,6 +87,7 @@ function createReporter(args, io) {
       if (printed.has(index)) return;
       printed.add(index);
       if (outcome.error) failures.push(outcome);
+      else detectMs += outcome.timings.total;
       clearLive();
       if (args.jsonl) io.stdout.write(`${JSON.stringify(outcome)}\n`);
       else if (!args.json) io.stdout.write(`${formatResult(outcome, loaded?.threshold)}\n`);
@@ -103,12 +105,27 @@ function createReporter(args, io) {
       response.results.forEach((outcome, index) => this.result(outcome, index));
       clearLive();
       if (args.json) io.stdout.write(`${JSON.stringify(response, null, args.raw ? 0 : 2)}\n`);
+      io.stderr.write(`${runSummary(total, failures.length, response.loadMs, detectMs)}\n`);
       if (failures.length === 0) return 0;
       io.stderr.write(`webdetr: ${failures.length} of ${total} image${total === 1 ? '' : 's'} failed:\n`);
       for (const { image, error } of failures) io.stderr.write(`  ${image}: ${error.name} [${error.code}]: ${cliWords(error.message)}\n`);
       return 1;
     },
   };
+}
+
+/**
+ * The run in one stderr line: the time since the process started, split into the model load, the
+ * detection calls (the engine's own per-image totals) and everything else (start-up, decoding,
+ * printing), and the peak resident memory of this process (with --backend webgpu, chromium's is not in it).
+ */
+function runSummary(total, failed, loadMs, detectMs) {
+  const wall = process.uptime() * 1000;
+  const done = total - failed;
+  const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+  const perImage = done > 0 ? ` (${(detectMs / done / 1000).toFixed(2)} s/image)` : '';
+  const peak = process.resourceUsage().maxRSS / 1024;
+  return `webdetr: ${total} image${total === 1 ? '' : 's'}${failed > 0 ? ` (${failed} failed)` : ''} in ${s(wall)}: model load ${s(loadMs)}, detection ${s(detectMs)}${perImage}, the rest ${s(Math.max(0, wall - loadMs - detectMs))}; peak RSS ${peak.toFixed(0)} MB`;
 }
 
 /**

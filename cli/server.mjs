@@ -38,8 +38,8 @@ const CONTENT_TYPES = {
   '.bmp': 'image/bmp',
 };
 
-/** Paths the dev page may load through vite: its own folder, the library sources, dependencies, vite's client. */
-const VITE_PREFIXES = ['/cli/page/', '/src/', '/shaders/', '/schemas/', '/node_modules/', '/@vite/', '/@id/'];
+/** Paths the dev page may load through vite: its own folder and the CLI loop it shares with Node, the library sources, dependencies, vite's client. */
+const VITE_PREFIXES = ['/cli/page/', '/cli/core/', '/src/', '/shaders/', '/schemas/', '/node_modules/', '/@vite/', '/@id/'];
 
 /** One path segment of a package file: no separators, no dot segments, no escapes. */
 const PLAIN_FILE_NAME = /^[A-Za-z0-9_.-]+$/;

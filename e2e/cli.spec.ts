@@ -1,8 +1,10 @@
 /**
- * The `webdetr` command line end to end: the real bin/webdetr.mjs in a child process, which serves
- * the page and drives its own headless chromium. Error paths use small hand-made packages; the
- * parity runs check `--raw` against the PyTorch reference (64x96 Deformable-DETR exports from
- * tools/export_parity_fixture.py) and against the official outputs (UP-DETR one-shot, full size).
+ * The `webdetr` command line end to end: the real bin/webdetr.mjs in a child process. WASM (the
+ * default) runs in that Node process without a browser; `--backend webgpu` serves the page and drives
+ * its own headless chromium. Error paths use small hand-made packages; the parity runs check `--raw`
+ * against the PyTorch reference (64x96 Deformable-DETR exports from tools/export_parity_fixture.py)
+ * and against the official outputs (UP-DETR one-shot, full size). The Node path's batch behaviour
+ * (bad images, --jsonl, clamped boxes) is in test/cli/node-cli.test.ts.
  */
 import { expect, test } from '@playwright/test';
 import { execFileSync, spawn } from 'node:child_process';
@@ -10,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeImage } from '../cli/node/decode-image.js';
 import { maxAbsDiff, readNpyFloat32 } from '../test/export/npy.js';
 import { exportFixture, smallFixture, type ExportFixture } from '../test/helpers/export-fixture.js';
 
@@ -101,6 +104,20 @@ test.describe('webdetr CLI: arguments and load errors', () => {
       expect(run.stderr).toMatch(message);
       expect(run.stdout).toBe('');
     }
+  });
+
+  test('--backend webgpu goes through chromium (typed load errors from the page); WASM needs no browser', async () => {
+    const dir = fakePackage('v2-webgpu', (m) => (m.format = 'webdetr-model/2'));
+    const inChromium = await webdetr(['detect', tinyPng, '--model', dir, '--backend', 'webgpu']);
+    expect(inChromium.status, inChromium.stderr).toBe(1);
+    expect(inChromium.stderr).toContain('loading the model failed: ManifestError [invalid-manifest]');
+    const noBrowser = join(work, 'no-chromium-here');
+    const needsBrowser = await webdetr(['detect', tinyPng, '--model', dir, '--backend', 'webgpu', '--chromium', noBrowser]);
+    expect(needsBrowser.status).toBe(1);
+    expect(needsBrowser.stderr).toContain(noBrowser);
+    const inNode = await webdetr(['detect', tinyPng, '--model', dir, '--backend', 'wasm', '--chromium', noBrowser]);
+    expect(inNode.stderr).toContain('loading the model failed: ManifestError [invalid-manifest]');
+    expect(inNode.stderr).not.toContain(noBrowser);
   });
 
   test('an unreachable model URL is a model-fetch error', async () => {
@@ -216,27 +233,66 @@ test.describe('webdetr CLI: one-shot --patch equals the official UP-DETR outputs
   });
 });
 
+test.describe('the Node path decodes images to the pixels chromium gives the page', () => {
+  test('JPEG (4:2:0, 4:4:4, greyscale, EXIF orientation 6) and PNG: createImageBitmap as src/api/image-input.ts calls it vs cli/node', async ({ page }) => {
+    const dir = join(work, 'decode');
+    mkdirSync(dir, { recursive: true });
+    execFileSync('/usr/bin/python3', ['-c', [
+      'import numpy as np',
+      'from PIL import Image, ImageFilter',
+      'a = Image.fromarray(np.random.default_rng(3).integers(0, 256, (45, 71, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(1.2))',
+      'a.save("c420.jpg", quality=85); a.save("c444.jpg", quality=95, subsampling=0); a.convert("L").save("grey.jpg")',
+      'exif = Image.Exif(); exif[0x0112] = 6; a.save("rot6.jpg", quality=90, exif=exif.tobytes())',
+      'a.convert("RGBA").save("rgba.png"); a.convert("P", palette=Image.ADAPTIVE, colors=50).save("p.png")',
+    ].join('\n')], { cwd: dir });
+    await page.goto('/e2e/pages/index.html');
+    for (const name of ['c420.jpg', 'c444.jpg', 'grey.jpg', 'rot6.jpg', 'rgba.png', 'p.png']) {
+      const bytes = readFileSync(join(dir, name));
+      const browser = await page.evaluate(async ([base64, type]) => {
+        const blob = new Blob([Uint8Array.from(atob(base64 ?? ''), (c) => c.charCodeAt(0))], { type });
+        const bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+        const context = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+        context?.drawImage(bitmap, 0, 0);
+        const data = context?.getImageData(0, 0, bitmap.width, bitmap.height).data ?? new Uint8ClampedArray();
+        return { width: bitmap.width, height: bitmap.height, data: Array.from(data) };
+      }, [bytes.toString('base64'), name.endsWith('.png') ? 'image/png' : 'image/jpeg'] as const);
+      const node = await decodeImage(bytes);
+      expect([node.width, node.height], name).toEqual([browser.width, browser.height]);
+      let max = 0;
+      for (let i = 0; i < node.width * node.height; i++) {
+        for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs((node.data[i * 4 + c] ?? 0) - (browser.data[i * 4 + c] ?? 0)));
+      }
+      console.log(`decode ${name}: ${node.width}x${node.height}, max |Node - chromium| ${max}`);
+      expect(max, name).toBe(0);
+    }
+  });
+});
+
 test.describe('webdetr CLI from an installed package', () => {
-  test('the files npm would publish run on the prebuilt page (dist/cli), without sources or vite; table output', async () => {
+  test('the files npm would publish run the prebuilt Node engine (dist/cli-node), without sources, vite or a browser; table output', async () => {
     execFileSync('npm', ['run', '--silent', 'build:cli'], { stdio: 'pipe' });
     const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { files: { path: string }[] }[];
     const files = packed[0]?.files.map((f) => f.path) ?? [];
-    expect(files).toEqual(expect.arrayContaining(['bin/webdetr.mjs', 'cli/run-detect.mjs', 'cli/server.mjs', 'dist/cli/index.html']));
+    expect(files).toEqual(expect.arrayContaining(['bin/webdetr.mjs', 'cli/run-detect.mjs', 'cli/server.mjs', 'cli/node-runner.mjs', 'dist/cli/index.html', 'dist/cli-node/run-node.mjs']));
     expect(files.some((f) => f.startsWith('src/') || f.startsWith('cli/page/'))).toBe(false);
 
-    // node_modules/webdetr holding exactly those files; Playwright beside it, as docs/cli.md says.
+    // node_modules/webdetr holding exactly those files, its dependencies beside it as npm installs them.
     const project = join(work, 'installed');
     const installed = join(project, 'node_modules', 'webdetr');
     for (const file of files) {
       mkdirSync(join(installed, file, '..'), { recursive: true });
       writeFileSync(join(installed, file), readFileSync(file));
     }
-    symlinkSync(join(process.cwd(), 'node_modules', 'playwright-core'), join(project, 'node_modules', 'playwright-core'), 'dir');
+    const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
+    for (const name of Object.keys(dependencies)) {
+      mkdirSync(join(project, 'node_modules', name, '..'), { recursive: true });
+      symlinkSync(join(process.cwd(), 'node_modules', name), join(project, 'node_modules', name), 'dir');
+    }
 
     const fixture = parityFixture('deformable_refine');
     const run = await new Promise<CliRun>((resolve, reject) => {
       const started = Date.now();
-      const child = spawn(process.execPath, [join(installed, 'bin', 'webdetr.mjs'), 'detect', fixture.png, '--model', fixture.dir, '--backend', 'wasm', '--threshold', '0', '--max-detections', '3'], {
+      const child = spawn(process.execPath, [join(installed, 'bin', 'webdetr.mjs'), 'detect', fixture.png, '--model', fixture.dir, '--threshold', '0', '--max-detections', '3', '--chromium', join(work, 'no-chromium-here')], {
         cwd: process.cwd(),
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, WEBDETR_CLI_PAGE: '' },
@@ -251,7 +307,7 @@ test.describe('webdetr CLI from an installed package', () => {
     expect(run.status, run.stderr).toBe(0);
     // The table form: model and backend lines, the image line, a header and three rows.
     expect(run.stdout).toMatch(/^model: deformable-detr box-refine, input 96x64/m);
-    expect(run.stdout).toMatch(/^backend: wasm/m);
+    expect(run.stdout).toMatch(/^backend: wasm .*--backend auto in Node/m);
     expect(run.stdout).toContain(`${fixture.png} (96x64, wasm,`);
     expect(run.stdout).toMatch(/#\s+label\s+score\s+x\s+y\s+width\s+height/);
     expect(run.stdout.trim().split('\n').filter((line) => /^\s+[123]\s/.test(line))).toHaveLength(3);
