@@ -111,7 +111,8 @@ export interface Manifest {
     /** 'one-shot': our query-patch model (Deformable-DETR + UP-DETR's patch branch, public/models/oneshot). */
     variant: 'plain' | 'box-refine' | 'two-stage' | 'pretrain' | 'detection' | 'one-shot';
     singleScale?: boolean;
-    source?: { checkpoint: string; sha256: string };
+    /** Where the weights came from; format: the checkpoint layout the exporter read (absent in older packages). */
+    source?: { checkpoint: string; sha256: string; format?: 'official' | 'huggingface' };
     exporter?: string;
   };
   input: {
