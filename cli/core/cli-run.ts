@@ -150,7 +150,11 @@ export function clampBox(box: Detection['box'], size: { width: number; height: n
  * only cuts it (zoomed search's NMS visits boxes by score, so a box below the threshold never
  * suppresses one above it), so cutting here gives the same detections as asking with the threshold.
  */
-export function applyThreshold(all: readonly Detection[], threshold: number, size: { width: number; height: number }): { detections: Detection[]; best?: CliBest } {
+export function applyThreshold(
+  all: readonly Detection[],
+  threshold: number,
+  size: { width: number; height: number },
+): { detections: Detection[]; best?: CliBest } {
   const detections = all.filter((d) => d.score >= threshold).map((d) => ({ ...d, box: clampBox(d.box, size) }));
   const top = all[0];
   return detections.length === 0 && top !== undefined ? { detections, best: { score: top.score, label: top.label } } : { detections };
@@ -181,8 +185,19 @@ export async function runCli<Image>(request: CliRequest, host: CliHost<Image>): 
       maxDetections: request.maxDetections,
       raw: request.raw,
     };
+    // The next image is read while this one is detected on (the Node host decodes JPEGs on a worker
+    // thread): at most two decoded images are held at once.
+    const read = (image: CliRequest['images'][number]): Promise<ReadImage<Image>> =>
+      host.read(image).then(
+        (pixels) => ({ pixels }),
+        (error: unknown) => ({ error: toCliError(error, 'image', image.name) }),
+      );
+    let next = request.images[0] === undefined ? undefined : read(request.images[0]);
     for (const [index, image] of request.images.entries()) {
-      const outcome = await runImage(detector, host, request, image, options, loaded.threshold);
+      const current = await (next as Promise<ReadImage<Image>>);
+      const following = request.images[index + 1];
+      next = following === undefined ? undefined : read(following);
+      const outcome = await runImage(detector, request, image, current, options, loaded.threshold);
       if (isFailure(outcome)) failed++;
       results.push(outcome);
       host.onResult?.(outcome, index);
@@ -193,20 +208,18 @@ export async function runCli<Image>(request: CliRequest, host: CliHost<Image>): 
   }
 }
 
+type ReadImage<Image> = { pixels: Image } | { error: CliError };
+
 async function runImage<Image>(
   detector: CliDetector<Image>,
-  host: CliHost<Image>,
   request: CliRequest,
   image: CliRequest['images'][number],
+  read: ReadImage<Image>,
   options: DetectOptions & { maxDetections: number; raw: boolean },
   threshold: number,
 ): Promise<CliImageOutcome> {
-  let pixels: Image;
-  try {
-    pixels = await host.read(image);
-  } catch (error) {
-    return { image: image.name, error: toCliError(error, 'image', image.name) };
-  }
+  if ('error' in read) return { image: image.name, error: read.error };
+  const { pixels } = read;
   try {
     const patches = image.patches ?? request.patches;
     if (patches.length > 0) return await detectPatchesInChunks(detector, pixels, image.name, patches, options, threshold);

@@ -12,9 +12,9 @@ import type { RgbaPixels } from '../../src/kernels/bilinear-reference.js';
 import type { LoadProgressCallback } from '../../src/package/progress.js';
 import { DetectorEngine } from '../../src/worker/engine.js';
 import { runCli, type CliDetector, type CliImageOutcome, type CliLoaded, type CliRequest, type CliResponse } from '../core/cli-run.js';
-import { readImageFile } from './decode-image.js';
+import { createImageReader } from './decode-image.js';
 
-export { decodeImage, readImageFile, sniffFormat } from './decode-image.js';
+export { createImageReader, decodeImage, readImageFile, sniffFormat } from './decode-image.js';
 
 export interface NodeRunHooks {
   onProgress?: LoadProgressCallback;
@@ -33,7 +33,9 @@ export const fileFetch: typeof fetch = async (input, init) => {
     return new Response(null, { status: 404, statusText: 'Not Found' });
   }
   // A copy typed as ArrayBuffer-backed, which Response takes (a Buffer's type allows a shared buffer).
-  return new Response(new Uint8Array(bytes), { headers: { 'content-length': String(bytes.length), 'content-type': 'application/octet-stream' } });
+  return new Response(new Uint8Array(bytes), {
+    headers: { 'content-length': String(bytes.length), 'content-type': 'application/octet-stream' },
+  });
 };
 
 const isPrepared = (image: RgbaPixels | PreparedImage): image is PreparedImage => (image as PreparedImage).kind === 'prepared-image';
@@ -46,34 +48,45 @@ function engineDetector(engine: DetectorEngine, preference: BackendPreference): 
   const ref = (image: RgbaPixels | PreparedImage) => (isPrepared(image) ? image.id : image);
   const backend: BackendInfo = {
     ...engine.backend,
-    reason: preference === 'auto' ? '--backend auto in Node: Node has no WebGPU, so WASM runs here without a browser; --backend webgpu runs in chromium' : '--backend wasm: runs in Node, without a browser',
+    reason:
+      preference === 'auto'
+        ? '--backend auto in Node: Node has no WebGPU, so WASM runs here without a browser; --backend webgpu runs in chromium'
+        : '--backend wasm: runs in Node, without a browser',
   };
   return {
     model: engine.model,
     backend,
     detect: async (image, options?: DetectOptions) => ({ ...(await engine.detect(ref(image), options)), backend }),
-    detectWithPatches: async (image, patches: readonly QueryPatch[], options?: DetectOptions) => ({ ...(await engine.detectWithPatches(ref(image), patches, options)), backend }),
+    detectWithPatches: async (image, patches: readonly QueryPatch[], options?: DetectOptions) => ({
+      ...(await engine.detectWithPatches(ref(image), patches, options)),
+      backend,
+    }),
     prepareImage: async (image) => engine.prepareImage(image),
     dispose: () => engine.dispose(),
   };
 }
 
 export async function runNode(request: CliRequest, hooks: NodeRunHooks = {}): Promise<CliResponse> {
-  return runCli<RgbaPixels>(request, {
-    async open(r) {
-      const engine = await DetectorEngine.create({
-        model: r.modelUrl,
-        backend: r.backend,
-        // Node has no WebGPU: `auto` picks WASM and the header says why; `webgpu` goes through chromium.
-        gpu: undefined,
-        cache: false,
-        fetch: fileFetch,
-        ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
-      });
-      return engineDetector(engine, r.backend);
-    },
-    read: (image) => readImageFile(image.name),
-    ...(hooks.onLoaded ? { onLoaded: hooks.onLoaded } : {}),
-    ...(hooks.onResult ? { onResult: hooks.onResult } : {}),
-  });
+  const images = createImageReader();
+  try {
+    return await runCli<RgbaPixels>(request, {
+      async open(r) {
+        const engine = await DetectorEngine.create({
+          model: r.modelUrl,
+          backend: r.backend,
+          // Node has no WebGPU: `auto` picks WASM and the header says why; `webgpu` goes through chromium.
+          gpu: undefined,
+          cache: false,
+          fetch: fileFetch,
+          ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+        });
+        return engineDetector(engine, r.backend);
+      },
+      read: (image) => images.read(image.name),
+      ...(hooks.onLoaded ? { onLoaded: hooks.onLoaded } : {}),
+      ...(hooks.onResult ? { onResult: hooks.onResult } : {}),
+    });
+  } finally {
+    await images.close();
+  }
 }

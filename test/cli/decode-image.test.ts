@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, readImageFile, sniffFormat } from '../../cli/node/decode-image.js';
+import { createImageReader, decodeImage, readImageFile, sniffFormat } from '../../cli/node/decode-image.js';
 import { decodePng } from '../../cli/node/png.js';
 import { InputError } from '../../src/errors.js';
 
@@ -145,6 +145,15 @@ describe('JPEG in Node equals Pillow (libjpeg-turbo)', () => {
     const files = ['c420', 'c444', 'grey', 'prog'].map((name) => join(work, `${name}.jpg`));
     const pillow = pillowRgb(files);
     for (const [k, file] of files.entries()) expect(maxDiff(await decodeImage(readFileSync(file)), pillow[k] as Buffer), file).toBe(0);
+    // A batch's reader decodes on a worker thread, several at once: the same bytes, each to its own file.
+    const reader = createImageReader();
+    try {
+      const decoded = await Promise.all(files.map((file) => reader.read(file)));
+      decoded.forEach((image, k) => expect(maxDiff(image, pillow[k] as Buffer), `worker ${files[k]}`).toBe(0));
+      await expect(reader.read(join(work, 'c420.jpg.missing'))).rejects.toMatchObject({ code: 'image-read' });
+    } finally {
+      await reader.close();
+    }
   });
 
   it('EXIF orientation 6 is applied, as exif_transpose and chromium do: 83x61 stored, 61x83 decoded', async () => {

@@ -34,6 +34,8 @@ copyFileSync('test/fixtures/shipped/detector/input.png', photo);
 const notAnImage = join(work, 'notes.jpg');
 writeFileSync(notAnImage, 'this is text, not a JPEG');
 const missing = join(work, 'missing.jpg');
+const brokenJpeg = join(work, 'broken.jpg');
+writeFileSync(brokenJpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 74, 70, 73, 70, 0, 1, 2, 3]));
 const model = 'public/models/detector';
 const noBrowser = ['--chromium', join(work, 'no-chromium-here')];
 
@@ -47,15 +49,17 @@ interface Outcome {
 
 describe('webdetr detect in Node (WASM, no browser)', () => {
   it('--jsonl: one parseable line per image in order; bad images reported with codes, the rest finish; exit 1; boxes inside the picture', async () => {
-    const run = await webdetr(['detect', photo, notAnImage, missing, photo, '--model', model, '--threshold', '0', '--max-detections', '100', '--jsonl', ...noBrowser]);
+    const run = await webdetr(['detect', photo, notAnImage, missing, brokenJpeg, photo, '--model', model, '--threshold', '0', '--max-detections', '100', '--jsonl', ...noBrowser]);
     expect(run.status, run.stderr).toBe(1);
     const lines = run.stdout.trim().split('\n');
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5);
     const outcomes = lines.map((line) => JSON.parse(line) as Outcome);
-    expect(outcomes.map((o) => o.image)).toEqual([photo, notAnImage, missing, photo]);
+    expect(outcomes.map((o) => o.image)).toEqual([photo, notAnImage, missing, brokenJpeg, photo]);
     expect(outcomes[1]?.error).toMatchObject({ code: 'invalid-input', stage: 'image', message: expect.stringMatching(/not a JPEG or PNG file/) });
     expect(outcomes[2]?.error).toMatchObject({ code: 'image-read', stage: 'image', message: expect.stringMatching(/no such file/) });
-    for (const outcome of [outcomes[0], outcomes[3]]) {
+    // Decoded on the worker thread: libjpeg's own message comes back.
+    expect(outcomes[3]?.error).toMatchObject({ code: 'invalid-input', stage: 'image', message: expect.stringMatching(/^could not decode the JPEG: .+/) });
+    for (const outcome of [outcomes[0], outcomes[4]]) {
       expect(outcome?.backend?.name).toBe('wasm');
       const { width, height } = outcome?.imageSize ?? { width: 0, height: 0 };
       const detections = outcome?.detections ?? [];
@@ -67,10 +71,11 @@ describe('webdetr detect in Node (WASM, no browser)', () => {
       }
     }
     // The same picture twice: the same detections (nothing carried over from the failures between).
-    expect(outcomes[3]?.detections).toEqual(outcomes[0]?.detections);
+    expect(outcomes[4]?.detections).toEqual(outcomes[0]?.detections);
     // JSON lines keep stdout to the images: the header and the failure summary are on stderr.
     expect(run.stderr).toMatch(/^backend: wasm \(WASM \(onnxruntime-web, \d+ threads?\); --backend auto in Node: Node has no WebGPU/m);
-    expect(run.stderr).toContain('webdetr: 2 of 4 images failed:');
+    expect(run.stderr).toContain('webdetr: 3 of 5 images failed:');
+    expect(run.stderr).toMatch(/webdetr: 5 images \(3 failed\) in \d+\.\d s: model load \d+\.\d s, detection \d+\.\d s \(\d+\.\d\d s\/image\), the rest \d+\.\d s; peak RSS \d+ MB/);
     expect(run.stderr).toContain(`${missing}: ImageReadError [image-read]`);
     expect(run.stderr).not.toContain('backend: "');
   }, 300_000);
