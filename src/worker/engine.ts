@@ -10,9 +10,11 @@ import { DisposedError, GpuError, InputError } from '../errors.js';
 import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../package/load-package.js';
 import type { Manifest } from '../package/manifest.js';
+import type { PrepareStep } from '../package/progress.js';
 import { DEFAULT_THRESHOLD, detectionsOf, modelOutputs, rawOutputs, resolveDetectOptions } from '../postprocess/detections.js';
 import { chooseBackend } from '../runtime/backend-choice.js';
 import { createRunner, describeBackend } from '../runtime/create-runner.js';
+import { warmOrtWasm } from '../runtime/ort-warmup.js';
 import type { PackageRunner } from '../runtime/runner.js';
 import { ImageEncoding } from './image-encoding.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
@@ -31,6 +33,8 @@ export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
   gpu?: GPU | undefined;
   /** Bytes of onnxruntime's WebAssembly memory (the worker's probe), for stats(). */
   wasmMemoryBytes?: () => number | undefined;
+  /** Start onnxruntime's WASM runtime while the graphs download (default true; WASM backend only). */
+  warmRuntime?: boolean;
 }
 
 export type ImageRef = EnginePixels | number;
@@ -63,6 +67,8 @@ function modelInfo(manifest: Manifest, plan: PipelinePlan, downloadBytes: number
     ...(plan.oneShot?.zoom !== undefined ? { zoom: { ...plan.oneShot.zoom.spec } } : {}),
     scoreThreshold: manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD,
     downloadBytes,
+    // The worker fills in what the page fetched for it.
+    runtimeBytes: 0,
   };
 }
 
@@ -99,14 +105,32 @@ export class DetectorEngine {
     const { manifest, manifestUrl } = await loadManifest(options.model, options);
     const gpu = 'gpu' in options ? options.gpu : (globalThis.navigator as Navigator | undefined)?.gpu;
     const choice = await chooseBackend(options.backend ?? 'auto', gpu);
-    const plan = planPipelines(manifest, choice.name);
+    const plan = planPipelines(manifest);
+    // On WASM, onnxruntime's runtime starts while the graphs download (ort-warmup.ts): seconds that
+    // otherwise came after a full download bar.
+    const warming = choice.name === 'wasm' && options.warmRuntime !== false ? warmOrtWasm() : undefined;
+    warming?.catch(() => undefined);
     const loaded = await loadGraphs(manifest, manifestUrl, plan.pipelines, options);
+    const ms: Partial<Record<PrepareStep, number>> = {};
+    if (warming !== undefined) {
+      options.onProgress?.({ status: 'preparing', step: 'runtime' });
+      ms.runtime = await warming;
+    }
+    options.onProgress?.({ status: 'preparing', step: 'sessions', graphs: loaded.graphs.size });
+    let stepStarted = performance.now();
     const runner = await createRunner(choice, manifest, loaded.graphs, plan.pipelines);
+    ms.sessions = performance.now() - stepStarted;
     // From here on every buffer and texture on the device is counted (stats()); the preprocessor's too.
     const ledger = runner.device === undefined ? undefined : trackGpuObjects(runner.device);
     let preprocessor: Preprocessor;
     try {
-      preprocessor = runner.device === undefined ? createCpuPreprocessor(manifest) : await createGpuPreprocessor(runner.device, manifest);
+      if (runner.device === undefined) preprocessor = createCpuPreprocessor(manifest);
+      else {
+        options.onProgress?.({ status: 'preparing', step: 'shaders' });
+        stepStarted = performance.now();
+        preprocessor = await createGpuPreprocessor(runner.device, manifest);
+        ms.shaders = performance.now() - stepStarted;
+      }
     } catch (error) {
       await runner.dispose();
       ledger?.dispose();
@@ -125,6 +149,7 @@ export class DetectorEngine {
     };
     const model = modelInfo(manifest, plan, loaded.bytes);
     const wasmMemoryBytes = options.wasmMemoryBytes ?? (() => undefined);
+    options.onProgress?.({ status: 'prepared', ms });
     return new DetectorEngine(manifest, backend, model, { plan, runner, preprocessor, encoding, zoom, ledger, wasmMemoryBytes });
   }
 

@@ -1,5 +1,4 @@
-/** Which of a package's pipelines a backend runs for plain detection and for one-shot queries. */
-import type { BackendName } from '../api/types.js';
+/** Which of a package's pipelines the engine runs for plain detection and for one-shot queries (the same on every backend). */
 import type { Manifest } from '../package/manifest.js';
 import { zoomPipelinesOf, type ZoomPipelines } from './zoomed-search.js';
 
@@ -13,11 +12,12 @@ export interface PipelinePlan {
 }
 
 /**
- * WebGPU runs the split pipelines (our kernel between graphs). WASM runs the single-graph export for
- * detection when the package has it (onnxruntime-web's own GridSample path, no float64 kernel on the
- * CPU), and the split image/patches pipelines for one-shot so a re-query can skip the encoder.
+ * Both backends run the split pipelines (our kernel between graphs: WGSL on WebGPU, WebAssembly on WASM), and
+ * the split image/patches pipelines for one-shot so a re-query can skip the encoder. The single-graph export
+ * (onnxruntime-web's GridSample) runs only in a package without the split detect pipeline: on WASM the split
+ * pipeline was 1.1x (official R50, 384x512) to 4.2x (shipped detector) faster, same threads (bench/CPU.md).
  */
-export function planPipelines(manifest: Manifest, backend: BackendName): PipelinePlan {
+export function planPipelines(manifest: Manifest): PipelinePlan {
   const names = new Set(manifest.pipelines.map((p) => p.name));
   const plan: PipelinePlan = { pipelines: [] };
   const patchSpec = manifest.input.queryPatch;
@@ -34,7 +34,7 @@ export function planPipelines(manifest: Manifest, backend: BackendName): Pipelin
   }
   // The single graph detects from the image alone only in detection packages (UP-DETR pretraining's takes patches too).
   const single = manifest.pipelines.find((p) => p.name === 'detect_single_graph' && p.inputs.length === 1 && p.inputs[0] === 'image');
-  const preferred = backend === 'wasm' ? [single?.name, 'detect'] : ['detect', single?.name];
+  const preferred = ['detect', single?.name];
   plan.detect = preferred.find((name): name is string => name !== undefined && names.has(name));
   if (plan.detect !== undefined) plan.pipelines.push(plan.detect);
   return plan;

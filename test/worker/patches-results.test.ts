@@ -45,8 +45,8 @@ const manifest = {
 describe('fixed patch slots (packages with a fixed patch count)', () => {
   it('the shipped one-shot package has a symbolic patch count: no slots to fill, only the real patches run', () => {
     const shipped = parseManifest(JSON.parse(readFileSync('public/models/oneshot/manifest.json', 'utf8')));
-    for (const backend of ['webgpu', 'wasm'] as const) {
-      const plan = planPipelines(shipped, backend);
+    {
+      const plan = planPipelines(shipped);
       expect(plan.oneShot).toEqual({
         image: 'image',
         patches: 'patches',
