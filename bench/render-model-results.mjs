@@ -287,7 +287,7 @@ export function renderModelMarkdown(results, links = {}) {
     '',
     mainTable(results),
     '',
-    'Cold start = download (HTTP cache bypassed, local server) + session creation + first run to outputs; ORT\'s WebGPU device is created before any of them (' + formatMs(results.environment.deviceStartMs) + '), and shader programs ORT compiled for an earlier implementation in the page may be reused by a later one. Peak GPU buffers: ours = the runner\'s tensor store and kernel buffers; all = every buffer on the device, ORT\'s weights included.',
+    `Cold start = download (HTTP cache bypassed, local server) + session creation + first run to outputs; ORT's WebGPU device is created before any of them (${formatMs(results.environment.deviceStartMs)}), and shader programs ORT compiled for an earlier implementation in the page may be reused by a later one. Peak GPU buffers: ours = the runner's tensor store and kernel buffers; all = every buffer on the device, ORT's weights included.`,
     '',
     '## Where the time goes in (a)',
     '',
@@ -335,8 +335,8 @@ export function renderModelSvg(results) {
   const top = 48;
   const height = top + bars.length * row + 40;
   const values = bars.map((b) => b.ms);
-  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values, 1000))));
-  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, 10))));
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...values, 1000)));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...values, 10)));
   const x = (ms) => left + ((width - left - right) * (Math.log10(ms) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
   const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const out = [

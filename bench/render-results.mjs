@@ -102,7 +102,7 @@ export function renderResultsMarkdown(results, jsonPath = '') {
     return p && g ? { label: `${c.name}/${kind}`, share: g.gpuMs / p.totalGpuMs, vsOurs: c[kind].oursGpuMs ? g.gpuMs / c[kind].oursGpuMs.median : null } : null;
   })).filter(Boolean);
   if (grid.length > 0) {
-    add('GridSample itself is ' + grid.map((g) => `${pct(g.share)} of ORT's GPU time for ${g.label} (${num(g.vsOurs, 3)}× our whole pass)`).join('; ') + '.');
+    add(`GridSample itself is ${grid.map((g) => `${pct(g.share)} of ORT's GPU time for ${g.label} (${num(g.vsOurs, 3)}× our whole pass)`).join('; ')}.`);
     add('The rest is data movement that a fused kernel never does: the per-level Slice + Transpose of `value` into');
     add('[N·M, D, H, W] images, materialising the [N·M, D, Lq, L·P] samples, and the ReduceSum/Transpose back to [N, Lq, M·D].');
     add('');

@@ -40,7 +40,7 @@ export function moduleText(sourceName, source, wasm) {
   ];
   const base64 = Buffer.from(wasm).toString('base64');
   const chunks = base64.match(/.{1,100}/g) ?? [];
-  chunks.forEach((chunk, i) => lines.push(`  '${chunk}'${i === chunks.length - 1 ? ';' : ' +'}`));
+  for (const [i, chunk] of chunks.entries()) lines.push(`  '${chunk}'${i === chunks.length - 1 ? ';' : ' +'}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -35,6 +35,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const PYTHON = '/usr/bin/python3';
 
 function isInstalled(pkg) {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
   return result.status === 0 && result.stdout.includes('install ok installed');
 }
@@ -60,6 +61,7 @@ export function compareVersions(a, b) {
 
 /** The installed Debian chromium's version (e.g. "156.0.8078.129-1~deb12u1"), or null when it is not installed. */
 export function chromiumVersion() {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const result = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'chromium'], { encoding: 'utf8' });
   return result.status === 0 && result.stdout.trim() ? result.stdout.trim() : null;
 }

@@ -40,8 +40,8 @@ function textureBytes(descriptor: GPUTextureDescriptor): number {
 
 export function trackGpuObjects(device: GPUDevice): GpuLedger {
   const totals: GpuLedgerCounts = { ours: emptyCounts(), onnxruntime: emptyCounts() };
-  const ownCreateBuffer = Object.prototype.hasOwnProperty.call(device, 'createBuffer');
-  const ownCreateTexture = Object.prototype.hasOwnProperty.call(device, 'createTexture');
+  const ownCreateBuffer = Object.hasOwn(device, 'createBuffer');
+  const ownCreateTexture = Object.hasOwn(device, 'createTexture');
   const createBuffer = device.createBuffer.bind(device);
   const createTexture = device.createTexture.bind(device);
 

@@ -38,7 +38,7 @@ function flatten(taps: readonly AxisTaps[]): FlatTaps {
   taps.forEach((t, i) => {
     first[i] = t.indices[0] ?? 0;
     count[i] = t.indices.length;
-    t.weights.forEach((w, k) => (weights[i * width + k] = w));
+    weights.set(t.weights, i * width);
   });
   return { first, count, width, weights };
 }
@@ -128,7 +128,7 @@ function pilRegion(image: RgbaPixels, region: readonly number[], outW: number, o
 /** Pillow's clip8: the fixed-point sum >> 22, clamped to a byte (sums are below 2^31 for factors <= 64). */
 function clip8(sum: number): number {
   const v = sum >> PIL_SHIFT;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return v < 0 ? 0 : Math.min(v , 255);
 }
 
 /** torch 'bilinear' / 'antialias' in float64, separable in the reference's summation order. */

@@ -42,7 +42,7 @@ export function axisTaps(inSize: number, outSize: number, mode: 'bilinear' | 'an
       continue;
     }
     // _compute_weights_aa: triangle filter widened to `support` when downscaling, renormalized.
-    const support = scale >= 1 ? scale : 1;
+    const support = Math.max(scale , 1);
     const invScale = scale >= 1 ? 1 / scale : 1;
     const center = scale * (i + 0.5);
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);

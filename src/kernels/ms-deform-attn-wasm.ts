@@ -62,11 +62,13 @@ export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
   }
 
   function run(shape: MsDeformAttnShape, inputs: readonly Floats[], outputLength: number, call: (offsets: number[], shapes: number) => number): Float32Array {
-    const levels = shape.levels.flatMap(([h, w]) => [h, w]);
+    const levels = shape.levels.flat();
     const offsets = place([levels.length, ...inputs.map((a) => a.length), outputLength]);
     const memory = exports.memory.buffer;
     new Int32Array(memory, offsets[0]!, levels.length).set(levels);
-    inputs.forEach((array, i) => new Float32Array(memory, offsets[i + 1]!, array.length).set(array));
+    inputs.forEach((array, i) => {
+      new Float32Array(memory, offsets[i + 1]!, array.length).set(array);
+    });
     if (call(offsets.slice(1), offsets[0]!) !== 0) throw new InputError('msDeformAttn (wasm): the kernel refused the shape');
     return new Float32Array(exports.memory.buffer, offsets[inputs.length + 1]!, outputLength).slice();
   }

@@ -153,7 +153,9 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     const uniform = new Uint32Array(PARAMS_BYTES / 4);
     uniform.set([shape.batch, shape.queries, shape.heads, shape.headDim, shape.levels.length, shape.points, valueTokens(shape), pairCount]);
     const starts = levelStarts(shape);
-    shape.levels.forEach(([h, w], i) => uniform.set([h, w, starts[i] ?? 0, 0], 8 + i * 4));
+    shape.levels.forEach(([h, w], i) => {
+      uniform.set([h, w, starts[i] ?? 0, 0], 8 + i * 4);
+    });
     const paramsBuffer = device.createBuffer({ label: `${LABEL}:params`, size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(paramsBuffer, 0, uniform);
     const bindGroup = device.createBindGroup({

@@ -113,7 +113,7 @@ export type WebGpuLayout = 'NCHW' | 'NHWC';
  */
 export function preferredLayoutFor(manifest: Manifest, graphName: string): WebGpuLayout {
   const graph = manifest.graphs.find((g) => g.name === graphName);
-  const fixedInputs = graph !== undefined && graph.inputs.every((name) => (manifest.tensors[name]?.shape ?? ['?']).every((d) => typeof d === 'number'));
+  const fixedInputs = graph?.inputs.every((name) => (manifest.tensors[name]?.shape ?? ['?']).every((d) => typeof d === 'number'));
   return manifest.architecture.backbone === 'centernet-mobilenetv3' && fixedInputs ? 'NCHW' : 'NHWC';
 }
 

@@ -9,7 +9,7 @@
  */
 import { DeviceLostError, DisposedError, GpuError, InputError } from '../errors.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
-import { createMsDeformAttn } from '../kernels/ms-deform-attn.js';
+import { createMsDeformAttn, type MsDeformAttnKernel } from '../kernels/ms-deform-attn.js';
 import type { PackageRunner, RunnerCounters, RunnerInput, StageTiming } from './runner.js';
 import { isGpuTensor } from './runner.js';
 import { createGpuStages } from './gpu-stages.js';
@@ -91,7 +91,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     lostInfo = info;
     for (const reject of inFlight) reject(lostError(info));
   });
-  let kernel;
+  let kernel: MsDeformAttnKernel;
   try {
     kernel = await withGpuErrorScopes(device, `${LABEL}: kernel pipelines`, () => createMsDeformAttn(device));
     // ORT keeps a lost device for the whole context; by now its lost promise has settled if so.

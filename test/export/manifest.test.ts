@@ -107,6 +107,7 @@ describe('parseManifest', () => {
 
   it('never generates code (CSP-safe): validation works with eval and Function disabled', () => {
     const originalFunction = globalThis.Function;
+    // biome-ignore lint/security/noGlobalEval: saved to be replaced by a trap, then restored
     const originalEval = globalThis.eval;
     const blocked = (): never => {
       throw new Error('code generation attempted');

@@ -27,7 +27,7 @@ describe('trackGpuObjects', async () => {
       onnxruntime: { buffers: 0, bufferBytes: 0, textures: 0, textureBytes: 0 },
     });
     ledger.dispose();
-    expect(Object.prototype.hasOwnProperty.call(device, 'createBuffer')).toBe(false);
+    expect(Object.hasOwn(device, 'createBuffer')).toBe(false);
     device.createBuffer({ label: 'after', size: 16, usage }).destroy();
     expect(ledger.counts().ours.buffers).toBe(0);
     expect(takeUncapturedErrors()).toEqual([]);

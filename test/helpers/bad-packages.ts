@@ -10,7 +10,8 @@ import { join } from 'node:path';
 export const TINY_PACKAGE = 'test/fixtures/packages/tiny';
 export const BAD_PACKAGES = 'node_modules/.cache/webdetr-bad-input';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test-only manifest surgery
+// biome-ignore lint/suspicious/noExplicitAny: test-only manifest surgery reaches into any field
+type Json = Record<string, any>;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
