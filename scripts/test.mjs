@@ -2,16 +2,17 @@
 /**
  * `npm test`: every suite, with one summary line at the end.
  *   1. system packages (installed when running as root, else the exact apt command is printed)
- *   2. typecheck (tsc, strict)
+ *   2. lint (biome over TS/JS, flake8 + black over tools/; seconds) and typecheck (tsc, strict)
  *   3. Node unit tests (vitest; WGSL kernels on Dawn + SwiftShader)
  *   4. Python tool tests (pytest with /usr/bin/python3 and Debian's torch)
  *   5. Browser tests (Playwright in headless Debian chromium with WebGPU on SwiftShader)
- * Three lanes run at the same time (typecheck -> unit, python, browser): each suite is mostly
+ * Three lanes run at the same time (lint -> typecheck -> unit, python, browser): each suite is mostly
  * single-threaded and spends minutes exporting test packages, so on two cores no core waits idle for
  * the slowest lane while another is done. Every output line carries its
  * suite's prefix, and each suite's full output is also in test-results/summary/<suite>.log. Suites
  * that need the same exported package share it (tools/export_parity_fixture.py locks per package).
- * Select suites with `npm test -- --only unit,python`; `--serial` runs them one after another.
+ * Select suites with `npm test -- --only unit,python` (suites: lint, typecheck, unit, python, browser);
+ * `--serial` runs them one after another.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -46,6 +47,14 @@ function readJson(path) {
 }
 
 const SUITES = [
+  {
+    key: 'lint',
+    lane: 0,
+    name: 'lint (biome, flake8, black)',
+    command: 'node',
+    args: ['scripts/lint.mjs', '--json', `${resultsDir}/lint.json`],
+    count: () => readJson(`${resultsDir}/lint.json`),
+  },
   { key: 'typecheck', lane: 0, name: 'typecheck', command: 'npx', args: ['tsc', '--noEmit', '-p', 'tsconfig.json'] },
   {
     key: 'unit',
