@@ -16,7 +16,6 @@ import type { GpuTensorRef, HostTensor, RunnerInput } from '../../src/runtime/ru
 import type { StoredImage } from '../../src/worker/image-store.js';
 import { createCpuPreprocessor } from '../../src/worker/preprocess-cpu.js';
 import { createGpuPreprocessor } from '../../src/worker/preprocess-gpu.js';
-import type { Preprocessor } from '../../src/worker/preprocessor.js';
 import { maxAbsDiff } from '../export/npy.js';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu.js';
 
