@@ -11,6 +11,7 @@ export type WebDetrErrorCode =
   | 'device-lost'
   | 'disposed'
   | 'model-fetch'
+  | 'image-fetch'
   | 'model-integrity'
   | 'invalid-manifest'
   | 'superseded'
@@ -73,6 +74,21 @@ export class ModelFetchError extends WebDetrError {
   readonly status: number | undefined;
   constructor(url: string, message: string, options?: { status?: number; cause?: unknown }) {
     super('model-fetch', message, options);
+    this.url = url;
+    this.status = options?.status;
+  }
+}
+
+/**
+ * A picture given by URL (the `<web-detr src>` attribute) could not be fetched: the server answered
+ * with an error status (`status`) or the request failed (offline, CORS). A picture that arrived but
+ * cannot be decoded is an InputError.
+ */
+export class ImageFetchError extends WebDetrError {
+  readonly url: string;
+  readonly status: number | undefined;
+  constructor(url: string, message: string, options?: { status?: number; cause?: unknown }) {
+    super('image-fetch', message, options);
     this.url = url;
     this.status = options?.status;
   }

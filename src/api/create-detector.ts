@@ -63,7 +63,7 @@ export async function createDetector(options: CreateDetectorOptions & CreateDete
     shared.connection.catch(() => sharedModels.get(key) === shared && sharedModels.delete(key));
   } else if (options.onProgress) {
     const onProgress: LoadProgressCallback = options.onProgress;
-    void shared.connection.then((c) => onProgress({ status: 'ready', files: 0, totalBytes: c.model.downloadBytes }), () => undefined);
+    void shared.connection.then((c) => onProgress({ status: 'ready', files: 0, totalBytes: c.model.downloadBytes + (c.model.runtimeBytes ?? 0) }), () => undefined);
   }
   shared.refs++;
   let connection: WorkerConnection;

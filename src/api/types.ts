@@ -171,6 +171,12 @@ export interface ModelInfo {
   scoreThreshold: number;
   /** Bytes of graph files downloaded or read from cache for this backend. */
   downloadBytes: number;
+  /**
+   * Bytes of onnxruntime-web's WebAssembly runtime file (.wasm), which the page fetched once for all its
+   * detectors; downloadBytes + runtimeBytes is the whole download of a first visit. 0 where the runtime
+   * was not fetched by the page (Node).
+   */
+  runtimeBytes?: number;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   DeviceLostError,
   DisposedError,
   GpuError,
+  ImageFetchError,
   InputError,
   ManifestError,
   ModelFetchError,
@@ -68,6 +69,9 @@ export function errorFromWire(wire: WireError): Error {
       break;
     case 'model-fetch':
       error = new ModelFetchError(wire.url ?? '', wire.message, wire.status !== undefined ? { status: wire.status } : {});
+      break;
+    case 'image-fetch':
+      error = new ImageFetchError(wire.url ?? '', wire.message, wire.status !== undefined ? { status: wire.status } : {});
       break;
     case 'model-integrity':
       error = new ModelIntegrityError(wire.url ?? '', (wire.reason ?? 'hash-mismatch') as ModelIntegrityReason, wire.message);

@@ -9,7 +9,8 @@
  */
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import { WorkerError } from '../errors.js';
-import type { LoadProgressCallback } from '../package/progress.js';
+import type { LoadProgressCallback, LoadProgressEvent } from '../package/progress.js';
+import { runtimeBinary } from './runtime-binary.js';
 import type { WorkerApi, WorkerLoadOptions } from '../worker/protocol.js';
 import type { BackendInfo, ModelInfo } from './types.js';
 import { installErrorTransfer } from './wire-errors.js';
@@ -50,6 +51,19 @@ async function watchLiveness(
   locks.request(name, { signal }, () => onDeath()).catch(() => undefined);
 }
 
+/** Graph events from the worker, renumbered so the runtime file (fetched by the page first) is file 1 of the load. */
+function withRuntimeFile(onProgress: LoadProgressCallback, runtimeBytes: () => number): LoadProgressCallback {
+  return (event: LoadProgressEvent) => {
+    const extra = runtimeBytes();
+    if (extra === 0) return onProgress(event);
+    if (event.status === 'initiate' && event.fileIndex !== undefined && event.fileCount !== undefined && event.totalBytes !== undefined) {
+      return onProgress({ ...event, fileIndex: event.fileIndex + 1, fileCount: event.fileCount + 1, totalBytes: event.totalBytes + extra });
+    }
+    if (event.status === 'ready') return onProgress({ ...event, files: event.files + 1, totalBytes: event.totalBytes + extra });
+    onProgress(event);
+  };
+}
+
 export async function openWorkerConnection(
   factory: WorkerFactory,
   options: WorkerLoadOptions,
@@ -83,11 +97,20 @@ export async function openWorkerConnection(
     if (dead) return Promise.reject(new WorkerError('the webdetr worker is no longer running'));
     return Promise.race([run(remote), death]);
   };
-  const progressProxy = onProgress ? proxy(onProgress) : undefined;
+  // The runtime's download comes first and counts as one more file of the load: the graphs' events
+  // (numbered by the worker, which knows only the graphs) are shifted to include it.
+  let runtimeBytes = 0;
+  const progress = onProgress === undefined ? undefined : withRuntimeFile(onProgress, () => runtimeBytes);
+  const progressProxy = progress ? proxy(progress) : undefined;
+  const runtimeProxy = proxy(async (url: string) => {
+    const bytes = await runtimeBinary(url, onProgress);
+    runtimeBytes = bytes.byteLength;
+    return bytes;
+  });
   let loaded: { backend: BackendInfo; model: ModelInfo };
   try {
     await watchLiveness(call, liveness.signal, () => die('the webdetr worker stopped without an error event (terminated, or its thread died or ran out of memory)'));
-    loaded = await call((r) => r.load(options, progressProxy));
+    loaded = await call((r) => r.load(options, progressProxy, runtimeProxy));
   } catch (error) {
     remote[releaseProxy]();
     worker.terminate();

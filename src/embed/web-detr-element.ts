@@ -9,10 +9,12 @@
  * canvas and use the demo's keys (KEYBOARD_HELP in src/overlay/patch-editor-core.ts).
  */
 import { createDetector } from '../api/create-detector.js';
-import type { BackendInfo, BackendPreference, Detection, Detector, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
+import type { BackendPreference, Detection, Detector, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
 import { attachPatchEditor, type PatchEditor } from '../overlay/patch-editor.js';
 import { KEYBOARD_HELP } from '../overlay/patch-editor-core.js';
+import { ImageFetchError, InputError } from '../errors.js';
 import { drawScene } from './draw-detections.js';
+import { backendStatus, loadStatus } from './load-status.js';
 
 const STYLE = `
 :host { display: inline-block; position: relative; max-width: 100%; }
@@ -57,6 +59,8 @@ export class WebDetrElement extends HTMLElement {
   private lastMeta: Omit<DetectionsEventDetail, 'detections' | 'patches'> | undefined;
   private scheduled = false;
   private generation = 0;
+  /** The update that failed last: its model's later progress does not overwrite the error. */
+  private failedGeneration = -1;
 
   constructor() {
     super();
@@ -160,36 +164,13 @@ export class WebDetrElement extends HTMLElement {
     try {
       const backend = (this.getAttribute('backend') ?? 'auto') as BackendPreference;
       const key = `${new URL(model, document.baseURI).href}|${backend}`;
-      if (key !== this.detectorKey || this.detector === undefined) {
-        const old = this.detector;
-        this.detector = undefined;
-        this.prepared = undefined;
-        await old?.dispose();
-        this.say('Loading model…');
-        const detector = await createDetector({
-          model: new URL(model, document.baseURI),
-          backend,
-          onProgress: (event) => this.dispatchEvent(new CustomEvent('progress', { detail: event, bubbles: true, composed: true })),
-        });
-        if (generation !== this.generation) return void (await detector.dispose());
-        this.detector = detector;
-        this.detectorKey = key;
-      }
+      // The picture and the model load side by side: the picture shows as soon as it is here, with the
+      // model's progress under it (a missing picture fails at once, not after the model's download).
       const imageUrl = new URL(src, document.baseURI).href;
-      if (imageUrl !== this.imageSrc || this.image === undefined) {
-        const response = await fetch(imageUrl);
-        if (!response.ok) throw new Error(`could not load the image ${imageUrl}: HTTP ${response.status}`);
-        const bitmap = await createImageBitmap(await response.blob(), { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
-        if (generation !== this.generation) return void bitmap.close();
-        this.image?.close();
-        this.image = bitmap;
-        // Patches belong to the picture they were drawn on.
-        this.editor.clear();
-        this.imageSrc = imageUrl;
-        this.prepared = undefined;
-        this.canvas.width = bitmap.width;
-        this.canvas.height = bitmap.height;
-      }
+      const picture = imageUrl !== this.imageSrc || this.image === undefined ? this.loadPicture(imageUrl, generation) : Promise.resolve(true);
+      const modelLoad = key !== this.detectorKey || this.detector === undefined ? this.loadModel(model, backend, key, generation) : Promise.resolve(true);
+      const [pictureCurrent, modelCurrent] = await Promise.all([picture, modelLoad]);
+      if (!pictureCurrent || !modelCurrent || this.detector === undefined || this.image === undefined) return;
       const detector = this.detector;
       const image = this.image;
       this.canvas.setAttribute('aria-label', `Image ${src}`);
@@ -220,8 +201,71 @@ export class WebDetrElement extends HTMLElement {
       this.emit();
     } catch (error) {
       // A disconnected (or since updated) element reports nothing for work it abandoned.
-      if (generation === this.generation) this.fail(error);
+      if (generation === this.generation) {
+        this.failedGeneration = generation;
+        this.fail(error);
+      }
     }
+  }
+
+  /** Fetches and shows the picture; false when a newer update took over meanwhile. */
+  private async loadPicture(imageUrl: string, generation: number): Promise<boolean> {
+    let response: Response;
+    try {
+      response = await fetch(imageUrl);
+    } catch (cause) {
+      throw new ImageFetchError(imageUrl, `could not fetch the image ${imageUrl}: ${String(cause)} (offline, wrong URL, or a cross-origin URL without CORS headers?)`, { cause });
+    }
+    if (!response.ok) throw new ImageFetchError(imageUrl, `could not fetch the image ${imageUrl}: HTTP ${response.status}`, { status: response.status });
+    let bitmap: ImageBitmap;
+    try {
+      bitmap = await createImageBitmap(await response.blob(), { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    } catch (cause) {
+      throw new InputError(`the image ${imageUrl} could not be decoded: ${String(cause)}`, { cause });
+    }
+    if (generation !== this.generation) {
+      bitmap.close();
+      return false;
+    }
+    this.image?.close();
+    this.image = bitmap;
+    // Patches belong to the picture they were drawn on.
+    this.editor.clear();
+    this.imageSrc = imageUrl;
+    this.prepared = undefined;
+    this.lastAll = [];
+    this.lastPatches = undefined;
+    this.canvas.width = bitmap.width;
+    this.canvas.height = bitmap.height;
+    this.redraw();
+    return true;
+  }
+
+  /** Creates the detector, saying how the download and preparation go; false when a newer update took over. */
+  private async loadModel(model: string, backend: BackendPreference, key: string, generation: number): Promise<boolean> {
+    const old = this.detector;
+    this.detector = undefined;
+    this.prepared = undefined;
+    await old?.dispose();
+    this.say('Loading model…');
+    const line = loadStatus();
+    const detector = await createDetector({
+      model: new URL(model, document.baseURI),
+      backend,
+      onProgress: (event) => {
+        const text = line(event);
+        // A failure (e.g. a missing picture) stays on the line while the model goes on loading.
+        if (text !== undefined && generation === this.generation && this.failedGeneration !== generation) this.say(text);
+        this.dispatchEvent(new CustomEvent('progress', { detail: event, bubbles: true, composed: true }));
+      },
+    });
+    if (generation !== this.generation) {
+      await detector.dispose();
+      return false;
+    }
+    this.detector = detector;
+    this.detectorKey = key;
+    return true;
   }
 
   private async runOneShot(patches: QueryPatch[]): Promise<void> {
@@ -281,10 +325,6 @@ export class WebDetrElement extends HTMLElement {
   }
 }
 
-/** The backend for the status line; on WASM also why (a fallback is never silent). */
-function backendStatus(backend: BackendInfo): string {
-  return backend.name === 'wasm' ? `${backend.description}: ${backend.reason}` : backend.description;
-}
 
 function emptyTimings(): StageTimings {
   return { preprocess: 0, backbone: 0, encoder: 0, decoder: 0, model: 0, postprocess: 0, total: 0, stages: [] };

@@ -3,7 +3,8 @@
  * file's `initiate` event also carries the whole load's file count and bytes (from the manifest the
  * worker fetched and verified), so the page never reads the manifest itself.
  */
-import type { LoadProgressEvent } from '../package/progress.js';
+import type { LoadProgressEvent, PrepareStep } from '../package/progress.js';
+import { RUNTIME_FILE } from '../api/runtime-binary.js';
 
 export interface LoadProgressElements {
   bar: HTMLProgressElement;
@@ -16,6 +17,13 @@ export interface LoadProgressView {
   finish(text: string): void;
   fail(text: string): void;
 }
+
+/** What the page waits for after the download, per step (src/package/progress.ts). */
+const STEP_TEXT: Record<PrepareStep, (graphs?: number) => string> = {
+  runtime: () => 'starting onnxruntime’s WebAssembly runtime',
+  sessions: (graphs) => `creating onnxruntime sessions (${graphs ?? 'each'} graph${graphs === 1 ? '' : 's'}: parsing and optimizing)`,
+  shaders: () => 'compiling WebGPU shaders',
+};
 
 export function formatBytes(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -39,6 +47,7 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
       const loaded = new Map<string, number>();
       const totals = new Map<string, number>();
       let cached = 0;
+      let downloaded = 'downloaded';
       return (event) => {
         if (mine !== generation) return;
         if (event.status === 'initiate') {
@@ -51,11 +60,16 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
         } else if (event.status === 'done') {
           loaded.set(event.file, event.total);
           if (event.fromCache) cached++;
-        } else {
-          // Every file is here; the sessions are still being created (seconds on a slow machine).
+        } else if (event.status === 'ready') {
+          // Every file is here; what comes next is said by the `preparing` events.
           bar.value = bar.max = 1;
-          const source = cached > 0 ? ' (from this browser’s cache)' : '';
-          text.textContent = `Loading ${what}: all ${formatBytes(event.totalBytes)} downloaded${source}; preparing it to run…`;
+          downloaded = `all ${formatBytes(event.totalBytes)} downloaded${cached > 0 ? ' (from this browser’s cache)' : ''}`;
+          text.textContent = `Loading ${what}: ${downloaded}; preparing it to run…`;
+          return;
+        } else if (event.status === 'preparing') {
+          text.textContent = `Loading ${what}: ${downloaded}; ${STEP_TEXT[event.step](event.graphs)}…`;
+          return;
+        } else {
           return;
         }
         const sumTotals = [...totals.values()].reduce((a, b) => a + b, 0);
@@ -63,7 +77,8 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
         const done = [...loaded.values()].reduce((a, b) => a + b, 0);
         bar.max = total;
         bar.value = done;
-        const files = plan === undefined ? `file ${started}` : `file ${started} of ${plan.files}`;
+        // The runtime is fetched first, before the worker knows how many graph files follow.
+        const files = event.file === RUNTIME_FILE ? `file ${started}: onnxruntime’s WebAssembly runtime` : plan === undefined ? `file ${started}` : `file ${started} of ${plan.files}`;
         const source = cached > 0 ? ', from this browser’s cache' : '';
         text.textContent = `Loading ${what}: ${formatBytes(done)} of ${formatBytes(total)} (${files}${source})`;
       };

@@ -50,6 +50,8 @@ let pictureId = 0;
 let prepared = new Map<Detector, Promise<PreparedImage>>();
 let mainDetector: Detector | null = null;
 let oneShotDetector: Detector | null = null;
+/** Find similar runs on the main model (it has the query-patch branch): the load line then says "the model". */
+let oneShotIsMain = false;
 let lastDetect: DetectionResult | null = null;
 let lastOneShot: OneShotResult | null = null;
 let highlight: number | null = null;
@@ -77,6 +79,7 @@ async function detectorFor(which: DemoMode): Promise<Detector> {
   if (params.oneShotModel !== undefined) detector = await loader.load(params.oneShotModel, 'the one-shot model');
   else {
     const mainOrNull = await main.catch(() => null);
+    oneShotIsMain = mainOrNull?.model.oneShot === true;
     detector = mainOrNull?.model.oneShot ? mainOrNull : await loader.load(DEFAULT_ONE_SHOT_MODEL, 'the one-shot model');
   }
   oneShotDetector = detector;
@@ -294,6 +297,8 @@ async function setMode(next: DemoMode): Promise<void> {
   try {
     const detector = await detectorFor(next);
     status.showBackend(detector.backend);
+    // The load line names this mode's model, not whichever loaded last.
+    if (mode === next) loader.showLoaded(detector, next === 'oneshot' && !oneShotIsMain ? 'the one-shot model' : 'the model');
     // Each model suggests where its matches start (the shipped one-shot model scores lower than the detector).
     if (mode === next) controls.suggestThreshold(detector.model.scoreThreshold);
   } catch {

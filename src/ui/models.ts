@@ -9,6 +9,15 @@ import { formatBytes, type LoadProgressView } from './load-progress.js';
 
 export interface ModelLoader {
   load(url: string, what: string): Promise<Detector>;
+  /**
+   * Shows `detector` as the loaded model on the load line (the mode's model after a mode switch: the
+   * line said whichever model loaded last). Ignored while a load is under way: its progress shows.
+   */
+  showLoaded(detector: Detector, what: string): void;
+}
+
+function loadedText(what: string, detector: Detector): string {
+  return `${what[0]?.toUpperCase() ?? ''}${what.slice(1)} loaded. ${describeModel(detector.model)}`;
 }
 
 export function describeLoadError(error: unknown, url: string): string {
@@ -29,11 +38,15 @@ export function describeModel(model: ModelInfo): string {
   const zoom = model.zoom === undefined ? '' : ' (small patches are also searched in enlarged windows)';
   const what = model.detection ? `${model.classNames.filter((n) => n !== 'N/A').length} classes` : `finds objects like the patch you drag${zoom}`;
   const variant = model.detection || model.variant.includes('one-shot') ? model.variant : `${model.variant} one-shot`;
-  return `Model: ${family} ${variant}, ${what}, input ${model.inputSize.width}×${model.inputSize.height}, ${formatBytes(model.downloadBytes)}.`;
+  // The whole download of a first visit: the graphs and onnxruntime's .wasm (shared by every model on the page).
+  const runtime = model.runtimeBytes ?? 0;
+  const size = runtime > 0 ? `${formatBytes(model.downloadBytes + runtime)} download (graphs ${formatBytes(model.downloadBytes)} + runtime ${formatBytes(runtime)})` : formatBytes(model.downloadBytes);
+  return `Model: ${family} ${variant}, ${what}, input ${model.inputSize.width}×${model.inputSize.height}, ${size}.`;
 }
 
 export function createModelLoader(progress: LoadProgressView, backend: BackendPreference, cache: boolean): ModelLoader {
   const loaded = new Map<string, Promise<Detector>>();
+  let loading = 0;
   return {
     load(url, what) {
       const known = loaded.get(url);
@@ -41,14 +54,22 @@ export function createModelLoader(progress: LoadProgressView, backend: BackendPr
       const onProgress = progress.start(what);
       const pending = createDetector({ model: url, backend, cache, onProgress });
       loaded.set(url, pending);
+      loading++;
       pending.then(
-        (detector) => progress.finish(`${what[0]?.toUpperCase() ?? ''}${what.slice(1)} loaded. ${describeModel(detector.model)}`),
+        (detector) => {
+          loading--;
+          progress.finish(loadedText(what, detector));
+        },
         (error: unknown) => {
+          loading--;
           loaded.delete(url);
           progress.fail(describeLoadError(error, url));
         },
       );
       return pending;
+    },
+    showLoaded(detector, what) {
+      if (loading === 0) progress.finish(loadedText(what, detector));
     },
   };
 }

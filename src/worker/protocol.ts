@@ -17,7 +17,15 @@ export interface WorkerApi {
    * page waits on the same lock: it is granted when the worker ends, even without an error event.
    */
   holdLiveness(lockName: string): Promise<boolean>;
-  load(options: WorkerLoadOptions, onProgress?: LoadProgressCallback): Promise<{ backend: BackendInfo; model: ModelInfo }>;
+  /**
+   * `runtimeBinary(url)`: the page's copy of onnxruntime's .wasm at `url` (fetched once per page),
+   * or undefined to let onnxruntime fetch it.
+   */
+  load(
+    options: WorkerLoadOptions,
+    onProgress?: LoadProgressCallback,
+    runtimeBinary?: (url: string) => Promise<ArrayBuffer | undefined>,
+  ): Promise<{ backend: BackendInfo; model: ModelInfo }>;
   prepareImage(pixels: EnginePixels): Promise<PreparedImage>;
   releaseImage(id: number): Promise<void>;
   detect(image: EnginePixels | number, options?: DetectOptions): Promise<DetectionResult>;

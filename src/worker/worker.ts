@@ -4,6 +4,10 @@
  * detectors of the same model.
  */
 import { expose, transfer } from 'comlink';
+import * as ort from 'onnxruntime-web';
+// The runtime file onnxruntime-web's bundle loads (it names the jsep build for WASM and WebGPU alike);
+// the same asset, so the build emits it once.
+import ORT_WASM_URL from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import { installErrorTransfer } from '../api/wire-errors.js';
 import { InputError } from '../errors.js';
 import type { WorkerApi, WorkerLoadOptions } from './protocol.js';
@@ -48,10 +52,15 @@ const api: WorkerApi = {
     });
     return true;
   },
-  async load(options: WorkerLoadOptions, onProgress) {
+  async load(options: WorkerLoadOptions, onProgress, runtimeBinary) {
     if (engine !== undefined) throw new InputError('this worker already holds a model');
+    // onnxruntime's .wasm comes from the page, which fetches it once for all its workers (several
+    // <web-detr> elements with different models each have a worker); without the page's copy
+    // onnxruntime fetches it itself, as before.
+    const bytes = await runtimeBinary?.(new URL(ORT_WASM_URL, self.location.href).href);
+    if (bytes !== undefined) ort.env.wasm.wasmBinary = new Uint8Array(bytes);
     engine = await DetectorEngine.create({ ...options, ...(onProgress ? { onProgress } : {}), wasmMemoryBytes: () => wasmMemory.bytes() });
-    return { backend: engine.backend, model: engine.model };
+    return { backend: engine.backend, model: { ...engine.model, runtimeBytes: bytes?.byteLength ?? 0 } };
   },
   async prepareImage(pixels) {
     return current().prepareImage(pixels);
