@@ -101,6 +101,19 @@ export function progressLine(event) {
       return `loaded ${event.file}${event.fromCache ? ' from cache' : ''}`;
     case 'ready':
       return `model ready: ${event.files} file${event.files === 1 ? '' : 's'}, ${mb(event.totalBytes)}`;
+    // After the download: what the load waits for (the engine reports these steps where it has them).
+    case 'preparing': {
+      const steps = {
+        runtime: "starting onnxruntime's WebAssembly",
+        sessions: `creating ${event.graphs ?? 'the'} onnxruntime session${event.graphs === 1 ? '' : 's'}`,
+        shaders: 'compiling the WebGPU kernels',
+      };
+      return `preparing: ${steps[event.step] ?? event.step}`;
+    }
+    case 'prepared': {
+      const parts = Object.entries(event.ms ?? {}).map(([step, ms]) => `${step} ${(ms / 1000).toFixed(1)} s`);
+      return `model prepared${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+    }
     default:
       return undefined;
   }

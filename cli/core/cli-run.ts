@@ -163,6 +163,15 @@ export function applyThreshold(
 export async function runCli<Image>(request: CliRequest, host: CliHost<Image>): Promise<CliResponse> {
   const results: CliImageOutcome[] = [];
   const started = performance.now();
+  // The next image is read while the engine works: the first while the model loads (the Node host
+  // starts its JPEG worker thread then), each later one while the image before it is detected on.
+  // At most two decoded images are held at once.
+  const read = (image: CliRequest['images'][number]): Promise<ReadImage<Image>> =>
+    host.read(image).then(
+      (pixels) => ({ pixels }),
+      (error: unknown) => ({ error: toCliError(error, 'image', image.name) }),
+    );
+  let next = request.images[0] === undefined ? undefined : read(request.images[0]);
   let detector: CliDetector<Image>;
   try {
     detector = await host.open(request);
@@ -185,14 +194,6 @@ export async function runCli<Image>(request: CliRequest, host: CliHost<Image>): 
       maxDetections: request.maxDetections,
       raw: request.raw,
     };
-    // The next image is read while this one is detected on (the Node host decodes JPEGs on a worker
-    // thread): at most two decoded images are held at once.
-    const read = (image: CliRequest['images'][number]): Promise<ReadImage<Image>> =>
-      host.read(image).then(
-        (pixels) => ({ pixels }),
-        (error: unknown) => ({ error: toCliError(error, 'image', image.name) }),
-      );
-    let next = request.images[0] === undefined ? undefined : read(request.images[0]);
     for (const [index, image] of request.images.entries()) {
       const current = await (next as Promise<ReadImage<Image>>);
       const following = request.images[index + 1];

@@ -65,6 +65,11 @@ describe('CLI table output', () => {
     expect(progressLine({ status: 'ready', files: 1, totalBytes: 1500 })).toBe('model ready: 1 file, 1.5 kB');
     expect(progressLine({ status: 'progress', file: 'a.onnx', loaded: 1, total: 2 })).toBeUndefined();
     expect(progressBar({ status: 'progress', file: 'a.onnx', loaded: 1_000_000, total: 4_000_000 })).toBe('  a.onnx 1.0/4.0 MB (25%)');
+    // The steps after the download, where the engine reports them (typed loosely: newer events).
+    const later = (event: object) => progressLine(event as Parameters<typeof progressLine>[0]);
+    expect(later({ status: 'preparing', step: 'sessions', graphs: 7 })).toBe('preparing: creating 7 onnxruntime sessions');
+    expect(later({ status: 'preparing', step: 'runtime' })).toBe("preparing: starting onnxruntime's WebAssembly");
+    expect(later({ status: 'prepared', ms: { runtime: 1200, sessions: 2345 } })).toBe('model prepared (runtime 1.2 s, sessions 2.3 s)');
   });
 
   it('a failed image is one line with its step, error name, code and message; the header stays', () => {
