@@ -10,6 +10,7 @@ import { PYTHON } from './system-deps.mjs';
 
 for (const script of ['tools/fixtures/ms_deform_attn.py', 'tools/fixtures/bilinear.py', 'tools/fixtures/tiny_package.py']) {
   console.log(`[fixtures] ${script}`);
-  const result = spawnSync(PYTHON, [script], { stdio: 'inherit' });
+  // tools/ on the path: the generators import webdetr_tools (no sys.path edits in tools/)
+  const result = spawnSync(PYTHON, [script], { stdio: 'inherit', env: { ...process.env, PYTHONPATH: 'tools' } });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

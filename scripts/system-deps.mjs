@@ -18,6 +18,9 @@ export const SYSTEM_PACKAGES = [
   'python3-skimage',
   'python3-pytest',
   'python3-jsonschema',
+  // npm run lint's Python checks over tools/ (config: setup.cfg, pyproject.toml)
+  'flake8',
+  'black',
   // wasm/*.c -> the committed CPU kernels (npm run build:wasm); the tests rebuild them to check the source.
   'clang',
   'lld',

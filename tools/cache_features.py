@@ -6,15 +6,14 @@ webdetr_tools/training/features.py for the layout and the loading API).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 
-from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.training.features import SETS, build_cache  # noqa: E402
+from webdetr_tools.backbones.fetch import fetch
+from webdetr_tools.training.features import SETS, build_cache
+
+TOOLS = Path(__file__).resolve().parent
 
 REPO = TOOLS.parent
 

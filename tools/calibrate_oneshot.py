@@ -17,21 +17,21 @@ import sys
 import time
 from pathlib import Path
 
+
+import numpy as np
+import torch
+
+from webdetr_tools.oneshot.runtime_path import SETS, RuntimePathDetector, whole_pixel_box
+from webdetr_tools.backbones.fetch import fetch
+from webdetr_tools.evaluation.oneshot_ap import _targets, make_pairs, make_queries
+from webdetr_tools.oneshot.calibration import fit_logistic, match_labels
+from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy
+from webdetr_tools.ship.centernet import load_backbone
+from webdetr_tools.ship.oneshot_package import load_oneshot
+from webdetr_tools.training.features import set_samples
+
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from eval_shipped_oneshot import SETS, RuntimePathDetector, whole_pixel_box  # noqa: E402
-from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.evaluation.oneshot_ap import _targets, make_pairs, make_queries  # noqa: E402
-from webdetr_tools.oneshot.calibration import fit_logistic, match_labels  # noqa: E402
-from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
-from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
-from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
-from webdetr_tools.training.features import set_samples  # noqa: E402
 
 
 @torch.no_grad()

@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
-REPO = TOOLS.parent
 
-from webdetr_tools.data.datasets import read_rgb  # noqa: E402
-from webdetr_tools.evaluation.oneshot_ap import run_protocol  # noqa: E402
-from webdetr_tools.oneshot import baseline  # noqa: E402
-from webdetr_tools.oneshot.patches import crop_patches, pooled_features  # noqa: E402
-from webdetr_tools.training.features import FeatureCache, set_samples  # noqa: E402
+from webdetr_tools.data.datasets import read_rgb
+from webdetr_tools.evaluation.oneshot_ap import run_protocol
+from webdetr_tools.oneshot import baseline
+from webdetr_tools.oneshot.patches import crop_patches, pooled_features
+from webdetr_tools.training.features import FeatureCache, set_samples
+
+TOOLS = Path(__file__).resolve().parent
+REPO = TOOLS.parent
 
 EVAL_SETS = ("bccd", "raccoon", "pennfudan", "coco128")
 
@@ -100,7 +100,7 @@ def main(argv=None):
     cache = FeatureCache(args.cache, args.size)
     backbone = None
     if args.method == "model" or args.query_feature == "crop":
-        from fetch_backbone import fetch
+        from webdetr_tools.backbones.fetch import fetch
         from webdetr_tools.backbones.centernet_mobilenetv3 import CenterNetMobileNetV3
         backbone = CenterNetMobileNetV3(fetch()).eval()
     model = None

@@ -16,23 +16,23 @@ import sys
 import time
 from pathlib import Path
 
+
+import numpy as np
+import torch
+from PIL import Image
+
+from webdetr_tools.ship.inputs import model_input
+from webdetr_tools.backbones.fetch import fetch
+from webdetr_tools.evaluation.cli_detections import cli_boxes_scores
+from webdetr_tools.evaluation.coco_ap import ImageResult, evaluate
+from webdetr_tools.ship.centernet import load_backbone
+from webdetr_tools.ship.detector_package import load_detector
+from webdetr_tools.training.evaluate import postprocess
+from webdetr_tools.training.features import set_samples
+from webdetr_tools.training.targets import Item, LabelSource
+
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from build_models import model_input  # noqa: E402
-from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.evaluation.cli_detections import cli_boxes_scores  # noqa: E402
-from webdetr_tools.evaluation.coco_ap import ImageResult, evaluate  # noqa: E402
-from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
-from webdetr_tools.ship.detector_package import load_detector  # noqa: E402
-from webdetr_tools.training.evaluate import postprocess  # noqa: E402
-from webdetr_tools.training.features import set_samples  # noqa: E402
-from webdetr_tools.training.targets import Item, LabelSource  # noqa: E402
 
 SETS = ("coco128", "pennfudan")
 

@@ -11,14 +11,12 @@ config's id2label, else COCO's 91 ids.
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-from webdetr_tools.export.exporter import export_checkpoint  # noqa: E402
+from webdetr_tools.export.exporter import export_checkpoint
 
 
 def main(argv=None):

@@ -22,7 +22,6 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TOOLS = Path(__file__).resolve().parent
 

@@ -7,13 +7,11 @@ from args.json.
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from webdetr_tools.checkpoint import save_checkpoint  # noqa: E402
-from webdetr_tools.weights import synthetic_state_dict  # noqa: E402
+from webdetr_tools.checkpoint import save_checkpoint
+from webdetr_tools.weights import synthetic_state_dict
 
 
 def main(argv=None):

@@ -4,7 +4,7 @@ Output: <out>/<set>.json = {"teacher": ..., "min_score": s, "images": {image_id:
 class_id], ...]}} in source pixels, COCO-80 contiguous class ids (teacher/coco80.py), the teacher's
 top-100 above min_score, best first. The file is rewritten every --save-every images; a rerun skips the
 images already labelled, so the job can be stopped and resumed. The training picks its own score
-threshold (tools/teacher_ap.py measures the teacher against the coco128 ground truth).
+threshold (tools/experiments/teacher_ap.py measures the teacher against the coco128 ground truth).
 
   nice -n 10 /usr/bin/python3 tools/pseudo_label.py [--data ../shared/data] [--out .cache/pseudo_labels]
 """
@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 
-from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.data.datasets import read_rgb  # noqa: E402
-from webdetr_tools.training.features import set_samples  # noqa: E402
+from webdetr_tools.backbones.fetch import fetch
+from webdetr_tools.data.datasets import read_rgb
+from webdetr_tools.training.features import set_samples
+
+TOOLS = Path(__file__).resolve().parent
 
 REPO = TOOLS.parent
 ORDER = ("coco128", "pennfudan", "raccoon", "unlabeled", "bccd")

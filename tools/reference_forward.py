@@ -12,20 +12,18 @@ resized to 128x128 with PIL bilinear, or a ready [1,K,3,128,128] .npy. Writes pr
 pred_boxes.npy and prints the max abs difference to the expected files when given.
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from webdetr_tools.checkpoint import load_checkpoint  # noqa: E402
-from webdetr_tools.export.huggingface import (is_huggingface_checkpoint, load_huggingface_checkpoint,  # noqa: E402
+from webdetr_tools.checkpoint import load_checkpoint
+from webdetr_tools.export.huggingface import (is_huggingface_checkpoint, load_huggingface_checkpoint,
                                               reference_model)
-from webdetr_tools.models import model_from_checkpoint  # noqa: E402
-from webdetr_tools.models.inputs import crop_patches, load_rgb, resize_for_eval, to_normalized_tensor  # noqa: E402
+from webdetr_tools.models import model_from_checkpoint
+from webdetr_tools.models.inputs import crop_patches, load_rgb, resize_for_eval, to_normalized_tensor
 
 
 def parse_rect(text: str):

@@ -7,25 +7,24 @@ test/shipped/shipped-parity.test.ts; one-shot: with the package's zoomed search 
 """
 import argparse
 import json
-import sys
 from pathlib import Path
+
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from webdetr_tools.ship.inputs import box_input, model_input, patch_input
+from webdetr_tools.oneshot.runtime_path import zoomed_search
+from webdetr_tools.backbones.fetch import fetch
+from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy
+from webdetr_tools.ship.centernet import load_backbone
+from webdetr_tools.ship.detector_package import load_detector
+from webdetr_tools.ship.oneshot_package import load_oneshot, reference_outputs, score_threshold
+from webdetr_tools.training.evaluate import postprocess
 
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
-
-from build_models import box_input, model_input, patch_input  # noqa: E402
-from eval_shipped_oneshot import zoomed_search  # noqa: E402
-from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy  # noqa: E402
-from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
-from webdetr_tools.ship.detector_package import load_detector  # noqa: E402
-from webdetr_tools.ship.oneshot_package import load_oneshot, reference_outputs, score_threshold  # noqa: E402
-from webdetr_tools.training.evaluate import postprocess  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea")
 # One-shot: photos with look-alikes, and a query patch on each (source pixels, whole-pixel edges).

@@ -5,20 +5,19 @@ webdetr_tools/training/loop.py). Needs tools/cache_features.py and tools/pseudo_
       > .cache/logs/detector.log 2>&1 &        # rerun the same command to resume
 Log lines also go to <run_dir>/train.log; checkpoints and metrics.jsonl live in run_dir.
 A config key "init_from" (path relative to the repo) starts a fresh run from a pretrained checkpoint's
-weights except the class head (e.g. AlignDet: tools/configs/detector_ft_aligndet.json).
+weights except the class head (e.g. AlignDet: tools/experiments/configs/detector_ft_aligndet.json).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+
+
+from webdetr_tools.training.run_cli import add_run_arguments, start_run
+
 TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
-
 REPO = TOOLS.parent
-
-from webdetr_tools.training.run_cli import add_run_arguments, start_run  # noqa: E402
 
 
 def main(argv=None):

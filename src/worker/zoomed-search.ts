@@ -1,6 +1,6 @@
 /**
  * Zoomed search for small query patches (manifest input.queryPatch.zoom; the Python reference is
- * tools/eval_shipped_oneshot.py ZoomedDetector). The one-shot model draws no box under ~7 % of its
+ * tools/webdetr_tools/oneshot/runtime_path.py ZoomedDetector). The one-shot model draws no box under ~7 % of its
  * input side, so a patch smaller than `below` of the image also searches grid x grid overlapping
  * windows, each stretched to the model input. Its descriptors are pooled in the window that holds it
  * (so query and targets are seen at the same zoom) and decoded in every window; every view's boxes,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from fetch_backbone import fetch
+from webdetr_tools.backbones.fetch import fetch
 from webdetr_tools.ship.centernet import load_backbone
 from webdetr_tools.ship.detector_package import load_detector
 from webdetr_tools.models import model_from_checkpoint

@@ -8,22 +8,21 @@ although both are right. This tool measures, in PyTorch on a benchmark package's
 the score gaps at and inside the top-k boundary, and max |diff| of the outputs after adding Gaussian noise
 of a few sizes to the encoder memory (the input of the proposal head).
 
-    /usr/bin/python3 tools/bench/two_stage_topk_sensitivity.py \\
+    PYTHONPATH=tools /usr/bin/python3 tools/bench/two_stage_topk_sensitivity.py \\
         --package .cache/bench-models/official/deformable_two_stage-384x512-<hash> [--out result.json]
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-TOOLS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TOOLS))
 
-from webdetr_tools.models import model_from_checkpoint  # noqa: E402
-from webdetr_tools.weights import synthetic_state_dict  # noqa: E402
+from webdetr_tools.models import model_from_checkpoint
+from webdetr_tools.weights import synthetic_state_dict
+
+TOOLS = Path(__file__).resolve().parents[1]
 
 
 def sensitivity(model, image: torch.Tensor, noise_levels, seed: int = 0) -> dict:

@@ -1,6 +1,6 @@
-"""Shared pytest set-up: tools/ on sys.path, two CPU threads, paths to the repo and ../shared."""
+"""Shared pytest set-up: two CPU threads, paths to the repo and ../shared (tools/ is on sys.path through
+pyproject.toml's pythonpath)."""
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -8,7 +8,6 @@ import pytest
 TOOLS = Path(__file__).resolve().parents[1]
 REPO = TOOLS.parent
 SHARED = Path(os.environ.get("WEBDETR_SHARED", REPO.parent / "shared"))
-sys.path.insert(0, str(TOOLS))
 
 try:
     import torch

@@ -13,7 +13,7 @@ from PIL import Image
 
 from webdetr_tools.aligndet.data import ProposalSource, make_views
 from webdetr_tools.aligndet.loop import pretrain, step_loss
-from webdetr_tools.aligndet.losses import info_nce, matched_pairs, view_targets
+from webdetr_tools.aligndet.losses import info_nce, matched_pairs
 from webdetr_tools.aligndet.model import AlignDetModel, forward_view
 from webdetr_tools.aligndet.grouping import hierarchical_grouping
 from webdetr_tools.aligndet.proposals import adjacent_pairs, propose, segment_boxes
@@ -295,14 +295,11 @@ def test_train_init_from_logs_what_it_loaded(tiny_setup, tmp_path):
 
 
 def test_comparison_driver_checks_budgets_and_writes_both_results(repo_dir, tmp_path, monkeypatch):
-    import importlib.util
     import subprocess
     import types
 
-    spec = importlib.util.spec_from_file_location("aligndet_compare", repo_dir / "tools" / "aligndet_compare.py")
-    driver = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(driver)
-    base = json.loads((repo_dir / "tools" / "configs" / "detector_ft_scratch.json").read_text())
+    from experiments import aligndet_compare as driver
+    base = json.loads((repo_dir / "tools" / "experiments" / "configs" / "detector_ft_scratch.json").read_text())
     configs = {}
     for name in ("scratch", "aligndet", "pre"):
         c = json.loads(json.dumps(base))
@@ -314,12 +311,12 @@ def test_comparison_driver_checks_budgets_and_writes_both_results(repo_dir, tmp_
         configs[name].write_text(json.dumps(c))
     calls = []
 
-    def fake_run(command, cwd, check, capture_output=False, text=False):
+    def fake_run(command, cwd, check, env=None, capture_output=False, text=False):
         calls.append(command[4:])
         if "tools/evaluate.py" in command:
             ap = 0.2 if "aligndet" in command[-1] else 0.1
             return types.SimpleNamespace(stdout=json.dumps({"coco128_gt_AP": ap, "coco128_gt_AP50": 2 * ap}) + "\n")
-        if "tools/train.py" in command or "tools/train_aligndet.py" in command:
+        if "tools/train.py" in command or "tools/experiments/train_aligndet.py" in command:
             run_dir = json.loads(Path(command[-1]).read_text())["train"]["run_dir"]
             (Path(run_dir) / "model_final.pt").write_bytes(b"x")
         return types.SimpleNamespace(stdout="")
@@ -329,13 +326,13 @@ def test_comparison_driver_checks_budgets_and_writes_both_results(repo_dir, tmp_
     args = ["--pretrain-config", str(configs["pre"]), "--scratch-config", str(configs["scratch"]),
             "--aligndet-config", str(configs["aligndet"]), "--out", str(out)]
     driver.main(args)
-    assert [c[0] for c in calls] == ["tools/proposals.py", "tools/train_aligndet.py", "tools/train.py",
+    assert [c[0] for c in calls] == ["tools/experiments/proposals.py", "tools/experiments/train_aligndet.py", "tools/train.py",
                                      "tools/evaluate.py", "tools/train.py", "tools/evaluate.py"]
     result = json.loads(out.read_text())
     assert result["difference_aligndet_minus_scratch"] == {"coco128_gt_AP": 0.1, "coco128_gt_AP50": 0.2}
     calls.clear()
     driver.main(args)  # a rerun trains nothing again
-    assert [c[0] for c in calls] == ["tools/proposals.py", "tools/evaluate.py", "tools/evaluate.py"]
+    assert [c[0] for c in calls] == ["tools/experiments/proposals.py", "tools/evaluate.py", "tools/evaluate.py"]
     # budgets that differ are refused
     c = json.loads(configs["aligndet"].read_text())
     c["optim"]["epochs"] += 1

@@ -1,15 +1,14 @@
 """The benchmark's plain-ONNX MSDeformAttn graphs compute what they claim (tools/bench/make_ms_deform_attn_onnx.py)."""
 import math
 import os
-import sys
 
 import onnx
 import pytest
 import torch
 
+from bench import make_ms_deform_attn_onnx as mk
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'bench'))
-import make_ms_deform_attn_onnx as mk  # noqa: E402
 
 LEVELS = [(5, 7), (3, 4), (2, 2), (1, 3)]
 

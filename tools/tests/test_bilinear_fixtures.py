@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from fixtures import bilinear as gen  # tools/fixtures/bilinear.py (tools/ is on sys.path)
+from fixtures import bilinear as gen  # tools/fixtures/bilinear.py (tools/ is on pytest's pythonpath)
 from webdetr_tools.artifact_compare import float_differences
 
 

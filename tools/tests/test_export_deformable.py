@@ -7,7 +7,7 @@ import torch
 
 from webdetr_tools.checkpoint import save_checkpoint
 from webdetr_tools.export.exporter import export_checkpoint
-from webdetr_tools.export.manifest import validate_manifest, verify_package_files
+from webdetr_tools.export.manifest import verify_package_files
 from webdetr_tools.export.skeleton import (CheckpointKeyError, build_deformable_skeleton, detect_deformable_config,
                                            load_strict)
 from webdetr_tools.weights import synthetic_state_dict

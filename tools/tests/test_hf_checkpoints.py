@@ -286,12 +286,9 @@ def test_resnet_layout_read_from_weights_when_config_names_it(checkpoints, tmp_p
 
 
 def test_reference_forward_cli_takes_hf_checkpoints(checkpoints, tmp_path, repo_dir):
-    import importlib.util
-
+    import reference_forward as cli  # tools/reference_forward.py
     from PIL import Image
-    spec = importlib.util.spec_from_file_location("reference_forward", repo_dir / "tools" / "reference_forward.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+
     Image.fromarray(np.random.RandomState(0).randint(0, 255, (64, 96, 3), dtype=np.uint8)).save(tmp_path / "img.png")
     cli.main(["--checkpoint", str(checkpoints["single-scale"] / "model.safetensors"), "--image", str(tmp_path / "img.png"),
               "--out-dir", str(tmp_path / "out")])

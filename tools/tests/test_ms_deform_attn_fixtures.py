@@ -1,6 +1,5 @@
 """The ms_deform_attn fixture generator against an independent loop implementation, and the
 committed fixtures against a regeneration (tools/fixtures/ms_deform_attn.py)."""
-import importlib.util
 import json
 import math
 
@@ -8,12 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from fixtures import ms_deform_attn as gen  # tools/fixtures/ms_deform_attn.py
 from webdetr_tools.artifact_compare import float_differences
 
 FIXTURES = REPO / "test" / "fixtures" / "ms_deform_attn"
-_spec = importlib.util.spec_from_file_location("msda_fixtures", REPO / "tools" / "fixtures" / "ms_deform_attn.py")
-gen = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gen)
 
 
 def loop_core(value, levels, locations, weights):

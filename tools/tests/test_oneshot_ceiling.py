@@ -1,11 +1,11 @@
-"""tools/oneshot_ceiling.py: recall counts and the oracle bounds on hand-made detections (three pictures of
+"""webdetr_tools/evaluation/oneshot_ceiling.py (tools/experiments/oneshot_ceiling.py): recall counts and the oracle bounds on hand-made detections (three pictures of
 class 'a' and 'b'; a confident box in a picture lacking the query's class outranks the true match)."""
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from oneshot_ceiling import ceiling
+from webdetr_tools.evaluation.oneshot_ceiling import ceiling
 from webdetr_tools.evaluation.oneshot_ap import OneShotQuery
 
 

@@ -85,16 +85,16 @@ def test_patch_descriptor_is_checked():
 
 
 def test_init_may_change_only_weight_neutral_keys():
-    import train_oneshot
+    from webdetr_tools.oneshot import init_checkpoint
 
     crop = OneShotConfig().to_dict()
     del crop["patch_descriptor"], crop["roi_samples"]  # a checkpoint from before the keys existed
-    changed = train_oneshot.init_config_changes(crop, OneShotConfig.from_dict({"patch_descriptor": "roi"}))
+    changed = init_checkpoint.init_config_changes(crop, OneShotConfig.from_dict({"patch_descriptor": "roi"}))
     assert changed == {"patch_descriptor": ("crop", "roi")}
-    larger = train_oneshot.init_config_changes(OneShotConfig().to_dict(), OneShotConfig.from_dict({"image_size": 416}))
+    larger = init_checkpoint.init_config_changes(OneShotConfig().to_dict(), OneShotConfig.from_dict({"image_size": 416}))
     assert larger == {"image_size": (320, 416)}  # a fine-tune at another input size starts from the same weights
     with pytest.raises(SystemExit, match="d_model"):
-        train_oneshot.init_config_changes(crop, OneShotConfig.from_dict({"d_model": 64}))
+        init_checkpoint.init_config_changes(crop, OneShotConfig.from_dict({"d_model": 64}))
 
 
 def test_match_labels_follow_the_protocols_greedy_matching_and_ignore_rule():
@@ -212,7 +212,7 @@ def test_box_size_prior_starts_fresh_heads_at_the_patch_size_and_shifts_trained_
 
 
 def test_init_may_turn_on_patch_scale_input_and_keeps_its_zero_weights():
-    import train_oneshot
+    from webdetr_tools.oneshot import init_checkpoint
 
     torch.manual_seed(0)
     before = OneShotDETR(_small_config())
@@ -220,16 +220,16 @@ def test_init_may_turn_on_patch_scale_input_and_keeps_its_zero_weights():
         for p in before.parameters():
             p.add_(1.0)
     after = _small_config(patch_scale_input=True)
-    changed = train_oneshot.init_config_changes(before.config.to_dict(), after)
+    changed = init_checkpoint.init_config_changes(before.config.to_dict(), after)
     assert changed == {"patch_scale_input": (False, True)}
     model = OneShotDETR(after)
-    train_oneshot.load_init_state(model, {k: v.half() for k, v in before.state_dict().items()}, changed)
+    init_checkpoint.load_init_state(model, {k: v.half() for k, v in before.state_dict().items()}, changed)
     assert torch.equal(model.patch2query.weight, before.patch2query.weight.half().float())
     assert not model.patch_scale.weight.any() and not model.patch_scale.bias.any()
     with pytest.raises(SystemExit, match="patch_scale_input"):  # turning it off would drop trained weights
-        train_oneshot.init_config_changes(after.to_dict(), before.config)
+        init_checkpoint.init_config_changes(after.to_dict(), before.config)
     with pytest.raises(SystemExit, match="missing"):  # without the change recorded, the new weights are missing
-        train_oneshot.load_init_state(OneShotDETR(after), before.state_dict(), {})
+        init_checkpoint.load_init_state(OneShotDETR(after), before.state_dict(), {})
 
 
 def test_calibration_scale_adds_one_weight_and_needs_the_patch_boxes():

@@ -1,4 +1,4 @@
-"""Zoomed search (webdetr_tools/oneshot/zoom.py, eval_shipped_oneshot.ZoomedDetector): window geometry,
+"""Zoomed search (webdetr_tools/oneshot/zoom.py, webdetr_tools/oneshot/runtime_path.py ZoomedDetector): window geometry,
 the merge, and that the detector searches the windows only for small queries, with the query seen at the
 targets' zoom."""
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from eval_shipped_oneshot import RuntimePathDetector, ZoomedDetector
+from webdetr_tools.oneshot.runtime_path import RuntimePathDetector, ZoomedDetector
 from webdetr_tools.data.datasets import Sample
 from webdetr_tools.evaluation.oneshot_ap import OneShotQuery
 from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR

@@ -1,6 +1,5 @@
 """The two CLIs end to end on a tiny UP-DETR reference folder made in tmp_path (fast: small transformer)."""
 import json
-import sys
 
 import numpy as np
 import torch
@@ -9,9 +8,8 @@ from PIL import Image
 from webdetr_tools.config import ModelConfig
 from webdetr_tools.models import build_model
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-import make_synthetic_checkpoint  # noqa: E402
-import reference_forward  # noqa: E402
+import make_synthetic_checkpoint
+import reference_forward
 
 CONFIG = ModelConfig(family="up-detr", variant="pretrain", hidden_dim=64, nheads=4, enc_layers=1, dec_layers=1,
                      dim_feedforward=64, num_queries=20, num_feature_levels=1, enc_n_points=0, dec_n_points=0,

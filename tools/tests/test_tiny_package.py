@@ -1,6 +1,7 @@
 """The committed tiny test packages (test/fixtures/packages/tiny, tiny-oneshot) are what their generators in tools/fixtures
 make: the same graphs and manifest, float values within artifact_compare.RTOL (folded constants may differ by an ULP
 between CPUs, so digests are not compared across machines; each manifest's digests must match its own files)."""
+import os
 import subprocess
 import sys
 
@@ -8,8 +9,9 @@ from webdetr_tools.artifact_compare import package_differences
 
 
 def regenerate(repo_dir, tmp_path, script):
+    env = {**os.environ, "PYTHONPATH": str(repo_dir / "tools")}  # as scripts/fixtures.mjs runs them
     subprocess.run([sys.executable, str(repo_dir / "tools/fixtures" / script), "--out", str(tmp_path)], check=True,
-                   capture_output=True)
+                   capture_output=True, env=env)
     return tmp_path
 
 

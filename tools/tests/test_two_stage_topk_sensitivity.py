@@ -1,16 +1,11 @@
 """tools/bench/two_stage_topk_sensitivity.py on a tiny two-stage model: zero noise moves nothing, the gaps are
 the sorted proposal scores' differences, and the model is left as it was."""
-import sys
-from pathlib import Path
-
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from test_reference_models import SMALL_CONFIGS  # noqa: E402
-from two_stage_topk_sensitivity import sensitivity  # noqa: E402
-from webdetr_tools.models import build_model  # noqa: E402
-from webdetr_tools.weights import synthetic_state_dict  # noqa: E402
+from test_reference_models import SMALL_CONFIGS
+from bench.two_stage_topk_sensitivity import sensitivity
+from webdetr_tools.models import build_model
+from webdetr_tools.weights import synthetic_state_dict
 
 
 def test_zero_noise_gives_zero_diff_and_large_noise_moves_the_outputs():

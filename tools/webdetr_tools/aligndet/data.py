@@ -1,4 +1,4 @@
-"""Pretraining data: the cached proposals (tools/proposals.py) of the feature cache's training images,
+"""Pretraining data: the cached proposals (tools/experiments/proposals.py) of the feature cache's training images,
 and the two augmented views of a batch (views.py).
 
 Views: view A takes the cached flip with probability flip_probability, view B the other orientation
@@ -36,7 +36,7 @@ class ProposalSource:
         for name in sets:
             path = Path(proposals_dir) / f"{name}.json"
             if not path.is_file():
-                raise FileNotFoundError(f"no proposals for {name!r} at {path} (run tools/proposals.py)")
+                raise FileNotFoundError(f"no proposals for {name!r} at {path} (run tools/experiments/proposals.py)")
             images = json.loads(path.read_text())["images"]
             for img in cache.images(name, "train"):
                 rows = images.get(img["id"])

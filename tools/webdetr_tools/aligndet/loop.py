@@ -9,7 +9,7 @@ AlignDetModel + optimizer + step + torch RNG + config), and at the end <run_dir>
 'model' = the detector's state dict only (what tools/train.py's init_from loads) and 'projector'.
 
 API: pretrain(config, cache_root, proposals_dir, run_dir, resume=True, max_steps=None, log=print,
-              cache=None, proposals=None) -> AlignDetModel   (config: tools/configs/aligndet.json)
+              cache=None, proposals=None) -> AlignDetModel   (config: tools/experiments/configs/aligndet.json)
 """
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ API
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..training.detector import build_detector

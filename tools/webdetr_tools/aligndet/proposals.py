@@ -14,7 +14,7 @@ Filters, in units of the image side: both sides >= min_side, box area in [min_ar
 image, aspect ratio <= max_aspect. Then NMS at nms_iou (best ranked first), at most max_per_image boxes.
 
 API
-  DEFAULTS: dict of the parameters below (tools/proposals.py records the ones used)
+  DEFAULTS: dict of the parameters below (tools/experiments/proposals.py records the ones used)
   propose(rgb [H, W, 3] uint8, rng=None (RandomState, default seed 0), **params) -> (boxes xyxy [N, 4]
       float32 in source-image pixels, scores [N] float32), best first
 """

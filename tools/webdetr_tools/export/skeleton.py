@@ -3,7 +3,6 @@
 It holds weights only: the computation lives in the export segments. Loading is strict: missing and
 unexpected keys raise CheckpointKeyError naming them. The variant comes from args and the keys present.
 """
-import copy
 
 import torchvision
 from torch import nn

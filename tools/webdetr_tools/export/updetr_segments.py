@@ -12,7 +12,6 @@ and the query_embed / mask slices end at query_pos's traced length.
 Detection checkpoints (fine-tuned DETR layout) get one pipeline "detect": image_encoder then detection_decoder
 (query_pos = query_embed). Both export a single graph of everything too.
 """
-import torch
 import torch.nn.functional as F
 from torch import nn
 

@@ -11,9 +11,9 @@ is built on it). A logistic regression on both, fitted to what a match is, gives
 picture, the decoder often answers one object with several slots of a patch's group: the overlap with a
 stronger box of the group marks these duplicates (fitted on the training pairs its weight, -3.6, is as large
 as the logit's, 3.5; on held-out pictures it lifted every set:
-tools/results/oneshot_experiment_overlap_calibration.json). A look-alike is usually about the patch's size,
+tools/experiments/results/oneshot_experiment_overlap_calibration.json). A look-alike is usually about the patch's size,
 and many of the boxes on other things are not: the size term lifted held-out coco128 by 1.5 AP50
-(tools/results/oneshot_experiment_scale_calibration.json; the aspect ratio hurt it and is not used).
+(tools/experiments/results/oneshot_experiment_scale_calibration.json; the aspect ratio hurt it and is not used).
 
 Data: the one-shot protocol (evaluation/oneshot_ap.py: queries, same- and cross-image pairs) on each
 labeled set's 'train' split; held-out images are never read. Labels follow the protocol's matching: in

@@ -200,7 +200,7 @@ class OneShotDETR(nn.Module):
         (config.patch_scale_input) its log width and height from patch_boxes [B, K, 4] (xyxy relative to its image)
         projected. Why the size: a descriptor pooled over a box looks the same for a small box and a larger one on
         the same texture, and the model drew no box under ~22 px at 320 even for 7 px patches
-        (tools/oneshot_ceiling.py, box_side_percentiles)."""
+        (tools/experiments/oneshot_ceiling.py, box_side_percentiles)."""
         feature = self.patch2query(patch_desc)
         if self.patch_scale is None:
             return feature
@@ -296,7 +296,7 @@ def duplicate_overlap(logits, xyxy, per_patch: int):
     patch's group whose raw logit is higher (0 for the group's strongest box). Why: the decoder answers one object
     with several of a group's slots, or with a part of it; those extra boxes are false alarms the protocol counts,
     and this marks them (held-out AP50 rose on every set with it, raccoon most:
-    tools/results/oneshot_experiment_overlap_calibration.json). IoU on relative boxes does not change under the
+    tools/experiments/results/oneshot_experiment_overlap_calibration.json). IoU on relative boxes does not change under the
     stretch to pixels. Shapes stay dynamic in K (reshape by G)."""
     b = logits.shape[0]
     groups = xyxy.reshape(b, -1, per_patch, 4)
@@ -310,7 +310,7 @@ def scale_difference(boxes, patch_boxes, per_patch: int):
     """[B, K*G, 1]: |log(box area / its patch's area)|, boxes [B, K*G, 4] cxcywh and patch_boxes [B, K, 4] xyxy,
     both relative to their images (areas floored at 1e-6). Why: a look-alike in the same picture is usually
     about the patch's size; boxes on other things often are not (held-out coco128 AP50 +1.5 with it, the other
-    sets within 0.6: tools/results/oneshot_experiment_scale_calibration.json)."""
+    sets within 0.6: tools/experiments/results/oneshot_experiment_scale_calibration.json)."""
     patch_area = box_area(patch_boxes).clamp_min(1e-6)
     patch_area = patch_area[..., None].expand(-1, -1, per_patch).flatten(1)  # [B, K*G]: each patch for its G slots
     area = (boxes[..., 2] * boxes[..., 3]).clamp_min(1e-6)  # cxcywh: w * h
@@ -334,7 +334,7 @@ class ModelDetector:
     query image's taps pooled over its box for 'roi'); target -> features -> memory (kept per image); the
     last layer's boxes ranked by the (calibrated) match score. `levels` gives an image's backbone taps (index
     into samples -> [[1, C, H, W] per tap]): cached_levels reads the features cache; with the exact query box.
-    tools/eval_shipped_oneshot.RuntimePathDetector gives the runtime's input path instead (taps of the
+    webdetr_tools/oneshot/runtime_path.RuntimePathDetector gives the runtime's input path instead (taps of the
     PIL-stretched image, whole-pixel boxes, its own crop)."""
 
     clamp_boxes = True  # output boxes clamped to the image

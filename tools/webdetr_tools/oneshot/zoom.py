@@ -1,7 +1,7 @@
 """Zoomed search for small query patches: the reference of the runtime's (src/worker/zoomed-search.ts, on by
 default for packages with manifest input.queryPatch.zoom), evaluated by tools/eval_shipped_oneshot.py.
 
-The one-shot model draws no box under ~7 % of its input side (tools/results/oneshot_ceiling.json,
+The one-shot model draws no box under ~7 % of its input side (tools/experiments/results/oneshot_ceiling.json,
 box_side_percentiles), so a small object is out of its reach at the whole-image view. Slicing (as SAHI does
 for detectors) searches overlapping windows of the image too, each stretched to the model input, so a small
 object is seen larger. The query's descriptor for the window views is pooled from the query image's own

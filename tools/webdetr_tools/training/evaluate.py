@@ -12,7 +12,6 @@ API
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..evaluation.coco_ap import ImageResult, evaluate

@@ -1,4 +1,4 @@
-"""What the config-driven training CLIs share (tools/train.py, tools/train_aligndet.py): the run arguments,
+"""What the config-driven training CLIs share (tools/train.py, tools/experiments/train_aligndet.py): the run arguments,
 the torch thread count, the run folder and a log that prints each line and appends it to <run>/train.log.
 
 API

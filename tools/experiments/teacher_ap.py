@@ -6,23 +6,22 @@ Reports AP / AP50 (evaluation/coco_ap.py) over all 80 classes and over a class s
 class agreement (greedy by score). The pseudo-label threshold is the F1-best one. Caveat: coco128 is
 the first 128 COCO train2017 images, which the teacher was trained on, so these numbers are optimistic.
 
-  /usr/bin/python3 tools/teacher_ap.py [--labels .cache/pseudo_labels] [--config tools/configs/detector.json]
+  PYTHONPATH=tools /usr/bin/python3 tools/experiments/teacher_ap.py [--labels .cache/pseudo_labels] [--config tools/configs/detector.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 
-from webdetr_tools.evaluation.coco_ap import ImageResult, box_iou, evaluate  # noqa: E402
-from webdetr_tools.teacher.coco80 import COCO80_NAMES  # noqa: E402
-from webdetr_tools.training.features import set_samples  # noqa: E402
+from webdetr_tools.evaluation.coco_ap import ImageResult, box_iou, evaluate
+from webdetr_tools.teacher.coco80 import COCO80_NAMES
+from webdetr_tools.training.features import set_samples
+
+TOOLS = Path(__file__).resolve().parents[1]
 
 REPO = TOOLS.parent
 

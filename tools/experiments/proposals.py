@@ -1,8 +1,8 @@
 """Cache unsupervised box proposals (webdetr_tools/aligndet/proposals.py) for every image of the feature
-cache's sets: the pseudo boxes of AlignDet pretraining (tools/train_aligndet.py).
+cache's sets: the pseudo boxes of AlignDet pretraining (tools/experiments/train_aligndet.py).
 
-  nice -n 10 /usr/bin/python3 tools/proposals.py              # all cached sets -> .cache/proposals/<set>.json
-  nice -n 10 /usr/bin/python3 tools/proposals.py --sets raccoon --limit 20   # smoke run (file marked partial)
+  PYTHONPATH=tools nice -n 10 /usr/bin/python3 tools/experiments/proposals.py              # all cached sets -> .cache/proposals/<set>.json
+  PYTHONPATH=tools nice -n 10 /usr/bin/python3 tools/experiments/proposals.py --sets raccoon --limit 20   # smoke run (file marked partial)
 
 Output <out>/<set>.json: {set, params, seed, limit, complete, seconds, images: {image_id: [[x0, y0, x1, y1,
 score], ...]}} in source-image pixels, best first. A set whose file is complete with the same params and seed
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import zlib
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
+TOOLS = Path(__file__).resolve().parents[1]
 REPO = TOOLS.parent
 
 

@@ -1,16 +1,16 @@
 """The AlignDet comparison, end to end: proposals -> pretraining -> the same fine-tuning budget from scratch
-and from the pretrained weights -> held-out AP / AP50 of both -> tools/results/aligndet_comparison.json.
+and from the pretrained weights -> held-out AP / AP50 of both -> tools/experiments/results/aligndet_comparison.json.
 
-  nohup setsid nice -n 10 /usr/bin/python3 tools/aligndet_compare.py > .cache/logs/aligndet_compare.log 2>&1 &
-  /usr/bin/python3 tools/aligndet_compare.py --dry-run      # print the commands only
+  PYTHONPATH=tools nohup setsid nice -n 10 /usr/bin/python3 tools/experiments/aligndet_compare.py > .cache/logs/aligndet_compare.log 2>&1 &
+  PYTHONPATH=tools /usr/bin/python3 tools/experiments/aligndet_compare.py --dry-run      # print the commands only
 
 Every stage resumes (rerun the same command after an interruption): proposals skip complete sets, the
 trainings continue from their checkpoint.pt, and a stage whose model_final.pt exists is not rerun.
 The commands it runs, in order (all niced, one torch thread):
-  tools/proposals.py
-  tools/train_aligndet.py --config tools/configs/aligndet.json
-  tools/train.py --config tools/configs/detector_ft_scratch.json
-  tools/train.py --config tools/configs/detector_ft_aligndet.json   (init_from the pretraining's model_final.pt)
+  tools/experiments/proposals.py
+  tools/experiments/train_aligndet.py --config tools/experiments/configs/aligndet.json
+  tools/train.py --config tools/experiments/configs/detector_ft_scratch.json
+  tools/train.py --config tools/experiments/configs/detector_ft_aligndet.json   (init_from the pretraining's model_final.pt)
   tools/evaluate.py --checkpoint .cache/runs/detector_ft_{scratch,aligndet}/model_final.pt
 --skip-pretraining runs only the scratch fine-tune (e.g. in parallel, on a second core).
 """
@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
+EXPERIMENTS = Path(__file__).resolve().parent
+TOOLS = EXPERIMENTS.parent
 REPO = TOOLS.parent
+ENV = {**os.environ, "PYTHONPATH": str(TOOLS)}  # the experiments' scripts import webdetr_tools
 PY = ["nice", "-n", "10", "/usr/bin/python3"]
 
 
@@ -40,16 +42,16 @@ def _stage(name: str, command: list[str], done: Path | None, dry_run: bool) -> f
         print(f"   done already ({done})", flush=True)
         return 0.0
     started = time.time()
-    subprocess.run(command, cwd=REPO, check=True)
+    subprocess.run(command, cwd=REPO, env=ENV, check=True)
     return round(time.time() - started, 1)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="AlignDet pretraining vs scratch, same fine-tuning budget")
-    parser.add_argument("--pretrain-config", type=Path, default=TOOLS / "configs" / "aligndet.json")
-    parser.add_argument("--scratch-config", type=Path, default=TOOLS / "configs" / "detector_ft_scratch.json")
-    parser.add_argument("--aligndet-config", type=Path, default=TOOLS / "configs" / "detector_ft_aligndet.json")
-    parser.add_argument("--out", type=Path, default=TOOLS / "results" / "aligndet_comparison.json")
+    parser.add_argument("--pretrain-config", type=Path, default=EXPERIMENTS / "configs" / "aligndet.json")
+    parser.add_argument("--scratch-config", type=Path, default=EXPERIMENTS / "configs" / "detector_ft_scratch.json")
+    parser.add_argument("--aligndet-config", type=Path, default=EXPERIMENTS / "configs" / "detector_ft_aligndet.json")
+    parser.add_argument("--out", type=Path, default=EXPERIMENTS / "results" / "aligndet_comparison.json")
     parser.add_argument("--skip-pretraining", action="store_true", help="only the scratch fine-tune + its eval")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
@@ -61,8 +63,8 @@ def main(argv=None):
     runs = [("finetune_scratch", args.scratch_config)]
     if not args.skip_pretraining:
         pre_dir = _run_dir(args.pretrain_config)
-        seconds["proposals"] = _stage("proposals", PY + ["tools/proposals.py"], None, args.dry_run)
-        seconds["pretrain"] = _stage("pretrain", PY + ["tools/train_aligndet.py", "--config", str(args.pretrain_config)],
+        seconds["proposals"] = _stage("proposals", PY + ["tools/experiments/proposals.py"], None, args.dry_run)
+        seconds["pretrain"] = _stage("pretrain", PY + ["tools/experiments/train_aligndet.py", "--config", str(args.pretrain_config)],
                                      pre_dir / "model_final.pt", args.dry_run)
         expected = (REPO / aligned["init_from"]).resolve()
         if expected != (pre_dir / "model_final.pt").resolve():
@@ -76,7 +78,7 @@ def main(argv=None):
         command = PY + ["tools/evaluate.py", "--checkpoint", str(run_dir / "model_final.pt")]
         print(f"== eval {name}: {' '.join(command)}", flush=True)
         if not args.dry_run:
-            out = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(command, cwd=REPO, env=ENV, check=True, capture_output=True, text=True).stdout
             results[name] = json.loads(out.strip().splitlines()[-1])
             print(f"   {json.dumps(results[name])}", flush=True)
     if args.dry_run:

@@ -1,23 +1,22 @@
 """AlignDet box-domain pretraining of the detector on cached features and cached proposals, without labels
-(see webdetr_tools/aligndet/README.md). Needs tools/cache_features.py and tools/proposals.py first.
+(see webdetr_tools/aligndet/README.md). Needs tools/cache_features.py and tools/experiments/proposals.py first.
 
-  nohup setsid nice -n 10 /usr/bin/python3 tools/train_aligndet.py --config tools/configs/aligndet.json \
+  PYTHONPATH=tools nohup setsid nice -n 10 /usr/bin/python3 tools/experiments/train_aligndet.py --config tools/experiments/configs/aligndet.json \
       > .cache/logs/aligndet.log 2>&1 &        # rerun the same command to resume
 Log lines also go to <run_dir>/train.log; <run_dir>/model_final.pt is what a fine-tuning config's
-"init_from" names (tools/configs/detector_ft_aligndet.json).
+"init_from" names (tools/experiments/configs/detector_ft_aligndet.json).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 
+
+from webdetr_tools.training.run_cli import add_run_arguments, start_run
+
+TOOLS = Path(__file__).resolve().parents[1]
 REPO = TOOLS.parent
-
-from webdetr_tools.training.run_cli import add_run_arguments, start_run  # noqa: E402
 
 
 def main(argv=None):

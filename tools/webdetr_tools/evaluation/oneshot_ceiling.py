@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
 """How far re-scoring alone can take a one-shot checkpoint's AP50 (evaluation/oneshot_ap.py protocol,
-held-out splits, PyTorch on the runtime input path as tools/eval_shipped_oneshot.py).
+held-out splits, PyTorch on the runtime input path as tools/eval_shipped_oneshot.py: webdetr_tools/oneshot/runtime_path.py).
 
 Per set it reports the checkpoint's AP50 (all pairs / same-image / cross-image), the recall of its boxes
 (targets matched at IoU >= 0.5 by any of a pair's 20 boxes, same-image and cross-image pairs apart), and three
@@ -16,28 +15,14 @@ model's input, and the percentiles (1, 5, 50) of the side of the model's own box
 which the model never answers: the one-shot model fine-tuned with 5 %-of-side patches never drew a box under
 about 22 px at 320, which no target of 13 px can match at IoU 0.5).
 
-    /usr/bin/python3 tools/oneshot_ceiling.py [--checkpoint tools/checkpoints/oneshot.pt] [--sets coco128] [--out F]
+The command line: tools/experiments/oneshot_ceiling.py (-> tools/experiments/results/oneshot_ceiling.json).
 """
-import argparse
-import json
-import sys
-from pathlib import Path
+import numpy as np
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from eval_shipped_oneshot import MAX_DETECTIONS, SETS, RuntimePathDetector, whole_pixel_box  # noqa: E402
-from fetch_backbone import fetch  # noqa: E402
-from webdetr_tools.evaluation.coco_ap import box_iou  # noqa: E402
-from webdetr_tools.evaluation.oneshot_ap import (_targets, detect_pairs, evaluate_oneshot, make_pairs,  # noqa: E402
-                                                 make_queries)
-from webdetr_tools.oneshot.calibration import match_labels  # noqa: E402
-from webdetr_tools.ship.centernet import load_backbone  # noqa: E402
-from webdetr_tools.ship.oneshot_package import load_oneshot  # noqa: E402
-from webdetr_tools.training.features import set_samples  # noqa: E402
+from webdetr_tools.evaluation.coco_ap import box_iou
+from webdetr_tools.evaluation.oneshot_ap import _targets, detect_pairs, evaluate_oneshot, make_pairs, make_queries
+from webdetr_tools.oneshot.calibration import match_labels
+from webdetr_tools.oneshot.runtime_path import RuntimePathDetector, whole_pixel_box
 
 
 def _ap(samples, queries, pairs, detections):
@@ -112,28 +97,3 @@ def ceiling(samples, queries, pairs, detections, input_size=None):
 def _side_percentiles(pairs, detections, samples, input_size):
     sides = np.concatenate([_sides(boxes, samples[t], input_size) for (_, t, _), (boxes, _) in zip(pairs, detections)])
     return {f"p{q}": round(float(np.percentile(sides, q)), 1) for q in (1, 5, 50)} if len(sides) else {}
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=TOOLS.parent.parent / "shared" / "data")
-    parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "oneshot.pt")
-    parser.add_argument("--sets", default=",".join(SETS))
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    model, config, step = load_oneshot(args.checkpoint)
-    backbone = load_backbone(fetch())
-    report = {"checkpoint": str(args.checkpoint), "iteration": step, "command": " ".join(sys.argv),
-              "max_detections": MAX_DETECTIONS, "sets": {}}
-    for name in args.sets.split(","):
-        samples = [r[2] for r in set_samples(args.data, name) if r[3] == "val"]
-        report["sets"][name] = set_ceiling(model, backbone, samples, config["image_size"])
-        print(name, json.dumps(report["sets"][name]), flush=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
-
-
-if __name__ == "__main__":
-    main()
