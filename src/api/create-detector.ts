@@ -10,7 +10,7 @@ import type { LoadProgressCallback } from '../package/progress.js';
 import type { WorkerLoadOptions } from '../worker/protocol.js';
 import { CallQueue } from './call-queue.js';
 import { toWorkerImage } from './image-input.js';
-import type { CreateDetectorOptions, DetectionResult, DetectOptions, Detector, ImageInput, OneShotResult, PreparedImage, QueryPatch } from './types.js';
+import type { CreateDetectorOptions, DetectionResult, DetectOptions, Detector, ImageInput, OneShotResult, PatchDescriptors, PreparedImage, QueryPatch } from './types.js';
 import { defaultWorkerFactory, openWorkerConnection, type WorkerConnection, type WorkerFactory } from './worker-connection.js';
 import { transfer } from 'comlink';
 import type { EnginePixels } from '../worker/image-store.js';
@@ -126,11 +126,20 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
       const argument = await imageArgument(image);
       return call((c) => c.call((r) => r.detect(argument, detectOptions)), detectOptions?.replaceable ?? false);
     },
-    async detectWithPatches(image, patches: readonly QueryPatch[], detectOptions?: DetectOptions): Promise<OneShotResult> {
+    async detectWithPatches(image, patches: readonly QueryPatch[] | PatchDescriptors, detectOptions?: DetectOptions): Promise<OneShotResult> {
       if (disposed) throw new DisposedError('detector');
-      if (!Array.isArray(patches)) throw new InputError('detectWithPatches needs an array of query patches');
+      // An array of rectangles, or a descriptor set (checked in the worker against the loaded package).
+      if (!Array.isArray(patches) && (typeof patches !== 'object' || patches === null)) {
+        throw new InputError('detectWithPatches needs an array of query patches or the descriptors describePatches returned');
+      }
       const argument = await imageArgument(image);
-      return call((c) => c.call((r) => r.detectWithPatches(argument, patches, detectOptions)));
+      return call((c) => c.call((r) => r.detectWithPatches(argument, patches, detectOptions)), detectOptions?.replaceable ?? false);
+    },
+    async describePatches(image, patches: readonly QueryPatch[]): Promise<PatchDescriptors> {
+      if (disposed) throw new DisposedError('detector');
+      if (!Array.isArray(patches)) throw new InputError('describePatches needs an array of query patches');
+      const argument = await imageArgument(image);
+      return call((c) => c.call((r) => r.describePatches(argument, patches)));
     },
     async prepareImage(image) {
       if (disposed) throw new DisposedError('detector');

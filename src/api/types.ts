@@ -113,6 +113,31 @@ export interface DetectOptions {
 /** A query patch for one-shot detection: a rectangle on the image, in source pixels. */
 export type QueryPatch = BoxRect;
 
+/**
+ * Query patches described on one picture (`detector.describePatches`), to search other pictures and video
+ * frames with (`detector.detectWithPatches(otherImage, descriptors)`). Plain data: structured-clone
+ * friendly (postMessage, IndexedDB) and JSON-safe (the arrays may come back as number arrays). It names
+ * the package that described it and carries a checksum: a set from another model, or a changed one, is
+ * rejected with an InputError before anything runs.
+ */
+export interface PatchDescriptors {
+  readonly format: 'webdetr-patch-descriptors-1';
+  /** The describing package's identity (sha256 over its graphs' names and sha256s, family and variant). */
+  readonly model: string;
+  /** Values per patch. */
+  readonly width: number;
+  /** The picture the patches were described on. */
+  readonly imageSize: { width: number; height: number };
+  /** The patches as given (source pixels of that picture). */
+  readonly patches: QueryPatch[];
+  /** Each patch clipped to its picture, x0 y0 x1 y1 relative to it (0..1): K x 4. */
+  readonly boxes: Float32Array | number[];
+  /** K x width descriptor values. */
+  readonly descriptors: Float32Array | number[];
+  /** sha256 of everything above: catches damage and edits (not a signature). */
+  readonly checksum: string;
+}
+
 export interface PatchDetections {
   patch: QueryPatch;
   detections: Detection[];
@@ -214,12 +239,21 @@ export interface Detector {
   readonly backend: BackendInfo;
   readonly model: ModelInfo;
   detect(image: ImageInput | PreparedImage, options?: DetectOptions): Promise<DetectionResult>;
-  /** One-shot: per query patch (a rectangle on the image), the boxes that match it. */
+  /**
+   * One-shot: per query patch (a rectangle on the image), the boxes that match it. With descriptors from
+   * describePatches (of this or another picture) it searches this picture for those patches (no zoomed
+   * search: they were pooled from their whole picture).
+   */
   detectWithPatches(
     image: ImageInput | PreparedImage,
-    patches: readonly QueryPatch[],
+    patches: readonly QueryPatch[] | PatchDescriptors,
     options?: DetectOptions,
   ): Promise<OneShotResult>;
+  /**
+   * Describes query patches on `image` (one-shot packages with describe_patches, such as the shipped
+   * one) as PatchDescriptors: keep them, store them, search other pictures with them.
+   */
+  describePatches(image: ImageInput | PreparedImage, patches: readonly QueryPatch[]): Promise<PatchDescriptors>;
   /** Sends the pixels to the worker once; see PreparedImage. The newest few are kept. */
   prepareImage(image: ImageInput): Promise<PreparedImage>;
   /** What the detector holds now: GPU buffers/bytes we own, sessions, images, WASM memory, worker heap. */

@@ -5,7 +5,7 @@
  * packages that have it, zoomed search. A call then reads as its story: resolve the image,
  * preprocess, run the pipelines, post-process. Calls are serialized: they share GPU buffers.
  */
-import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDetections, PreparedImage, QueryPatch } from '../api/types.js';
+import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDescriptors, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
 import { DisposedError, GpuError, InputError } from '../errors.js';
 import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../package/load-package.js';
@@ -15,10 +15,11 @@ import { DEFAULT_THRESHOLD, detectionsOf, modelOutputs, rawOutputs, resolveDetec
 import { chooseBackend } from '../runtime/backend-choice.js';
 import { createRunner, describeBackend } from '../runtime/create-runner.js';
 import { warmOrtWasm } from '../runtime/ort-warmup.js';
-import type { PackageRunner } from '../runtime/runner.js';
+import type { HostTensor, PackageRunner } from '../runtime/runner.js';
 import { ImageEncoding } from './image-encoding.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
-import { fillPatchSlots, patchRects } from './patches.js';
+import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
+import { checkDescriptors, DESCRIPTORS_FORMAT, isPatchDescriptors, packageIdentity, sealDescriptors } from './patch-descriptors.js';
 import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
 import { createCpuPreprocessor } from './preprocess-cpu.js';
 import { createGpuPreprocessor } from './preprocess-gpu.js';
@@ -39,6 +40,9 @@ export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
 
 export type ImageRef = EnginePixels | number;
 
+/** The describe_patches pipeline's output, patches_from_descriptors' input (tools/webdetr_tools/ship/oneshot_package.py). */
+const DESCRIPTORS_TENSOR = 'patch_descriptors';
+
 /** What runs one loaded package, built by DetectorEngine.create. */
 interface EngineParts {
   plan: PipelinePlan;
@@ -51,6 +55,8 @@ interface EngineParts {
   /** WebGPU: every buffer and texture on the device, for stats(). */
   ledger: GpuLedger | undefined;
   wasmMemoryBytes: () => number | undefined;
+  /** The package's identity, stamped on its patch descriptors (patch-descriptors.ts). */
+  identity: string;
 }
 
 /** What the page learns about the loaded package (Detector.model). */
@@ -81,6 +87,7 @@ export class DetectorEngine {
   private readonly zoom: ZoomedSearch | undefined;
   private readonly ledger: GpuLedger | undefined;
   private readonly wasmMemoryBytes: () => number | undefined;
+  private readonly identity: string;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private uncapturedErrors = 0;
@@ -98,6 +105,7 @@ export class DetectorEngine {
     this.zoom = parts.zoom;
     this.ledger = parts.ledger;
     this.wasmMemoryBytes = parts.wasmMemoryBytes;
+    this.identity = parts.identity;
     this.runner.device?.addEventListener('uncapturederror', () => this.uncapturedErrors++);
   }
 
@@ -148,9 +156,10 @@ export class DetectorEngine {
       reason: choice.reason,
     };
     const model = modelInfo(manifest, plan, loaded.bytes);
+    const identity = await packageIdentity(manifest);
     const wasmMemoryBytes = options.wasmMemoryBytes ?? (() => undefined);
     options.onProgress?.({ status: 'prepared', ms });
-    return new DetectorEngine(manifest, backend, model, { plan, runner, preprocessor, encoding, zoom, ledger, wasmMemoryBytes });
+    return new DetectorEngine(manifest, backend, model, { plan, runner, preprocessor, encoding, zoom, ledger, wasmMemoryBytes, identity });
   }
 
   /** The GPUDevice this engine runs on (WebGPU backend), for the worker's test hooks. */
@@ -190,8 +199,14 @@ export class DetectorEngine {
     return this.serialize(() => this.runDetect(image, options));
   }
 
-  async detectWithPatches(image: ImageRef, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult> {
-    return this.serialize(() => this.runOneShot(image, patches, options));
+  async detectWithPatches(image: ImageRef, patches: readonly QueryPatch[] | PatchDescriptors, options?: DetectOptions): Promise<OneShotResult> {
+    if (isPatchDescriptors(patches)) return this.serialize(() => this.runWithDescriptors(image, patches, options));
+    return this.serialize(() => this.runOneShot(image, patches as readonly QueryPatch[], options));
+  }
+
+  /** Cross-image exemplars: the patches' descriptors, pooled from the whole encoded picture (see patch-descriptors.ts). */
+  async describePatches(image: ImageRef, patches: readonly QueryPatch[]): Promise<PatchDescriptors> {
+    return this.serialize(() => this.runDescribe(image, patches));
   }
 
   async dispose(): Promise<void> {
@@ -264,6 +279,95 @@ export class DetectorEngine {
         backend: this.backend,
         imageSize: size,
         ...(resolved.raw ? { raw: rawOutputs(logits, boxes) } : {}),
+      };
+    } finally {
+      if (temporary) this.images.release(stored.prepared.id);
+    }
+  }
+
+  /** The describe/search pipelines (packages with describe_patches and patches_from_descriptors), else InputError. */
+  private descriptorPipelines(): { encoding: ImageEncoding; describe: string; fromDescriptors: string; perPatch: number } {
+    const plan = this.plan.oneShot;
+    const zoom = plan?.zoom;
+    if (plan === undefined || this.encoding === undefined || zoom === undefined) {
+      throw new InputError('this model cannot describe patches for other pictures: it needs a one-shot package with the describe_patches and patches_from_descriptors pipelines (box patches, such as the shipped one)');
+    }
+    return { encoding: this.encoding, describe: zoom.describe, fromDescriptors: zoom.fromDescriptors, perPatch: plan.queriesPerPatch };
+  }
+
+  /** Encodes the whole picture unless the runner holds it already (a prepared image searched before). */
+  private async encodeWhole(encoding: ImageEncoding, stored: StoredImage, temporary: boolean, timings: StageTimings): Promise<boolean> {
+    const reused = !temporary && encoding.holds(stored.prepared.id);
+    if (reused) return true;
+    const started = performance.now();
+    const input = await this.preprocessor.image(stored);
+    timings.preprocess += performance.now() - started;
+    await encoding.encode(input, timings, temporary ? undefined : stored.prepared.id);
+    return false;
+  }
+
+  private async runDescribe(image: ImageRef, patches: readonly QueryPatch[]): Promise<PatchDescriptors> {
+    this.checkLive();
+    const { encoding, describe } = this.descriptorPipelines();
+    if (!Array.isArray(patches)) throw new InputError('describePatches needs an array of query patches');
+    const { stored, temporary } = this.resolveImage(image);
+    try {
+      const size = { width: stored.prepared.width, height: stored.prepared.height };
+      const rects = patchRects(patches, size, this.model.maxPatches);
+      await this.encodeWhole(encoding, stored, temporary, emptyTimings());
+      const boxes = patchBoxTensor(rects, size);
+      const described = (await this.runner.run(describe, { patches: boxes })).outputs[DESCRIPTORS_TENSOR];
+      if (described === undefined) throw new InputError(`pipeline ${describe} gave no ${DESCRIPTORS_TENSOR}`);
+      return await sealDescriptors({
+        format: DESCRIPTORS_FORMAT,
+        model: this.identity,
+        width: described.dims[2] ?? described.data.length / patches.length,
+        imageSize: size,
+        patches: patches.map((p) => ({ x: p.x, y: p.y, width: p.width, height: p.height })),
+        boxes: Float32Array.from(boxes.data),
+        descriptors: Float32Array.from(described.data),
+      });
+    } finally {
+      if (temporary) this.images.release(stored.prepared.id);
+    }
+  }
+
+  private async runWithDescriptors(image: ImageRef, given: PatchDescriptors, options?: DetectOptions): Promise<OneShotResult> {
+    this.checkLive();
+    const { encoding, fromDescriptors, perPatch } = this.descriptorPipelines();
+    const resolved = resolveDetectOptions(this.manifest, options);
+    if (options?.zoom === true) throw new InputError('zoom: true with patch descriptors: descriptors were pooled from their whole picture, so they search whole pictures only');
+    const width = this.manifest.tensors[DESCRIPTORS_TENSOR]?.shape[2];
+    const checked = await checkDescriptors(given, this.identity, typeof width === 'number' ? width : undefined, this.model.maxPatches);
+    const started = performance.now();
+    const { stored, temporary } = this.resolveImage(image);
+    try {
+      const size = { width: stored.prepared.width, height: stored.prepared.height };
+      const timings = emptyTimings();
+      const reused = await this.encodeWhole(encoding, stored, temporary, timings);
+      const known: Record<string, HostTensor> = {
+        [DESCRIPTORS_TENSOR]: { data: checked.descriptors, dims: [1, checked.count, checked.width] },
+        patches: { data: checked.boxes, dims: [1, checked.count, 4] },
+      };
+      const inputs = Object.fromEntries((this.manifest.pipelines.find((p) => p.name === fromDescriptors)?.inputs ?? []).map((name) => [name, known[name] ?? { data: new Float32Array(0), dims: [0] }]));
+      const result = await this.runner.run(fromDescriptors, inputs);
+      addStages(timings, result.stages);
+      const post = performance.now();
+      const outputs = modelOutputs(this.manifest, fromDescriptors, result.outputs);
+      const results = checked.patches.map((patch, index): PatchDetections => ({
+        patch,
+        detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
+        views: 1,
+      }));
+      timings.postprocess = performance.now() - post;
+      timings.total = performance.now() - started;
+      return {
+        patches: results,
+        timings,
+        backend: this.backend,
+        imageSize: size,
+        reusedImageFeatures: reused,
+        ...(resolved.raw ? { raw: rawOutputs(outputs.logits, outputs.boxes, checked.count * perPatch) } : {}),
       };
     } finally {
       if (temporary) this.images.release(stored.prepared.id);

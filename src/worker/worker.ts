@@ -74,6 +74,10 @@ const api: WorkerApi = {
   async detectWithPatches(image: ImageRef, patches, options) {
     return withTransfers(await current().detectWithPatches(image, patches, options));
   },
+  async describePatches(image: ImageRef, patches) {
+    const described = await current().describePatches(image, patches);
+    return described.descriptors instanceof Float32Array ? transfer(described, [described.descriptors.buffer as ArrayBuffer]) : described;
+  },
   async counters() {
     return structuredClone(current().counters);
   },
