@@ -51,14 +51,22 @@ REPO = TOOLS.parent
 MODELS = ("detector", "oneshot")
 # Zoomed-search parity (test/fixtures/shipped/oneshot/zoom.json): two small patches (under 0.2 of the photo's side,
 # held by different windows) and one large one (whole image only, but merged by NMS as zoom does).
-ZOOM_PATCHES = [{"x": 250, "y": 120, "width": 60, "height": 50}, {"x": 40, "y": 260, "width": 70, "height": 60},
-                {"x": 110, "y": 60, "width": 150, "height": 140}]
+ZOOM_PATCHES = [
+    {"x": 250, "y": 120, "width": 60, "height": 50},
+    {"x": 40, "y": 260, "width": 70, "height": 60},
+    {"x": 110, "y": 60, "width": 150, "height": 140},
+]
 # Parity inputs: a bundled photo each; one-shot query patches in source pixels (integer edges: PIL crops on them).
 PARITY = {
     "detector": {"image": "public/samples/astronaut.jpg"},
-    "oneshot": {"image": "public/samples/coffee.jpg",
-                "patches": [{"x": 110, "y": 60, "width": 150, "height": 140}, {"x": 20, "y": 200, "width": 90, "height": 80},
-                            {"x": 380, "y": 150, "width": 120, "height": 110}]},
+    "oneshot": {
+        "image": "public/samples/coffee.jpg",
+        "patches": [
+            {"x": 110, "y": 60, "width": 150, "height": 140},
+            {"x": 20, "y": 200, "width": 90, "height": 80},
+            {"x": 380, "y": 150, "width": 120, "height": 110},
+        ],
+    },
 }
 
 
@@ -103,10 +111,15 @@ def write_parity_fixture(name: str, checkpoint: Path, backbone, package: Path, o
             write_zoom_fixture(model, backbone, spec["image"], ZOOM_PATCHES, patch["zoom"], size, out / "zoom.json")
     np.save(out / "logits.npy", logits.numpy().astype(np.float32))
     np.save(out / "boxes.npy", boxes.numpy().astype(np.float32))
-    record = {"image": spec["image"], "patches": spec.get("patches"), "checkpoint": checkpoint.name,
-              "checkpointSha256": file_digest(checkpoint),
-              "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
-              "logitsShape": list(logits.shape), "boxesShape": list(boxes.shape)}
+    record = {
+        "image": spec["image"],
+        "patches": spec.get("patches"),
+        "checkpoint": checkpoint.name,
+        "checkpointSha256": file_digest(checkpoint),
+        "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
+        "logitsShape": list(logits.shape),
+        "boxesShape": list(boxes.shape),
+    }
     (out / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
@@ -115,8 +128,10 @@ def write_zoom_fixture(model, backbone, image: str, patches, zoom: dict, size: i
     """The zoomed search of webdetr_tools/oneshot/runtime_path.py (ZoomedDetector, the evaluated code) for each patch
     alone on the photo: merged boxes (source pixels, xyxy) and scores, the best MAX_DETECTIONS."""
     boxes = [(p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"]) for p in patches]
-    results = [{"patch": p, "boxes": xyxy.tolist(), "scores": scores.tolist()}
-               for p, (xyxy, scores) in zip(patches, zoomed_search(model, backbone, REPO / image, size, zoom, boxes))]
+    results = [
+        {"patch": p, "boxes": xyxy.tolist(), "scores": scores.tolist()}
+        for p, (xyxy, scores) in zip(patches, zoomed_search(model, backbone, REPO / image, size, zoom, boxes))
+    ]
     out.write_text(json.dumps({"zoom": zoom, "maxDetections": MAX_DETECTIONS, "patches": results}, indent=1) + "\n")
 
 
@@ -139,8 +154,14 @@ def bench_exports(names, args, model_json) -> None:
                 print(f"{target}: up to date (--force to re-export)", flush=True)
                 continue
         with tempfile.TemporaryDirectory() as tmp:
-            export(checkpoint, model_json, Path(tmp) / directory, single_graph=True,
-                   progress=lambda line: print(line, flush=True), **options)
+            export(
+                checkpoint,
+                model_json,
+                Path(tmp) / directory,
+                single_graph=True,
+                progress=lambda line: print(line, flush=True),
+                **options,
+            )
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(Path(tmp) / directory, target)
@@ -161,7 +182,9 @@ def main():
     parser.add_argument("--backbone-cache", type=Path, default=REPO / ".cache" / "human-models")
     parser.add_argument("--bench-out", type=Path, help="write benchmark packages (split + single graph) here instead")
     parser.add_argument("--sizes", type=int_list, default=[320], help="--bench-out: detector input sizes, e.g. 256,320")
-    parser.add_argument("--patch-slots", type=int_list, default=[10], help="--bench-out: one-shot maxPatches, e.g. 1,10")
+    parser.add_argument(
+        "--patch-slots", type=int_list, default=[10], help="--bench-out: one-shot maxPatches, e.g. 1,10"
+    )
     parser.add_argument("--force", action="store_true", help="--bench-out: re-export existing packages")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
@@ -185,8 +208,11 @@ def main():
             install(Path(tmp) / name, args.out / name)
         record = write_parity_fixture(name, checkpoint, backbone, args.out / name, args.fixtures / name)
         size = sum(p.stat().st_size for p in (args.out / name).glob("*.onnx"))
-        print(f"{name}: {args.out / name} ({size / 1e6:.1f} MB of graphs); parity fixture {args.fixtures / name} "
-              f"(logits {record['logitsShape']})", flush=True)
+        print(
+            f"{name}: {args.out / name} ({size / 1e6:.1f} MB of graphs); parity fixture {args.fixtures / name} "
+            f"(logits {record['logitsShape']})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,14 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     start = time.time()
-    build_cache(args.data, args.cache, fetch(), args.size, args.sets,
-                log=lambda m: print(f"[{time.time() - start:6.1f}s] {m}", flush=True))
+    build_cache(
+        args.data,
+        args.cache,
+        fetch(),
+        args.size,
+        args.sets,
+        log=lambda m: print(f"[{time.time() - start:6.1f}s] {m}", flush=True),
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def set_features(model, backbone, samples, queries, pairs):
     """Per kept box of every pair: calibration inputs [1 + taps], its match label, whether in a same-image pair."""
     detector = RuntimePathDetector(model, backbone, samples, model.config.image_size)
     features, labels, same_image = [], [], []
-    for (n, t, same) in pairs:
+    for n, t, same in pairs:
         query = queries[n]
         desc, patch_box = detector.descriptor(query), detector.patch_box(query)
         memory, shapes = detector.memory(t)
@@ -47,8 +47,12 @@ def set_features(model, backbone, samples, queries, pairs):
         inputs = model.calibration_inputs(detector.levels(t), desc, logits[-1], boxes[-1], patch_box)[0].numpy()
         ts = samples[t]
         px = (box_cxcywh_to_xyxy(boxes[-1, 0]) * torch.tensor([ts.width, ts.height, ts.width, ts.height])).numpy()
-        keep, label = match_labels(px, inputs[:, 0], _targets(samples, query, t, same),
-                                   whole_pixel_box(query.box, samples[query.image]) if same else None)
+        keep, label = match_labels(
+            px,
+            inputs[:, 0],
+            _targets(samples, query, t, same),
+            whole_pixel_box(query.box, samples[query.image]) if same else None,
+        )
         features.append(inputs[keep])
         labels.append(label[keep])
         same_image.append(np.full(int(keep.sum()), same))
@@ -61,7 +65,7 @@ def best_f_threshold(scores, labels, weights, beta=1.0):
     tp = np.cumsum((labels * weights)[order])
     fp = np.cumsum(((1 - labels) * weights)[order])
     positives = (labels * weights).sum()
-    f = (1 + beta ** 2) * tp / ((1 + beta ** 2) * tp + beta ** 2 * (positives - tp) + fp)
+    f = (1 + beta**2) * tp / ((1 + beta**2) * tp + beta**2 * (positives - tp) + fp)
     best = int(np.argmax(f))
     return float(scores[order][best]), float(f[best])
 
@@ -75,10 +79,18 @@ def main():
     parser.add_argument("--cross-images", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beta", type=float, default=2.0, help="the suggested threshold maximises F-beta")
-    parser.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=True,
-                        help="also weigh each box's IoU with a stronger box of its patch (OneShotConfig.calibration_overlap)")
-    parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
-                        help="also weigh |log(box area / patch area)| (OneShotConfig.calibration_scale)")
+    parser.add_argument(
+        "--overlap",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also weigh each box's IoU with a stronger box of its patch (OneShotConfig.calibration_overlap)",
+    )
+    parser.add_argument(
+        "--scale",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also weigh |log(box area / patch area)| (OneShotConfig.calibration_scale)",
+    )
     parser.add_argument("--out", type=Path, default=TOOLS / "results" / "oneshot_calibration.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -96,8 +108,13 @@ def main():
         pairs = make_pairs(samples, queries, args.cross_images, args.seed)
         x, y, in_image = set_features(model, backbone, samples, queries, pairs)
         features.append(x), labels.append(y), weights.append(np.full(len(y), 1.0 / len(y))), same.append(in_image)
-        per_set[name] = {"images": len(samples), "queries": len(queries), "pairs": len(pairs), "boxes": len(y),
-                         "matches": int(y.sum())}
+        per_set[name] = {
+            "images": len(samples),
+            "queries": len(queries),
+            "pairs": len(pairs),
+            "boxes": len(y),
+            "matches": int(y.sum()),
+        }
         print(f"[{time.time() - started:6.1f}s] {name}: {per_set[name]}", flush=True)
     x, y, w, same = (np.concatenate(v) for v in (features, labels, weights, same))
     params = fit_logistic(x, y, w)
@@ -106,27 +123,44 @@ def main():
     # the best F-beta over the same-image pairs' boxes, beta 2 (a missed look-alike costs more than a box
     # the user passes over). F1's best, and both over all pairs, are recorded beside it.
     threshold, f_beta = best_f_threshold(scores[same], y[same], w[same], args.beta)
-    thresholds = {f"{kind}_f{b:g}": dict(zip(("threshold", "f"), (round(v, 4) for v in best_f_threshold(
-        scores[mask], y[mask], w[mask], b)))) for kind, mask in (("same_image", same), ("all_pairs", np.ones_like(same)))
-        for b in (1.0, args.beta)}
-    record = {"weights": [round(float(v), 6) for v in params],
-              "features": ["logit", "cos_s8", "cos_s16", "cos_s32"] + (["overlap"] if args.overlap else [])
-              + (["scale"] if args.scale else []),
-              "score_threshold": round(threshold, 3), "threshold_rule": f"best F{args.beta:g}, same-image training pairs",
-              "thresholds": thresholds, "sets": per_set,
-              "protocol": {"split": "train", "queries": args.queries, "cross_images": args.cross_images,
-                           "seed": args.seed}, "command": " ".join(sys.argv), "iteration": step}
+    thresholds = {
+        f"{kind}_f{b:g}": dict(
+            zip(("threshold", "f"), (round(v, 4) for v in best_f_threshold(scores[mask], y[mask], w[mask], b)))
+        )
+        for kind, mask in (("same_image", same), ("all_pairs", np.ones_like(same)))
+        for b in (1.0, args.beta)
+    }
+    record = {
+        "weights": [round(float(v), 6) for v in params],
+        "features": ["logit", "cos_s8", "cos_s16", "cos_s32"]
+        + (["overlap"] if args.overlap else [])
+        + (["scale"] if args.scale else []),
+        "score_threshold": round(threshold, 3),
+        "threshold_rule": f"best F{args.beta:g}, same-image training pairs",
+        "thresholds": thresholds,
+        "sets": per_set,
+        "protocol": {"split": "train", "queries": args.queries, "cross_images": args.cross_images, "seed": args.seed},
+        "command": " ".join(sys.argv),
+        "iteration": step,
+    }
     payload = torch.load(str(args.checkpoint), map_location="cpu")
-    payload["model_config"] = dict(payload["model_config"], score_calibration=record["weights"],
-                                   calibration_overlap=args.overlap, calibration_scale=args.scale)
+    payload["model_config"] = dict(
+        payload["model_config"],
+        score_calibration=record["weights"],
+        calibration_overlap=args.overlap,
+        calibration_scale=args.scale,
+    )
     payload["calibration"] = record
     tmp = args.checkpoint.with_suffix(".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, args.checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(dict(record, checkpoint=args.checkpoint.name), indent=1) + "\n")
-    print(f"calibration {record['weights']}, suggested threshold {record['score_threshold']} (F{args.beta:g} {f_beta:.3f}; {thresholds}) "
-          f"-> {args.checkpoint}, {args.out} ({time.time() - started:.0f} s)", flush=True)
+    print(
+        f"calibration {record['weights']}, suggested threshold {record['score_threshold']} (F{args.beta:g} {f_beta:.3f}; {thresholds}) "
+        f"-> {args.checkpoint}, {args.out} ({time.time() - started:.0f} s)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,19 @@ def _pixels(boxes_norm, sample):
 
 
 class BaselineDetector:
-    def __init__(self, cache, name, samples, ids, query_feature="roi", backbone=None, patch_size=128,
-                 max_detections=20, center="none", nms_iou=0.3):
+    def __init__(
+        self,
+        cache,
+        name,
+        samples,
+        ids,
+        query_feature="roi",
+        backbone=None,
+        patch_size=128,
+        max_detections=20,
+        center="none",
+        nms_iou=0.3,
+    ):
         self.cache, self.name, self.samples, self.ids = cache, name, samples, ids
         self.query_feature, self.backbone, self.patch_size = query_feature, backbone, patch_size
         self.max_detections, self.center, self.nms_iou = max_detections, center, nms_iou
@@ -72,8 +83,9 @@ class BaselineDetector:
         for t in targets:
             grid = self.grid(t)
             center = grid.mean(dim=(1, 2)) if self.center == "image" else None
-            boxes, scores = baseline.detect(grid, qvec, self.channels, wh, max_detections=self.max_detections,
-                                            nms_iou=self.nms_iou, center=center)
+            boxes, scores = baseline.detect(
+                grid, qvec, self.channels, wh, max_detections=self.max_detections, nms_iou=self.nms_iou, center=center
+            )
             outs.append((_pixels(boxes, self.samples[t]), scores.numpy()))
         return outs
 
@@ -82,8 +94,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--method", choices=("baseline", "model"), required=True)
     parser.add_argument("--query-feature", choices=("roi", "crop"), default="roi")
-    parser.add_argument("--center", choices=("image", "none"), default="none",
-                        help="baseline: subtract the target image's mean feature before the cosine")
+    parser.add_argument(
+        "--center",
+        choices=("image", "none"),
+        default="none",
+        help="baseline: subtract the target image's mean feature before the cosine",
+    )
     parser.add_argument("--nms", type=float, default=0.3, help="baseline NMS IoU")
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--sets", nargs="*", default=list(EVAL_SETS))
@@ -102,13 +118,19 @@ def main(argv=None):
     if args.method == "model" or args.query_feature == "crop":
         from webdetr_tools.backbones.fetch import fetch
         from webdetr_tools.backbones.centernet_mobilenetv3 import CenterNetMobileNetV3
+
         backbone = CenterNetMobileNetV3(fetch()).eval()
     model = None
     if args.method == "model":
         from webdetr_tools.oneshot.model import load_checkpoint
+
         model = load_checkpoint(args.checkpoint)
-    report = {"method": args.method, "command": "/usr/bin/python3 tools/eval_oneshot.py " + shlex.join(argv or sys.argv[1:]),
-              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sets": {}}
+    report = {
+        "method": args.method,
+        "command": "/usr/bin/python3 tools/eval_oneshot.py " + shlex.join(argv or sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sets": {},
+    }
     if args.method == "baseline":
         report.update(query_feature=args.query_feature, center=args.center, nms_iou=args.nms)
     else:
@@ -117,18 +139,23 @@ def main(argv=None):
         start = time.time()
         samples, ids = eval_samples(args.data, cache, name)
         if args.method == "baseline":
-            detector = BaselineDetector(cache, name, samples, ids, args.query_feature, backbone,
-                                        center=args.center, nms_iou=args.nms)
+            detector = BaselineDetector(
+                cache, name, samples, ids, args.query_feature, backbone, center=args.center, nms_iou=args.nms
+            )
         else:
             from webdetr_tools.oneshot.model import ModelDetector, cached_levels
+
             detector = ModelDetector(model, backbone, samples, cached_levels(cache, name, ids))
         out = run_protocol(samples, detector, args.max_queries, args.cross_images, args.seed)
         out["images"] = len(samples)
         out["seconds"] = round(time.time() - start, 1)
         report["sets"][name] = out
-        print(f"{name}: AP50 {out['AP50']:.3f} (same-image {out['AP50_same_image']:.3f}, cross-image "
-              f"{out['AP50_cross_image']:.3f}) {out['queries']} queries, {out['pairs']} pairs, "
-              f"{out['seconds']} s", flush=True)
+        print(
+            f"{name}: AP50 {out['AP50']:.3f} (same-image {out['AP50_same_image']:.3f}, cross-image "
+            f"{out['AP50_cross_image']:.3f}) {out['queries']} queries, {out['pairs']} pairs, "
+            f"{out['seconds']} s",
+            flush=True,
+        )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")

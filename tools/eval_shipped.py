@@ -60,9 +60,21 @@ def pytorch_detections(model, rows, size):
 
 
 def browser_detections(rows, classes, backend):
-    command = ["node", str(REPO / "bin" / "webdetr.mjs"), "detect", *[str(p) for _, p in rows],
-               "--model", str(REPO / "public" / "models" / "detector"), "--threshold", "0", "--max-detections", "100",
-               "--json", "--backend", backend]
+    command = [
+        "node",
+        str(REPO / "bin" / "webdetr.mjs"),
+        "detect",
+        *[str(p) for _, p in rows],
+        "--model",
+        str(REPO / "public" / "models" / "detector"),
+        "--threshold",
+        "0",
+        "--max-detections",
+        "100",
+        "--json",
+        "--backend",
+        backend,
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if run.returncode != 0:
         raise SystemExit(f"webdetr CLI failed ({run.returncode}): {run.stdout[-2000:]}{run.stderr[-2000:]}")
@@ -109,8 +121,12 @@ def main():
     labels = LabelSource(args.data, REPO / ".cache" / "pseudo_labels", config)
     rows = held_out(args.data)
     started = time.time()
-    report = {"checkpoint": args.checkpoint.name, "step": torch.load(str(args.checkpoint))["step"],
-              "command": " ".join(sys.argv), "pytorch": metrics(rows, pytorch_detections(model, rows, config["feature_size"]), labels)}
+    report = {
+        "checkpoint": args.checkpoint.name,
+        "step": torch.load(str(args.checkpoint))["step"],
+        "command": " ".join(sys.argv),
+        "pytorch": metrics(rows, pytorch_detections(model, rows, config["feature_size"]), labels),
+    }
     report["pytorch_seconds"] = round(time.time() - started, 1)
     print(json.dumps(report["pytorch"]), flush=True)
     if not args.skip_browser:
@@ -119,8 +135,9 @@ def main():
         report["browser"] = metrics(rows, detections, labels)
         report["browser_backend"] = backend
         report["browser_seconds"] = round(time.time() - started, 1)
-        report["max_ap_difference"] = max(abs(report["browser"][s][k] - report["pytorch"][s][k]) for s in SETS
-                                          for k in ("AP", "AP50"))
+        report["max_ap_difference"] = max(
+            abs(report["browser"][s][k] - report["pytorch"][s][k]) for s in SETS for k in ("AP", "AP50")
+        )
         print(json.dumps(report["browser"]), f"max |difference| {report['max_ap_difference']:.2f} AP", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")

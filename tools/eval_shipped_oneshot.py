@@ -31,7 +31,13 @@ import torch
 from webdetr_tools.backbones.fetch import fetch
 from webdetr_tools.evaluation.cli_detections import cli_boxes_scores
 from webdetr_tools.evaluation.oneshot_ap import detect_pairs, evaluate_oneshot, make_pairs, make_queries
-from webdetr_tools.oneshot.runtime_path import MAX_DETECTIONS, SETS, RuntimePathDetector, ZoomedDetector, whole_pixel_box
+from webdetr_tools.oneshot.runtime_path import (
+    MAX_DETECTIONS,
+    SETS,
+    RuntimePathDetector,
+    ZoomedDetector,
+    whole_pixel_box,
+)
 from webdetr_tools.ship.centernet import load_backbone
 from webdetr_tools.ship.oneshot_package import load_oneshot
 from webdetr_tools.training.features import set_samples
@@ -51,9 +57,23 @@ def browser_same_image(samples, queries, same_pairs, backend, zoom=True):
     with tempfile.TemporaryDirectory() as tmp:
         patches_file = Path(tmp) / "patches.json"
         patches_file.write_text(json.dumps({image: [list(b) for _, b in per_image[image]] for image in images}))
-        command = ["node", str(REPO / "bin" / "webdetr.mjs"), "detect", *images, "--model",
-                   str(REPO / "public" / "models" / "oneshot"), "--patches-file", str(patches_file), "--threshold", "0",
-                   "--max-detections", str(MAX_DETECTIONS), "--json", "--backend", backend]
+        command = [
+            "node",
+            str(REPO / "bin" / "webdetr.mjs"),
+            "detect",
+            *images,
+            "--model",
+            str(REPO / "public" / "models" / "oneshot"),
+            "--patches-file",
+            str(patches_file),
+            "--threshold",
+            "0",
+            "--max-detections",
+            str(MAX_DETECTIONS),
+            "--json",
+            "--backend",
+            backend,
+        ]
         if not zoom:
             command.append("--no-zoom")
         run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
@@ -75,21 +95,33 @@ def main():
     parser.add_argument("--backend", choices=("wasm", "webgpu", "auto"), default="wasm")
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--out", type=Path, default=TOOLS / "results" / "oneshot_shipped.json")
-    parser.add_argument("--image-size", type=int,
-                        help="experiment: run PyTorch at this square input instead of the checkpoint's image_size "
-                             "(the package is built for the checkpoint's, so this needs --skip-browser)")
-    parser.add_argument("--zoom", metavar="GRID:SIDE:BELOW",
-                        help="zoomed search (ZoomedDetector) other than the package's manifest input.queryPatch.zoom (the "
-                             "default), e.g. 3:0.45:0.2 = for queries under 0.2 of the image side, also 3x3 windows of 0.45 "
-                             "of the side; the browser runs the package's, so another one needs --skip-browser")
-    parser.add_argument("--no-zoom", action="store_true",
-                        help="search the whole image only (PyTorch, and the CLI's --no-zoom)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        help="experiment: run PyTorch at this square input instead of the checkpoint's image_size "
+        "(the package is built for the checkpoint's, so this needs --skip-browser)",
+    )
+    parser.add_argument(
+        "--zoom",
+        metavar="GRID:SIDE:BELOW",
+        help="zoomed search (ZoomedDetector) other than the package's manifest input.queryPatch.zoom (the "
+        "default), e.g. 3:0.45:0.2 = for queries under 0.2 of the image side, also 3x3 windows of 0.45 "
+        "of the side; the browser runs the package's, so another one needs --skip-browser",
+    )
+    parser.add_argument(
+        "--no-zoom", action="store_true", help="search the whole image only (PyTorch, and the CLI's --no-zoom)"
+    )
     args = parser.parse_args()
     if args.image_size is not None and not args.skip_browser:
-        parser.error("--image-size needs --skip-browser: public/models/oneshot is built for the checkpoint's input size")
+        parser.error(
+            "--image-size needs --skip-browser: public/models/oneshot is built for the checkpoint's input size"
+        )
     package_zoom = json.loads(PACKAGE_MANIFEST.read_text())["input"]["queryPatch"].get("zoom")
-    zoom = None if args.no_zoom or package_zoom is None else (
-        package_zoom["grid"], package_zoom["side"], package_zoom["below"], package_zoom["nmsIou"])
+    zoom = (
+        None
+        if args.no_zoom or package_zoom is None
+        else (package_zoom["grid"], package_zoom["side"], package_zoom["below"], package_zoom["nmsIou"])
+    )
     if args.zoom is not None:
         if args.no_zoom:
             parser.error("give --zoom or --no-zoom, not both")
@@ -105,32 +137,47 @@ def main():
     model, config, step = load_oneshot(args.checkpoint)
     backbone = load_backbone(fetch())
     size = args.image_size or config["image_size"]
-    report = {"checkpoint": args.checkpoint.name, "iteration": step, "command": " ".join(sys.argv), "image_size": size,
-              "protocol": {"max_queries": 60, "cross_images": 5, "seed": 0, "max_detections": MAX_DETECTIONS},
-              "zoom": dict(zip(("grid", "side", "below", "nms_iou"), zoom)) if zoom else None, "sets": {}}
+    report = {
+        "checkpoint": args.checkpoint.name,
+        "iteration": step,
+        "command": " ".join(sys.argv),
+        "image_size": size,
+        "protocol": {"max_queries": 60, "cross_images": 5, "seed": 0, "max_detections": MAX_DETECTIONS},
+        "zoom": dict(zip(("grid", "side", "below", "nms_iou"), zoom)) if zoom else None,
+        "sets": {},
+    }
     for name in args.sets.split(","):
         started = time.time()
         rows = [r for r in set_samples(args.data, name) if r[3] == "val"]
         samples = [r[2] for r in rows]
         queries = make_queries(samples, 60, 0)
         pairs = make_pairs(samples, queries, 5, 0)
-        detector = (ZoomedDetector(model, backbone, samples, size, *zoom) if zoom
-                    else RuntimePathDetector(model, backbone, samples, size))
+        detector = (
+            ZoomedDetector(model, backbone, samples, size, *zoom)
+            if zoom
+            else RuntimePathDetector(model, backbone, samples, size)
+        )
         detections = detect_pairs(queries, pairs, detector)
         torch_all = evaluate_oneshot(samples, queries, pairs, detections)
         same = [p for p, pair in enumerate(pairs) if pair[2]]
-        entry = {"images": len(samples), "queries": len(queries),
-                 "pytorch": {k: round(100 * torch_all[k], 2) for k in ("AP50", "AP50_same_image", "AP50_cross_image")},
-                 "pytorch_seconds": round(time.time() - started, 1)}
+        entry = {
+            "images": len(samples),
+            "queries": len(queries),
+            "pytorch": {k: round(100 * torch_all[k], 2) for k in ("AP50", "AP50_same_image", "AP50_cross_image")},
+            "pytorch_seconds": round(time.time() - started, 1),
+        }
         if not args.skip_browser:
             started = time.time()
             same_pairs = [pairs[p] for p in same]
             browser, backend = browser_same_image(samples, queries, same_pairs, args.backend, zoom=zoom is not None)
             torch_same = evaluate_oneshot(samples, queries, same_pairs, [detections[p] for p in same])
             browser_same = evaluate_oneshot(samples, queries, same_pairs, browser)
-            entry["same_image_pairs"] = {"pytorch": round(100 * torch_same["AP50"], 2),
-                                         "browser": round(100 * browser_same["AP50"], 2),
-                                         "browser_backend": backend, "browser_seconds": round(time.time() - started, 1)}
+            entry["same_image_pairs"] = {
+                "pytorch": round(100 * torch_same["AP50"], 2),
+                "browser": round(100 * browser_same["AP50"], 2),
+                "browser_backend": backend,
+                "browser_seconds": round(time.time() - started, 1),
+            }
         report["sets"][name] = entry
         print(name, json.dumps(entry), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -41,10 +41,20 @@ def main(argv=None):
     if args.fp16:
         weights = {k: v.half().float() if v.is_floating_point() else v for k, v in weights.items()}
     model.load_state_dict(weights)
-    metrics = evaluate_detector(model.eval(), cache, LabelSource(args.data, args.labels, config),
-                                config["data"]["sets"], args.split)
-    print(json.dumps(dict(checkpoint=str(args.checkpoint), step=state["step"], fp16=args.fp16, split=args.split,
-                          **{k: round(v, 4) for k, v in metrics.items()})))
+    metrics = evaluate_detector(
+        model.eval(), cache, LabelSource(args.data, args.labels, config), config["data"]["sets"], args.split
+    )
+    print(
+        json.dumps(
+            dict(
+                checkpoint=str(args.checkpoint),
+                step=state["step"],
+                fp16=args.fp16,
+                split=args.split,
+                **{k: round(v, 4) for k, v in metrics.items()},
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ def main(argv=None):
     parser.add_argument("--height", type=int, default=384)
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--family", choices=["deformable-detr", "up-detr"], help="override the detected family")
-    parser.add_argument("--variant", choices=["plain", "box-refine", "two-stage"],
-                        help="override the Deformable-DETR variant read from args")
+    parser.add_argument(
+        "--variant",
+        choices=["plain", "box-refine", "two-stage"],
+        help="override the Deformable-DETR variant read from args",
+    )
     parser.add_argument("--fp16", action="store_true", help="store weights as fp16 (compute stays fp32)")
     graphs = parser.add_mutually_exclusive_group()
     graphs.add_argument("--single-graph-only", action="store_true")
@@ -43,9 +46,19 @@ def main(argv=None):
     overrides = {}
     if args.variant:
         overrides = {"with_box_refine": args.variant != "plain", "two_stage": args.variant == "two-stage"}
-    export_checkpoint(args.checkpoint, args.out, height=args.height, width=args.width, fp16=args.fp16,
-                      split=not args.single_graph_only, single_graph=not args.no_single_graph, class_names=names,
-                      family=args.family, overrides=overrides, progress=lambda line: print(line, flush=True))
+    export_checkpoint(
+        args.checkpoint,
+        args.out,
+        height=args.height,
+        width=args.width,
+        fp16=args.fp16,
+        split=not args.single_graph_only,
+        single_graph=not args.no_single_graph,
+        class_names=names,
+        family=args.family,
+        overrides=overrides,
+        progress=lambda line: print(line, flush=True),
+    )
 
 
 if __name__ == "__main__":

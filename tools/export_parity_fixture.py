@@ -30,15 +30,46 @@ TOOLS = Path(__file__).resolve().parent
 # reference variants, tools/tests/test_reference_forward.py). Small widths exercise "any hidden size,
 # layers, heads, points, queries"; `single-scale` is the official 1-level variant.
 DERIVED = {
-    "single-scale-small": dict(num_feature_levels=1, hidden_dim=64, nheads=4, enc_layers=2, dec_layers=2,
-                               dim_feedforward=128, enc_n_points=2, dec_n_points=3, num_queries=30),
-    "refine-3-levels-small": dict(num_feature_levels=3, hidden_dim=96, nheads=6, enc_layers=2, dec_layers=3,
-                                  dim_feedforward=160, enc_n_points=3, dec_n_points=2, num_queries=40,
-                                  with_box_refine=True),
+    "single-scale-small": dict(
+        num_feature_levels=1,
+        hidden_dim=64,
+        nheads=4,
+        enc_layers=2,
+        dec_layers=2,
+        dim_feedforward=128,
+        enc_n_points=2,
+        dec_n_points=3,
+        num_queries=30,
+    ),
+    "refine-3-levels-small": dict(
+        num_feature_levels=3,
+        hidden_dim=96,
+        nheads=6,
+        enc_layers=2,
+        dec_layers=3,
+        dim_feedforward=160,
+        enc_n_points=3,
+        dec_n_points=2,
+        num_queries=40,
+        with_box_refine=True,
+    ),
     # A fine-tuned UP-DETR (plain DETR layout, softmax + no-object), which has no official reference output.
-    "updetr-detection-small": dict(family="up-detr", variant="detection", num_queries=20, num_feature_levels=1,
-                                   pre_norm=False, num_patches=0, hidden_dim=64, nheads=4, enc_layers=2,
-                                   dec_layers=2, dim_feedforward=128, enc_n_points=0, dec_n_points=0, num_classes=7),
+    "updetr-detection-small": dict(
+        family="up-detr",
+        variant="detection",
+        num_queries=20,
+        num_feature_levels=1,
+        pre_norm=False,
+        num_patches=0,
+        hidden_dim=64,
+        nheads=4,
+        enc_layers=2,
+        dec_layers=2,
+        dim_feedforward=128,
+        enc_n_points=0,
+        dec_n_points=0,
+        num_classes=7,
+    ),
 }
 
 
@@ -57,10 +88,25 @@ def derived_checkpoint(reference: Path, name: str, work: Path):
         return model_from_checkpoint(state, config.to_dict())[0]
     args = json.loads((reference / "args.json").read_text())
     args.update(DERIVED[name])
-    base = ModelConfig(family="deformable-detr", variant="refine" if args.get("with_box_refine") else "plain",
-                       **{k: args[k] for k in ("hidden_dim", "nheads", "enc_layers", "dec_layers", "dim_feedforward",
-                                               "num_queries", "num_feature_levels", "enc_n_points", "dec_n_points",
-                                               "with_box_refine")})
+    base = ModelConfig(
+        family="deformable-detr",
+        variant="refine" if args.get("with_box_refine") else "plain",
+        **{
+            k: args[k]
+            for k in (
+                "hidden_dim",
+                "nheads",
+                "enc_layers",
+                "dec_layers",
+                "dim_feedforward",
+                "num_queries",
+                "num_feature_levels",
+                "enc_n_points",
+                "dec_n_points",
+                "with_box_refine",
+            )
+        },
+    )
     shapes = {k: list(v.shape) for k, v in build_model(base).state_dict().items()}
     state = synthetic_state_dict(shapes, seed=1)
     save_checkpoint(work / "checkpoint.pth", state, args)
@@ -94,7 +140,7 @@ def export_package(args, reference: Path, out: Path, prefix: str, sized: bool):
     # one package per variant/options: drop stale exports of the same variant to bound disk use
     for stale in args.cache.glob(f"{prefix}*"):
         # only this name's own keys: "deformable_plain-*" must not match "deformable_plain-64x96-*"
-        if re.fullmatch(r"[0-9a-f]{16}(\.partial)?", stale.name[len(prefix):]):
+        if re.fullmatch(r"[0-9a-f]{16}(\.partial)?", stale.name[len(prefix) :]):
             shutil.rmtree(stale, ignore_errors=True)
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
@@ -109,10 +155,17 @@ def export_package(args, reference: Path, out: Path, prefix: str, sized: bool):
         save_checkpoint(checkpoint, state, official_args)
         if sized:
             from webdetr_tools.models import model_from_checkpoint
+
             model = model_from_checkpoint(state, official_args)[0].eval()
     size = {"height": args.height, "width": args.width} if sized else {}
-    export_checkpoint(checkpoint, work, fp16=args.fp16, single_graph=not args.no_single_graph,
-                      progress=lambda line: print(line, file=sys.stderr, flush=True), **size)
+    export_checkpoint(
+        checkpoint,
+        work,
+        fp16=args.fp16,
+        single_graph=not args.no_single_graph,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        **size,
+    )
     checkpoint.unlink()
     picture = Image.open(args.shared / "reference" / "image.png").convert("RGB")
     if sized:
@@ -161,8 +214,13 @@ def main():
         parser.error("give --height and --width together")
     sized = args.height is not None
     reference = args.shared / "reference" / args.variant
-    described = {"variant": args.variant, "fp16": args.fp16, "single": not args.no_single_graph,
-                 "derived": DERIVED.get(args.derived), "args": json.loads((reference / "args.json").read_text())}
+    described = {
+        "variant": args.variant,
+        "fp16": args.fp16,
+        "single": not args.no_single_graph,
+        "derived": DERIVED.get(args.derived),
+        "args": json.loads((reference / "args.json").read_text()),
+    }
     if sized:  # the default size keeps its old key, so existing caches stay valid
         described["size"] = [args.height, args.width]
     key = source_hash(described, with_models=(reference / "patches.npy").is_file() or bool(args.derived) or sized)
@@ -174,8 +232,12 @@ def main():
             if not (out / "manifest.json").is_file():  # another caller may have finished it while we waited
                 export_package(args, reference, out, prefix, sized)
     expected_dir = out if args.derived or sized else reference
-    result = {"dir": str(out), "image": str(out / "image.f32"),
-              "expected_logits": str(expected_dir / "pred_logits.npy"), "expected_boxes": str(expected_dir / "pred_boxes.npy")}
+    result = {
+        "dir": str(out),
+        "image": str(out / "image.f32"),
+        "expected_logits": str(expected_dir / "pred_logits.npy"),
+        "expected_boxes": str(expected_dir / "pred_boxes.npy"),
+    }
     if (out / "patches.f32").is_file():
         result["patches"] = str(out / "patches.f32")
     print(json.dumps(result))

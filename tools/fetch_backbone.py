@@ -9,6 +9,7 @@ from pathlib import Path
 
 from webdetr_tools.backbones.fetch import DEFAULT_CACHE, fetch
 
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Fetch the CenterNet TF.js backbone (sha256-pinned)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)

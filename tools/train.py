@@ -13,7 +13,6 @@ import argparse
 from pathlib import Path
 
 
-
 from webdetr_tools.training.run_cli import add_run_arguments, start_run
 
 TOOLS = Path(__file__).resolve().parent

@@ -83,8 +83,10 @@ def main(argv=None):
         state = torch.load(init, map_location="cpu")
         changed = init_config_changes(state["model_config"], mcfg)
         load_init_state(model, state["model"], changed)
-        log(f"initialised from {init} (iteration {state['iteration']} of its run)"
-            + "".join(f"; {k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
+        log(
+            f"initialised from {init} (iteration {state['iteration']} of its run)"
+            + "".join(f"; {k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+        )
     (args.run / "config.json").write_text(json.dumps({"model": mcfg.to_dict(), "train": tcfg}, indent=1))
 
     from webdetr_tools.backbones.fetch import fetch
@@ -104,19 +106,41 @@ def main(argv=None):
         raise SystemExit(f"train.instances must be 'teacher' or 'labels', not {instances!r}")
     if pseudo is not None:
         log(f"instance boxes ({instances}): " + ", ".join(f"{k} {len(v)} images" for k, v in pseudo.items()))
-    batches = PretextBatches(cache, args.data, tcfg["sets"], backbone, tcfg["batch_images"],
-                             tcfg["patches_per_image"], mcfg.patch_size, tcfg["seed"], tcfg["min_side"],
-                             tcfg["max_side"], pseudo, fraction, mcfg.queries_per_patch,
-                             tcfg.get("cross_fraction", 0.0), mcfg.patch_descriptor, mcfg.roi_samples,
-                             tcfg.get("roi_jitter", 0.0), tcfg.get("set_weights"))
+    batches = PretextBatches(
+        cache,
+        args.data,
+        tcfg["sets"],
+        backbone,
+        tcfg["batch_images"],
+        tcfg["patches_per_image"],
+        mcfg.patch_size,
+        tcfg["seed"],
+        tcfg["min_side"],
+        tcfg["max_side"],
+        pseudo,
+        fraction,
+        mcfg.queries_per_patch,
+        tcfg.get("cross_fraction", 0.0),
+        mcfg.patch_descriptor,
+        mcfg.roi_samples,
+        tcfg.get("roi_jitter", 0.0),
+        tcfg.get("set_weights"),
+    )
     total = tcfg["iterations"]
     drop_at = int(total * tcfg["lr_drop_fraction"])
-    log(f"{len(batches.images)} training images from {tcfg['sets']}; {sum(p.numel() for p in model.parameters())} "
-        f"parameters; iterations {start_it}..{total}")
+    log(
+        f"{len(batches.images)} training images from {tcfg['sets']}; {sum(p.numel() for p in model.parameters())} "
+        f"parameters; iterations {start_it}..{total}"
+    )
 
     def state(it):
-        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "iteration": it,
-                "model_config": mcfg.to_dict(), "train_config": tcfg}
+        return {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "iteration": it,
+            "model_config": mcfg.to_dict(),
+            "train_config": tcfg,
+        }
 
     model.train()
     t0, last_ckpt, run_loss = time.time(), time.time(), {}
@@ -142,8 +166,11 @@ def main(argv=None):
             n = tcfg["log_every"] if done % tcfg["log_every"] == 0 else done % tcfg["log_every"]
             per_it = (time.time() - t0) / (done - start_it)
             eta = per_it * (total - done)
-            log(f"it {done}/{total} lr {lr:.1e} " + " ".join(f"{k} {v / n:.4f}" for k, v in run_loss.items())
-                + f" | {per_it:.2f} s/it, ETA {eta / 3600:.2f} h")
+            log(
+                f"it {done}/{total} lr {lr:.1e} "
+                + " ".join(f"{k} {v / n:.4f}" for k, v in run_loss.items())
+                + f" | {per_it:.2f} s/it, ETA {eta / 3600:.2f} h"
+            )
             run_loss = {}
         if time.time() - last_ckpt > tcfg["checkpoint_every_s"] or done == total:
             save(ckpt, state(done))

@@ -56,7 +56,9 @@ def forward_for(model_id: str):
         model.eval()
         image = torch.randn(1, 3, int(match[2]), int(match[3]))
         return lambda: model(image), [int(match[2]), int(match[3])]
-    raise SystemExit(f"no PyTorch counterpart for {model_id} (detector-<size>, oneshot-k<K>, official-<variant>-<h>x<w>)")
+    raise SystemExit(
+        f"no PyTorch counterpart for {model_id} (detector-<size>, oneshot-k<K>, official-<variant>-<h>x<w>)"
+    )
 
 
 def main() -> None:
@@ -74,8 +76,22 @@ def main() -> None:
             started = time.perf_counter()
             forward()
             times.append((time.perf_counter() - started) * 1000)
-    print(json.dumps({"model": args.model, "threads": args.threads, "torch": torch.__version__, "inputSize": size,
-                      "frameMs": {"median": statistics.median(times), "min": min(times), "max": max(times), "count": len(times)}}))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "threads": args.threads,
+                "torch": torch.__version__,
+                "inputSize": size,
+                "frameMs": {
+                    "median": statistics.median(times),
+                    "min": min(times),
+                    "max": max(times),
+                    "count": len(times),
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,17 +39,27 @@ def sensitivity(model, image: torch.Tensor, noise_levels, seed: int = 0) -> dict
         reference = model(image)
         scores = captured["enc_outputs_class"][0, :, 0].sort(descending=True).values.numpy()
         k = captured["topk_indices"].shape[1]
-        gaps = -np.diff(scores[:k + 1])
-        report = {"tokens": int(scores.size), "k": int(k), "boundary_gap": float(scores[k - 1] - scores[k]),
-                  "smallest_gap_within_top_k": float(gaps[:-1].min()), "noise": []}
+        gaps = -np.diff(scores[: k + 1])
+        report = {
+            "tokens": int(scores.size),
+            "k": int(k),
+            "boundary_gap": float(scores[k - 1] - scores[k]),
+            "smallest_gap_within_top_k": float(gaps[:-1].min()),
+            "noise": [],
+        }
         for eps in noise_levels:
             generator = torch.Generator().manual_seed(seed)
             model.two_stage_queries = lambda memory, shapes, eps=eps: exact(
-                memory + eps * torch.randn(memory.shape, generator=generator), shapes)
+                memory + eps * torch.randn(memory.shape, generator=generator), shapes
+            )
             out = model(image)
-            report["noise"].append({"std": eps,
-                                    "max_abs_diff_logits": float((out["pred_logits"] - reference["pred_logits"]).abs().max()),
-                                    "max_abs_diff_boxes": float((out["pred_boxes"] - reference["pred_boxes"]).abs().max())})
+            report["noise"].append(
+                {
+                    "std": eps,
+                    "max_abs_diff_logits": float((out["pred_logits"] - reference["pred_logits"]).abs().max()),
+                    "max_abs_diff_boxes": float((out["pred_boxes"] - reference["pred_boxes"]).abs().max()),
+                }
+            )
         model.two_stage_queries = exact
     return report
 
@@ -57,8 +67,12 @@ def sensitivity(model, image: torch.Tensor, noise_levels, seed: int = 0) -> dict
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--package", type=Path, required=True, help="a benchmark package of the two-stage variant")
-    parser.add_argument("--reference", type=Path, default=TOOLS.parents[1] / "shared" / "reference" / "deformable_two_stage",
-                        help="the official variant's args.json and state_dict_shapes.json (synthetic weights, seed 1)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=TOOLS.parents[1] / "shared" / "reference" / "deformable_two_stage",
+        help="the official variant's args.json and state_dict_shapes.json (synthetic weights, seed 1)",
+    )
     parser.add_argument("--noise", default="1e-6,1e-5,1e-4")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -68,7 +82,9 @@ def main():
     shapes = json.loads((args.reference / "state_dict_shapes.json").read_text())
     official_args = json.loads((args.reference / "args.json").read_text())
     model = model_from_checkpoint(synthetic_state_dict(shapes, seed=1), official_args)[0].eval()
-    image = torch.from_numpy(np.fromfile(args.package / "image.f32", np.float32).reshape(1, 3, size["height"], size["width"]))
+    image = torch.from_numpy(
+        np.fromfile(args.package / "image.f32", np.float32).reshape(1, 3, size["height"], size["width"])
+    )
     report = {"package": args.package.name, **sensitivity(model, image, [float(v) for v in args.noise.split(",")])}
     text = json.dumps(report, indent=1)
     if args.out:

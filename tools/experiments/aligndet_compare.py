@@ -64,8 +64,12 @@ def main(argv=None):
     if not args.skip_pretraining:
         pre_dir = _run_dir(args.pretrain_config)
         seconds["proposals"] = _stage("proposals", PY + ["tools/experiments/proposals.py"], None, args.dry_run)
-        seconds["pretrain"] = _stage("pretrain", PY + ["tools/experiments/train_aligndet.py", "--config", str(args.pretrain_config)],
-                                     pre_dir / "model_final.pt", args.dry_run)
+        seconds["pretrain"] = _stage(
+            "pretrain",
+            PY + ["tools/experiments/train_aligndet.py", "--config", str(args.pretrain_config)],
+            pre_dir / "model_final.pt",
+            args.dry_run,
+        )
         expected = (REPO / aligned["init_from"]).resolve()
         if expected != (pre_dir / "model_final.pt").resolve():
             print(f"note: {args.aligndet_config} starts from {expected}, not this pretraining's output", flush=True)
@@ -73,8 +77,9 @@ def main(argv=None):
     results = {}
     for name, config_path in runs:
         run_dir = _run_dir(config_path)
-        seconds[name] = _stage(name, PY + ["tools/train.py", "--config", str(config_path)], run_dir / "model_final.pt",
-                               args.dry_run)
+        seconds[name] = _stage(
+            name, PY + ["tools/train.py", "--config", str(config_path)], run_dir / "model_final.pt", args.dry_run
+        )
         command = PY + ["tools/evaluate.py", "--checkpoint", str(run_dir / "model_final.pt")]
         print(f"== eval {name}: {' '.join(command)}", flush=True)
         if not args.dry_run:
@@ -83,15 +88,22 @@ def main(argv=None):
             print(f"   {json.dumps(results[name])}", flush=True)
     if args.dry_run:
         return
-    payload = dict(what="held-out AP/AP50 after the same fine-tuning budget, from scratch vs from AlignDet "
-                        "pretraining (tools/webdetr_tools/aligndet/README.md)",
-                   configs=dict(pretrain=None if args.skip_pretraining else json.loads(args.pretrain_config.read_text()),
-                                finetune_scratch=scratch, finetune_aligndet=aligned),
-                   wall_seconds=seconds, results=results)
+    payload = dict(
+        what="held-out AP/AP50 after the same fine-tuning budget, from scratch vs from AlignDet "
+        "pretraining (tools/webdetr_tools/aligndet/README.md)",
+        configs=dict(
+            pretrain=None if args.skip_pretraining else json.loads(args.pretrain_config.read_text()),
+            finetune_scratch=scratch,
+            finetune_aligndet=aligned,
+        ),
+        wall_seconds=seconds,
+        results=results,
+    )
     if "finetune_aligndet" in results:
         a, s = results["finetune_aligndet"], results["finetune_scratch"]
-        payload["difference_aligndet_minus_scratch"] = {k: round(a[k] - s[k], 4) for k in a
-                                                        if k.endswith(("_AP", "_AP50")) and k in s}
+        payload["difference_aligndet_minus_scratch"] = {
+            k: round(a[k] - s[k], 4) for k in a if k.endswith(("_AP", "_AP50")) and k in s
+        }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
     print(f"wrote {args.out}", flush=True)

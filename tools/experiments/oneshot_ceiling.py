@@ -32,8 +32,13 @@ def main():
     torch.set_num_threads(2)
     model, config, step = load_oneshot(args.checkpoint)
     backbone = load_backbone(fetch())
-    report = {"checkpoint": str(args.checkpoint), "iteration": step, "command": " ".join(sys.argv),
-              "max_detections": MAX_DETECTIONS, "sets": {}}
+    report = {
+        "checkpoint": str(args.checkpoint),
+        "iteration": step,
+        "command": " ".join(sys.argv),
+        "max_detections": MAX_DETECTIONS,
+        "sets": {},
+    }
     for name in args.sets.split(","):
         samples = [r[2] for r in set_samples(args.data, name) if r[3] == "val"]
         report["sets"][name] = set_ceiling(model, backbone, samples, config["image_size"])

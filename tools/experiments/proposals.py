@@ -60,21 +60,32 @@ def main(argv=None):
                 print(f"{name}: done already ({path})", flush=True)
                 continue
         files = {image_id: file for image_id, file, _, _ in set_samples(args.data, name)}
-        entries = cache.images(name)[:args.limit] if args.limit else cache.images(name)
+        entries = cache.images(name)[: args.limit] if args.limit else cache.images(name)
         images, started = {}, time.time()
         for k, entry in enumerate(entries):
             rgb = read_rgb(files[entry["id"]])
             rng = np.random.RandomState([args.seed, zlib.crc32(f"{name}/{entry['id']}".encode())])
             boxes, scores = propose(rgb, rng, **params)
-            images[entry["id"]] = [[round(float(v), 1) for v in b] + [round(float(s), 3)] for b, s in zip(boxes, scores)]
+            images[entry["id"]] = [
+                [round(float(v), 1) for v in b] + [round(float(s), 3)] for b, s in zip(boxes, scores)
+            ]
             if (k + 1) % 20 == 0 or k + 1 == len(entries):
                 rate = (time.time() - started) / (k + 1)
-                print(f"{name}: {k + 1}/{len(entries)} images, {rate:.2f} s/img, "
-                      f"{np.mean([len(v) for v in images.values()]):.1f} boxes/img, "
-                      f"ETA {rate * (len(entries) - k - 1):.0f} s", flush=True)
-        payload = dict(set=name, params=record, seed=args.seed, limit=args.limit,
-                       complete=len(images) == len(cache.images(name)), seconds=round(time.time() - started, 1),
-                       images=images)
+                print(
+                    f"{name}: {k + 1}/{len(entries)} images, {rate:.2f} s/img, "
+                    f"{np.mean([len(v) for v in images.values()]):.1f} boxes/img, "
+                    f"ETA {rate * (len(entries) - k - 1):.0f} s",
+                    flush=True,
+                )
+        payload = dict(
+            set=name,
+            params=record,
+            seed=args.seed,
+            limit=args.limit,
+            complete=len(images) == len(cache.images(name)),
+            seconds=round(time.time() - started, 1),
+            images=images,
+        )
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload))
         tmp.replace(path)

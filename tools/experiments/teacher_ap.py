@@ -30,10 +30,18 @@ def results_for(rows, labels: dict, keep: set[int], threshold: float = 0.0) -> l
     out = []
     for image_id, _, sample, _ in rows:
         gt = [(b, COCO80_NAMES.index(n)) for b, n in zip(sample.boxes, sample.labels) if COCO80_NAMES.index(n) in keep]
-        det = np.array([d for d in labels["images"][image_id] if d[5] in keep and d[4] >= threshold],
-                       np.float64).reshape(-1, 6)
-        out.append(ImageResult(np.array([g[0] for g in gt]).reshape(-1, 4), np.array([g[1] for g in gt], int),
-                               det[:, :4], det[:, 4], det[:, 5].astype(int)))
+        det = np.array(
+            [d for d in labels["images"][image_id] if d[5] in keep and d[4] >= threshold], np.float64
+        ).reshape(-1, 6)
+        out.append(
+            ImageResult(
+                np.array([g[0] for g in gt]).reshape(-1, 4),
+                np.array([g[1] for g in gt], int),
+                det[:, :4],
+                det[:, 4],
+                det[:, 5].astype(int),
+            )
+        )
     return out
 
 
@@ -80,8 +88,10 @@ def main(argv=None):
     penn_labels = json.loads((args.labels / "pennfudan.json").read_text())
     penn_rows = [r for r in set_samples(args.data, "pennfudan") if args.split in (None, "all", r[3])]
     metrics = evaluate(results_for(penn_rows, penn_labels, {COCO80_NAMES.index("person")}))
-    print(f"teacher on pennfudan ({len(penn_rows)} images, not in COCO), person: AP {metrics['AP']:.3f} "
-          f"AP50 {metrics['AP50']:.3f} (pennfudan annotates pedestrians, not every person: a lower bound)")
+    print(
+        f"teacher on pennfudan ({len(penn_rows)} images, not in COCO), person: AP {metrics['AP']:.3f} "
+        f"AP50 {metrics['AP50']:.3f} (pennfudan annotates pedestrians, not every person: a lower bound)"
+    )
     report["pennfudan person"] = metrics
     print(json.dumps(report))
 

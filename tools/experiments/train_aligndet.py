@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 
-
 from webdetr_tools.training.run_cli import add_run_arguments, start_run
 
 TOOLS = Path(__file__).resolve().parents[1]
@@ -22,7 +21,9 @@ REPO = TOOLS.parent
 def main(argv=None):
     parser = argparse.ArgumentParser(description="AlignDet pretraining on cached features + proposals")
     add_run_arguments(parser, REPO)
-    parser.add_argument("--proposals", type=Path, help="default: the config's data.proposals_dir (relative to the repo)")
+    parser.add_argument(
+        "--proposals", type=Path, help="default: the config's data.proposals_dir (relative to the repo)"
+    )
     args = parser.parse_args(argv)
     from webdetr_tools.aligndet.loop import pretrain
 

@@ -26,17 +26,25 @@ from webdetr_tools.training.pretrained import load_pretrained
 from tiny_backbone import LOSS as DETECTOR_LOSS, TinyBackbone
 
 LOSS = dict(DETECTOR_LOSS, contrastive_coef=1.0, temperature=0.2, proj_dim=16)
-TINY = dict(hidden_dim=32, nheads=2, enc_layers=1, dec_layers=2, dim_feedforward=64, num_queries=8,
-            num_feature_levels=3, enc_n_points=2, dec_n_points=2)
+TINY = dict(
+    hidden_dim=32,
+    nheads=2,
+    enc_layers=1,
+    dec_layers=2,
+    dim_feedforward=64,
+    num_queries=8,
+    num_feature_levels=3,
+    enc_n_points=2,
+    dec_n_points=2,
+)
 VIEWS = dict(flip_probability=0.5, min_crop=0.6, min_visible=0.5, min_box_side=0.02)
 
 
 # --- proposals ---------------------------------------------------------------------------------------
 
+
 def test_segment_boxes_and_adjacency_hand_case():
-    labels = np.array([[0, 0, 1],
-                       [0, 2, 1],
-                       [2, 2, 1]])
+    labels = np.array([[0, 0, 1], [0, 2, 1], [2, 2, 1]])
     boxes, counts = segment_boxes(labels)
     assert boxes.tolist() == [[0, 0, 2, 2], [2, 0, 3, 3], [0, 1, 2, 3]] and counts.tolist() == [3, 3, 3]
     assert adjacent_pairs(labels).tolist() == [[0, 1], [0, 2], [1, 2]]
@@ -47,7 +55,7 @@ def test_hierarchical_grouping_merges_the_most_similar_neighbours_first():
     labels = np.repeat(np.arange(4), 5)[None].repeat(6, 0)
     image = np.zeros((6, 20, 3), np.uint8)
     for k, colour in enumerate([(200, 0, 0), (205, 0, 0), (0, 0, 200), (0, 200, 0)]):
-        image[:, 5 * k:5 * k + 5] = colour
+        image[:, 5 * k : 5 * k + 5] = colour
     boxes, rank = hierarchical_grouping(image, labels, np.random.RandomState(0))
     assert len(boxes) == 7 and boxes[:4].tolist() == [[5 * k, 0, 5 * k + 5, 6] for k in range(4)]
     assert boxes[4].tolist() == [0, 0, 10, 6] and boxes[6].tolist() == [0, 0, 20, 6]
@@ -77,6 +85,7 @@ def test_proposals_recover_synthetic_rectangles(grouping):
 
 # --- views -------------------------------------------------------------------------------------------
 
+
 def test_crop_levels_cut_every_stride_at_cell_borders():
     levels = [torch.arange(c * s * s, dtype=torch.float32).view(c, s, s) for c, s in ((2, 40), (3, 20), (4, 10))]
     crop = Crop(2, 3, 5, 6, 10, 10)
@@ -87,10 +96,14 @@ def test_crop_levels_cut_every_stride_at_cell_borders():
 
 def test_crop_boxes_moves_clips_and_drops():
     crop = Crop(2, 2, 5, 5, 10, 10)  # normalized (0.2, 0.2, 0.7, 0.7)
-    boxes = torch.tensor([[0.3, 0.4, 0.5, 0.6],  # inside
-                          [0.6, 0.6, 0.8, 0.8],  # 1/4 inside: dropped
-                          [0.1, 0.3, 0.4, 0.5],  # 2/3 inside: clipped
-                          [0.8, 0.8, 0.9, 0.9]])  # outside
+    boxes = torch.tensor(
+        [
+            [0.3, 0.4, 0.5, 0.6],  # inside
+            [0.6, 0.6, 0.8, 0.8],  # 1/4 inside: dropped
+            [0.1, 0.3, 0.4, 0.5],  # 2/3 inside: clipped
+            [0.8, 0.8, 0.9, 0.9],
+        ]
+    )  # outside
     kept, index = crop_boxes(boxes, crop)
     assert index.tolist() == [0, 2]
     assert torch.allclose(kept, torch.tensor([[0.2, 0.4, 0.6, 0.8], [0.0, 0.2, 0.4, 0.6]]), atol=1e-6)
@@ -129,6 +142,7 @@ class _Proposals:
 
 def test_views_move_boxes_with_the_features():
     from webdetr_tools.training.targets import Item
+
     boxes = {"a": (0.2, 0.3, 0.6, 0.5), "b": (0.5, 0.1, 0.9, 0.9), "c": (0.1, 0.6, 0.3, 0.9)}
     chunk = [Item("s", k, 100, 100, "train") for k in boxes]
     checked = 0
@@ -143,7 +157,7 @@ def test_views_move_boxes_with_the_features():
                 if len(kept) == 0:
                     continue
                 x0, y0, x1, y1 = kept[0].tolist()
-                inside = mass[round(y0 * h):round(y1 * h), round(x0 * w):round(x1 * w)]
+                inside = mass[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)]
                 # every indicator pixel of the view lies inside the moved box, and the box is all indicator
                 assert inside.sum() == mass.sum() and inside.numel() == mass.sum() > 0
                 checked += 1
@@ -151,6 +165,7 @@ def test_views_move_boxes_with_the_features():
 
 
 # --- losses ------------------------------------------------------------------------------------------
+
 
 def test_info_nce_minimal_for_aligned_embeddings():
     torch.manual_seed(0)
@@ -168,15 +183,21 @@ def test_info_nce_minimal_for_aligned_embeddings():
 def test_matched_pairs_pair_queries_of_the_same_proposal():
     # view a: queries 3, 5 matched to targets 0, 1 = proposals 7, 2; view b: queries 1, 4 -> targets 1, 0 =
     # proposals 2, 9: only proposal 2 is in both
-    pairs = matched_pairs([(torch.tensor([3, 5]), torch.tensor([0, 1]))], [torch.tensor([7, 2])],
-                          [(torch.tensor([1, 4]), torch.tensor([1, 0]))], [torch.tensor([9, 2])])
+    pairs = matched_pairs(
+        [(torch.tensor([3, 5]), torch.tensor([0, 1]))],
+        [torch.tensor([7, 2])],
+        [(torch.tensor([1, 4]), torch.tensor([1, 0]))],
+        [torch.tensor([9, 2])],
+    )
     assert [p.tolist() for p in pairs[0]] == [[5], [1]]
 
 
 def _tiny_views(seed=0):
     g = torch.Generator().manual_seed(seed)
-    boxes = [torch.tensor([[0.1, 0.1, 0.4, 0.5], [0.5, 0.5, 0.9, 0.8], [0.2, 0.6, 0.4, 0.9]]),
-             torch.tensor([[0.3, 0.2, 0.7, 0.6], [0.0, 0.0, 0.3, 0.3]])]
+    boxes = [
+        torch.tensor([[0.1, 0.1, 0.4, 0.5], [0.5, 0.5, 0.9, 0.8], [0.2, 0.6, 0.4, 0.9]]),
+        torch.tensor([[0.3, 0.2, 0.7, 0.6], [0.0, 0.0, 0.3, 0.3]]),
+    ]
     views = []
     for flip in (False, True):
         features = [torch.randn(2, c, s, s, generator=g) for c, s in ((4, 8), (6, 4), (8, 2))]
@@ -211,6 +232,7 @@ def test_forward_view_equals_the_detector_forward():
 
 # --- pretraining run and transfer --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny_setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("aligndet")
@@ -219,16 +241,35 @@ def tiny_setup(tmp_path_factory):
     rng = np.random.RandomState(0)
     for k in range(5):
         Image.fromarray(rng.randint(0, 256, (60, 80, 3), dtype=np.uint8)).save(data / f"img{k}.png")
-    build_cache(root / "data", root / "features", None, size=128, sets=("unlabeled",), log=lambda m: None,
-                backbone=TinyBackbone().eval())
+    build_cache(
+        root / "data",
+        root / "features",
+        None,
+        size=128,
+        sets=("unlabeled",),
+        log=lambda m: None,
+        backbone=TinyBackbone().eval(),
+    )
     images = {f"img{k}": [[8 * k, 5, 8 * k + 30, 40, 0.9], [40, 20, 75, 55, 0.8]] for k in range(4)}  # img4: none
     (root / "proposals").mkdir()
     (root / "proposals" / "unlabeled.json").write_text(json.dumps({"images": images}))
-    config = dict(seed=1, feature_size=128, model=TINY, loss=LOSS,
-                  data=dict(VIEWS, sets=["unlabeled"], proposals_dir="unused", max_boxes=30),
-                  optim=dict(lr=1e-3, lr_linear_proj_mult=0.1, weight_decay=1e-4, clip_max_norm=0.1, batch_size=2,
-                             epochs=2, lr_drop_epoch=1),
-                  train=dict(threads=1, checkpoint_every_steps=1, log_every_steps=1))
+    config = dict(
+        seed=1,
+        feature_size=128,
+        model=TINY,
+        loss=LOSS,
+        data=dict(VIEWS, sets=["unlabeled"], proposals_dir="unused", max_boxes=30),
+        optim=dict(
+            lr=1e-3,
+            lr_linear_proj_mult=0.1,
+            weight_decay=1e-4,
+            clip_max_norm=0.1,
+            batch_size=2,
+            epochs=2,
+            lr_drop_epoch=1,
+        ),
+        train=dict(threads=1, checkpoint_every_steps=1, log_every_steps=1),
+    )
     return root, config
 
 
@@ -251,8 +292,9 @@ def test_init_from_loads_everything_but_the_class_head(tiny_setup, tmp_path):
     root, config = tiny_setup
     cache = FeatureCache(root / "features", 128)
     source = ProposalSource(root / "proposals", cache, ["unlabeled"])
-    pretrained = pretrain(json.loads(json.dumps(config)), None, None, tmp_path / "pre", log=lambda m: None,
-                          cache=cache, proposals=source)
+    pretrained = pretrain(
+        json.loads(json.dumps(config)), None, None, tmp_path / "pre", log=lambda m: None, cache=cache, proposals=source
+    )
     detector = build_detector(TINY, 3, [4, 6, 8], seed=5)
     fresh = {k: v.clone() for k, v in detector.state_dict().items()}
     report = load_pretrained(detector, tmp_path / "pre" / "model_final.pt")
@@ -267,7 +309,9 @@ def test_init_from_loads_everything_but_the_class_head(tiny_setup, tmp_path):
     assert any(not torch.equal(fresh[k], source_weights[k]) for k in report["loaded"])
     # a detector of another size cannot be initialised from it
     with pytest.raises(ValueError, match="shape mismatch"):
-        load_pretrained(build_detector(dict(TINY, dim_feedforward=48), 3, [4, 6, 8]), tmp_path / "pre" / "model_final.pt")
+        load_pretrained(
+            build_detector(dict(TINY, dim_feedforward=48), 3, [4, 6, 8]), tmp_path / "pre" / "model_final.pt"
+        )
 
 
 def test_train_init_from_logs_what_it_loaded(tiny_setup, tmp_path):
@@ -282,15 +326,38 @@ def test_train_init_from_logs_what_it_loaded(tiny_setup, tmp_path):
 
     root, config = tiny_setup
     cache = FeatureCache(root / "features", 128)
-    pretrain(json.loads(json.dumps(config)), None, None, tmp_path / "pre", log=lambda m: None, cache=cache,
-             proposals=ProposalSource(root / "proposals", cache, ["unlabeled"]))
-    ft = dict(seed=0, feature_size=128, classes=Labels.classes, model=TINY, loss={k: LOSS[k] for k in LOSS
-                                                                                   if "contrast" not in k},
-              data=dict(sets=["unlabeled"], flip_probability=0.5, pseudo_label_threshold=0.25),
-              optim=config["optim"], train=dict(threads=1, checkpoint_every_steps=1, log_every_steps=1))
+    pretrain(
+        json.loads(json.dumps(config)),
+        None,
+        None,
+        tmp_path / "pre",
+        log=lambda m: None,
+        cache=cache,
+        proposals=ProposalSource(root / "proposals", cache, ["unlabeled"]),
+    )
+    ft = dict(
+        seed=0,
+        feature_size=128,
+        classes=Labels.classes,
+        model=TINY,
+        loss={k: LOSS[k] for k in LOSS if "contrast" not in k},
+        data=dict(sets=["unlabeled"], flip_probability=0.5, pseudo_label_threshold=0.25),
+        optim=config["optim"],
+        train=dict(threads=1, checkpoint_every_steps=1, log_every_steps=1),
+    )
     lines = []
-    train(ft, None, None, None, tmp_path / "ft", max_steps=1, log=lines.append, cache=cache, labels=Labels(),
-          init_from=tmp_path / "pre" / "model_final.pt")
+    train(
+        ft,
+        None,
+        None,
+        None,
+        tmp_path / "ft",
+        max_steps=1,
+        log=lines.append,
+        cache=cache,
+        labels=Labels(),
+        init_from=tmp_path / "pre" / "model_final.pt",
+    )
     assert any(line.startswith("init_from") and "class_embed.0.bias" in line for line in lines), lines
 
 
@@ -299,6 +366,7 @@ def test_comparison_driver_checks_budgets_and_writes_both_results(repo_dir, tmp_
     import types
 
     from experiments import aligndet_compare as driver
+
     base = json.loads((repo_dir / "tools" / "experiments" / "configs" / "detector_ft_scratch.json").read_text())
     configs = {}
     for name in ("scratch", "aligndet", "pre"):
@@ -323,11 +391,25 @@ def test_comparison_driver_checks_budgets_and_writes_both_results(repo_dir, tmp_
 
     monkeypatch.setattr(subprocess, "run", fake_run)
     out = tmp_path / "comparison.json"
-    args = ["--pretrain-config", str(configs["pre"]), "--scratch-config", str(configs["scratch"]),
-            "--aligndet-config", str(configs["aligndet"]), "--out", str(out)]
+    args = [
+        "--pretrain-config",
+        str(configs["pre"]),
+        "--scratch-config",
+        str(configs["scratch"]),
+        "--aligndet-config",
+        str(configs["aligndet"]),
+        "--out",
+        str(out),
+    ]
     driver.main(args)
-    assert [c[0] for c in calls] == ["tools/experiments/proposals.py", "tools/experiments/train_aligndet.py", "tools/train.py",
-                                     "tools/evaluate.py", "tools/train.py", "tools/evaluate.py"]
+    assert [c[0] for c in calls] == [
+        "tools/experiments/proposals.py",
+        "tools/experiments/train_aligndet.py",
+        "tools/train.py",
+        "tools/evaluate.py",
+        "tools/train.py",
+        "tools/evaluate.py",
+    ]
     result = json.loads(out.read_text())
     assert result["difference_aligndet_minus_scratch"] == {"coco128_gt_AP": 0.1, "coco128_gt_AP50": 0.2}
     calls.clear()

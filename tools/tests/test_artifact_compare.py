@@ -41,8 +41,13 @@ def rewrite(path, edit):
 
 
 def constant_node(model):
-    return next(n for n in model.graph.node if n.op_type == "Constant"
-                and numpy_helper.to_array(n.attribute[0].t).dtype == np.float32 and n.attribute[0].t.dims)
+    return next(
+        n
+        for n in model.graph.node
+        if n.op_type == "Constant"
+        and numpy_helper.to_array(n.attribute[0].t).dtype == np.float32
+        and n.attribute[0].t.dims
+    )
 
 
 def set_constant(model, change):
@@ -61,14 +66,18 @@ def test_an_ulp_in_a_folded_constant_is_equal(repo_dir, package):
     assert onnx_differences(package / "patch_queries.onnx", repo_dir / TINY / "patch_queries.onnx") == []
 
 
-@pytest.mark.parametrize("change", [
-    lambda m: set_constant(m, lambda a: a * np.float32(1.00001)),
-    lambda m: set_initializer(m, lambda a: a * np.float32(1.00001)),
-    lambda m: set_initializer(m, lambda a: a[..., :1].copy()),
-    lambda m: m.graph.node[0].attribute.append(onnx.helper.make_attribute("extra", 1)),
-    lambda m: setattr(m.graph.node[-1], "name", "renamed"),
-    lambda m: m.graph.node.pop(),
-], ids=["constant 1e-5", "weight 1e-5", "weight shape", "attribute", "node name", "node removed"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: set_constant(m, lambda a: a * np.float32(1.00001)),
+        lambda m: set_initializer(m, lambda a: a * np.float32(1.00001)),
+        lambda m: set_initializer(m, lambda a: a[..., :1].copy()),
+        lambda m: m.graph.node[0].attribute.append(onnx.helper.make_attribute("extra", 1)),
+        lambda m: setattr(m.graph.node[-1], "name", "renamed"),
+        lambda m: m.graph.node.pop(),
+    ],
+    ids=["constant 1e-5", "weight 1e-5", "weight shape", "attribute", "node name", "node removed"],
+)
 def test_a_change_of_meaning_in_a_graph_is_found(repo_dir, package, change):
     rewrite(package / "patch_queries.onnx", change)
     assert onnx_differences(package / "patch_queries.onnx", repo_dir / TINY / "patch_queries.onnx") != []

@@ -49,7 +49,7 @@ def test_core_matches_naive_bilinear_including_borders():
     assert (got - naive_core(value, LEVELS, locations, weights)).abs().max().item() < 1e-5
 
 
-@pytest.mark.parametrize('ref_dim', [2, 4])
+@pytest.mark.parametrize("ref_dim", [2, 4])
 def test_fused_is_softmax_plus_location_formula_plus_core(ref_dim):
     torch.manual_seed(1)
     s = sum(h * w for h, w in LEVELS)
@@ -70,16 +70,16 @@ def test_fused_is_softmax_plus_location_formula_plus_core(ref_dim):
 
 
 def test_exported_graph_is_plain_gridsample_opset16(tmp_path):
-    shapes = mk.case_shapes('decoder')
-    assert shapes['tokens'] == 17821 and shapes['queries'] == 300 and shapes['referenceDim'] == 4
-    assert mk.case_shapes('small-encoder')['tokens'] == 4080
-    info = mk.export_case('decoder', str(tmp_path), 16)
-    for kind in ('core', 'fused'):
-        model = onnx.load(os.path.join(tmp_path, info['graphs'][kind]))
+    shapes = mk.case_shapes("decoder")
+    assert shapes["tokens"] == 17821 and shapes["queries"] == 300 and shapes["referenceDim"] == 4
+    assert mk.case_shapes("small-encoder")["tokens"] == 4080
+    info = mk.export_case("decoder", str(tmp_path), 16)
+    for kind in ("core", "fused"):
+        model = onnx.load(os.path.join(tmp_path, info["graphs"][kind]))
         onnx.checker.check_model(model)
         assert model.opset_import[0].version == 16
         ops = [node.op_type for node in model.graph.node]
-        assert ops.count('GridSample') == 4
-        assert ('Softmax' in ops) == (kind == 'fused')
-        assert [i.name for i in model.graph.input] == list(shapes['inputs'][kind])
-        assert os.path.getsize(os.path.join(tmp_path, info['graphs'][kind])) < 50_000  # no weights
+        assert ops.count("GridSample") == 4
+        assert ("Softmax" in ops) == (kind == "fused")
+        assert [i.name for i in model.graph.input] == list(shapes["inputs"][kind])
+        assert os.path.getsize(os.path.join(tmp_path, info["graphs"][kind])) < 50_000  # no weights

@@ -37,7 +37,9 @@ def numpy_resize(rgb: np.ndarray, out_h: int, out_w: int, mode: str) -> np.ndarr
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "antialias"])
-@pytest.mark.parametrize("size", [(7, 5, 3, 2), (5, 7, 13, 11), (40, 9, 5, 9), (17, 1, 1, 1), (1, 1, 3, 4), (64, 48, 8, 6)])
+@pytest.mark.parametrize(
+    "size", [(7, 5, 3, 2), (5, 7, 13, 11), (40, 9, 5, 9), (17, 1, 1, 1), (1, 1, 3, 4), (64, 48, 8, 6)]
+)
 def test_torch_matches_numpy_definition(mode, size):
     in_w, in_h, out_w, out_h = size
     rgba = gen.random_rgba(np.random.RandomState(sum(size)), in_w, in_h)
@@ -72,7 +74,9 @@ def fixed_point_pass(a: np.ndarray, taps) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("size", [(7, 5, 3, 2), (5, 7, 13, 11), (40, 9, 5, 9), (17, 1, 1, 1), (64, 48, 8, 6), (153, 136, 128, 128)])
+@pytest.mark.parametrize(
+    "size", [(7, 5, 3, 2), (5, 7, 13, 11), (40, 9, 5, 9), (17, 1, 1, 1), (64, 48, 8, 6), (153, 136, 128, 128)]
+)
 def test_pil_matches_fixed_point_model(size):
     """Pillow's uint8 bilinear resize = horizontal fixed-point pass to uint8, then vertical."""
     in_w, in_h, out_w, out_h = size

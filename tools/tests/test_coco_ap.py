@@ -8,8 +8,13 @@ from webdetr_tools.evaluation.coco_ap import ImageResult, box_iou, evaluate
 
 
 def result(gt, gt_labels, dets, scores, labels):
-    return ImageResult(np.array(gt, float).reshape(-1, 4), np.array(gt_labels), np.array(dets, float).reshape(-1, 4),
-                       np.array(scores, float), np.array(labels))
+    return ImageResult(
+        np.array(gt, float).reshape(-1, 4),
+        np.array(gt_labels),
+        np.array(dets, float).reshape(-1, 4),
+        np.array(scores, float),
+        np.array(labels),
+    )
 
 
 def test_iou_of_half_overlapping_boxes():

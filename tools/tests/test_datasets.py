@@ -3,8 +3,16 @@ import warnings
 
 import numpy as np
 
-from webdetr_tools.data.datasets import (LOADERS, load_bccd, load_coco128, load_pennfudan, load_raccoon,
-                                         load_unlabeled, read_rgb, seeded_split)
+from webdetr_tools.data.datasets import (
+    LOADERS,
+    load_bccd,
+    load_coco128,
+    load_pennfudan,
+    load_raccoon,
+    load_unlabeled,
+    read_rgb,
+    seeded_split,
+)
 
 
 def test_counts_match_the_data_readme(shared_dir):

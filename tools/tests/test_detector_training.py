@@ -19,8 +19,17 @@ from webdetr_tools.training.targets import normalized_target
 
 from tiny_backbone import LOSS, TinyBackbone
 
-TINY = dict(hidden_dim=32, nheads=2, enc_layers=1, dec_layers=2, dim_feedforward=64, num_queries=6,
-            num_feature_levels=3, enc_n_points=2, dec_n_points=2)
+TINY = dict(
+    hidden_dim=32,
+    nheads=2,
+    enc_layers=1,
+    dec_layers=2,
+    dim_feedforward=64,
+    num_queries=6,
+    num_feature_levels=3,
+    enc_n_points=2,
+    dec_n_points=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +44,9 @@ def tiny_cache(tmp_path_factory):
     (data / "broken.jpg").write_bytes(b"not a jpeg")
     backbone = TinyBackbone().eval()
     with pytest.warns(UserWarning, match="undecodable"):
-        build_cache(root / "data", root / "features", None, size=64, sets=("unlabeled",), log=lambda m: None,
-                    backbone=backbone)
+        build_cache(
+            root / "data", root / "features", None, size=64, sets=("unlabeled",), log=lambda m: None, backbone=backbone
+        )
     return root, backbone, sizes
 
 
@@ -46,7 +56,8 @@ def test_feature_cache_round_trip(tiny_cache):
     index = cache.index("unlabeled")
     assert cache.sets() == ["unlabeled"] and index["skipped"] == ["broken.jpg"]
     assert [(i["id"], i["width"], i["height"], i["split"]) for i in index["images"]] == [
-        (f"img{k}", w, h, "train") for k, (w, h) in enumerate(sizes)]
+        (f"img{k}", w, h, "train") for k, (w, h) in enumerate(sizes)
+    ]
     assert index["channels"] == [4, 6, 8]
     rgb = np.asarray(Image.open(root / "data" / "unlabeled" / "img2.png").convert("RGB"))
     with torch.no_grad():
@@ -61,8 +72,9 @@ def test_feature_cache_round_trip(tiny_cache):
     assert [tuple(t.shape) for t in batch] == [(2, 4, 8, 8), (2, 6, 4, 4), (2, 8, 2, 2)]
     # a second build leaves a complete set alone
     messages = []
-    build_cache(root / "data", root / "features", None, size=64, sets=("unlabeled",), log=messages.append,
-                backbone=backbone)
+    build_cache(
+        root / "data", root / "features", None, size=64, sets=("unlabeled",), log=messages.append, backbone=backbone
+    )
     assert messages and "cached already" in messages[0]
 
 
@@ -97,12 +109,12 @@ def test_hungarian_match_hand_case():
     logits = torch.full((1, 3, 2), -3.0)
     logits[0, 0, 1] = logits[0, 2, 0] = 3.0
     targets = [{"labels": torch.tensor([0, 1]), "boxes": torch.tensor([[0.3, 0.3, 0.2, 0.2], [0.7, 0.7, 0.2, 0.2]])}]
-    (pred, tgt), = hungarian_match(logits, boxes, targets)
+    ((pred, tgt),) = hungarian_match(logits, boxes, targets)
     assert pred.tolist() == [0, 2] and tgt.tolist() == [1, 0]
     # one entry by hand: query 1 vs target 0 (class 0, logit -3)
     p = 1 / (1 + math.exp(3.0))
     pos = 0.25 * (1 - p) ** 2 * -math.log(p + 1e-8)
-    neg = 0.75 * p ** 2 * -math.log(1 - p + 1e-8)
+    neg = 0.75 * p**2 * -math.log(1 - p + 1e-8)
     l1 = 0.2 + 0.6 + 0.15 + 0.15
     # boxes [0.075,0.875,0.125,0.925] vs [0.2,0.2,0.4,0.4]: disjoint, enclosing [0.075,0.2,0.4,0.925]
     union = 0.05 * 0.05 + 0.2 * 0.2
@@ -126,7 +138,7 @@ def test_focal_loss_matches_definition():
     p = torch.sigmoid(logits)[0]
 
     def term(prob, positive):
-        return 0.25 * (1 - prob) ** 2 * -torch.log(prob) if positive else 0.75 * prob ** 2 * -torch.log(1 - prob)
+        return 0.25 * (1 - prob) ** 2 * -torch.log(prob) if positive else 0.75 * prob**2 * -torch.log(1 - prob)
 
     expected = (term(p[0, 0], True) + term(p[0, 1], False) + term(p[1, 0], False) + term(p[1, 1], False)) / 2 / 4.0
     assert torch.allclose(sigmoid_focal_loss(logits, target, 4.0), expected)
@@ -135,8 +147,10 @@ def test_focal_loss_matches_definition():
 def _tiny_batch(seed=0):
     g = torch.Generator().manual_seed(seed)
     features = [torch.randn(2, c, s, s, generator=g) for c, s in ((4, 8), (6, 4), (8, 2))]
-    targets = [{"labels": torch.tensor([0, 2]), "boxes": torch.tensor([[0.3, 0.3, 0.2, 0.3], [0.7, 0.6, 0.3, 0.2]])},
-               {"labels": torch.zeros(0, dtype=torch.int64), "boxes": torch.zeros(0, 4)}]
+    targets = [
+        {"labels": torch.tensor([0, 2]), "boxes": torch.tensor([[0.3, 0.3, 0.2, 0.3], [0.7, 0.6, 0.3, 0.2]])},
+        {"labels": torch.zeros(0, dtype=torch.int64), "boxes": torch.zeros(0, 4)},
+    ]
     return features, targets
 
 
@@ -179,14 +193,28 @@ class _FixedLabels:
 
 def test_resumed_run_equals_uninterrupted_run(tiny_cache, tmp_path):
     root, _, _ = tiny_cache
-    config = dict(seed=3, feature_size=64, classes=_FixedLabels.classes, model=TINY, loss=LOSS,
-                  data=dict(sets=["unlabeled"], flip_probability=0.5, pseudo_label_threshold=0.25),
-                  optim=dict(lr=1e-3, lr_linear_proj_mult=0.1, weight_decay=1e-4, clip_max_norm=0.1, batch_size=2,
-                             epochs=5, lr_drop_epoch=1),
-                  train=dict(threads=1, checkpoint_every_steps=1, log_every_steps=1, eval_every_epochs=0))
+    config = dict(
+        seed=3,
+        feature_size=64,
+        classes=_FixedLabels.classes,
+        model=TINY,
+        loss=LOSS,
+        data=dict(sets=["unlabeled"], flip_probability=0.5, pseudo_label_threshold=0.25),
+        optim=dict(
+            lr=1e-3,
+            lr_linear_proj_mult=0.1,
+            weight_decay=1e-4,
+            clip_max_norm=0.1,
+            batch_size=2,
+            epochs=5,
+            lr_drop_epoch=1,
+        ),
+        train=dict(threads=1, checkpoint_every_steps=1, log_every_steps=1, eval_every_epochs=0),
+    )
     cache = FeatureCache(root / "features", 64)
-    kwargs = dict(data_root=None, cache_root=None, labels_dir=None, log=lambda m: None, cache=cache,
-                  labels=_FixedLabels())
+    kwargs = dict(
+        data_root=None, cache_root=None, labels_dir=None, log=lambda m: None, cache=cache, labels=_FixedLabels()
+    )
     straight = train(json.loads(json.dumps(config)), run_dir=tmp_path / "a", max_steps=4, **kwargs)
     train(json.loads(json.dumps(config)), run_dir=tmp_path / "b", max_steps=3, **kwargs)
     resumed = train(json.loads(json.dumps(config)), run_dir=tmp_path / "b", max_steps=1, **kwargs)
@@ -203,19 +231,23 @@ def test_label_sources_ground_truth_plus_teacher(shared_dir, tmp_path):
     image_id, _, sample, split = set_samples(shared_dir / "data", "pennfudan")[0]
     gt = sample.boxes[0].tolist()
     person, car, fork = (COCO80_NAMES.index(n) for n in ("person", "car", "fork"))
-    rows = [gt[:2] + [gt[2] + 1, gt[3]] + [0.9, person],  # the annotated pedestrian again: dropped
-            [0, 0, 20, 20, 0.8, person],  # a person nobody annotated: kept
-            [30, 30, 60, 50, 0.7, car],  # kept
-            [30, 30, 60, 50, 0.2, car],  # under the threshold
-            [5, 5, 9, 9, 0.9, fork]]  # not one of the classes
+    rows = [
+        gt[:2] + [gt[2] + 1, gt[3]] + [0.9, person],  # the annotated pedestrian again: dropped
+        [0, 0, 20, 20, 0.8, person],  # a person nobody annotated: kept
+        [30, 30, 60, 50, 0.7, car],  # kept
+        [30, 30, 60, 50, 0.2, car],  # under the threshold
+        [5, 5, 9, 9, 0.9, fork],
+    ]  # not one of the classes
     (tmp_path / "pennfudan.json").write_text(json.dumps({"images": {image_id: rows}}))
-    config = dict(classes=["person", "car"], data=dict(pseudo_label_threshold=0.25, ground_truth_sets=[],
-                                                        ground_truth_plus_teacher_sets=["pennfudan"]))
+    config = dict(
+        classes=["person", "car"],
+        data=dict(pseudo_label_threshold=0.25, ground_truth_sets=[], ground_truth_plus_teacher_sets=["pennfudan"]),
+    )
     source = LabelSource(shared_dir / "data", tmp_path, config)
     item = Item("pennfudan", image_id, sample.width, sample.height, split)
     boxes, labels = source.boxes_xyxy(item)
     assert labels.tolist() == [0] * len(sample.boxes) + [0, 1]
-    assert np.allclose(boxes[:len(sample.boxes)], sample.boxes)
+    assert np.allclose(boxes[: len(sample.boxes)], sample.boxes)
     assert np.allclose(boxes[-2:], [[0, 0, 20, 20], [30, 30, 60, 50]])
     teacher_boxes, teacher_labels, scores = source.teacher_boxes(item)
     assert teacher_labels.tolist() == [0, 0, 1] and scores.tolist() == [0.9, 0.8, 0.7]

@@ -8,12 +8,27 @@ import torch
 from webdetr_tools.checkpoint import save_checkpoint
 from webdetr_tools.export.exporter import export_checkpoint
 from webdetr_tools.export.manifest import verify_package_files
-from webdetr_tools.export.skeleton import (CheckpointKeyError, build_deformable_skeleton, detect_deformable_config,
-                                           load_strict)
+from webdetr_tools.export.skeleton import (
+    CheckpointKeyError,
+    build_deformable_skeleton,
+    detect_deformable_config,
+    load_strict,
+)
 from webdetr_tools.weights import synthetic_state_dict
 
-TINY = dict(hidden=64, heads=2, enc_points=2, dec_points=2, encoder_layers=2, decoder_layers=2, queries=12, ffn=96,
-            num_classes=5, backbone="resnet18", bbox_layers=3)
+TINY = dict(
+    hidden=64,
+    heads=2,
+    enc_points=2,
+    dec_points=2,
+    encoder_layers=2,
+    decoder_layers=2,
+    queries=12,
+    ffn=96,
+    num_classes=5,
+    backbone="resnet18",
+    bbox_layers=3,
+)
 
 
 def tiny_checkpoint(path, levels=4, box_refine=False, two_stage=False):
@@ -25,8 +40,17 @@ def tiny_checkpoint(path, levels=4, box_refine=False, two_stage=False):
         c = channels[l] if l < len(channels) else None
         probe[f"input_proj.{l}.0.weight"] = torch.zeros(dims["hidden"], c or 512, 1 if c else 3, 1 if c else 3)
     shapes = {k: list(v.shape) for k, v in build_deformable_skeleton(dims, probe).state_dict().items()}
-    args = {"hidden_dim": 64, "nheads": 2, "num_feature_levels": levels, "num_queries": 12, "enc_layers": 2,
-            "dec_layers": 2, "with_box_refine": box_refine, "two_stage": two_stage, "backbone": "resnet18"}
+    args = {
+        "hidden_dim": 64,
+        "nheads": 2,
+        "num_feature_levels": levels,
+        "num_queries": 12,
+        "enc_layers": 2,
+        "dec_layers": 2,
+        "with_box_refine": box_refine,
+        "two_stage": two_stage,
+        "backbone": "resnet18",
+    }
     state_dict = synthetic_state_dict(shapes, seed=1)
     save_checkpoint(path, state_dict, args)
     return state_dict, args
@@ -68,10 +92,12 @@ def test_file_tampering_is_detected(tmp_path):
 def test_fp16_halves_weights(tmp_path):
     checkpoint = tmp_path / "tiny.pth"
     tiny_checkpoint(checkpoint, 1)
-    full = export_checkpoint(checkpoint, tmp_path / "fp32", height=64, width=96, single_graph=False,
-                             progress=lambda _: None)
-    half = export_checkpoint(checkpoint, tmp_path / "fp16", height=64, width=96, single_graph=False, fp16=True,
-                             progress=lambda _: None)
+    full = export_checkpoint(
+        checkpoint, tmp_path / "fp32", height=64, width=96, single_graph=False, progress=lambda _: None
+    )
+    half = export_checkpoint(
+        checkpoint, tmp_path / "fp16", height=64, width=96, single_graph=False, fp16=True, progress=lambda _: None
+    )
     size = lambda m: sum(g["bytes"] for g in m["graphs"])
     assert all(g["weights"] == "fp16" for g in half["graphs"])
     assert size(half) < 0.56 * size(full)
@@ -97,10 +123,18 @@ def test_variant_detection_on_official_shapes(shared_dir, variant):
     state_dict = {k: torch.empty(v) for k, v in shapes.items()}
     args = json.loads((reference / "args.json").read_text())
     dims = detect_deformable_config(state_dict, argparse.Namespace(**args))
-    assert (dims["box_refine"], dims["two_stage"]) == {"deformable_plain": (False, False),
-                                                      "deformable_refine": (True, False),
-                                                      "deformable_two_stage": (True, True)}[variant]
-    assert (dims["hidden"], dims["heads"], dims["levels"], dims["enc_points"], dims["decoder_layers"]) == (256, 8, 4, 4, 6)
+    assert (dims["box_refine"], dims["two_stage"]) == {
+        "deformable_plain": (False, False),
+        "deformable_refine": (True, False),
+        "deformable_two_stage": (True, True),
+    }[variant]
+    assert (dims["hidden"], dims["heads"], dims["levels"], dims["enc_points"], dims["decoder_layers"]) == (
+        256,
+        8,
+        4,
+        4,
+        6,
+    )
     model = build_deformable_skeleton(dims, state_dict)
     assert set(model.state_dict()) == set(shapes)
     assert all(list(v.shape) == shapes[k] for k, v in model.state_dict().items())
@@ -111,15 +145,36 @@ def test_variant_override_fills_missing_args_and_rejects_contradictions(tmp_path
     # Args that lost their variant flags: the override (as `--variant box-refine` sets it) names the variant.
     bare = {k: v for k, v in args.items() if k not in ("with_box_refine", "two_stage")}
     save_checkpoint(tmp_path / "bare.pth", state_dict, bare)
-    manifest = export_checkpoint(tmp_path / "bare.pth", tmp_path / "pkg", height=64, width=96, single_graph=False,
-                                 overrides={"with_box_refine": True, "two_stage": False}, progress=lambda line: None)
+    manifest = export_checkpoint(
+        tmp_path / "bare.pth",
+        tmp_path / "pkg",
+        height=64,
+        width=96,
+        single_graph=False,
+        overrides={"with_box_refine": True, "two_stage": False},
+        progress=lambda line: None,
+    )
     assert manifest["model"]["variant"] == "box-refine"
     # `--variant plain` on refine weights must not silently export refine.
     with pytest.raises(ValueError, match="with_box_refine=False but the checkpoint has the weights"):
-        export_checkpoint(tmp_path / "refine.pth", tmp_path / "pkg2", height=64, width=96, single_graph=False,
-                          overrides={"with_box_refine": False, "two_stage": False}, progress=lambda line: None)
+        export_checkpoint(
+            tmp_path / "refine.pth",
+            tmp_path / "pkg2",
+            height=64,
+            width=96,
+            single_graph=False,
+            overrides={"with_box_refine": False, "two_stage": False},
+            progress=lambda line: None,
+        )
     # A plain checkpoint forced to box-refine lacks the refinement heads: strict loading names them.
     plain_sd, plain_args = tiny_checkpoint(tmp_path / "plain.pth", 4)
     with pytest.raises(CheckpointKeyError, match="transformer.decoder.bbox_embed"):
-        export_checkpoint(tmp_path / "plain.pth", tmp_path / "pkg3", height=64, width=96, single_graph=False,
-                          overrides={"with_box_refine": True, "two_stage": False}, progress=lambda line: None)
+        export_checkpoint(
+            tmp_path / "plain.pth",
+            tmp_path / "pkg3",
+            height=64,
+            width=96,
+            single_graph=False,
+            overrides={"with_box_refine": True, "two_stage": False},
+            progress=lambda line: None,
+        )

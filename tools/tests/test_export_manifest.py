@@ -44,4 +44,5 @@ def test_kernel_queries_is_a_count_or_an_expression_over_bound_symbols(repo_dir)
     assert any(v.startswith("/pipelines/1/stages/1") for v in violations("queries-zero.json"))
     assert any(v.startswith("/tensors/pred_boxes/shape/1") for v in violations("shape-bad-expression.json"))
     assert violations("queries-unbound-symbol.json") == [
-        "/pipelines/patches/stages/1: queries slots*3 uses slots, which no input of the pipeline binds"]
+        "/pipelines/patches/stages/1: queries slots*3 uses slots, which no input of the pipeline binds"
+    ]

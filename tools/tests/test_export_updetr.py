@@ -14,8 +14,17 @@ from webdetr_tools.models import UPDETR, model_from_checkpoint
 from webdetr_tools.weights import synthetic_state_dict
 
 # 12 queries in 3 groups of 4 (the official mask loop covers 4 blocks of 4 >= 12 queries)
-TINY = dict(family="up-detr", hidden_dim=32, nheads=2, enc_layers=1, dec_layers=1, dim_feedforward=48,
-            num_queries=12, pre_norm=True, backbone="resnet50")
+TINY = dict(
+    family="up-detr",
+    hidden_dim=32,
+    nheads=2,
+    enc_layers=1,
+    dec_layers=1,
+    dim_feedforward=48,
+    num_queries=12,
+    pre_norm=True,
+    backbone="resnet50",
+)
 
 
 def tiny_checkpoint(path, variant):
@@ -24,8 +33,16 @@ def tiny_checkpoint(path, variant):
     else:
         config = ModelConfig(variant="detection", num_classes=5, **TINY)
     shapes = {k: list(v.shape) for k, v in UPDETR(config).state_dict().items()}
-    args = {"hidden_dim": 32, "nheads": 2, "enc_layers": 1, "dec_layers": 1, "dim_feedforward": 48,
-            "num_queries": 12, "pre_norm": True, "backbone": "resnet50"}
+    args = {
+        "hidden_dim": 32,
+        "nheads": 2,
+        "enc_layers": 1,
+        "dec_layers": 1,
+        "dim_feedforward": 48,
+        "num_queries": 12,
+        "pre_norm": True,
+        "backbone": "resnet50",
+    }
     if variant == "pretrain":
         args.update(num_patches=3, feature_recon=True)
     save_checkpoint(path, synthetic_state_dict(shapes, seed=1), args)
@@ -36,8 +53,9 @@ def test_pretrain_package_manifest(tmp_path):
     checkpoint = tmp_path / "updetr.pth"
     tiny_checkpoint(checkpoint, "pretrain")
     lines = []
-    manifest = export_checkpoint(checkpoint, tmp_path / "pkg", height=64, width=96, single_graph=False,
-                                 progress=lines.append)
+    manifest = export_checkpoint(
+        checkpoint, tmp_path / "pkg", height=64, width=96, single_graph=False, progress=lines.append
+    )
     assert lines[0].startswith("found up-detr pretrain") and "3 patches x 4" in lines[0]
     verify_package_files(tmp_path / "pkg")
     assert manifest["model"]["family"] == "up-detr" and manifest["model"]["variant"] == "pretrain"
@@ -63,8 +81,9 @@ def test_detection_package_manifest(tmp_path):
     checkpoint = tmp_path / "detr.pth"
     tiny_checkpoint(checkpoint, "detection")
     lines = []
-    manifest = export_checkpoint(checkpoint, tmp_path / "pkg", height=64, width=96, single_graph=False,
-                                 progress=lines.append)
+    manifest = export_checkpoint(
+        checkpoint, tmp_path / "pkg", height=64, width=96, single_graph=False, progress=lines.append
+    )
     assert lines[0].startswith("found up-detr detection")
     verify_package_files(tmp_path / "pkg")
     assert manifest["model"]["variant"] == "detection" and "queryPatch" not in manifest["input"]

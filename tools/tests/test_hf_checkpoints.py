@@ -13,10 +13,20 @@ from webdetr_tools.export import hf_fixture
 from webdetr_tools.export.deformable_segments import deformable_plan
 from webdetr_tools.export.exporter import deformable_skeleton, export_checkpoint
 from webdetr_tools.export.features import deformable_features
-from webdetr_tools.export.huggingface import (HFCheckpointError, SafetensorsError, UnknownKeysError, hf_to_official,
-                                              is_huggingface_checkpoint, load_huggingface_checkpoint, official_to_hf,
-                                              post_process_object_detection, read_safetensors, reference_model,
-                                              resolve_files, write_safetensors)
+from webdetr_tools.export.huggingface import (
+    HFCheckpointError,
+    SafetensorsError,
+    UnknownKeysError,
+    hf_to_official,
+    is_huggingface_checkpoint,
+    load_huggingface_checkpoint,
+    official_to_hf,
+    post_process_object_detection,
+    read_safetensors,
+    reference_model,
+    resolve_files,
+    write_safetensors,
+)
 from webdetr_tools.export.manifest import verify_package_files
 from webdetr_tools.export.plan import run_plan
 from webdetr_tools.export.skeleton import CheckpointKeyError, build_deformable_skeleton, detect_deformable_config
@@ -33,6 +43,7 @@ def checkpoints(tmp_path_factory):
 
 # --- safetensors --------------------------------------------------------------------------------------------------
 
+
 def _raw_file(path, header, data=b""):
     raw = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
@@ -40,8 +51,12 @@ def _raw_file(path, header, data=b""):
 
 
 def test_safetensors_round_trip_and_dtypes(tmp_path):
-    tensors = {"a.weight": torch.randn(3, 4), "b": torch.arange(5, dtype=torch.int64),
-               "half": torch.tensor([1.5, -2.0], dtype=torch.float16), "scalar": torch.tensor(3.0)}
+    tensors = {
+        "a.weight": torch.randn(3, 4),
+        "b": torch.arange(5, dtype=torch.int64),
+        "half": torch.tensor([1.5, -2.0], dtype=torch.float16),
+        "scalar": torch.tensor(3.0),
+    }
     write_safetensors(tmp_path / "x.safetensors", tensors, metadata={"format": "pt"})
     back = read_safetensors(tmp_path / "x.safetensors")
     assert set(back) == set(tensors)
@@ -50,21 +65,32 @@ def test_safetensors_round_trip_and_dtypes(tmp_path):
     assert back["scalar"].shape == () and back["scalar"].item() == 3.0
     # bf16 written by hand as the spec lays it out: the upper 16 bits of the float32
     bf16 = np.array([1.0, -0.5, 3.0], dtype=np.float32).view(np.uint32) >> 16
-    _raw_file(tmp_path / "bf.safetensors", {"__metadata__": {"format": "pt"},
-                                             "w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}},
-              bf16.astype("<u2").tobytes())
+    _raw_file(
+        tmp_path / "bf.safetensors",
+        {"__metadata__": {"format": "pt"}, "w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}},
+        bf16.astype("<u2").tobytes(),
+    )
     assert read_safetensors(tmp_path / "bf.safetensors")["w"].tolist() == [1.0, -0.5, 3.0]
 
 
-@pytest.mark.parametrize("case,message", [
-    ("length", "header length"), ("json", "not UTF-8 JSON"), ("list", "not a JSON object"),
-    ("offsets", "data_offsets"), ("overlap", "overlap"), ("dtype", "unsupported dtype"), ("short", "too short"),
-    ("entry", "malformed entry")])
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("length", "header length"),
+        ("json", "not UTF-8 JSON"),
+        ("list", "not a JSON object"),
+        ("offsets", "data_offsets"),
+        ("overlap", "overlap"),
+        ("dtype", "unsupported dtype"),
+        ("short", "too short"),
+        ("entry", "malformed entry"),
+    ],
+)
 def test_safetensors_bad_headers_are_named(tmp_path, case, message):
     path = tmp_path / "bad.safetensors"
     data = np.zeros(4, np.float32).tobytes()
     if case == "length":
-        path.write_bytes(struct.pack("<Q", 10 ** 9) + b"{}")
+        path.write_bytes(struct.pack("<Q", 10**9) + b"{}")
     elif case == "json":
         path.write_bytes(struct.pack("<Q", 5) + b"{oops")
     elif case == "list":
@@ -72,8 +98,14 @@ def test_safetensors_bad_headers_are_named(tmp_path, case, message):
     elif case == "offsets":
         _raw_file(path, {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 12]}}, data)
     elif case == "overlap":
-        _raw_file(path, {"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
-                         "v": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}}, data)
+        _raw_file(
+            path,
+            {
+                "w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
+                "v": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]},
+            },
+            data,
+        )
     elif case == "dtype":
         _raw_file(path, {"w": {"dtype": "C64", "shape": [2], "data_offsets": [0, 16]}}, data)
     elif case == "short":
@@ -85,6 +117,7 @@ def test_safetensors_bad_headers_are_named(tmp_path, case, message):
 
 
 # --- files, keys, configs -----------------------------------------------------------------------------------------
+
 
 def test_format_detection_and_file_resolution(checkpoints, tmp_path):
     plain, refine = checkpoints["plain"], checkpoints["box-refine"]
@@ -130,13 +163,16 @@ def test_key_mapping_round_trip(name):
 
 def load_args(config):
     from webdetr_tools.export.huggingface import backbone_spec, official_args
+
     return {"args": official_args(config), "spec": backbone_spec(config)[0]}
 
 
 def test_unknown_and_missing_keys_are_named():
     case = CASES["cases"]["plain"]
     hf = hf_fixture.case_state_dict(case, case["shapes"])
-    extra = dict(hf, **{"model.decoder.layers.0.extra_norm.weight": torch.zeros(2), "model.mask_head.weight": torch.zeros(1)})
+    extra = dict(
+        hf, **{"model.decoder.layers.0.extra_norm.weight": torch.zeros(2), "model.mask_head.weight": torch.zeros(1)}
+    )
     with pytest.raises(UnknownKeysError) as caught:
         hf_to_official(extra, case["config"])
     assert caught.value.keys == ["model.decoder.layers.0.extra_norm.weight", "model.mask_head.weight"]
@@ -152,16 +188,19 @@ def test_unknown_and_missing_keys_are_named():
         hf_to_official(partial, case["config"])
 
 
-@pytest.mark.parametrize("change,message", [
-    (dict(backbone="resnet50d"), "timm backbone 'resnet50d'"),
-    (dict(backbone="swin_tiny_patch4_window7_224"), "timm backbone"),
-    (dict(dilation=True), "dilation=True"),
-    (dict(position_embedding_type="learned"), "position_embedding_type 'learned'"),
-    (dict(activation_function="gelu"), "activation_function 'gelu'"),
-    (dict(decoder_attention_heads=8), "attention heads"),
-    (dict(backbone_kwargs={"out_indices": [1, 2, 3]}), "backbone_kwargs"),
-    (dict(model_type="detr"), "model_type 'detr'"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(backbone="resnet50d"), "timm backbone 'resnet50d'"),
+        (dict(backbone="swin_tiny_patch4_window7_224"), "timm backbone"),
+        (dict(dilation=True), "dilation=True"),
+        (dict(position_embedding_type="learned"), "position_embedding_type 'learned'"),
+        (dict(activation_function="gelu"), "activation_function 'gelu'"),
+        (dict(decoder_attention_heads=8), "attention heads"),
+        (dict(backbone_kwargs={"out_indices": [1, 2, 3]}), "backbone_kwargs"),
+        (dict(model_type="detr"), "model_type 'detr'"),
+    ],
+)
 def test_unsupported_configs_say_what_is_supported(change, message):
     config = dict(CASES["cases"]["timm-resnet18"]["config"], **change)
     with pytest.raises(HFCheckpointError, match=message) as caught:
@@ -174,12 +213,15 @@ def test_unsupported_hf_backbones():
     swin = dict(config, backbone_config={"model_type": "swin"})
     with pytest.raises(HFCheckpointError, match="backbone 'swin'"):
         load_args(swin)
-    bad_levels = dict(config, backbone_config=dict(config["backbone_config"], out_features=["stage1", "stage2", "stage3"]))
+    bad_levels = dict(
+        config, backbone_config=dict(config["backbone_config"], out_features=["stage1", "stage2", "stage3"])
+    )
     with pytest.raises(HFCheckpointError, match="out_features"):
         load_args(bad_levels)
 
 
 # --- parity with the Hugging Face code ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(CASES["cases"]))
 def test_reference_model_equals_hf_outputs(checkpoints, name):
@@ -201,9 +243,11 @@ def test_reference_model_equals_hf_outputs(checkpoints, name):
 def test_post_processing_on_recorded_hf_outputs():
     """Our post-processing of HF's recorded raw outputs gives HF's recorded detections (top 100, corners x size)."""
     for name in CASES["cases"]:
-        post = post_process_object_detection(torch.from_numpy(OUTPUTS[f"{name}__logits"]),
-                                              torch.from_numpy(OUTPUTS[f"{name}__pred_boxes"]),
-                                              [tuple(CASES["target_size"])])[0]
+        post = post_process_object_detection(
+            torch.from_numpy(OUTPUTS[f"{name}__logits"]),
+            torch.from_numpy(OUTPUTS[f"{name}__pred_boxes"]),
+            [tuple(CASES["target_size"])],
+        )[0]
         assert len(post["scores"]) == 100
         assert np.array_equal(post["scores"].numpy(), OUTPUTS[f"{name}__scores"])
         assert np.array_equal(post["labels"].numpy(), OUTPUTS[f"{name}__labels"])
@@ -212,12 +256,14 @@ def test_post_processing_on_recorded_hf_outputs():
 
 # --- export -------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name,entry", [("two-stage", "model.safetensors"), ("box-refine", "pytorch_model.bin")])
 def test_export_of_hf_checkpoint(checkpoints, tmp_path, name, entry):
     case = CASES["cases"][name]
     lines = []
-    manifest = export_checkpoint(checkpoints[name] / entry, tmp_path / "pkg", height=64, width=96, single_graph=False,
-                                 progress=lines.append)
+    manifest = export_checkpoint(
+        checkpoints[name] / entry, tmp_path / "pkg", height=64, width=96, single_graph=False, progress=lines.append
+    )
     verify_package_files(tmp_path / "pkg")
     assert lines[0].startswith("read Hugging Face checkpoint")
     assert manifest["model"]["source"]["format"] == "huggingface"
@@ -229,8 +275,9 @@ def test_export_of_hf_checkpoint(checkpoints, tmp_path, name, entry):
     assert manifest["architecture"]["backbone"].startswith("hf-resnet")
     # the graphs' PyTorch plan (what the ONNX files are traced from) equals the Hugging Face outputs
     checkpoint = load_huggingface_checkpoint(checkpoints[name])
-    model, dims = deformable_skeleton(checkpoint.state_dict, checkpoint.args, 64, 96,
-                                      backbone_spec=checkpoint.backbone_spec)
+    model, dims = deformable_skeleton(
+        checkpoint.state_dict, checkpoint.args, 64, 96, backbone_spec=checkpoint.backbone_spec
+    )
     with torch.no_grad():
         tensors = run_plan(deformable_plan(model, dims, deformable_features), {"image": hf_fixture.case_image(case)})
     logits = np.abs(tensors["pred_logits"].numpy() - OUTPUTS[f"{name}__logits"]).max()
@@ -241,6 +288,7 @@ def test_export_of_hf_checkpoint(checkpoints, tmp_path, name, entry):
 
 def test_missing_weights_are_named_as_the_file_names_them(checkpoints, tmp_path):
     from webdetr_tools.export.huggingface import HFKeyMismatchError
+
     source = checkpoints["two-stage"]
     state = read_safetensors(source / "model.safetensors")
     state.pop("model.decoder.layers.1.self_attn.q_proj.weight")
@@ -252,15 +300,18 @@ def test_missing_weights_are_named_as_the_file_names_them(checkpoints, tmp_path)
     write_safetensors(tmp_path / "model.safetensors", state)
     with pytest.raises(HFKeyMismatchError) as caught:
         export_checkpoint(tmp_path, tmp_path / "pkg", height=64, width=96, single_graph=False, progress=lambda _: None)
-    assert caught.value.missing == ["model.decoder.layers.1.self_attn.k_proj.weight",
-                                    "model.decoder.layers.1.self_attn.q_proj.weight",
-                                    "model.decoder.layers.1.self_attn.v_proj.weight",
-                                    "model.encoder.layers.0.self_attn_layer_norm.bias"]
+    assert caught.value.missing == [
+        "model.decoder.layers.1.self_attn.k_proj.weight",
+        "model.decoder.layers.1.self_attn.q_proj.weight",
+        "model.decoder.layers.1.self_attn.v_proj.weight",
+        "model.encoder.layers.0.self_attn_layer_norm.bias",
+    ]
     assert "model.encoder.layers.0.self_attn_layer_norm.bias" in str(caught.value)
 
 
 def test_class_names_from_id2label():
     from webdetr_tools.export.huggingface import class_names
+
     assert class_names({"id2label": {"1": "cat", "0": "N/A", "3": "dog"}}, 4) == ["N/A", "cat", "class_2", "dog"]
     assert class_names({}, 2) == ["class_0", "class_1"]
     with pytest.raises(HFCheckpointError, match=r"names ids \[5\]"):
@@ -277,7 +328,9 @@ def test_newer_config_backbone_kwargs_are_accepted():
 def test_resnet_layout_read_from_weights_when_config_names_it(checkpoints, tmp_path, name):
     """use_timm_backbone false, backbone "microsoft/resnet-50"-style (no backbone_config): layout from the weights."""
     source = checkpoints[name]
-    config = dict(json.loads((source / "config.json").read_text()), backbone="microsoft/resnet-50", backbone_config=None)
+    config = dict(
+        json.loads((source / "config.json").read_text()), backbone="microsoft/resnet-50", backbone_config=None
+    )
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes())
     checkpoint, expected = load_huggingface_checkpoint(tmp_path), load_huggingface_checkpoint(source)
@@ -290,20 +343,31 @@ def test_reference_forward_cli_takes_hf_checkpoints(checkpoints, tmp_path, repo_
     from PIL import Image
 
     Image.fromarray(np.random.RandomState(0).randint(0, 255, (64, 96, 3), dtype=np.uint8)).save(tmp_path / "img.png")
-    cli.main(["--checkpoint", str(checkpoints["single-scale"] / "model.safetensors"), "--image", str(tmp_path / "img.png"),
-              "--out-dir", str(tmp_path / "out")])
+    cli.main(
+        [
+            "--checkpoint",
+            str(checkpoints["single-scale"] / "model.safetensors"),
+            "--image",
+            str(tmp_path / "img.png"),
+            "--out-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert np.load(tmp_path / "out" / "pred_logits.npy").shape == (1, 20, 7)
 
 
 def test_official_export_records_its_format(tmp_path):
     from test_export_deformable import tiny_checkpoint
+
     tiny_checkpoint(tmp_path / "tiny.pth", 1)
-    manifest = export_checkpoint(tmp_path / "tiny.pth", tmp_path / "pkg", height=64, width=96, single_graph=False,
-                                 progress=lambda _: None)
+    manifest = export_checkpoint(
+        tmp_path / "tiny.pth", tmp_path / "pkg", height=64, width=96, single_graph=False, progress=lambda _: None
+    )
     assert manifest["model"]["source"]["format"] == "official"
 
 
 # --- full-size official checkpoints renamed as the hub's were -------------------------------------------------------
+
 
 def published_rename(key):
     """The renaming transformers' convert_deformable_detr_to_pytorch.py applies to official keys (as its rename_key
@@ -324,11 +388,19 @@ def published_rename(key):
 
 
 def hub_config(args):
-    return {"architectures": ["DeformableDetrForObjectDetection"], "model_type": "deformable_detr",
-            "use_timm_backbone": True, "backbone": args["backbone"], "num_feature_levels": args["num_feature_levels"],
-            "with_box_refine": args["with_box_refine"], "two_stage": args["two_stage"], "dilation": args["dilation"],
-            "num_queries": args["num_queries"], "two_stage_num_proposals": args["num_queries"],
-            "id2label": {str(i): f"c{i}" for i in range(91)}}
+    return {
+        "architectures": ["DeformableDetrForObjectDetection"],
+        "model_type": "deformable_detr",
+        "use_timm_backbone": True,
+        "backbone": args["backbone"],
+        "num_feature_levels": args["num_feature_levels"],
+        "with_box_refine": args["with_box_refine"],
+        "two_stage": args["two_stage"],
+        "dilation": args["dilation"],
+        "num_queries": args["num_queries"],
+        "two_stage_num_proposals": args["num_queries"],
+        "id2label": {str(i): f"c{i}" for i in range(91)},
+    }
 
 
 def to_hub(official):
@@ -352,8 +424,10 @@ def test_published_renaming_of_official_keys_maps_back(shared_dir, variant):
     assert all(list(back[k].shape) == shapes[k] for k in shapes)
 
 
-@pytest.mark.skipif(os.environ.get("WEBDETR_HF_FULL_SIZE") != "1",
-                    reason="full-size R50 check (10-25 s per variant): WEBDETR_HF_FULL_SIZE=1")
+@pytest.mark.skipif(
+    os.environ.get("WEBDETR_HF_FULL_SIZE") != "1",
+    reason="full-size R50 check (10-25 s per variant): WEBDETR_HF_FULL_SIZE=1",
+)
 @pytest.mark.parametrize("variant", ["deformable_plain", "deformable_refine", "deformable_two_stage"])
 def test_full_size_hub_style_checkpoint_equals_official_outputs(shared_dir, tmp_path, variant):
     """Official synthetic weights (shared/reference), renamed as the hub's, saved as model.safetensors with a hub
@@ -362,6 +436,7 @@ def test_full_size_hub_style_checkpoint_equals_official_outputs(shared_dir, tmp_
 
     from webdetr_tools.models.inputs import to_normalized_tensor
     from webdetr_tools.weights import synthetic_state_dict
+
     reference = shared_dir / "reference" / variant
     args = json.loads((reference / "args.json").read_text())
     official = synthetic_state_dict(json.loads((reference / "state_dict_shapes.json").read_text()), seed=1)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from webdetr_tools.data.datasets import Sample
-from webdetr_tools.evaluation.oneshot_ap import (OneShotQuery, evaluate_oneshot, make_pairs, make_queries,
-                                                 run_protocol)
+from webdetr_tools.evaluation.oneshot_ap import OneShotQuery, evaluate_oneshot, make_pairs, make_queries, run_protocol
 
 
 def sample(name, boxes, labels):
@@ -30,8 +29,9 @@ def test_queries_skip_singleton_classes_and_small_boxes():
 
 
 def test_queries_are_balanced_over_classes_and_seeded():
-    samples = [sample(f"{i}.jpg", [A, B], ["rbc", "rbc"]) for i in range(20)] + \
-              [sample("w.jpg", [A, B], ["wbc", "wbc"])]
+    samples = [sample(f"{i}.jpg", [A, B], ["rbc", "rbc"]) for i in range(20)] + [
+        sample("w.jpg", [A, B], ["wbc", "wbc"])
+    ]
     queries = make_queries(samples, max_queries=4, seed=3)
     assert len(queries) == 4
     assert sum(q.label == "wbc" for q in queries) == 2  # ceil(4 / 2 classes) each, not 4 RBCs
@@ -94,14 +94,16 @@ def test_max_detections_cuts_each_pair():
 def test_same_image_has_no_target_gives_nan_there():
     samples = [sample("0.jpg", [A], ["cat"]), sample("1.jpg", [B], ["cat"])]
     q = OneShotQuery(0, 0, tuple(A), "cat")
-    out = evaluate_oneshot(samples, [q], [(0, 0, True), (0, 1, False)],
-                           [(np.zeros((0, 4)), np.zeros(0)), (np.array([B]), np.array([0.6]))])
+    out = evaluate_oneshot(
+        samples, [q], [(0, 0, True), (0, 1, False)], [(np.zeros((0, 4)), np.zeros(0)), (np.array([B]), np.array([0.6]))]
+    )
     assert math.isnan(out["AP50_same_image"]) and out["AP50"] == 1.0
 
 
 def test_run_protocol_with_an_oracle_detector():
-    samples = [sample(f"{i}.jpg", [A, B, C], ["cat", "cat", "dog"] if i % 2 else ["cat", "dog", "dog"])
-               for i in range(6)]
+    samples = [
+        sample(f"{i}.jpg", [A, B, C], ["cat", "cat", "dog"] if i % 2 else ["cat", "dog", "dog"]) for i in range(6)
+    ]
 
     def oracle(query, targets):
         outs = []

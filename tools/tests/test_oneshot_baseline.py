@@ -12,14 +12,17 @@ def test_finds_the_repeated_pattern_at_its_place_and_size():
     torch.manual_seed(0)
     # per tap, channels (a, b, c, c): object parts a and b, background c (all orthogonal)
     unit = torch.eye(4)
-    a, b, c = (unit[0].repeat(4)[:, None, None], unit[1].repeat(4)[:, None, None],
-               (unit[2] + unit[3]).repeat(4)[:, None, None])
+    a, b, c = (
+        unit[0].repeat(4)[:, None, None],
+        unit[1].repeat(4)[:, None, None],
+        (unit[2] + unit[3]).repeat(4)[:, None, None],
+    )
     grid = c.expand(16, 20, 20) + torch.rand(16, 20, 20) * 0.01
     # an object = 3 columns of pattern a, 1 of b: no sub-window has the object's mean (a symmetric
     # object would tie with its centred sub-windows: mean pooling cannot tell them apart)
     for y, x in ((2, 3), (12, 10)):  # the query (4x4 cells at (3, 2)) and its twin
-        grid[:, y:y + 4, x:x + 3] = a
-        grid[:, y:y + 4, x + 3:x + 4] = b
+        grid[:, y : y + 4, x : x + 3] = a
+        grid[:, y : y + 4, x + 3 : x + 4] = b
     query = baseline.roi_descriptor(grid, (3 / 20, 2 / 20, 7 / 20, 6 / 20))
     boxes, scores = baseline.detect(grid, query, CHANNELS, (0.2, 0.2), max_detections=5)
     assert scores[0] >= scores[1] >= scores[-1]

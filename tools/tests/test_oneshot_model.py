@@ -9,8 +9,17 @@ CHANNELS = [8, 8, 16]
 
 def tiny(**kw):
     torch.manual_seed(0)
-    cfg = OneShotConfig(channels=CHANNELS, d_model=32, nheads=4, enc_layers=1, dec_layers=2, dim_feedforward=64,
-                        n_points=2, queries_per_patch=3, **kw)
+    cfg = OneShotConfig(
+        channels=CHANNELS,
+        d_model=32,
+        nheads=4,
+        enc_layers=1,
+        dec_layers=2,
+        dim_feedforward=64,
+        n_points=2,
+        queries_per_patch=3,
+        **kw,
+    )
     return OneShotDETR(cfg).eval()
 
 
@@ -35,8 +44,8 @@ def test_a_patch_result_does_not_depend_on_the_other_patches():
         other = model(levels(), torch.cat([desc[:, 1:2], torch.rand(1, 4, sum(CHANNELS))], 1))
     g = 3
     assert all3["pred_logits"].shape == (1, 9, 1) and all3["pred_boxes"].shape == (1, 9, 4)
-    torch.testing.assert_close(all3["pred_logits"][:, g:2 * g], alone["pred_logits"], atol=1e-5, rtol=0)
-    torch.testing.assert_close(all3["pred_boxes"][:, g:2 * g], alone["pred_boxes"], atol=1e-6, rtol=0)
+    torch.testing.assert_close(all3["pred_logits"][:, g : 2 * g], alone["pred_logits"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(all3["pred_boxes"][:, g : 2 * g], alone["pred_boxes"], atol=1e-6, rtol=0)
     torch.testing.assert_close(other["pred_boxes"][:, :g], alone["pred_boxes"], atol=1e-6, rtol=0)
     # and the patch matters: a different descriptor changes the group's output
     assert (all3["pred_logits"][:, :g] - alone["pred_logits"]).abs().max() > 1e-4
@@ -47,7 +56,7 @@ def test_matching_stays_inside_each_group():
     boxes = torch.tensor([[[0.5, 0.5, 0.2, 0.2]] * 3 + [[0.2, 0.2, 0.1, 0.1]] * 3])
     boxes[0, 4] = torch.tensor([0.8, 0.8, 0.1, 0.1])
     targets = [[torch.tensor([[0.8, 0.8, 0.1, 0.1]]), torch.tensor([[0.8, 0.8, 0.1, 0.1]])]]
-    (q, tb), = match_groups(logits, boxes, targets, 3)
+    ((q, tb),) = match_groups(logits, boxes, targets, 3)
     assert q.tolist()[1] == 4 and q.tolist()[0] in (0, 1, 2)  # group 0 cannot take query 4
 
 
@@ -92,11 +101,23 @@ def test_exports_as_image_and_patches_onnx_graphs(tmp_path):
     model = tiny()
     lv = levels()
     desc = torch.rand(1, 2, sum(CHANNELS))
-    torch.onnx.export(_Image(model), tuple(lv), tmp_path / "image.onnx", opset_version=16,
-                      input_names=["l8", "l16", "l32"], output_names=["memory"])
+    torch.onnx.export(
+        _Image(model),
+        tuple(lv),
+        tmp_path / "image.onnx",
+        opset_version=16,
+        input_names=["l8", "l16", "l32"],
+        output_names=["memory"],
+    )
     memory = model.encode(lv)
-    torch.onnx.export(_Patches(model, model.spatial_shapes(lv)), (memory.detach(), desc), tmp_path / "patches.onnx",
-                      opset_version=16, input_names=["memory", "patch_desc"], output_names=["logits", "boxes"])
+    torch.onnx.export(
+        _Patches(model, model.spatial_shapes(lv)),
+        (memory.detach(), desc),
+        tmp_path / "patches.onnx",
+        opset_version=16,
+        input_names=["memory", "patch_desc"],
+        output_names=["logits", "boxes"],
+    )
     for name in ("image", "patches"):
         graph = onnx.load(str(tmp_path / f"{name}.onnx"))
         onnx.checker.check_model(graph)

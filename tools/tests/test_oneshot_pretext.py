@@ -25,11 +25,25 @@ def make_batches(tmp_path, monkeypatch, **kw):
     monkeypatch.setattr(pretext, "training_images", lambda cache, root, sets: images)
     monkeypatch.setattr(pretext, "augment", lambda patches: patches)
     # teacher: image 0 has two class-7 boxes, image 1 one class-7 and one class-3, image 2 nothing
-    pseudo = {"s": {"0": (np.array([[0, 0, 20, 20], [50, 40, 90, 70]], float), np.array([7, 7])),
-                    "1": (np.array([[10, 10, 30, 30], [60, 10, 90, 40]], float), np.array([7, 3]))}}
+    pseudo = {
+        "s": {
+            "0": (np.array([[0, 0, 20, 20], [50, 40, 90, 70]], float), np.array([7, 7])),
+            "1": (np.array([[10, 10, 30, 30], [60, 10, 90, 40]], float), np.array([7, 3])),
+        }
+    }
     backbone = lambda x: [x.mean(dim=(2, 3), keepdim=True)]  # descriptor = mean colour of the patch
-    return pretext.PretextBatches(StubCache(), None, ["s"], backbone, batch_images=3, patches_per_image=4,
-                                  patch_size=8, seed=0, pseudo=pseudo, **kw)
+    return pretext.PretextBatches(
+        StubCache(),
+        None,
+        ["s"],
+        backbone,
+        batch_images=3,
+        patches_per_image=4,
+        patch_size=8,
+        seed=0,
+        pseudo=pseudo,
+        **kw,
+    )
 
 
 def test_in_image_teacher_patches_target_every_box_of_their_class(tmp_path, monkeypatch):
@@ -152,8 +166,17 @@ def test_set_weights_set_each_sets_share_of_the_drawn_images(tmp_path, monkeypat
     backbone = lambda x: [x.mean(dim=(2, 3), keepdim=True)]  # descriptor = mean colour: blue = 'small'
 
     def small_share(**kw):
-        batches = pretext.PretextBatches(StubCache(), None, ["big", "small"], backbone, batch_images=1,
-                                         patches_per_image=1, patch_size=8, seed=0, **kw)
+        batches = pretext.PretextBatches(
+            StubCache(),
+            None,
+            ["big", "small"],
+            backbone,
+            batch_images=1,
+            patches_per_image=1,
+            patch_size=8,
+            seed=0,
+            **kw,
+        )
         return np.mean([float(batches.batch(it)[1][0, 0, 2] > 100) for it in range(300)])
 
     assert 0.15 < small_share() < 0.35  # uniform over images: 2 of 8

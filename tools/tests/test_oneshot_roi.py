@@ -20,8 +20,12 @@ def _levels():
     return [torch.randn(2, c, h, w, generator=g) for c, h, w in ((3, 16, 12), (4, 8, 6), (5, 4, 3))]
 
 
-BOXES = torch.tensor([[[0.0, 0.0, 1.0, 1.0], [0.1, 0.2, 0.35, 0.9], [0.0, 0.0, 0.05, 0.04]],
-                      [[0.9, 0.95, 1.0, 1.0], [0.3, 0.3, 0.31, 0.32], [0.5, 0.0, 0.75, 0.2]]])
+BOXES = torch.tensor(
+    [
+        [[0.0, 0.0, 1.0, 1.0], [0.1, 0.2, 0.35, 0.9], [0.0, 0.0, 0.05, 0.04]],
+        [[0.9, 0.95, 1.0, 1.0], [0.3, 0.3, 0.31, 0.32], [0.5, 0.0, 0.75, 0.2]],
+    ]
+)
 
 
 @pytest.mark.parametrize("samples", [1, 4, 8])
@@ -46,9 +50,15 @@ def test_equals_the_mean_of_grid_sample_border_samples(samples):
 
     levels = _levels()
     boxes = torch.cat([BOXES, torch.tensor([[[-0.2, 0.5, 0.1, 1.3]], [[0.7, -0.1, 1.2, 0.05]]])], 1)
-    want = torch.cat([grid_sample(level, roi_grid(boxes, samples), mode="bilinear", padding_mode="border",
-                                  align_corners=False).view(2, level.shape[1], 4, samples * samples).mean(-1)
-                      for level in levels], 1)
+    want = torch.cat(
+        [
+            grid_sample(level, roi_grid(boxes, samples), mode="bilinear", padding_mode="border", align_corners=False)
+            .view(2, level.shape[1], 4, samples * samples)
+            .mean(-1)
+            for level in levels
+        ],
+        1,
+    )
     torch.testing.assert_close(roi_descriptors(levels, boxes, samples, channels_last=False), want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(roi_descriptors(levels, boxes, samples), want.transpose(1, 2), atol=1e-5, rtol=1e-5)
 
@@ -63,8 +73,8 @@ def test_boxes_of_a_batch_read_their_own_image():
     levels = _levels()
     both = roi_descriptors(levels, BOXES)
     for b in range(2):
-        alone = roi_descriptors([level[b:b + 1] for level in levels], BOXES[b:b + 1])
-        torch.testing.assert_close(both[b:b + 1], alone)
+        alone = roi_descriptors([level[b : b + 1] for level in levels], BOXES[b : b + 1])
+        torch.testing.assert_close(both[b : b + 1], alone)
 
 
 def test_jitter_keeps_boxes_inside_and_non_empty():
@@ -91,7 +101,9 @@ def test_init_may_change_only_weight_neutral_keys():
     del crop["patch_descriptor"], crop["roi_samples"]  # a checkpoint from before the keys existed
     changed = init_checkpoint.init_config_changes(crop, OneShotConfig.from_dict({"patch_descriptor": "roi"}))
     assert changed == {"patch_descriptor": ("crop", "roi")}
-    larger = init_checkpoint.init_config_changes(OneShotConfig().to_dict(), OneShotConfig.from_dict({"image_size": 416}))
+    larger = init_checkpoint.init_config_changes(
+        OneShotConfig().to_dict(), OneShotConfig.from_dict({"image_size": 416})
+    )
     assert larger == {"image_size": (320, 416)}  # a fine-tune at another input size starts from the same weights
     with pytest.raises(SystemExit, match="d_model"):
         init_checkpoint.init_config_changes(crop, OneShotConfig.from_dict({"d_model": 64}))
@@ -131,27 +143,56 @@ def test_calibration_needs_roi_patches_and_one_weight_per_input():
 
 
 def test_calibration_overlap_adds_one_weight():
-    OneShotConfig.from_dict({"patch_descriptor": "roi", "calibration_overlap": True, "score_calibration": [1, 0, 0, 0, 0, 0]})
+    OneShotConfig.from_dict(
+        {"patch_descriptor": "roi", "calibration_overlap": True, "score_calibration": [1, 0, 0, 0, 0, 0]}
+    )
     with pytest.raises(ValueError, match="overlap"):
-        OneShotConfig.from_dict({"patch_descriptor": "roi", "calibration_overlap": True, "score_calibration": [1, 0, 0, 0, 0]})
+        OneShotConfig.from_dict(
+            {"patch_descriptor": "roi", "calibration_overlap": True, "score_calibration": [1, 0, 0, 0, 0]}
+        )
 
 
 def test_duplicate_overlap_is_the_iou_with_a_stronger_box_of_the_same_patch():
     from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy, duplicate_overlap
 
     # two patches of 3 boxes (cxcywh): patch 0 holds a box and its near-copy; patch 1 the same boxes in another order
-    boxes = torch.tensor([[[0.3, 0.3, 0.2, 0.2], [0.32, 0.3, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1],
-                           [0.32, 0.3, 0.2, 0.2], [0.8, 0.8, 0.1, 0.1], [0.3, 0.3, 0.2, 0.2]]])
+    boxes = torch.tensor(
+        [
+            [
+                [0.3, 0.3, 0.2, 0.2],
+                [0.32, 0.3, 0.2, 0.2],
+                [0.8, 0.8, 0.1, 0.1],
+                [0.32, 0.3, 0.2, 0.2],
+                [0.8, 0.8, 0.1, 0.1],
+                [0.3, 0.3, 0.2, 0.2],
+            ]
+        ]
+    )
     logits = torch.tensor([[[2.0], [1.0], [3.0], [2.0], [1.0], [0.5]]])
     copy_iou = (0.18 * 0.2) / (2 * 0.04 - 0.18 * 0.2)  # the near-copy shifted by 0.02 of a 0.2-wide box
     want = [0.0, copy_iou, 0.0, 0.0, 0.0, copy_iou]  # the strongest of a group and boxes overlapping no stronger: 0
     # box 4 equals patch 0's stronger box 2 (IoU 1) but belongs to patch 1, where no stronger box overlaps it: 0
-    np.testing.assert_allclose(duplicate_overlap(logits, box_cxcywh_to_xyxy(boxes), 3)[0, :, 0].numpy(), want, atol=1e-6)
+    np.testing.assert_allclose(
+        duplicate_overlap(logits, box_cxcywh_to_xyxy(boxes), 3)[0, :, 0].numpy(), want, atol=1e-6
+    )
 
 
 def _small_config(**changes):
-    return OneShotConfig.from_dict(dict({"channels": [8, 8, 8], "d_model": 32, "nheads": 4, "enc_layers": 1, "dec_layers": 2,
-                                         "dim_feedforward": 32, "queries_per_patch": 3, "patch_descriptor": "roi"}, **changes))
+    return OneShotConfig.from_dict(
+        dict(
+            {
+                "channels": [8, 8, 8],
+                "d_model": 32,
+                "nheads": 4,
+                "enc_layers": 1,
+                "dec_layers": 2,
+                "dim_feedforward": 32,
+                "queries_per_patch": 3,
+                "patch_descriptor": "roi",
+            },
+            **changes,
+        )
+    )
 
 
 def test_patch_scale_input_starts_at_zero_then_tells_sizes_apart_and_needs_the_boxes():
@@ -207,8 +248,9 @@ def test_box_size_prior_starts_fresh_heads_at_the_patch_size_and_shifts_trained_
         _, prior_boxes = prior.decode(memory, shapes, desc, boxes)
         torch.testing.assert_close(prior_boxes[..., :2], plain_boxes[..., :2])  # centres as before
         shift = (inverse_sigmoid(want) + 2.0)[None, None]  # size logits moved by logit(patch side) + 2
-        torch.testing.assert_close(inverse_sigmoid(prior_boxes[..., 2:]), inverse_sigmoid(plain_boxes[..., 2:]) + shift,
-                                   rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            inverse_sigmoid(prior_boxes[..., 2:]), inverse_sigmoid(plain_boxes[..., 2:]) + shift, rtol=1e-4, atol=1e-4
+        )
 
 
 def test_init_may_turn_on_patch_scale_input_and_keeps_its_zero_weights():
@@ -260,9 +302,19 @@ def test_model_detector_reads_the_cache_and_returns_ranked_clamped_pixel_boxes()
     from webdetr_tools.evaluation.oneshot_ap import OneShotQuery
     from webdetr_tools.oneshot.model import ModelDetector, cached_levels
 
-    config = OneShotConfig.from_dict({"channels": [3, 4, 5], "d_model": 32, "nheads": 2, "enc_layers": 1,
-                                      "dec_layers": 1, "dim_feedforward": 32, "queries_per_patch": 6,
-                                      "max_patches": 1, "patch_descriptor": "roi"})
+    config = OneShotConfig.from_dict(
+        {
+            "channels": [3, 4, 5],
+            "d_model": 32,
+            "nheads": 2,
+            "enc_layers": 1,
+            "dec_layers": 1,
+            "dim_feedforward": 32,
+            "queries_per_patch": 6,
+            "max_patches": 1,
+            "patch_descriptor": "roi",
+        }
+    )
     torch.manual_seed(0)
     model = OneShotDETR(config).eval()
     taps = _levels()  # two images' taps, as the features cache holds them (no batch axis)
@@ -283,4 +335,6 @@ def test_model_detector_reads_the_cache_and_returns_ranked_clamped_pixel_boxes()
     for (boxes, scores), sample in zip(results, samples):
         assert boxes.shape == (4, 4) and scores.shape == (4,)
         assert np.all(np.diff(scores) <= 0)  # best first
-        assert boxes.min() >= 0 and np.all(boxes[:, [0, 2]] <= sample.width) and np.all(boxes[:, [1, 3]] <= sample.height)
+        assert (
+            boxes.min() >= 0 and np.all(boxes[:, [0, 2]] <= sample.width) and np.all(boxes[:, [1, 3]] <= sample.height)
+        )

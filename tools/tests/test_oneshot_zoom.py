@@ -31,7 +31,9 @@ def test_windows_that_leave_gaps_are_refused(grid, side):
 
 def test_the_query_window_holds_the_box_and_is_nearest_its_centre():
     windows = zoom_windows(2, 0.6)
-    assert query_window((0.52, 0.1, 0.58, 0.2), windows) == pytest.approx(windows[1])  # in both top windows; nearer the right
+    assert query_window((0.52, 0.1, 0.58, 0.2), windows) == pytest.approx(
+        windows[1]
+    )  # in both top windows; nearer the right
     assert query_window((0.42, 0.1, 0.48, 0.2), windows) == pytest.approx(windows[0])
     assert query_window((0.1, 0.5, 0.2, 0.55), windows) == pytest.approx(windows[2])
     assert query_window((0.3, 0.3, 0.7, 0.5), windows) is None  # wider than any window's overlap
@@ -53,8 +55,18 @@ def test_merge_suppresses_the_weaker_of_overlapping_boxes_across_views_and_keeps
     torch.testing.assert_close(boxes[0], window[0][0])
 
 
-CONFIG = {"channels": [3, 4, 5], "d_model": 32, "nheads": 2, "enc_layers": 1, "dec_layers": 1, "dim_feedforward": 32,
-          "queries_per_patch": 6, "max_patches": 1, "patch_descriptor": "roi", "image_size": 64}
+CONFIG = {
+    "channels": [3, 4, 5],
+    "d_model": 32,
+    "nheads": 2,
+    "enc_layers": 1,
+    "dec_layers": 1,
+    "dim_feedforward": 32,
+    "queries_per_patch": 6,
+    "max_patches": 1,
+    "patch_descriptor": "roi",
+    "image_size": 64,
+}
 
 
 class RecordingBackbone:
@@ -67,8 +79,10 @@ class RecordingBackbone:
 
     def __call__(self, image):
         self.inputs.append(image)
-        return [torch.einsum("cd,bdhw->bchw", m, torch.nn.functional.avg_pool2d(image / 255, s))
-                for m, s in zip(self.mix, (8, 16, 32))]
+        return [
+            torch.einsum("cd,bdhw->bchw", m, torch.nn.functional.avg_pool2d(image / 255, s))
+            for m, s in zip(self.mix, (8, 16, 32))
+        ]
 
 
 @pytest.fixture
@@ -92,8 +106,8 @@ def test_large_queries_search_the_whole_image_only_as_the_runtime_does(scene):
     plain = RuntimePathDetector(model, RecordingBackbone(), samples, 64)
     plain.clamp_boxes = True  # the zoomed views' boxes are clamped to their view
     for (boxes, scores), (want_boxes, want_scores) in zip(zoomed, plain(query, [0, 1])):
-        np.testing.assert_allclose(scores, want_scores[:len(scores)], rtol=1e-6)
-        np.testing.assert_allclose(boxes, want_boxes[:len(boxes)], rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(scores, want_scores[: len(scores)], rtol=1e-6)
+        np.testing.assert_allclose(boxes, want_boxes[: len(boxes)], rtol=1e-5, atol=1e-4)
 
 
 def test_small_queries_also_search_every_window_with_the_descriptor_of_their_own(scene):
@@ -106,7 +120,9 @@ def test_small_queries_also_search_every_window_with_the_descriptor_of_their_own
     assert len(backbone.inputs) == 10
     assert set(detector._view_taps) == {(i, w) for i in (0, 1) for w in detector.windows}
     # the top-right window view of picture 0 is its pixels 48..120 x 0..54, cropped and stretched to 64x64
-    want = np.asarray(Image.open(samples[0].image).convert("RGB").crop((48, 0, 120, 54)).resize((64, 64), Image.BILINEAR))
+    want = np.asarray(
+        Image.open(samples[0].image).convert("RGB").crop((48, 0, 120, 54)).resize((64, 64), Image.BILINEAR)
+    )
     got = detector._view_taps[(0, detector.windows[1])]
     torch.testing.assert_close(got, backbone(torch.from_numpy(want.astype(np.float32).copy()).permute(2, 0, 1)[None]))
     assert len(same) <= 20 and np.all(np.diff(same_scores) <= 0)
@@ -114,10 +130,16 @@ def test_small_queries_also_search_every_window_with_the_descriptor_of_their_own
     assert other[:, [0, 2]].max() <= 80 and other[:, [1, 3]].max() <= 100
 
 
-@pytest.mark.parametrize("box, views", [
-    ((1.0, 0.0, 25.0, 10.0), 1),  # 24 of 120 px wide: 25/120 - 1/120 is 0.2 in float64 (not under `below`), 0.19999999 in float32
-    ((1.0, 0.0, 24.0, 10.0), 5),  # a pixel narrower: zoomed
-])
+@pytest.mark.parametrize(
+    "box, views",
+    [
+        (
+            (1.0, 0.0, 25.0, 10.0),
+            1,
+        ),  # 24 of 120 px wide: 25/120 - 1/120 is 0.2 in float64 (not under `below`), 0.19999999 in float32
+        ((1.0, 0.0, 24.0, 10.0), 5),  # a pixel narrower: zoomed
+    ],
+)
 def test_the_zoom_decision_is_float64_from_the_whole_pixel_box_as_the_runtime_makes_it(scene, box, views):
     """src/worker/zoomed-search.ts planZoom: max(x1/W - x0/W, y1/H - y0/H) < below, in float64 (JavaScript numbers)."""
     model, samples = scene

@@ -21,15 +21,42 @@ def reference_keys(shared_dir, variant):
     return json.loads((folder / "state_dict_shapes.json").read_text()), json.loads((folder / "args.json").read_text())
 
 
-@pytest.mark.parametrize("variant,expected", [
-    ("deformable_plain", dict(family="deformable-detr", variant="plain", with_box_refine=False, two_stage=False,
-                              num_queries=300, num_classes=91, num_feature_levels=4, dim_feedforward=1024)),
-    ("deformable_refine", dict(family="deformable-detr", variant="refine", with_box_refine=True, two_stage=False)),
-    ("deformable_two_stage", dict(family="deformable-detr", variant="two-stage", with_box_refine=True,
-                                  two_stage=True, num_queries=300)),
-    ("updetr_pretrain", dict(family="up-detr", variant="pretrain", pre_norm=True, feature_recon=True,
-                             num_queries=100, num_patches=10, num_classes=2, dim_feedforward=2048)),
-])
+@pytest.mark.parametrize(
+    "variant,expected",
+    [
+        (
+            "deformable_plain",
+            dict(
+                family="deformable-detr",
+                variant="plain",
+                with_box_refine=False,
+                two_stage=False,
+                num_queries=300,
+                num_classes=91,
+                num_feature_levels=4,
+                dim_feedforward=1024,
+            ),
+        ),
+        ("deformable_refine", dict(family="deformable-detr", variant="refine", with_box_refine=True, two_stage=False)),
+        (
+            "deformable_two_stage",
+            dict(family="deformable-detr", variant="two-stage", with_box_refine=True, two_stage=True, num_queries=300),
+        ),
+        (
+            "updetr_pretrain",
+            dict(
+                family="up-detr",
+                variant="pretrain",
+                pre_norm=True,
+                feature_recon=True,
+                num_queries=100,
+                num_patches=10,
+                num_classes=2,
+                dim_feedforward=2048,
+            ),
+        ),
+    ],
+)
 def test_config_detection(shared_dir, variant, expected):
     shapes, args = reference_keys(shared_dir, variant)
     config = config_from_checkpoint(empty_state_dict(shapes), args)
@@ -61,8 +88,12 @@ def test_strict_loading_names_missing_and_unknown_keys(shared_dir):
     with pytest.raises(KeyMismatchError) as err:
         model.load_official_state_dict(state)
     message = str(err.value)
-    for key in ("transformer.level_embed", "backbone.0.body.layer2.0.bn1.running_var",
-                "transformer.decoder.layers.0.extra.weight", "bogus"):
+    for key in (
+        "transformer.level_embed",
+        "backbone.0.body.layer2.0.bn1.running_var",
+        "transformer.decoder.layers.0.extra.weight",
+        "bogus",
+    ):
         assert key in message
     assert sorted(err.value.missing) == ["backbone.0.body.layer2.0.bn1.running_var", "transformer.level_embed"]
     assert sorted(err.value.unexpected) == ["bogus", "transformer.decoder.layers.0.extra.weight"]
@@ -88,20 +119,52 @@ def test_aliased_heads_take_the_last_loaded_value(shared_dir):
     assert torch.equal(model.class_embed[6].weight, state["class_embed.6.weight"])
 
 
-SMALL = dict(hidden_dim=64, nheads=4, enc_layers=2, dec_layers=2, dim_feedforward=128, enc_n_points=2,
-             dec_n_points=2, num_classes=7)
+SMALL = dict(
+    hidden_dim=64,
+    nheads=4,
+    enc_layers=2,
+    dec_layers=2,
+    dim_feedforward=128,
+    enc_n_points=2,
+    dec_n_points=2,
+    num_classes=7,
+)
 SMALL_DETR = dict(SMALL, enc_n_points=0, dec_n_points=0)  # DETR has no sampling points
 SMALL_CONFIGS = {
-    "single-scale": ModelConfig(family="deformable-detr", variant="plain", num_queries=30, num_feature_levels=1,
-                                **SMALL),
-    "refine-3-levels": ModelConfig(family="deformable-detr", variant="refine", num_queries=30,
-                                   num_feature_levels=3, with_box_refine=True, **SMALL),
-    "two-stage": ModelConfig(family="deformable-detr", variant="two-stage", num_queries=30,
-                             num_feature_levels=4, with_box_refine=True, two_stage=True, **SMALL),
-    "updetr-detection": ModelConfig(family="up-detr", variant="detection", num_queries=20, num_feature_levels=1,
-                                    pre_norm=False, num_patches=0, **SMALL_DETR),
-    "updetr-pretrain": ModelConfig(family="up-detr", variant="pretrain", num_queries=20, num_feature_levels=1,
-                                   pre_norm=True, num_patches=4, feature_recon=False, **SMALL_DETR),
+    "single-scale": ModelConfig(
+        family="deformable-detr", variant="plain", num_queries=30, num_feature_levels=1, **SMALL
+    ),
+    "refine-3-levels": ModelConfig(
+        family="deformable-detr", variant="refine", num_queries=30, num_feature_levels=3, with_box_refine=True, **SMALL
+    ),
+    "two-stage": ModelConfig(
+        family="deformable-detr",
+        variant="two-stage",
+        num_queries=30,
+        num_feature_levels=4,
+        with_box_refine=True,
+        two_stage=True,
+        **SMALL,
+    ),
+    "updetr-detection": ModelConfig(
+        family="up-detr",
+        variant="detection",
+        num_queries=20,
+        num_feature_levels=1,
+        pre_norm=False,
+        num_patches=0,
+        **SMALL_DETR,
+    ),
+    "updetr-pretrain": ModelConfig(
+        family="up-detr",
+        variant="pretrain",
+        num_queries=20,
+        num_feature_levels=1,
+        pre_norm=True,
+        num_patches=4,
+        feature_recon=False,
+        **SMALL_DETR,
+    ),
 }
 
 
@@ -140,8 +203,15 @@ def test_swapped_core_sees_the_documented_shapes():
     calls = []
 
     def recording_core(value, reference_points, offsets, logits, spatial_shapes):
-        calls.append((tuple(value.shape), tuple(reference_points.shape), tuple(offsets.shape), tuple(logits.shape),
-                      list(spatial_shapes)))
+        calls.append(
+            (
+                tuple(value.shape),
+                tuple(reference_points.shape),
+                tuple(offsets.shape),
+                tuple(logits.shape),
+                list(spatial_shapes),
+            )
+        )
         return grid_sample_core(value, reference_points, offsets, logits, spatial_shapes)
 
     model.set_core(recording_core)
@@ -164,8 +234,9 @@ def test_synthetic_weight_rule():
     draws = {k: rng.standard_normal(size=tuple(shapes[k])) for k in sorted(shapes)}
     assert list(state) == list(shapes)
     np.testing.assert_array_equal(state["a.weight"].numpy(), (draws["a.weight"] / np.sqrt(3)).astype(np.float32))
-    np.testing.assert_array_equal(state["b.running_var"].numpy(),
-                                  (0.5 + 0.5 * np.abs(draws["b.running_var"])).astype(np.float32))
+    np.testing.assert_array_equal(
+        state["b.running_var"].numpy(), (0.5 + 0.5 * np.abs(draws["b.running_var"])).astype(np.float32)
+    )
     np.testing.assert_array_equal(state["c.weight"].numpy(), (1 + 0.1 * draws["c.weight"]).astype(np.float32))
     np.testing.assert_array_equal(state["c.bias"].numpy(), (0.1 * draws["c.bias"]).astype(np.float32))
     assert all(t.dtype == torch.float32 for t in state.values())

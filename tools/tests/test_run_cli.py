@@ -26,6 +26,10 @@ def test_start_run_makes_the_run_folder_sets_threads_and_logs_to_train_log(tmp_p
     log("step 1")
     start_run(args, tmp_path)[2]("resumed")  # a second start appends
     lines = (run_dir / "train.log").read_text().splitlines()
-    assert [line.split(" ", 2)[2] for line in lines] == [f"config {args.config}: {json.dumps(config)}", "step 1",
-                                                         f"config {args.config}: {json.dumps(config)}", "resumed"]
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        f"config {args.config}: {json.dumps(config)}",
+        "step 1",
+        f"config {args.config}: {json.dumps(config)}",
+        "resumed",
+    ]
     assert "step 1" in capsys.readouterr().out

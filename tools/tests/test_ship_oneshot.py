@@ -20,11 +20,30 @@ from webdetr_tools.export.plan import run_plan
 from webdetr_tools.oneshot.model import OneShotConfig, OneShotDETR, group_mask
 from webdetr_tools.oneshot.patches import roi_descriptors
 from webdetr_tools.export.plan import run_stages
-from webdetr_tools.ship.oneshot_package import (DESCRIBE, FROM_DESCRIPTORS, TAPS, ZOOM, block_mask, oneshot_plan,
-                                                 query_patch_section, reference_outputs)
+from webdetr_tools.ship.oneshot_package import (
+    DESCRIBE,
+    FROM_DESCRIPTORS,
+    TAPS,
+    ZOOM,
+    block_mask,
+    oneshot_plan,
+    query_patch_section,
+    reference_outputs,
+)
 
-CONFIG = dict(channels=[8, 16, 24], d_model=32, nheads=4, enc_layers=2, dec_layers=2, dim_feedforward=48, n_points=2,
-              queries_per_patch=3, max_patches=10, patch_size=32, image_size=64)
+CONFIG = dict(
+    channels=[8, 16, 24],
+    d_model=32,
+    nheads=4,
+    enc_layers=2,
+    dec_layers=2,
+    dim_feedforward=48,
+    n_points=2,
+    queries_per_patch=3,
+    max_patches=10,
+    patch_size=32,
+    image_size=64,
+)
 
 
 # "-sized": the queries also take the patch sizes (patch_scale_input), from the same boxes input; "-prior": box sizes
@@ -36,10 +55,16 @@ CALIBRATION = [0.8, 1.5, -0.7, 2.0, -1.3, -0.6, -1.0]  # logit, cosine per tap, 
 def _model(descriptor="crop"):
     torch.manual_seed(0)
     calibrated = "calibrated" in descriptor
-    config = dict(CONFIG, patch_descriptor=descriptor.split("-")[0], roi_samples=3,
-                  score_calibration=CALIBRATION if calibrated else None, calibration_overlap=calibrated,
-                  calibration_scale=calibrated, patch_scale_input=descriptor.endswith("sized"),
-                  box_size_prior=descriptor.endswith("prior"))
+    config = dict(
+        CONFIG,
+        patch_descriptor=descriptor.split("-")[0],
+        roi_samples=3,
+        score_calibration=CALIBRATION if calibrated else None,
+        calibration_overlap=calibrated,
+        calibration_scale=calibrated,
+        patch_scale_input=descriptor.endswith("sized"),
+        box_size_prior=descriptor.endswith("prior"),
+    )
     model = OneShotDETR(OneShotConfig.from_dict(config)).eval()
     with torch.no_grad():  # away from the initialisation's zeros, so every term matters
         for p in model.parameters():
@@ -70,11 +95,22 @@ def _description(model=None):
     patch = query_patch_section((model or _model()[0]).config.to_dict(), MAX_PATCHES)
     return {
         "model": {"family": "deformable-detr", "variant": "one-shot"},
-        "input": {"sizePolicy": {"kind": "fixed", "height": 64, "width": 64}, "resize": "bilinear-stretch",
-                  "mean": [0, 0, 0], "std": [1 / 255] * 3, "pixelScale": 255, "layout": "NCHW",
-                  "queryPatch": patch},
-        "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid", "classNames": ["match"],
-                   "boxFormat": "cxcywh-normalized"},
+        "input": {
+            "sizePolicy": {"kind": "fixed", "height": 64, "width": 64},
+            "resize": "bilinear-stretch",
+            "mean": [0, 0, 0],
+            "std": [1 / 255] * 3,
+            "pixelScale": 255,
+            "layout": "NCHW",
+            "queryPatch": patch,
+        },
+        "output": {
+            "logits": "pred_logits",
+            "boxes": "pred_boxes",
+            "classActivation": "sigmoid",
+            "classNames": ["match"],
+            "boxFormat": "cxcywh-normalized",
+        },
         "architecture": {"hiddenDim": 32, "numQueries": 3, "encoderLayers": 2, "decoderLayers": 2, "numHeads": 4},
     }
 
@@ -97,7 +133,8 @@ def test_one_plan_takes_any_patch_count_and_equals_the_training_forward(descript
 @torch.no_grad()
 def test_zoom_pipelines_pool_descriptors_in_one_view_and_decode_them_in_another(descriptor):
     """describe_patches after view A's image run, then patches_from_descriptors after view B's = the model decoding
-    A's descriptors against B (webdetr_tools/oneshot/runtime_path.py ZoomedDetector: a window's query searched in every window)."""
+    A's descriptors against B (webdetr_tools/oneshot/runtime_path.py ZoomedDetector: a window's query searched in every window).
+    """
     model, backbone = _model(descriptor)
     plan = oneshot_plan(model, backbone, _level_shapes())
     pipelines = {p.name: p for p in plan.pipelines}
@@ -106,7 +143,9 @@ def test_zoom_pipelines_pool_descriptors_in_one_view_and_decode_them_in_another(
     tensors = run_stages(plan, pipelines["image"], {"image": view_a})
     descriptors = run_stages(plan, pipelines[DESCRIBE], dict(tensors, patches=boxes))["patch_descriptors"]
     tensors = run_stages(plan, pipelines["image"], {"image": view_b})
-    feeds = {name: {"patch_descriptors": descriptors, "patches": boxes}[name] for name in pipelines[FROM_DESCRIPTORS].inputs}
+    feeds = {
+        name: {"patch_descriptors": descriptors, "patches": boxes}[name] for name in pipelines[FROM_DESCRIPTORS].inputs
+    }
     out = run_stages(plan, pipelines[FROM_DESCRIPTORS], dict(tensors, **feeds))
     levels_a, levels_b = backbone(view_a), backbone(view_b)
     want_desc = roi_descriptors(levels_a, boxes, 3)
@@ -133,16 +172,31 @@ def test_calibration_combines_the_raw_logit_each_boxs_cosine_to_its_patch_its_ov
     group = range(2 * 3, 3 * 3)
     q = min(group, key=lambda j: float(raw[-1, 0, j, 0]))
     box = out_boxes[0, q]
-    box_desc = roi_descriptors(levels, torch.stack([box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2,
-                                                    box[1] + box[3] / 2]).clamp(0, 1).view(1, 1, 4), 3)[0, 0]
+    box_desc = roi_descriptors(
+        levels,
+        torch.stack([box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2, box[1] + box[3] / 2])
+        .clamp(0, 1)
+        .view(1, 1, 4),
+        3,
+    )[0, 0]
     edges = [0, 8, 24, 48]
-    cosines = [torch.nn.functional.cosine_similarity(box_desc[a:b], descriptors[0, 2, a:b], dim=0) for a, b in zip(edges, edges[1:])]
-    xyxy = np.array([[b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2] for b in out_boxes[0].tolist()])
+    cosines = [
+        torch.nn.functional.cosine_similarity(box_desc[a:b], descriptors[0, 2, a:b], dim=0)
+        for a, b in zip(edges, edges[1:])
+    ]
+    xyxy = np.array(
+        [[b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2] for b in out_boxes[0].tolist()]
+    )
     overlap = max([box_iou(xyxy[q], xyxy[j])[0, 0] for j in group if raw[-1, 0, j, 0] > raw[-1, 0, q, 0]], default=0.0)
     patch_area = float((boxes[0, 2, 2] - boxes[0, 2, 0]) * (boxes[0, 2, 3] - boxes[0, 2, 1]))
     scale = abs(math.log(float(box[2] * box[3]) / patch_area))
-    want = (CALIBRATION[0] * raw[-1, 0, q, 0] + sum(w * c for w, c in zip(CALIBRATION[1:4], cosines))
-            + CALIBRATION[4] * overlap + CALIBRATION[5] * scale + CALIBRATION[6])
+    want = (
+        CALIBRATION[0] * raw[-1, 0, q, 0]
+        + sum(w * c for w, c in zip(CALIBRATION[1:4], cosines))
+        + CALIBRATION[4] * overlap
+        + CALIBRATION[5] * scale
+        + CALIBRATION[6]
+    )
     assert abs(float(logits[0, q, 0] - want)) <= 1e-5
     assert overlap > 0.1 and scale > 0.1  # the terms are exercised
 
@@ -162,8 +216,11 @@ def _traced_patch_pipeline(plan, feeds):
         if kind == "graph":
             segment = plan.segments[item]
             traced[item] = torch.jit.trace(segment.module, tuple(tensors[n] for n in segment.inputs), check_trace=False)
-    image_tensors = {n: t for n, t in tensors.items() if not n.startswith(("dec_tgt", "dec_q", "dec_r", "dec_o", "dec_l",
-                                                                              "dec_c", "pred", "patches"))}
+    image_tensors = {
+        n: t
+        for n, t in tensors.items()
+        if not n.startswith(("dec_tgt", "dec_q", "dec_r", "dec_o", "dec_l", "dec_c", "pred", "patches"))
+    }
 
     def run(patches):
         values = dict(image_tensors, patches=patches)
@@ -173,10 +230,15 @@ def _traced_patch_pipeline(plan, feeds):
                 outputs = traced[item](*[values[n] for n in segment.inputs])
                 values.update(zip(segment.outputs, outputs if isinstance(outputs, tuple) else (outputs,)))
             else:
-                values[item.output] = ms_deform_attn_core(values[item.value], values[item.reference_points],
-                                                          values[item.sampling_offsets], values[item.attention_logits],
-                                                          item.level_shapes)
+                values[item.output] = ms_deform_attn_core(
+                    values[item.value],
+                    values[item.reference_points],
+                    values[item.sampling_offsets],
+                    values[item.attention_logits],
+                    item.level_shapes,
+                )
         return values["pred_logits"], values["pred_boxes"]
+
     return run
 
 
@@ -197,9 +259,9 @@ def test_graphs_traced_at_max_patches_run_any_count_and_patches_are_independent(
     # each of 3 patches' results = that patch run alone
     logits, boxes = run(patches[:, :3])
     for j in range(3):
-        alone_logits, alone_boxes = run(patches[:, j:j + 1])
-        assert (logits[:, 3 * j:3 * j + 3] - alone_logits).abs().max() <= 1e-5, j
-        assert (boxes[:, 3 * j:3 * j + 3] - alone_boxes).abs().max() <= 1e-5, j
+        alone_logits, alone_boxes = run(patches[:, j : j + 1])
+        assert (logits[:, 3 * j : 3 * j + 3] - alone_logits).abs().max() <= 1e-5, j
+        assert (boxes[:, 3 * j : 3 * j + 3] - alone_boxes).abs().max() <= 1e-5, j
 
 
 @pytest.mark.parametrize("descriptor", DESCRIPTORS)
@@ -207,11 +269,18 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
     model, backbone = _model(descriptor)
     image, patches = _inputs(MAX_PATCHES, descriptor)
     plan = oneshot_plan(model, backbone, _level_shapes())
-    manifest = write_package(plan, {"image": image, "patches": patches}, tmp_path, _description(model),
-                             single_graph=False, progress=lambda line: None)
+    manifest = write_package(
+        plan,
+        {"image": image, "patches": patches},
+        tmp_path,
+        _description(model),
+        single_graph=False,
+        progress=lambda line: None,
+    )
     roi = descriptor.startswith("roi")
-    assert [p["name"] for p in manifest["pipelines"]] == (["image", "patches", DESCRIBE, FROM_DESCRIPTORS] if roi
-                                                          else ["image", "patches"])
+    assert [p["name"] for p in manifest["pipelines"]] == (
+        ["image", "patches", DESCRIBE, FROM_DESCRIPTORS] if roi else ["image", "patches"]
+    )
     assert all(p["after"] == "image" for p in manifest["pipelines"][1:])
     assert manifest["input"]["queryPatch"]["maxPatches"] == MAX_PATCHES
     if roi:
@@ -220,8 +289,13 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
         assert manifest["tensors"]["patches"]["shape"] == [1, "patches", 4]
         # the image's taps come from encoder_input and are read by patch_descriptors, with no backbone of its own
         graphs = {g["name"]: g for g in manifest["graphs"]}
-        assert graphs["encoder_input"]["outputs"][-3:] == TAPS and graphs["patch_descriptors"]["inputs"] == ["patches", *TAPS]
-        assert graphs["patch_queries"]["inputs"] == ["patch_descriptors"] + (["patches"] if descriptor.endswith("sized") else [])
+        assert graphs["encoder_input"]["outputs"][-3:] == TAPS and graphs["patch_descriptors"]["inputs"] == [
+            "patches",
+            *TAPS,
+        ]
+        assert graphs["patch_queries"]["inputs"] == ["patch_descriptors"] + (
+            ["patches"] if descriptor.endswith("sized") else []
+        )
         assert manifest["tensors"]["patch_descriptors"]["shape"] == [1, "patches", 8 + 16 + 24]
         assert [manifest["tensors"][t]["shape"] for t in TAPS] == [[1, 8, 8, 8], [1, 16, 4, 4], [1, 24, 2, 2]]
         # zoomed search: the two halves of the patches pipeline, over the same graphs
@@ -239,8 +313,14 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
             # no ReduceSum (the per-tap cosine sums are one MatMul) nor ReduceProd (the IoU's w * h); and box means
             # as MatMuls, not GridSample + AveragePool: ORT WebGPU runs GridSample in NHWC with a 4D Transpose of
             # each tap in and of the samples out, on every re-query
-            slow = ({n.op_type for n in onnx.load(str(tmp_path / f"{graph}.onnx")).graph.node}
-                    & {"ReduceMean", "Loop", "ReduceSum", "ReduceProd", "GridSample", "AveragePool"})
+            slow = {n.op_type for n in onnx.load(str(tmp_path / f"{graph}.onnx")).graph.node} & {
+                "ReduceMean",
+                "Loop",
+                "ReduceSum",
+                "ReduceProd",
+                "GridSample",
+                "AveragePool",
+            }
             assert not slow, (graph, slow)
         head = graphs["patch_head"]["inputs"]
         if "calibrated" in descriptor:  # the head compares each box with its patch's descriptor and size
@@ -264,7 +344,9 @@ def test_package_exports_with_a_dynamic_patch_axis(tmp_path, descriptor):
     for graph in ("patch_descriptors",) * roi + ("patch_queries", "patch_decoder_1", "patch_head"):
         proto = onnx.load(str(tmp_path / f"{graph}.onnx"))
         for value in list(proto.graph.input) + list(proto.graph.output):
-            if value.name in manifest["tensors"] and value.name.startswith(("patch", "dec_t", "dec_q", "dec_r", "pred")):
+            if value.name in manifest["tensors"] and value.name.startswith(
+                ("patch", "dec_t", "dec_q", "dec_r", "pred")
+            ):
                 assert value.type.tensor_type.shape.dim[1].dim_param, (graph, value.name)
         for init in proto.graph.initializer:
             assert 3 * MAX_PATCHES not in init.dims, (graph, init.name, list(init.dims))

@@ -25,11 +25,11 @@ def _tf_conv_same_nhwc(x, w, stride):
     ph = max((oh - 1) * stride + kh - h, 0)
     pw = max((ow - 1) * stride + kw - wd, 0)
     xp = np.zeros((n, h + ph, wd + pw, c))
-    xp[:, ph // 2: ph // 2 + h, pw // 2: pw // 2 + wd] = x
+    xp[:, ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + wd] = x
     out = np.zeros((n, oh, ow, o))
     for i in range(oh):
         for j in range(ow):
-            patch = xp[:, i * stride: i * stride + kh, j * stride: j * stride + kw, :]
+            patch = xp[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
             out[:, i, j] = np.einsum("nhwc,hwco->no", patch, w)
     return out
 
@@ -47,8 +47,12 @@ def test_fused_conv_same_stride2_bias_relu_matches_tf_semantics():
         TfjsNode("in", "Placeholder", [], {}),
         TfjsNode("w", "Const", [], {}),
         TfjsNode("b", "Const", [], {}),
-        TfjsNode("conv", "_FusedConv2D", ["in", "w", "b"],
-                 {"strides": [1, 2, 2, 1], "dilations": [1, 1, 1, 1], "padding": "SAME", "fused_ops": ["BiasAdd", "Relu"]}),
+        TfjsNode(
+            "conv",
+            "_FusedConv2D",
+            ["in", "w", "b"],
+            {"strides": [1, 2, 2, 1], "dilations": [1, 1, 1, 1], "padding": "SAME", "fused_ops": ["BiasAdd", "Relu"]},
+        ),
     ]
     module = TfjsGraphModule(_graph(nodes, {"w": w, "b": b}), ["conv"])
     got = module(torch.from_numpy(x).permute(0, 3, 1, 2))[0].permute(0, 2, 3, 1).numpy()
@@ -76,12 +80,24 @@ def test_depthwise_mean_concat_hardswish():
         TfjsNode("axis", "Const", [], {}),
         TfjsNode("cat", "ConcatV2", ["hswish", "dw", "axis"], {}),
     ]
-    weights = {"dw_w": dw, "axes": np.array([1, 2], np.int32), "three": np.array(3, np.float32),
-               "sixth": np.array(1 / 6, np.float32), "axis": np.array(3, np.int32)}
+    weights = {
+        "dw_w": dw,
+        "axes": np.array([1, 2], np.int32),
+        "three": np.array(3, np.float32),
+        "sixth": np.array(1 / 6, np.float32),
+        "axis": np.array(3, np.int32),
+    }
     module = TfjsGraphModule(_graph(nodes, weights), ["mean", "cat"])
     mean, cat = module(torch.from_numpy(x).permute(0, 3, 1, 2))
-    depthwise = np.stack([_tf_conv_same_nhwc(x[..., c:c + 1].astype(np.float64), dw[:, :, c:c + 1, :].astype(np.float64), 1)[..., 0]
-                          for c in range(2)], -1)
+    depthwise = np.stack(
+        [
+            _tf_conv_same_nhwc(x[..., c : c + 1].astype(np.float64), dw[:, :, c : c + 1, :].astype(np.float64), 1)[
+                ..., 0
+            ]
+            for c in range(2)
+        ],
+        -1,
+    )
     hswish = depthwise * np.clip(depthwise + 3, 0, 6) / 6
     assert np.abs(mean.permute(0, 2, 3, 1).numpy() - depthwise.mean(axis=(1, 2), keepdims=True)).max() < 1e-5
     assert np.abs(cat.permute(0, 2, 3, 1).numpy() - np.concatenate([hswish, depthwise], -1)).max() < 1e-5
@@ -89,8 +105,11 @@ def test_depthwise_mean_concat_hardswish():
 
 def test_legacy_resize_bilinear_uses_tf1_mapping():
     x = torch.tensor([[[[0.0, 10.0], [20.0, 30.0]]]])
-    nodes = [TfjsNode("in", "Placeholder", [], {}), TfjsNode("size", "Const", [], {}),
-             TfjsNode("up", "ResizeBilinear", ["in", "size"], {"align_corners": False, "half_pixel_centers": False})]
+    nodes = [
+        TfjsNode("in", "Placeholder", [], {}),
+        TfjsNode("size", "Const", [], {}),
+        TfjsNode("up", "ResizeBilinear", ["in", "size"], {"align_corners": False, "half_pixel_centers": False}),
+    ]
     module = TfjsGraphModule(_graph(nodes, {"size": np.array([4, 4], np.int32)}), ["up"])
     got = module(x)[0][0, 0]
     # src = dst * 0.5; the last rows/columns clamp to the edge pixel.
@@ -113,15 +132,31 @@ def test_unsupported_op_is_named():
 def test_loader_dequantizes_float16_and_checks_shard_size(tmp_path):
     w = np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3) / 4
     spec = {
-        "modelTopology": {"node": [
-            {"name": "in", "op": "Placeholder"},
-            {"name": "w", "op": "Const"},
-            {"name": "conv", "op": "Conv2D", "input": ["in", "w"],
-             "attr": {"padding": {"s": _b64("VALID")}, "strides": {"list": {"i": ["1", "1", "1", "1"]}}}},
-        ]},
-        "weightsManifest": [{"paths": ["m.bin"], "weights": [
-            {"name": "w", "shape": [1, 1, 2, 3], "dtype": "float32",
-             "quantization": {"dtype": "float16", "original_dtype": "float32"}}]}],
+        "modelTopology": {
+            "node": [
+                {"name": "in", "op": "Placeholder"},
+                {"name": "w", "op": "Const"},
+                {
+                    "name": "conv",
+                    "op": "Conv2D",
+                    "input": ["in", "w"],
+                    "attr": {"padding": {"s": _b64("VALID")}, "strides": {"list": {"i": ["1", "1", "1", "1"]}}},
+                },
+            ]
+        },
+        "weightsManifest": [
+            {
+                "paths": ["m.bin"],
+                "weights": [
+                    {
+                        "name": "w",
+                        "shape": [1, 1, 2, 3],
+                        "dtype": "float32",
+                        "quantization": {"dtype": "float16", "original_dtype": "float32"},
+                    }
+                ],
+            }
+        ],
     }
     (tmp_path / "m.json").write_text(json.dumps(spec))
     (tmp_path / "m.bin").write_bytes(w.astype(np.float16).tobytes())

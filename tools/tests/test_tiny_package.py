@@ -10,8 +10,12 @@ from webdetr_tools.artifact_compare import package_differences
 
 def regenerate(repo_dir, tmp_path, script):
     env = {**os.environ, "PYTHONPATH": str(repo_dir / "tools")}  # as scripts/fixtures.mjs runs them
-    subprocess.run([sys.executable, str(repo_dir / "tools/fixtures" / script), "--out", str(tmp_path)], check=True,
-                   capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, str(repo_dir / "tools/fixtures" / script), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     return tmp_path
 
 

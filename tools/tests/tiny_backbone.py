@@ -4,8 +4,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSS = dict(cost_class=2.0, cost_bbox=5.0, cost_giou=2.0, cls_loss_coef=2.0, bbox_loss_coef=5.0, giou_loss_coef=2.0,
-            focal_alpha=0.25)
+LOSS = dict(
+    cost_class=2.0,
+    cost_bbox=5.0,
+    cost_giou=2.0,
+    cls_loss_coef=2.0,
+    bbox_loss_coef=5.0,
+    giou_loss_coef=2.0,
+    focal_alpha=0.25,
+)
 
 
 class TinyBackbone(nn.Module):

@@ -25,7 +25,9 @@ def float_differences(generated: np.ndarray, committed: np.ndarray, what: str, r
     """Empty when the arrays have one shape and every value is within rtol of the committed value, or within
     rtol of the committed array's largest magnitude (NaNs must sit at the same places)."""
     if generated.shape != committed.shape or generated.dtype != committed.dtype:
-        return [f"{what}: {generated.dtype}{list(generated.shape)} vs committed {committed.dtype}{list(committed.shape)}"]
+        return [
+            f"{what}: {generated.dtype}{list(generated.shape)} vs committed {committed.dtype}{list(committed.shape)}"
+        ]
     a = generated.astype(np.float64)
     b = committed.astype(np.float64)
     if not np.array_equal(np.isnan(a), np.isnan(b)):
@@ -36,8 +38,10 @@ def float_differences(generated: np.ndarray, committed: np.ndarray, what: str, r
     excess = np.abs(a - b) - bound
     if b.size and excess.max() > 0:
         i = int(np.argmax(excess))
-        return [f"{what}: {int((excess > 0).sum())} of {b.size} values off by more than {rtol:g} relative "
-                f"(worst at flat index {i}: {a.flat[i]!r} vs committed {b.flat[i]!r})"]
+        return [
+            f"{what}: {int((excess > 0).sum())} of {b.size} values off by more than {rtol:g} relative "
+            f"(worst at flat index {i}: {a.flat[i]!r} vs committed {b.flat[i]!r})"
+        ]
     return []
 
 
@@ -87,7 +91,9 @@ def onnx_differences(generated: Path, committed: Path, rtol: float = RTOL) -> li
                         tensor.ClearField(field)
     texts = [str(m) for m in stripped]
     if texts[0] != texts[1]:
-        diff = difflib.unified_diff(texts[1].splitlines(), texts[0].splitlines(), "committed", "generated", n=1, lineterm="")
+        diff = difflib.unified_diff(
+            texts[1].splitlines(), texts[0].splitlines(), "committed", "generated", n=1, lineterm=""
+        )
         problems.append("graph structure differs:\n" + "\n".join(list(diff)[:40]))
     return problems
 

@@ -76,22 +76,31 @@ def _deformable_from_keys(sd, args) -> dict:
     enc_w = _shape(sd, "transformer.encoder.layers.0.self_attn.attention_weights.weight")[0]
     dec_w = _shape(sd, "transformer.decoder.layers.0.cross_attn.attention_weights.weight")[0]
     if enc_w % (heads * levels) or dec_w % (heads * levels):
-        raise ValueError(f"attention_weights widths {enc_w}/{dec_w} are not multiples of nheads*levels "
-                         f"= {heads}*{levels}; wrong nheads in args?")
+        raise ValueError(
+            f"attention_weights widths {enc_w}/{dec_w} are not multiples of nheads*levels "
+            f"= {heads}*{levels}; wrong nheads in args?"
+        )
     queries = _shape(sd, "query_embed.weight")[0] if not two_stage else int(args.get("num_queries", 300))
     return dict(
         family="deformable-detr",
         variant="two-stage" if two_stage else ("refine" if refine else "plain"),
-        hidden_dim=hidden, nheads=heads,
+        hidden_dim=hidden,
+        nheads=heads,
         enc_layers=_count(sd, r"transformer\.encoder\.layers\.(\d+)\."),
         dec_layers=_count(sd, r"transformer\.decoder\.layers\.(\d+)\."),
         dim_feedforward=_shape(sd, "transformer.encoder.layers.0.linear1.weight")[0],
-        num_queries=queries, num_feature_levels=levels,
-        enc_n_points=enc_w // (heads * levels), dec_n_points=dec_w // (heads * levels),
-        num_classes=_shape(sd, "class_embed.0.weight")[0], pre_norm=False,
-        num_patches=int(args.get("num_patches", 10)), feature_recon=False,
-        backbone=_backbone_name(sd), dilation=bool(args.get("dilation", False)),
-        with_box_refine=refine, two_stage=two_stage,
+        num_queries=queries,
+        num_feature_levels=levels,
+        enc_n_points=enc_w // (heads * levels),
+        dec_n_points=dec_w // (heads * levels),
+        num_classes=_shape(sd, "class_embed.0.weight")[0],
+        pre_norm=False,
+        num_patches=int(args.get("num_patches", 10)),
+        feature_recon=False,
+        backbone=_backbone_name(sd),
+        dilation=bool(args.get("dilation", False)),
+        with_box_refine=refine,
+        two_stage=two_stage,
     )
 
 
@@ -100,25 +109,42 @@ def _updetr_from_keys(sd, args) -> dict:
     return dict(
         family="up-detr",
         variant="pretrain" if pretrain else "detection",
-        hidden_dim=_shape(sd, "input_proj.weight")[0], nheads=int(args.get("nheads", 8)),
+        hidden_dim=_shape(sd, "input_proj.weight")[0],
+        nheads=int(args.get("nheads", 8)),
         enc_layers=_count(sd, r"transformer\.encoder\.layers\.(\d+)\."),
         dec_layers=_count(sd, r"transformer\.decoder\.layers\.(\d+)\."),
         dim_feedforward=_shape(sd, "transformer.encoder.layers.0.linear1.weight")[0],
-        num_queries=_shape(sd, "query_embed.weight")[0], num_feature_levels=1,
-        enc_n_points=0, dec_n_points=0,
+        num_queries=_shape(sd, "query_embed.weight")[0],
+        num_feature_levels=1,
+        enc_n_points=0,
+        dec_n_points=0,
         num_classes=_shape(sd, "class_embed.weight")[0] - 1,
         pre_norm="transformer.encoder.norm.weight" in sd,
         num_patches=int(args.get("num_patches", 10)) if pretrain else 0,
         feature_recon="feature_align.layers.0.weight" in sd,
-        backbone=_backbone_name(sd), dilation=bool(args.get("dilation", False)),
-        with_box_refine=False, two_stage=False,
+        backbone=_backbone_name(sd),
+        dilation=bool(args.get("dilation", False)),
+        with_box_refine=False,
+        two_stage=False,
     )
 
 
 # args entries that must agree with what the keys say (only checked when args has them)
-_CHECKED_ARGS = ("hidden_dim", "enc_layers", "dec_layers", "dim_feedforward", "num_queries",
-                 "num_feature_levels", "enc_n_points", "dec_n_points", "pre_norm", "feature_recon",
-                 "backbone", "with_box_refine", "two_stage")
+_CHECKED_ARGS = (
+    "hidden_dim",
+    "enc_layers",
+    "dec_layers",
+    "dim_feedforward",
+    "num_queries",
+    "num_feature_levels",
+    "enc_n_points",
+    "dec_n_points",
+    "pre_norm",
+    "feature_recon",
+    "backbone",
+    "with_box_refine",
+    "two_stage",
+)
 
 
 def config_from_checkpoint(state_dict: dict, args: dict, overrides: dict = None) -> ModelConfig:
@@ -131,10 +157,18 @@ def config_from_checkpoint(state_dict: dict, args: dict, overrides: dict = None)
         fields = _updetr_from_keys(state_dict, args)
         skip = {"num_feature_levels", "enc_n_points", "dec_n_points", "with_box_refine", "two_stage"}
     else:
-        raise ValueError("state dict is neither Deformable-DETR (transformer.level_embed) nor DETR/UP-DETR "
-                         "(transformer.decoder.layers.0.multihead_attn.*)")
-    if fields["family"] == "up-detr" and fields["variant"] == "pretrain" and fields["num_queries"] % fields["num_patches"]:
-        raise ValueError(f"num_queries {fields['num_queries']} is not a multiple of num_patches {fields['num_patches']}")
+        raise ValueError(
+            "state dict is neither Deformable-DETR (transformer.level_embed) nor DETR/UP-DETR "
+            "(transformer.decoder.layers.0.multihead_attn.*)"
+        )
+    if (
+        fields["family"] == "up-detr"
+        and fields["variant"] == "pretrain"
+        and fields["num_queries"] % fields["num_patches"]
+    ):
+        raise ValueError(
+            f"num_queries {fields['num_queries']} is not a multiple of num_patches {fields['num_patches']}"
+        )
     if fields["family"] == "deformable-detr" and fields["num_feature_levels"] == 2:
         raise ValueError("num_feature_levels 2 is not a working official configuration (use 1 or >= 3)")
     problems = []

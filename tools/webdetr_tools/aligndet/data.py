@@ -48,7 +48,7 @@ class ProposalSource:
                 self.items.append(item)
 
     def boxes(self, item: Item) -> torch.Tensor:
-        rows = self._rows[(item.set, item.image_id)][:self.max_boxes]
+        rows = self._rows[(item.set, item.image_id)][: self.max_boxes]
         b = torch.tensor([r[:4] for r in rows], dtype=torch.float32).reshape(-1, 4)
         return (b / torch.tensor([item.width, item.height] * 2, dtype=torch.float32)).clamp(0, 1)
 

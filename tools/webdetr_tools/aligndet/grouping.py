@@ -55,7 +55,7 @@ def _histograms(image: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros((n, 3 * BINS))
     for c in range(3):
         bins = image[..., c].ravel().astype(np.int64) * BINS // 256
-        out[:, c * BINS:(c + 1) * BINS] = np.bincount(flat * BINS + bins, minlength=n * BINS).reshape(n, BINS)
+        out[:, c * BINS : (c + 1) * BINS] = np.bincount(flat * BINS + bins, minlength=n * BINS).reshape(n, BINS)
     return out / out.sum(1, keepdims=True)
 
 
@@ -73,8 +73,13 @@ def hierarchical_grouping(image: np.ndarray, labels: np.ndarray, rng: np.random.
     def similarity(a: int, b: int) -> float:
         union = np.concatenate([np.minimum(boxes[a][:2], boxes[b][:2]), np.maximum(boxes[a][2:], boxes[b][2:])])
         box_area = (union[2] - union[0]) * (union[3] - union[1])
-        return (np.minimum(hists[a], hists[b]).sum() + 1 - (sizes[a] + sizes[b]) / total
-                + 1 - (box_area - sizes[a] - sizes[b]) / total)
+        return (
+            np.minimum(hists[a], hists[b]).sum()
+            + 1
+            - (sizes[a] + sizes[b]) / total
+            + 1
+            - (box_area - sizes[a] - sizes[b]) / total
+        )
 
     heap = [(-similarity(a, b), a, b) for a in range(n) for b in neighbours[a] if a < b]
     heapq.heapify(heap)

@@ -20,8 +20,15 @@ import numpy as np
 import torch
 
 from ..training.features import FeatureCache
-from ..training.loop import (_epoch_order, _open_run, _optimizer, _optimizer_step, _progress_line, _save_checkpoint,
-                             _update_running)
+from ..training.loop import (
+    _epoch_order,
+    _open_run,
+    _optimizer,
+    _optimizer_step,
+    _progress_line,
+    _save_checkpoint,
+    _update_running,
+)
 from ..training.losses import set_loss
 from ..training.matcher import hungarian_match
 from .data import ProposalSource, make_views
@@ -37,8 +44,17 @@ def step_loss(model: AlignDetModel, views, loss_cfg: dict):
         targets = view_targets(view["boxes"])
         loss, parts = set_loss(layers, targets, loss_cfg)
         logits, boxes = layers[-1]
-        matches.append(hungarian_match(logits, boxes, targets, loss_cfg["cost_class"], loss_cfg["cost_bbox"],
-                                       loss_cfg["cost_giou"], loss_cfg["focal_alpha"]))
+        matches.append(
+            hungarian_match(
+                logits,
+                boxes,
+                targets,
+                loss_cfg["cost_class"],
+                loss_cfg["cost_bbox"],
+                loss_cfg["cost_giou"],
+                loss_cfg["focal_alpha"],
+            )
+        )
         embeddings.append(hs)
         total = total + 0.5 * loss
         for k, v in parts.items():
@@ -52,9 +68,17 @@ def step_loss(model: AlignDetModel, views, loss_cfg: dict):
     return total, logged
 
 
-def pretrain(config: dict, cache_root: Path, proposals_dir: Path, run_dir: Path, resume: bool = True,
-             max_steps: int | None = None, log=print, cache: FeatureCache | None = None,
-             proposals: ProposalSource | None = None) -> AlignDetModel:
+def pretrain(
+    config: dict,
+    cache_root: Path,
+    proposals_dir: Path,
+    run_dir: Path,
+    resume: bool = True,
+    max_steps: int | None = None,
+    log=print,
+    cache: FeatureCache | None = None,
+    proposals: ProposalSource | None = None,
+) -> AlignDetModel:
     torch.manual_seed(config["seed"])
     data, optim, loss_cfg = config["data"], config["optim"], config["loss"]
     cache = cache or FeatureCache(cache_root, config["feature_size"])
@@ -67,31 +91,51 @@ def pretrain(config: dict, cache_root: Path, proposals_dir: Path, run_dir: Path,
     optimizer = _optimizer(model, optim)
     batch = optim["batch_size"]
     run_dir = Path(run_dir)
-    ckpt_path, steps_per_epoch, total_steps, step = _open_run(run_dir, config, model, optimizer, len(train_items), resume)
+    ckpt_path, steps_per_epoch, total_steps, step = _open_run(
+        run_dir, config, model, optimizer, len(train_items), resume
+    )
     if step is not None:
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
         step = 0
-        log(f"{len(train_items)} training images with proposals, {steps_per_epoch} steps/epoch, {total_steps} "
-            f"steps, {sum(p.numel() for p in model.parameters())} parameters")
+        log(
+            f"{len(train_items)} training images with proposals, {steps_per_epoch} steps/epoch, {total_steps} "
+            f"steps, {sum(p.numel() for p in model.parameters())} parameters"
+        )
     end = min(total_steps, step + max_steps) if max_steps else total_steps
     train_cfg = config["train"]
     started, started_step, running = time.time(), step, {}
     while step < end:
         epoch, within = divmod(step, steps_per_epoch)
         order, _ = _epoch_order(len(train_items), config["seed"], epoch, 0.0)
-        chunk = [train_items[i] for i in order[within * batch:(within + 1) * batch]]
+        chunk = [train_items[i] for i in order[within * batch : (within + 1) * batch]]
         views = make_views(cache, chunk, proposals, np.random.RandomState([config["seed"], step]), data)
         loss, parts = step_loss(model, views, loss_cfg)
         _optimizer_step(model, optimizer, loss, optim, epoch)
         step += 1
         _update_running(running, parts)
         if step % train_cfg["log_every_steps"] == 0 or step == end:
-            log(_progress_line(step, total_steps, steps_per_epoch, running, optimizer,
-                               (time.time() - started) / (step - started_step)))
+            log(
+                _progress_line(
+                    step,
+                    total_steps,
+                    steps_per_epoch,
+                    running,
+                    optimizer,
+                    (time.time() - started) / (step - started_step),
+                )
+            )
         if step % train_cfg["checkpoint_every_steps"] == 0 or step == end:
             _save_checkpoint(ckpt_path, model, optimizer, step, config)
     if step == total_steps:
-        torch.save(dict(model=model.detector.state_dict(), projector=model.projector.state_dict(), config=config,
-                        step=step, kind="aligndet-pretrained"), run_dir / "model_final.pt")
+        torch.save(
+            dict(
+                model=model.detector.state_dict(),
+                projector=model.projector.state_dict(),
+                config=config,
+                step=step,
+                kind="aligndet-pretrained",
+            ),
+            run_dir / "model_final.pt",
+        )
     return model

@@ -38,11 +38,17 @@ def matched_pairs(indices_a, ids_a, indices_b, ids_b):
         query_of_a = {int(pa[t]): int(q) for q, t in zip(qa, ta)}
         query_of_b = {int(pb[t]): int(q) for q, t in zip(qb, tb)}
         common = sorted(set(query_of_a) & set(query_of_b))
-        out.append((torch.tensor([query_of_a[p] for p in common], dtype=torch.int64),
-                    torch.tensor([query_of_b[p] for p in common], dtype=torch.int64)))
+        out.append(
+            (
+                torch.tensor([query_of_a[p] for p in common], dtype=torch.int64),
+                torch.tensor([query_of_b[p] for p in common], dtype=torch.int64),
+            )
+        )
     return out
 
 
 def view_targets(boxes_list) -> list[dict[str, torch.Tensor]]:
-    return [{"labels": torch.zeros(len(b), dtype=torch.int64), "boxes": xyxy_to_cxcywh(b).reshape(-1, 4)}
-            for b in boxes_list]
+    return [
+        {"labels": torch.zeros(len(b), dtype=torch.int64), "boxes": xyxy_to_cxcywh(b).reshape(-1, 4)}
+        for b in boxes_list
+    ]

@@ -28,8 +28,19 @@ from torchvision.ops import nms
 
 from .grouping import adjacent_pairs, hierarchical_grouping, segment_boxes
 
-DEFAULTS = dict(long_side=320, scales=(100, 300, 800), sigma=0.8, min_size_ratio=0.25, grouping="hierarchy",
-                min_side=0.05, min_area=0.004, max_area=0.9, max_aspect=4.0, nms_iou=0.6, max_per_image=40)
+DEFAULTS = dict(
+    long_side=320,
+    scales=(100, 300, 800),
+    sigma=0.8,
+    min_size_ratio=0.25,
+    grouping="hierarchy",
+    min_side=0.05,
+    min_area=0.004,
+    max_area=0.9,
+    max_aspect=4.0,
+    nms_iou=0.6,
+    max_per_image=40,
+)
 
 
 def _candidates(dense: np.ndarray, merge: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -67,12 +78,17 @@ def propose(rgb: np.ndarray, rng: np.random.RandomState | None = None, **params)
     boxes, scores = np.concatenate(boxes), np.concatenate(scores).astype(np.float32)
     bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     area = bw * bh / (w * h)
-    keep = ((bw >= p["min_side"] * w) & (bh >= p["min_side"] * h) & (area >= p["min_area"]) & (area <= p["max_area"])
-            & (np.maximum(bw / bh, bh / bw) <= p["max_aspect"]))
+    keep = (
+        (bw >= p["min_side"] * w)
+        & (bh >= p["min_side"] * h)
+        & (area >= p["min_area"])
+        & (area <= p["max_area"])
+        & (np.maximum(bw / bh, bh / bw) <= p["max_aspect"])
+    )
     boxes, scores = boxes[keep], scores[keep]
     if len(boxes):
         # the same box from several scales / levels: NMS keeps the best ranked one
-        order = nms(torch.from_numpy(boxes), torch.from_numpy(scores), p["nms_iou"]).numpy()[:p["max_per_image"]]
+        order = nms(torch.from_numpy(boxes), torch.from_numpy(scores), p["nms_iou"]).numpy()[: p["max_per_image"]]
         boxes, scores = boxes[order], scores[order]
     scale_back = np.array([width / w, height / h, width / w, height / h], np.float32)
     return (boxes * scale_back).astype(np.float32).reshape(-1, 4), scores.astype(np.float32)

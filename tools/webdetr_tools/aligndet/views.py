@@ -39,8 +39,12 @@ class Crop:
     grid_h: int
 
     def normalized(self) -> tuple[float, float, float, float]:
-        return (self.x0 / self.grid_w, self.y0 / self.grid_h, (self.x0 + self.cells_w) / self.grid_w,
-                (self.y0 + self.cells_h) / self.grid_h)
+        return (
+            self.x0 / self.grid_w,
+            self.y0 / self.grid_h,
+            (self.x0 + self.cells_w) / self.grid_w,
+            (self.y0 + self.cells_h) / self.grid_h,
+        )
 
 
 def random_crop_size(rng: np.random.RandomState, grid_w: int, grid_h: int, min_fraction: float) -> tuple[int, int]:
@@ -49,15 +53,21 @@ def random_crop_size(rng: np.random.RandomState, grid_w: int, grid_h: int, min_f
 
 
 def random_crop(rng: np.random.RandomState, grid_w: int, grid_h: int, cells_w: int, cells_h: int) -> Crop:
-    return Crop(int(rng.randint(0, grid_w - cells_w + 1)), int(rng.randint(0, grid_h - cells_h + 1)), cells_w,
-                cells_h, grid_w, grid_h)
+    return Crop(
+        int(rng.randint(0, grid_w - cells_w + 1)),
+        int(rng.randint(0, grid_h - cells_h + 1)),
+        cells_w,
+        cells_h,
+        grid_w,
+        grid_h,
+    )
 
 
 def crop_levels(levels, crop: Crop, strides=(8, 16, 32)):
     out = []
     for level, stride in zip(levels, strides):
         f = 32 // stride
-        out.append(level[..., crop.y0 * f:(crop.y0 + crop.cells_h) * f, crop.x0 * f:(crop.x0 + crop.cells_w) * f])
+        out.append(level[..., crop.y0 * f : (crop.y0 + crop.cells_h) * f, crop.x0 * f : (crop.x0 + crop.cells_w) * f])
     return out
 
 
@@ -69,14 +79,18 @@ def crop_boxes(boxes: torch.Tensor, crop: Crop, min_visible: float = 0.5, min_si
     x0, y0, x1, y1 = crop.normalized()
     lo = torch.tensor([x0, y0, x0, y0], dtype=boxes.dtype)
     size = torch.tensor([x1 - x0, y1 - y0, x1 - x0, y1 - y0], dtype=boxes.dtype)
-    clipped = torch.stack((boxes[:, 0].clamp(x0, x1), boxes[:, 1].clamp(y0, y1), boxes[:, 2].clamp(x0, x1),
-                           boxes[:, 3].clamp(y0, y1)), -1)
+    clipped = torch.stack(
+        (boxes[:, 0].clamp(x0, x1), boxes[:, 1].clamp(y0, y1), boxes[:, 2].clamp(x0, x1), boxes[:, 3].clamp(y0, y1)), -1
+    )
 
     def area(b):
         return (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
 
     inside = (clipped - lo) / size
-    keep = ((area(clipped) >= min_visible * area(boxes).clamp(min=1e-12))
-            & (inside[:, 2] - inside[:, 0] >= min_side) & (inside[:, 3] - inside[:, 1] >= min_side))
+    keep = (
+        (area(clipped) >= min_visible * area(boxes).clamp(min=1e-12))
+        & (inside[:, 2] - inside[:, 0] >= min_side)
+        & (inside[:, 3] - inside[:, 1] >= min_side)
+    )
     index = torch.nonzero(keep).flatten()
     return inside[index], index

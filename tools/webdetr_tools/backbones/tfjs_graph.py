@@ -208,8 +208,14 @@ class TfjsGraphModule(nn.Module):
             x = _pad_for(x, tuple(weight.shape[2:]), strides, dilations, a.get("padding", "VALID"))
             fused = a.get("fused_ops", []) if op.startswith(("_Fused", "Fused")) else []
             bias = args[2].reshape(-1) if "BiasAdd" in fused else None
-            y = F.conv2d(x, weight, bias, stride=(strides[1], strides[2]), dilation=(dilations[1], dilations[2]),
-                         groups=x.shape[1] if depthwise else 1)
+            y = F.conv2d(
+                x,
+                weight,
+                bias,
+                stride=(strides[1], strides[2]),
+                dilation=(dilations[1], dilations[2]),
+                groups=x.shape[1] if depthwise else 1,
+            )
             for extra in fused:
                 if extra == "BiasAdd":
                     continue
@@ -248,8 +254,12 @@ class TfjsGraphModule(nn.Module):
             axis = int(args[-1].reshape(-1)[0])
             return torch.cat(args[:-1], dim={3: 1, -1: 1, 1: 2, 2: 3}[axis])
         if op == "ResizeBilinear":
-            return _resize_bilinear_tf(args[0], [int(v) for v in args[1].reshape(-1).tolist()],
-                                       bool(a.get("align_corners", False)), bool(a.get("half_pixel_centers", False)))
+            return _resize_bilinear_tf(
+                args[0],
+                [int(v) for v in args[1].reshape(-1).tolist()],
+                bool(a.get("align_corners", False)),
+                bool(a.get("half_pixel_centers", False)),
+            )
         raise NotImplementedError(f"{node.name}: TF op {op} is not supported by the interpreter")
 
 

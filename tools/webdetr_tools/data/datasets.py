@@ -90,8 +90,15 @@ def load_coco128(root: Path) -> list[Sample]:
     samples = []
     for img in sorted(data["images"], key=lambda i: i["file_name"]):
         anns = per_image[img["id"]]
-        samples.append(Sample(root / "images" / img["file_name"], img["width"], img["height"],
-                              np.array([a[0] for a in anns], np.float32), [a[1] for a in anns]))
+        samples.append(
+            Sample(
+                root / "images" / img["file_name"],
+                img["width"],
+                img["height"],
+                np.array([a[0] for a in anns], np.float32),
+                [a[1] for a in anns],
+            )
+        )
     return samples
 
 
@@ -107,8 +114,15 @@ def load_pennfudan(root: Path) -> list[Sample]:
         size = _PENNFUDAN_SIZE.search(text)
         width, height = (int(size.group(1)), int(size.group(2))) if size else (0, 0)
         boxes = [[int(a) - 1, int(b) - 1, int(c), int(d)] for a, b, c, d in _PENNFUDAN_BOX.findall(text)]
-        samples.append(Sample(root / "PNGImages" / f"{txt.stem}.png", width, height,
-                              np.array(boxes, np.float32), ["person"] * len(boxes)))
+        samples.append(
+            Sample(
+                root / "PNGImages" / f"{txt.stem}.png",
+                width,
+                height,
+                np.array(boxes, np.float32),
+                ["person"] * len(boxes),
+            )
+        )
     return samples
 
 

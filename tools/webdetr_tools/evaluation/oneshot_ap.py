@@ -66,9 +66,12 @@ def make_queries(samples, max_queries: int = 60, seed: int = 0, min_size: float 
     for label in sorted(by_class):
         if len(by_class[label]) < 2:
             continue
-        sized = [(i, k) for i, k in by_class[label]
-                 if min(samples[i].boxes[k][2] - samples[i].boxes[k][0],
-                        samples[i].boxes[k][3] - samples[i].boxes[k][1]) >= min_size]
+        sized = [
+            (i, k)
+            for i, k in by_class[label]
+            if min(samples[i].boxes[k][2] - samples[i].boxes[k][0], samples[i].boxes[k][3] - samples[i].boxes[k][1])
+            >= min_size
+        ]
         if sized:
             eligible[label] = sized
     if not eligible:
@@ -83,8 +86,7 @@ def make_queries(samples, max_queries: int = 60, seed: int = 0, min_size: float 
     if len(chosen) > max_queries:  # ceil() overshoots: drop a seeded random few
         chosen = [chosen[j] for j in rng.permutation(len(chosen))[:max_queries]]
     chosen = sorted(chosen)
-    return [OneShotQuery(i, k, tuple(float(v) for v in samples[i].boxes[k]), samples[i].labels[k])
-            for i, k in chosen]
+    return [OneShotQuery(i, k, tuple(float(v) for v in samples[i].boxes[k]), samples[i].labels[k]) for i, k in chosen]
 
 
 def make_pairs(samples, queries, cross_images: int = 5, seed: int = 0) -> list[tuple[int, int, bool]]:
@@ -100,8 +102,7 @@ def make_pairs(samples, queries, cross_images: int = 5, seed: int = 0) -> list[t
 
 def _targets(samples, query: OneShotQuery, target_image: int, same_image: bool) -> np.ndarray:
     s = samples[target_image]
-    keep = [k for k, label in enumerate(s.labels)
-            if label == query.label and not (same_image and k == query.instance)]
+    keep = [k for k, label in enumerate(s.labels) if label == query.label and not (same_image and k == query.instance)]
     return s.boxes[keep].reshape(-1, 4).astype(np.float64)
 
 
@@ -128,7 +129,7 @@ def _drop_query_hits(boxes, scores, targets, query_box, iou: float):
 def _ap50(results) -> float:
     if not any(len(r.gt_boxes) for r in results):
         return float("nan")
-    return evaluate(results, max_detections=10 ** 9)["AP50"]
+    return evaluate(results, max_detections=10**9)["AP50"]
 
 
 def evaluate_oneshot(samples, queries, pairs, detections, iou: float = 0.5, max_detections: int = 20) -> dict:
@@ -178,13 +179,27 @@ def detect_pairs(queries, pairs, detect, progress=None) -> list:
     return detections
 
 
-def run_protocol(samples, detect, max_queries: int = 60, cross_images: int = 5, seed: int = 0,
-                 max_detections: int = 20, min_size: float = 8, progress=None) -> dict:
+def run_protocol(
+    samples,
+    detect,
+    max_queries: int = 60,
+    cross_images: int = 5,
+    seed: int = 0,
+    max_detections: int = 20,
+    min_size: float = 8,
+    progress=None,
+) -> dict:
     """detect(query, target_images: list[int]) -> list of (boxes, scores), one per target image."""
     queries = make_queries(samples, max_queries, seed, min_size)
     pairs = make_pairs(samples, queries, cross_images, seed)
     detections = detect_pairs(queries, pairs, detect, progress)
     out = evaluate_oneshot(samples, queries, pairs, detections, 0.5, max_detections)
-    out["protocol"] = dict(max_queries=max_queries, cross_images=cross_images, seed=seed,
-                           max_detections=max_detections, min_size=min_size, iou=0.5)
+    out["protocol"] = dict(
+        max_queries=max_queries,
+        cross_images=cross_images,
+        seed=seed,
+        max_detections=max_detections,
+        min_size=min_size,
+        iou=0.5,
+    )
     return out

@@ -59,7 +59,7 @@ def _sides(boxes, sample, input_size):
     """sqrt of each box's area (xyxy px of sample) once the picture is stretched to input_size x input_size."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     wh = (boxes[:, 2:] - boxes[:, :2]).clip(0)
-    return np.sqrt(wh[:, 0] * wh[:, 1] * input_size ** 2 / (sample.width * sample.height))
+    return np.sqrt(wh[:, 0] * wh[:, 1] * input_size**2 / (sample.width * sample.height))
 
 
 def ceiling(samples, queries, pairs, detections, input_size=None):
@@ -83,15 +83,29 @@ def ceiling(samples, queries, pairs, detections, input_size=None):
     def pushed(masks):
         return [(b, np.where(m, low + s * 1e-3, s)) for (b, s), m in zip(detections, masks)]
 
-    return {"queries": len(queries), "pairs": len(pairs), "model": _ap(samples, queries, pairs, detections),
-            "recall_at_iou50": {"same_image": f"{found[True]}/{total[True]}", "cross_image": f"{found[False]}/{total[False]}"},
-            "oracle_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match))["AP50"],
-            "oracle_cross_image_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match_cross))["AP50"],
-            "oracle_absent_class_pairs_last": _ap(samples, queries, pairs, pushed(absent))["AP50"],
-            **({"input_size": input_size, "recall_any_box_by_target_side": {
-                _bucket_name(*bucket): f"{hit}/{count}" for bucket, (hit, count) in by_size.items()},
-                "box_side_percentiles": _side_percentiles(pairs, detections, samples, input_size)}
-               if input_size is not None else {})}
+    return {
+        "queries": len(queries),
+        "pairs": len(pairs),
+        "model": _ap(samples, queries, pairs, detections),
+        "recall_at_iou50": {
+            "same_image": f"{found[True]}/{total[True]}",
+            "cross_image": f"{found[False]}/{total[False]}",
+        },
+        "oracle_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match))["AP50"],
+        "oracle_cross_image_false_boxes_last": _ap(samples, queries, pairs, pushed(no_match_cross))["AP50"],
+        "oracle_absent_class_pairs_last": _ap(samples, queries, pairs, pushed(absent))["AP50"],
+        **(
+            {
+                "input_size": input_size,
+                "recall_any_box_by_target_side": {
+                    _bucket_name(*bucket): f"{hit}/{count}" for bucket, (hit, count) in by_size.items()
+                },
+                "box_side_percentiles": _side_percentiles(pairs, detections, samples, input_size),
+            }
+            if input_size is not None
+            else {}
+        ),
+    }
 
 
 def _side_percentiles(pairs, detections, samples, input_size):

@@ -66,8 +66,9 @@ def encoder_reference_points(level_shapes):
     """Pixel centres (i + 0.5) / H_l, (j + 0.5) / W_l of every level, for every level: [1, S, L, 2]."""
     points = []
     for h, w in level_shapes:
-        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) + 0.5,
-                                torch.arange(w, dtype=torch.float32) + 0.5, indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(h, dtype=torch.float32) + 0.5, torch.arange(w, dtype=torch.float32) + 0.5, indexing="ij"
+        )
         points.append(torch.stack([xs.reshape(-1) / w, ys.reshape(-1) / h], -1))
     return torch.cat(points, 0)[None, :, None].expand(-1, -1, len(level_shapes), -1).contiguous()
 
@@ -76,10 +77,11 @@ def encoder_output_proposals(level_shapes):
     """Two-stage proposals (inverse-sigmoid boxes, +inf where invalid) [1,S,4] and validity [1,S,1]."""
     proposals = []
     for level, (h, w) in enumerate(level_shapes):
-        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
-                                indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
+        )
         grid = torch.stack([(xs + 0.5) / w, (ys + 0.5) / h], -1).view(-1, 2)
-        proposals.append(torch.cat([grid, torch.full_like(grid, 0.05 * (2.0 ** level))], -1))
+        proposals.append(torch.cat([grid, torch.full_like(grid, 0.05 * (2.0**level))], -1))
     proposals = torch.cat(proposals, 0)[None]
     valid = ((proposals > 0.01) & (proposals < 0.99)).all(-1, keepdim=True)
     proposals = torch.log(proposals / (1 - proposals)).masked_fill(~valid, float("inf"))
@@ -103,11 +105,13 @@ class EncoderInput(nn.Module):
         srcs, pos_embeds = self.features(self.model, image)
         level_embed = self.model.transformer.level_embed
         src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos = torch.cat([p.flatten(2).transpose(1, 2) + level_embed[l].view(1, 1, -1)
-                         for l, p in enumerate(pos_embeds)], 1)
+        pos = torch.cat(
+            [p.flatten(2).transpose(1, 2) + level_embed[l].view(1, 1, -1) for l, p in enumerate(pos_embeds)], 1
+        )
         layer = self.model.transformer.encoder.layers[0]
-        value, offsets, logits = attention_projections(layer.self_attn, src + pos, src, self.dims,
-                                                       self.dims["enc_points"])
+        value, offsets, logits = attention_projections(
+            layer.self_attn, src + pos, src, self.dims, self.dims["enc_points"]
+        )
         # "+ 0 * src[...]" keeps the constant an output computed by the graph (a graph output may not be
         # an initializer in every runtime).
         reference_points = self.reference_points + 0 * src[:, :1, :1, None]
@@ -122,8 +126,9 @@ class EncoderStep(nn.Module):
     def forward(self, src, core, pos):
         layers = self.model.transformer.encoder.layers
         src = finish_encoder_layer(layers[self.index - 1], src, core)
-        value, offsets, logits = attention_projections(layers[self.index].self_attn, src + pos, src, self.dims,
-                                                       self.dims["enc_points"])
+        value, offsets, logits = attention_projections(
+            layers[self.index].self_attn, src + pos, src, self.dims, self.dims["enc_points"]
+        )
         return src, value, offsets, logits
 
 
@@ -163,13 +168,16 @@ class DecoderInput(nn.Module):
         memory = finish_encoder_layer(transformer.encoder.layers[-1], src, core)
         n, s, _ = memory.shape
         heads = self.dims["heads"]
-        values = [layer.cross_attn.value_proj(memory).view(n, s, heads, self.dims["hidden"] // heads)
-                  for layer in transformer.decoder.layers]
+        values = [
+            layer.cross_attn.value_proj(memory).view(n, s, heads, self.dims["hidden"] // heads)
+            for layer in transformer.decoder.layers
+        ]
         tgt, query_pos, reference = self.queries(memory)
         layer = transformer.decoder.layers[0]
         tgt = decoder_self_attention(layer, tgt, query_pos)
-        _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims,
-                                                   self.dims["dec_points"])
+        _, offsets, logits = attention_projections(
+            layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["dec_points"]
+        )
         reference_input = expand_reference(reference, self.dims["levels"])
         return (tgt, query_pos, reference, reference_input, offsets, logits, *values)
 
@@ -188,8 +196,9 @@ class DecoderStep(nn.Module):
             reference = refine_reference(self.model.bbox_embed[self.index - 1], hs, reference)
             outputs = [reference, expand_reference(reference, self.dims["levels"])]
         tgt = decoder_self_attention(layers[self.index], hs, query_pos)
-        _, offsets, logits = attention_projections(layers[self.index].cross_attn, tgt + query_pos, None,
-                                                   self.dims, self.dims["dec_points"])
+        _, offsets, logits = attention_projections(
+            layers[self.index].cross_attn, tgt + query_pos, None, self.dims, self.dims["dec_points"]
+        )
         return (tgt, offsets, logits, *outputs)
 
 
@@ -217,28 +226,74 @@ def deformable_plan(model, dims, features):
         stages.append(("graph", name))
 
     def kernel(name, value, reference, offsets, logits, output, queries, points, reference_dim):
-        stages.append(("kernel", KernelCall(name, value, reference, offsets, logits, output, queries,
-                                            dims["heads"], head_dim, dims["level_shapes"], points, reference_dim)))
+        stages.append(
+            (
+                "kernel",
+                KernelCall(
+                    name,
+                    value,
+                    reference,
+                    offsets,
+                    logits,
+                    output,
+                    queries,
+                    dims["heads"],
+                    head_dim,
+                    dims["level_shapes"],
+                    points,
+                    reference_dim,
+                ),
+            )
+        )
 
     s = sum(h * w for h, w in dims["level_shapes"])
-    graph("encoder_input", EncoderInput(model, dims, features), ["image"],
-          ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"])
+    graph(
+        "encoder_input",
+        EncoderInput(model, dims, features),
+        ["image"],
+        ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"],
+    )
     for k in range(enc):
-        kernel(f"encoder_{k}", f"enc_value_{k}", "enc_reference_points", f"enc_offsets_{k}", f"enc_logits_{k}",
-               f"enc_core_{k}", s, dims["enc_points"], 2)
+        kernel(
+            f"encoder_{k}",
+            f"enc_value_{k}",
+            "enc_reference_points",
+            f"enc_offsets_{k}",
+            f"enc_logits_{k}",
+            f"enc_core_{k}",
+            s,
+            dims["enc_points"],
+            2,
+        )
         if k + 1 < enc:
-            graph(f"encoder_{k + 1}", EncoderStep(model, dims, k + 1),
-                  [f"enc_src_{k}", f"enc_core_{k}", "enc_pos"],
-                  [f"enc_src_{k + 1}", f"enc_value_{k + 1}", f"enc_offsets_{k + 1}", f"enc_logits_{k + 1}"])
-    graph("decoder_input", DecoderInput(model, dims), [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"],
-          ["dec_tgt_0", "dec_query_pos", "dec_reference_0", "dec_reference_input_0", "dec_offsets_0",
-           "dec_logits_0"] + [f"dec_value_{k}" for k in range(dec)])
+            graph(
+                f"encoder_{k + 1}",
+                EncoderStep(model, dims, k + 1),
+                [f"enc_src_{k}", f"enc_core_{k}", "enc_pos"],
+                [f"enc_src_{k + 1}", f"enc_value_{k + 1}", f"enc_offsets_{k + 1}", f"enc_logits_{k + 1}"],
+            )
+    graph(
+        "decoder_input",
+        DecoderInput(model, dims),
+        [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"],
+        ["dec_tgt_0", "dec_query_pos", "dec_reference_0", "dec_reference_input_0", "dec_offsets_0", "dec_logits_0"]
+        + [f"dec_value_{k}" for k in range(dec)],
+    )
     reference = "dec_reference_0"
     reference_dim = 4 if dims["two_stage"] else 2
     for k in range(dec):
         reference_input = f"dec_reference_input_{k}" if dims["box_refine"] else "dec_reference_input_0"
-        kernel(f"decoder_{k}", f"dec_value_{k}", reference_input, f"dec_offsets_{k}", f"dec_logits_{k}",
-               f"dec_core_{k}", dims["queries"], dims["dec_points"], reference_dim)
+        kernel(
+            f"decoder_{k}",
+            f"dec_value_{k}",
+            reference_input,
+            f"dec_offsets_{k}",
+            f"dec_logits_{k}",
+            f"dec_core_{k}",
+            dims["queries"],
+            dims["dec_points"],
+            reference_dim,
+        )
         if k + 1 < dec:
             outputs = [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"]
             if dims["box_refine"]:
@@ -247,7 +302,11 @@ def deformable_plan(model, dims, features):
             graph(f"decoder_{k + 1}", DecoderStep(model, dims, k + 1), inputs, outputs)
             if dims["box_refine"]:
                 reference, reference_dim = f"dec_reference_{k + 1}", 4
-    graph("head", DetectionHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", reference],
-          ["pred_logits", "pred_boxes"])
+    graph(
+        "head",
+        DetectionHead(model, dims),
+        [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", reference],
+        ["pred_logits", "pred_boxes"],
+    )
     pipeline = Pipeline("detect", ["image"], ["pred_logits", "pred_boxes"], stages)
     return Plan(segments, [pipeline])

@@ -15,16 +15,99 @@ from .updetr_export import updetr_export_parts
 
 EXPORTER = "webdetr_tools.export 1"
 
-COCO_91 = ["N/A", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-           "traffic light", "fire hydrant", "N/A", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-           "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "N/A", "backpack", "umbrella", "N/A",
-           "N/A", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-           "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle", "N/A",
-           "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-           "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed",
-           "N/A", "dining table", "N/A", "N/A", "toilet", "N/A", "tv", "laptop", "mouse", "remote", "keyboard",
-           "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "N/A", "book", "clock", "vase",
-           "scissors", "teddy bear", "hair drier", "toothbrush"]
+COCO_91 = [
+    "N/A",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "N/A",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "N/A",
+    "backpack",
+    "umbrella",
+    "N/A",
+    "N/A",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "N/A",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "N/A",
+    "dining table",
+    "N/A",
+    "N/A",
+    "toilet",
+    "N/A",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "N/A",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
+]
 
 
 def detect_family(state_dict, args, family=None):
@@ -54,8 +137,19 @@ def deformable_skeleton(state_dict, args, height, width, overrides=None, backbon
     return model, dims
 
 
-def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, split=True, single_graph=True,
-                      class_names=None, family=None, overrides=None, progress=print):
+def export_checkpoint(
+    checkpoint,
+    out_dir,
+    height=384,
+    width=512,
+    fp16=False,
+    split=True,
+    single_graph=True,
+    class_names=None,
+    family=None,
+    overrides=None,
+    progress=print,
+):
     """Export a checkpoint (path) to a package directory; returns the manifest. The checkpoint is an official .pth
     or a Hugging Face Deformable-DETR (a directory with config.json, or its model.safetensors / pytorch_model.bin /
     config.json), told apart by is_huggingface_checkpoint."""
@@ -66,32 +160,55 @@ def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, sp
             raise ValueError(f"a Hugging Face checkpoint is a Deformable-DETR, not {family!r}")
         hf = load_huggingface_checkpoint(checkpoint)
         state_dict, args, family = hf.state_dict, hf.args, "deformable-detr"
-        progress(f"read Hugging Face checkpoint {hf.source['weights']} ({hf.source['kind']}): {len(state_dict)} "
-                 "official keys")
+        progress(
+            f"read Hugging Face checkpoint {hf.source['weights']} ({hf.source['kind']}): {len(state_dict)} "
+            "official keys"
+        )
     else:
         state_dict, args = load_checkpoint(checkpoint)
         family = detect_family(state_dict, args, family)
     if family == "up-detr":
-        return _export_updetr(checkpoint, state_dict, args, out_dir, height, width, fp16, split, single_graph,
-                              class_names, overrides, progress, started)
+        return _export_updetr(
+            checkpoint,
+            state_dict,
+            args,
+            out_dir,
+            height,
+            width,
+            fp16,
+            split,
+            single_graph,
+            class_names,
+            overrides,
+            progress,
+            started,
+        )
     if family != "deformable-detr":
         raise ValueError(f"unknown model family {family!r}")
     try:
-        model, dims = deformable_skeleton(state_dict, args, height, width, overrides,
-                                          hf.backbone_spec if hf is not None else None)
+        model, dims = deformable_skeleton(
+            state_dict, args, height, width, overrides, hf.backbone_spec if hf is not None else None
+        )
     except CheckpointKeyError as error:
         if hf is None:
             raise
         raise HFKeyMismatchError(hf, error.missing, error.unexpected) from error
     image = torch.zeros(1, 3, height, width)
     variant = deformable_variant(dims)
-    progress(f"found deformable-detr {variant}{' single-scale' if dims['levels'] == 1 else ''}: hidden "
-             f"{dims['hidden']}, heads {dims['heads']}, levels {dims['levels']} {dims['level_shapes']}, points "
-             f"{dims['enc_points']}/{dims['dec_points']}, layers {dims['encoder_layers']}+{dims['decoder_layers']}, "
-             f"queries {dims['queries']}, classes {dims['num_classes']}, backbone {dims['backbone']}, "
-             f"input {height}x{width}")
-    names = class_names or (hf.class_names if hf is not None else COCO_91 if dims["num_classes"] == 91 else
-                            [f"class_{i}" for i in range(dims["num_classes"])])
+    progress(
+        f"found deformable-detr {variant}{' single-scale' if dims['levels'] == 1 else ''}: hidden "
+        f"{dims['hidden']}, heads {dims['heads']}, levels {dims['levels']} {dims['level_shapes']}, points "
+        f"{dims['enc_points']}/{dims['dec_points']}, layers {dims['encoder_layers']}+{dims['decoder_layers']}, "
+        f"queries {dims['queries']}, classes {dims['num_classes']}, backbone {dims['backbone']}, "
+        f"input {height}x{width}"
+    )
+    names = class_names or (
+        hf.class_names
+        if hf is not None
+        else COCO_91
+        if dims["num_classes"] == 91
+        else [f"class_{i}" for i in range(dims["num_classes"])]
+    )
     if len(names) != dims["num_classes"]:
         raise ValueError(f"{len(names)} class names for {dims['num_classes']} classes")
     mean, std, pixel_scale = IMAGENET_MEAN, IMAGENET_STD, 255
@@ -102,41 +219,96 @@ def export_checkpoint(checkpoint, out_dir, height=384, width=512, fp16=False, sp
         source = {"checkpoint": weights.name, "sha256": file_digest(weights), "format": "huggingface"}
         mean, std, pixel_scale = hf.preprocess["mean"], hf.preprocess["std"], hf.preprocess["pixel_scale"]
         size = hf.preprocess["size"]
-        progress(f"preprocessor: mean {mean}, std {std}, 1/{pixel_scale}; its size rule {size} is not applied: the "
-                 f"package takes a fixed {height}x{width} input")
+        progress(
+            f"preprocessor: mean {mean}, std {std}, 1/{pixel_scale}; its size rule {size} is not applied: the "
+            f"package takes a fixed {height}x{width} input"
+        )
     description = {
-        "model": {"family": "deformable-detr", "variant": variant, "singleScale": dims["levels"] == 1,
-                  "source": source, "exporter": EXPORTER},
-        "input": {"sizePolicy": {"kind": "fixed", "height": height, "width": width}, "resize": "bilinear-stretch",
-                  "mean": mean, "std": std, "pixelScale": pixel_scale, "layout": "NCHW"},
-        "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
-                   "classNames": names, "boxFormat": "cxcywh-normalized", "topK": 100},
-        "architecture": {"hiddenDim": dims["hidden"], "numQueries": dims["queries"],
-                         "encoderLayers": dims["encoder_layers"], "decoderLayers": dims["decoder_layers"],
-                         "numHeads": dims["heads"], "numLevels": dims["levels"], "encoderPoints": dims["enc_points"],
-                         "decoderPoints": dims["dec_points"], "levelShapes": [list(s) for s in dims["level_shapes"]],
-                         "ffnDim": dims["ffn"], "backbone": dims["backbone"]},
+        "model": {
+            "family": "deformable-detr",
+            "variant": variant,
+            "singleScale": dims["levels"] == 1,
+            "source": source,
+            "exporter": EXPORTER,
+        },
+        "input": {
+            "sizePolicy": {"kind": "fixed", "height": height, "width": width},
+            "resize": "bilinear-stretch",
+            "mean": mean,
+            "std": std,
+            "pixelScale": pixel_scale,
+            "layout": "NCHW",
+        },
+        "output": {
+            "logits": "pred_logits",
+            "boxes": "pred_boxes",
+            "classActivation": "sigmoid",
+            "classNames": names,
+            "boxFormat": "cxcywh-normalized",
+            "topK": 100,
+        },
+        "architecture": {
+            "hiddenDim": dims["hidden"],
+            "numQueries": dims["queries"],
+            "encoderLayers": dims["encoder_layers"],
+            "decoderLayers": dims["decoder_layers"],
+            "numHeads": dims["heads"],
+            "numLevels": dims["levels"],
+            "encoderPoints": dims["enc_points"],
+            "decoderPoints": dims["dec_points"],
+            "levelShapes": [list(s) for s in dims["level_shapes"]],
+            "ffnDim": dims["ffn"],
+            "backbone": dims["backbone"],
+        },
     }
     plan = deformable_plan(model, dims, deformable_features)
-    manifest = write_package(plan, {"image": image}, out_dir, description, split=split, single_graph=single_graph,
-                             fp16=fp16, progress=progress)
+    manifest = write_package(
+        plan,
+        {"image": image},
+        out_dir,
+        description,
+        split=split,
+        single_graph=single_graph,
+        fp16=fp16,
+        progress=progress,
+    )
     total = sum(g["bytes"] for g in manifest["graphs"])
-    progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
-             f"{time.time() - started:.1f} s")
+    progress(
+        f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+        f"{time.time() - started:.1f} s"
+    )
     return manifest
 
 
-def _export_updetr(checkpoint, state_dict, args, out_dir, height, width, fp16, split, single_graph, class_names,
-                   overrides, progress, started):
-    plan, feeds, description, summary = updetr_export_parts(state_dict, args, height, width, class_names,
-                                                            overrides, coco_names=COCO_91)
+def _export_updetr(
+    checkpoint,
+    state_dict,
+    args,
+    out_dir,
+    height,
+    width,
+    fp16,
+    split,
+    single_graph,
+    class_names,
+    overrides,
+    progress,
+    started,
+):
+    plan, feeds, description, summary = updetr_export_parts(
+        state_dict, args, height, width, class_names, overrides, coco_names=COCO_91
+    )
     progress(summary)
-    description["model"].update(source={"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint),
-                                        "format": "official"},
-                                exporter=EXPORTER)
-    manifest = write_package(plan, feeds, out_dir, description, split=split, single_graph=single_graph, fp16=fp16,
-                             progress=progress)
+    description["model"].update(
+        source={"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint), "format": "official"},
+        exporter=EXPORTER,
+    )
+    manifest = write_package(
+        plan, feeds, out_dir, description, split=split, single_graph=single_graph, fp16=fp16, progress=progress
+    )
     total = sum(g["bytes"] for g in manifest["graphs"])
-    progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
-             f"{time.time() - started:.1f} s")
+    progress(
+        f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+        f"{time.time() - started:.1f} s"
+    )
     return manifest

@@ -28,10 +28,8 @@ TRANSFORMERS = {
     "repository": "huggingface/transformers",
     "src/transformers/models/deformable_detr/modeling_deformable_detr.py": "004edfe2dc0fdbc94068d7977605aa6798de787e",
     "src/transformers/models/resnet/modeling_resnet.py": "00cbbe53b2f70d551ce82a1f6b43a2e4a4debe42",
-    "src/transformers/models/deformable_detr/image_processing_deformable_detr.py (post_process_object_detection)":
-        "04ae75715f2cca2d87bbaf07c1d8e9fb2ab20bfd",
-    "src/transformers/models/deformable_detr/configuration_deformable_detr.py (defaults)":
-        "054d2b01ea62d1253dc0505c2d6b14ecfc95905d",
+    "src/transformers/models/deformable_detr/image_processing_deformable_detr.py (post_process_object_detection)": "04ae75715f2cca2d87bbaf07c1d8e9fb2ab20bfd",
+    "src/transformers/models/deformable_detr/configuration_deformable_detr.py (defaults)": "054d2b01ea62d1253dc0505c2d6b14ecfc95905d",
 }
 
 FIXTURE_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "hf_deformable"
@@ -39,49 +37,115 @@ LABELS = ["N/A", "cat", "dog", "remote", "couch", "kite", "bench"]
 
 
 def _resnet(block, widths, depths, stages):
-    return {"model_type": "resnet", "num_channels": 3, "embedding_size": 16, "hidden_sizes": widths, "depths": depths,
-            "layer_type": block, "hidden_act": "relu", "downsample_in_first_stage": False,
-            "downsample_in_bottleneck": False, "out_features": stages,
-            "out_indices": [int(s[-1]) for s in stages],
-            "stage_names": ["stem", "stage1", "stage2", "stage3", "stage4"]}
+    return {
+        "model_type": "resnet",
+        "num_channels": 3,
+        "embedding_size": 16,
+        "hidden_sizes": widths,
+        "depths": depths,
+        "layer_type": block,
+        "hidden_act": "relu",
+        "downsample_in_first_stage": False,
+        "downsample_in_bottleneck": False,
+        "out_features": stages,
+        "out_indices": [int(s[-1]) for s in stages],
+        "stage_names": ["stem", "stage1", "stage2", "stage3", "stage4"],
+    }
 
 
 def _config(**changes):
-    config = {"architectures": ["DeformableDetrForObjectDetection"], "model_type": "deformable_detr",
-              "use_timm_backbone": False, "backbone": None, "use_pretrained_backbone": False,
-              "backbone_config": _resnet("bottleneck", [16, 32, 64, 128], [1, 1, 1, 1], ["stage2", "stage3", "stage4"]),
-              "num_channels": 3, "d_model": 64, "encoder_layers": 1, "decoder_layers": 2, "encoder_attention_heads": 4,
-              "decoder_attention_heads": 4, "encoder_ffn_dim": 96, "decoder_ffn_dim": 96, "encoder_n_points": 2,
-              "decoder_n_points": 2, "num_feature_levels": 4, "num_queries": 20, "two_stage": False,
-              "two_stage_num_proposals": 20, "with_box_refine": False, "activation_function": "relu",
-              "position_embedding_type": "sine", "dilation": False, "dropout": 0.1, "attention_dropout": 0.0,
-              "activation_dropout": 0.0, "disable_custom_kernels": True, "backbone_kwargs": None,
-              "id2label": {str(i): name for i, name in enumerate(LABELS)},
-              "label2id": {name: i for i, name in enumerate(LABELS) if name != "N/A"}}
+    config = {
+        "architectures": ["DeformableDetrForObjectDetection"],
+        "model_type": "deformable_detr",
+        "use_timm_backbone": False,
+        "backbone": None,
+        "use_pretrained_backbone": False,
+        "backbone_config": _resnet("bottleneck", [16, 32, 64, 128], [1, 1, 1, 1], ["stage2", "stage3", "stage4"]),
+        "num_channels": 3,
+        "d_model": 64,
+        "encoder_layers": 1,
+        "decoder_layers": 2,
+        "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4,
+        "encoder_ffn_dim": 96,
+        "decoder_ffn_dim": 96,
+        "encoder_n_points": 2,
+        "decoder_n_points": 2,
+        "num_feature_levels": 4,
+        "num_queries": 20,
+        "two_stage": False,
+        "two_stage_num_proposals": 20,
+        "with_box_refine": False,
+        "activation_function": "relu",
+        "position_embedding_type": "sine",
+        "dilation": False,
+        "dropout": 0.1,
+        "attention_dropout": 0.0,
+        "activation_dropout": 0.0,
+        "disable_custom_kernels": True,
+        "backbone_kwargs": None,
+        "id2label": {str(i): name for i, name in enumerate(LABELS)},
+        "label2id": {name: i for i, name in enumerate(LABELS) if name != "N/A"},
+    }
     config.update(changes)
     return config
 
 
-PREPROCESSOR = {"image_processor_type": "DeformableDetrImageProcessor", "do_resize": True,
-                "size": {"shortest_edge": 800, "longest_edge": 1333}, "resample": 2, "do_rescale": True,
-                "rescale_factor": 0.00392156862745098, "do_normalize": True, "image_mean": [0.485, 0.456, 0.406],
-                "image_std": [0.229, 0.224, 0.225], "do_pad": True, "format": "coco_detection"}
+PREPROCESSOR = {
+    "image_processor_type": "DeformableDetrImageProcessor",
+    "do_resize": True,
+    "size": {"shortest_edge": 800, "longest_edge": 1333},
+    "resample": 2,
+    "do_rescale": True,
+    "rescale_factor": 0.00392156862745098,
+    "do_normalize": True,
+    "image_mean": [0.485, 0.456, 0.406],
+    "image_std": [0.229, 0.224, 0.225],
+    "do_pad": True,
+    "format": "coco_detection",
+}
 
 # save: "dedup" writes what HF's safetensors keep of tied modules (index 0 of shared heads, no model.decoder aliases);
 # "all" writes every key of model.state_dict() (as torch.save of it, HF's pytorch_model.bin).
 CASES = {
     "plain": dict(config=_config(), weights="safetensors", save="dedup", weight_seed=11, image_seed=21),
-    "box-refine": dict(config=_config(with_box_refine=True, backbone_config=_resnet(
-        "bottleneck", [16, 32, 64, 128], [1, 2, 1, 1], ["stage2", "stage3", "stage4"])),
-        weights="bin", save="all", weight_seed=12, image_seed=22),
-    "two-stage": dict(config=_config(with_box_refine=True, two_stage=True, backbone_config=_resnet(
-        "basic", [16, 32, 64, 128], [1, 1, 1, 1], ["stage2", "stage3", "stage4"])),
-        weights="safetensors", save="dedup", weight_seed=13, image_seed=23),
-    "single-scale": dict(config=_config(num_feature_levels=1, backbone_config=_resnet(
-        "bottleneck", [16, 32, 64, 128], [1, 1, 1, 1], ["stage4"])), weights="safetensors", save="all",
-        weight_seed=14, image_seed=24),
-    "timm-resnet18": dict(config=_config(use_timm_backbone=True, backbone="resnet18", backbone_config=None),
-                          weights="safetensors", save="dedup", weight_seed=15, image_seed=25),
+    "box-refine": dict(
+        config=_config(
+            with_box_refine=True,
+            backbone_config=_resnet("bottleneck", [16, 32, 64, 128], [1, 2, 1, 1], ["stage2", "stage3", "stage4"]),
+        ),
+        weights="bin",
+        save="all",
+        weight_seed=12,
+        image_seed=22,
+    ),
+    "two-stage": dict(
+        config=_config(
+            with_box_refine=True,
+            two_stage=True,
+            backbone_config=_resnet("basic", [16, 32, 64, 128], [1, 1, 1, 1], ["stage2", "stage3", "stage4"]),
+        ),
+        weights="safetensors",
+        save="dedup",
+        weight_seed=13,
+        image_seed=23,
+    ),
+    "single-scale": dict(
+        config=_config(
+            num_feature_levels=1, backbone_config=_resnet("bottleneck", [16, 32, 64, 128], [1, 1, 1, 1], ["stage4"])
+        ),
+        weights="safetensors",
+        save="all",
+        weight_seed=14,
+        image_seed=24,
+    ),
+    "timm-resnet18": dict(
+        config=_config(use_timm_backbone=True, backbone="resnet18", backbone_config=None),
+        weights="safetensors",
+        save="dedup",
+        weight_seed=15,
+        image_seed=25,
+    ),
 }
 IMAGE_SHAPE = [1, 3, 64, 96]
 TARGET_SIZE = [480, 720]  # (height, width) for post_process_object_detection
@@ -93,7 +157,7 @@ def tie(config, state):
     state = dict(state)
     for key in state:
         if key.startswith("model.decoder.bbox_embed.") or key.startswith("model.decoder.class_embed."):
-            state[key] = state[key[len("model.decoder."):]]
+            state[key] = state[key[len("model.decoder.") :]]
     if not config["with_box_refine"]:
         for key in state:
             parts = key.split(".")
@@ -106,9 +170,13 @@ def saved_keys(case, keys):
     if case["save"] == "all":
         return list(keys)
     refine = case["config"]["with_box_refine"]
-    return [k for k in keys if not k.startswith("model.decoder.bbox_embed.") and
-            not k.startswith("model.decoder.class_embed.") and
-            not (not refine and k.split(".")[0] in ("class_embed", "bbox_embed") and k.split(".")[1] != "0")]
+    return [
+        k
+        for k in keys
+        if not k.startswith("model.decoder.bbox_embed.")
+        and not k.startswith("model.decoder.class_embed.")
+        and not (not refine and k.split(".")[0] in ("class_embed", "bbox_embed") and k.split(".")[1] != "0")
+    ]
 
 
 def case_state_dict(case, shapes):
@@ -145,6 +213,7 @@ def load_fixture(directory=FIXTURE_DIR):
 
 # --- generation (needs the copied Hugging Face code) ---------------------------------------------------------------
 
+
 def _hf_config(shims, config):
     values = dict(config)
     values["num_labels"] = len(config["id2label"])
@@ -156,8 +225,11 @@ def _hf_config(shims, config):
 def _compact_json(value):
     """indent=1 JSON with number lists and [key, shape] pairs on one line."""
     text = json.dumps(value, indent=1)
-    text = re.sub(r"\[\s*(-?[\d.e-]+(?:,\s*-?[\d.e-]+)*)\s*\]",
-                  lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+    text = re.sub(
+        r"\[\s*(-?[\d.e-]+(?:,\s*-?[\d.e-]+)*)\s*\]",
+        lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]",
+        text,
+    )
     return re.sub(r"\[\s*(\"[^\"]+\"),\s*(\[[^\]\n]*\])\s*\]", r"[\1, \2]", text)
 
 
@@ -165,8 +237,13 @@ def generate(hf_modeling, shims, out_dir=FIXTURE_DIR, names=None):
     """Run the Hugging Face modules (imported by the caller) on every case; write cases.json and outputs.npz."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {"transformers": TRANSFORMERS, "image_shape": IMAGE_SHAPE, "target_size": TARGET_SIZE,
-              "torch": torch.__version__, "cases": {}}
+    record = {
+        "transformers": TRANSFORMERS,
+        "image_shape": IMAGE_SHAPE,
+        "target_size": TARGET_SIZE,
+        "torch": torch.__version__,
+        "cases": {},
+    }
     arrays = {}
     for name, case in CASES.items():
         if names and name not in names:
@@ -178,9 +255,15 @@ def generate(hf_modeling, shims, out_dir=FIXTURE_DIR, names=None):
             out = model(case_image(case))
             post = hf_modeling.post_process_object_detection(out, threshold=0.0, target_sizes=[tuple(TARGET_SIZE)])[0]
         record["cases"][name] = dict(case, shapes=shapes)
-        arrays.update({f"{name}__logits": out.logits.numpy(), f"{name}__pred_boxes": out.pred_boxes.numpy(),
-                       f"{name}__scores": post["scores"].numpy(), f"{name}__labels": post["labels"].numpy(),
-                       f"{name}__boxes": post["boxes"].numpy()})
+        arrays.update(
+            {
+                f"{name}__logits": out.logits.numpy(),
+                f"{name}__pred_boxes": out.pred_boxes.numpy(),
+                f"{name}__scores": post["scores"].numpy(),
+                f"{name}__labels": post["labels"].numpy(),
+                f"{name}__boxes": post["boxes"].numpy(),
+            }
+        )
     (out_dir / "cases.json").write_text(_compact_json(record) + "\n")
     np.savez_compressed(out_dir / "outputs.npz", **arrays)
     return record
@@ -192,8 +275,12 @@ def write_case_files(name, out_dir, directory=FIXTURE_DIR):
     cases, outputs = load_fixture(directory)
     case = cases["cases"][name]
     out_dir = Path(out_dir)
-    paths = {"checkpoint": str(write_case(case, case["shapes"], out_dir / "checkpoint")),
-             "image": str(out_dir / "image.f32"), "image_shape": IMAGE_SHAPE, "target_size": cases["target_size"]}
+    paths = {
+        "checkpoint": str(write_case(case, case["shapes"], out_dir / "checkpoint")),
+        "image": str(out_dir / "image.f32"),
+        "image_shape": IMAGE_SHAPE,
+        "target_size": cases["target_size"],
+    }
     np.ascontiguousarray(case_image(case).numpy(), dtype=np.float32).tofile(paths["image"])
     for key in ("logits", "pred_boxes", "scores", "labels", "boxes"):
         paths[key] = str(out_dir / f"{key}.npy")

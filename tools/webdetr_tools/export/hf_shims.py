@@ -111,8 +111,12 @@ class TimmResNetFeatures(nn.Module):
         self.conv1, self.bn1, self.act1, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.out_indices = tuple(out_indices)
-        widths = [64] + [getattr(self, f"layer{i}")[-1].conv2.out_channels if name in ("resnet18", "resnet34")
-                         else getattr(self, f"layer{i}")[-1].conv3.out_channels for i in range(1, 5)]
+        widths = [64] + [
+            getattr(self, f"layer{i}")[-1].conv2.out_channels
+            if name in ("resnet18", "resnet34")
+            else getattr(self, f"layer{i}")[-1].conv3.out_channels
+            for i in range(1, 5)
+        ]
         self.feature_info = _FeatureInfo([widths[i] for i in self.out_indices])
 
     def forward(self, x):
@@ -127,5 +131,7 @@ class TimmResNetFeatures(nn.Module):
 
 def create_model(name, pretrained=False, features_only=True, out_indices=(1, 2, 3, 4), in_chans=3, **kwargs):
     if pretrained or not features_only or kwargs:
-        raise ValueError(f"timm shim: unsupported arguments pretrained={pretrained} features_only={features_only} {kwargs}")
+        raise ValueError(
+            f"timm shim: unsupported arguments pretrained={pretrained} features_only={features_only} {kwargs}"
+        )
     return TimmResNetFeatures(name, out_indices, in_chans)

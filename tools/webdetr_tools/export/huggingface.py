@@ -38,8 +38,18 @@ from ..models.backbone import RESNET_SPECS, resnet_spec
 
 # --- safetensors --------------------------------------------------------------------------------------------------
 
-_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16, "I64": np.int64,
-           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+_DTYPES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "BF16": np.uint16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+}
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -57,8 +67,10 @@ def read_safetensors(path):
             raise SafetensorsError(f"{path}: {size} bytes, too short for a safetensors header")
         (header_len,) = struct.unpack("<Q", head)
         if header_len > min(_MAX_HEADER, size - 8):
-            raise SafetensorsError(f"{path}: header length {header_len} exceeds the file ({size} bytes) "
-                                   "or the 100 MB limit: not a safetensors file")
+            raise SafetensorsError(
+                f"{path}: header length {header_len} exceeds the file ({size} bytes) "
+                "or the 100 MB limit: not a safetensors file"
+            )
         raw = handle.read(header_len)
     try:
         header = json.loads(raw.decode("utf-8"))
@@ -80,8 +92,10 @@ def read_safetensors(path):
         np_dtype = np.dtype(_DTYPES[dtype])
         count = int(np.prod(shape)) if shape else 1
         if not (0 <= begin <= end <= data_size) or end - begin != count * np_dtype.itemsize:
-            raise SafetensorsError(f"{path}: tensor {name!r} ({dtype} {shape}) has data_offsets [{begin}, {end}] "
-                                   f"that do not fit its size or the {data_size}-byte data section")
+            raise SafetensorsError(
+                f"{path}: tensor {name!r} ({dtype} {shape}) has data_offsets [{begin}, {end}] "
+                f"that do not fit its size or the {data_size}-byte data section"
+            )
         spans.append((begin, end, name))
         array = np.frombuffer(bytes(data[begin:end]), dtype=np_dtype.newbyteorder("<")).reshape(shape)
         if dtype == "BF16":
@@ -98,15 +112,26 @@ def read_safetensors(path):
 
 def write_safetensors(path, tensors, metadata=None):
     """Write float32/float16/int64 tensors in safetensors layout (keys sorted, header padded to 8 bytes)."""
-    names = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.int64: "I64",
-             torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL"}
+    names = {
+        torch.float32: "F32",
+        torch.float16: "F16",
+        torch.float64: "F64",
+        torch.int64: "I64",
+        torch.int32: "I32",
+        torch.uint8: "U8",
+        torch.bool: "BOOL",
+    }
     header, blobs, offset = {}, [], 0
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name in sorted(tensors):
         tensor = tensors[name].detach().contiguous().cpu()
         blob = tensor.numpy().astype(tensor.numpy().dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": names[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(blob)]}
+        header[name] = {
+            "dtype": names[tensor.dtype],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + len(blob)],
+        }
         blobs.append(blob)
         offset += len(blob)
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -119,6 +144,7 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 # --- files --------------------------------------------------------------------------------------------------------
+
 
 class HFCheckpointError(ValueError):
     pass
@@ -150,14 +176,19 @@ def resolve_files(path) -> HFFiles:
     preprocessor = folder / "preprocessor_config.json"
     preprocessor = preprocessor if preprocessor.is_file() else None
     if path.is_dir() or path.name == "config.json":
-        for name, kind in (("model.safetensors", "safetensors"), ("model.safetensors.index.json", "safetensors"),
-                           ("pytorch_model.bin", "bin")):
+        for name, kind in (
+            ("model.safetensors", "safetensors"),
+            ("model.safetensors.index.json", "safetensors"),
+            ("pytorch_model.bin", "bin"),
+        ):
             if (folder / name).is_file():
                 path = folder / name
                 break
         else:
-            raise HFCheckpointError(f"{folder}: no model.safetensors, model.safetensors.index.json or "
-                                    "pytorch_model.bin next to config.json")
+            raise HFCheckpointError(
+                f"{folder}: no model.safetensors, model.safetensors.index.json or "
+                "pytorch_model.bin next to config.json"
+            )
     if path.name.endswith(".safetensors.index.json"):
         weight_map = json.loads(path.read_text()).get("weight_map", {})
         shards = sorted({folder / f for f in weight_map.values()})
@@ -187,9 +218,11 @@ def read_weights(files: HFFiles):
 
 # --- config -------------------------------------------------------------------------------------------------------
 
-SUPPORTED = ("supported: DeformableDetrForObjectDetection (plain, with_box_refine, two_stage) with a ResNet backbone: "
-             "timm resnet18/34/50/101/152 (use_timm_backbone) or a transformers ResNet backbone_config "
-             "(basic or bottleneck, out_features stage2-4 or stage4), no dilation, sine position embeddings, relu")
+SUPPORTED = (
+    "supported: DeformableDetrForObjectDetection (plain, with_box_refine, two_stage) with a ResNet backbone: "
+    "timm resnet18/34/50/101/152 (use_timm_backbone) or a transformers ResNet backbone_config "
+    "(basic or bottleneck, out_features stage2-4 or stage4), no dilation, sine position embeddings, relu"
+)
 
 
 def _unsupported(what):
@@ -220,23 +253,35 @@ def backbone_spec(config, hf_state=None):
     if not isinstance(backbone, dict) or backbone.get("model_type") != "resnet":
         kind = backbone.get("model_type") if isinstance(backbone, dict) else config.get("backbone")
         raise _unsupported(f"backbone {kind!r}")
-    if backbone.get("hidden_act", "relu") != "relu" or backbone.get("downsample_in_first_stage", False) \
-            or backbone.get("downsample_in_bottleneck", False):
-        raise _unsupported("ResNet backbone_config with hidden_act other than relu, downsample_in_first_stage or "
-                           "downsample_in_bottleneck")
+    if (
+        backbone.get("hidden_act", "relu") != "relu"
+        or backbone.get("downsample_in_first_stage", False)
+        or backbone.get("downsample_in_bottleneck", False)
+    ):
+        raise _unsupported(
+            "ResNet backbone_config with hidden_act other than relu, downsample_in_first_stage or "
+            "downsample_in_bottleneck"
+        )
     layer_type = backbone.get("layer_type", "bottleneck")
     widths = list(backbone.get("hidden_sizes", [256, 512, 1024, 2048]))
     depths = list(backbone.get("depths", [3, 4, 6, 3]))
-    if len(widths) != 4 or len(depths) != 4 or layer_type not in ("basic", "bottleneck") or \
-            (layer_type == "bottleneck" and any(w % 4 for w in widths)):
-        raise _unsupported(f"ResNet backbone_config layer_type {layer_type!r}, hidden_sizes {widths}, depths {depths} "
-                           "(4 stages; bottleneck widths divisible by 4)")
+    if (
+        len(widths) != 4
+        or len(depths) != 4
+        or layer_type not in ("basic", "bottleneck")
+        or (layer_type == "bottleneck" and any(w % 4 for w in widths))
+    ):
+        raise _unsupported(
+            f"ResNet backbone_config layer_type {layer_type!r}, hidden_sizes {widths}, depths {depths} "
+            "(4 stages; bottleneck widths divisible by 4)"
+        )
     stages = backbone.get("out_features")
     if stages is None and backbone.get("out_indices") is not None:
         stages = [f"stage{i}" if i else "stem" for i in backbone["out_indices"]]
     if list(stages or ["stage4"]) != [f"stage{i}" for i in wanted]:
-        raise _unsupported(f"ResNet out_features {stages} for {levels} feature level(s) (need "
-                           f"{[f'stage{i}' for i in wanted]})")
+        raise _unsupported(
+            f"ResNet out_features {stages} for {levels} feature level(s) (need " f"{[f'stage{i}' for i in wanted]})"
+        )
     spec = dict(block=layer_type, stem=int(backbone.get("embedding_size", 64)), widths=widths, depths=depths)
     description = f"hf-resnet {layer_type} {'-'.join(map(str, widths))} x {'-'.join(map(str, depths))}"
     return spec, "hf-resnet", description
@@ -246,24 +291,34 @@ def _resnet_from_weights(hf_state):
     """A transformers ResNet backbone_config (the parts the layout needs) read from its weights' names and shapes."""
     stages = {}
     for key in hf_state:
-        m = re.match(re.escape(_BACKBONE) + r"encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.weight$", key)
+        m = re.match(
+            re.escape(_BACKBONE) + r"encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.weight$", key
+        )
         if m:
             stage = stages.setdefault(int(m.group(1)), {})
             stage[int(m.group(2))] = max(stage.get(int(m.group(2)), 0), int(m.group(3)))
     order = sorted(stages)
     convs = {stages[s][0] for s in order}
-    widths = [int(hf_state[f"{_BACKBONE}encoder.stages.{s}.layers.0.layer.{stages[s][0]}.convolution.weight"].shape[0])
-              for s in order]
-    return {"model_type": "resnet", "embedding_size": int(hf_state[_BACKBONE + "embedder.embedder.convolution.weight"].shape[0]),
-            "hidden_sizes": widths, "depths": [len(stages[s]) for s in order],
-            "layer_type": "bottleneck" if convs == {2} else "basic" if convs == {1} else f"unknown ({convs})"}
+    widths = [
+        int(hf_state[f"{_BACKBONE}encoder.stages.{s}.layers.0.layer.{stages[s][0]}.convolution.weight"].shape[0])
+        for s in order
+    ]
+    return {
+        "model_type": "resnet",
+        "embedding_size": int(hf_state[_BACKBONE + "embedder.embedder.convolution.weight"].shape[0]),
+        "hidden_sizes": widths,
+        "depths": [len(stages[s]) for s in order],
+        "layer_type": "bottleneck" if convs == {2} else "basic" if convs == {1} else f"unknown ({convs})",
+    }
 
 
 def official_args(config):
     """The official args (names as in the official main.py) the config stands for, after checking support."""
     architectures = config.get("architectures") or ["DeformableDetrForObjectDetection"]
-    if config.get("model_type", "deformable_detr") != "deformable_detr" or \
-            "DeformableDetrForObjectDetection" not in architectures:
+    if (
+        config.get("model_type", "deformable_detr") != "deformable_detr"
+        or "DeformableDetrForObjectDetection" not in architectures
+    ):
         raise _unsupported(f"model_type {config.get('model_type')!r} / architectures {architectures}")
     if config.get("position_embedding_type", "sine") != "sine":
         raise _unsupported(f"position_embedding_type {config.get('position_embedding_type')!r}")
@@ -279,12 +334,21 @@ def official_args(config):
     if two_stage and not refine:
         raise _unsupported("two_stage without with_box_refine")
     queries = int(config.get("two_stage_num_proposals", 300)) if two_stage else int(config.get("num_queries", 300))
-    return {"hidden_dim": int(config.get("d_model", 256)), "nheads": heads[0], "dim_feedforward": ffn[0],
-            "enc_layers": int(config.get("encoder_layers", 6)), "dec_layers": int(config.get("decoder_layers", 6)),
-            "num_feature_levels": int(config.get("num_feature_levels", 4)),
-            "enc_n_points": int(config.get("encoder_n_points", 4)), "dec_n_points": int(config.get("decoder_n_points", 4)),
-            "num_queries": queries, "with_box_refine": refine, "two_stage": two_stage, "dilation": False,
-            "position_embedding": "sine"}
+    return {
+        "hidden_dim": int(config.get("d_model", 256)),
+        "nheads": heads[0],
+        "dim_feedforward": ffn[0],
+        "enc_layers": int(config.get("encoder_layers", 6)),
+        "dec_layers": int(config.get("decoder_layers", 6)),
+        "num_feature_levels": int(config.get("num_feature_levels", 4)),
+        "enc_n_points": int(config.get("encoder_n_points", 4)),
+        "dec_n_points": int(config.get("decoder_n_points", 4)),
+        "num_queries": queries,
+        "with_box_refine": refine,
+        "two_stage": two_stage,
+        "dilation": False,
+        "position_embedding": "sine",
+    }
 
 
 def class_names(config, num_classes):
@@ -294,8 +358,10 @@ def class_names(config, num_classes):
     labels = {int(k): str(v) for k, v in labels.items()}
     outside = sorted(i for i in labels if not 0 <= i < num_classes)
     if outside:
-        raise HFCheckpointError(f"config.json id2label names ids {outside[:10]} but the class head has {num_classes} "
-                                f"outputs (ids 0..{num_classes - 1})")
+        raise HFCheckpointError(
+            f"config.json id2label names ids {outside[:10]} but the class head has {num_classes} "
+            f"outputs (ids 0..{num_classes - 1})"
+        )
     # ids id2label leaves out keep a placeholder name
     return [labels.get(i, f"class_{i}") for i in range(num_classes)]
 
@@ -310,15 +376,28 @@ def preprocess_settings(preprocessor):
     if isinstance(size, int):
         size = {"shortest_edge": size, "longest_edge": p.get("max_size", 1333)}
     scale = round(scale, 6)
-    return {"mean": mean, "std": std, "pixel_scale": int(scale) if scale == int(scale) else scale, "size": size,
-            "resize": bool(p.get("do_resize", True)), "pad": bool(p.get("do_pad", True))}
+    return {
+        "mean": mean,
+        "std": std,
+        "pixel_scale": int(scale) if scale == int(scale) else scale,
+        "size": size,
+        "resize": bool(p.get("do_resize", True)),
+        "pad": bool(p.get("do_pad", True)),
+    }
 
 
 # --- keys ---------------------------------------------------------------------------------------------------------
 
 _ENCODER = {"self_attn_layer_norm": "norm1", "fc1": "linear1", "fc2": "linear2", "final_layer_norm": "norm2"}
-_DECODER = {"self_attn_layer_norm": "norm2", "encoder_attn_layer_norm": "norm1", "fc1": "linear1", "fc2": "linear2",
-            "final_layer_norm": "norm3", "self_attn.out_proj": "self_attn.out_proj", "encoder_attn": "cross_attn"}
+_DECODER = {
+    "self_attn_layer_norm": "norm2",
+    "encoder_attn_layer_norm": "norm1",
+    "fc1": "linear1",
+    "fc2": "linear2",
+    "final_layer_norm": "norm3",
+    "self_attn.out_proj": "self_attn.out_proj",
+    "encoder_attn": "cross_attn",
+}
 _TRANSFORMER = ("enc_output", "enc_output_norm", "pos_trans", "pos_trans_norm", "reference_points")
 _BACKBONE = "model.backbone.conv_encoder.model."
 
@@ -326,16 +405,24 @@ _BACKBONE = "model.backbone.conv_encoder.model."
 class UnknownKeysError(HFCheckpointError):
     def __init__(self, keys):
         self.keys = sorted(keys)
-        super().__init__(f"{len(self.keys)} Hugging Face key(s) that no Deformable-DETR rule maps: "
-                         + ", ".join(self.keys[:30]) + (" ..." if len(self.keys) > 30 else ""))
+        super().__init__(
+            f"{len(self.keys)} Hugging Face key(s) that no Deformable-DETR rule maps: "
+            + ", ".join(self.keys[:30])
+            + (" ..." if len(self.keys) > 30 else "")
+        )
 
 
 def _hf_resnet_key(rest):
     """transformers ResNet names -> torchvision ones (None when the key is no ResNet backbone key)."""
     if rest.startswith("embedder.embedder."):
-        part = rest[len("embedder.embedder."):]
-        return ("conv1." + part.split(".", 1)[1]) if part.startswith("convolution.") else \
-            ("bn1." + part.split(".", 1)[1]) if part.startswith("normalization.") else None
+        part = rest[len("embedder.embedder.") :]
+        return (
+            ("conv1." + part.split(".", 1)[1])
+            if part.startswith("convolution.")
+            else ("bn1." + part.split(".", 1)[1])
+            if part.startswith("normalization.")
+            else None
+        )
     m = re.match(r"encoder\.stages\.(\d+)\.layers\.(\d+)\.(.*)$", rest)
     if not m:
         return None
@@ -354,7 +441,7 @@ def _hf_resnet_key(rest):
 def _official_key(key, style):
     """One HF key -> official key, or 'qkv' marker tuple for the decoder self-attention projections; None if unknown."""
     if key.startswith(_BACKBONE):
-        rest = key[len(_BACKBONE):]
+        rest = key[len(_BACKBONE) :]
         if style == "timm":
             return "backbone.0.body." + rest if re.match(r"(conv1|bn1|layer[1-4])\.", rest) else None
         mapped = _hf_resnet_key(rest)
@@ -373,7 +460,11 @@ def _official_key(key, style):
     if m:
         i, module, param = m.groups()
         if module.startswith("self_attn.") and module.split(".", 1)[1] in (
-                "sampling_offsets", "attention_weights", "value_proj", "output_proj"):
+            "sampling_offsets",
+            "attention_weights",
+            "value_proj",
+            "output_proj",
+        ):
             return f"transformer.encoder.layers.{i}.{module}.{param}"
         return f"transformer.encoder.layers.{i}.{_ENCODER[module]}.{param}" if module in _ENCODER else None
     m = re.match(r"model\.decoder\.layers\.(\d+)\.(.*)\.(weight|bias)$", key)
@@ -382,7 +473,11 @@ def _official_key(key, style):
         if module in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
             return ("qkv", f"transformer.decoder.layers.{i}.self_attn.in_proj_{param}", "qkv".index(module[-6]))
         if module.startswith("encoder_attn.") and module.split(".", 1)[1] in (
-                "sampling_offsets", "attention_weights", "value_proj", "output_proj"):
+            "sampling_offsets",
+            "attention_weights",
+            "value_proj",
+            "output_proj",
+        ):
             return f"transformer.decoder.layers.{i}.cross_attn.{module.split('.', 1)[1]}.{param}"
         return f"transformer.decoder.layers.{i}.{_DECODER[module]}.{param}" if module in _DECODER else None
     m = re.match(r"(class_embed\.\d+\.(weight|bias)|bbox_embed\.\d+\.layers\.\d+\.(weight|bias))$", key)
@@ -424,7 +519,7 @@ def hf_to_official(hf_state_dict, config):
     _fill_heads(out, heads, shared=not args["with_box_refine"])
     for flag, head in (("with_box_refine", "bbox_embed"), ("two_stage", "class_embed")):
         alias = "transformer.decoder." + head + "."
-        aliased = {k[len("transformer.decoder."):]: k for k in out if k.startswith(alias)}
+        aliased = {k[len("transformer.decoder.") :]: k for k in out if k.startswith(alias)}
         if not args[flag]:
             if aliased:
                 raise HFCheckpointError(f"config.json says {flag}=false but the weights hold model.decoder.{head}")
@@ -433,7 +528,7 @@ def hf_to_official(hf_state_dict, config):
         # and the strict loading takes the value of the name loaded last (bbox_embed / class_embed), as HF and the
         # official load_state_dict do.
         for key in [k for k in out if k.startswith(head + ".")]:
-            out.setdefault(alias + key[len(head) + 1:], out[key])
+            out.setdefault(alias + key[len(head) + 1 :], out[key])
         for key, full in aliased.items():
             out.setdefault(key, out[full])
     return out
@@ -449,7 +544,7 @@ def _fill_heads(out, heads, shared):
         if present == [0]:
             for key in [k for k in out if k.startswith(head + ".0.")]:
                 for i in range(1, heads):
-                    out[f"{head}.{i}." + key[len(head) + 3:]] = out[key]
+                    out[f"{head}.{i}." + key[len(head) + 3 :]] = out[key]
 
 
 def official_to_hf(official, config, tie_shared_heads=False):
@@ -475,13 +570,17 @@ def official_to_hf(official, config, tie_shared_heads=False):
 def _hf_name(official_key, style):
     k = official_key
     if k.startswith("backbone.0.body."):
-        rest = k[len("backbone.0.body."):]
+        rest = k[len("backbone.0.body.") :]
         if style == "timm":
             return _BACKBONE + rest
         m = re.match(r"(conv1|bn1)\.(.*)$", rest)
         if m:
-            return _BACKBONE + "embedder.embedder." + ("convolution." if m.group(1) == "conv1" else "normalization.") \
+            return (
+                _BACKBONE
+                + "embedder.embedder."
+                + ("convolution." if m.group(1) == "conv1" else "normalization.")
                 + m.group(2)
+            )
         m = re.match(r"layer(\d)\.(\d+)\.(.*)$", rest)
         stage, index, tail = int(m.group(1)) - 1, m.group(2), m.group(3)
         prefix = f"{_BACKBONE}encoder.stages.{stage}.layers.{index}."
@@ -489,8 +588,12 @@ def _hf_name(official_key, style):
         if m2:
             return prefix + "shortcut." + ("convolution." if m2.group(1) == "0" else "normalization.") + m2.group(2)
         m2 = re.match(r"(conv|bn)(\d)\.(.*)$", tail)
-        return prefix + f"layer.{int(m2.group(2)) - 1}." + ("convolution." if m2.group(1) == "conv" else
-                                                            "normalization.") + m2.group(3)
+        return (
+            prefix
+            + f"layer.{int(m2.group(2)) - 1}."
+            + ("convolution." if m2.group(1) == "conv" else "normalization.")
+            + m2.group(3)
+        )
     if k.startswith("input_proj."):
         return "model." + k
     if k == "transformer.level_embed":
@@ -513,7 +616,7 @@ def _hf_name(official_key, style):
         names = {v: key for key, v in _DECODER.items() if key != "encoder_attn"}
         return f"model.decoder.layers.{i}.{names[module]}.{param}"
     if k.startswith("transformer.decoder."):
-        return "model.decoder." + k[len("transformer.decoder."):]
+        return "model.decoder." + k[len("transformer.decoder.") :]
     return k
 
 
@@ -524,10 +627,14 @@ class HFKeyMismatchError(HFCheckpointError):
         style = key_style(checkpoint.config)
         self.missing = sorted({n for k in missing_official for n in hf_names(k, style)})
         self.unexpected = sorted({n for k in unexpected_official for n in hf_names(k, style)})
-        parts = [f"{len(self.missing)} missing: " + ", ".join(self.missing[:30]) if self.missing else "",
-                 f"{len(self.unexpected)} unexpected: " + ", ".join(self.unexpected[:30]) if self.unexpected else ""]
-        super().__init__(f"{checkpoint.source['weights']}: the weights do not match the model config.json describes "
-                         "(variant, levels, layers, backbone): " + "; ".join(p for p in parts if p))
+        parts = [
+            f"{len(self.missing)} missing: " + ", ".join(self.missing[:30]) if self.missing else "",
+            f"{len(self.unexpected)} unexpected: " + ", ".join(self.unexpected[:30]) if self.unexpected else "",
+        ]
+        super().__init__(
+            f"{checkpoint.source['weights']}: the weights do not match the model config.json describes "
+            "(variant, levels, layers, backbone): " + "; ".join(p for p in parts if p)
+        )
 
 
 def hf_names(official_key, style):
@@ -542,6 +649,7 @@ def hf_names(official_key, style):
 
 
 # --- loading ------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class HFCheckpoint:
@@ -565,14 +673,21 @@ def load_huggingface_checkpoint(path) -> HFCheckpoint:
     del hf_state
     head = state.get("class_embed.0.weight")
     if head is None:
-        raise HFCheckpointError(f"{files.weights[0]}: no class_embed.0.weight: not a DeformableDetrForObjectDetection "
-                                "checkpoint")
+        raise HFCheckpointError(
+            f"{files.weights[0]}: no class_embed.0.weight: not a DeformableDetrForObjectDetection " "checkpoint"
+        )
     preprocessor = json.loads(files.preprocessor.read_text()) if files.preprocessor else None
     args["backbone"] = description
-    return HFCheckpoint(state_dict=state, args=args, backbone_spec=spec, backbone=description,
-                        class_names=class_names(config, head.shape[0]), preprocess=preprocess_settings(preprocessor),
-                        config=config, source={"format": "huggingface", "weights": files.weights[0],
-                                               "kind": files.kind})
+    return HFCheckpoint(
+        state_dict=state,
+        args=args,
+        backbone_spec=spec,
+        backbone=description,
+        class_names=class_names(config, head.shape[0]),
+        preprocess=preprocess_settings(preprocessor),
+        config=config,
+        source={"format": "huggingface", "weights": files.weights[0], "kind": files.kind},
+    )
 
 
 def reference_model(checkpoint: HFCheckpoint):
@@ -580,20 +695,33 @@ def reference_model(checkpoint: HFCheckpoint):
     from ..config import ModelConfig
     from ..models.backbone import Backbone
     from ..models.deformable_detr import DeformableDETR
+
     a = checkpoint.args
     variant = "two-stage" if a["two_stage"] else "refine" if a["with_box_refine"] else "plain"
-    config = ModelConfig(family="deformable-detr", variant=variant, hidden_dim=a["hidden_dim"], nheads=a["nheads"],
-                         enc_layers=a["enc_layers"], dec_layers=a["dec_layers"], dim_feedforward=a["dim_feedforward"],
-                         num_queries=a["num_queries"], num_feature_levels=a["num_feature_levels"],
-                         enc_n_points=a["enc_n_points"], dec_n_points=a["dec_n_points"],
-                         num_classes=len(checkpoint.class_names), backbone=checkpoint.backbone,
-                         with_box_refine=a["with_box_refine"], two_stage=a["two_stage"])
+    config = ModelConfig(
+        family="deformable-detr",
+        variant=variant,
+        hidden_dim=a["hidden_dim"],
+        nheads=a["nheads"],
+        enc_layers=a["enc_layers"],
+        dec_layers=a["dec_layers"],
+        dim_feedforward=a["dim_feedforward"],
+        num_queries=a["num_queries"],
+        num_feature_levels=a["num_feature_levels"],
+        enc_n_points=a["enc_n_points"],
+        dec_n_points=a["dec_n_points"],
+        num_classes=len(checkpoint.class_names),
+        backbone=checkpoint.backbone,
+        with_box_refine=a["with_box_refine"],
+        two_stage=a["two_stage"],
+    )
     layers = ("layer2", "layer3", "layer4") if a["num_feature_levels"] > 1 else ("layer4",)
     model = DeformableDETR(config, backbone=Backbone(checkpoint.backbone, False, layers, spec=checkpoint.backbone_spec))
     return model.load_official_state_dict(checkpoint.state_dict).eval()
 
 
 # --- post-processing ----------------------------------------------------------------------------------------------
+
 
 def post_process_object_detection(logits, boxes, target_sizes, k=100):
     """HF DeformableDetrImageProcessor.post_process_object_detection without its score threshold: sigmoid, top-k
@@ -612,6 +740,18 @@ def post_process_object_detection(logits, boxes, target_sizes, k=100):
     return out
 
 
-__all__ = ["read_safetensors", "write_safetensors", "SafetensorsError", "is_huggingface_checkpoint", "resolve_files",
-           "hf_to_official", "official_to_hf", "load_huggingface_checkpoint", "post_process_object_detection",
-           "reference_model", "HFCheckpointError", "HFKeyMismatchError", "UnknownKeysError"]
+__all__ = [
+    "read_safetensors",
+    "write_safetensors",
+    "SafetensorsError",
+    "is_huggingface_checkpoint",
+    "resolve_files",
+    "hf_to_official",
+    "official_to_hf",
+    "load_huggingface_checkpoint",
+    "post_process_object_detection",
+    "reference_model",
+    "HFCheckpointError",
+    "HFKeyMismatchError",
+    "UnknownKeysError",
+]

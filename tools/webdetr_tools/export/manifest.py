@@ -66,8 +66,12 @@ def reference_violations(manifest):
             else:
                 available |= pipelines[after]
         # symbols a run can bind: plain-symbol dims of its inputs and of what it may borrow from `after`
-        bound = {d.strip() for name in available for d in tensors.get(name, {}).get("shape", [])
-                 if isinstance(d, str) and not re.search(r"[*+]", d)}
+        bound = {
+            d.strip()
+            for name in available
+            for d in tensors.get(name, {}).get("shape", [])
+            if isinstance(d, str) and not re.search(r"[*+]", d)
+        }
         for name in pipeline["inputs"]:
             if name not in tensors:
                 problems.append(f"{where}: input {name} is not declared in /tensors")
@@ -85,8 +89,10 @@ def reference_violations(manifest):
                 if isinstance(stage["queries"], str):
                     unbound = [s for s in _dim_symbols(stage["queries"]) if s not in bound]
                     if unbound:
-                        problems.append(f"{where}/stages/{index}: queries {stage['queries']} uses {', '.join(unbound)}, "
-                                        "which no input of the pipeline binds")
+                        problems.append(
+                            f"{where}/stages/{index}: queries {stage['queries']} uses {', '.join(unbound)}, "
+                            "which no input of the pipeline binds"
+                        )
             for name in reads:
                 if name not in available:
                     problems.append(f"{where}/stages/{index}: reads {name} before anything produces it")

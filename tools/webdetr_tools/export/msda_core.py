@@ -16,8 +16,9 @@ def sampling_locations(reference_points, offsets, level_shapes):
         normalizer = torch.tensor([[w, h] for h, w in level_shapes], dtype=offsets.dtype)
         return reference_points[:, :, None, :, None, :] + offsets / normalizer[None, None, None, :, None, :]
     # 4-d reference boxes: offsets scale with the box size
-    return (reference_points[:, :, None, :, None, :2]
-            + offsets / n_points * reference_points[:, :, None, :, None, 2:] * 0.5)
+    return (
+        reference_points[:, :, None, :, None, :2] + offsets / n_points * reference_points[:, :, None, :, None, 2:] * 0.5
+    )
 
 
 def ms_deform_attn_core(value, reference_points, offsets, logits, level_shapes):
@@ -28,7 +29,7 @@ def ms_deform_attn_core(value, reference_points, offsets, logits, level_shapes):
     sampled = []
     start = 0
     for level, (h, w) in enumerate(level_shapes):
-        value_l = value[:, start:start + h * w].flatten(2).transpose(1, 2).reshape(n * heads, head_dim, h, w)
+        value_l = value[:, start : start + h * w].flatten(2).transpose(1, 2).reshape(n * heads, head_dim, h, w)
         grid_l = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)
         sampled.append(F.grid_sample(value_l, grid_l, mode="bilinear", padding_mode="zeros", align_corners=False))
         start += h * w

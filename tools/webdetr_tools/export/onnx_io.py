@@ -13,9 +13,16 @@ def export_module(module, inputs, input_names, output_names, path, opset=OPSET, 
     """dynamic_axes: {tensor name: {axis: symbol}} as torch.onnx.export takes it (None: all shapes fixed)."""
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, tuple(inputs), str(path), input_names=list(input_names),
-                          output_names=list(output_names), opset_version=opset, do_constant_folding=True,
-                          dynamic_axes=dynamic_axes)
+        torch.onnx.export(
+            module,
+            tuple(inputs),
+            str(path),
+            input_names=list(input_names),
+            output_names=list(output_names),
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamic_axes=dynamic_axes,
+        )
     model = onnx.load(str(path))
     exported = [i.name for i in model.graph.input]
     if exported != list(input_names):
@@ -35,8 +42,9 @@ def weights_to_fp16(path, min_elements=16):
             continue
         half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
         kept.append(half)
-        casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
-                                      name=init.name + "__cast"))
+        casts.append(
+            helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT, name=init.name + "__cast")
+        )
     del graph.initializer[:]
     graph.initializer.extend(kept)
     nodes = casts + list(graph.node)

@@ -14,8 +14,16 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
 def _graph_entry(name, path, inputs, outputs, fp16):
-    return {"name": name, "file": path.name, "bytes": path.stat().st_size, "sha256": file_digest(path),
-            "inputs": list(inputs), "outputs": list(outputs), "opset": OPSET, "weights": "fp16" if fp16 else "fp32"}
+    return {
+        "name": name,
+        "file": path.name,
+        "bytes": path.stat().st_size,
+        "sha256": file_digest(path),
+        "inputs": list(inputs),
+        "outputs": list(outputs),
+        "opset": OPSET,
+        "weights": "fp16" if fp16 else "fp32",
+    }
 
 
 def _stage(plan, kind, item):
@@ -26,8 +34,13 @@ def _stage(plan, kind, item):
 
 
 def _pipeline_entry(plan, pipeline):
-    entry = {"name": pipeline.name, "kind": "split", "inputs": list(pipeline.inputs),
-             "outputs": list(pipeline.outputs), "stages": [_stage(plan, k, i) for k, i in pipeline.stages]}
+    entry = {
+        "name": pipeline.name,
+        "kind": "split",
+        "inputs": list(pipeline.inputs),
+        "outputs": list(pipeline.outputs),
+        "stages": [_stage(plan, k, i) for k, i in pipeline.stages],
+    }
     if pipeline.after:
         entry["after"] = pipeline.after
     if pipeline.description:
@@ -35,8 +48,7 @@ def _pipeline_entry(plan, pipeline):
     return entry
 
 
-def write_package(plan, feeds, out_dir, description, split=True, single_graph=True, fp16=False,
-                  progress=print):
+def write_package(plan, feeds, out_dir, description, split=True, single_graph=True, fp16=False, progress=print):
     """Export plan to out_dir. description: the manifest's model/input/output/architecture sections.
     feeds: example inputs (name -> tensor) at the package's fixed size. Returns the manifest."""
     out_dir = Path(out_dir)
@@ -58,8 +70,11 @@ def write_package(plan, feeds, out_dir, description, split=True, single_graph=Tr
         step += 1
         started = time.time()
         path = out_dir / f"{name}.onnx"
-        dynamic = {n: {a: s.replace("*", "_x") for a, s in symbolic[n].items()}
-                   for n in list(inputs) + list(outputs) if n in symbolic}
+        dynamic = {
+            n: {a: s.replace("*", "_x") for a, s in symbolic[n].items()}
+            for n in list(inputs) + list(outputs)
+            if n in symbolic
+        }
         export_module(module, [tensors[n] for n in inputs], inputs, outputs, path, dynamic_axes=dynamic or None)
         if fp16:
             weights_to_fp16(path)
@@ -75,19 +90,33 @@ def write_package(plan, feeds, out_dir, description, split=True, single_graph=Tr
             pipelines.append(_pipeline_entry(plan, pipeline))
             for kind, item in pipeline.stages:
                 if kind == "kernel":
-                    used.update([item.value, item.reference_points, item.sampling_offsets,
-                                 item.attention_logits, item.output])
+                    used.update(
+                        [item.value, item.reference_points, item.sampling_offsets, item.attention_logits, item.output]
+                    )
     if single_graph:
         inputs = [n for p in plan.pipelines if not p.alternative for n in p.inputs]
         outputs = [description["output"]["logits"], description["output"]["boxes"]]
         emit("single_graph", SingleGraph(plan, inputs, outputs), inputs, outputs)
-        pipelines.append({"name": "detect_single_graph", "kind": "single-graph", "inputs": inputs,
-                          "outputs": outputs, "description": plan.extra.get(
-                              "single_graph_description",
-                              "one graph, deformable attention as GridSample (WASM fallback and benchmark baseline)"),
-                          "stages": [{"kind": "graph", "graph": "single_graph", "inputs": inputs, "outputs": outputs}]})
-    manifest = {"format": MANIFEST_FORMAT, **description, "graphs": graphs,
-                "tensors": {name: specs[name] for name in specs if name in used}, "pipelines": pipelines}
+        pipelines.append(
+            {
+                "name": "detect_single_graph",
+                "kind": "single-graph",
+                "inputs": inputs,
+                "outputs": outputs,
+                "description": plan.extra.get(
+                    "single_graph_description",
+                    "one graph, deformable attention as GridSample (WASM fallback and benchmark baseline)",
+                ),
+                "stages": [{"kind": "graph", "graph": "single_graph", "inputs": inputs, "outputs": outputs}],
+            }
+        )
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        **description,
+        "graphs": graphs,
+        "tensors": {name: specs[name] for name in specs if name in used},
+        "pipelines": pipelines,
+    }
     validate_manifest(manifest)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

@@ -34,11 +34,21 @@ class KernelCall:
     reference_dim: int
 
     def manifest_stage(self):
-        return {"kind": "msDeformAttn", "name": self.name, "value": self.value,
-                "referencePoints": self.reference_points, "samplingOffsets": self.sampling_offsets,
-                "attentionLogits": self.attention_logits, "output": self.output, "queries": self.queries,
-                "heads": self.heads, "headDim": self.head_dim, "levels": [list(s) for s in self.level_shapes],
-                "points": self.points, "referenceDim": self.reference_dim}
+        return {
+            "kind": "msDeformAttn",
+            "name": self.name,
+            "value": self.value,
+            "referencePoints": self.reference_points,
+            "samplingOffsets": self.sampling_offsets,
+            "attentionLogits": self.attention_logits,
+            "output": self.output,
+            "queries": self.queries,
+            "heads": self.heads,
+            "headDim": self.head_dim,
+            "levels": [list(s) for s in self.level_shapes],
+            "points": self.points,
+            "referenceDim": self.reference_dim,
+        }
 
 
 @dataclass
@@ -72,9 +82,13 @@ def run_stages(plan, pipeline, tensors, core=ms_deform_attn_core):
             assert len(outputs) == len(segment.outputs), (item, len(outputs), segment.outputs)
             tensors.update(zip(segment.outputs, outputs))
         else:
-            tensors[item.output] = core(tensors[item.value], tensors[item.reference_points],
-                                        tensors[item.sampling_offsets], tensors[item.attention_logits],
-                                        item.level_shapes)
+            tensors[item.output] = core(
+                tensors[item.value],
+                tensors[item.reference_points],
+                tensors[item.sampling_offsets],
+                tensors[item.attention_logits],
+                item.level_shapes,
+            )
     return tensors
 
 
@@ -101,6 +115,11 @@ class SingleGraph(nn.Module):
 
 
 def tensor_specs(tensors):
-    dtypes = {torch.float32: "float32", torch.float16: "float16", torch.int64: "int64", torch.int32: "int32",
-              torch.bool: "bool"}
+    dtypes = {
+        torch.float32: "float32",
+        torch.float16: "float16",
+        torch.int64: "int64",
+        torch.int32: "int32",
+        torch.bool: "bool",
+    }
     return {name: {"dtype": dtypes[t.dtype], "shape": list(t.shape)} for name, t in tensors.items()}

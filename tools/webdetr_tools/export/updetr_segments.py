@@ -45,7 +45,7 @@ class PatchQueries(nn.Module):
         per_patch = m.num_queries // m.num_patches
         # repeat_interleave over each patch's group, as an expand + reshape (keeps K dynamic); batch is 1
         queries = feat.unsqueeze(1).expand(-1, per_patch, -1).reshape(-1, 1, feat.shape[-1])
-        return queries + m.query_embed.weight[:queries.shape[0]].unsqueeze(1)
+        return queries + m.query_embed.weight[: queries.shape[0]].unsqueeze(1)
 
 
 class PatchDecoder(nn.Module):
@@ -71,23 +71,40 @@ class DetectionDecoder(nn.Module):
 def updetr_plan(model, config):
     """Plan for a loaded UPDETR (eval). plan.extra['symbolic'] names the dynamic axes per tensor."""
     segments = {"image_encoder": Segment(ImageEncoder(model), ["image"], ["memory", "pos"])}
-    image = Pipeline("image", ["image"], ["memory", "pos"], [("graph", "image_encoder")],
-                     description="backbone + transformer encoder; does not depend on the query patches")
+    image = Pipeline(
+        "image",
+        ["image"],
+        ["memory", "pos"],
+        [("graph", "image_encoder")],
+        description="backbone + transformer encoder; does not depend on the query patches",
+    )
     if config.variant == "pretrain":
         per_patch = config.num_queries // config.num_patches
         segments["patch_queries"] = Segment(PatchQueries(model), ["patches"], ["query_pos"])
-        segments["patch_decoder"] = Segment(PatchDecoder(model), ["memory", "pos", "query_pos"],
-                                            ["pred_logits", "pred_boxes"])
-        patches = Pipeline("patches", ["patches"], ["pred_logits", "pred_boxes"],
-                           [("graph", "patch_queries"), ("graph", "patch_decoder")], after="image",
-                           description=f"query patches (1..{config.num_patches}) -> {per_patch} queries each, "
-                                       "block-diagonal group mask; re-run alone when the patches change")
+        segments["patch_decoder"] = Segment(
+            PatchDecoder(model), ["memory", "pos", "query_pos"], ["pred_logits", "pred_boxes"]
+        )
+        patches = Pipeline(
+            "patches",
+            ["patches"],
+            ["pred_logits", "pred_boxes"],
+            [("graph", "patch_queries"), ("graph", "patch_decoder")],
+            after="image",
+            description=f"query patches (1..{config.num_patches}) -> {per_patch} queries each, "
+            "block-diagonal group mask; re-run alone when the patches change",
+        )
         symbol = queries_symbol(per_patch)
-        symbolic = {"patches": {1: PATCHES}, "query_pos": {0: symbol}, "pred_logits": {1: symbol},
-                    "pred_boxes": {1: symbol}}
-        return Plan(segments, [image, patches], {"symbolic": symbolic,
-                                                 "single_graph_description": "one graph: image + patches"})
+        symbolic = {
+            "patches": {1: PATCHES},
+            "query_pos": {0: symbol},
+            "pred_logits": {1: symbol},
+            "pred_boxes": {1: symbol},
+        }
+        return Plan(
+            segments, [image, patches], {"symbolic": symbolic, "single_graph_description": "one graph: image + patches"}
+        )
     segments["detection_decoder"] = Segment(DetectionDecoder(model), ["memory", "pos"], ["pred_logits", "pred_boxes"])
-    detect = Pipeline("detect", ["image"], ["pred_logits", "pred_boxes"],
-                      [("graph", "image_encoder"), ("graph", "detection_decoder")])
+    detect = Pipeline(
+        "detect", ["image"], ["pred_logits", "pred_boxes"], [("graph", "image_encoder"), ("graph", "detection_decoder")]
+    )
     return Plan(segments, [detect], {"single_graph_description": "one graph: image -> logits, boxes"})

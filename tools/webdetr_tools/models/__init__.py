@@ -29,5 +29,15 @@ def model_from_checkpoint(state_dict, args, overrides=None):
     return model, config
 
 
-__all__ = ["build_model", "model_from_checkpoint", "DeformableDETR", "UPDETR", "MSDeformAttn",
-           "grid_sample_core", "sampling_locations", "KeyMismatchError", "ModelConfig", "config_from_checkpoint"]
+__all__ = [
+    "build_model",
+    "model_from_checkpoint",
+    "DeformableDETR",
+    "UPDETR",
+    "MSDeformAttn",
+    "grid_sample_core",
+    "sampling_locations",
+    "KeyMismatchError",
+    "ModelConfig",
+    "config_from_checkpoint",
+]

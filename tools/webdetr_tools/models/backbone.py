@@ -14,9 +14,13 @@ import torchvision
 from torch import nn
 
 CHANNELS = {"layer1": 256, "layer2": 512, "layer3": 1024, "layer4": 2048}
-RESNET_SPECS = {"resnet18": ("basic", [2, 2, 2, 2]), "resnet34": ("basic", [3, 4, 6, 3]),
-                "resnet50": ("bottleneck", [3, 4, 6, 3]), "resnet101": ("bottleneck", [3, 4, 23, 3]),
-                "resnet152": ("bottleneck", [3, 8, 36, 3])}
+RESNET_SPECS = {
+    "resnet18": ("basic", [2, 2, 2, 2]),
+    "resnet34": ("basic", [3, 4, 6, 3]),
+    "resnet50": ("bottleneck", [3, 4, 6, 3]),
+    "resnet101": ("bottleneck", [3, 4, 23, 3]),
+    "resnet152": ("bottleneck", [3, 8, 36, 3]),
+}
 
 
 def resnet_spec(name: str) -> dict:
@@ -28,6 +32,7 @@ def resnet_spec(name: str) -> dict:
 def resnet_layers(spec: dict, norm_layer):
     """torchvision-layout stem and stages for a spec; block widths are the stage outputs (bottleneck: width/4 inside)."""
     from torchvision.models.resnet import BasicBlock, Bottleneck
+
     bottleneck = spec["block"] == "bottleneck"
     conv1 = nn.Conv2d(3, spec["stem"], kernel_size=7, stride=2, padding=3, bias=False)
     bn1 = norm_layer(spec["stem"])
@@ -38,8 +43,9 @@ def resnet_layers(spec: dict, norm_layer):
         block = Bottleneck if bottleneck else BasicBlock
         downsample = None
         if stride != 1 or inplanes != width:
-            downsample = nn.Sequential(nn.Conv2d(inplanes, width, kernel_size=1, stride=stride, bias=False),
-                                       norm_layer(width))
+            downsample = nn.Sequential(
+                nn.Conv2d(inplanes, width, kernel_size=1, stride=stride, bias=False), norm_layer(width)
+            )
         blocks = [block(inplanes, planes, stride, downsample, norm_layer=norm_layer)]
         blocks += [block(width, planes, norm_layer=norm_layer) for _ in range(depth - 1)]
         layers.append(nn.Sequential(*blocks))
@@ -87,8 +93,9 @@ class ResNetBody(nn.Module):
             return
         if name not in ("resnet50", "resnet101"):
             raise ValueError(f"unsupported backbone {name!r} (resnet50 or resnet101)")
-        net = getattr(torchvision.models, name)(weights=None, norm_layer=FrozenBatchNorm2d,
-                                                replace_stride_with_dilation=[False, False, dilation])
+        net = getattr(torchvision.models, name)(
+            weights=None, norm_layer=FrozenBatchNorm2d, replace_stride_with_dilation=[False, False, dilation]
+        )
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.return_layers = tuple(return_layers)

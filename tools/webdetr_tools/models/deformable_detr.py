@@ -19,9 +19,15 @@ import torch
 from torch import nn
 
 from .backbone import Backbone
-from .deformable_transformer import (MLP, DeformableTransformer, encoder_output_proposals,
-                                     encoder_reference_points, inverse_sigmoid, proposal_position_embedding,
-                                     refine_reference)
+from .deformable_transformer import (
+    MLP,
+    DeformableTransformer,
+    encoder_output_proposals,
+    encoder_reference_points,
+    inverse_sigmoid,
+    proposal_position_embedding,
+    refine_reference,
+)
 from .position_encoding import sine_position_encoding
 from .state_dict import load_strict
 
@@ -38,9 +44,17 @@ class DeformableDETR(nn.Module):
         self.num_queries = config.num_queries
         self.num_feature_levels = levels
         # registration order = official order; it decides which alias wins when loading
-        self.transformer = DeformableTransformer(d, config.nheads, config.enc_layers, config.dec_layers,
-                                                 config.dim_feedforward, levels, config.enc_n_points,
-                                                 config.dec_n_points, config.two_stage)
+        self.transformer = DeformableTransformer(
+            d,
+            config.nheads,
+            config.enc_layers,
+            config.dec_layers,
+            config.dim_feedforward,
+            levels,
+            config.enc_n_points,
+            config.dec_n_points,
+            config.two_stage,
+        )
         num_pred = config.dec_layers + (1 if config.two_stage else 0)
         if config.with_box_refine:
             self.class_embed = nn.ModuleList(nn.Linear(d, config.num_classes) for _ in range(num_pred))
@@ -62,8 +76,9 @@ class DeformableDETR(nn.Module):
         projections = [nn.Sequential(nn.Conv2d(c, d, kernel_size=1), nn.GroupNorm(32, d)) for c in in_channels]
         extra_in = in_channels[-1]
         for _ in range(levels - len(in_channels) if multi_scale else 0):
-            projections.append(nn.Sequential(nn.Conv2d(extra_in, d, kernel_size=3, stride=2, padding=1),
-                                             nn.GroupNorm(32, d)))
+            projections.append(
+                nn.Sequential(nn.Conv2d(extra_in, d, kernel_size=3, stride=2, padding=1), nn.GroupNorm(32, d))
+            )
             extra_in = d
         self.input_proj = nn.ModuleList(projections)
         self.backbone = nn.ModuleList([backbone])
@@ -92,14 +107,20 @@ class DeformableDETR(nn.Module):
 
     def position_encodings(self, srcs):
         half = self.config.hidden_dim // 2
-        return [sine_position_encoding(s.shape[0], s.shape[2], s.shape[3], half, offset=0.5, device=s.device)
-                for s in srcs]
+        return [
+            sine_position_encoding(s.shape[0], s.shape[2], s.shape[3], half, offset=0.5, device=s.device) for s in srcs
+        ]
 
     def flatten_levels(self, srcs, pos):
         spatial_shapes = [(int(s.shape[2]), int(s.shape[3])) for s in srcs]
         src_flat = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos_flat = torch.cat([p.flatten(2).transpose(1, 2) + self.transformer.level_embed[lvl].view(1, 1, -1)
-                              for lvl, p in enumerate(pos)], 1)
+        pos_flat = torch.cat(
+            [
+                p.flatten(2).transpose(1, 2) + self.transformer.level_embed[lvl].view(1, 1, -1)
+                for lvl, p in enumerate(pos)
+            ],
+            1,
+        )
         return src_flat, pos_flat, spatial_shapes
 
     def encode(self, src, pos, spatial_shapes):
@@ -114,8 +135,9 @@ class DeformableDETR(nn.Module):
             query_pos, tgt = torch.split(self.query_embed.weight, d, dim=1)
             query_pos = query_pos.unsqueeze(0).expand(memory.shape[0], -1, -1)
             tgt = tgt.unsqueeze(0).expand(memory.shape[0], -1, -1)
-            return dict(tgt=tgt, query_pos=query_pos,
-                        reference_points=self.transformer.reference_points(query_pos).sigmoid())
+            return dict(
+                tgt=tgt, query_pos=query_pos, reference_points=self.transformer.reference_points(query_pos).sigmoid()
+            )
         return self.two_stage_queries(memory, spatial_shapes)
 
     def two_stage_queries(self, memory, spatial_shapes):
@@ -132,8 +154,14 @@ class DeformableDETR(nn.Module):
         embed = proposal_position_embedding(coords_unact, self.config.hidden_dim // 2)
         pos_trans = t.pos_trans_norm(t.pos_trans(embed))
         query_pos, tgt = torch.split(pos_trans, self.config.hidden_dim, dim=2)
-        return dict(tgt=tgt, query_pos=query_pos, reference_points=coords_unact.sigmoid(),
-                    enc_outputs_class=enc_class, enc_outputs_coord_unact=enc_coord_unact, topk_indices=top)
+        return dict(
+            tgt=tgt,
+            query_pos=query_pos,
+            reference_points=coords_unact.sigmoid(),
+            enc_outputs_class=enc_class,
+            enc_outputs_coord_unact=enc_coord_unact,
+            topk_indices=top,
+        )
 
     def decode(self, tgt, query_pos, reference_points, memory, spatial_shapes):
         levels = len(spatial_shapes)
@@ -166,7 +194,8 @@ class DeformableDETR(nn.Module):
     def forward(self, images):
         memory, spatial_shapes = self.encoder_memory(images)
         queries = self.decoder_queries(memory, spatial_shapes)
-        hs, refs = self.decode(queries["tgt"], queries["query_pos"], queries["reference_points"], memory,
-                               spatial_shapes)
+        hs, refs = self.decode(
+            queries["tgt"], queries["query_pos"], queries["reference_points"], memory, spatial_shapes
+        )
         logits, boxes = self.head(len(hs) - 1, hs[-1], refs[-1])
         return {"pred_logits": logits, "pred_boxes": boxes}

@@ -47,9 +47,11 @@ class MLP(nn.Module):
 def encoder_reference_points(spatial_shapes, batch: int, device=None):
     points = []
     for h, w in spatial_shapes:
-        ys, xs = torch.meshgrid(torch.linspace(0.5, h - 0.5, h, dtype=torch.float32, device=device),
-                                torch.linspace(0.5, w - 0.5, w, dtype=torch.float32, device=device),
-                                indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.linspace(0.5, h - 0.5, h, dtype=torch.float32, device=device),
+            torch.linspace(0.5, w - 0.5, w, dtype=torch.float32, device=device),
+            indexing="ij",
+        )
         points.append(torch.stack((xs.reshape(-1) / w, ys.reshape(-1) / h), -1))
     ref = torch.cat(points, 0)
     return ref[None, :, None, :].expand(batch, -1, len(spatial_shapes), -1)
@@ -112,11 +114,13 @@ def encoder_output_proposals(memory, spatial_shapes):
     batch = memory.shape[0]
     proposals = []
     for level, (h, w) in enumerate(spatial_shapes):
-        ys, xs = torch.meshgrid(torch.linspace(0, h - 1, h, dtype=torch.float32, device=memory.device),
-                                torch.linspace(0, w - 1, w, dtype=torch.float32, device=memory.device),
-                                indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.linspace(0, h - 1, h, dtype=torch.float32, device=memory.device),
+            torch.linspace(0, w - 1, w, dtype=torch.float32, device=memory.device),
+            indexing="ij",
+        )
         centre = (torch.stack((xs, ys), -1) + 0.5) / torch.tensor([float(w), float(h)], device=memory.device)
-        size = torch.ones_like(centre) * 0.05 * (2.0 ** level)
+        size = torch.ones_like(centre) * 0.05 * (2.0**level)
         proposals.append(torch.cat((centre, size), -1).view(1, -1, 4).expand(batch, -1, -1))
     proposals = torch.cat(proposals, 1)
     valid = ((proposals > 0.01) & (proposals < 0.99)).all(-1, keepdim=True)
@@ -138,15 +142,29 @@ class _Stack(nn.Module):
 
 
 class DeformableTransformer(nn.Module):
-    def __init__(self, d_model=256, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=1024,
-                 num_feature_levels=4, enc_n_points=4, dec_n_points=4, two_stage=False):
+    def __init__(
+        self,
+        d_model=256,
+        nhead=8,
+        num_encoder_layers=6,
+        num_decoder_layers=6,
+        dim_feedforward=1024,
+        num_feature_levels=4,
+        enc_n_points=4,
+        dec_n_points=4,
+        two_stage=False,
+    ):
         super().__init__()
         self.d_model, self.nhead, self.two_stage = d_model, nhead, two_stage
         self.num_feature_levels = num_feature_levels
-        self.encoder = _Stack(DeformableEncoderLayer(d_model, dim_feedforward, num_feature_levels, nhead,
-                                                     enc_n_points), num_encoder_layers)
-        self.decoder = _Stack(DeformableDecoderLayer(d_model, dim_feedforward, num_feature_levels, nhead,
-                                                     dec_n_points), num_decoder_layers)
+        self.encoder = _Stack(
+            DeformableEncoderLayer(d_model, dim_feedforward, num_feature_levels, nhead, enc_n_points),
+            num_encoder_layers,
+        )
+        self.decoder = _Stack(
+            DeformableDecoderLayer(d_model, dim_feedforward, num_feature_levels, nhead, dec_n_points),
+            num_decoder_layers,
+        )
         self.decoder.bbox_embed = None  # set by the detector for refinement (aliases its bbox_embed)
         self.decoder.class_embed = None  # set by the detector for two-stage (aliases its class_embed)
         self.level_embed = nn.Parameter(torch.zeros(num_feature_levels, d_model))

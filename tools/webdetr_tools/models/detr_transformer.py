@@ -73,14 +73,19 @@ class _Stack(nn.Module):
 
 
 class DetrTransformer(nn.Module):
-    def __init__(self, d_model=256, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
-                 pre_norm=False):
+    def __init__(
+        self, d_model=256, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048, pre_norm=False
+    ):
         super().__init__()
         self.d_model, self.nhead = d_model, nhead
-        self.encoder = _Stack(DetrEncoderLayer(d_model, nhead, dim_feedforward, pre_norm), num_encoder_layers,
-                              nn.LayerNorm(d_model) if pre_norm else None)
-        self.decoder = _Stack(DetrDecoderLayer(d_model, nhead, dim_feedforward, pre_norm), num_decoder_layers,
-                              nn.LayerNorm(d_model))
+        self.encoder = _Stack(
+            DetrEncoderLayer(d_model, nhead, dim_feedforward, pre_norm),
+            num_encoder_layers,
+            nn.LayerNorm(d_model) if pre_norm else None,
+        )
+        self.decoder = _Stack(
+            DetrDecoderLayer(d_model, nhead, dim_feedforward, pre_norm), num_decoder_layers, nn.LayerNorm(d_model)
+        )
 
     def encode(self, src, pos):
         for layer in self.encoder.layers:

@@ -48,6 +48,7 @@ def to_normalized_tensor(image):
 
 
 def crop_patches(image, boxes_xyxy, size: int = 128):
-    patches = [to_normalized_tensor(image.crop(tuple(box)).resize((size, size), Image.BILINEAR))[0]
-               for box in boxes_xyxy]
+    patches = [
+        to_normalized_tensor(image.crop(tuple(box)).resize((size, size), Image.BILINEAR))[0] for box in boxes_xyxy
+    ]
     return torch.stack(patches)[None]

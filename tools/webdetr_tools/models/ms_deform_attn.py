@@ -24,14 +24,17 @@ from torch import nn
 def sampling_locations(reference_points, offsets, spatial_shapes):
     if reference_points.shape[-1] == 2:
         # offsets are measured in pixels of each level
-        normalizer = torch.tensor([[float(w), float(h)] for h, w in spatial_shapes],
-                                  dtype=offsets.dtype, device=offsets.device)
+        normalizer = torch.tensor(
+            [[float(w), float(h)] for h, w in spatial_shapes], dtype=offsets.dtype, device=offsets.device
+        )
         return reference_points[:, :, None, :, None, :] + offsets / normalizer[None, None, None, :, None, :]
     if reference_points.shape[-1] == 4:
         # offsets are measured in units of half the reference box, spread over the P points
         n_points = offsets.shape[4]
-        return (reference_points[:, :, None, :, None, :2]
-                + offsets / n_points * reference_points[:, :, None, :, None, 2:] * 0.5)
+        return (
+            reference_points[:, :, None, :, None, :2]
+            + offsets / n_points * reference_points[:, :, None, :, None, 2:] * 0.5
+        )
     raise ValueError(f"reference points must end in 2 or 4 coordinates, got {tuple(reference_points.shape)}")
 
 
@@ -54,8 +57,9 @@ def grid_sample_core(value, reference_points, offsets, logits, spatial_shapes):
 
 
 class MSDeformAttn(nn.Module):
-    def __init__(self, d_model: int = 256, n_levels: int = 4, n_heads: int = 8, n_points: int = 4,
-                 core=grid_sample_core):
+    def __init__(
+        self, d_model: int = 256, n_levels: int = 4, n_heads: int = 8, n_points: int = 4, core=grid_sample_core
+    ):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")

@@ -22,8 +22,16 @@ def _embed(coord, freqs):
     return torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()), dim=-1).flatten(-2)
 
 
-def sine_position_encoding(batch: int, height: int, width: int, num_pos_feats: int = 128, offset: float = 0.0,
-                           temperature: float = 10000, scale: float = 2 * math.pi, device=None):
+def sine_position_encoding(
+    batch: int,
+    height: int,
+    width: int,
+    num_pos_feats: int = 128,
+    offset: float = 0.0,
+    temperature: float = 10000,
+    scale: float = 2 * math.pi,
+    device=None,
+):
     ys = torch.ones(batch, height, width, dtype=torch.float32, device=device).cumsum(1)
     xs = torch.ones(batch, height, width, dtype=torch.float32, device=device).cumsum(2)
     eps = 1e-6

@@ -31,7 +31,7 @@ def group_attention_mask(num_queries: int, num_patches: int):
     per_patch = num_queries // num_patches
     mask = torch.full((num_queries, num_queries), float("-inf"))
     for i in range(per_patch):
-        mask[i * per_patch:(i + 1) * per_patch, i * per_patch:(i + 1) * per_patch] = 0
+        mask[i * per_patch : (i + 1) * per_patch, i * per_patch : (i + 1) * per_patch] = 0
     return mask
 
 
@@ -42,8 +42,9 @@ class UPDETR(nn.Module):
         d = config.hidden_dim
         self.pretrain = config.variant == "pretrain"
         self.num_queries = config.num_queries
-        self.transformer = DetrTransformer(d, config.nheads, config.enc_layers, config.dec_layers,
-                                           config.dim_feedforward, config.pre_norm)
+        self.transformer = DetrTransformer(
+            d, config.nheads, config.enc_layers, config.dec_layers, config.dim_feedforward, config.pre_norm
+        )
         self.class_embed = nn.Linear(d, config.num_classes + 1)
         self.bbox_embed = MLP(d, d, 4, 3)
         self.query_embed = nn.Embedding(config.num_queries, d)
@@ -55,8 +56,9 @@ class UPDETR(nn.Module):
             self.patch2query = nn.Linear(backbone.num_channels[-1], d)
             if config.feature_recon:
                 self.feature_align = MLP(d, d, backbone.num_channels[-1], 2)
-            self.register_buffer("attention_mask", group_attention_mask(config.num_queries, config.num_patches),
-                                 persistent=False)
+            self.register_buffer(
+                "attention_mask", group_attention_mask(config.num_queries, config.num_patches), persistent=False
+            )
 
     def load_official_state_dict(self, state_dict):
         load_strict(self, state_dict)

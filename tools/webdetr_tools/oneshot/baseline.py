@@ -34,8 +34,13 @@ ASPECTS = (2 / 3, 1.0, 1.5)
 
 def grid_features(levels) -> torch.Tensor:
     h, w = levels[0].shape[-2:]
-    return torch.cat([lvl if lvl.shape[-2:] == (h, w) else F.interpolate(lvl[None], size=(h, w), mode="nearest")[0]
-                      for lvl in levels], 0)
+    return torch.cat(
+        [
+            lvl if lvl.shape[-2:] == (h, w) else F.interpolate(lvl[None], size=(h, w), mode="nearest")[0]
+            for lvl in levels
+        ],
+        0,
+    )
 
 
 def _integral(grid: torch.Tensor) -> torch.Tensor:
@@ -59,8 +64,17 @@ def _normalized_parts(x: torch.Tensor, slices, dim: int) -> torch.Tensor:
     return torch.cat([F.normalize(x.narrow(dim, s.start, s.stop - s.start), dim=dim) for s in slices], dim)
 
 
-def detect(grid, query_vec, channels, query_wh_norm, scales=SCALES, aspects=ASPECTS, max_detections: int = 20,
-           nms_iou: float = 0.3, center=None):
+def detect(
+    grid,
+    query_vec,
+    channels,
+    query_wh_norm,
+    scales=SCALES,
+    aspects=ASPECTS,
+    max_detections: int = 20,
+    nms_iou: float = 0.3,
+    center=None,
+):
     """center: a [C] vector subtracted from the query and from every window before the cosine."""
     c, h, w = grid.shape
     slices = level_slices(channels)
@@ -76,7 +90,7 @@ def detect(grid, query_vec, channels, query_wh_norm, scales=SCALES, aspects=ASPE
             sizes.add((min(max(int(round(hh)), 1), h), min(max(int(round(ww)), 1), w)))
     boxes, scores = [], []
     for hh, ww in sorted(sizes):
-        sums = (integral[:, hh:, ww:] - integral[:, :-hh, ww:] - integral[:, hh:, :-ww] + integral[:, :-hh, :-ww])
+        sums = integral[:, hh:, ww:] - integral[:, :-hh, ww:] - integral[:, hh:, :-ww] + integral[:, :-hh, :-ww]
         means = _normalized_parts(sums / (hh * ww), slices, 0)  # [C, h-hh+1, w-ww+1]
         score = torch.einsum("c,cyx->yx", q, means)
         ys, xs = torch.meshgrid(torch.arange(score.shape[0]), torch.arange(score.shape[1]), indexing="ij")

@@ -37,8 +37,11 @@ def match_labels(boxes, logits, targets, query_box=None, iou: float = 0.5):
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     targets = np.asarray(targets, np.float64).reshape(-1, 4)
     keep, labels = np.ones(len(boxes), bool), np.zeros(len(boxes))
-    on_query = (box_iou(boxes, np.asarray(query_box, np.float64))[:, 0] >= iou if query_box is not None and len(boxes)
-                else np.zeros(len(boxes), bool))
+    on_query = (
+        box_iou(boxes, np.asarray(query_box, np.float64))[:, 0] >= iou
+        if query_box is not None and len(boxes)
+        else np.zeros(len(boxes), bool)
+    )
     taken = np.zeros(len(targets), bool)
     for d in np.argsort(-np.asarray(logits), kind="stable"):
         if len(targets):
@@ -57,8 +60,9 @@ def fit_logistic(features, labels, weights, l2: float = 1e-4) -> np.ndarray:
     y = torch.as_tensor(np.asarray(labels), dtype=torch.float64)
     w = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
     params = torch.zeros(x.shape[1] + 1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([params], max_iter=500, tolerance_grad=1e-10, tolerance_change=1e-12,
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [params], max_iter=500, tolerance_grad=1e-10, tolerance_change=1e-12, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         optimizer.zero_grad()

@@ -44,15 +44,22 @@ def match_groups(logits, boxes, targets, group_size: int):
             sl = slice(k * group_size, (k + 1) * group_size)
             p = logits[b, sl, 0].sigmoid()
             pos = ALPHA * (1 - p) ** GAMMA * -(p + 1e-8).log()
-            neg = (1 - ALPHA) * p ** GAMMA * -(1 - p + 1e-8).log()
+            neg = (1 - ALPHA) * p**GAMMA * -(1 - p + 1e-8).log()
             pred = boxes[b, sl]
-            cost = (WEIGHTS["class"] * (pos - neg)[:, None] + WEIGHTS["l1"] * torch.cdist(pred, tb, p=1)
-                    - WEIGHTS["giou"] * generalized_box_iou(box_cxcywh_to_xyxy(pred), box_cxcywh_to_xyxy(tb)))
+            cost = (
+                WEIGHTS["class"] * (pos - neg)[:, None]
+                + WEIGHTS["l1"] * torch.cdist(pred, tb, p=1)
+                - WEIGHTS["giou"] * generalized_box_iou(box_cxcywh_to_xyxy(pred), box_cxcywh_to_xyxy(tb))
+            )
             rows, cols = linear_sum_assignment(cost.numpy())
             q_idx.append(torch.as_tensor(rows, dtype=torch.long) + k * group_size)
             t_boxes.append(tb[torch.as_tensor(cols, dtype=torch.long)])
-        out.append((torch.cat(q_idx) if q_idx else torch.zeros(0, dtype=torch.long),
-                    torch.cat(t_boxes) if t_boxes else torch.zeros(0, 4)))
+        out.append(
+            (
+                torch.cat(q_idx) if q_idx else torch.zeros(0, dtype=torch.long),
+                torch.cat(t_boxes) if t_boxes else torch.zeros(0, 4),
+            )
+        )
     return out
 
 

@@ -55,8 +55,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.deformable_transformer import (MLP, DeformableDecoderLayer, DeformableEncoderLayer,
-                                             encoder_reference_points, inverse_sigmoid)
+from ..models.deformable_transformer import (
+    MLP,
+    DeformableDecoderLayer,
+    DeformableEncoderLayer,
+    encoder_reference_points,
+    inverse_sigmoid,
+)
 from ..models.position_encoding import sine_position_encoding
 from ..training.boxes import box_area, box_iou
 from ..training.boxes import cxcywh_to_xyxy as box_cxcywh_to_xyxy  # noqa: F401 (this module's callers import it)
@@ -91,8 +96,18 @@ class OneShotConfig:
 
     # Keys that change no parameter: a checkpoint trained with other values can start a run (train.init).
     # image_size too: the position encodings are sines of normalised coordinates, nothing learned has its shape.
-    WEIGHT_NEUTRAL = ("image_size", "max_patches", "patch_size", "mask_ratio", "patch_descriptor", "roi_samples",
-                      "score_calibration", "calibration_overlap", "calibration_scale", "box_size_prior")
+    WEIGHT_NEUTRAL = (
+        "image_size",
+        "max_patches",
+        "patch_size",
+        "mask_ratio",
+        "patch_descriptor",
+        "roi_samples",
+        "score_calibration",
+        "calibration_overlap",
+        "calibration_scale",
+        "box_size_prior",
+    )
     # Keys that may turn on from a train.init checkpoint without them: they add parameters (these state-dict
     # prefixes) initialised to zero, so the run starts from the checkpoint's exact outputs.
     ADDS_ZERO_PARAMETERS = {"patch_scale_input": ("patch_scale.",)}
@@ -111,9 +126,11 @@ class OneShotConfig:
         if config.score_calibration is not None:
             inputs = 1 + len(config.channels) + int(config.calibration_overlap) + int(config.calibration_scale)
             if config.patch_descriptor != "roi" or len(config.score_calibration) != inputs + 1:
-                raise ValueError("score_calibration needs patch_descriptor 'roi' and one weight for the logit, one per "
-                                 "tap, one for the overlap when calibration_overlap, one for the scale when "
-                                 "calibration_scale, and a bias")
+                raise ValueError(
+                    "score_calibration needs patch_descriptor 'roi' and one weight for the logit, one per "
+                    "tap, one for the overlap when calibration_overlap, one for the scale when "
+                    "calibration_scale, and a bias"
+                )
         return config
 
     def to_dict(self) -> dict:
@@ -146,10 +163,12 @@ class OneShotDETR(nn.Module):
         d, levels = c.d_model, len(c.channels)
         self.input_proj = nn.ModuleList(nn.Sequential(nn.Conv2d(ch, d, 1), nn.GroupNorm(32, d)) for ch in c.channels)
         self.level_embed = nn.Parameter(torch.empty(levels, d).normal_())
-        self.encoder = nn.ModuleList(DeformableEncoderLayer(d, c.dim_feedforward, levels, c.nheads, c.n_points)
-                                     for _ in range(c.enc_layers))
-        self.decoder = nn.ModuleList(MaskedDecoderLayer(d, c.dim_feedforward, levels, c.nheads, c.n_points)
-                                     for _ in range(c.dec_layers))
+        self.encoder = nn.ModuleList(
+            DeformableEncoderLayer(d, c.dim_feedforward, levels, c.nheads, c.n_points) for _ in range(c.enc_layers)
+        )
+        self.decoder = nn.ModuleList(
+            MaskedDecoderLayer(d, c.dim_feedforward, levels, c.nheads, c.n_points) for _ in range(c.dec_layers)
+        )
         self.query_embed = nn.Embedding(c.queries_per_patch, 2 * d)
         self.reference_points = nn.Linear(d, 2)
         self.patch2query = nn.Linear(sum(c.channels), d)
@@ -186,9 +205,16 @@ class OneShotDETR(nn.Module):
         shapes = self.spatial_shapes(srcs)
         half = self.config.d_model // 2
         src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos = torch.cat([sine_position_encoding(s.shape[0], s.shape[2], s.shape[3], half, offset=0.5,
-                                                device=s.device).flatten(2).transpose(1, 2)
-                         + self.level_embed[lvl].view(1, 1, -1) for lvl, s in enumerate(srcs)], 1)
+        pos = torch.cat(
+            [
+                sine_position_encoding(s.shape[0], s.shape[2], s.shape[3], half, offset=0.5, device=s.device)
+                .flatten(2)
+                .transpose(1, 2)
+                + self.level_embed[lvl].view(1, 1, -1)
+                for lvl, s in enumerate(srcs)
+            ],
+            1,
+        )
         ref = encoder_reference_points(shapes, src.shape[0], src.device)
         for layer in self.encoder:
             src = layer(src, pos, ref, shapes)
@@ -258,7 +284,9 @@ class OneShotDETR(nn.Module):
         if self.config.score_calibration is None:
             return logits
         weights = torch.tensor(self.config.score_calibration, dtype=logits.dtype, device=logits.device)
-        return self.calibration_inputs(levels, patch_desc, logits, boxes, patch_boxes) @ weights[:-1, None] + weights[-1]
+        return (
+            self.calibration_inputs(levels, patch_desc, logits, boxes, patch_boxes) @ weights[:-1, None] + weights[-1]
+        )
 
     def calibration_inputs(self, levels, patch_desc, logits, boxes, patch_boxes=None):
         """[B, K*G, 1 + taps (+ 1) (+ 1)]: each box's raw logit, then per tap the cosine similarity of the box's RoI
@@ -277,7 +305,9 @@ class OneShotDETR(nn.Module):
         sums = tap_indicator(self.config.channels).to(products) @ products  # [B, 3, taps, K*G]
         # F.cosine_similarity(eps=1e-6) up to rounding: dot / sqrt(max(|a|^2 |b|^2, eps^2))
         cosines = (sums[:, 0] / (sums[:, 1] * sums[:, 2]).clamp_min(1e-12).sqrt()).transpose(1, 2)
-        extra = [duplicate_overlap(logits, xyxy, self.config.queries_per_patch)] if self.config.calibration_overlap else []
+        extra = (
+            [duplicate_overlap(logits, xyxy, self.config.queries_per_patch)] if self.config.calibration_overlap else []
+        )
         if self.config.calibration_scale:
             if patch_boxes is None:
                 raise ValueError("calibration_scale weighs each box's size against its patch's: pass patch_boxes")
@@ -364,8 +394,9 @@ class ModelDetector:
         from ..data.datasets import read_rgb
         from .patches import crop_patches
 
-        return crop_patches(read_rgb(self.samples[query.image].image), np.array(query.box)[None],
-                            self.model.config.patch_size)
+        return crop_patches(
+            read_rgb(self.samples[query.image].image), np.array(query.box)[None], self.model.config.patch_size
+        )
 
     def descriptor(self, query):
         from .patches import pooled_features, roi_descriptors
@@ -392,6 +423,6 @@ class ModelDetector:
                 xyxy = xyxy.clamp(0, 1)
             ts = self.samples[t]
             xyxy = xyxy * torch.tensor([ts.width, ts.height, ts.width, ts.height], dtype=torch.float32)
-            order = scores.argsort(descending=True)[:self.max_detections]
+            order = scores.argsort(descending=True)[: self.max_detections]
             outs.append((xyxy[order].numpy(), scores[order].numpy()))
         return outs

@@ -88,7 +88,9 @@ def axis_weights(low: torch.Tensor, high: torch.Tensor, size: int, samples: int 
     return (total * (1.0 / samples))[:, :, None, :]
 
 
-def roi_descriptors(levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES, channels_last: bool = True) -> torch.Tensor:
+def roi_descriptors(
+    levels, boxes: torch.Tensor, samples: int = ROI_SAMPLES, channels_last: bool = True
+) -> torch.Tensor:
     """Mean of S x S bilinear samples of each tap inside each box, taps concatenated: [B, K, sum C], or
     [B, sum C, K] with channels_last=False.
 

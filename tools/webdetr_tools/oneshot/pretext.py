@@ -64,11 +64,13 @@ from ..data.datasets import read_rgb
 from ..training.features import flip_boxes, set_samples
 from .patches import crop_patches, jitter_boxes, pooled_features, roi_descriptors
 
-_AUGMENT = transforms.Compose([
-    transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-    transforms.RandomGrayscale(p=0.2),
-    transforms.RandomApply([transforms.GaussianBlur(9, sigma=(0.1, 2.0))], p=0.5),
-])
+_AUGMENT = transforms.Compose(
+    [
+        transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+        transforms.RandomGrayscale(p=0.2),
+        transforms.RandomApply([transforms.GaussianBlur(9, sigma=(0.1, 2.0))], p=0.5),
+    ]
+)
 
 
 def training_images(cache, data_root, sets) -> list[dict]:
@@ -107,16 +109,16 @@ def load_pseudo_labels(root, sets, min_score: float = 0.25) -> dict:
 
 
 def load_ground_truth(data_root, sets, min_side: float = 8) -> dict:
-    rows = {name: [r for r in set_samples(data_root, name) if r[3] == "train" and r[2] is not None]
-            for name in sets}
+    rows = {name: [r for r in set_samples(data_root, name) if r[3] == "train" and r[2] is not None] for name in sets}
     names = sorted({(name, label) for name, part in rows.items() for r in part for label in r[2].labels})
     class_id = {key: n for n, key in enumerate(names)}
     out = {}
     for name, part in rows.items():
         per_image = {}
         for image_id, _, sample, _ in part:
-            keep = ((sample.boxes[:, 2] - sample.boxes[:, 0] >= min_side)
-                    & (sample.boxes[:, 3] - sample.boxes[:, 1] >= min_side))
+            keep = (sample.boxes[:, 2] - sample.boxes[:, 0] >= min_side) & (
+                sample.boxes[:, 3] - sample.boxes[:, 1] >= min_side
+            )
             if keep.any():
                 classes = np.array([class_id[(name, label)] for label in sample.labels], int)
                 per_image[image_id] = (sample.boxes[keep].astype(np.float64), classes[keep])
@@ -131,14 +133,39 @@ def augment(patches: torch.Tensor) -> torch.Tensor:
 def _cxcywh(boxes_xyxy, width, height) -> torch.Tensor:
     xyxy = torch.from_numpy(np.asarray(boxes_xyxy, np.float64).reshape(-1, 4) / [width, height, width, height])
     xyxy = xyxy.float().clamp(0, 1)
-    return torch.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
-                        xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]], -1)
+    return torch.stack(
+        [
+            (xyxy[:, 0] + xyxy[:, 2]) / 2,
+            (xyxy[:, 1] + xyxy[:, 3]) / 2,
+            xyxy[:, 2] - xyxy[:, 0],
+            xyxy[:, 3] - xyxy[:, 1],
+        ],
+        -1,
+    )
 
 
 class PretextBatches:
-    def __init__(self, cache, data_root, sets, backbone, batch_images=2, patches_per_image=5, patch_size=128,
-                 seed=0, min_side=0.05, max_side=0.8, pseudo=None, pseudo_fraction=0.0, max_targets=20,
-                 cross_fraction=0.0, descriptor="crop", roi_samples=8, roi_jitter=0.0, set_weights=None):
+    def __init__(
+        self,
+        cache,
+        data_root,
+        sets,
+        backbone,
+        batch_images=2,
+        patches_per_image=5,
+        patch_size=128,
+        seed=0,
+        min_side=0.05,
+        max_side=0.8,
+        pseudo=None,
+        pseudo_fraction=0.0,
+        max_targets=20,
+        cross_fraction=0.0,
+        descriptor="crop",
+        roi_samples=8,
+        roi_jitter=0.0,
+        set_weights=None,
+    ):
         if descriptor not in ("crop", "roi"):
             raise ValueError(f"descriptor must be 'crop' or 'roi', not {descriptor!r}")
         unknown = set(set_weights or {}) - set(sets)
@@ -210,8 +237,9 @@ class PretextBatches:
         torch.manual_seed(self.seed * 1_000_003 + iteration)
         jitter_rng = np.random.RandomState([self.seed, iteration, 1])  # apart, so 'crop' batches stay as they were
         items, patches, targets, roi_boxes = [], [], [], []
-        picks = rng.choice(len(self.images), min(len(self.images), self.batch_images * 4), replace=False,
-                           p=self.image_probs)
+        picks = rng.choice(
+            len(self.images), min(len(self.images), self.batch_images * 4), replace=False, p=self.image_probs
+        )
         for i in picks:
             if len(items) == self.batch_images:
                 break
@@ -226,7 +254,7 @@ class PretextBatches:
                 rgb = np.ascontiguousarray(rgb[:, ::-1]) if flip else rgb
                 h, w = rgb.shape[:2]
             boxes = random_boxes(rng, w, h, self.k, self.min_side, self.max_side)
-            per_patch = [boxes[j:j + 1] for j in range(self.k)]
+            per_patch = [boxes[j : j + 1] for j in range(self.k)]
             t_boxes, t_classes = self._teacher(img, flip, w)
             cross = {}
             for j in range(self.k):
@@ -235,7 +263,7 @@ class PretextBatches:
                     if len(t_boxes):  # else the random patch stays
                         pick = rng.randint(len(t_boxes))
                         boxes[j] = np.round(t_boxes[pick])
-                        per_patch[j] = t_boxes[t_classes == t_classes[pick]][:self.max_targets]
+                        per_patch[j] = t_boxes[t_classes == t_classes[pick]][: self.max_targets]
                 elif u < self.pseudo_fraction + self.cross_fraction and self.classes:
                     source, box, cls = self._cross_instance(rng, int(i), t_classes)
                     if source is not None and self.descriptor == "roi":
@@ -247,7 +275,7 @@ class PretextBatches:
                         cross[j] = patch
                     else:
                         continue
-                    per_patch[j] = t_boxes[t_classes == cls][:self.max_targets]  # may be empty
+                    per_patch[j] = t_boxes[t_classes == cls][: self.max_targets]  # may be empty
             targets.append([_cxcywh(b, w, h) for b in per_patch])
             items.append((img["set"], img["id"], flip))
             if self.descriptor == "roi":
@@ -259,8 +287,10 @@ class PretextBatches:
             patches.append(augment(crops))
         levels = self.cache.batch(items)
         if self.descriptor == "roi":
-            pooled = [self._roi_patches(jitter_rng, [lvl[b:b + 1] for lvl in levels], *roi_boxes[b])
-                      for b in range(len(items))]
+            pooled = [
+                self._roi_patches(jitter_rng, [lvl[b : b + 1] for lvl in levels], *roi_boxes[b])
+                for b in range(len(items))
+            ]
             return levels, torch.stack([d for d, _ in pooled]), torch.stack([b for _, b in pooled]), targets
         desc = pooled_features(self.backbone(torch.cat(patches)))
         return levels, desc.view(len(items), self.k, -1), targets

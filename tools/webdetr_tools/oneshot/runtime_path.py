@@ -123,5 +123,7 @@ def zoomed_search(model, backbone, image, size, zoom, boxes):
     [N]), the best MAX_DETECTIONS. For fixtures and example pictures (build_models.py, render_examples.py)."""
     with Image.open(image) as rgb:
         sample = SimpleNamespace(image=Path(image), width=rgb.width, height=rgb.height)
-    detector = ZoomedDetector(model, backbone, [sample], size, zoom["grid"], zoom["side"], zoom["below"], zoom["nmsIou"])
+    detector = ZoomedDetector(
+        model, backbone, [sample], size, zoom["grid"], zoom["side"], zoom["below"], zoom["nmsIou"]
+    )
     return [detector(OneShotQuery(image=0, instance=0, box=tuple(box), label="query"), [0])[0] for box in boxes]

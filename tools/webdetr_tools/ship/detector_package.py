@@ -35,8 +35,10 @@ def load_detector(checkpoint, backbone):
     result = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     missing = [k for k in result.missing_keys if not k.startswith("backbone.")]
     if missing or result.unexpected_keys:
-        raise KeyError(f"{checkpoint}: checkpoint does not fit the detector config: missing {missing[:10]}, "
-                       f"unexpected {result.unexpected_keys[:10]}")
+        raise KeyError(
+            f"{checkpoint}: checkpoint does not fit the detector config: missing {missing[:10]}, "
+            f"unexpected {result.unexpected_keys[:10]}"
+        )
     return model.eval(), config
 
 
@@ -48,37 +50,65 @@ def export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print,
     size = int(size or config["feature_size"])
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}
     m = config["model"]
-    dims = detect_deformable_config(state, {"nheads": m["nheads"], "num_queries": m["num_queries"],
-                                            "with_box_refine": True, "backbone": BACKBONE_NAME})
+    dims = detect_deformable_config(
+        state,
+        {"nheads": m["nheads"], "num_queries": m["num_queries"], "with_box_refine": True, "backbone": BACKBONE_NAME},
+    )
     image = torch.zeros(1, 3, size, size)
     with torch.no_grad():
         srcs, _ = centernet_features(model, image)
     dims["level_shapes"] = [tuple(int(v) for v in s.shape[2:]) for s in srcs]
-    progress(f"detector: hidden {dims['hidden']}, heads {dims['heads']}, levels {dims['level_shapes']}, layers "
-             f"{dims['encoder_layers']}+{dims['decoder_layers']}, queries {dims['queries']}, "
-             f"{dims['num_classes']} classes, input {size}x{size} (0-255)")
+    progress(
+        f"detector: hidden {dims['hidden']}, heads {dims['heads']}, levels {dims['level_shapes']}, layers "
+        f"{dims['encoder_layers']}+{dims['decoder_layers']}, queries {dims['queries']}, "
+        f"{dims['num_classes']} classes, input {size}x{size} (0-255)"
+    )
     description = {
-        "model": {"family": "deformable-detr", "variant": "box-refine", "singleScale": False,
-                  "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
-                  "exporter": EXPORTER},
-        "input": {"sizePolicy": {"kind": "fixed", "height": size, "width": size}, "resize": "bilinear-stretch",
-                  **INPUT_0_255, "layout": "NCHW"},
-        "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
-                   "classNames": list(config["classes"]), "boxFormat": "cxcywh-normalized",
-                   "scoreThreshold": SCORE_THRESHOLD,
-                   "topK": dims["queries"]},
-        "architecture": {"hiddenDim": dims["hidden"], "numQueries": dims["queries"],
-                         "encoderLayers": dims["encoder_layers"], "decoderLayers": dims["decoder_layers"],
-                         "numHeads": dims["heads"], "numLevels": dims["levels"], "encoderPoints": dims["enc_points"],
-                         "decoderPoints": dims["dec_points"], "levelShapes": [list(s) for s in dims["level_shapes"]],
-                         "ffnDim": dims["ffn"], "backbone": BACKBONE_NAME},
+        "model": {
+            "family": "deformable-detr",
+            "variant": "box-refine",
+            "singleScale": False,
+            "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
+            "exporter": EXPORTER,
+        },
+        "input": {
+            "sizePolicy": {"kind": "fixed", "height": size, "width": size},
+            "resize": "bilinear-stretch",
+            **INPUT_0_255,
+            "layout": "NCHW",
+        },
+        "output": {
+            "logits": "pred_logits",
+            "boxes": "pred_boxes",
+            "classActivation": "sigmoid",
+            "classNames": list(config["classes"]),
+            "boxFormat": "cxcywh-normalized",
+            "scoreThreshold": SCORE_THRESHOLD,
+            "topK": dims["queries"],
+        },
+        "architecture": {
+            "hiddenDim": dims["hidden"],
+            "numQueries": dims["queries"],
+            "encoderLayers": dims["encoder_layers"],
+            "decoderLayers": dims["decoder_layers"],
+            "numHeads": dims["heads"],
+            "numLevels": dims["levels"],
+            "encoderPoints": dims["enc_points"],
+            "decoderPoints": dims["dec_points"],
+            "levelShapes": [list(s) for s in dims["level_shapes"]],
+            "ffnDim": dims["ffn"],
+            "backbone": BACKBONE_NAME,
+        },
     }
     plan = deformable_plan(model, dims, centernet_features)
     # No single graph: it would repeat every weight (27 MB in fp32 instead of 13, over the 25 MB budget);
     # WASM runs the split pipeline with the TypeScript kernel instead.
-    manifest = write_package(plan, {"image": image}, out_dir, description, single_graph=single_graph, fp16=fp16,
-                             progress=progress)
+    manifest = write_package(
+        plan, {"image": image}, out_dir, description, single_graph=single_graph, fp16=fp16, progress=progress
+    )
     total = sum(g["bytes"] for g in manifest["graphs"])
-    progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
-             f"{time.time() - started:.1f} s")
+    progress(
+        f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+        f"{time.time() - started:.1f} s"
+    )
     return manifest

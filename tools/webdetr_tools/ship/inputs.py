@@ -12,12 +12,19 @@ def model_input(rgb: Image.Image, size: int) -> torch.Tensor:
 
 
 def patch_input(rgb: Image.Image, patches, size: int) -> torch.Tensor:
-    crops = [np.asarray(rgb.crop((p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"])).resize((size, size), Image.BILINEAR),
-                        np.float32) for p in patches]
+    crops = [
+        np.asarray(
+            rgb.crop((p["x"], p["y"], p["x"] + p["width"], p["y"] + p["height"])).resize((size, size), Image.BILINEAR),
+            np.float32,
+        )
+        for p in patches
+    ]
     return torch.from_numpy(np.stack(crops).copy()).permute(0, 3, 1, 2)[None]
 
 
 def box_input(rgb: Image.Image, patches) -> torch.Tensor:
     w, h = rgb.size
-    return torch.tensor([[[p["x"] / w, p["y"] / h, (p["x"] + p["width"]) / w, (p["y"] + p["height"]) / h]
-                          for p in patches]], dtype=torch.float32)
+    return torch.tensor(
+        [[[p["x"] / w, p["y"] / h, (p["x"] + p["width"]) / w, (p["y"] + p["height"]) / h] for p in patches]],
+        dtype=torch.float32,
+    )

@@ -41,8 +41,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..export.deformable_segments import (attention_projections, encoder_reference_points, finish_decoder_layer,
-                                          finish_encoder_layer, inverse_sigmoid)
+from ..export.deformable_segments import (
+    attention_projections,
+    encoder_reference_points,
+    finish_decoder_layer,
+    finish_encoder_layer,
+    inverse_sigmoid,
+)
 from ..export.manifest import file_digest
 from ..export.package import write_package
 from ..export.plan import KernelCall, Pipeline, Plan, Segment
@@ -81,8 +86,15 @@ def load_oneshot(checkpoint):
 
 def _dims(model, level_shapes):
     c = model.config
-    return {"hidden": c.d_model, "heads": c.nheads, "levels": len(level_shapes), "level_shapes": level_shapes,
-            "points": c.n_points, "slots": c.queries_per_patch, "patches": c.max_patches}
+    return {
+        "hidden": c.d_model,
+        "heads": c.nheads,
+        "levels": len(level_shapes),
+        "level_shapes": level_shapes,
+        "points": c.n_points,
+        "slots": c.queries_per_patch,
+        "patches": c.max_patches,
+    }
 
 
 def block_mask(queries, per_patch):
@@ -110,10 +122,13 @@ class EncoderInput(nn.Module):
         taps = self.backbone(image)
         srcs, pos_embeds = project_taps(taps, self.model.input_proj)
         src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos = torch.cat([p.flatten(2).transpose(1, 2) + self.model.level_embed[l].view(1, 1, -1)
-                         for l, p in enumerate(pos_embeds)], 1)
-        value, offsets, logits = attention_projections(self.model.encoder[0].self_attn, src + pos, src, self.dims,
-                                                       self.dims["points"])
+        pos = torch.cat(
+            [p.flatten(2).transpose(1, 2) + self.model.level_embed[l].view(1, 1, -1) for l, p in enumerate(pos_embeds)],
+            1,
+        )
+        value, offsets, logits = attention_projections(
+            self.model.encoder[0].self_attn, src + pos, src, self.dims, self.dims["points"]
+        )
         out = (src, pos, self.reference_points + 0 * src[:, :1, :1, None], value, offsets, logits)
         return out + tuple(taps) if roi_patches(self.model) else out
 
@@ -125,8 +140,9 @@ class EncoderStep(nn.Module):
 
     def forward(self, src, core, pos):
         src = finish_encoder_layer(self.model.encoder[self.index - 1], src, core)
-        value, offsets, logits = attention_projections(self.model.encoder[self.index].self_attn, src + pos, src,
-                                                       self.dims, self.dims["points"])
+        value, offsets, logits = attention_projections(
+            self.model.encoder[self.index].self_attn, src + pos, src, self.dims, self.dims["points"]
+        )
         return src, value, offsets, logits
 
 
@@ -154,8 +170,9 @@ class PatchQueries(nn.Module):
         d = dims["hidden"]
         with torch.no_grad():
             reference = model.reference_points(model.query_embed.weight[:, :d]).sigmoid()  # [G, 2]
-        self.register_buffer("reference_slot", reference[:, None].expand(-1, dims["levels"], -1).contiguous(),
-                             persistent=False)  # [G, L, 2]
+        self.register_buffer(
+            "reference_slot", reference[:, None].expand(-1, dims["levels"], -1).contiguous(), persistent=False
+        )  # [G, L, 2]
 
     def forward(self, patches):
         return self.queries(pooled_patch_descriptors(self.backbone, patches))  # [1, K, sum C]
@@ -170,7 +187,9 @@ class PatchQueries(nn.Module):
         reference = (self.reference_slot + 0 * feature[..., None, :1]).flatten(1, 2)  # [1, K*G, L, 2]
         layer = self.model.decoder[0]
         tgt = masked_self_attention(layer, tgt, query_pos, self.dims["slots"])
-        _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"])
+        _, offsets, logits = attention_projections(
+            layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"]
+        )
         return tgt, query_pos, reference, offsets, logits
 
 
@@ -211,7 +230,9 @@ class PatchDecoderStep(nn.Module):
         hs = finish_decoder_layer(self.model.decoder[self.index - 1], tgt, core)
         layer = self.model.decoder[self.index]
         tgt = masked_self_attention(layer, hs, query_pos, self.dims["slots"])
-        _, offsets, logits = attention_projections(layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"])
+        _, offsets, logits = attention_projections(
+            layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["points"]
+        )
         return tgt, offsets, logits
 
 
@@ -226,7 +247,9 @@ class PatchHead(nn.Module):
         """rest: a calibrated model's descriptors and taps, then the patch boxes when the calibration weighs sizes
         (calibration_scale) or box sizes are relative to the patch's (box_size_prior)."""
         config = self.model.config
-        descriptors, taps = (rest[0], list(rest[1:1 + len(config.channels)])) if calibrated(self.model) else (None, [])
+        descriptors, taps = (
+            (rest[0], list(rest[1 : 1 + len(config.channels)])) if calibrated(self.model) else (None, [])
+        )
         patch_boxes = rest[-1] if head_takes_patch_boxes(self.model) else None
         hs = finish_decoder_layer(self.model.decoder[-1], tgt, core)
         delta = self.model.bbox_embed(hs)
@@ -261,20 +284,55 @@ def oneshot_plan(model, backbone, level_shapes):
         stages.append(("graph", name))
 
     def kernel(stages, name, value, reference, offsets, logits, output, n_queries):
-        stages.append(("kernel", KernelCall(name, value, reference, offsets, logits, output, n_queries, dims["heads"],
-                                            head_dim, level_shapes, dims["points"], 2)))
+        stages.append(
+            (
+                "kernel",
+                KernelCall(
+                    name,
+                    value,
+                    reference,
+                    offsets,
+                    logits,
+                    output,
+                    n_queries,
+                    dims["heads"],
+                    head_dim,
+                    level_shapes,
+                    dims["points"],
+                    2,
+                ),
+            )
+        )
 
     roi = roi_patches(model)
     image = []
-    graph(image, "encoder_input", EncoderInput(model, backbone, dims), ["image"],
-          ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"]
-          + (TAPS if roi else []))
+    graph(
+        image,
+        "encoder_input",
+        EncoderInput(model, backbone, dims),
+        ["image"],
+        ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"]
+        + (TAPS if roi else []),
+    )
     for k in range(enc):
-        kernel(image, f"encoder_{k}", f"enc_value_{k}", "enc_reference_points", f"enc_offsets_{k}", f"enc_logits_{k}",
-               f"enc_core_{k}", s)
+        kernel(
+            image,
+            f"encoder_{k}",
+            f"enc_value_{k}",
+            "enc_reference_points",
+            f"enc_offsets_{k}",
+            f"enc_logits_{k}",
+            f"enc_core_{k}",
+            s,
+        )
         if k + 1 < enc:
-            graph(image, f"encoder_{k + 1}", EncoderStep(model, dims, k + 1), [f"enc_src_{k}", f"enc_core_{k}", "enc_pos"],
-                  [f"enc_src_{k + 1}", f"enc_value_{k + 1}", f"enc_offsets_{k + 1}", f"enc_logits_{k + 1}"])
+            graph(
+                image,
+                f"encoder_{k + 1}",
+                EncoderStep(model, dims, k + 1),
+                [f"enc_src_{k}", f"enc_core_{k}", "enc_pos"],
+                [f"enc_src_{k + 1}", f"enc_value_{k + 1}", f"enc_offsets_{k + 1}", f"enc_logits_{k + 1}"],
+            )
     values = [f"dec_value_{k}" for k in range(dec)]
     graph(image, "memory_values", MemoryValues(model, dims), [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"], values)
     patches = []
@@ -282,37 +340,76 @@ def oneshot_plan(model, backbone, level_shapes):
     query_outputs = ["dec_tgt_0", "dec_query_pos", "dec_reference_input", "dec_offsets_0", "dec_logits_0"]
     if roi:
         graph(patches, "patch_descriptors", PatchDescriptors(model), [PATCHES] + TAPS, [DESCRIPTORS])
-        graph(patches, "patch_queries", RoiPatchQueries(model, None, dims),
-              [DESCRIPTORS] + ([PATCHES] if queries_take_patch_boxes(model) else []), query_outputs)
+        graph(
+            patches,
+            "patch_queries",
+            RoiPatchQueries(model, None, dims),
+            [DESCRIPTORS] + ([PATCHES] if queries_take_patch_boxes(model) else []),
+            query_outputs,
+        )
     else:
         graph(patches, "patch_queries", PatchQueries(model, backbone, dims), [PATCHES], query_outputs)
     for k in range(dec):
-        kernel(patches, f"decoder_{k}", f"dec_value_{k}", "dec_reference_input", f"dec_offsets_{k}", f"dec_logits_{k}",
-               f"dec_core_{k}", queries)
+        kernel(
+            patches,
+            f"decoder_{k}",
+            f"dec_value_{k}",
+            "dec_reference_input",
+            f"dec_offsets_{k}",
+            f"dec_logits_{k}",
+            f"dec_core_{k}",
+            queries,
+        )
         if k + 1 < dec:
-            graph(patches, f"patch_decoder_{k + 1}", PatchDecoderStep(model, dims, k + 1),
-                  [f"dec_tgt_{k}", f"dec_core_{k}", "dec_query_pos"],
-                  [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"])
-    graph(patches, "patch_head", PatchHead(model, dims), [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"]
-          + (calibration + TAPS if calibration else []) + (["patches"] if head_takes_patch_boxes(model) else []),
-          ["pred_logits", "pred_boxes"])
-    per_patch = {name: {1: queries} for name in
-                 ["dec_query_pos", "dec_reference_input", "pred_logits", "pred_boxes"]
-                 + [f"dec_{kind}_{k}" for kind in ("tgt", "offsets", "logits", "core") for k in range(dec)]}
+            graph(
+                patches,
+                f"patch_decoder_{k + 1}",
+                PatchDecoderStep(model, dims, k + 1),
+                [f"dec_tgt_{k}", f"dec_core_{k}", "dec_query_pos"],
+                [f"dec_tgt_{k + 1}", f"dec_offsets_{k + 1}", f"dec_logits_{k + 1}"],
+            )
+    graph(
+        patches,
+        "patch_head",
+        PatchHead(model, dims),
+        [f"dec_tgt_{dec - 1}", f"dec_core_{dec - 1}", "dec_reference_input"]
+        + (calibration + TAPS if calibration else [])
+        + (["patches"] if head_takes_patch_boxes(model) else []),
+        ["pred_logits", "pred_boxes"],
+    )
+    per_patch = {
+        name: {1: queries}
+        for name in ["dec_query_pos", "dec_reference_input", "pred_logits", "pred_boxes"]
+        + [f"dec_{kind}_{k}" for kind in ("tgt", "offsets", "logits", "core") for k in range(dec)]
+    }
     pipelines = [
-        Pipeline("image", ["image"], values, image,
-                 description="CenterNet backbone + deformable encoder; memory projected for every decoder layer"),
-        Pipeline("patches", ["patches"], ["pred_logits", "pred_boxes"], patches, after="image",
-                 description=f"query patches (1..{dims['patches']}, only the real ones"
-                             + ("; boxes pooled from the image's backbone taps" if roi else "")
-                             + f") -> {dims['slots']} queries each, block-diagonal group mask, decoded against the "
-                             "image memory"),
+        Pipeline(
+            "image",
+            ["image"],
+            values,
+            image,
+            description="CenterNet backbone + deformable encoder; memory projected for every decoder layer",
+        ),
+        Pipeline(
+            "patches",
+            ["patches"],
+            ["pred_logits", "pred_boxes"],
+            patches,
+            after="image",
+            description=f"query patches (1..{dims['patches']}, only the real ones"
+            + ("; boxes pooled from the image's backbone taps" if roi else "")
+            + f") -> {dims['slots']} queries each, block-diagonal group mask, decoded against the "
+            "image memory",
+        ),
     ]
     if roi:
         pipelines += zoom_pipelines(segments, patches)
     descriptors = [DESCRIPTORS] if roi else []
-    return Plan(segments, pipelines,
-                {"symbolic": {"patches": {1: PATCHES}, **{name: {1: PATCHES} for name in descriptors}, **per_patch}})
+    return Plan(
+        segments,
+        pipelines,
+        {"symbolic": {"patches": {1: PATCHES}, **{name: {1: PATCHES} for name in descriptors}, **per_patch}},
+    )
 
 
 def zoom_pipelines(segments, patch_stages):
@@ -322,13 +419,26 @@ def zoom_pipelines(segments, patch_stages):
     decode = patch_stages[1:]
     reads = {name for kind, item in decode if kind == "graph" for name in segments[item].inputs}
     return [
-        Pipeline(DESCRIBE, [PATCHES], [DESCRIPTORS], patch_stages[:1], after="image", alternative=True,
-                 description="zoomed search: query patch boxes -> their descriptors, pooled from the encoded view's "
-                             "backbone taps"),
-        Pipeline(FROM_DESCRIPTORS, [DESCRIPTORS] + ([PATCHES] if PATCHES in reads else []), ["pred_logits", "pred_boxes"],
-                 decode, after="image", alternative=True,
-                 description="zoomed search: patch descriptors pooled in another view (and the patch boxes in that view)"
-                             " -> queries decoded against the encoded view's memory"),
+        Pipeline(
+            DESCRIBE,
+            [PATCHES],
+            [DESCRIPTORS],
+            patch_stages[:1],
+            after="image",
+            alternative=True,
+            description="zoomed search: query patch boxes -> their descriptors, pooled from the encoded view's "
+            "backbone taps",
+        ),
+        Pipeline(
+            FROM_DESCRIPTORS,
+            [DESCRIPTORS] + ([PATCHES] if PATCHES in reads else []),
+            ["pred_logits", "pred_boxes"],
+            decode,
+            after="image",
+            alternative=True,
+            description="zoomed search: patch descriptors pooled in another view (and the patch boxes in that view)"
+            " -> queries decoded against the encoded view's memory",
+        ),
     ]
 
 
@@ -337,8 +447,11 @@ def reference_outputs(model, backbone, image, patches):
     """The training model's forward on the same inputs: image [1,3,S,S] 0-255, patches [1,K,3,P,P] 0-255
     ('roi' models: [1,K,4] xyxy boxes relative to the image)."""
     levels = backbone(image)
-    descriptors = (roi_descriptors(levels, patches, model.config.roi_samples) if roi_patches(model)
-                   else pooled_patch_descriptors(backbone, patches))
+    descriptors = (
+        roi_descriptors(levels, patches, model.config.roi_samples)
+        if roi_patches(model)
+        else pooled_patch_descriptors(backbone, patches)
+    )
     boxes_in = patches if roi_patches(model) else None
     logits, boxes = model.decode(model.encode(levels), model.spatial_shapes(levels), descriptors, boxes_in)
     return model.match_logits(levels, descriptors, logits[-1], boxes[-1], boxes_in), boxes[-1]
@@ -355,8 +468,12 @@ def query_patch_section(config, k):
     """The manifest's input.queryPatch: crops of patch_size, or boxes ('roi': kind "boxes", no pixels)."""
     if config["patch_descriptor"] == "roi":
         return {"kind": "boxes", "maxPatches": k, "queriesPerPatch": config["queries_per_patch"], "zoom": dict(ZOOM)}
-    return {"height": config["patch_size"], "width": config["patch_size"], "maxPatches": k,
-            "queriesPerPatch": config["queries_per_patch"]}
+    return {
+        "height": config["patch_size"],
+        "width": config["patch_size"],
+        "maxPatches": k,
+        "queriesPerPatch": config["queries_per_patch"],
+    }
 
 
 def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None):
@@ -373,30 +490,67 @@ def export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, 
     patches = example_patches(config, k)
     with torch.no_grad():
         level_shapes = OneShotDETR.spatial_shapes(backbone(image))
-    progress(f"one-shot: d {config['d_model']}, heads {config['nheads']}, levels {level_shapes}, layers "
-             f"{config['enc_layers']}+{config['dec_layers']}, {config['queries_per_patch']} queries x {k} patches "
-             + (f"(RoI boxes, {config['roi_samples']}x{config['roi_samples']} samples)" if roi_patches(model)
-                else f"of {patch}x{patch}") + f", input {size}x{size} (0-255), iteration {step}")
+    progress(
+        f"one-shot: d {config['d_model']}, heads {config['nheads']}, levels {level_shapes}, layers "
+        f"{config['enc_layers']}+{config['dec_layers']}, {config['queries_per_patch']} queries x {k} patches "
+        + (
+            f"(RoI boxes, {config['roi_samples']}x{config['roi_samples']} samples)"
+            if roi_patches(model)
+            else f"of {patch}x{patch}"
+        )
+        + f", input {size}x{size} (0-255), iteration {step}"
+    )
     description = {
-        "model": {"family": "deformable-detr", "variant": "one-shot", "singleScale": False,
-                  "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
-                  "exporter": EXPORTER},
-        "input": {"sizePolicy": {"kind": "fixed", "height": size, "width": size}, "resize": "bilinear-stretch",
-                  **INPUT_0_255, "layout": "NCHW",
-                  "queryPatch": query_patch_section(config, k)},
-        "output": {"logits": "pred_logits", "boxes": "pred_boxes", "classActivation": "sigmoid",
-                   "classNames": ["match"], "boxFormat": "cxcywh-normalized", "scoreThreshold": score_threshold(checkpoint), "topK": config["queries_per_patch"]},
-        "architecture": {"hiddenDim": config["d_model"], "numQueries": config["queries_per_patch"],
-                         "encoderLayers": config["enc_layers"], "decoderLayers": config["dec_layers"],
-                         "numHeads": config["nheads"], "numLevels": len(level_shapes),
-                         "encoderPoints": config["n_points"], "decoderPoints": config["n_points"],
-                         "levelShapes": [list(s) for s in level_shapes], "ffnDim": config["dim_feedforward"],
-                         "backbone": BACKBONE_NAME},
+        "model": {
+            "family": "deformable-detr",
+            "variant": "one-shot",
+            "singleScale": False,
+            "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
+            "exporter": EXPORTER,
+        },
+        "input": {
+            "sizePolicy": {"kind": "fixed", "height": size, "width": size},
+            "resize": "bilinear-stretch",
+            **INPUT_0_255,
+            "layout": "NCHW",
+            "queryPatch": query_patch_section(config, k),
+        },
+        "output": {
+            "logits": "pred_logits",
+            "boxes": "pred_boxes",
+            "classActivation": "sigmoid",
+            "classNames": ["match"],
+            "boxFormat": "cxcywh-normalized",
+            "scoreThreshold": score_threshold(checkpoint),
+            "topK": config["queries_per_patch"],
+        },
+        "architecture": {
+            "hiddenDim": config["d_model"],
+            "numQueries": config["queries_per_patch"],
+            "encoderLayers": config["enc_layers"],
+            "decoderLayers": config["dec_layers"],
+            "numHeads": config["nheads"],
+            "numLevels": len(level_shapes),
+            "encoderPoints": config["n_points"],
+            "decoderPoints": config["n_points"],
+            "levelShapes": [list(s) for s in level_shapes],
+            "ffnDim": config["dim_feedforward"],
+            "backbone": BACKBONE_NAME,
+        },
     }
     plan = oneshot_plan(model, backbone, level_shapes)
-    manifest = write_package(plan, {"image": image, "patches": patches}, out_dir, description, single_graph=single_graph,
-                             fp16=fp16, progress=progress)
+    manifest = write_package(
+        plan,
+        {"image": image, "patches": patches},
+        out_dir,
+        description,
+        single_graph=single_graph,
+        fp16=fp16,
+        progress=progress,
+    )
     total = sum(g["bytes"] for g in manifest["graphs"])
-    progress(f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
-             f"{time.time() - started:.1f} s")
+    progress(
+        f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+        f"{time.time() - started:.1f} s"
+    )
     return manifest

@@ -22,5 +22,8 @@ def build_stamp(checkpoint: Path, options: dict, sources_sha256: str | None = No
     """What a benchmark package was exported from: the checkpoint, the export options and the exporter's sources
     (sources_digest(), computed here unless given). A package whose stamp differs is stale: an exporter change
     (e.g. another op form) must reach the benchmark, not a package cached before it."""
-    return {"checkpointSha256": file_digest(checkpoint), "options": options,
-            "sourcesSha256": sources_sha256 if sources_sha256 is not None else sources_digest()}
+    return {
+        "checkpointSha256": file_digest(checkpoint),
+        "options": options,
+        "sourcesSha256": sources_sha256 if sources_sha256 is not None else sources_digest(),
+    }

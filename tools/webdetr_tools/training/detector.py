@@ -54,8 +54,15 @@ def matmul_core(value, reference_points, offsets, logits, spatial_shapes):
 
 
 def model_config(model_cfg: dict, num_classes: int) -> ModelConfig:
-    return ModelConfig(family="deformable-detr", variant="refine", num_classes=num_classes, with_box_refine=True,
-                       two_stage=False, backbone="centernet-mobilenetv3", **model_cfg)
+    return ModelConfig(
+        family="deformable-detr",
+        variant="refine",
+        num_classes=num_classes,
+        with_box_refine=True,
+        two_stage=False,
+        backbone="centernet-mobilenetv3",
+        **model_cfg,
+    )
 
 
 def initialize(model: DeformableDETR) -> None:

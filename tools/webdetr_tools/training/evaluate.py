@@ -40,7 +40,7 @@ def predict(model, cache, items, batch_size: int = 8) -> dict:
     model.eval()
     out = {}
     for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
+        chunk = items[start : start + batch_size]
         features = cache.batch([(it.set, it.image_id, False) for it in chunk])
         logits, boxes = forward_layers(model, features)[-1]
         for it, result in zip(chunk, postprocess(logits, boxes, [(it.width, it.height) for it in chunk])):

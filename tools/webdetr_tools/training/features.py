@@ -51,8 +51,11 @@ def set_samples(data_root: Path, name: str) -> list[tuple[str, Path, object, str
     if name == "unlabeled":
         rows = [(p.stem, p, None, "train") for p in load_unlabeled(root)]
     elif name == "bccd":
-        rows = [(s.image.stem, s.image, s, split)
-                for split, part in (("train", "trainval"), ("val", "test")) for s in load_bccd(root, part)]
+        rows = [
+            (s.image.stem, s.image, s, split)
+            for split, part in (("train", "trainval"), ("val", "test"))
+            for s in load_bccd(root, part)
+        ]
     else:
         train, val = seeded_split(LOADERS[name](root), VAL_FRACTION, SPLIT_SEED)
         rows = [(s.image.stem, s.image, s, "train") for s in train] + [(s.image.stem, s.image, s, "val") for s in val]
@@ -75,8 +78,9 @@ def flip_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
 
 
 @torch.no_grad()
-def build_cache(data_root: Path, cache_root: Path, model_json: Path, size: int = 320, sets=SETS, log=print,
-                backbone=None):
+def build_cache(
+    data_root: Path, cache_root: Path, model_json: Path, size: int = 320, sets=SETS, log=print, backbone=None
+):
     """backbone: a module image [1,3,size,size] 0-255 -> [C3, C4, C5] (default: CenterNet from model_json)."""
     from ..backbones.centernet_mobilenetv3 import CenterNetMobileNetV3
 
@@ -100,8 +104,9 @@ def build_cache(data_root: Path, cache_root: Path, model_json: Path, size: int =
             for flipped in (False, True):
                 for lvl, f in enumerate(backbone(x.flip(-1) if flipped else x)):
                     levels[flipped][lvl].append(f[0].half().numpy())
-            images.append(dict(id=image_id, file=path.name, width=int(rgb.shape[1]), height=int(rgb.shape[0]),
-                               split=split))
+            images.append(
+                dict(id=image_id, file=path.name, width=int(rgb.shape[1]), height=int(rgb.shape[0]), split=split)
+            )
             if (k + 1) % 50 == 0 or k + 1 == len(rows):
                 rate = (time.time() - started) / (k + 1)
                 log(f"{name}: {k + 1}/{len(rows)} images, {rate:.2f} s/img, ETA {rate * (len(rows) - k - 1):.0f} s")

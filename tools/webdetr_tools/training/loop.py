@@ -37,10 +37,18 @@ def _optimizer(model, optim: dict):
     proj = [p for n, p in model.named_parameters() if any(k in n for k in LINEAR_PROJ_NAMES)]
     proj_ids = {id(p) for p in proj}
     rest = [p for p in model.parameters() if id(p) not in proj_ids]
-    return torch.optim.AdamW([{"params": rest, "lr": optim["lr"], "base_lr": optim["lr"]},
-                              {"params": proj, "lr": optim["lr"] * optim["lr_linear_proj_mult"],
-                               "base_lr": optim["lr"] * optim["lr_linear_proj_mult"]}],
-                             lr=optim["lr"], weight_decay=optim["weight_decay"])
+    return torch.optim.AdamW(
+        [
+            {"params": rest, "lr": optim["lr"], "base_lr": optim["lr"]},
+            {
+                "params": proj,
+                "lr": optim["lr"] * optim["lr_linear_proj_mult"],
+                "base_lr": optim["lr"] * optim["lr_linear_proj_mult"],
+            },
+        ],
+        lr=optim["lr"],
+        weight_decay=optim["weight_decay"],
+    )
 
 
 def _epoch_order(n_items: int, seed: int, epoch: int, flip_probability: float):
@@ -73,9 +81,11 @@ def _optimizer_step(model, optimizer, loss, optim: dict, epoch: int) -> None:
 
 def _progress_line(step: int, total_steps: int, steps_per_epoch: int, running: dict, optimizer, rate: float) -> str:
     """The progress line: step, epoch, the running losses, lr, seconds per step and the ETA."""
-    return (f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
-            + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
-            + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}")
+    return (
+        f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
+        + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
+        + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}"
+    )
 
 
 def _update_running(running: dict, parts: dict) -> None:
@@ -86,8 +96,16 @@ def _update_running(running: dict, parts: dict) -> None:
 
 def _save_checkpoint(ckpt_path: Path, model, optimizer, step: int, config: dict) -> None:
     """What _resume reads: model, optimizer, step, torch RNG state and the config."""
-    _save(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                          torch_rng=torch.get_rng_state(), config=config))
+    _save(
+        ckpt_path,
+        dict(
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            step=step,
+            torch_rng=torch.get_rng_state(),
+            config=config,
+        ),
+    )
 
 
 def _open_run(run_dir, config: dict, model, optimizer, n_items: int, resume: bool):
@@ -116,9 +134,19 @@ def _resume(ckpt_path: Path, config: dict, model, optimizer) -> int | None:
     return state["step"]
 
 
-def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run_dir: Path, resume: bool = True,
-          max_steps: int | None = None, log=print, cache: FeatureCache | None = None, labels=None,
-          init_from: Path | None = None):
+def train(
+    config: dict,
+    data_root: Path,
+    cache_root: Path,
+    labels_dir: Path,
+    run_dir: Path,
+    resume: bool = True,
+    max_steps: int | None = None,
+    log=print,
+    cache: FeatureCache | None = None,
+    labels=None,
+    init_from: Path | None = None,
+):
     torch.manual_seed(config["seed"])
     cache = cache or FeatureCache(cache_root, config["feature_size"])
     labels = labels or LabelSource(data_root, labels_dir, config)
@@ -129,24 +157,30 @@ def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run
     optimizer = _optimizer(model, optim)
     batch = optim["batch_size"]
     run_dir = Path(run_dir)
-    ckpt_path, steps_per_epoch, total_steps, step = _open_run(run_dir, config, model, optimizer, len(train_items), resume)
+    ckpt_path, steps_per_epoch, total_steps, step = _open_run(
+        run_dir, config, model, optimizer, len(train_items), resume
+    )
     if step is not None:
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
         step = 0
         if init_from is not None:
             report = load_pretrained(model, Path(init_from))
-            log(f"init_from {report['path']} (step {report['step']}): loaded {len(report['loaded'])} tensors, "
-                f"{report['parameters_loaded']} parameters; kept the fresh initialisation of {report['kept']}")
-        log(f"{len(train_items)} training images, {steps_per_epoch} steps/epoch, {total_steps} steps, "
-            f"{sum(p.numel() for p in model.parameters())} parameters")
+            log(
+                f"init_from {report['path']} (step {report['step']}): loaded {len(report['loaded'])} tensors, "
+                f"{report['parameters_loaded']} parameters; kept the fresh initialisation of {report['kept']}"
+            )
+        log(
+            f"{len(train_items)} training images, {steps_per_epoch} steps/epoch, {total_steps} steps, "
+            f"{sum(p.numel() for p in model.parameters())} parameters"
+        )
     end = min(total_steps, step + max_steps) if max_steps else total_steps
     train_cfg = config["train"]
     started, started_step, running, eval_seconds = time.time(), step, {}, 0.0
     while step < end:
         epoch, within = divmod(step, steps_per_epoch)
         order, flips = _epoch_order(len(train_items), config["seed"], epoch, data["flip_probability"])
-        chosen = order[within * batch:(within + 1) * batch]
+        chosen = order[within * batch : (within + 1) * batch]
         chunk = [(train_items[i], bool(flips[i])) for i in chosen]
         features = cache.batch([(it.set, it.image_id, f) for it, f in chunk])
         targets = [labels.target(it, f) for it, f in chunk]
@@ -163,7 +197,9 @@ def train(config: dict, data_root: Path, cache_root: Path, labels_dir: Path, run
         if eval_every and step % (eval_every * steps_per_epoch) == 0 or step == total_steps:
             t0 = time.time()
             metrics = evaluate_detector(model, cache, labels, data["sets"])
-            line = dict(step=step, epoch=round(step / steps_per_epoch, 2), **{k: round(v, 4) for k, v in metrics.items()})
+            line = dict(
+                step=step, epoch=round(step / steps_per_epoch, 2), **{k: round(v, 4) for k, v in metrics.items()}
+            )
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(line) + "\n")
             eval_seconds += time.time() - t0

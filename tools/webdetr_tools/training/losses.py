@@ -28,8 +28,7 @@ def sigmoid_focal_loss(logits, targets, num_boxes, alpha: float = 0.25, gamma: f
 
 
 def layer_loss(logits, boxes, targets, num_boxes, w) -> dict[str, torch.Tensor]:
-    indices = hungarian_match(logits, boxes, targets, w["cost_class"], w["cost_bbox"], w["cost_giou"],
-                              w["focal_alpha"])
+    indices = hungarian_match(logits, boxes, targets, w["cost_class"], w["cost_bbox"], w["cost_giou"], w["focal_alpha"])
     batch_idx = torch.cat([torch.full_like(src, b) for b, (src, _) in enumerate(indices)])
     src_idx = torch.cat([src for src, _ in indices])
     onehot = torch.zeros_like(logits)

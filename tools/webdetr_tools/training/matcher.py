@@ -13,11 +13,12 @@ from .boxes import cxcywh_to_xyxy, generalized_box_iou
 
 
 @torch.no_grad()
-def cost_matrix(logits, boxes, labels, target_boxes, cost_class=2.0, cost_bbox=5.0, cost_giou=2.0,
-                alpha=0.25, gamma=2.0):
+def cost_matrix(
+    logits, boxes, labels, target_boxes, cost_class=2.0, cost_bbox=5.0, cost_giou=2.0, alpha=0.25, gamma=2.0
+):
     """One image: logits [Q,C], boxes [Q,4], labels [G], target_boxes [G,4] -> [Q, G]."""
     prob = logits.sigmoid()
-    neg = (1 - alpha) * prob ** gamma * -(1 - prob + 1e-8).log()
+    neg = (1 - alpha) * prob**gamma * -(1 - prob + 1e-8).log()
     pos = alpha * (1 - prob) ** gamma * -(prob + 1e-8).log()
     c_class = pos[:, labels] - neg[:, labels]
     c_bbox = torch.cdist(boxes, target_boxes, p=1)
@@ -33,8 +34,9 @@ def hungarian_match(logits, boxes, targets, cost_class=2.0, cost_bbox=5.0, cost_
             empty = torch.zeros(0, dtype=torch.int64)
             out.append((empty, empty))
             continue
-        c = cost_matrix(logits[b], boxes[b], target["labels"], target["boxes"], cost_class, cost_bbox, cost_giou,
-                        alpha, gamma)
+        c = cost_matrix(
+            logits[b], boxes[b], target["labels"], target["boxes"], cost_class, cost_bbox, cost_giou, alpha, gamma
+        )
         rows, cols = linear_sum_assignment(c.numpy())
         out.append((torch.as_tensor(rows, dtype=torch.int64), torch.as_tensor(cols, dtype=torch.int64)))
     return out

@@ -23,7 +23,7 @@ def load_pretrained(model, path: Path) -> dict:
     state = torch.load(path, map_location="cpu")
     weights = state["model"] if "model" in state else state
     if any(k.startswith("detector.") for k in weights):  # an AlignDet checkpoint.pt mid-run: the whole AlignDetModel
-        weights = {k[len("detector."):]: v for k, v in weights.items() if k.startswith("detector.")}
+        weights = {k[len("detector.") :]: v for k, v in weights.items() if k.startswith("detector.")}
     own = model.state_dict()
     kept = sorted(k for k in own if k.startswith(CLASS_HEAD_PREFIXES))
     wanted = [k for k in own if k not in kept]
@@ -32,5 +32,10 @@ def load_pretrained(model, path: Path) -> dict:
     if missing or mismatched:
         raise ValueError(f"{path}: cannot initialise from it: missing {missing[:5]}, shape mismatch {mismatched[:5]}")
     model.load_state_dict({**own, **{k: weights[k] for k in wanted}})
-    return dict(path=str(path), step=state.get("step"), loaded=wanted, kept=kept,
-                parameters_loaded=int(sum(own[k].numel() for k in wanted)))
+    return dict(
+        path=str(path),
+        step=state.get("step"),
+        loaded=wanted,
+        kept=kept,
+        parameters_loaded=int(sum(own[k].numel() for k in wanted)),
+    )

@@ -17,8 +17,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, repo: Path) -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--cache", type=Path, default=repo / ".cache" / "features")
     parser.add_argument("--run-dir", type=Path, help="default: the config's train.run_dir (relative to the repo)")
-    parser.add_argument("--resume", dest="resume", action="store_true", default=True,
-                        help="continue from run_dir/checkpoint.pt if present (default)")
+    parser.add_argument(
+        "--resume",
+        dest="resume",
+        action="store_true",
+        default=True,
+        help="continue from run_dir/checkpoint.pt if present (default)",
+    )
     parser.add_argument("--no-resume", dest="resume", action="store_false")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps (speed checks)")
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's train.threads)")

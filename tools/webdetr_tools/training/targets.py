@@ -77,16 +77,21 @@ class LabelSource:
         return self._gt[name]
 
     def teacher_boxes(self, item: Item) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = [r for r in self._teacher_rows(item.set)[item.image_id]
-                if r[4] >= self.threshold and int(r[5]) in self.class_of]
+        rows = [
+            r
+            for r in self._teacher_rows(item.set)[item.image_id]
+            if r[4] >= self.threshold and int(r[5]) in self.class_of
+        ]
         boxes = np.array([r[:4] for r in rows], np.float32).reshape(-1, 4)
         return boxes, np.array([self.class_of[int(r[5])] for r in rows], np.int64), np.array([r[4] for r in rows])
 
     def ground_truth_boxes(self, item: Item) -> tuple[np.ndarray, np.ndarray]:
         sample = self._annotations(item.set)[item.image_id]
         keep = [k for k, n in enumerate(sample.labels) if n in self.classes]
-        return (sample.boxes[keep].reshape(-1, 4),
-                np.array([self.classes.index(sample.labels[k]) for k in keep], np.int64))
+        return (
+            sample.boxes[keep].reshape(-1, 4),
+            np.array([self.classes.index(sample.labels[k]) for k in keep], np.int64),
+        )
 
     def boxes_xyxy(self, item: Item) -> tuple[np.ndarray, np.ndarray]:
         if item.set in self.gt_sets:
@@ -94,10 +99,15 @@ class LabelSource:
         boxes, labels, _ = self.teacher_boxes(item)
         if item.set in self.gt_plus_sets:
             gt_boxes, gt_labels = self.ground_truth_boxes(item)
-            extra = [k for k in range(len(boxes))
-                     if not (len(gt_boxes) and (box_iou(boxes[k], gt_boxes[gt_labels == labels[k]]) >= 0.5).any())]
-            return (np.concatenate([gt_boxes, boxes[extra]]).reshape(-1, 4),
-                    np.concatenate([gt_labels, labels[extra]]).astype(np.int64))
+            extra = [
+                k
+                for k in range(len(boxes))
+                if not (len(gt_boxes) and (box_iou(boxes[k], gt_boxes[gt_labels == labels[k]]) >= 0.5).any())
+            ]
+            return (
+                np.concatenate([gt_boxes, boxes[extra]]).reshape(-1, 4),
+                np.concatenate([gt_labels, labels[extra]]).astype(np.int64),
+            )
         return boxes, labels
 
     def target(self, item: Item, flip: bool = False, teacher_only: bool = False) -> dict[str, torch.Tensor]:
@@ -107,7 +117,8 @@ class LabelSource:
 
 def normalized_target(boxes_xyxy, labels, width, height, flip=False) -> dict[str, torch.Tensor]:
     b = torch.as_tensor(np.asarray(boxes_xyxy, np.float32)).reshape(-1, 4) / torch.tensor(
-        [width, height, width, height], dtype=torch.float32)
+        [width, height, width, height], dtype=torch.float32
+    )
     b = b.clamp(0, 1)
     if flip:
         b = torch.stack((1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]), -1)
