@@ -17,8 +17,8 @@ ZoomedDetector for small and large patches.
 
 Benchmark exports (`npm run bench`; nothing in public/models or test/fixtures changes): the same
 checkpoints WITH the single-graph pipeline (GridSample, the onnxruntime-web baseline), the detector at
-each --sizes input size, the one-shot model at each --patch-slots maxPatches (graphs take 1..maxPatches), one package each
-in DIR/detector-<size>/ and DIR/oneshot-k<K>/ (skipped when its build stamp, the digest of the checkpoint, the
+each --sizes input size, the one-shot model at each --patch-slots maxPatches (graphs take 1..maxPatches), one package
+each in DIR/detector-<size>/ and DIR/oneshot-k<K>/ (skipped when its build stamp, the digest of the checkpoint, the
 export options and every source file of the exporter, is unchanged; --force re-exports anyway):
 
     /usr/bin/python3 tools/build_models.py --bench-out .cache/bench-models --sizes 256,320,416,512 \

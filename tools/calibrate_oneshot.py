@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fit the match-score calibration of a RoI one-shot checkpoint on the labeled sets' training splits
 (webdetr_tools/oneshot/calibration.py) and write it into the checkpoint (model_config.score_calibration and
-calibration_overlap / calibration_scale, plus a 'calibration' record with the data, the fit and the suggested score threshold).
+calibration_overlap / calibration_scale, plus a 'calibration' record with the data, the fit and the suggested score
+threshold).
 
 Features come from the runtime's input path (decoded picture -> PIL bilinear stretch -> backbone), as in
 tools/eval_shipped_oneshot.py. Held-out images are never read. The suggested threshold is the calibrated
@@ -157,7 +158,8 @@ def main():
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(dict(record, checkpoint=args.checkpoint.name), indent=1) + "\n")
     print(
-        f"calibration {record['weights']}, suggested threshold {record['score_threshold']} (F{args.beta:g} {f_beta:.3f}; {thresholds}) "
+        f"calibration {record['weights']}, suggested threshold {record['score_threshold']} "
+        f"(F{args.beta:g} {f_beta:.3f}; {thresholds}) "
         f"-> {args.checkpoint}, {args.out} ({time.time() - started:.0f} s)",
         flush=True,
     )

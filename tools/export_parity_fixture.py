@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Test fixture for the Node parity tests: synthetic checkpoint of a ../shared/reference variant, exported to a
 cache directory keyed by the exporter sources + variant + options (reused across runs), plus the normalized
-reference image (and UP-DETR's query patches) as raw float32. Prints one JSON line {"dir", "image", "expected_logits", "expected_boxes"} (+ "patches" for UP-DETR).
+reference image (and UP-DETR's query patches) as raw float32. Prints one JSON line {"dir", "image", "expected_logits",
+"expected_boxes"} (+ "patches" for UP-DETR).
 
-    /usr/bin/python3 tools/export_parity_fixture.py --variant deformable_plain --cache node_modules/.cache/webdetr-export
+    /usr/bin/python3 tools/export_parity_fixture.py --variant deformable_plain \
+        --cache node_modules/.cache/webdetr-export
 
 Concurrent invocations for the same package (two test suites at once) are safe: the export runs under a per-package
 lock file in the cache directory; a second caller waits for it, then reuses the finished package.

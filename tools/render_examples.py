@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Example pictures for the model cards: the shipped models' detections on the bundled sample photos,
 drawn with PIL (PyTorch on the runtime's input path, which the browser matches to 1e-5;
-test/shipped/shipped-parity.test.ts; one-shot: with the package's zoomed search of small patches, as the runtime). Writes public/models/<model>/examples/<photo>.jpg.
+test/shipped/shipped-parity.test.ts; one-shot: with the package's zoomed search of small patches, as the runtime).
+Writes public/models/<model>/examples/<photo>.jpg.
 
     /usr/bin/python3 tools/render_examples.py [--threshold 0.3]
 """

@@ -10,8 +10,8 @@ checkpoint_every_s and at the end), <run>/config.json and appends progress lines
 
 Fine-tuning (tools/configs/oneshot_finetune.json): train.init names a checkpoint (repo-relative) whose
 weights start the run (same model config, except keys that change no weight, e.g. patch_descriptor:
-oneshot_roi.json starts RoI descriptors from the crop-trained release), and train.instances = "labels" takes the instance
-patches from the labeled sets' 'train' split ground truth instead of the teacher's pseudo-labels.
+oneshot_roi.json starts RoI descriptors from the crop-trained release), and train.instances = "labels" takes the
+instance patches from the labeled sets' 'train' split ground truth instead of the teacher's pseudo-labels.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The AlignDet comparison, end to end: proposals -> pretraining -> the same fine-tuning budget from scratch
 and from the pretrained weights -> held-out AP / AP50 of both -> tools/experiments/results/aligndet_comparison.json.
 
-  PYTHONPATH=tools nohup setsid nice -n 10 /usr/bin/python3 tools/experiments/aligndet_compare.py > .cache/logs/aligndet_compare.log 2>&1 &
+  PYTHONPATH=tools nohup setsid nice -n 10 /usr/bin/python3 tools/experiments/aligndet_compare.py \
+      > .cache/logs/aligndet_compare.log 2>&1 &
   PYTHONPATH=tools /usr/bin/python3 tools/experiments/aligndet_compare.py --dry-run      # print the commands only
 
 Every stage resumes (rerun the same command after an interruption): proposals skip complete sets, the
@@ -10,7 +11,8 @@ The commands it runs, in order (all niced, one torch thread):
   tools/experiments/proposals.py
   tools/experiments/train_aligndet.py --config tools/experiments/configs/aligndet.json
   tools/train.py --config tools/experiments/configs/detector_ft_scratch.json
-  tools/train.py --config tools/experiments/configs/detector_ft_aligndet.json   (init_from the pretraining's model_final.pt)
+  tools/train.py --config tools/experiments/configs/detector_ft_aligndet.json
+      (init_from the pretraining's model_final.pt)
   tools/evaluate.py --checkpoint .cache/runs/detector_ft_{scratch,aligndet}/model_final.pt
 --skip-pretraining runs only the scratch fine-tune (e.g. in parallel, on a second core).
 """

@@ -1,8 +1,10 @@
 """Cache unsupervised box proposals (webdetr_tools/aligndet/proposals.py) for every image of the feature
 cache's sets: the pseudo boxes of AlignDet pretraining (tools/experiments/train_aligndet.py).
 
-  PYTHONPATH=tools nice -n 10 /usr/bin/python3 tools/experiments/proposals.py              # all cached sets -> .cache/proposals/<set>.json
-  PYTHONPATH=tools nice -n 10 /usr/bin/python3 tools/experiments/proposals.py --sets raccoon --limit 20   # smoke run (file marked partial)
+  # all cached sets -> .cache/proposals/<set>.json
+  PYTHONPATH=tools nice -n 10 /usr/bin/python3 tools/experiments/proposals.py
+  # smoke run (file marked partial)
+  PYTHONPATH=tools nice -n 10 /usr/bin/python3 tools/experiments/proposals.py --sets raccoon --limit 20
 
 Output <out>/<set>.json: {set, params, seed, limit, complete, seconds, images: {image_id: [[x0, y0, x1, y1,
 score], ...]}} in source-image pixels, best first. A set whose file is complete with the same params and seed

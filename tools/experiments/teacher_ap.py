@@ -6,7 +6,8 @@ Reports AP / AP50 (evaluation/coco_ap.py) over all 80 classes and over a class s
 class agreement (greedy by score). The pseudo-label threshold is the F1-best one. Caveat: coco128 is
 the first 128 COCO train2017 images, which the teacher was trained on, so these numbers are optimistic.
 
-  PYTHONPATH=tools /usr/bin/python3 tools/experiments/teacher_ap.py [--labels .cache/pseudo_labels] [--config tools/configs/detector.json]
+  PYTHONPATH=tools /usr/bin/python3 tools/experiments/teacher_ap.py [--labels .cache/pseudo_labels] \
+      [--config tools/configs/detector.json]
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """AlignDet box-domain pretraining of the detector on cached features and cached proposals, without labels
 (see webdetr_tools/aligndet/README.md). Needs tools/cache_features.py and tools/experiments/proposals.py first.
 
-  PYTHONPATH=tools nohup setsid nice -n 10 /usr/bin/python3 tools/experiments/train_aligndet.py --config tools/experiments/configs/aligndet.json \
+  PYTHONPATH=tools nohup setsid nice -n 10 /usr/bin/python3 tools/experiments/train_aligndet.py \
+      --config tools/experiments/configs/aligndet.json \
       > .cache/logs/aligndet.log 2>&1 &        # rerun the same command to resume
 Log lines also go to <run_dir>/train.log; <run_dir>/model_final.pt is what a fine-tuning config's
 "init_from" names (tools/experiments/configs/detector_ft_aligndet.json).

@@ -1,5 +1,5 @@
-"""The benchmark-package stamp of tools/build_models.py (webdetr_tools/ship/stamp.py): a cached package is reused only while the checkpoint, the
-export options and the exporter's sources are those it was built from."""
+"""The benchmark-package stamp of tools/build_models.py (webdetr_tools/ship/stamp.py): a cached package is reused only
+while the checkpoint, the export options and the exporter's sources are those it was built from."""
 from webdetr_tools.ship import stamp as build_stamps
 
 

@@ -98,7 +98,10 @@ def test_fp16_halves_weights(tmp_path):
     half = export_checkpoint(
         checkpoint, tmp_path / "fp16", height=64, width=96, single_graph=False, fp16=True, progress=lambda _: None
     )
-    size = lambda m: sum(g["bytes"] for g in m["graphs"])
+
+    def size(m):
+        return sum(g["bytes"] for g in m["graphs"])
+
     assert all(g["weights"] == "fp16" for g in half["graphs"])
     assert size(half) < 0.56 * size(full)
 

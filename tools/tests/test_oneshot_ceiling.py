@@ -1,5 +1,6 @@
-"""webdetr_tools/evaluation/oneshot_ceiling.py (tools/experiments/oneshot_ceiling.py): recall counts and the oracle bounds on hand-made detections (three pictures of
-class 'a' and 'b'; a confident box in a picture lacking the query's class outranks the true match)."""
+"""webdetr_tools/evaluation/oneshot_ceiling.py (tools/experiments/oneshot_ceiling.py): recall counts and the oracle
+bounds on hand-made detections (three pictures of class 'a' and 'b'; a confident box in a picture
+lacking the query's class outranks the true match)."""
 from types import SimpleNamespace
 
 import numpy as np

@@ -31,7 +31,10 @@ def make_batches(tmp_path, monkeypatch, **kw):
             "1": (np.array([[10, 10, 30, 30], [60, 10, 90, 40]], float), np.array([7, 3])),
         }
     }
-    backbone = lambda x: [x.mean(dim=(2, 3), keepdim=True)]  # descriptor = mean colour of the patch
+
+    def backbone(x):  # descriptor = mean colour of the patch
+        return [x.mean(dim=(2, 3), keepdim=True)]
+
     return pretext.PretextBatches(
         StubCache(),
         None,
@@ -163,7 +166,9 @@ def test_set_weights_set_each_sets_share_of_the_drawn_images(tmp_path, monkeypat
         images.append(dict(set=name, id=str(n), path=path, width=40, height=30))
     monkeypatch.setattr(pretext, "training_images", lambda cache, root, sets: images)
     monkeypatch.setattr(pretext, "augment", lambda patches: patches)
-    backbone = lambda x: [x.mean(dim=(2, 3), keepdim=True)]  # descriptor = mean colour: blue = 'small'
+
+    def backbone(x):  # descriptor = mean colour: blue = 'small'
+        return [x.mean(dim=(2, 3), keepdim=True)]
 
     def small_share(**kw):
         batches = pretext.PretextBatches(

@@ -200,7 +200,8 @@ def test_patch_scale_input_starts_at_zero_then_tells_sizes_apart_and_needs_the_b
         OneShotConfig.from_dict({"patch_scale_input": True})  # crop patches have no boxes input
     torch.manual_seed(0)
     plain, sized = OneShotDETR(_small_config()).eval(), OneShotDETR(_small_config(patch_scale_input=True)).eval()
-    with torch.no_grad():  # away from the initialisation's zeros (the box head's last layer), so boxes depend on queries
+    # away from the initialisation's zeros (the box head's last layer), so boxes depend on queries
+    with torch.no_grad():
         for p in plain.parameters():
             p.add_(0.1 * torch.randn_like(p))
     sized.load_state_dict(plain.state_dict(), strict=False)

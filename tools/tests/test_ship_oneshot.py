@@ -133,7 +133,8 @@ def test_one_plan_takes_any_patch_count_and_equals_the_training_forward(descript
 @torch.no_grad()
 def test_zoom_pipelines_pool_descriptors_in_one_view_and_decode_them_in_another(descriptor):
     """describe_patches after view A's image run, then patches_from_descriptors after view B's = the model decoding
-    A's descriptors against B (webdetr_tools/oneshot/runtime_path.py ZoomedDetector: a window's query searched in every window).
+    A's descriptors against B (webdetr_tools/oneshot/runtime_path.py ZoomedDetector: a window's query searched in
+    every window).
     """
     model, backbone = _model(descriptor)
     plan = oneshot_plan(model, backbone, _level_shapes())

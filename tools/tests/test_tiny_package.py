@@ -1,6 +1,7 @@
-"""The committed tiny test packages (test/fixtures/packages/tiny, tiny-oneshot) are what their generators in tools/fixtures
-make: the same graphs and manifest, float values within artifact_compare.RTOL (folded constants may differ by an ULP
-between CPUs, so digests are not compared across machines; each manifest's digests must match its own files)."""
+"""The committed tiny test packages (test/fixtures/packages/tiny, tiny-oneshot) are what their generators in
+tools/fixtures make: the same graphs and manifest, float values within artifact_compare.RTOL (folded constants may
+differ by an ULP between CPUs, so digests are not compared across machines;
+each manifest's digests must match its own files)."""
 import os
 import subprocess
 import sys
@@ -27,7 +28,8 @@ def test_tiny_package_regenerates_equal(repo_dir, tmp_path):
 
 
 def test_tiny_oneshot_package_regenerates_equal(repo_dir, tmp_path):
-    """test/fixtures/packages/tiny-oneshot (zoomed search in e2e/soak.spec.ts) is what tools/fixtures/tiny_oneshot_package.py makes."""
+    """test/fixtures/packages/tiny-oneshot (zoomed search in e2e/soak.spec.ts) is what
+    tools/fixtures/tiny_oneshot_package.py makes."""
     committed = repo_dir / "test/fixtures/packages/tiny-oneshot"
     names = sorted(p.name for p in committed.iterdir())
     assert "manifest.json" in names and "patch_descriptors.onnx" in names

@@ -1,5 +1,6 @@
 """How far re-scoring alone can take a one-shot checkpoint's AP50 (evaluation/oneshot_ap.py protocol,
-held-out splits, PyTorch on the runtime input path as tools/eval_shipped_oneshot.py: webdetr_tools/oneshot/runtime_path.py).
+held-out splits, PyTorch on the runtime input path as tools/eval_shipped_oneshot.py:
+webdetr_tools/oneshot/runtime_path.py).
 
 Per set it reports the checkpoint's AP50 (all pairs / same-image / cross-image), the recall of its boxes
 (targets matched at IoU >= 0.5 by any of a pair's 20 boxes, same-image and cross-image pairs apart), and three

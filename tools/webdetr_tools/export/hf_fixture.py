@@ -28,8 +28,8 @@ TRANSFORMERS = {
     "repository": "huggingface/transformers",
     "src/transformers/models/deformable_detr/modeling_deformable_detr.py": "004edfe2dc0fdbc94068d7977605aa6798de787e",
     "src/transformers/models/resnet/modeling_resnet.py": "00cbbe53b2f70d551ce82a1f6b43a2e4a4debe42",
-    "src/transformers/models/deformable_detr/image_processing_deformable_detr.py (post_process_object_detection)": "04ae75715f2cca2d87bbaf07c1d8e9fb2ab20bfd",
-    "src/transformers/models/deformable_detr/configuration_deformable_detr.py (defaults)": "054d2b01ea62d1253dc0505c2d6b14ecfc95905d",
+    "src/transformers/models/deformable_detr/image_processing_deformable_detr.py (post_process_object_detection)": "04ae75715f2cca2d87bbaf07c1d8e9fb2ab20bfd",  # noqa: E501
+    "src/transformers/models/deformable_detr/configuration_deformable_detr.py (defaults)": "054d2b01ea62d1253dc0505c2d6b14ecfc95905d",  # noqa: E501
 }
 
 FIXTURE_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "hf_deformable"

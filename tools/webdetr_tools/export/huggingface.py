@@ -2,8 +2,9 @@
 
 A Hugging Face checkpoint is a directory (or its files) holding config.json (the architecture; id2label names the
 classes), the weights as model.safetensors (or a sharded model.safetensors.index.json) or pytorch_model.bin, and
-optionally preprocessor_config.json (mean/std, rescale factor, size policy). Supported: DeformableDetrForObjectDetection,
-plain / with_box_refine / two_stage, single- or multi-scale, with either backbone kind transformers builds for it:
+optionally preprocessor_config.json (mean/std, rescale factor, size policy). Supported:
+DeformableDetrForObjectDetection, plain / with_box_refine / two_stage, single- or multi-scale, with either backbone
+kind transformers builds for it:
 - use_timm_backbone (the hub checkpoints, e.g. SenseTime/deformable-detr): timm resnet18/34/50/101/152, whose module
   names and layout are torchvision's (keys model.backbone.conv_encoder.model.conv1/bn1/layer1..4);
 - use_timm_backbone false with a transformers ResNet backbone_config (keys ...model.embedder / encoder.stages), any

@@ -96,7 +96,10 @@ def detect_deformable_config(state_dict, args, overrides=None):
     dec_points = state_dict["transformer.decoder.layers.0.cross_attn.attention_weights.weight"].shape[0] // (
         heads * levels
     )
-    count = lambda prefix: len({k.split(".")[3] for k in state_dict if k.startswith(prefix)})
+
+    def count(prefix):
+        return len({k.split(".")[3] for k in state_dict if k.startswith(prefix)})
+
     return dict(
         hidden=hidden,
         heads=heads,

@@ -30,7 +30,8 @@ def resnet_spec(name: str) -> dict:
 
 
 def resnet_layers(spec: dict, norm_layer):
-    """torchvision-layout stem and stages for a spec; block widths are the stage outputs (bottleneck: width/4 inside)."""
+    """torchvision-layout stem and stages for a spec; block widths are the stage outputs (bottleneck: width/4
+    inside)."""
     from torchvision.models.resnet import BasicBlock, Bottleneck
 
     bottleneck = spec["block"] == "bottleneck"

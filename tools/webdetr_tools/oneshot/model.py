@@ -39,8 +39,10 @@ API
   model.patch_feature(patch_desc [B, K, 664], patch_boxes [B, K, 4] xyxy relative, or None) -> [B, K, d]
   model.patch_queries(patch_desc, patch_boxes=None) -> (query_pos, tgt, reference_points, attn_mask)
   model.decode(memory, spatial_shapes, patch_desc, patch_boxes=None) -> (logits [layers, B, K*G, 1], boxes [..., 4])
-  model.match_logits(levels, patch_desc, logits, boxes, patch_boxes) -> the last layer's calibrated logits (score_calibration)
-  model.calibration_inputs(levels, patch_desc, logits, boxes, patch_boxes) -> [B, K*G, 1 + taps (+ 1) (+ 1)] what the calibration weighs
+  model.match_logits(levels, patch_desc, logits, boxes, patch_boxes)
+      -> the last layer's calibrated logits (score_calibration)
+  model.calibration_inputs(levels, patch_desc, logits, boxes, patch_boxes)
+      -> [B, K*G, 1 + taps (+ 1) (+ 1)] what the calibration weighs
   duplicate_overlap(logits, boxes_xyxy, G) -> [B, K*G, 1] each box's IoU with a stronger box of its patch
   scale_difference(boxes, patch_boxes_xyxy, G) -> [B, K*G, 1] |log(box area / patch area)|
   model(levels, patch_desc, patch_boxes=None) -> {'pred_logits', 'pred_boxes', 'aux': [per earlier layer]}
@@ -326,8 +328,8 @@ def duplicate_overlap(logits, xyxy, per_patch: int):
     patch's group whose raw logit is higher (0 for the group's strongest box). Why: the decoder answers one object
     with several of a group's slots, or with a part of it; those extra boxes are false alarms the protocol counts,
     and this marks them (held-out AP50 rose on every set with it, raccoon most:
-    tools/experiments/results/oneshot_experiment_overlap_calibration.json). IoU on relative boxes does not change under the
-    stretch to pixels. Shapes stay dynamic in K (reshape by G)."""
+    tools/experiments/results/oneshot_experiment_overlap_calibration.json). IoU on relative boxes does not change
+    under the stretch to pixels. Shapes stay dynamic in K (reshape by G)."""
     b = logits.shape[0]
     groups = xyxy.reshape(b, -1, per_patch, 4)
     score = logits.reshape(b, -1, per_patch)

@@ -46,8 +46,9 @@ API
       (set, label) so that classes of different sets never match
   PretextBatches(cache, data_root, sets, backbone, batch_images, patches_per_image, patch_size, seed,
                  min_side, max_side, pseudo=None, pseudo_fraction=0.0, max_targets=20,
-                 cross_fraction=0.0, descriptor='crop', roi_samples=8, roi_jitter=0.0, set_weights=None).batch(iteration) -> (levels [per tap [B, C, H, W]],
-                 patch_desc [B, K, 664], targets [B][K] tensors [1, 4] cxcywh normalized);
+                 cross_fraction=0.0, descriptor='crop', roi_samples=8, roi_jitter=0.0, set_weights=None)
+      .batch(iteration) -> (levels [per tap [B, C, H, W]], patch_desc [B, K, 664],
+                            targets [B][K] tensors [1, 4] cxcywh normalized);
       'roi' only: .batch_with_boxes(iteration) -> (levels, patch_desc, patch_boxes [B, K, 4], targets), the boxes
       the descriptors were pooled over (jittered), xyxy relative to their image (for patch_scale_input models)
 """

@@ -7,7 +7,8 @@ Same split plan as official Deformable-DETR exports (export/deformable_segments.
 
 API
   load_detector(checkpoint, backbone) -> (DeformableDETR with the CenterNet as backbone, eval; config dict)
-  export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, size=None) -> manifest
+  export_detector(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, size=None)
+      -> manifest
 """
 import time
 from pathlib import Path

@@ -14,10 +14,10 @@ image_tap_s8/16/32, kept with the image encoding) over them (a MatMul per tap, p
 patch_queries; no backbone pass per patch, and the package holds the backbone once. Such a package also has
 zoomed search's two pipelines over the same graphs (zoom_pipelines; manifest queryPatch.zoom = ZOOM):
 describe_patches (patches -> patch_descriptors, in the encoded view) and patches_from_descriptors (descriptors
-pooled in another view -> logits and boxes in this one). A calibrated model (score_calibration, oneshot/calibration.py) also passes the
-patch descriptors (patch_descriptors), and with calibration_scale the patch boxes (the pipeline's input
-`patches`), to patch_head, whose logit is then the calibrated match logit: the raw logit, each box's
-RoI-descriptor cosine to its patch per tap, its overlap with a stronger box of its patch and its size against
+pooled in another view -> logits and boxes in this one). A calibrated model (score_calibration,
+oneshot/calibration.py) also passes the patch descriptors (patch_descriptors), and with calibration_scale the patch
+boxes (the pipeline's input `patches`), to patch_head, whose logit is then the calibrated match logit: the raw logit,
+each box's RoI-descriptor cosine to its patch per tap, its overlap with a stronger box of its patch and its size against
 the patch's, combined linearly. A model whose box sizes are relative to the patch's (box_size_prior) passes
 the patch boxes to patch_head too.
 
@@ -31,7 +31,8 @@ queryPatch.maxPatches (the checkpoint's max_patches) stays the upper bound the r
 API
   load_oneshot(checkpoint) -> (OneShotDETR eval, model config dict, step)
   oneshot_plan(model, backbone, level_shapes) -> Plan (plan.extra['symbolic']: the dynamic axes per tensor)
-  export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None) -> manifest
+  export_oneshot(checkpoint, model_json, out_dir, fp16=False, progress=print, single_graph=False, max_patches=None)
+      -> manifest
   reference_outputs(model, backbone, image, patches) -> (logits, boxes): the PyTorch forward the package must equal
   example_patches(config, k), query_patch_section(config, k): the patch input of crop or 'roi' models
 """

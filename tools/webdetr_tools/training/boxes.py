@@ -1,7 +1,7 @@
 """Box conversions and generalized IoU for normalized cxcywh boxes (torch).
 
-API: cxcywh_to_xyxy(b), xyxy_to_cxcywh(b), box_area(b [..., 4]) -> [...], box_iou(a [..., N, 4], b [..., M, 4]) -> (iou [..., N, M], union),
-generalized_box_iou(a, b) -> [N, M] (xyxy inputs, Rezatofighi et al. 2019).
+API: cxcywh_to_xyxy(b), xyxy_to_cxcywh(b), box_area(b [..., 4]) -> [...], box_iou(a [..., N, 4], b [..., M, 4]) ->
+(iou [..., N, M], union), generalized_box_iou(a, b) -> [N, M] (xyxy inputs, Rezatofighi et al. 2019).
 """
 import torch
 
