@@ -307,7 +307,9 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   await expect(page.locator('#results li.heading')).toContainText(`${matches.length} similar`);
   await page.screenshot({ path: `${SHOTS}/10-find-similar-page.png`, fullPage: true });
 
-  // Webcam (chromium's fake camera): back to detection, running on the live frames until stopped.
+  // Webcam (chromium's fake camera) in Detect mode (in Find similar it searches for dragged patches:
+  // e2e/live-video.spec.ts), running on the live frames until stopped.
+  await page.getByLabel('Detect objects').check();
   const runsBeforeWebcam = (await demoState(page)).runs;
   await page.getByRole('button', { name: 'Webcam' }).click();
   await page.waitForFunction((n) => window.__webdetrDemo!.runs >= n + 2, runsBeforeWebcam, { timeout: 120_000 });

@@ -9,6 +9,7 @@ import { DisposedError, InputError, WebDetrError } from '../errors.js';
 import type { LoadProgressCallback } from '../package/progress.js';
 import type { WorkerLoadOptions } from '../worker/protocol.js';
 import { CallQueue } from './call-queue.js';
+import { startWatch } from './watch.js';
 import { toWorkerImage } from './image-input.js';
 import type { CreateDetectorOptions, DetectionResult, DetectOptions, Detector, ImageInput, OneShotResult, PatchDescriptors, PreparedImage, QueryPatch } from './types.js';
 import { defaultWorkerFactory, openWorkerConnection, type WorkerConnection, type WorkerFactory } from './worker-connection.js';
@@ -114,7 +115,7 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
     return transfer(converted.pixels, converted.transfer);
   }
 
-  return {
+  const detector: Detector = {
     get backend() {
       return info.backend;
     },
@@ -126,7 +127,7 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
       const argument = await imageArgument(image);
       return call((c) => c.call((r) => r.detect(argument, detectOptions)), detectOptions?.replaceable ?? false);
     },
-    async detectWithPatches(image, patches: readonly QueryPatch[] | PatchDescriptors, detectOptions?: DetectOptions): Promise<OneShotResult> {
+    async detectWithPatches(image, patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[], detectOptions?: DetectOptions): Promise<OneShotResult> {
       if (disposed) throw new DisposedError('detector');
       // An array of rectangles, or a descriptor set (checked in the worker against the loaded package).
       if (!Array.isArray(patches) && (typeof patches !== 'object' || patches === null)) {
@@ -146,6 +147,10 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
       const converted = await toWorkerImage(image);
       return call((c) => c.call((r) => r.prepareImage(transfer(converted.pixels, converted.transfer))));
     },
+    async watch(source, watchOptions) {
+      if (disposed) throw new DisposedError('detector');
+      return startWatch(detector, source, watchOptions);
+    },
     async stats() {
       return call((c) => c.call((r) => r.stats()));
     },
@@ -159,6 +164,7 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
       await connection?.close();
     },
   };
+  return detector;
 }
 
 function isPrepared(image: ImageInput | PreparedImage): image is PreparedImage {

@@ -21,6 +21,8 @@ function isImageData(image: ImageInput): image is ImageData {
 /** Pixel size of a source when it is known without decoding (not for Blobs). */
 function knownSize(image: ImageInput): { width: number; height: number } | undefined {
   if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return { width: image.naturalWidth, height: image.naturalHeight };
+  // A video's width/height are its element's layout attributes; its frames are videoWidth x videoHeight.
+  if (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement) return { width: image.videoWidth, height: image.videoHeight };
   if (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) return { width: image.displayWidth, height: image.displayHeight };
   if (typeof Blob !== 'undefined' && image instanceof Blob) return undefined;
   const { width, height } = image as { width?: unknown; height?: unknown };
@@ -39,6 +41,9 @@ export async function toWorkerImage(image: ImageInput): Promise<WorkerImage> {
         throw new InputError(`the <img> could not be decoded (${image.currentSrc || image.src}): ${String(cause)}`, { cause });
       });
     }
+  }
+  if (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement && image.readyState < 2) {
+    throw new InputError(`the <video> has no frame to read yet (readyState ${image.readyState}); wait for its loadeddata event`);
   }
   // Refuse empty and oversized sources before decoding: a 20000x20000 canvas would otherwise cost
   // 1.6 GB here and again in the worker.

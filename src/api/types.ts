@@ -4,6 +4,9 @@
  */
 import type { ZoomSpec } from '../package/manifest.js';
 import type { LoadProgressCallback } from '../package/progress.js';
+import type { VideoWatch, WatchOptions } from './watch.js';
+
+export type { VideoWatch, WatchFrame, WatchOptions, WatchPatches, WatchResult } from './watch.js';
 
 /** Which engine ran a call. `webgpu` = our WGSL kernels + onnxruntime-web's WebGPU EP. */
 export type BackendName = 'webgpu' | 'wasm';
@@ -15,10 +18,11 @@ export type BackendName = 'webgpu' | 'wasm';
  */
 export type BackendPreference = 'auto' | 'webgpu' | 'wasm';
 
-/** Anything the browser can decode into pixels. */
+/** Anything the browser can decode into pixels; a `<video>` gives its current frame. */
 export type ImageInput =
   | ImageBitmap
   | HTMLImageElement
+  | HTMLVideoElement
   | HTMLCanvasElement
   | OffscreenCanvas
   | VideoFrame
@@ -246,9 +250,14 @@ export interface Detector {
    */
   detectWithPatches(
     image: ImageInput | PreparedImage,
-    patches: readonly QueryPatch[] | PatchDescriptors,
+    patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[],
     options?: DetectOptions,
   ): Promise<OneShotResult>;
+  /**
+   * Live video: detection (or, with `patches`, a one-shot search) on the frames of a `<video>` or a
+   * MediaStream, paced by the video's frames, dropping frames while the model is busy. See WatchOptions.
+   */
+  watch(source: HTMLVideoElement | MediaStream, options: WatchOptions): Promise<VideoWatch>;
   /**
    * Describes query patches on `image` (one-shot packages with describe_patches, such as the shipped
    * one) as PatchDescriptors: keep them, store them, search other pictures with them.

@@ -1,5 +1,5 @@
 /** Small DOM helpers for the demo and the state object it publishes for tests. */
-import type { BackendInfo, BoxRect, DetectionResult, ModelInfo, OneShotResult, QueryPatch } from '../api/types.js';
+import type { BackendInfo, BoxRect, DetectionResult, DetectorStats, ModelInfo, OneShotResult, QueryPatch } from '../api/types.js';
 import type { DemoMode } from './params.js';
 
 export function byId<T extends HTMLElement>(id: string, type: new () => T): T {
@@ -30,17 +30,21 @@ export interface DemoState {
   drawn: { label: string; rgb: [number, number, number]; dashed: boolean; box: BoxRect; stageRect: BoxRect }[];
   /** False once calls with a PreparedImage failed and the demo sends the picture with every call. */
   preparedImages: boolean;
+  /** Live video (webcam): results so far, their rate, frames dropped while busy, the last frame's latency; null when off. */
+  live: { results: number; fps: number; dropped: number; latency: number; mediaTime: number; searching: number } | null;
   errors: string[];
 }
 
 declare global {
   interface Window {
     __webdetrDemo?: DemoState;
+    /** e2e: memory of the loaded detectors now (detector.stats()), for the live-video leak check. */
+    __webdetrDemoStats?: () => Promise<{ main: DetectorStats | null; oneShot: DetectorStats | null }>;
   }
 }
 
 export function exposeDemoState(): DemoState {
-  const state: DemoState = { ready: false, busy: false, runs: 0, mode: 'detect', backend: null, model: null, image: null, lastDetect: null, lastOneShot: null, patches: [], threshold: 0, fit: { scale: 1, offsetX: 0, offsetY: 0 }, showBoxes: true, drawn: [], preparedImages: true, errors: [] };
+  const state: DemoState = { ready: false, busy: false, runs: 0, mode: 'detect', backend: null, model: null, image: null, lastDetect: null, lastOneShot: null, patches: [], threshold: 0, fit: { scale: 1, offsetX: 0, offsetY: 0 }, showBoxes: true, drawn: [], preparedImages: true, live: null, errors: [] };
   window.__webdetrDemo = state;
   return state;
 }

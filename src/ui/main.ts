@@ -5,7 +5,7 @@
  * window.__webdetrDemo exposes the state for the e2e test (e2e/demo.spec.ts).
  */
 import { enableCrossOriginIsolation } from '../api/cross-origin-isolation.js';
-import type { Detector, DetectionResult, OneShotResult, PreparedImage, QueryPatch } from '../api/types.js';
+import type { Detector, DetectionResult, OneShotResult, PatchDescriptors, PreparedImage, QueryPatch, VideoWatch } from '../api/types.js';
 import { WebDetrError } from '../errors.js';
 import { drawBoxes, outlineOf, overlayStyle, type OverlayView } from '../overlay/draw-boxes.js';
 import { attachPatchEditor } from '../overlay/patch-editor.js';
@@ -58,6 +58,7 @@ let highlight: number | null = null;
 let scene: Scene = { boxes: [], entries: [] };
 let webcam: WebcamLoop | null = null;
 const demo: DemoState = exposeDemoState();
+window.__webdetrDemoStats = async () => ({ main: (await mainDetector?.stats()) ?? null, oneShot: (await oneShotDetector?.stats()) ?? null });
 
 const editor = attachPatchEditor({
   element: stage.element,
@@ -67,7 +68,7 @@ const editor = attachPatchEditor({
   },
   scale: () => stage.fit().scale,
   imageSize: () => stage.imageSize,
-  active: () => mode === 'oneshot' && webcam === null,
+  active: () => mode === 'oneshot',
   maxPatches: () => oneShotDetector?.model.maxPatches ?? 10,
 });
 
@@ -250,6 +251,8 @@ async function runOneShot(patches: readonly QueryPatch[]): Promise<void> {
 }
 
 function stopWebcam(): void {
+  stopWatch();
+  demo.live = null;
   webcam?.stop();
   webcam = null;
   webcamButton.setAttribute('aria-pressed', 'false');
@@ -304,12 +307,13 @@ async function setMode(next: DemoMode): Promise<void> {
   } catch {
     return; // the progress line already says why
   }
+  if (webcam !== null) return void restartWatch();
   if (next === 'detect' && lastDetect === null) void runDetect();
   if (next === 'oneshot' && picture !== null && editor.patches.length > 0 && lastOneShot === null) void runOneShot(editor.patches);
 }
 
 editor.onChange(render);
-editor.onCommit((patches) => void runOneShot(patches));
+editor.onCommit((patches) => void (webcam !== null ? updateLivePatches(patches) : runOneShot(patches)));
 editor.onNotice((text) => status.message(text));
 controls.onChange(render);
 controls.onModeChange((next) => void setMode(next));
@@ -337,52 +341,114 @@ stage.element.addEventListener('pointerleave', () => {
 
 webcamButton.addEventListener('click', () => {
   if (webcam !== null) return stopWebcam();
-  void (async () => {
-    try {
-      const detector = await detectorFor('detect');
-      if (!detector.model.detection) throw new Error('this model only does one-shot queries on still pictures');
-      if (mode !== 'detect') await setMode('detect');
-      webcamButton.setAttribute('aria-pressed', 'true');
-      webcamButton.textContent = 'Stop webcam';
-      editor.clear();
-      let sized = false;
-      webcam = await startWebcam({
-        onPaint: () => {
-          const video = webcam?.video;
-          if (video === undefined || video.videoWidth === 0) return;
-          if (!sized) {
-            stage.show(video, { width: video.videoWidth, height: video.videoHeight });
-            byId('empty', HTMLElement).hidden = true;
-            sized = true;
-          } else stage.redrawPicture();
-        },
-        onFrame: async (frame) => {
-          const loop = webcam;
-          try {
-            const result = await detector.detect(frame, { threshold: 0, replaceable: true });
-            if (webcam === null || webcam !== loop) return; // stopped (or restarted) meanwhile
-            demo.runs++;
-            lastDetect = result;
-            highlight = null;
-            status.showTimings(result.timings, 'Webcam: each result is drawn over the live video.');
-            render();
-          } catch (error) {
-            if (error instanceof WebDetrError && error.code === 'superseded') return;
-            showError(error, 'Webcam detection');
-            stopWebcam();
-          }
-        },
-      });
-      picture?.bitmap.close();
-      picture = null;
-      pictureId++;
-      lastDetect = null;
-    } catch (error) {
-      stopWebcam();
-      status.message(`Webcam unavailable: ${error instanceof Error ? error.message : String(error)}`, 'error');
-    }
-  })();
+  void startLive();
 });
+
+/**
+ * Live video (the webcam): the stage paints the video every animation frame and `detector.watch` runs
+ * the model on its frames. Detect mode detects in every frame; Find similar describes each patch dragged
+ * on the live view on the frame shown then (describePatches) and searches every later frame for all of
+ * them (Shift+Delete clears them). The timings panel shows the rate and each stage of the last frame.
+ */
+async function startLive(): Promise<void> {
+  try {
+    webcamButton.setAttribute('aria-pressed', 'true');
+    webcamButton.textContent = 'Stop webcam';
+    editor.clear();
+    let sized = false;
+    const loop = await startWebcam(() => {
+      const video = loop.video;
+      if (video.videoWidth === 0) return;
+      if (!sized) {
+        stage.show(video, { width: video.videoWidth, height: video.videoHeight });
+        byId('empty', HTMLElement).hidden = true;
+        sized = true;
+        render();
+      } else stage.redrawPicture();
+    });
+    webcam = loop;
+    picture?.bitmap.close();
+    picture = null;
+    pictureId++;
+    lastDetect = null;
+    lastOneShot = null;
+    liveDescriptors.clear();
+    await restartWatch();
+  } catch (error) {
+    stopWebcam();
+    status.message(`Webcam unavailable: ${error instanceof Error ? error.message : String(error)}`, 'error');
+  }
+}
+
+/** Patch descriptors of the live view, by patch rectangle: a moved or new patch is described on the frame shown when it is committed. */
+const liveDescriptors = new Map<string, PatchDescriptors>();
+let watching: VideoWatch | null = null;
+const rectKey = (p: QueryPatch) => `${p.x},${p.y},${p.width},${p.height}`;
+
+function stopWatch(): void {
+  watching?.stop();
+  watching = null;
+  if (demo.live) demo.live.searching = 0;
+}
+
+/** (Re)starts the watch for the current mode: detect, or one-shot with the patches described so far (none: idle). */
+async function restartWatch(): Promise<void> {
+  stopWatch();
+  const loop = webcam;
+  if (loop === null) return;
+  const oneShot = mode === 'oneshot';
+  const detector = await detectorFor(mode).catch(() => null);
+  if (detector === null || webcam !== loop) return;
+  const sets = editor.patches.flatMap((p) => liveDescriptors.get(rectKey(p)) ?? []);
+  if (oneShot && sets.length === 0) {
+    status.showTimings(null, 'Live: drag a box around an object on the video; every later frame is searched for it.');
+    return;
+  }
+  if (!oneShot && !detector.model.detection) return status.message('This model only finds similar objects: choose Find similar and drag a box on the video.');
+  demo.live = { results: 0, fps: 0, dropped: 0, latency: 0, mediaTime: 0, searching: sets.length };
+  watching = await detector.watch(loop.video, {
+    threshold: 0,
+    ...(oneShot ? { patches: sets } : {}),
+    onResult: (result) => {
+      if (webcam !== loop) return;
+      demo.runs++;
+      demo.live = { results: result.frames, fps: result.fps, dropped: result.dropped, latency: result.latency, mediaTime: result.frame.mediaTime, searching: sets.length };
+      if (oneShot) lastOneShot = { patches: result.patches ?? [], timings: result.timings, backend: detector.backend, imageSize: result.imageSize, reusedImageFeatures: false };
+      else lastDetect = { detections: result.detections, timings: result.timings, backend: detector.backend, imageSize: result.imageSize };
+      highlight = null;
+      status.showTimings(result.timings, `Live: ${result.fps.toFixed(1)} frames/s, ${result.latency.toFixed(0)} ms from frame to boxes, ${result.dropped} frames skipped while the model was busy.`);
+      render();
+    },
+    onError: (error) => {
+      showError(error, 'Live video');
+      stopWebcam();
+    },
+  });
+}
+
+/** A patch committed on the live view: describe the new ones on the frame shown now, forget removed ones, search with all. */
+async function updateLivePatches(patches: readonly QueryPatch[]): Promise<void> {
+  const loop = webcam;
+  if (loop === null) return;
+  const detector = await detectorFor('oneshot').catch(() => null);
+  if (detector === null) return;
+  const keep = new Set(patches.map(rectKey));
+  for (const key of [...liveDescriptors.keys()]) if (!keep.has(key)) liveDescriptors.delete(key);
+  const fresh = patches.filter((p) => !liveDescriptors.has(rectKey(p)));
+  try {
+    if (fresh.length > 0) setBusy('Describing the patch on this frame…');
+    // One set per patch (each is dropped on its own later), described on the frame shown now.
+    for (const patch of fresh) liveDescriptors.set(rectKey(patch), await detector.describePatches(loop.video, [patch]));
+  } catch (error) {
+    showError(error, 'Describing the patch');
+  } finally {
+    setBusy(null);
+  }
+  if (webcam !== loop) return;
+  if (patches.length === 0) lastOneShot = null;
+  await restartWatch();
+  render();
+}
 
 async function start(): Promise<void> {
   // On a static host without COOP/COEP headers, reload once through isolation-sw.js so WASM gets threads.

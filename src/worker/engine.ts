@@ -19,7 +19,7 @@ import type { HostTensor, PackageRunner } from '../runtime/runner.js';
 import { ImageEncoding } from './image-encoding.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
 import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
-import { checkDescriptors, DESCRIPTORS_FORMAT, isPatchDescriptors, packageIdentity, sealDescriptors } from './patch-descriptors.js';
+import { type CheckedDescriptors, checkDescriptors, concatDescriptors, DESCRIPTORS_FORMAT, isPatchDescriptors, packageIdentity, sealDescriptors } from './patch-descriptors.js';
 import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
 import { createCpuPreprocessor } from './preprocess-cpu.js';
 import { createGpuPreprocessor } from './preprocess-gpu.js';
@@ -199,8 +199,12 @@ export class DetectorEngine {
     return this.serialize(() => this.runDetect(image, options));
   }
 
-  async detectWithPatches(image: ImageRef, patches: readonly QueryPatch[] | PatchDescriptors, options?: DetectOptions): Promise<OneShotResult> {
-    if (isPatchDescriptors(patches)) return this.serialize(() => this.runWithDescriptors(image, patches, options));
+  async detectWithPatches(image: ImageRef, patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[], options?: DetectOptions): Promise<OneShotResult> {
+    if (isPatchDescriptors(patches)) return this.serialize(() => this.runWithDescriptors(image, [patches], options));
+    // Several sets (patches described on different pictures or frames) are searched together.
+    if (Array.isArray(patches) && patches.length > 0 && patches.every(isPatchDescriptors)) {
+      return this.serialize(() => this.runWithDescriptors(image, patches as readonly PatchDescriptors[], options));
+    }
     return this.serialize(() => this.runOneShot(image, patches as readonly QueryPatch[], options));
   }
 
@@ -332,13 +336,16 @@ export class DetectorEngine {
     }
   }
 
-  private async runWithDescriptors(image: ImageRef, given: PatchDescriptors, options?: DetectOptions): Promise<OneShotResult> {
+  private async runWithDescriptors(image: ImageRef, sets: readonly PatchDescriptors[], options?: DetectOptions): Promise<OneShotResult> {
     this.checkLive();
     const { encoding, fromDescriptors, perPatch } = this.descriptorPipelines();
     const resolved = resolveDetectOptions(this.manifest, options);
     if (options?.zoom === true) throw new InputError('zoom: true with patch descriptors: descriptors were pooled from their whole picture, so they search whole pictures only');
     const width = this.manifest.tensors[DESCRIPTORS_TENSOR]?.shape[2];
-    const checked = await checkDescriptors(given, this.identity, typeof width === 'number' ? width : undefined, this.model.maxPatches);
+    const parts: CheckedDescriptors[] = [];
+    for (const set of sets) parts.push(await checkDescriptors(set, this.identity, typeof width === 'number' ? width : undefined, this.model.maxPatches));
+    const checked = concatDescriptors(parts);
+    if (checked.count > this.model.maxPatches) throw new InputError(`${checked.count} patches in these descriptor sets; this model takes at most ${this.model.maxPatches} at once`);
     const started = performance.now();
     const { stored, temporary } = this.resolveImage(image);
     try {

@@ -116,3 +116,19 @@ export async function checkDescriptors(
   if (sealed.checksum !== d.checksum) return fail('the checksum does not match their content (changed or damaged since describePatches)');
   return { count, width, descriptors, boxes, patches: (patches as QueryPatch[]).map((p) => ({ ...p })) };
 }
+
+/** Several checked sets as one search (their patches in order); all have the package's width. */
+export function concatDescriptors(parts: readonly CheckedDescriptors[]): CheckedDescriptors {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  const width = parts[0]?.width ?? 0;
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  const descriptors = new Float32Array(count * width);
+  const boxes = new Float32Array(count * 4);
+  let row = 0;
+  for (const part of parts) {
+    descriptors.set(part.descriptors, row * width);
+    boxes.set(part.boxes, row * 4);
+    row += part.count;
+  }
+  return { count, width, descriptors, boxes, patches: parts.flatMap((p) => p.patches) };
+}

@@ -29,7 +29,7 @@ export interface WorkerApi {
   prepareImage(pixels: EnginePixels): Promise<PreparedImage>;
   releaseImage(id: number): Promise<void>;
   detect(image: EnginePixels | number, options?: DetectOptions): Promise<DetectionResult>;
-  detectWithPatches(image: EnginePixels | number, patches: readonly QueryPatch[] | PatchDescriptors, options?: DetectOptions): Promise<OneShotResult>;
+  detectWithPatches(image: EnginePixels | number, patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[], options?: DetectOptions): Promise<OneShotResult>;
   describePatches(image: EnginePixels | number, patches: readonly QueryPatch[]): Promise<PatchDescriptors>;
   /** Graph and kernel runs so far (tests prove a one-shot re-query skipped the encoder). */
   counters(): Promise<RunnerCounters>;
