@@ -6,17 +6,8 @@
  * byte-identical. The reference recomputed the horizontal sums for every output row and called closures
  * per tap; this file is the same formulas over flat typed arrays.
  */
-import { InputError } from '../errors.js';
-import { axisTaps, pilAxisTaps, type AxisTaps, type RgbaPixels } from './bilinear-reference.js';
-import {
-  resolveNormalizeOptions,
-  roundCropRect,
-  validateDownscale,
-  validateOutputSize,
-  type CropRect,
-  type NormalizeOptions,
-  type ResolvedNormalizeOptions,
-} from './bilinear-options.js';
+import { axisTaps, pilAxisTaps, type AxisTaps } from './bilinear-reference.js';
+import { planResample, type CropRect, type NormalizeOptions, type ResamplePlan, type ResolvedNormalizeOptions, type RgbaPixels } from './bilinear-options.js';
 
 /**
  * Taps of one axis as flat arrays: output i has count[i] taps, weights[i * width ..], the first reading input
@@ -46,14 +37,6 @@ function flatten(taps: readonly AxisTaps[]): FlatTaps {
 /** Index of tap k of output i (the torch 'bilinear' taps may repeat the last input index). */
 function tapIndex(taps: readonly AxisTaps[], i: number, k: number): number {
   return taps[i]!.indices[k]!;
-}
-
-function checkPixels(what: string, image: RgbaPixels): void {
-  const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new InputError(`${what}: image size must be positive integers, got ${width}x${height}`);
-  }
-  if (data.length !== width * height * 4) throw new InputError(`${what}: expected ${width * height * 4} RGBA bytes, got ${data.length}`);
 }
 
 /** (byte / 255 - mean) / std for every byte value, per channel, computed in float64 as the reference does. */
@@ -191,35 +174,23 @@ function floatRegion(image: RgbaPixels, region: readonly number[], outW: number,
   }
 }
 
-function resample(image: RgbaPixels, region: readonly number[], outW: number, outH: number, options: ResolvedNormalizeOptions, out: Float32Array, offset: number): void {
-  if (options.mode === 'pil') pilRegion(image, region, outW, outH, normalizationTable(options), out, offset);
-  else floatRegion(image, region, outW, outH, options, out, offset);
-}
-
 /** Whole image -> normalized [3, outHeight, outWidth]. */
 export function resizeNormalizeCpu(image: RgbaPixels, outWidth: number, outHeight: number, options: NormalizeOptions = {}): Float32Array {
-  const what = 'resizeNormalize (cpu)';
-  checkPixels(what, image);
-  validateOutputSize(what, outWidth, outHeight);
-  const resolved = resolveNormalizeOptions(what, options);
-  validateDownscale(what, resolved.mode, image.width, image.height, outWidth, outHeight);
-  const out = new Float32Array(3 * outWidth * outHeight);
-  resample(image, [0, 0, image.width, image.height], outWidth, outHeight, resolved, out, 0);
-  return out;
+  return resampleAll(planResample('resizeNormalize (cpu)', image, null, outWidth, outHeight, options), image, outWidth, outHeight);
 }
 
 /** K rectangles (PIL crop rounding, see roundCropRect) -> normalized [K, 3, outHeight, outWidth]. */
 export function cropResizeCpu(image: RgbaPixels, rects: readonly CropRect[], outWidth: number, outHeight: number, options: NormalizeOptions = {}): Float32Array {
-  const what = 'cropResize (cpu)';
-  checkPixels(what, image);
-  validateOutputSize(what, outWidth, outHeight);
-  const resolved = resolveNormalizeOptions(what, options);
-  if (rects.length === 0) throw new InputError(`${what}: no rectangles`);
-  const out = new Float32Array(rects.length * 3 * outWidth * outHeight);
-  rects.forEach((rect, k) => {
-    const [x0, y0, x1, y1] = roundCropRect(what, rect, image.width, image.height);
-    validateDownscale(what, resolved.mode, x1 - x0, y1 - y0, outWidth, outHeight);
-    resample(image, [x0, y0, x1 - x0, y1 - y0], outWidth, outHeight, resolved, out, k * 3 * outWidth * outHeight);
+  return resampleAll(planResample('cropResize (cpu)', image, rects, outWidth, outHeight, options), image, outWidth, outHeight);
+}
+
+function resampleAll(plan: ResamplePlan, image: RgbaPixels, outWidth: number, outHeight: number): Float32Array {
+  const size = 3 * outWidth * outHeight;
+  const out = new Float32Array(plan.regions.length * size);
+  const table = plan.options.mode === 'pil' ? normalizationTable(plan.options) : undefined;
+  plan.regions.forEach((region, k) => {
+    if (table !== undefined) pilRegion(image, region, outWidth, outHeight, table, out, k * size);
+    else floatRegion(image, region, outWidth, outHeight, plan.options, out, k * size);
   });
   return out;
 }

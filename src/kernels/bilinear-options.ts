@@ -100,3 +100,44 @@ export function roundCropRect(what: string, rect: CropRect, width: number, heigh
   }
   return [x0, y0, x1, y1];
 }
+
+/** Row-major RGBA8 pixels (ImageData or a decoded buffer); alpha is ignored. */
+export interface RgbaPixels {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
+/** What every bilinear path resamples for one call: the resolved options and each region as [x0, y0, w, h]. */
+export interface ResamplePlan {
+  options: ResolvedNormalizeOptions;
+  regions: Array<readonly [x0: number, y0: number, width: number, height: number]>;
+}
+
+/**
+ * Validates a whole-picture (rects null) or crop request exactly as every bilinear path does (the CPU kernel, the
+ * float64 reference; the GPU wrappers check the same limits) and returns what to resample.
+ */
+export function planResample(
+  what: string,
+  image: RgbaPixels,
+  rects: readonly CropRect[] | null,
+  outWidth: number,
+  outHeight: number,
+  options: NormalizeOptions,
+): ResamplePlan {
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InputError(`${what}: image size must be positive integers, got ${width}x${height}`);
+  }
+  if (data.length !== width * height * 4) throw new InputError(`${what}: expected ${width * height * 4} RGBA bytes, got ${data.length}`);
+  validateOutputSize(what, outWidth, outHeight);
+  const resolved = resolveNormalizeOptions(what, options);
+  if (rects !== null && rects.length === 0) throw new InputError(`${what}: no rectangles`);
+  const regions = (rects ?? [[0, 0, width, height] as const]).map((rect) => {
+    const [x0, y0, x1, y1] = rects === null ? rect : roundCropRect(what, rect, width, height);
+    validateDownscale(what, resolved.mode, x1 - x0, y1 - y0, outWidth, outHeight);
+    return [x0, y0, x1 - x0, y1 - y0] as const;
+  });
+  return { options: resolved, regions };
+}

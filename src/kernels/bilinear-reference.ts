@@ -3,23 +3,9 @@
  * (not from the WGSL): torch F.interpolate(mode='bilinear', align_corners=False[, antialias=True])
  * on rgb / 255, or Pillow's uint8 BILINEAR resize ('pil'), then (x - mean) / std. Used by the tests and usable as the runtime's CPU/WASM-path preprocessing.
  */
-import { InputError } from '../errors.js';
-import {
-  resolveNormalizeOptions,
-  roundCropRect,
-  validateDownscale,
-  validateOutputSize,
-  type BilinearMode,
-  type CropRect,
-  type NormalizeOptions,
-} from './bilinear-options.js';
+import { planResample, type BilinearMode, type CropRect, type NormalizeOptions, type ResamplePlan, type RgbaPixels } from './bilinear-options.js';
 
-/** Row-major RGBA8 pixels (ImageData or a decoded buffer); alpha is ignored. */
-export interface RgbaPixels {
-  data: Uint8Array | Uint8ClampedArray;
-  width: number;
-  height: number;
-}
+export type { RgbaPixels } from './bilinear-options.js';
 
 /** Interpolation taps of one output index along one axis: input indices and their weights. */
 export interface AxisTaps {
@@ -125,14 +111,6 @@ function pilRegionBytes(image: RgbaPixels, region: readonly [number, number, num
   return out;
 }
 
-function checkPixels(what: string, image: RgbaPixels): void {
-  const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new InputError(`${what}: image size must be positive integers, got ${width}x${height}`);
-  }
-  if (data.length !== width * height * 4) throw new InputError(`${what}: expected ${width * height * 4} RGBA bytes, got ${data.length}`);
-}
-
 /** Resamples the region [x0, x0+w) x [y0, y0+h) into out[offset ..] as [3, outH, outW]. */
 function resampleRegion(
   image: RgbaPixels,
@@ -176,14 +154,7 @@ function resampleRegion(
 
 /** Whole image -> normalized [3, outHeight, outWidth] (float64). */
 export function resizeNormalizeReference(image: RgbaPixels, outWidth: number, outHeight: number, options: NormalizeOptions = {}): Float64Array {
-  const what = 'resizeNormalizeReference';
-  checkPixels(what, image);
-  validateOutputSize(what, outWidth, outHeight);
-  const resolved = resolveNormalizeOptions(what, options);
-  validateDownscale(what, resolved.mode, image.width, image.height, outWidth, outHeight);
-  const out = new Float64Array(3 * outWidth * outHeight);
-  resampleRegion(image, [0, 0, image.width, image.height], outWidth, outHeight, resolved, out, 0);
-  return out;
+  return resampleAll(planResample('resizeNormalizeReference', image, null, outWidth, outHeight, options), image, outWidth, outHeight);
 }
 
 /** K rectangles (PIL crop rounding, see roundCropRect) -> normalized [K, 3, outHeight, outWidth]. */
@@ -194,16 +165,14 @@ export function cropResizeReference(
   outHeight: number,
   options: NormalizeOptions = {},
 ): Float64Array {
-  const what = 'cropResizeReference';
-  checkPixels(what, image);
-  validateOutputSize(what, outWidth, outHeight);
-  const resolved = resolveNormalizeOptions(what, options);
-  if (rects.length === 0) throw new InputError(`${what}: no rectangles`);
-  const out = new Float64Array(rects.length * 3 * outWidth * outHeight);
-  rects.forEach((rect, k) => {
-    const [x0, y0, x1, y1] = roundCropRect(what, rect, image.width, image.height);
-    validateDownscale(what, resolved.mode, x1 - x0, y1 - y0, outWidth, outHeight);
-    resampleRegion(image, [x0, y0, x1 - x0, y1 - y0], outWidth, outHeight, resolved, out, k * 3 * outWidth * outHeight);
+  return resampleAll(planResample('cropResizeReference', image, rects, outWidth, outHeight, options), image, outWidth, outHeight);
+}
+
+function resampleAll(plan: ResamplePlan, image: RgbaPixels, outWidth: number, outHeight: number): Float64Array {
+  const size = 3 * outWidth * outHeight;
+  const out = new Float64Array(plan.regions.length * size);
+  plan.regions.forEach((region, k) => {
+    resampleRegion(image, region, outWidth, outHeight, plan.options, out, k * size);
   });
   return out;
 }

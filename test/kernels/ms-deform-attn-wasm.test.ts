@@ -7,16 +7,8 @@ import { SOURCE_SHA256 } from '../../src/kernels/ms-deform-attn-wasm-binary.js';
 import { compileWasm, moduleText, sourceDigest } from '../../scripts/build-wasm.mjs';
 import { msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference.js';
 import { hashUniform } from '../helpers/hash-uniform.js';
-import { loadCase, maxAbsError, referenceOutput, runOnWasm, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
-
-/** Max abs error against the float64 PyTorch formula: the WGSL kernel's tolerance (issue 3). */
-const TOLERANCE = 2e-5;
-const dir = new URL('../fixtures/ms_deform_attn/', import.meta.url);
-const { cases } = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { cases: MsDeformAttnCaseMeta[] };
-const load = (meta: MsDeformAttnCaseMeta) => {
-  const bytes = readFileSync(new URL(`${meta.name}.bin`, dir));
-  return loadCase(meta, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-};
+import { maxAbsError, referenceOutput, runOnWasm } from '../helpers/ms-deform-attn-case.js';
+import { loadMsDeformAttnCase as load, msDeformAttnCases as cases, MS_DEFORM_ATTN_TOLERANCE as TOLERANCE } from '../helpers/ms-deform-attn-fixtures.js';
 
 describe.each(cases.map((c) => [c.name, c] as const))('ms_deform_attn (wasm) %s', (_name, meta) => {
   it(`${meta.entry} entry matches the PyTorch formula within ${TOLERANCE}`, async () => {

@@ -1,19 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DisposedError, InputError } from '../../src/errors.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { createMsDeformAttn, type MsDeformAttnKernel } from '../../src/kernels/ms-deform-attn.js';
-import { loadCase, maxAbsError, referenceOutput, runOnGpu, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
+import { maxAbsError, referenceOutput, runOnGpu, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
+import { loadMsDeformAttnCase as load, msDeformAttnCases as cases, MS_DEFORM_ATTN_TOLERANCE as TOLERANCE } from '../helpers/ms-deform-attn-fixtures.js';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu.js';
-
-/** Max abs error against the float64 PyTorch formula (issue 3). */
-const TOLERANCE = 2e-5;
-const dir = new URL('../fixtures/ms_deform_attn/', import.meta.url);
-const { cases } = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { cases: MsDeformAttnCaseMeta[] };
-const load = (meta: MsDeformAttnCaseMeta) => {
-  const bytes = readFileSync(new URL(`${meta.name}.bin`, dir));
-  return loadCase(meta, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-};
 
 let gpu: GpuContext;
 let kernel: MsDeformAttnKernel;
