@@ -28,7 +28,8 @@ test('a removed <web-detr> releases its detector and bitmap; reconnecting reload
   // No silent fallback: the status line names WASM and says why (here: the backend attribute).
   expect(result.backendReason).toContain('WASM was asked for');
   expect(result.status).toContain('wasm');
-  expect(result.status).toContain(result.backendReason);
+  // ...in the element's own terms: the backend attribute, not the JS option.
+  expect(result.status).toContain(result.backendReason.replace('(backend: "wasm")', '(backend="wasm")'));
 });
 
 test('<web-detr> outlines crossing the picture edge are clipped into it (all four sides visible)', async ({ page }) => {

@@ -6,6 +6,7 @@
  * searched for it (boxes on later frames); memory (detector.stats()) is flat over 300 frames. Tiny
  * test packages on WASM, so frames are quick. Also describePatches through the worker API: describe on
  * A then search A equals detectWithPatches(A, rects) without zoom, and a changed set is a typed InputError.
+ * And <web-detr mode="one-shot" camera>: one drag on its live canvas, matches in later frames' events.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -199,4 +200,40 @@ test('describePatches through the worker: describe A then search A equals detect
   expect(out.same).toBe(true);
   expect(out.isFloat32).toBe(true);
   expect(out.rejected).toMatchObject({ isInputError: true, code: 'invalid-input', message: expect.stringMatching(/checksum/) });
+});
+
+test('<web-detr mode="one-shot" camera>: a box dragged on the live video is searched in every later frame', async () => {
+  test.setTimeout(240_000);
+  await page.goto('/e2e/pages/embed-live.html');
+  const status = page.locator('#live').locator('[part="status"]');
+  await expect(status).toHaveText(/^Live one-shot: drag a box/, { timeout: 120_000 });
+  const canvas = (await page.locator('#live').locator('canvas').boundingBox())!;
+  const size = await page
+    .locator('#live')
+    .locator('canvas')
+    .evaluate((c: HTMLCanvasElement) => ({ width: c.width, height: c.height }));
+  expect(size).toEqual({ width: WIDTH, height: HEIGHT });
+  const at = (x: number, y: number) => ({ x: canvas.x + (x * canvas.width) / WIDTH, y: canvas.y + (y * canvas.height) / HEIGHT });
+  const a = at(100, 30);
+  const b = at(220, 150);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move(b.x, b.y, { steps: 6 });
+  await page.mouse.up();
+  // Several frames' results, each with the one patch's matches, and the rate in the status line.
+  await page.waitForFunction(
+    () =>
+      (window as unknown as { __live: { events: { patches: number[] }[] } }).__live.events.filter(
+        (e) => e.patches.length === 1 && e.patches[0]! > 0,
+      ).length >= 3,
+    undefined,
+    { timeout: 120_000 },
+  );
+  await expect(status).toHaveText(/found · \d+ ms · [\d.]+ frames\/s/);
+  expect(await page.evaluate(() => (window as unknown as { __live: { errors: unknown[] } }).__live.errors)).toEqual([]);
+  await page.screenshot({ path: 'test-results/embed-live-one-shot.png' });
+  // Shift+Delete clears the patches: the element goes back to waiting for a drag.
+  await page.locator('#live').locator('canvas').focus();
+  await page.keyboard.press('Shift+Delete');
+  await expect(status).toHaveText(/^Live one-shot: drag a box/);
 });
