@@ -168,7 +168,10 @@ export async function runDetect(args, io) {
   };
   const reporter = createReporter(args, io);
   try {
-    const response = args.backend === 'webgpu' ? await runInChromium(args, io, request, model, reporter) : await runInNode(args, io, request, reporter);
+    // WEBDETR_CLI_BROWSER=1 runs every backend in chromium: the tests drive the page's batch loop on
+    // WASM with it, as --backend webgpu on SwiftShader takes minutes a frame.
+    const inChromium = args.backend === 'webgpu' || process.env.WEBDETR_CLI_BROWSER === '1';
+    const response = inChromium ? await runInChromium(args, io, request, model, reporter) : await runInNode(args, io, request, reporter);
     return reporter.finish(response);
   } catch (error) {
     return fail(1, cliWords(error instanceof Error ? error.message : String(error)));

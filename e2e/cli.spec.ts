@@ -233,6 +233,42 @@ test.describe('webdetr CLI: one-shot --patch equals the official UP-DETR outputs
   });
 });
 
+test.describe('webdetr CLI: a batch through the chromium page', () => {
+  test('a bad image in the middle: the header, every other image streamed in order, the failure typed, exit 1 (WASM in the page)', async () => {
+    const fixture = parityFixture('deformable_refine');
+    const broken = join(work, 'broken.png');
+    writeFileSync(broken, Buffer.from('not a png at all'));
+    const missing = join(work, 'missing.png');
+    const run = await new Promise<CliRun>((resolve, reject) => {
+      const started = Date.now();
+      const child = spawn(process.execPath, ['bin/webdetr.mjs', 'detect', fixture.png, broken, missing, fixture.png, '--model', fixture.dir, '--backend', 'wasm', '--threshold', '0.99'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, WEBDETR_CLI_BROWSER: '1' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+    });
+    expect(run.status, run.stderr).toBe(1);
+    const lines = run.stdout.split('\n');
+    expect(lines[0]).toMatch(/^model: deformable-detr box-refine, input 96x64/);
+    // The page's own backend reason (the engine's words said as flags): WASM in chromium.
+    expect(lines[1]).toMatch(/^backend: wasm \(WASM \(onnxruntime-web, \d+ threads?\); WASM was asked for \(--backend wasm\)\)$/);
+    const blocks = run.stdout.split('\n\n').slice(1);
+    expect(blocks).toHaveLength(4);
+    expect(blocks[0]).toMatch(/\(96x64, wasm, \d+ ms\)\n  \(no detections at or above the threshold 0\.99; the best score was 0\.\d{3} \(/);
+    // Chromium's decoder refuses the bytes in the engine (detect step); the missing file is a 404 from the CLI's server.
+    expect(blocks[1]).toMatch(new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: detecting failed: InputError \\[invalid-input\\]: could not decode`));
+    expect(blocks[2]).toContain(`${missing}: reading failed: Error [image-read]: could not read ${missing}: HTTP 404`);
+    const untimed = (block = '') => block.replace(/, \d+ ms\)/, ')').trim();
+    expect(untimed(blocks[3])).toBe(untimed(blocks[0]));
+    expect(run.stderr).toContain('webdetr: 2 of 4 images failed:');
+  });
+});
+
 test.describe('the Node path decodes images to the pixels chromium gives the page', () => {
   test('JPEG (4:2:0, 4:4:4, greyscale, EXIF orientation 6) and PNG: createImageBitmap as src/api/image-input.ts calls it vs cli/node', async ({ page }) => {
     const dir = join(work, 'decode');
