@@ -94,7 +94,8 @@ export function parseCliArgs(argv) {
   const backend = values.backend ?? 'auto';
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, not ${JSON.stringify(backend)}`);
   const threshold = values.threshold === undefined ? undefined : number('--threshold', values.threshold);
-  if (threshold !== undefined && (threshold < 0 || threshold > 1)) throw new UsageError(`--threshold must be within 0..1, not ${values.threshold}`);
+  if (threshold !== undefined && (threshold < 0 || threshold > 1))
+    throw new UsageError(`--threshold must be within 0..1, not ${values.threshold}`);
   const maxDetections = values['max-detections'] === undefined ? 100 : integer('--max-detections', values['max-detections'], 1);
   const port = values.port === undefined ? 0 : integer('--port', values.port, 0);
   if (port > 65535) throw new UsageError(`--port must be at most 65535, not ${port}`);

@@ -30,7 +30,9 @@ export function detectionTable(detections, indent = '  ', none = {}) {
     return [`${indent}(no detections at or above ${at}${best})`];
   }
   const labelWidth = Math.max(5, ...detections.map((d) => d.label.length));
-  const lines = [`${indent}${padLeft('#', 3)}  ${pad('label', labelWidth)}  ${padLeft('score', 6)}  ${padLeft('x', 8)}  ${padLeft('y', 8)}  ${padLeft('width', 8)}  ${padLeft('height', 8)}`];
+  const lines = [
+    `${indent}${padLeft('#', 3)}  ${pad('label', labelWidth)}  ${padLeft('score', 6)}  ${padLeft('x', 8)}  ${padLeft('y', 8)}  ${padLeft('width', 8)}  ${padLeft('height', 8)}`,
+  ];
   detections.forEach((d, i) => {
     const { x, y, width, height } = d.box;
     lines.push(

@@ -23,7 +23,8 @@ export function resolveModelArg(model) {
   if (/^https?:\/\//i.test(model)) return { kind: 'url', url: model };
   if (!existsSync(model)) return { kind: 'missing', message: `--model ${model}: no such file or directory` };
   if (statSync(model).isDirectory()) {
-    if (!existsSync(join(model, 'manifest.json'))) return { kind: 'missing', message: `--model ${model}: the directory has no manifest.json` };
+    if (!existsSync(join(model, 'manifest.json')))
+      return { kind: 'missing', message: `--model ${model}: the directory has no manifest.json` };
     return { kind: 'dir', dir: model, file: 'manifest.json' };
   }
   return { kind: 'dir', dir: dirname(model), file: basename(model) };
@@ -91,7 +92,8 @@ function createReporter(args, io) {
       clearLive();
       if (args.jsonl) io.stdout.write(`${JSON.stringify(outcome)}\n`);
       else if (!args.json) io.stdout.write(`${formatResult(outcome, loaded?.threshold)}\n`);
-      if (printed.size < total) live(batchProgress(printed.size, total, failures.length, Date.now() - started, basename(args.images[printed.size] ?? '')));
+      if (printed.size < total)
+        live(batchProgress(printed.size, total, failures.length, Date.now() - started, basename(args.images[printed.size] ?? '')));
     },
     /** The run's end: anything not streamed yet, the JSON document, the failures; returns the exit status. */
     finish(response) {
@@ -102,7 +104,7 @@ function createReporter(args, io) {
         io.stderr.write(`webdetr: loading the model failed: ${error.name} [${error.code}]: ${cliWords(error.message)}\n`);
         return 1;
       }
-      response.results.forEach((outcome, index) => this.result(outcome, index));
+      for (const [index, outcome] of response.results.entries()) this.result(outcome, index);
       clearLive();
       if (args.json) io.stdout.write(`${JSON.stringify(response, null, args.raw ? 0 : 2)}\n`);
       io.stderr.write(`${runSummary(total, failures.length, response.loadMs, detectMs)}\n`);
@@ -142,7 +144,10 @@ export async function runDetect(args, io) {
   const readable = args.images.filter((image) => existsSync(image) && statSync(image).isFile());
   if (readable.length === 0) {
     const [first = ''] = args.images;
-    return fail(2, `image ${first}: ${existsSync(first) ? 'not a file' : 'no such file'}${args.images.length > 1 ? ' (and no other image named exists)' : ''}`);
+    return fail(
+      2,
+      `image ${first}: ${existsSync(first) ? 'not a file' : 'no such file'}${args.images.length > 1 ? ' (and no other image named exists)' : ''}`,
+    );
   }
   const model = resolveModelArg(args.model);
   if (model.kind === 'missing') return fail(2, model.message);

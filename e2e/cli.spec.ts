@@ -92,8 +92,16 @@ test.describe('webdetr CLI: arguments and load errors', () => {
     const cases: [string, string, RegExp][] = [
       [fakePackage('missing-graphs', () => undefined, false), 'model-fetch', /HTTP 404/],
       // Every graph's hash is wrong: which graphs are fetched depends on the backend's plan.
-      [fakePackage('wrong-hash', (m) => (m.graphs as { sha256: string }[]).forEach((g) => (g.sha256 = 'f'.repeat(64)))), 'model-integrity', /sha256 is [0-9a-f]{64}, the manifest says f{64}/],
-      [fakePackage('v2', (m) => (m.format = 'webdetr-model/2')), 'invalid-manifest', /manifest format webdetr-model\/2 is not supported by this webdetr \(supports webdetr-model\/1\)/],
+      [
+        fakePackage('wrong-hash', (m) => (m.graphs as { sha256: string }[]).forEach((g) => (g.sha256 = 'f'.repeat(64)))),
+        'model-integrity',
+        /sha256 is [0-9a-f]{64}, the manifest says f{64}/,
+      ],
+      [
+        fakePackage('v2', (m) => (m.format = 'webdetr-model/2')),
+        'invalid-manifest',
+        /manifest format webdetr-model\/2 is not supported by this webdetr \(supports webdetr-model\/1\)/,
+      ],
       [fakePackage('schema', (m) => delete m.pipelines), 'invalid-manifest', /pipelines/],
     ];
     for (const [dir, code, message] of cases) {
@@ -162,7 +170,6 @@ interface CliJson {
 }
 
 test.describe('webdetr CLI: --raw parity with the PyTorch reference (small exports)', () => {
-
   // Chromium's SwiftShader WebGPU runs the R50 backbone through onnxruntime-web very slowly (324 s per
   // 64x96 frame, measured): the WebGPU run is opt-in (WEBDETR_E2E_CLI_WEBGPU=1). Two-stage runs
   // at 128x128: at 64x96 its encoder has 128 tokens, fewer than the 300 proposals its top-k selects.
@@ -175,11 +182,17 @@ test.describe('webdetr CLI: --raw parity with the PyTorch reference (small expor
   ] as const;
   for (const [variant, backend, size] of runs) {
     test(`${variant} ${size.width}x${size.height} on ${backend}`, async () => {
-      test.skip(backend === 'webgpu' && !process.env.WEBDETR_E2E_CLI_WEBGPU, 'opt-in: WEBDETR_E2E_CLI_WEBGPU=1 (about 6 min on SwiftShader)');
+      test.skip(
+        backend === 'webgpu' && !process.env.WEBDETR_E2E_CLI_WEBGPU,
+        'opt-in: WEBDETR_E2E_CLI_WEBGPU=1 (about 6 min on SwiftShader)',
+      );
       // Two-stage needs its own 128x128 export (minutes in a fresh checkout); the GPU-runner spec covers it when asked.
       test.skip(variant === 'deformable_two_stage' && !process.env.WEBDETR_E2E_CLI_ALL, 'opt-in: WEBDETR_E2E_CLI_ALL=1');
       const fixture = parityFixture(variant, size);
-      const run = await webdetr(['detect', fixture.png, '--model', fixture.dir, '--backend', backend, '--raw', '--threshold', '0'], 560_000);
+      const run = await webdetr(
+        ['detect', fixture.png, '--model', fixture.dir, '--backend', backend, '--raw', '--threshold', '0'],
+        560_000,
+      );
       expect(run.status, run.stderr).toBe(0);
       expect(run.stderr).toMatch(/model ready: \d+ files?/);
       const output = JSON.parse(run.stdout) as CliJson;
@@ -193,7 +206,9 @@ test.describe('webdetr CLI: --raw parity with the PyTorch reference (small expor
       expect(result?.raw.boxesDims).toEqual(boxes.shape);
       const logitsError = maxAbsDiff(result?.raw.logits ?? [], logits.data);
       const boxesError = maxAbsDiff(result?.raw.boxes ?? [], boxes.data);
-      console.log(`CLI ${variant} ${backend}: max |logits| ${logitsError.toExponential(2)}, |boxes| ${boxesError.toExponential(2)}, detect ${result?.timings.total.toFixed(0)} ms, run ${run.seconds.toFixed(1)} s (${output.backend.description})`);
+      console.log(
+        `CLI ${variant} ${backend}: max |logits| ${logitsError.toExponential(2)}, |boxes| ${boxesError.toExponential(2)}, detect ${result?.timings.total.toFixed(0)} ms, run ${run.seconds.toFixed(1)} s (${output.backend.description})`,
+      );
       expect(logitsError).toBeLessThanOrEqual(1e-3);
       expect(boxesError).toBeLessThanOrEqual(1e-4);
       expect(result?.detections.length).toBeGreaterThan(0);
@@ -206,20 +221,42 @@ test.describe('webdetr CLI: one-shot --patch equals the official UP-DETR outputs
     // The full-size export (384x512) whose expected outputs are the official code's: the engine
     // crops the two patches.json rectangles itself (PIL-exact crop kernel), the image needs no resize.
     const fixture = exportFixture('updetr_pretrain');
-    const { patch_boxes_xyxy: rects } = JSON.parse(readFileSync('../shared/reference/updetr_pretrain/patches.json', 'utf8')) as { patch_boxes_xyxy: number[][] };
-    const run = await webdetr([
-      'detect', '../shared/reference/image.png', '--model', fixture.dir, '--backend', 'wasm', '--raw', '--threshold', '0', '--max-detections', '2',
-      ...rects.flatMap((rect) => ['--patch', rect.join(',')]),
-    ], 560_000);
+    const { patch_boxes_xyxy: rects } = JSON.parse(readFileSync('../shared/reference/updetr_pretrain/patches.json', 'utf8')) as {
+      patch_boxes_xyxy: number[][];
+    };
+    const run = await webdetr(
+      [
+        'detect',
+        '../shared/reference/image.png',
+        '--model',
+        fixture.dir,
+        '--backend',
+        'wasm',
+        '--raw',
+        '--threshold',
+        '0',
+        '--max-detections',
+        '2',
+        ...rects.flatMap((rect) => ['--patch', rect.join(',')]),
+      ],
+      560_000,
+    );
     expect(run.status, run.stderr).toBe(0);
     const output = JSON.parse(run.stdout) as {
       model: { family: string; oneShot: boolean };
-      results: { imageSize: unknown; patches: { patch: unknown; detections: unknown[] }[]; timings: { total: number }; raw: CliJson['results'][number]['raw'] }[];
+      results: {
+        imageSize: unknown;
+        patches: { patch: unknown; detections: unknown[] }[];
+        timings: { total: number };
+        raw: CliJson['results'][number]['raw'];
+      }[];
     };
     expect(output.model).toMatchObject({ family: 'up-detr', oneShot: true });
     const [result] = output.results;
     expect(result?.imageSize).toEqual({ width: 512, height: 384 });
-    expect(result?.patches.map((p) => p.patch)).toEqual(rects.map(([x0 = 0, y0 = 0, x1 = 0, y1 = 0]) => ({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 })));
+    expect(result?.patches.map((p) => p.patch)).toEqual(
+      rects.map(([x0 = 0, y0 = 0, x1 = 0, y1 = 0]) => ({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 })),
+    );
     expect(result?.patches.map((p) => p.detections.length)).toEqual([2, 2]);
     const logits = readNpyFloat32(fixture.expected_logits);
     const boxes = readNpyFloat32(fixture.expected_boxes);
@@ -227,7 +264,9 @@ test.describe('webdetr CLI: one-shot --patch equals the official UP-DETR outputs
     expect(result?.raw.boxesDims).toEqual(boxes.shape);
     const logitsError = maxAbsDiff(result?.raw.logits ?? [], logits.data);
     const boxesError = maxAbsDiff(result?.raw.boxes ?? [], boxes.data);
-    console.log(`CLI updetr_pretrain one-shot wasm: max |logits| ${logitsError.toExponential(2)}, |boxes| ${boxesError.toExponential(2)}, detect ${result?.timings.total.toFixed(0)} ms, run ${run.seconds.toFixed(1)} s`);
+    console.log(
+      `CLI updetr_pretrain one-shot wasm: max |logits| ${logitsError.toExponential(2)}, |boxes| ${boxesError.toExponential(2)}, detect ${result?.timings.total.toFixed(0)} ms, run ${run.seconds.toFixed(1)} s`,
+    );
     expect(logitsError).toBeLessThanOrEqual(1e-3);
     expect(boxesError).toBeLessThanOrEqual(1e-4);
   });
@@ -241,10 +280,27 @@ test.describe('webdetr CLI: a batch through the chromium page', () => {
     const missing = join(work, 'missing.png');
     const run = await new Promise<CliRun>((resolve, reject) => {
       const started = Date.now();
-      const child = spawn(process.execPath, ['bin/webdetr.mjs', 'detect', fixture.png, broken, missing, fixture.png, '--model', fixture.dir, '--backend', 'wasm', '--threshold', '0.99'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, WEBDETR_CLI_BROWSER: '1' },
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          'bin/webdetr.mjs',
+          'detect',
+          fixture.png,
+          broken,
+          missing,
+          fixture.png,
+          '--model',
+          fixture.dir,
+          '--backend',
+          'wasm',
+          '--threshold',
+          '0.99',
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, WEBDETR_CLI_BROWSER: '1' },
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -259,9 +315,13 @@ test.describe('webdetr CLI: a batch through the chromium page', () => {
     expect(lines[1]).toMatch(/^backend: wasm \(WASM \(onnxruntime-web, \d+ threads?\); WASM was asked for \(--backend wasm\)\)$/);
     const blocks = run.stdout.split('\n\n').slice(1);
     expect(blocks).toHaveLength(4);
-    expect(blocks[0]).toMatch(/\(96x64, wasm, \d+ ms\)\n  \(no detections at or above the threshold 0\.99; the best score was 0\.\d{3} \(/);
+    expect(blocks[0]).toMatch(
+      /\(96x64, wasm, \d+ ms\)\n {2}\(no detections at or above the threshold 0\.99; the best score was 0\.\d{3} \(/,
+    );
     // Chromium's decoder refuses the bytes in the engine (detect step); the missing file is a 404 from the CLI's server.
-    expect(blocks[1]).toMatch(new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: detecting failed: InputError \\[invalid-input\\]: could not decode`));
+    expect(blocks[1]).toMatch(
+      new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: detecting failed: InputError \\[invalid-input\\]: could not decode`),
+    );
     expect(blocks[2]).toContain(`${missing}: reading failed: Error [image-read]: could not read ${missing}: HTTP 404`);
     const untimed = (block = '') => block.replace(/, \d+ ms\)/, ')').trim();
     expect(untimed(blocks[3])).toBe(untimed(blocks[0]));
@@ -270,28 +330,40 @@ test.describe('webdetr CLI: a batch through the chromium page', () => {
 });
 
 test.describe('the Node path decodes images to the pixels chromium gives the page', () => {
-  test('JPEG (4:2:0, 4:4:4, greyscale, EXIF orientation 6) and PNG: createImageBitmap as src/api/image-input.ts calls it vs cli/node', async ({ page }) => {
+  test('JPEG (4:2:0, 4:4:4, greyscale, EXIF orientation 6) and PNG: createImageBitmap as src/api/image-input.ts calls it vs cli/node', async ({
+    page,
+  }) => {
     const dir = join(work, 'decode');
     mkdirSync(dir, { recursive: true });
-    execFileSync('/usr/bin/python3', ['-c', [
-      'import numpy as np',
-      'from PIL import Image, ImageFilter',
-      'a = Image.fromarray(np.random.default_rng(3).integers(0, 256, (45, 71, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(1.2))',
-      'a.save("c420.jpg", quality=85); a.save("c444.jpg", quality=95, subsampling=0); a.convert("L").save("grey.jpg")',
-      'exif = Image.Exif(); exif[0x0112] = 6; a.save("rot6.jpg", quality=90, exif=exif.tobytes())',
-      'a.convert("RGBA").save("rgba.png"); a.convert("P", palette=Image.ADAPTIVE, colors=50).save("p.png")',
-    ].join('\n')], { cwd: dir });
+    execFileSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        [
+          'import numpy as np',
+          'from PIL import Image, ImageFilter',
+          'a = Image.fromarray(np.random.default_rng(3).integers(0, 256, (45, 71, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(1.2))',
+          'a.save("c420.jpg", quality=85); a.save("c444.jpg", quality=95, subsampling=0); a.convert("L").save("grey.jpg")',
+          'exif = Image.Exif(); exif[0x0112] = 6; a.save("rot6.jpg", quality=90, exif=exif.tobytes())',
+          'a.convert("RGBA").save("rgba.png"); a.convert("P", palette=Image.ADAPTIVE, colors=50).save("p.png")',
+        ].join('\n'),
+      ],
+      { cwd: dir },
+    );
     await page.goto('/e2e/pages/index.html');
     for (const name of ['c420.jpg', 'c444.jpg', 'grey.jpg', 'rot6.jpg', 'rgba.png', 'p.png']) {
       const bytes = readFileSync(join(dir, name));
-      const browser = await page.evaluate(async ([base64, type]) => {
-        const blob = new Blob([Uint8Array.from(atob(base64 ?? ''), (c) => c.charCodeAt(0))], { type });
-        const bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
-        const context = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
-        context?.drawImage(bitmap, 0, 0);
-        const data = context?.getImageData(0, 0, bitmap.width, bitmap.height).data ?? new Uint8ClampedArray();
-        return { width: bitmap.width, height: bitmap.height, data: Array.from(data) };
-      }, [bytes.toString('base64'), name.endsWith('.png') ? 'image/png' : 'image/jpeg'] as const);
+      const browser = await page.evaluate(
+        async ([base64, type]) => {
+          const blob = new Blob([Uint8Array.from(atob(base64 ?? ''), (c) => c.charCodeAt(0))], { type });
+          const bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+          const context = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+          context?.drawImage(bitmap, 0, 0);
+          const data = context?.getImageData(0, 0, bitmap.width, bitmap.height).data ?? new Uint8ClampedArray();
+          return { width: bitmap.width, height: bitmap.height, data: Array.from(data) };
+        },
+        [bytes.toString('base64'), name.endsWith('.png') ? 'image/png' : 'image/jpeg'] as const,
+      );
       const node = await decodeImage(bytes);
       expect([node.width, node.height], name).toEqual([browser.width, browser.height]);
       let max = 0;
@@ -307,9 +379,20 @@ test.describe('the Node path decodes images to the pixels chromium gives the pag
 test.describe('webdetr CLI from an installed package', () => {
   test('the files npm would publish run the prebuilt Node engine (dist/cli-node), without sources, vite or a browser; table output', async () => {
     execFileSync('npm', ['run', '--silent', 'build:cli'], { stdio: 'pipe' });
-    const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { files: { path: string }[] }[];
+    const packed = JSON.parse(
+      execFileSync('npm', ['pack', '--dry-run', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    ) as { files: { path: string }[] }[];
     const files = packed[0]?.files.map((f) => f.path) ?? [];
-    expect(files).toEqual(expect.arrayContaining(['bin/webdetr.mjs', 'cli/run-detect.mjs', 'cli/server.mjs', 'cli/node-runner.mjs', 'dist/cli/index.html', 'dist/cli-node/run-node.mjs']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'bin/webdetr.mjs',
+        'cli/run-detect.mjs',
+        'cli/server.mjs',
+        'cli/node-runner.mjs',
+        'dist/cli/index.html',
+        'dist/cli-node/run-node.mjs',
+      ]),
+    );
     expect(files.some((f) => f.startsWith('src/') || f.startsWith('cli/page/'))).toBe(false);
 
     // node_modules/webdetr holding exactly those files, its dependencies beside it as npm installs them.
@@ -328,11 +411,27 @@ test.describe('webdetr CLI from an installed package', () => {
     const fixture = parityFixture('deformable_refine');
     const run = await new Promise<CliRun>((resolve, reject) => {
       const started = Date.now();
-      const child = spawn(process.execPath, [join(installed, 'bin', 'webdetr.mjs'), 'detect', fixture.png, '--model', fixture.dir, '--threshold', '0', '--max-detections', '3', '--chromium', join(work, 'no-chromium-here')], {
-        cwd: process.cwd(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, WEBDETR_CLI_PAGE: '' },
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          join(installed, 'bin', 'webdetr.mjs'),
+          'detect',
+          fixture.png,
+          '--model',
+          fixture.dir,
+          '--threshold',
+          '0',
+          '--max-detections',
+          '3',
+          '--chromium',
+          join(work, 'no-chromium-here'),
+        ],
+        {
+          cwd: process.cwd(),
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, WEBDETR_CLI_PAGE: '' },
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -346,6 +445,11 @@ test.describe('webdetr CLI from an installed package', () => {
     expect(run.stdout).toMatch(/^backend: wasm .*--backend auto in Node/m);
     expect(run.stdout).toContain(`${fixture.png} (96x64, wasm,`);
     expect(run.stdout).toMatch(/#\s+label\s+score\s+x\s+y\s+width\s+height/);
-    expect(run.stdout.trim().split('\n').filter((line) => /^\s+[123]\s/.test(line))).toHaveLength(3);
+    expect(
+      run.stdout
+        .trim()
+        .split('\n')
+        .filter((line) => /^\s+[123]\s/.test(line)),
+    ).toHaveLength(3);
   });
 });

@@ -169,7 +169,13 @@ function writeRow(
   }
 }
 
-function writePaletteEntry(index: number, palette: Uint8Array | undefined, alpha: Uint8Array | undefined, data: Uint8Array, out: number): void {
+function writePaletteEntry(
+  index: number,
+  palette: Uint8Array | undefined,
+  alpha: Uint8Array | undefined,
+  data: Uint8Array,
+  out: number,
+): void {
   if (palette === undefined || index * 3 + 2 >= palette.length) throw new Error(`decodePng: palette index ${index} is outside the palette`);
   data[out] = palette[index * 3] as number;
   data[out + 1] = palette[index * 3 + 1] as number;

@@ -21,7 +21,13 @@ window.webdetrCli = {
   run: (request) =>
     runCli<Blob>(request, {
       // A CLI run is a fresh browser profile: the Cache API would only cost time.
-      open: (r) => createDetector({ model: r.modelUrl, backend: r.backend, onProgress: (event) => void window.webdetrProgress?.(event), cache: false }),
+      open: (r) =>
+        createDetector({
+          model: r.modelUrl,
+          backend: r.backend,
+          onProgress: (event) => void window.webdetrProgress?.(event),
+          cache: false,
+        }),
       async read(image) {
         const response = await fetch(image.url ?? '');
         if (!response.ok) throw Object.assign(new Error(`could not read ${image.name}: HTTP ${response.status}`), { code: 'image-read' });

@@ -10,8 +10,23 @@ import { applyThreshold, clampBox, isFailure, runCli, type CliDetector, type Cli
 
 const timings = { preprocess: 1, backbone: 0, encoder: 0, decoder: 0, model: 1, postprocess: 0, total: 2, stages: [] } as StageTimings;
 const backend = { name: 'wasm' as const, description: 'WASM', reason: 'test' };
-const model: ModelInfo = { family: 'deformable-detr', variant: 'plain', classNames: ['cat', 'dog'], inputSize: { width: 8, height: 8 }, oneShot: false, detection: true, maxPatches: 0, scoreThreshold: 0.3, downloadBytes: 1 };
-const det = (score: number, x: number, width = 10): Detection => ({ box: { x, y: -1, width, height: 50 }, score, label: score > 0.5 ? 'cat' : 'dog', classId: 0 });
+const model: ModelInfo = {
+  family: 'deformable-detr',
+  variant: 'plain',
+  classNames: ['cat', 'dog'],
+  inputSize: { width: 8, height: 8 },
+  oneShot: false,
+  detection: true,
+  maxPatches: 0,
+  scoreThreshold: 0.3,
+  downloadBytes: 1,
+};
+const det = (score: number, x: number, width = 10): Detection => ({
+  box: { x, y: -1, width, height: 50 },
+  score,
+  label: score > 0.5 ? 'cat' : 'dog',
+  classId: 0,
+});
 
 function fakeDetector(scores: Record<string, number[]>, seen: { threshold?: number }[]): CliDetector<string> {
   return {
@@ -33,11 +48,19 @@ describe('runCli: a batch', () => {
     const seen: { threshold?: number }[] = [];
     const streamed: [number, CliImageOutcome][] = [];
     const response = await runCli<string>(
-      { modelUrl: 'm', backend: 'wasm', images: ['a.png', 'missing.png', 'explodes.png', 'b.png'].map((name) => ({ name })), patches: [], maxDetections: 5, raw: false },
+      {
+        modelUrl: 'm',
+        backend: 'wasm',
+        images: ['a.png', 'missing.png', 'explodes.png', 'b.png'].map((name) => ({ name })),
+        patches: [],
+        maxDetections: 5,
+        raw: false,
+      },
       {
         open: async () => fakeDetector({ 'a.png': [0.9, 0.2], 'b.png': [0.25, 0.1] }, seen),
         read: async (image) => {
-          if (image.name === 'missing.png') throw Object.assign(new Error('could not read missing.png: no such file'), { code: 'image-read', name: 'ImageReadError' });
+          if (image.name === 'missing.png')
+            throw Object.assign(new Error('could not read missing.png: no such file'), { code: 'image-read', name: 'ImageReadError' });
           return image.name;
         },
         onResult: (outcome, index) => streamed.push([index, outcome]),
@@ -66,7 +89,10 @@ describe('runCli: a batch', () => {
   it('a load failure is one typed error and no results', async () => {
     const response = await runCli<string>(
       { modelUrl: 'm', backend: 'wasm', images: [{ name: 'a.png' }], patches: [], maxDetections: 5, raw: false },
-      { open: () => Promise.reject(Object.assign(new Error('HTTP 404'), { code: 'model-fetch', name: 'ModelFetchError' })), read: async () => 'a' },
+      {
+        open: () => Promise.reject(Object.assign(new Error('HTTP 404'), { code: 'model-fetch', name: 'ModelFetchError' })),
+        read: async () => 'a',
+      },
     );
     expect(response).toMatchObject({ ok: false, error: { code: 'model-fetch', stage: 'load' }, results: [] });
   });

@@ -9,7 +9,7 @@
  * - Bad bytes: a typed InputError (code invalid-input) naming what is wrong.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -78,8 +78,24 @@ function chunk(type: string, body: Uint8Array): Buffer {
 }
 
 /** A PNG of 8- or 16-bit RGB samples (`value(x, y, c)` in 0..255, written as v*257 for 16 bits), Adam7 or not. */
-function encodePng(width: number, height: number, depth: 8 | 16, adam7: boolean, value: (x: number, y: number, c: number) => number): Buffer {
-  const passes = adam7 ? [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] : [[0, 0, 1, 1]];
+function encodePng(
+  width: number,
+  height: number,
+  depth: 8 | 16,
+  adam7: boolean,
+  value: (x: number, y: number, c: number) => number,
+): Buffer {
+  const passes = adam7
+    ? [
+        [0, 0, 8, 8],
+        [4, 0, 8, 8],
+        [0, 4, 4, 8],
+        [2, 0, 4, 4],
+        [0, 2, 2, 4],
+        [1, 0, 2, 2],
+        [0, 1, 1, 2],
+      ]
+    : [[0, 0, 1, 1]];
   const rows: number[] = [];
   for (const [x0 = 0, y0 = 0, dx = 1, dy = 1] of passes) {
     for (let y = y0; y < height; y += dy) {
@@ -100,19 +116,26 @@ function encodePng(width: number, height: number, depth: 8 | 16, adam7: boolean,
   header[8] = depth;
   header[9] = 2;
   header[12] = adam7 ? 1 : 0;
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.from(rows))), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.from(rows))),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 describe('PNG in Node equals Pillow', () => {
   it('every colour type and bit depth Pillow writes: RGB, RGBA, L, LA, P (8 and 2 bits), 1-bit', () => {
-    python([
-      'import numpy as np',
-      'from PIL import Image',
-      'rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8))',
-      'rgb.save("rgb.png"); rgb.convert("RGBA").save("rgba.png"); rgb.convert("L").save("l.png"); rgb.convert("LA").save("la.png")',
-      'rgb.convert("P", palette=Image.ADAPTIVE, colors=200).save("p.png"); rgb.convert("P", palette=Image.ADAPTIVE, colors=4).save("p2.png", bits=2)',
-      'rgb.convert("1").save("one.png")',
-    ].join('\n'));
+    python(
+      [
+        'import numpy as np',
+        'from PIL import Image',
+        'rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8))',
+        'rgb.save("rgb.png"); rgb.convert("RGBA").save("rgba.png"); rgb.convert("L").save("l.png"); rgb.convert("LA").save("la.png")',
+        'rgb.convert("P", palette=Image.ADAPTIVE, colors=200).save("p.png"); rgb.convert("P", palette=Image.ADAPTIVE, colors=4).save("p2.png", bits=2)',
+        'rgb.convert("1").save("one.png")',
+      ].join('\n'),
+    );
     const files = ['rgb', 'rgba', 'l', 'la', 'p', 'p2', 'one'].map((name) => join(work, `${name}.png`));
     const pillow = pillowRgb(files);
     files.forEach((file, k) => expect(maxDiff(decodePng(readFileSync(file)), pillow[k] as Buffer), file).toBe(0));
@@ -120,11 +143,21 @@ describe('PNG in Node equals Pillow', () => {
 
   it('Adam7-interlaced and 16-bit files: the pixels they were made from (16 bits: the high byte)', () => {
     const value = (x: number, y: number, c: number) => (x * 37 + y * 11 + c * 91) & 255;
-    for (const [depth, adam7] of [[8, true], [16, false], [16, true]] as const) {
-      for (const [width, height] of [[13, 9], [1, 1], [3, 17]] as const) {
+    for (const [depth, adam7] of [
+      [8, true],
+      [16, false],
+      [16, true],
+    ] as const) {
+      for (const [width, height] of [
+        [13, 9],
+        [1, 1],
+        [3, 17],
+      ] as const) {
         const image = decodePng(encodePng(width, height, depth, adam7, value));
         let max = 0;
-        for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs((image.data[(y * width + x) * 4 + c] as number) - value(x, y, c)));
+        for (let y = 0; y < height; y++)
+          for (let x = 0; x < width; x++)
+            for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs((image.data[(y * width + x) * 4 + c] as number) - value(x, y, c)));
         expect(max, `${width}x${height} depth ${depth} adam7 ${adam7}`).toBe(0);
         expect(image.data[3]).toBe(255);
       }
@@ -134,14 +167,16 @@ describe('PNG in Node equals Pillow', () => {
 
 describe('JPEG in Node equals Pillow (libjpeg-turbo)', () => {
   it('colour 4:2:0 and 4:4:4, greyscale, progressive: max |difference| 0', async () => {
-    python([
-      'import numpy as np',
-      'from PIL import Image, ImageFilter',
-      'rng = np.random.default_rng(1)',
-      'a = Image.fromarray(rng.integers(0, 256, (61, 83, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(1.5))',
-      'a.save("c420.jpg", quality=85); a.save("c444.jpg", quality=95, subsampling=0); a.convert("L").save("grey.jpg", quality=80)',
-      'a.save("prog.jpg", quality=90, progressive=True)',
-    ].join('\n'));
+    python(
+      [
+        'import numpy as np',
+        'from PIL import Image, ImageFilter',
+        'rng = np.random.default_rng(1)',
+        'a = Image.fromarray(rng.integers(0, 256, (61, 83, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(1.5))',
+        'a.save("c420.jpg", quality=85); a.save("c444.jpg", quality=95, subsampling=0); a.convert("L").save("grey.jpg", quality=80)',
+        'a.save("prog.jpg", quality=90, progressive=True)',
+      ].join('\n'),
+    );
     const files = ['c420', 'c444', 'grey', 'prog'].map((name) => join(work, `${name}.jpg`));
     const pillow = pillowRgb(files);
     for (const [k, file] of files.entries()) expect(maxDiff(await decodeImage(readFileSync(file)), pillow[k] as Buffer), file).toBe(0);
@@ -157,13 +192,15 @@ describe('JPEG in Node equals Pillow (libjpeg-turbo)', () => {
   });
 
   it('EXIF orientation 6 is applied, as exif_transpose and chromium do: 83x61 stored, 61x83 decoded', async () => {
-    python([
-      'import numpy as np',
-      'from PIL import Image',
-      'a = Image.fromarray(np.random.default_rng(2).integers(0, 256, (61, 83, 3), dtype=np.uint8))',
-      'exif = Image.Exif(); exif[0x0112] = 6',
-      'a.save("rot6.jpg", quality=90, exif=exif.tobytes())',
-    ].join('\n'));
+    python(
+      [
+        'import numpy as np',
+        'from PIL import Image',
+        'a = Image.fromarray(np.random.default_rng(2).integers(0, 256, (61, 83, 3), dtype=np.uint8))',
+        'exif = Image.Exif(); exif[0x0112] = 6',
+        'a.save("rot6.jpg", quality=90, exif=exif.tobytes())',
+      ].join('\n'),
+    );
     const file = join(work, 'rot6.jpg');
     const [upright] = pillowRgb([file], true);
     const image = await readImageFile(file);
@@ -174,7 +211,12 @@ describe('JPEG in Node equals Pillow (libjpeg-turbo)', () => {
   it('photos of ../shared/data (when present): max |difference| 0', async (context) => {
     const dirs = ['../shared/data/coco128/images', '../shared/data/raccoon/images'].filter((dir) => existsSync(dir));
     if (dirs.length === 0) context.skip();
-    const files = dirs.flatMap((dir) => readdirSync(dir).sort().slice(0, 6).map((name) => join(dir, name)));
+    const files = dirs.flatMap((dir) =>
+      readdirSync(dir)
+        .sort()
+        .slice(0, 6)
+        .map((name) => join(dir, name)),
+    );
     const pillow = pillowRgb(files);
     for (const [k, file] of files.entries()) expect(maxDiff(await readImageFile(file), pillow[k] as Buffer), file).toBe(0);
   });
@@ -192,9 +234,17 @@ describe('bad image files are typed errors', () => {
     expect(maxDiff(after, pillowRgb([join(work, 'after.jpg')])[0] as Buffer)).toBe(0);
     const png = encodePng(4, 4, 8, false, () => 1);
     await expect(decodeImage(png.subarray(0, png.length - 30))).rejects.toThrow(/could not decode the PNG/);
-    await expect(decodeImage(Buffer.from('RIFF\0\0\0\0WEBPVP8 '))).rejects.toThrow(/a WEBP file: the WASM path in Node decodes JPEG and PNG; .*--backend webgpu/);
-    await expect(decodeImage(Buffer.from('hello'))).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/not a JPEG or PNG file/) });
-    await expect(readImageFile(join(work, 'missing.jpg'))).rejects.toMatchObject({ code: 'image-read', message: expect.stringMatching(/no such file/) });
+    await expect(decodeImage(Buffer.from('RIFF\0\0\0\0WEBPVP8 '))).rejects.toThrow(
+      /a WEBP file: the WASM path in Node decodes JPEG and PNG; .*--backend webgpu/,
+    );
+    await expect(decodeImage(Buffer.from('hello'))).rejects.toMatchObject({
+      code: 'invalid-input',
+      message: expect.stringMatching(/not a JPEG or PNG file/),
+    });
+    await expect(readImageFile(join(work, 'missing.jpg'))).rejects.toMatchObject({
+      code: 'image-read',
+      message: expect.stringMatching(/no such file/),
+    });
     expect(sniffFormat(png)).toBe('png');
   });
 });

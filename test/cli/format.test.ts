@@ -5,8 +5,23 @@ import type { StageTimings } from '../../src/api/types.js';
 
 const timings = { preprocess: 1, backbone: 2, encoder: 3, decoder: 4, model: 9, postprocess: 1, total: 11.4, stages: [] } as StageTimings;
 const backend = { name: 'wasm' as const, description: 'wasm (4 threads)', reason: 'forced' };
-const detection = (label: string, score: number, x: number) => ({ box: { x, y: 2.25, width: 30, height: 40.06 }, score, label, classId: 1 });
-const model = { family: 'up-detr' as const, variant: 'pretrain', classNames: ['match'], inputSize: { width: 96, height: 64 }, oneShot: true, detection: false, maxPatches: 10, scoreThreshold: 0.5, downloadBytes: 5 };
+const detection = (label: string, score: number, x: number) => ({
+  box: { x, y: 2.25, width: 30, height: 40.06 },
+  score,
+  label,
+  classId: 1,
+});
+const model = {
+  family: 'up-detr' as const,
+  variant: 'pretrain',
+  classNames: ['match'],
+  inputSize: { width: 96, height: 64 },
+  oneShot: true,
+  detection: false,
+  maxPatches: 10,
+  scoreThreshold: 0.5,
+  downloadBytes: 5,
+};
 
 describe('CLI table output', () => {
   it('one aligned row per detection, boxes to 0.1 px, scores to 0.001', () => {
@@ -17,7 +32,15 @@ describe('CLI table output', () => {
       loadMs: 5,
       threshold: 0.5,
       failed: 0,
-      results: [{ image: 'a.png', imageSize: { width: 640, height: 480 }, detections: [detection('person', 0.98765, 1), detection('traffic light', 0.5, 123.456)], timings, backend }],
+      results: [
+        {
+          image: 'a.png',
+          imageSize: { width: 640, height: 480 },
+          detections: [detection('person', 0.98765, 1), detection('traffic light', 0.5, 123.456)],
+          timings,
+          backend,
+        },
+      ],
     };
     const lines = formatTable(response).split('\n');
     expect(lines[0]).toBe('model: deformable-detr plain, input 96x64, 3 classes');
@@ -39,28 +62,36 @@ describe('CLI table output', () => {
       loadMs: 5,
       threshold: 0.25,
       failed: 0,
-      results: [{
-        image: 'shelf.jpg',
-        imageSize: { width: 200, height: 100 },
-        patches: [
-          { patch: { x: 10, y: 20, width: 30, height: 40 }, detections: [detection('match', 0.7, 5)], views: 1 },
-          { patch: { x: 0, y: 0, width: 5, height: 5 }, detections: [], views: 5, best: { score: 0.1234, label: 'match' } },
-        ],
-        reusedImageFeatures: false,
-        timings,
-        backend,
-      }],
+      results: [
+        {
+          image: 'shelf.jpg',
+          imageSize: { width: 200, height: 100 },
+          patches: [
+            { patch: { x: 10, y: 20, width: 30, height: 40 }, detections: [detection('match', 0.7, 5)], views: 1 },
+            { patch: { x: 0, y: 0, width: 5, height: 5 }, detections: [], views: 5, best: { score: 0.1234, label: 'match' } },
+          ],
+          reusedImageFeatures: false,
+          timings,
+          backend,
+        },
+      ],
     };
     const text = formatTable(response);
     expect(text).toContain('  patch 1: 10.0,20.0,40.0,60.0\n');
-    expect(text).toMatch(/patch 2: 0\.0,0\.0,5\.0,5\.0 \(zoomed search: 5 views\)\n\s+\(no detections at or above the threshold 0\.25; the best score was 0\.123 \(match\)\)/);
+    expect(text).toMatch(
+      /patch 2: 0\.0,0\.0,5\.0,5\.0 \(zoomed search: 5 views\)\n\s+\(no detections at or above the threshold 0\.25; the best score was 0\.123 \(match\)\)/,
+    );
     expect(text).toContain('threshold: 0.25;');
   });
 
   it('progress lines: per file on start and finish, one at ready; a bar only for byte progress', () => {
     expect(progressLine({ status: 'initiate', file: 'a.onnx', url: 'u', total: 2_500_000 })).toBe('loading a.onnx (2.5 MB)');
-    expect(progressLine({ status: 'initiate', file: 'a.onnx', url: 'u', total: 2_500_000, fileIndex: 0, fileCount: 3, totalBytes: 9_000_000 })).toBe('[1/3] loading a.onnx (2.5 MB) of 9.0 MB in all');
-    expect(progressLine({ status: 'initiate', file: 'b.onnx', url: 'u', total: 500, fileIndex: 1, fileCount: 3, totalBytes: 9_000_000 })).toBe('[2/3] loading b.onnx (0.5 kB)');
+    expect(
+      progressLine({ status: 'initiate', file: 'a.onnx', url: 'u', total: 2_500_000, fileIndex: 0, fileCount: 3, totalBytes: 9_000_000 }),
+    ).toBe('[1/3] loading a.onnx (2.5 MB) of 9.0 MB in all');
+    expect(
+      progressLine({ status: 'initiate', file: 'b.onnx', url: 'u', total: 500, fileIndex: 1, fileCount: 3, totalBytes: 9_000_000 }),
+    ).toBe('[2/3] loading b.onnx (0.5 kB)');
     expect(progressLine({ status: 'done', file: 'a.onnx', total: 1, fromCache: true })).toBe('loaded a.onnx from cache');
     expect(progressLine({ status: 'ready', files: 1, totalBytes: 1500 })).toBe('model ready: 1 file, 1.5 kB');
     expect(progressLine({ status: 'progress', file: 'a.onnx', loaded: 1, total: 2 })).toBeUndefined();
@@ -81,7 +112,16 @@ describe('CLI table output', () => {
       threshold: 0.5,
       failed: 1,
       results: [
-        { image: 'bad.jpg', error: { code: 'invalid-input', name: 'InputError', message: 'could not decode the JPEG: Not a JPEG file', stage: 'image', image: 'bad.jpg' } },
+        {
+          image: 'bad.jpg',
+          error: {
+            code: 'invalid-input',
+            name: 'InputError',
+            message: 'could not decode the JPEG: Not a JPEG file',
+            stage: 'image',
+            image: 'bad.jpg',
+          },
+        },
         { image: 'b.png', imageSize: { width: 10, height: 10 }, detections: [], timings, backend },
       ],
     };
@@ -92,10 +132,17 @@ describe('CLI table output', () => {
   });
 
   it('says the CLI flag where the engine names the JS option', () => {
-    expect(cliWords('the WebGPU adapter is a CPU fallback (x), where WASM is far faster; pass backend: "webgpu" to use it anyway')).toContain('pass --backend webgpu to use it anyway');
+    expect(
+      cliWords('the WebGPU adapter is a CPU fallback (x), where WASM is far faster; pass backend: "webgpu" to use it anyway'),
+    ).toContain('pass --backend webgpu to use it anyway');
     expect(cliWords('WASM was asked for (backend: "wasm")')).toBe('WASM was asked for (--backend wasm)');
-    expect(cliWords('backend "webgpu" was asked for, but navigator.gpu is undefined')).toBe('--backend webgpu was asked for, but navigator.gpu is undefined');
-    const failed = formatResult({ image: 'a.png', error: { code: 'webgpu-unavailable', name: 'WebGpuUnavailableError', message: 'pass backend: "webgpu"', stage: 'detect' } });
+    expect(cliWords('backend "webgpu" was asked for, but navigator.gpu is undefined')).toBe(
+      '--backend webgpu was asked for, but navigator.gpu is undefined',
+    );
+    const failed = formatResult({
+      image: 'a.png',
+      error: { code: 'webgpu-unavailable', name: 'WebGpuUnavailableError', message: 'pass backend: "webgpu"', stage: 'detect' },
+    });
     expect(failed).toContain('detecting failed: WebGpuUnavailableError [webgpu-unavailable]: pass --backend webgpu');
     expect(failed).not.toContain('backend: "');
   });

@@ -49,16 +49,39 @@ interface Outcome {
 
 describe('webdetr detect in Node (WASM, no browser)', () => {
   it('--jsonl: one parseable line per image in order; bad images reported with codes, the rest finish; exit 1; boxes inside the picture', async () => {
-    const run = await webdetr(['detect', photo, notAnImage, missing, brokenJpeg, photo, '--model', model, '--threshold', '0', '--max-detections', '100', '--jsonl', ...noBrowser]);
+    const run = await webdetr([
+      'detect',
+      photo,
+      notAnImage,
+      missing,
+      brokenJpeg,
+      photo,
+      '--model',
+      model,
+      '--threshold',
+      '0',
+      '--max-detections',
+      '100',
+      '--jsonl',
+      ...noBrowser,
+    ]);
     expect(run.status, run.stderr).toBe(1);
     const lines = run.stdout.trim().split('\n');
     expect(lines).toHaveLength(5);
     const outcomes = lines.map((line) => JSON.parse(line) as Outcome);
     expect(outcomes.map((o) => o.image)).toEqual([photo, notAnImage, missing, brokenJpeg, photo]);
-    expect(outcomes[1]?.error).toMatchObject({ code: 'invalid-input', stage: 'image', message: expect.stringMatching(/not a JPEG or PNG file/) });
+    expect(outcomes[1]?.error).toMatchObject({
+      code: 'invalid-input',
+      stage: 'image',
+      message: expect.stringMatching(/not a JPEG or PNG file/),
+    });
     expect(outcomes[2]?.error).toMatchObject({ code: 'image-read', stage: 'image', message: expect.stringMatching(/no such file/) });
     // Decoded on the worker thread: libjpeg's own message comes back.
-    expect(outcomes[3]?.error).toMatchObject({ code: 'invalid-input', stage: 'image', message: expect.stringMatching(/^could not decode the JPEG: .+/) });
+    expect(outcomes[3]?.error).toMatchObject({
+      code: 'invalid-input',
+      stage: 'image',
+      message: expect.stringMatching(/^could not decode the JPEG: .+/),
+    });
     for (const outcome of [outcomes[0], outcomes[4]]) {
       expect(outcome?.backend?.name).toBe('wasm');
       const { width, height } = outcome?.imageSize ?? { width: 0, height: 0 };
@@ -75,7 +98,9 @@ describe('webdetr detect in Node (WASM, no browser)', () => {
     // JSON lines keep stdout to the images: the header and the failure summary are on stderr.
     expect(run.stderr).toMatch(/^backend: wasm \(WASM \(onnxruntime-web, \d+ threads?\); --backend auto in Node: Node has no WebGPU/m);
     expect(run.stderr).toContain('webdetr: 3 of 5 images failed:');
-    expect(run.stderr).toMatch(/webdetr: 5 images \(3 failed\) in \d+\.\d s: model load \d+\.\d s, detection \d+\.\d s \(\d+\.\d\d s\/image\), the rest \d+\.\d s; peak RSS \d+ MB/);
+    expect(run.stderr).toMatch(
+      /webdetr: 5 images \(3 failed\) in \d+\.\d s: model load \d+\.\d s, detection \d+\.\d s \(\d+\.\d\d s\/image\), the rest \d+\.\d s; peak RSS \d+ MB/,
+    );
     expect(run.stderr).toContain(`${missing}: ImageReadError [image-read]`);
     expect(run.stderr).not.toContain('backend: "');
   }, 300_000);
@@ -88,11 +113,21 @@ describe('webdetr detect in Node (WASM, no browser)', () => {
     expect(lines[1]).toMatch(/^backend: wasm \(WASM .*--backend wasm: runs in Node, without a browser\)$/);
     expect(lines[2]).toBe('threshold: 0.99; boxes are clamped to the picture');
     expect(run.stdout).toContain(`\n${notAnImage}: reading failed: InputError [invalid-input]: not a JPEG or PNG file`);
-    expect(run.stdout).toMatch(new RegExp(`${photo.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+x\\d+, wasm, \\d+ ms\\)\\n  \\(no detections at or above the threshold 0\\.99; the best score was 0\\.\\d{3} \\(\\w[\\w ]*\\)\\)`));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `${photo.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(\\d+x\\d+, wasm, \\d+ ms\\)\\n  \\(no detections at or above the threshold 0\\.99; the best score was 0\\.\\d{3} \\(\\w[\\w ]*\\)\\)`,
+      ),
+    );
 
     const json = await webdetr(['detect', photo, missing, '--model', model, '--json', ...noBrowser]);
     expect(json.status, json.stderr).toBe(1);
-    const document = JSON.parse(json.stdout) as { ok: boolean; failed: number; threshold: number; backend: { name: string }; results: Outcome[] };
+    const document = JSON.parse(json.stdout) as {
+      ok: boolean;
+      failed: number;
+      threshold: number;
+      backend: { name: string };
+      results: Outcome[];
+    };
     expect(document).toMatchObject({ ok: false, failed: 1, threshold: 0.3, backend: { name: 'wasm' } });
     expect(document.results.map((r) => r.image)).toEqual([photo, missing]);
     expect(document.results[0]?.detections?.length).toBeGreaterThan(0);
