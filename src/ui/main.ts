@@ -465,8 +465,7 @@ async function start(): Promise<void> {
     const canDetect = mainDetector.model.detection;
     controls.setModeAvailability('detect', canDetect, 'this model only finds similar objects');
     if (!canDetect && mode !== 'oneshot') await setMode('oneshot');
-    webcamButton.disabled = !canDetect;
-    if (!canDetect) webcamButton.title = 'This model needs a query patch; the webcam runs plain detection.';
+    // A one-shot-only model works on the webcam too: drag a box on the live video (Find similar).
   } catch (error) {
     demo.errors.push(`load: ${error instanceof Error ? error.message : String(error)}`);
     status.message('Without a model the page can show pictures but not detect anything.', 'error');

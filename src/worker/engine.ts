@@ -205,6 +205,7 @@ export class DetectorEngine {
     if (Array.isArray(patches) && patches.length > 0 && patches.every(isPatchDescriptors)) {
       return this.serialize(() => this.runWithDescriptors(image, patches as readonly PatchDescriptors[], options));
     }
+    if (!Array.isArray(patches)) throw new InputError('detectWithPatches needs an array of query patches, or the descriptors describePatches returned');
     return this.serialize(() => this.runOneShot(image, patches as readonly QueryPatch[], options));
   }
 
