@@ -10,7 +10,8 @@ zebra (000000000154) and giraffe (000000000144) scenes wherever they are (their 
 picture is not held out). Also: does the CenterNet teacher's top-100 (any class) hold each target? (coco128 is COCO
 train2017, which the teacher saw: an optimistic figure.)
 
-  cd tools && /usr/bin/python3 -m experiments.oneshot_failure_analysis [--out experiments/results/oneshot_failure_analysis.json]
+  cd tools && /usr/bin/python3 -m experiments.oneshot_failure_analysis \
+      [--out experiments/results/oneshot_failure_analysis.json]
 """
 from __future__ import annotations
 
@@ -73,10 +74,18 @@ def analyse(detector, samples, index, threshold, teacher):
         searched = detector(query, [index])[0]
         side = max(s.boxes[k][2] - s.boxes[k][0], s.boxes[k][3] - s.boxes[k][1]) / max(s.width, s.height)
         for j in others:
-            rows.append({"image": s.image.stem, "label": label, "query": k, "target": j, "query_side": round(float(side), 3),
-                         "whole_picture_slots": outcome(*whole, s.boxes[j], threshold),
-                         "runtime_search": outcome(*searched, s.boxes[j], threshold),
-                         "teacher_proposal_iou": round(float(iou(proposals, s.boxes[j]).max()), 3)})
+            rows.append(
+                {
+                    "image": s.image.stem,
+                    "label": label,
+                    "query": k,
+                    "target": j,
+                    "query_side": round(float(side), 3),
+                    "whole_picture_slots": outcome(*whole, s.boxes[j], threshold),
+                    "runtime_search": outcome(*searched, s.boxes[j], threshold),
+                    "teacher_proposal_iou": round(float(iou(proposals, s.boxes[j]).max()), 3),
+                }
+            )
     return rows
 
 
@@ -104,28 +113,43 @@ def main() -> None:
     teacher = CenterNetTeacher(fetch())
     rows = set_samples(args.data, "coco128")
     samples = [r[2] for r in rows]
-    split = {r[0]: r[3] for r in rows}
-    detector = ZoomedDetector(model, backbone, samples, config["image_size"], ZOOM["grid"], ZOOM["side"], ZOOM["below"],
-                              ZOOM["nmsIou"])
+    detector = ZoomedDetector(
+        model, backbone, samples, config["image_size"], ZOOM["grid"], ZOOM["side"], ZOOM["below"], ZOOM["nmsIou"]
+    )
     detector.max_detections = 1000  # every merged box, not the top 20: "any score"
     held_out, scenes = [], {}
     for i, (stem, _, _, part) in enumerate(rows):
         if part == "val":
             held_out += analyse(detector, samples, i, threshold, teacher)
         if stem in SCENES:
-            scenes[SCENES[stem]] = {"image": stem, "split": part, "pairs": analyse(detector, samples, i, threshold, teacher)}
-    result = {"checkpoint": args.checkpoint.name, "threshold": threshold, "iou": IOU, "zoom": ZOOM,
-              "held_out_coco128_same_image": {"pairs": len(held_out), **summary(held_out)},
-              # Crowds dominate the pairs (a picture of 15 people is 210 of them): the rest apart.
-              "held_out_without_person": {"pairs": sum(r["label"] != "person" for r in held_out),
-                                          **summary([r for r in held_out if r["label"] != "person"])},
-              "scenes": {name: {"split": v["split"], **summary(v["pairs"])} for name, v in scenes.items()},
-              "scene_pairs": {name: v["pairs"] for name, v in scenes.items()},
-              "held_out_pairs": held_out}
+            scenes[SCENES[stem]] = {
+                "image": stem,
+                "split": part,
+                "pairs": analyse(detector, samples, i, threshold, teacher),
+            }
+    result = {
+        "checkpoint": args.checkpoint.name,
+        "threshold": threshold,
+        "iou": IOU,
+        "zoom": ZOOM,
+        "held_out_coco128_same_image": {"pairs": len(held_out), **summary(held_out)},
+        # Crowds dominate the pairs (a picture of 15 people is 210 of them): the rest apart.
+        "held_out_without_person": {
+            "pairs": sum(r["label"] != "person" for r in held_out),
+            **summary([r for r in held_out if r["label"] != "person"]),
+        },
+        "scenes": {name: {"split": v["split"], **summary(v["pairs"])} for name, v in scenes.items()},
+        "scene_pairs": {name: v["pairs"] for name, v in scenes.items()},
+        "held_out_pairs": held_out,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({k: result[k] for k in ("threshold", "held_out_coco128_same_image", "held_out_without_person", "scenes")},
-                     indent=1))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("threshold", "held_out_coco128_same_image", "held_out_without_person", "scenes")},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":
