@@ -58,8 +58,12 @@ def test_weak_label_turns_the_teachers_dog_into_the_cat_of_the_file_name():
     assert weak_class("n02123045_tabby.JPEG") == cat and weak_class("n02099601_golden_retriever.JPEG") == dog
     assert weak_class("n04254680_soccer_ball.JPEG") == COCO80_NAMES.index("sports ball")
     assert weak_class("n01440764_tench.JPEG") is None
-    rows = [[0, 5, 427, 298, 0.47, dog], [0, 4, 417, 298, 0.34, dog], [300, 200, 400, 290, 0.3, 56],
-            [0, 5, 427, 298, 0.23, cat]]
+    rows = [
+        [0, 5, 427, 298, 0.47, dog],
+        [0, 4, 417, 298, 0.34, dog],
+        [300, 200, 400, 290, 0.3, 56],
+        [0, 5, 427, 298, 0.23, cat],
+    ]
     fixed = apply_weak_label(rows, cat, threshold=0.25)
     assert [r[5] for r in fixed] == [56, cat] and fixed[1][4] == 0.25  # both dogs on the cat dropped, chair kept
     assert apply_weak_label(rows[:3], cat, 0.25) == rows[:3]  # no cat box: unchanged
@@ -86,8 +90,9 @@ def test_neck_taps_shapes_and_equal_to_the_fixed_size_graph_at_512():
     neck = TeacherNeck(MODEL_JSON).eval()
     with torch.no_grad():
         levels = neck(torch.rand(2, 3, 320, 320) * 255)
-        assert [tuple(t.shape) for t in levels] == [(2, c, 320 // s, 320 // s)
-                                                    for c, s in zip(LEVEL_CHANNELS, (8, 16, 32))]
+        assert [tuple(t.shape) for t in levels] == [
+            (2, c, 320 // s, 320 // s) for c, s in zip(LEVEL_CHANNELS, (8, 16, 32))
+        ]
         image = torch.rand(1, 3, 512, 512) * 255
         fixed = TfjsGraphModule(neck.graph.graph, [TAPS["neck8"], TAPS["heat_logits"], "tower_0/keypoints"])
         neck8, heat, keypoints = fixed(image)
@@ -116,8 +121,11 @@ class _FakeCache:
 
         g = torch.Generator().manual_seed(0)
         self.ids = ["a", "b", "c"]
-        self.data = {(i, v): [torch.randn(c, 8 >> k, 8 >> k, generator=g) for k, c in enumerate(LEVEL_CHANNELS)]
-                     for i in self.ids for v in range(2)}
+        self.data = {
+            (i, v): [torch.randn(c, 8 >> k, 8 >> k, generator=g) for k, c in enumerate(LEVEL_CHANNELS)]
+            for i in self.ids
+            for v in range(2)
+        }
 
     def images(self, name, split=None):
         return [{"id": i, "split": "train", "width": 64, "height": 48} for i in self.ids if split in (None, "train")]
@@ -145,10 +153,18 @@ def test_resumed_two_stage_run_equals_uninterrupted_run(tmp_path):
     config = json.loads(json.dumps(config))
     config["data"]["sets"] = ["fake"]
     config["augment"]["views"] = 2
-    config["model"].update(hidden_dim=32, nheads=2, enc_layers=1, dec_layers=2, dim_feedforward=64, num_queries=6,
-                           enc_n_points=2, dec_n_points=2)
+    config["model"].update(
+        hidden_dim=32,
+        nheads=2,
+        enc_layers=1,
+        dec_layers=2,
+        dim_feedforward=64,
+        num_queries=6,
+        enc_n_points=2,
+        dec_n_points=2,
+    )
     config["optim"].update(batch_size=2, epochs=3, lr_drop_epoch=1)
-    config["train"].update(checkpoint_every_steps=1, eval_every_steps=10 ** 6)
+    config["train"].update(checkpoint_every_steps=1, eval_every_steps=10**6)
     cache, targets = _FakeCache(), _FakeTargets()
     quiet = dict(log=lambda m: None)
     straight = train(json.loads(json.dumps(config)), cache, targets, tmp_path / "a", max_steps=4, **quiet)

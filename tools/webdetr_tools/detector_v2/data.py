@@ -80,8 +80,11 @@ def teacher_rows(neck: TeacherNeck, rgb: np.ndarray, min_score: float = 0.01):
     image = F.interpolate(image, size=(TEACHER_SIZE, TEACHER_SIZE), mode="bilinear", align_corners=False)
     rows = decode(*neck.raw(image), k=100)
     sx, sy = width / TEACHER_SIZE, height / TEACHER_SIZE
-    return [[round(x0 * sx, 2), round(y0 * sy, 2), round(x1 * sx, 2), round(y1 * sy, 2), round(s, 4), int(c)]
-            for x0, y0, x1, y1, s, c in rows.tolist() if s >= min_score]
+    return [
+        [round(x0 * sx, 2), round(y0 * sy, 2), round(x1 * sx, 2), round(y1 * sy, 2), round(s, 4), int(c)]
+        for x0, y0, x1, y1, s, c in rows.tolist()
+        if s >= min_score
+    ]
 
 
 @torch.no_grad()
@@ -96,8 +99,12 @@ def prepare(config: dict, data_root: Path, cache_root: Path, model_json: Path, l
         out.mkdir(parents=True, exist_ok=True)
         rows = set_rows(data_root, name, config)
         shapes = [(c, size // s, size // s) for c, s in zip(neck.num_channels, LEVEL_STRIDES)]
-        arrays = [np.lib.format.open_memmap(out / f"level{s}.tmp.npy", mode="w+", dtype=np.float16,
-                                            shape=(len(rows) * count, *shape)) for s, shape in zip(LEVEL_STRIDES, shapes)]
+        arrays = [
+            np.lib.format.open_memmap(
+                out / f"level{s}.tmp.npy", mode="w+", dtype=np.float16, shape=(len(rows) * count, *shape)
+            )
+            for s, shape in zip(LEVEL_STRIDES, shapes)
+        ]
         images, skipped, labels, started = [], [], {}, time.time()
         for k, (image_id, path, _, split) in enumerate(rows):
             rgb = read_rgb(path)
@@ -109,22 +116,31 @@ def prepare(config: dict, data_root: Path, cache_root: Path, model_json: Path, l
             views = sample_views(rng, rgb.shape[1], rgb.shape[0], count, config["augment"])
             batch = torch.cat([render(rgb, v, size) for v in views])
             for array, level in zip(arrays, neck(batch)):
-                array[n * count:(n + 1) * count] = level.half().numpy()
+                array[n * count : (n + 1) * count] = level.half().numpy()
             labels[image_id] = teacher_rows(neck, rgb)
-            images.append(dict(id=image_id, file=path.name, width=int(rgb.shape[1]), height=int(rgb.shape[0]),
-                               split=split, views=[v.to_json() for v in views]))
+            images.append(
+                dict(
+                    id=image_id,
+                    file=path.name,
+                    width=int(rgb.shape[1]),
+                    height=int(rgb.shape[0]),
+                    split=split,
+                    views=[v.to_json() for v in views],
+                )
+            )
             if (k + 1) % 50 == 0 or k + 1 == len(rows):
                 rate = (time.time() - started) / (k + 1)
                 log(f"{name}: {k + 1}/{len(rows)} images, {rate:.2f} s/img, ETA {rate * (len(rows) - k - 1):.0f} s")
         for array, s in zip(arrays, LEVEL_STRIDES):
             array.flush()
             del array
-            final = np.load(out / f"level{s}.tmp.npy", mmap_mode="r")[:len(images) * count]
+            final = np.load(out / f"level{s}.tmp.npy", mmap_mode="r")[: len(images) * count]
             np.save(out / f"level{s}.npy", final)
             (out / f"level{s}.tmp.npy").unlink()
         (out / "teacher.json").write_text(json.dumps(labels))
-        (out / "index.json").write_text(json.dumps(dict(set=name, size=size, views=count, images=images,
-                                                        skipped=skipped), indent=0))
+        (out / "index.json").write_text(
+            json.dumps(dict(set=name, size=size, views=count, images=images, skipped=skipped), indent=0)
+        )
         log(f"{name}: {len(images)} images x {count} views cached, {len(skipped)} skipped")
 
 
@@ -187,7 +203,9 @@ class Targets:
             self._gt[name] = {r[0]: r[2] for r in set_rows(self.data_root, name, self.config)}
         sample = self._gt[name][image_id]
         keep = [k for k, n in enumerate(sample.labels) if n in self.classes]
-        return sample.boxes[keep].reshape(-1, 4), np.array([self.classes.index(sample.labels[k]) for k in keep], np.int64)
+        return sample.boxes[keep].reshape(-1, 4), np.array(
+            [self.classes.index(sample.labels[k]) for k in keep], np.int64
+        )
 
     def teacher(self, name: str, image_id: str):
         rows = self.cache.teacher_rows(name, image_id)
@@ -196,8 +214,10 @@ class Targets:
             if cls is not None:
                 rows = apply_weak_label(rows, cls, self.threshold)
         rows = [r for r in rows if r[4] >= self.threshold and int(r[5]) in self.class_of]
-        return (np.array([r[:4] for r in rows], np.float32).reshape(-1, 4),
-                np.array([self.class_of[int(r[5])] for r in rows], np.int64))
+        return (
+            np.array([r[:4] for r in rows], np.float32).reshape(-1, 4),
+            np.array([self.class_of[int(r[5])] for r in rows], np.int64),
+        )
 
     def source_boxes(self, name: str, image_id: str):
         if name in self.gt_sets:
@@ -205,9 +225,12 @@ class Targets:
         boxes, labels = self.teacher(name, image_id)
         if name in self.gt_plus:
             gb, gl = self.ground_truth(name, image_id)
-            extra = [k for k in range(len(boxes))
-                     if not (len(gb) and (box_iou(boxes[k], gb[gl == labels[k]]) >= 0.5).any())]
-            return np.concatenate([gb, boxes[extra]]).reshape(-1, 4), np.concatenate([gl, labels[extra]]).astype(np.int64)
+            extra = [
+                k for k in range(len(boxes)) if not (len(gb) and (box_iou(boxes[k], gb[gl == labels[k]]) >= 0.5).any())
+            ]
+            return np.concatenate([gb, boxes[extra]]).reshape(-1, 4), np.concatenate([gl, labels[extra]]).astype(
+                np.int64
+            )
         return boxes, labels
 
     def target(self, name: str, image_id: str, view: int) -> dict:

@@ -30,10 +30,14 @@ def sample_detections(model, neck, config, k: int = 5) -> dict:
     size, out = config["feature_size"], {}
     for name in SAMPLES:
         pil = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
-        x = torch.from_numpy(np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32).copy()).permute(2, 0, 1)[None]
+        x = torch.from_numpy(np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32).copy()).permute(2, 0, 1)[
+            None
+        ]
         logits, boxes = forward_eval(model, neck(x))
         b, s, lab = postprocess(logits, boxes, [pil.size], k=k)[0]
-        out[name] = [[config["classes"][c], round(float(v), 3), [round(float(t)) for t in bb]] for bb, v, c in zip(b, s, lab)]
+        out[name] = [
+            [config["classes"][c], round(float(v), 3), [round(float(t)) for t in bb]] for bb, v, c in zip(b, s, lab)
+        ]
     return out
 
 
@@ -50,9 +54,14 @@ def main(argv=None):
     model.load_state_dict(state["model"])
     model.eval()
     cache = ViewCache(repo_path(config, "cache_dir"))
-    report = {"checkpoint": str(args.checkpoint.name), "step": state["step"],
-              "held_out": {k: round(v * 100, 2) for k, v in evaluate(model, cache, Targets(config, args.data, cache), config).items()},
-              "samples": sample_detections(model, TeacherNeck(repo_path(config, "model_json")).eval(), config)}
+    report = {
+        "checkpoint": str(args.checkpoint.name),
+        "step": state["step"],
+        "held_out": {
+            k: round(v * 100, 2) for k, v in evaluate(model, cache, Targets(config, args.data, cache), config).items()
+        },
+        "samples": sample_detections(model, TeacherNeck(repo_path(config, "model_json")).eval(), config),
+    }
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

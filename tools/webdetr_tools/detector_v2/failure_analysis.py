@@ -36,7 +36,9 @@ SAMPLES = ("chelsea", "coffee", "astronaut")
 
 def _stretch(pil: Image.Image, size: int) -> torch.Tensor:
     """The runtime's 'pil' path (build_models.model_input)."""
-    return torch.from_numpy(np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32).copy()).permute(2, 0, 1)[None]
+    return torch.from_numpy(np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32).copy()).permute(2, 0, 1)[
+        None
+    ]
 
 
 class Models:
@@ -64,7 +66,9 @@ class Models:
         out = self.student(_stretch(pil, self.size))
         b, s, lab = postprocess(out["pred_logits"], out["pred_boxes"], [(w, h)])[0]
         q = out["pred_boxes"][0].numpy()
-        queries = np.stack([q[:, 0] - q[:, 2] / 2, q[:, 1] - q[:, 3] / 2, q[:, 0] + q[:, 2] / 2, q[:, 1] + q[:, 3] / 2], -1)
+        queries = np.stack(
+            [q[:, 0] - q[:, 2] / 2, q[:, 1] - q[:, 3] / 2, q[:, 0] + q[:, 2] / 2, q[:, 1] + q[:, 3] / 2], -1
+        )
         return b, s, np.array([COCO80_NAMES.index(self.classes[i]) for i in lab]), queries * [w, h, w, h]
 
 
@@ -101,8 +105,11 @@ def object_outcome(gt_box, gt_label, det) -> str:
 
 def analyse(models: Models, data_root: Path, pictures: Path | None) -> dict:
     report = {"threshold": THRESHOLD, "samples": {}}
-    runs = {"shipped": models.shipped, "teacher512": lambda p: models.teacher(p, 512),
-            "teacher320": lambda p: models.teacher(p, 320)}
+    runs = {
+        "shipped": models.shipped,
+        "teacher512": lambda p: models.teacher(p, 512),
+        "teacher320": lambda p: models.teacher(p, 320),
+    }
     for name in SAMPLES:
         pil = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
         dets = {k: f(pil) for k, f in runs.items()}
@@ -128,15 +135,25 @@ def analyse(models: Models, data_root: Path, pictures: Path | None) -> dict:
                 outcomes[k][v] += 1
             key = f"teacher512 {got['teacher512']} -> shipped {got['shipped']}"
             cross[key] = cross.get(key, 0) + 1
-    report["coco128_val"] = {"images": len(rows), "objects_35_classes": sum(outcomes["shipped"].values()),
-                             "outcomes": outcomes, "teacher512_vs_shipped": dict(sorted(cross.items()))}
+    report["coco128_val"] = {
+        "images": len(rows),
+        "objects_35_classes": sum(outcomes["shipped"].values()),
+        "outcomes": outcomes,
+        "teacher512_vs_shipped": dict(sorted(cross.items())),
+    }
     for k, res in results.items():
-        keep = lambda r: ImageResult(r.gt_boxes[np.isin(r.gt_labels, list(c35))], r.gt_labels[np.isin(r.gt_labels, list(c35))],
-                                     r.boxes[np.isin(r.labels, list(c35))], r.scores[np.isin(r.labels, list(c35))],
-                                     r.labels[np.isin(r.labels, list(c35))])
+        keep = lambda r: ImageResult(
+            r.gt_boxes[np.isin(r.gt_labels, list(c35))],
+            r.gt_labels[np.isin(r.gt_labels, list(c35))],
+            r.boxes[np.isin(r.labels, list(c35))],
+            r.scores[np.isin(r.labels, list(c35))],
+            r.labels[np.isin(r.labels, list(c35))],
+        )
         m80, m35 = evaluate(res), evaluate([keep(r) for r in res])
-        report["coco128_val"][f"AP_{k}"] = {"80_classes": [round(m80["AP"] * 100, 2), round(m80["AP50"] * 100, 2)],
-                                            "35_classes": [round(m35["AP"] * 100, 2), round(m35["AP50"] * 100, 2)]}
+        report["coco128_val"][f"AP_{k}"] = {
+            "80_classes": [round(m80["AP"] * 100, 2), round(m80["AP50"] * 100, 2)],
+            "35_classes": [round(m35["AP"] * 100, 2), round(m35["AP50"] * 100, 2)],
+        }
     return report
 
 

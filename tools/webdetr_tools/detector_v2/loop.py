@@ -48,7 +48,7 @@ def predict(model, cache, items, batch_size: int = 8) -> dict:
     model.eval()
     out = {}
     for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
+        chunk = items[start : start + batch_size]
         logits, boxes = forward_eval(model, cache.features([(s, i, 0) for s, i in chunk]))
         sizes = [(cache.image(s, i)["width"], cache.image(s, i)["height"]) for s, i in chunk]
         for key, result in zip(chunk, postprocess(logits, boxes, sizes)):
@@ -107,14 +107,16 @@ def train(config: dict, cache, targets, run_dir: Path, resume: bool = True, max_
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
         step = 0
-        log(f"{len(items)} training images x {aug['views']} views, {steps_per_epoch} steps/epoch, {total_steps} steps, "
-            f"{sum(p.numel() for p in model.parameters())} parameters")
+        log(
+            f"{len(items)} training images x {aug['views']} views, {steps_per_epoch} steps/epoch, {total_steps} steps, "
+            f"{sum(p.numel() for p in model.parameters())} parameters"
+        )
     end = min(total_steps, step + max_steps) if max_steps else total_steps
     started, started_step, running, eval_seconds = time.time(), step, {}, 0.0
     while step < end:
         epoch, within = divmod(step, steps_per_epoch)
         order, views = epoch_plan(len(items), config["seed"], epoch, aug["views"], aug["view_probability_identity"])
-        chosen = order[within * batch:(within + 1) * batch]
+        chosen = order[within * batch : (within + 1) * batch]
         chunk = [(*items[i], int(views[i])) for i in chosen]
         layers, enc = forward_train(model, cache.features(chunk))
         loss, parts = total_loss(layers, enc, [targets.target(*c) for c in chunk], config["loss"])
@@ -124,16 +126,28 @@ def train(config: dict, cache, targets, run_dir: Path, resume: bool = True, max_
             running[k] = 0.9 * running.get(k, v) + 0.1 * v
         if step % tc["log_every_steps"] == 0 or step == end:
             rate = (time.time() - started - eval_seconds) / (step - started_step)
-            log(f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
+            log(
+                f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
                 + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
-                + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}")
+                + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}"
+            )
         if step % tc["checkpoint_every_steps"] == 0 or step == end:
-            _save(ckpt_path, dict(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                                  torch_rng=torch.get_rng_state(), config=config))
+            _save(
+                ckpt_path,
+                dict(
+                    model=model.state_dict(),
+                    optimizer=optimizer.state_dict(),
+                    step=step,
+                    torch_rng=torch.get_rng_state(),
+                    config=config,
+                ),
+            )
         if step % tc["eval_every_steps"] == 0 or step == total_steps:
             t0 = time.time()
             metrics = evaluate(model, cache, targets, config)
-            line = dict(step=step, epoch=round(step / steps_per_epoch, 2), **{k: round(v, 4) for k, v in metrics.items()})
+            line = dict(
+                step=step, epoch=round(step / steps_per_epoch, 2), **{k: round(v, 4) for k, v in metrics.items()}
+            )
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(line) + "\n")
             torch.save(dict(model=model.state_dict(), config=config, step=step), run_dir / f"model_step{step}.pt")

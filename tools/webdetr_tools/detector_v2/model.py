@@ -30,9 +30,15 @@ from .neck import LEVEL_CHANNELS
 def model_config(model_cfg: dict, num_classes: int) -> ModelConfig:
     cfg = dict(model_cfg)
     two_stage = bool(cfg.pop("two_stage", False))
-    return ModelConfig(family="deformable-detr", variant="two-stage" if two_stage else "refine",
-                       num_classes=num_classes, with_box_refine=True, two_stage=two_stage,
-                       backbone="centernet-neck", **cfg)
+    return ModelConfig(
+        family="deformable-detr",
+        variant="two-stage" if two_stage else "refine",
+        num_classes=num_classes,
+        with_box_refine=True,
+        two_stage=two_stage,
+        backbone="centernet-neck",
+        **cfg,
+    )
 
 
 def build_model(config: dict) -> DeformableDETR:

@@ -42,9 +42,12 @@ WH_SCALE = 16.0
 class _AnySizeGraph(TfjsGraphModule):
     def _run(self, node, args):
         if node.op == "ResizeBilinear":  # x2 upsampling whatever the input size
-            return _resize_bilinear_tf(args[0], [2 * args[0].shape[2], 2 * args[0].shape[3]],
-                                       bool(node.attrs.get("align_corners", False)),
-                                       bool(node.attrs.get("half_pixel_centers", False)))
+            return _resize_bilinear_tf(
+                args[0],
+                [2 * args[0].shape[2], 2 * args[0].shape[3]],
+                bool(node.attrs.get("align_corners", False)),
+                bool(node.attrs.get("half_pixel_centers", False)),
+            )
         return super()._run(node, args)
 
 

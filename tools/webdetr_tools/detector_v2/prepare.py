@@ -18,8 +18,12 @@ def main(argv=None):
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--splits-out", type=Path, default=REPO / "tools" / "results" / "detector_v2_splits.json",
-                        help="where the held-out lists (val, gallery) are recorded")
+    parser.add_argument(
+        "--splits-out",
+        type=Path,
+        default=REPO / "tools" / "results" / "detector_v2_splits.json",
+        help="where the held-out lists (val, gallery) are recorded",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -32,8 +36,13 @@ def main(argv=None):
         raise SystemExit(f"{model_json} missing: run /usr/bin/python3 tools/fetch_backbone.py first")
     args.splits_out.write_text(json.dumps(split_summary(config, args.data), indent=1) + "\n")
     start = time.time()
-    prepare(config, args.data, repo_path(config, "cache_dir"), model_json,
-            log=lambda m: print(f"[{time.time() - start:7.1f}s] {m}", flush=True))
+    prepare(
+        config,
+        args.data,
+        repo_path(config, "cache_dir"),
+        model_json,
+        log=lambda m: print(f"[{time.time() - start:7.1f}s] {m}", flush=True),
+    )
     print("done", flush=True)
 
 
