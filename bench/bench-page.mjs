@@ -80,4 +80,3 @@ export function hostLoad() {
 export const cpuCount = () => execFileSync('nproc', { encoding: 'utf8' }).trim();
 
 export const headCommit = (repoRoot) => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
-

@@ -80,14 +80,19 @@ function variantOf(model, name) {
 export function singleGraphAttentionMs(variant) {
   const ops = variant?.ortOpGpuMs;
   if (ops === undefined) return undefined;
-  return Object.entries(ops).filter(([op]) => /^(GridSample|ReduceSum)$/.test(op)).reduce((sum, [, ms]) => sum + ms, 0) || undefined;
+  return (
+    Object.entries(ops)
+      .filter(([op]) => /^(GridSample|ReduceSum)$/.test(op))
+      .reduce((sum, [, ms]) => sum + ms, 0) || undefined
+  );
 }
 
 /** The attention stage of (a): our kernel stages, GPU timestamps where present, else wall medians. */
 export function splitAttentionMs(variant) {
   if (variant === undefined) return undefined;
   const gpu = variant.kernelGpuMedianMs;
-  if (gpu !== undefined && Object.keys(gpu).length > 0) return { ms: Object.values(gpu).reduce((a, b) => a + b, 0), source: 'timestamp queries' };
+  if (gpu !== undefined && Object.keys(gpu).length > 0)
+    return { ms: Object.values(gpu).reduce((a, b) => a + b, 0), source: 'timestamp queries' };
   const groups = variant.groupMedianMs ?? {};
   const ms = (groups['attention-encoder'] ?? 0) + (groups['attention-decoder'] ?? 0);
   return ms > 0 ? { ms, source: 'wall, submit to onSubmittedWorkDone' } : undefined;
@@ -111,7 +116,8 @@ export function headline(model) {
     attentionB,
   };
   if (a?.requeryMs !== undefined && a.frameMs?.median > 0) out.requeryFraction = a.requeryMs.median / a.frameMs.median;
-  if (largest !== undefined && a?.frameMs?.median > 0) out.largestStage = { group: largest[0], ms: largest[1], fraction: largest[1] / a.frameMs.median };
+  if (largest !== undefined && a?.frameMs?.median > 0)
+    out.largestStage = { group: largest[0], ms: largest[1], fraction: largest[1] / a.frameMs.median };
   return out;
 }
 
@@ -128,7 +134,9 @@ function loadLine(results) {
 function diffText(v) {
   const d = v.maxAbsDiffVsSplit;
   if (d === undefined) return '';
-  return Object.values(d).map((x) => x.toExponential(1)).join(' / ');
+  return Object.values(d)
+    .map((x) => x.toExponential(1))
+    .join(' / ');
 }
 
 export function mainTable(results) {
@@ -142,12 +150,26 @@ export function mainTable(results) {
         `${formatMs(v.frameMs.median)} (n=${v.frameMs.count})`,
         v.requeryMs ? formatMs(v.requeryMs.median) : '—',
         formatBytes(v.coldStart.downloadBytes),
-        v.variant === 'single-wasm' || v.variant === 'split-wasm' ? '—' : `${formatBytes(v.peakBufferBytes.ours)} / ${formatBytes(v.peakBufferBytes.all)}`,
+        v.variant === 'single-wasm' || v.variant === 'split-wasm'
+          ? '—'
+          : `${formatBytes(v.peakBufferBytes.ours)} / ${formatBytes(v.peakBufferBytes.all)}`,
         diffText(v),
       ]);
     }
   }
-  return table(['model', 'implementation', 'cold start to first boxes', 'warm frame (median)', 'one-shot re-query', 'download', 'peak GPU buffers: ours / all', 'max |diff| vs (a) logits / boxes'], rows);
+  return table(
+    [
+      'model',
+      'implementation',
+      'cold start to first boxes',
+      'warm frame (median)',
+      'one-shot re-query',
+      'download',
+      'peak GPU buffers: ours / all',
+      'max |diff| vs (a) logits / boxes',
+    ],
+    rows,
+  );
 }
 
 export function headlineTable(results) {
@@ -159,10 +181,22 @@ export function headlineTable(results) {
       formatRatio(h.frameAC),
       h.attentionAB ? `${formatRatio(h.attentionAB)}: ${formatMs(h.attentionA?.ms)} vs ${formatMs(h.attentionB)}` : '—',
       h.requeryFraction === undefined ? '—' : `${(100 * h.requeryFraction).toFixed(0)}%`,
-      h.largestStage ? `${GROUP_LABELS[h.largestStage.group] ?? h.largestStage.group}: ${formatMs(h.largestStage.ms)} (${(100 * h.largestStage.fraction).toFixed(0)}%)` : '—',
+      h.largestStage
+        ? `${GROUP_LABELS[h.largestStage.group] ?? h.largestStage.group}: ${formatMs(h.largestStage.ms)} (${(100 * h.largestStage.fraction).toFixed(0)}%)`
+        : '—',
     ];
   });
-  return table(['model', 'frame a/b', 'frame a/c', 'attention a/b (GPU time: our kernel passes vs GridSample + ReduceSum)', 're-query / full frame (a)', 'largest stage of (a)'], rows);
+  return table(
+    [
+      'model',
+      'frame a/b',
+      'frame a/c',
+      'attention a/b (GPU time: our kernel passes vs GridSample + ReduceSum)',
+      're-query / full frame (a)',
+      'largest stage of (a)',
+    ],
+    rows,
+  );
 }
 
 /**
@@ -208,7 +242,19 @@ export function cpuPathTable(results) {
       formatRatio(r.frameDPytorch),
     ]);
   if (rows.length === 0) return '';
-  return table(['model', '(c) single graph, WASM', '(d) ours, WASM', 'frame d/c', 'attention kernel in (d) (share of frame)', 'CPU preprocessing (share of frame + it)', 'PyTorch CPU, same threads', 'frame d / PyTorch'], rows);
+  return table(
+    [
+      'model',
+      '(c) single graph, WASM',
+      '(d) ours, WASM',
+      'frame d/c',
+      'attention kernel in (d) (share of frame)',
+      'CPU preprocessing (share of frame + it)',
+      'PyTorch CPU, same threads',
+      'frame d / PyTorch',
+    ],
+    rows,
+  );
 }
 
 function stageTable(results) {
@@ -229,14 +275,24 @@ function opTable(results) {
     for (const v of model.variants.filter((x) => x.ortOpGpuMs !== undefined)) {
       const ops = Object.entries(v.ortOpGpuMs).sort((x, y) => y[1] - x[1]);
       const total = ops.reduce((s, [, ms]) => s + ms, 0);
-      rows.push([model.id, SHORT[v.variant], formatMs(total), ops.slice(0, 6).map(([op, ms]) => `${op} ${formatMs(ms)}`).join(', ')]);
+      rows.push([
+        model.id,
+        SHORT[v.variant],
+        formatMs(total),
+        ops
+          .slice(0, 6)
+          .map(([op, ms]) => `${op} ${formatMs(ms)}`)
+          .join(', '),
+      ]);
     }
   }
   return rows.length === 0 ? '' : table(['model', 'impl.', 'ORT GPU time, one profiled frame', 'top ops'], rows);
 }
 
 function scalingTable(results, role, label, key) {
-  const models = results.models.filter((m) => m.role === role || (m.role === 'main' && m.id.startsWith(role === 'size-scaling' ? 'detector-' : 'oneshot-')));
+  const models = results.models.filter(
+    (m) => m.role === role || (m.role === 'main' && m.id.startsWith(role === 'size-scaling' ? 'detector-' : 'oneshot-')),
+  );
   if (models.filter((m) => m.role === role).length === 0) return '';
   const rows = models
     .map((m) => ({ m, k: key(m) }))
@@ -274,7 +330,7 @@ export function renderModelMarkdown(results, links = {}) {
       ? '> **CPU emulation.** These timings were taken on SwiftShader, a CPU emulation of a GPU on a shared, loaded machine. They are not GPU speed; only the ratios between implementations measured side by side in this one run mean anything, and they too shift with load.'
       : '> Timings on a real GPU adapter.',
     '',
-    'Same page, same adapter and GPUDevice, same weights and input tensors. (a) our split pipeline: ORT WebGPU graphs with our fused WGSL deformable attention between them; (b) the single-graph export of the same checkpoint (deformable attention as GridSample) on ORT\'s WebGPU EP; (c) the same single graph on ORT\'s WASM backend; (d) our split pipeline on ORT\'s WASM backend with our WebAssembly deformable attention between the graphs (the CPU path). Time ratios are a/b, a/c and d/c (lower is better for us; the speed-up is the inverse). Frames are wall time from inputs uploaded to outputs read back, preprocessing excluded. The one-shot model\'s full frame is image + patches pipelines; its re-query runs only the patches pipeline on the kept image encoding (the single graph has no such split, its re-query is a full frame). The one-shot packages take 1 to maxPatches patches and run only those given; the oneshot-k<K> rows are the shipped checkpoint exported with maxPatches = K and given K patches (the two sample patches; further ones repeat the first).',
+    "Same page, same adapter and GPUDevice, same weights and input tensors. (a) our split pipeline: ORT WebGPU graphs with our fused WGSL deformable attention between them; (b) the single-graph export of the same checkpoint (deformable attention as GridSample) on ORT's WebGPU EP; (c) the same single graph on ORT's WASM backend; (d) our split pipeline on ORT's WASM backend with our WebAssembly deformable attention between the graphs (the CPU path). Time ratios are a/b, a/c and d/c (lower is better for us; the speed-up is the inverse). Frames are wall time from inputs uploaded to outputs read back, preprocessing excluded. The one-shot model's full frame is image + patches pipelines; its re-query runs only the patches pipeline on the kept image encoding (the single graph has no such split, its re-query is a full frame). The one-shot packages take 1 to maxPatches patches and run only those given; the oneshot-k<K> rows are the shipped checkpoint exported with maxPatches = K and given K patches (the two sample patches; further ones repeat the first).",
     '',
     'Hand-written findings from targeted runs (layout and session choices, op forms, before/after of fixes) are in [FINDINGS.md](FINDINGS.md); this page is regenerated by every run.',
     '',
@@ -306,13 +362,25 @@ export function renderModelMarkdown(results, links = {}) {
     );
   }
   const ops = opTable(results);
-  if (ops) parts.push('ORT per-op GPU time (its WebGPU timestamp profiling, on the first timed frame; on SwiftShader a timestamp spans the emulated dispatch):', '', ops, '');
+  if (ops)
+    parts.push(
+      'ORT per-op GPU time (its WebGPU timestamp profiling, on the first timed frame; on SwiftShader a timestamp spans the emulated dispatch):',
+      '',
+      ops,
+      '',
+    );
   const sizes = scalingTable(results, 'size-scaling', 'input size (square)', sizeOf);
   if (sizes) parts.push('## Scaling with input size (detector)', '', sizes, '');
   const patches = scalingTable(results, 'patch-scaling', 'patch slots K', slotsOf);
   if (patches) parts.push('## Scaling with query patches (one-shot)', '', patches, '');
   const official = results.models.filter((m) => m.role === 'official');
-  if (official.length > 0) parts.push('## Official-format R50 (synthetic weights)', '', scalingTable({ ...results, models: official.map((m) => ({ ...m, role: 'size-scaling' })) }, 'size-scaling', 'input', (m) => m.id), '');
+  if (official.length > 0)
+    parts.push(
+      '## Official-format R50 (synthetic weights)',
+      '',
+      scalingTable({ ...results, models: official.map((m) => ({ ...m, role: 'size-scaling' })) }, 'size-scaling', 'input', (m) => m.id),
+      '',
+    );
   const measured = new Set(results.models.map((m) => m.id));
   const missing = (results.planned ?? []).filter((id) => !measured.has(id));
   if (missing.length > 0) parts.push(`Planned but not measured (the run was stopped or the package failed): ${missing.join(', ')}.`, '');
@@ -326,7 +394,9 @@ export function renderModelSvg(results) {
   const colours = { 'split-webgpu': '#1b7f3b', 'single-webgpu': '#c0392b', 'single-wasm': '#2e5fa8' };
   const bars = [];
   for (const model of results.models) {
-    for (const v of model.variants) if (Number.isFinite(v.frameMs?.median)) bars.push({ label: `${model.id} ${SHORT[v.variant]}`, variant: v.variant, ms: v.frameMs.median });
+    for (const v of model.variants)
+      if (Number.isFinite(v.frameMs?.median))
+        bars.push({ label: `${model.id} ${SHORT[v.variant]}`, variant: v.variant, ms: v.frameMs.median });
   }
   const width = 760;
   const left = 150;
@@ -352,13 +422,17 @@ export function renderModelSvg(results) {
   bars.forEach((b, i) => {
     const y = top + i * row;
     out.push(`<text x="${left - 6}" y="${y + 12}" text-anchor="end">${esc(b.label)}</text>`);
-    out.push(`<rect x="${left}" y="${y + 2}" width="${Math.max(1, x(b.ms) - left).toFixed(1)}" height="${row - 5}" fill="${colours[b.variant] ?? '#888'}"/>`);
+    out.push(
+      `<rect x="${left}" y="${y + 2}" width="${Math.max(1, x(b.ms) - left).toFixed(1)}" height="${row - 5}" fill="${colours[b.variant] ?? '#888'}"/>`,
+    );
     out.push(`<text x="${(x(b.ms) + 4).toFixed(1)}" y="${y + 12}">${esc(formatMs(b.ms))}</text>`);
   });
   const legendY = top + bars.length * row + 30;
   Object.entries(VARIANT_LABELS).forEach(([variant, label], i) => {
     const lx = 8 + i * 250;
-    out.push(`<rect x="${lx}" y="${legendY - 9}" width="10" height="10" fill="${colours[variant]}"/><text x="${lx + 14}" y="${legendY}">${esc(label)}</text>`);
+    out.push(
+      `<rect x="${lx}" y="${legendY - 9}" width="10" height="10" fill="${colours[variant]}"/><text x="${lx + 14}" y="${legendY}">${esc(label)}</text>`,
+    );
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -394,7 +468,12 @@ export const MAIN_PAGE = 'MODELS';
 /** The adapter in a results file name: 'google-swiftshader' (the kernel benchmark's files use it too). */
 export function adapterSlug(results) {
   const adapter = results.environment.adapter;
-  return `${adapter.vendor}-${adapter.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown';
+  return (
+    `${adapter.vendor}-${adapter.architecture}`
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'unknown'
+  );
 }
 
 /** Where a run's files go: bench/results/<day>-<adapter>-<page>.{json,svg} and bench/<page>.md. */
@@ -433,6 +512,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   }
   const results = JSON.parse(readFileSync(file, 'utf8'));
   const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const written = writeModelPages(repoRoot, results, { page: pageArg ?? MAIN_PAGE, base: basename(file).replace(/\.json$/, ''), json: false });
+  const written = writeModelPages(repoRoot, results, {
+    page: pageArg ?? MAIN_PAGE,
+    base: basename(file).replace(/\.json$/, ''),
+    json: false,
+  });
   console.log(`wrote ${written.join(', ')}`);
 }

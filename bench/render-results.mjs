@@ -32,12 +32,19 @@ export function renderResultsMarkdown(results, jsonPath = '') {
   }
   add('| | |', '|---|---|');
   add(`| date | ${results.date} |`);
-  add(`| adapter | ${env.adapter.vendor} / ${env.adapter.architecture} ${env.adapter.description || ''}${swiftshader ? ' (CPU emulation)' : ''} |`);
+  add(
+    `| adapter | ${env.adapter.vendor} / ${env.adapter.architecture} ${env.adapter.description || ''}${swiftshader ? ' (CPU emulation)' : ''} |`,
+  );
   add(`| chromium | ${results.chromiumVersion} |`);
-  if (results.kernel) add(`| our kernel | commit ${results.kernel.commit}${results.kernel.uncommittedChanges ? ' + uncommitted changes' : ''}, shader sha256 ${results.kernel.shaderSha256}… |`);
+  if (results.kernel)
+    add(
+      `| our kernel | commit ${results.kernel.commit}${results.kernel.uncommittedChanges ? ' + uncommitted changes' : ''}, shader sha256 ${results.kernel.shaderSha256}… |`,
+    );
   add(`| onnxruntime-web | ${env.ortVersion} — ${env.ortBackend} |`);
   add(`| device | one GPUDevice for both sides (${env.sameDevice}); features: ${env.deviceFeatures.join(', ')} |`);
-  add(`| host load average (1/5/15 min) | before ${results.host.loadAverageBefore.map((v) => v.toFixed(1)).join(' / ')}, after ${results.host.loadAverageAfter.map((v) => v.toFixed(1)).join(' / ')} |`);
+  add(
+    `| host load average (1/5/15 min) | before ${results.host.loadAverageBefore.map((v) => v.toFixed(1)).join(' / ')}, after ${results.host.loadAverageAfter.map((v) => v.toFixed(1)).join(' / ')} |`,
+  );
   add(`| run time | ${results.durationSeconds.toFixed(0)} s |`);
   if (jsonPath) add(`| raw data | [${jsonPath}](${jsonPath}) |`);
   add('');
@@ -53,18 +60,26 @@ export function renderResultsMarkdown(results, jsonPath = '') {
   add("  pass. ORT GPU = sum of ORT's own per-dispatch timestamps (`env.webgpu.profiling`, first run, profiling on).");
   add('  On SwiftShader profiling makes ORT markedly slower (a timestamp around every dispatch), so read the per-op');
   add('  profile as shares of ORT time and the wall ratio as the headline.');
-  add(`- The first run of each side is untimed (ORT compiles its pipelines there) and is the numerical check: max |diff| ≤ ${results.config.tolerance}.`);
-  add(`- Timed rounds interleave both sides (${results.config.oursPerRound} runs of ours, then 1 ORT run, per kind) so background load hits both alike. Medians, IQR, n = samples.`);
+  add(
+    `- The first run of each side is untimed (ORT compiles its pipelines there) and is the numerical check: max |diff| ≤ ${results.config.tolerance}.`,
+  );
+  add(
+    `- Timed rounds interleave both sides (${results.config.oursPerRound} runs of ours, then 1 ORT run, per kind) so background load hits both alike. Medians, IQR, n = samples.`,
+  );
   add('');
 
   add('## Results', '');
-  add('| case | S | Lq | kind | ours GPU ms | ours wall ms | ORT wall ms | ORT GPU ms (Σ ops, profiled run) | ORT/ours (wall) | ORT/ours (GPU) | max abs diff |');
+  add(
+    '| case | S | Lq | kind | ours GPU ms | ours wall ms | ORT wall ms | ORT GPU ms (Σ ops, profiled run) | ORT/ours (wall) | ORT/ours (GPU) | max abs diff |',
+  );
   add('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const c of results.cases) {
     for (const kind of kindsOf(c)) {
       const k = c[kind];
       const diff = c.check.maxAbsDiff[`${kind}: ours vs ORT`];
-      add(`| ${c.name} | ${c.shape.tokens} | ${c.shape.queries} | ${kind} | ${ms(k.oursGpuMs)} | ${ms(k.oursWallMs)} | ${ms(k.ortWallMs)}${k.ortWallFromFirstRun ? ' †' : ''} | ${num(k.ortGpuMs, 4)} | ${ratio(k.wallRatio)} | ${ratio(k.gpuRatio)} | ${diff == null ? 'n/a' : diff.toExponential(1)} |`);
+      add(
+        `| ${c.name} | ${c.shape.tokens} | ${c.shape.queries} | ${kind} | ${ms(k.oursGpuMs)} | ${ms(k.oursWallMs)} | ${ms(k.ortWallMs)}${k.ortWallFromFirstRun ? ' †' : ''} | ${num(k.ortGpuMs, 4)} | ${ratio(k.wallRatio)} | ${ratio(k.gpuRatio)} | ${diff == null ? 'n/a' : diff.toExponential(1)} |`,
+      );
     }
   }
   add('');
@@ -75,14 +90,21 @@ export function renderResultsMarkdown(results, jsonPath = '') {
   }
   add('Cases: encoder = 800×1066 input, levels 100×134, 50×67, 25×34, 13×17; small-encoder = 384×512 input, levels 48×64,');
   add('24×32, 12×16, 6×8; decoder = encoder-size value with 300 queries and reference boxes (R = 4). All: N = 1, M = 8 heads,');
-  add(`D = 32, L = 4, P = 4. ${Object.entries(KIND_NAMES).map(([k, v]) => `${k} = ${v}`).join('; ')}.`);
+  add(
+    `D = 32, L = 4, P = 4. ${Object.entries(KIND_NAMES)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join('; ')}.`,
+  );
   add('');
 
   const fused = results.cases.filter((c) => c.fused).map((c) => ({ name: c.name, wall: c.fused.wallRatio, gpu: c.fused.gpuRatio }));
   const reached = fused.filter((f) => f.wall >= TARGET_RATIO);
-  add(`**Target ≥ ${TARGET_RATIO}× (fused, wall):** ${fused.map((f) => `${f.name} ${num(f.wall, 3)}×`).join(', ')} — ` +
-    (reached.length === fused.length ? 'reached on every case' : `reached on ${reached.map((f) => f.name).join(', ') || 'no case'}`) +
-    ' on this adapter.' + reduceSumCaveat(results));
+  add(
+    `**Target ≥ ${TARGET_RATIO}× (fused, wall):** ${fused.map((f) => `${f.name} ${num(f.wall, 3)}×`).join(', ')} — ` +
+      (reached.length === fused.length ? 'reached on every case' : `reached on ${reached.map((f) => f.name).join(', ') || 'no case'}`) +
+      ' on this adapter.' +
+      reduceSumCaveat(results),
+  );
   add('');
 
   add('## Where ORT spends its GPU time (per op type, one run, ORT timestamp profiling)', '');
@@ -91,30 +113,50 @@ export function renderResultsMarkdown(results, jsonPath = '') {
       const p = c[kind].ortProfile;
       if (!p) continue;
       const total = p.totalGpuMs;
-      add(`**${c.name} / ${kind}** — Σ ${num(total, 4)} ms: ` +
-        p.ops.map((op) => `${op.opType} ${num(op.gpuMs, 3)} ms (${pct(op.gpuMs / total)}, ${op.dispatches}×)`).join(', '));
+      add(
+        `**${c.name} / ${kind}** — Σ ${num(total, 4)} ms: ` +
+          p.ops.map((op) => `${op.opType} ${num(op.gpuMs, 3)} ms (${pct(op.gpuMs / total)}, ${op.dispatches}×)`).join(', '),
+      );
       add('');
     }
   }
-  const grid = results.cases.flatMap((c) => kindsOf(c).map((kind) => {
-    const p = c[kind].ortProfile;
-    const g = p?.ops.find((op) => op.opType === 'GridSample');
-    return p && g ? { label: `${c.name}/${kind}`, share: g.gpuMs / p.totalGpuMs, vsOurs: c[kind].oursGpuMs ? g.gpuMs / c[kind].oursGpuMs.median : null } : null;
-  })).filter(Boolean);
+  const grid = results.cases
+    .flatMap((c) =>
+      kindsOf(c).map((kind) => {
+        const p = c[kind].ortProfile;
+        const g = p?.ops.find((op) => op.opType === 'GridSample');
+        return p && g
+          ? {
+              label: `${c.name}/${kind}`,
+              share: g.gpuMs / p.totalGpuMs,
+              vsOurs: c[kind].oursGpuMs ? g.gpuMs / c[kind].oursGpuMs.median : null,
+            }
+          : null;
+      }),
+    )
+    .filter(Boolean);
   if (grid.length > 0) {
-    add(`GridSample itself is ${grid.map((g) => `${pct(g.share)} of ORT's GPU time for ${g.label} (${num(g.vsOurs, 3)}× our whole pass)`).join('; ')}.`);
+    add(
+      `GridSample itself is ${grid.map((g) => `${pct(g.share)} of ORT's GPU time for ${g.label} (${num(g.vsOurs, 3)}× our whole pass)`).join('; ')}.`,
+    );
     add('The rest is data movement that a fused kernel never does: the per-level Slice + Transpose of `value` into');
     add('[N·M, D, H, W] images, materialising the [N·M, D, Lq, L·P] samples, and the ReduceSum/Transpose back to [N, Lq, M·D].');
     add('');
     // ORT's ReduceSum is pathological on SwiftShader (a shared-memory tree reduction with barriers per output
     // element); a real GPU will not show it. State the ratio without it so the headline is not read as more than it is.
-    const withoutReduce = results.cases.flatMap((c) => kindsOf(c).map((kind) => {
-      const r = ratioWithoutReduceSum(c, kind);
-      return r === null ? null : `${c.name}/${kind} ${num(r, 3)}×`;
-    })).filter(Boolean);
+    const withoutReduce = results.cases
+      .flatMap((c) =>
+        kindsOf(c).map((kind) => {
+          const r = ratioWithoutReduceSum(c, kind);
+          return r === null ? null : `${c.name}/${kind} ${num(r, 3)}×`;
+        }),
+      )
+      .filter(Boolean);
     if (withoutReduce.length > 0) {
-      add('ORT GPU time **without its ReduceSum**, over our GPU time (from the profiled run, which inflates ORT; approximate): ' +
-        `${withoutReduce.join(', ')}.`);
+      add(
+        'ORT GPU time **without its ReduceSum**, over our GPU time (from the profiled run, which inflates ORT; approximate): ' +
+          `${withoutReduce.join(', ')}.`,
+      );
       add('ReduceSum dominates ORT here because onnxruntime-web 1.30 (JSEP) reduces each 16-element row with a 64-thread');
       add('workgroup, a shared-memory tree and barriers (its `useNaiveReduceMethod` only looks at the first `axes.length` dims,');
       add('so it never picks the naive kernel for this last-axis reduction); CPU emulation runs barriers very slowly, a GPU');
@@ -125,24 +167,32 @@ export function renderResultsMarkdown(results, jsonPath = '') {
 
   add('## Our kernel against the copy bandwidth (roofline-style)', '');
   const copy = results.copyBandwidth;
-  add(`Copy bandwidth on this adapter, same run (${(copy.bytes / 2 ** 20).toFixed(0)} MiB, read + write counted): copy shader ` +
-    `${num(copy.shaderGpuGBps)} GB/s (GPU timestamps), ${num(copy.shaderWallGBps)} GB/s (wall); copyBufferToBuffer ${num(copy.bufferCopyWallGBps)} GB/s (wall).`);
+  add(
+    `Copy bandwidth on this adapter, same run (${(copy.bytes / 2 ** 20).toFixed(0)} MiB, read + write counted): copy shader ` +
+      `${num(copy.shaderGpuGBps)} GB/s (GPU timestamps), ${num(copy.shaderWallGBps)} GB/s (wall); copyBufferToBuffer ${num(copy.bufferCopyWallGBps)} GB/s (wall).`,
+  );
   add('');
-  add('| case | kind | compulsory MB | gathered MB | GFLOP | ours GPU ms | GB/s (compulsory) | GB/s (gathered) | fraction of copy-shader BW (compulsory / gathered) | GFLOP/s |');
+  add(
+    '| case | kind | compulsory MB | gathered MB | GFLOP | ours GPU ms | GB/s (compulsory) | GB/s (gathered) | fraction of copy-shader BW (compulsory / gathered) | GFLOP/s |',
+  );
   add('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of results.cases) {
     for (const kind of kindsOf(c)) {
       const k = c[kind];
       const r = k.roofline;
-      add(`| ${c.name} | ${kind} | ${num(k.work.compulsoryBytes / 1e6)} | ${num(k.work.gatheredBytes / 1e6)} | ${num(k.work.flops / 1e9)} | ${num(k.oursGpuMs?.median ?? k.oursWallMs.median, 4)} | ${num(r.compulsoryGBps)} | ${num(r.gatheredGBps)} | ${pct(r.fractionOfCopyBandwidth)} / ${pct(r.gatheredFractionOfCopyBandwidth)} | ${num(r.gflops)} |`);
+      add(
+        `| ${c.name} | ${kind} | ${num(k.work.compulsoryBytes / 1e6)} | ${num(k.work.gatheredBytes / 1e6)} | ${num(k.work.flops / 1e9)} | ${num(k.oursGpuMs?.median ?? k.oursWallMs.median, 4)} | ${num(r.compulsoryGBps)} | ${num(r.gatheredGBps)} | ${pct(r.fractionOfCopyBandwidth)} / ${pct(r.gatheredFractionOfCopyBandwidth)} | ${num(r.gflops)} |`,
+      );
     }
   }
   add('');
-  const split = results.cases.filter((c) => c.fused?.oursGpuMs && c.core?.oursGpuMs).map((c) => {
-    const fusedMs = c.fused.oursGpuMs.median;
-    const extra = fusedMs - c.core.oursGpuMs.median;
-    return `${c.name}: fused ${num(fusedMs, 4)} ms = core ${num(c.core.oursGpuMs.median, 4)} ms + ${num(extra, 3)} ms (${pct(extra / fusedMs)})`;
-  });
+  const split = results.cases
+    .filter((c) => c.fused?.oursGpuMs && c.core?.oursGpuMs)
+    .map((c) => {
+      const fusedMs = c.fused.oursGpuMs.median;
+      const extra = fusedMs - c.core.oursGpuMs.median;
+      return `${c.name}: fused ${num(fusedMs, 4)} ms = core ${num(c.core.oursGpuMs.median, 4)} ms + ${num(extra, 3)} ms (${pct(extra / fusedMs)})`;
+    });
   if (split.length > 0) {
     add('Where our time goes (timestamp queries around our one pass): the fused entry minus the core entry is roughly the cost');
     add(`of the in-kernel softmax and location arithmetic; the rest is the bilinear gathers and weighting. ${split.join('; ')}.`);
@@ -174,9 +224,11 @@ function reduceSumCaveat(results) {
   });
   if (below.length === 0) return '';
   const unprofiled = results.cases.filter((c) => c.fused && !c.fused.ortProfile).map((c) => c.name);
-  return ` But on ${below.map((c) => c.name).join(', ')} most of ORT's time is its ReduceSum, pathological on this` +
+  return (
+    ` But on ${below.map((c) => c.name).join(', ')} most of ORT's time is its ReduceSum, pathological on this` +
     ` adapter (next section); without it the fused ratio there is ${below.map((c) => `${num(ratioWithoutReduceSum(c, 'fused'), 2)}×`).join(', ')}, below the target` +
-    (unprofiled.length ? ` (${unprofiled.join(', ')}: same graph shape, not profiled, presumably alike).` : '.');
+    (unprofiled.length ? ` (${unprofiled.join(', ')}: same graph shape, not profiled, presumably alike).` : '.')
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

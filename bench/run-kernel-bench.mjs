@@ -64,50 +64,56 @@ function kernelSource() {
   return {
     commit: git('rev-parse', '--short', 'HEAD'),
     uncommittedChanges: git('status', '--porcelain', '--', ...files) !== '',
-    shaderSha256: createHash('sha256').update(readFileSync(join(repoRoot, files[0]))).digest('hex').slice(0, 16),
+    shaderSha256: createHash('sha256')
+      .update(readFileSync(join(repoRoot, files[0])))
+      .digest('hex')
+      .slice(0, 16),
   };
 }
 
 const started = Date.now();
 const kernel = kernelSource();
 const loadBefore = loadavg();
-await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/kernels/index.html', ready: 'window.webdetrKernelBench !== undefined' }, async ({ page, browser }) => {
-  let ok = true;
-  const measured = await page.evaluate((cfg) => window.webdetrKernelBench.run(cfg), config);
+await runOnBenchPage(
+  { repoRoot, port: Number(args.port), path: '/bench/kernels/index.html', ready: 'window.webdetrKernelBench !== undefined' },
+  async ({ page, browser }) => {
+    let ok = true;
+    const measured = await page.evaluate((cfg) => window.webdetrKernelBench.run(cfg), config);
 
-  const results = {
-    date: new Date().toISOString(),
-    chromiumVersion: browser.version(),
-    kernel,
-    host: { loadAverageBefore: loadBefore, loadAverageAfter: loadavg() },
-    durationSeconds: (Date.now() - started) / 1000,
-    note: 'SwiftShader = CPU emulation of a GPU, not GPU speed (when the adapter is SwiftShader).',
-    ...measured,
-  };
-  const failedChecks = results.cases.filter((c) => !c.check.passed).map((c) => c.name);
-  if (failedChecks.length > 0) {
-    console.error(`numerical check FAILED for: ${failedChecks.join(', ')}`);
-    ok = false;
-  }
-  if (results.uncapturedErrors.length > 0) {
-    console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
-    ok = false;
-  }
+    const results = {
+      date: new Date().toISOString(),
+      chromiumVersion: browser.version(),
+      kernel,
+      host: { loadAverageBefore: loadBefore, loadAverageAfter: loadavg() },
+      durationSeconds: (Date.now() - started) / 1000,
+      note: 'SwiftShader = CPU emulation of a GPU, not GPU speed (when the adapter is SwiftShader).',
+      ...measured,
+    };
+    const failedChecks = results.cases.filter((c) => !c.check.passed).map((c) => c.name);
+    if (failedChecks.length > 0) {
+      console.error(`numerical check FAILED for: ${failedChecks.join(', ')}`);
+      ok = false;
+    }
+    if (results.uncapturedErrors.length > 0) {
+      console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
+      ok = false;
+    }
 
-  const slug = adapterSlug(results);
-  const day = results.date.slice(0, 10);
-  const json = `${JSON.stringify(results, null, 1)}\n`;
-  if (args['no-write']) {
-    console.log(json);
-  } else {
-    const resultsDir = join(repoRoot, 'bench', 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    const jsonPath = join(resultsDir, `${day}-${slug}-kernels.json`);
-    writeFileSync(jsonPath, json);
-    const mdPath = join(repoRoot, 'bench', 'RESULTS.md');
-    writeFileSync(mdPath, renderResultsMarkdown(results, relative(join(repoRoot, 'bench'), jsonPath)));
-    console.log(`wrote ${relative(repoRoot, jsonPath)} and ${relative(repoRoot, mdPath)}`);
-  }
-  console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
-  return ok;
-});
+    const slug = adapterSlug(results);
+    const day = results.date.slice(0, 10);
+    const json = `${JSON.stringify(results, null, 1)}\n`;
+    if (args['no-write']) {
+      console.log(json);
+    } else {
+      const resultsDir = join(repoRoot, 'bench', 'results');
+      mkdirSync(resultsDir, { recursive: true });
+      const jsonPath = join(resultsDir, `${day}-${slug}-kernels.json`);
+      writeFileSync(jsonPath, json);
+      const mdPath = join(repoRoot, 'bench', 'RESULTS.md');
+      writeFileSync(mdPath, renderResultsMarkdown(results, relative(join(repoRoot, 'bench'), jsonPath)));
+      console.log(`wrote ${relative(repoRoot, jsonPath)} and ${relative(repoRoot, mdPath)}`);
+    }
+    console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
+    return ok;
+  },
+);

@@ -48,7 +48,8 @@ const quick = args.quick;
 // --official: the official-format R50 variants (synthetic weights of ../shared/reference) at 256x352 and 384x512.
 const OFFICIAL_VARIANTS = ['plain', 'refine', 'two-stage'];
 const officialVariants = args['official-variants'] !== undefined ? args['official-variants'].split(',') : OFFICIAL_VARIANTS;
-if (!officialVariants.every((v) => OFFICIAL_VARIANTS.includes(v))) throw new Error(`--official-variants takes ${OFFICIAL_VARIANTS.join(',')}, got ${args['official-variants']}`);
+if (!officialVariants.every((v) => OFFICIAL_VARIANTS.includes(v)))
+  throw new Error(`--official-variants takes ${OFFICIAL_VARIANTS.join(',')}, got ${args['official-variants']}`);
 // --sizes overrides the detector's input sizes (e.g. --quick --sizes 512 --only detector-512 --no-write).
 const sizes = args.sizes !== undefined ? args.sizes.split(',').map(Number) : quick ? [256, 320, 416] : [256, 320, 416, 512];
 if (!sizes.every((s) => Number.isInteger(s) && s > 0 && s % 32 === 0)) throw new Error(`--sizes wants multiples of 32, got ${args.sizes}`);
@@ -56,7 +57,10 @@ const patchSlots = quick ? [1, 5, 10] : [1, 2, 5, 10];
 const detectorImage = '/samples/astronaut.jpg';
 const oneshotImage = '/samples/coffee.jpg';
 // The parity patches of tools/build_models.py (source pixels).
-const oneshotPatches = [{ x: 110, y: 60, width: 150, height: 140 }, { x: 20, y: 200, width: 90, height: 80 }];
+const oneshotPatches = [
+  { x: 110, y: 60, width: 150, height: 140 },
+  { x: 20, y: 200, width: 90, height: 80 },
+];
 const VARIANTS = ['split-webgpu', 'single-webgpu', 'single-wasm', 'split-wasm'];
 // --variants keeps some implementations only (e.g. the CPU path, (c) and (d), in minutes instead of an hour).
 const chosen = args.variants !== undefined ? args.variants.split(',') : VARIANTS;
@@ -66,8 +70,12 @@ const all = VARIANTS.filter((v) => chosen.includes(v));
 // split 320x320 detector cold 281 s, warm 163 s), so --quick keeps one warm WebGPU frame of (a)/(b)
 // per main model and times the scaling points without (b). Rounds per variant = a warm median of N;
 // the budget stops adding rounds after the first.
-const mainRounds = quick ? { 'split-webgpu': 2, 'single-webgpu': 1, 'single-wasm': 5, 'split-wasm': 5 } : { 'split-webgpu': 5, 'single-webgpu': 3, 'single-wasm': 7, 'split-wasm': 7 };
-const scaleRounds = quick ? { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 3, 'split-wasm': 3 } : { 'split-webgpu': 3, 'single-webgpu': 2, 'single-wasm': 5, 'split-wasm': 5 };
+const mainRounds = quick
+  ? { 'split-webgpu': 2, 'single-webgpu': 1, 'single-wasm': 5, 'split-wasm': 5 }
+  : { 'split-webgpu': 5, 'single-webgpu': 3, 'single-wasm': 7, 'split-wasm': 7 };
+const scaleRounds = quick
+  ? { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 3, 'split-wasm': 3 }
+  : { 'split-webgpu': 3, 'single-webgpu': 2, 'single-wasm': 5, 'split-wasm': 5 };
 const scaleVariants = quick ? all.filter((v) => v !== 'single-webgpu') : all;
 const budgetMs = quick ? 120_000 : 600_000;
 const requeryRounds = quick ? 2 : 5;
@@ -77,13 +85,45 @@ function models() {
   const list = [
     { id: 'detector-320', role: 'main', image: detectorImage, variants: all, rounds: mainRounds, profile: true },
     { id: 'oneshot-k10', role: 'main', image: oneshotImage, patches: oneshotPatches, variants: all, rounds: mainRounds, profile: true },
-    ...patchSlots.filter((k) => k !== 10).map((k) => ({ id: `oneshot-k${k}`, role: 'patch-scaling', image: oneshotImage, patches: oneshotPatches, variants: scaleVariants, rounds: scaleRounds, profile: false })),
-    ...sizes.filter((s) => s !== 320).map((s) => ({ id: `detector-${s}`, role: 'size-scaling', image: detectorImage, variants: scaleVariants, rounds: scaleRounds, profile: false })),
+    ...patchSlots
+      .filter((k) => k !== 10)
+      .map((k) => ({
+        id: `oneshot-k${k}`,
+        role: 'patch-scaling',
+        image: oneshotImage,
+        patches: oneshotPatches,
+        variants: scaleVariants,
+        rounds: scaleRounds,
+        profile: false,
+      })),
+    ...sizes
+      .filter((s) => s !== 320)
+      .map((s) => ({
+        id: `detector-${s}`,
+        role: 'size-scaling',
+        image: detectorImage,
+        variants: scaleVariants,
+        rounds: scaleRounds,
+        profile: false,
+      })),
   ];
   if (args.official) {
     for (const variant of officialVariants) {
-      for (const [h, w] of [[256, 352], [384, 512]]) {
-        list.push({ id: `official-${variant}-${h}x${w}`, role: 'official', officialVariant: variant, height: h, width: w, image: detectorImage, variants: all, rounds: { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 1, 'split-wasm': 1 }, profile: false });
+      for (const [h, w] of [
+        [256, 352],
+        [384, 512],
+      ]) {
+        list.push({
+          id: `official-${variant}-${h}x${w}`,
+          role: 'official',
+          officialVariant: variant,
+          height: h,
+          width: w,
+          image: detectorImage,
+          variants: all,
+          rounds: { 'split-webgpu': 1, 'single-webgpu': 1, 'single-wasm': 1, 'split-wasm': 1 },
+          profile: false,
+        });
       }
     }
   }
@@ -96,12 +136,27 @@ function models() {
 function exportPackages(list) {
   const detectorSizes = list.flatMap((m) => (m.id.startsWith('detector-') ? [m.id.slice('detector-'.length)] : []));
   const slots = list.flatMap((m) => (m.id.startsWith('oneshot-k') ? [m.id.slice('oneshot-k'.length)] : []));
-  const py = (...a) => execFileSync('/usr/bin/python3', ['tools/build_models.py', '--bench-out', BENCH_DIR, ...a], { cwd: repoRoot, stdio: 'inherit' });
+  const py = (...a) =>
+    execFileSync('/usr/bin/python3', ['tools/build_models.py', '--bench-out', BENCH_DIR, ...a], { cwd: repoRoot, stdio: 'inherit' });
   if (detectorSizes.length > 0) py('--only', 'detector', '--sizes', detectorSizes.join(','));
   if (slots.length > 0) py('--only', 'oneshot', '--patch-slots', slots.join(','));
   for (const m of list.filter((m) => m.role === 'official')) {
     // Official R50 Deformable-DETR layout, synthetic weights (shared reference args), single graph included.
-    const out = execFileSync('/usr/bin/python3', ['tools/export_parity_fixture.py', '--variant', `deformable_${m.officialVariant.replace('-', '_')}`, '--cache', `${BENCH_DIR}/official`, '--height', String(m.height), '--width', String(m.width)], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync(
+      '/usr/bin/python3',
+      [
+        'tools/export_parity_fixture.py',
+        '--variant',
+        `deformable_${m.officialVariant.replace('-', '_')}`,
+        '--cache',
+        `${BENCH_DIR}/official`,
+        '--height',
+        String(m.height),
+        '--width',
+        String(m.width),
+      ],
+      { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     m.packageUrl = `/${relative(repoRoot, JSON.parse(out.trim().split('\n').pop()).dir)}`;
   }
 }
@@ -111,45 +166,48 @@ const list = models();
 if (!args['no-export']) exportPackages(list);
 const commit = headCommit(repoRoot);
 const loadBefore = hostLoad();
-await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/index.html', ready: 'window.webdetrModelBench !== undefined' }, async ({ page, browser }) => {
-  let ok = true;
-  const environment = await page.evaluate(() => window.webdetrModelBench.init());
-  const results = {
-    date: new Date().toISOString(),
-    commit,
-    chromiumVersion: browser.version(),
-    quick,
-    host: { before: loadBefore, after: undefined, cpus: cpuCount() },
-    durationSeconds: 0,
-    environment,
-    planned: list.map((m) => m.id),
-    models: [],
-    uncapturedErrors: [],
-  };
-  // One model per evaluate, results written after each: a run cut short still leaves what it measured.
-  for (const spec of list) {
-    try {
-      const { uncapturedErrors, ...model } = await page.evaluate((s) => window.webdetrModelBench.runModel(s), spec);
-      if (args.pytorch) model.pytorchCpu = pytorchFrame(spec.id, environment.wasmThreads);
-      results.models.push(model);
-      results.uncapturedErrors.push(...uncapturedErrors);
-    } catch (error) {
-      // e.g. a package not exported: record it and go on with the next one.
-      console.error(`${spec.id}: ${error.message}`);
-      results.failed = [...(results.failed ?? []), { id: spec.id, error: error.message }];
+await runOnBenchPage(
+  { repoRoot, port: Number(args.port), path: '/bench/models/index.html', ready: 'window.webdetrModelBench !== undefined' },
+  async ({ page, browser }) => {
+    let ok = true;
+    const environment = await page.evaluate(() => window.webdetrModelBench.init());
+    const results = {
+      date: new Date().toISOString(),
+      commit,
+      chromiumVersion: browser.version(),
+      quick,
+      host: { before: loadBefore, after: undefined, cpus: cpuCount() },
+      durationSeconds: 0,
+      environment,
+      planned: list.map((m) => m.id),
+      models: [],
+      uncapturedErrors: [],
+    };
+    // One model per evaluate, results written after each: a run cut short still leaves what it measured.
+    for (const spec of list) {
+      try {
+        const { uncapturedErrors, ...model } = await page.evaluate((s) => window.webdetrModelBench.runModel(s), spec);
+        if (args.pytorch) model.pytorchCpu = pytorchFrame(spec.id, environment.wasmThreads);
+        results.models.push(model);
+        results.uncapturedErrors.push(...uncapturedErrors);
+      } catch (error) {
+        // e.g. a package not exported: record it and go on with the next one.
+        console.error(`${spec.id}: ${error.message}`);
+        results.failed = [...(results.failed ?? []), { id: spec.id, error: error.message }];
+        ok = false;
+      }
+      results.host.after = hostLoad();
+      results.durationSeconds = (Date.now() - started) / 1000;
+      write(results);
+    }
+    if (results.uncapturedErrors.length > 0) {
+      console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
       ok = false;
     }
-    results.host.after = hostLoad();
-    results.durationSeconds = (Date.now() - started) / 1000;
-    write(results);
-  }
-  if (results.uncapturedErrors.length > 0) {
-    console.error(`uncaptured GPU errors: ${results.uncapturedErrors.join(' | ')}`);
-    ok = false;
-  }
-  console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
-  return ok;
-});
+    console.log(`done in ${results.durationSeconds.toFixed(0)} s`);
+    return ok;
+  },
+);
 
 /** PyTorch's CPU frame of the same checkpoint at the same thread count, or undefined for models it has none of. */
 function pytorchFrame(id, threads) {

@@ -47,22 +47,39 @@ const ownChoices = args.choices.split(',').map((name) => {
   return known[name];
 });
 const otherPackage = args['other-package'];
-const choices = otherPackage === undefined ? ownChoices : ownChoices.flatMap((c) => [c, { ...c, name: `${c.name}@other`, packageUrl: otherPackage }]);
-const symbols = Object.fromEntries((args.symbols ?? '').split(',').filter(Boolean).map((pair) => {
-  const [name, value] = pair.split('=');
-  if (name === undefined || !Number.isInteger(Number(value))) throw new Error(`--symbols wants name=integer pairs, got ${pair}`);
-  return [name, Number(value)];
-}));
+const choices =
+  otherPackage === undefined ? ownChoices : ownChoices.flatMap((c) => [c, { ...c, name: `${c.name}@other`, packageUrl: otherPackage }]);
+const symbols = Object.fromEntries(
+  (args.symbols ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => {
+      const [name, value] = pair.split('=');
+      if (name === undefined || !Number.isInteger(Number(value))) throw new Error(`--symbols wants name=integer pairs, got ${pair}`);
+      return [name, Number(value)];
+    }),
+);
 
 const started = Date.now();
 const commit = headCommit(repoRoot);
 const before = hostLoad();
-await runOnBenchPage({ repoRoot, port: Number(args.port), path: '/bench/models/session-choices.html', ready: 'window.webdetrSessionChoices !== undefined' }, async ({ page, browser }) => {
-  const environment = await page.evaluate(() => window.webdetrSessionChoices.init());
-  const spec = { packageUrl: args.package, image: args.image, graphs: args.graphs.split(','), choices, rounds: Number(args.rounds), symbols, otherPackage };
-  const result = await page.evaluate((s) => window.webdetrSessionChoices.runChoices(s), spec);
-  const json = `${JSON.stringify({ date: new Date().toISOString(), commit, chromiumVersion: browser.version(), host: { before, after: hostLoad(), cpus: cpuCount() }, durationSeconds: (Date.now() - started) / 1000, environment, ...result }, null, 1)}\n`;
-  if (args.out !== undefined) writeFileSync(resolve(repoRoot, args.out), json);
-  console.log(json);
-  if (Object.keys(result.failed).length > 0) console.error(`failed: ${JSON.stringify(result.failed)}`);
-});
+await runOnBenchPage(
+  { repoRoot, port: Number(args.port), path: '/bench/models/session-choices.html', ready: 'window.webdetrSessionChoices !== undefined' },
+  async ({ page, browser }) => {
+    const environment = await page.evaluate(() => window.webdetrSessionChoices.init());
+    const spec = {
+      packageUrl: args.package,
+      image: args.image,
+      graphs: args.graphs.split(','),
+      choices,
+      rounds: Number(args.rounds),
+      symbols,
+      otherPackage,
+    };
+    const result = await page.evaluate((s) => window.webdetrSessionChoices.runChoices(s), spec);
+    const json = `${JSON.stringify({ date: new Date().toISOString(), commit, chromiumVersion: browser.version(), host: { before, after: hostLoad(), cpus: cpuCount() }, durationSeconds: (Date.now() - started) / 1000, environment, ...result }, null, 1)}\n`;
+    if (args.out !== undefined) writeFileSync(resolve(repoRoot, args.out), json);
+    console.log(json);
+    if (Object.keys(result.failed).length > 0) console.error(`failed: ${JSON.stringify(result.failed)}`);
+  },
+);

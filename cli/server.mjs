@@ -154,5 +154,7 @@ async function sendFile(req, res, path, contentType) {
   res.setHeader('Content-Length', String(info.size));
   res.setHeader('Cache-Control', 'no-store');
   if (req.method === 'HEAD') return res.end();
-  createReadStream(path).on('error', () => res.destroy()).pipe(res);
+  createReadStream(path)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }

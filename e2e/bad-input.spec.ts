@@ -72,11 +72,14 @@ function otherOrigin(): Promise<{ server: Server; base: string }> {
   const server = createServer((req, res) => {
     const [, mount = '', ...rest] = new URL(req.url ?? '/', 'http://x').pathname.split('/');
     const file = normalize(join(TINY_PACKAGE, ...rest));
-    if (!['cors', 'nocors'].includes(mount) || !file.startsWith(TINY_PACKAGE) || !statSync(file, { throwIfNoEntry: false })?.isFile()) return void res.writeHead(404).end();
+    if (!['cors', 'nocors'].includes(mount) || !file.startsWith(TINY_PACKAGE) || !statSync(file, { throwIfNoEntry: false })?.isFile())
+      return void res.writeHead(404).end();
     res.writeHead(200, { ...(mount === 'cors' ? { 'access-control-allow-origin': '*' } : {}), connection: 'close' });
     createReadStream(file).pipe(res);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })),
+  );
 }
 
 let page: Page;
@@ -92,10 +95,12 @@ test.beforeAll(async ({ browser }) => {
   );
   await page.goto('/e2e/pages/bad-input-shell.html');
   await page.waitForFunction(() => window.badInput !== undefined);
-  const names = await page.evaluate(
-    (urls) => window.badInput!.setup(urls),
-    { good: `/${TINY_PACKAGE}/`, badRoot: `/${badRoot}`, noCors: `${other.base}/nocors/`, withCors: `${other.base}/cors/` },
-  );
+  const names = await page.evaluate((urls) => window.badInput!.setup(urls), {
+    good: `/${TINY_PACKAGE}/`,
+    badRoot: `/${badRoot}`,
+    noCors: `${other.base}/nocors/`,
+    withCors: `${other.base}/cors/`,
+  });
   expect(names.sort()).toEqual(CASES.map(([name]) => name).sort());
 });
 test.afterAll(async () => {

@@ -24,7 +24,10 @@ const RUNTIME_BYTES = statSync('node_modules/onnxruntime-web/dist/ort-wasm-simd-
 /** Download size (graphs + runtime) and file count of a shipped package's load, as the progress line should show them. */
 function shippedPackage(name: 'detector' | 'oneshot'): { megabytes: string; files: number } {
   const manifest = JSON.parse(readFileSync(`public/models/${name}/manifest.json`, 'utf8')) as { graphs: { bytes: number }[] };
-  return { megabytes: ((manifest.graphs.reduce((sum, g) => sum + g.bytes, 0) + RUNTIME_BYTES) / 1e6).toFixed(1), files: manifest.graphs.length + 1 };
+  return {
+    megabytes: ((manifest.graphs.reduce((sum, g) => sum + g.bytes, 0) + RUNTIME_BYTES) / 1e6).toFixed(1),
+    files: manifest.graphs.length + 1,
+  };
 }
 
 type Rect = { x: number; y: number; width: number; height: number };
@@ -58,20 +61,24 @@ function edgePoints(rect: Rect): { x: number; y: number }[][] {
 
 /** Decodes a PNG screenshot in the page and returns the RGB at each point. */
 async function pixelsAt(page: Page, png: Buffer, points: { x: number; y: number }[]): Promise<[number, number, number][]> {
-  return page.evaluate(async ({ data, points }) => {
-    const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${data}`)).blob());
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const context = canvas.getContext('2d')!;
-    context.drawImage(bitmap, 0, 0);
-    const pixels = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    return points.map(({ x, y }) => {
-      const i = (Math.min(Math.max(y, 0), bitmap.height - 1) * bitmap.width + Math.min(Math.max(x, 0), bitmap.width - 1)) * 4;
-      return [pixels[i] ?? 0, pixels[i + 1] ?? 0, pixels[i + 2] ?? 0] as [number, number, number];
-    });
-  }, { data: png.toString('base64'), points });
+  return page.evaluate(
+    async ({ data, points }) => {
+      const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${data}`)).blob());
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const context = canvas.getContext('2d')!;
+      context.drawImage(bitmap, 0, 0);
+      const pixels = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      return points.map(({ x, y }) => {
+        const i = (Math.min(Math.max(y, 0), bitmap.height - 1) * bitmap.width + Math.min(Math.max(x, 0), bitmap.width - 1)) * 4;
+        return [pixels[i] ?? 0, pixels[i + 1] ?? 0, pixels[i + 2] ?? 0] as [number, number, number];
+      });
+    },
+    { data: png.toString('base64'), points },
+  );
 }
 
-const near = (a: [number, number, number], b: [number, number, number], tolerance = 40) => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
+const near = (a: [number, number, number], b: [number, number, number], tolerance = 40) =>
+  a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
 
 /** Fraction of the box's edge points that show its colour in the screenshot (at the point or a neighbour across the edge). */
 async function colourCoverage(page: Page, png: Buffer, box: Drawn, avoid: Rect[] = []): Promise<number> {
@@ -153,21 +160,32 @@ function expectReuse(state: DemoState): void {
 
 test.describe.configure({ mode: 'serial' });
 // Chromium's fake camera (a moving test pattern, 640x480) for the webcam step; permission granted.
-test.use({ launchOptions: { executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: [...chromiumWebGpuArgs, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] } });
+test.use({
+  launchOptions: {
+    executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium',
+    args: [...chromiumWebGpuArgs, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  },
+});
 
-test('default page: the shipped detector on a bundled photo equals the runtime; threshold filters without a new run; "Find similar" by dragging', async ({ page }) => {
+test('default page: the shipped detector on a bundled photo equals the runtime; threshold filters without a new run; "Find similar" by dragging', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   const detector = shippedPackage('detector');
   await recordLoadTexts(page);
   await openDemo(page, ''); // no query string: what `npm start` shows
-  const layoutBefore = await page.evaluate(() => ['#stage', '#results', '.panel'].map((s) => JSON.stringify(document.querySelector(s)!.getBoundingClientRect())));
+  const layoutBefore = await page.evaluate(() =>
+    ['#stage', '#results', '.panel'].map((s) => JSON.stringify(document.querySelector(s)!.getBoundingClientRect())),
+  );
   // The photo shows while the model downloads: the bare frame every pixel check compares with.
   await page.waitForFunction(() => window.__webdetrDemo?.image !== null);
   const bare = await stageShot(page, '00-photo-before-run');
   await page.waitForFunction(() => window.__webdetrDemo?.ready === true, undefined, { timeout: 120_000 });
   // The byte progress bar counted against the package's total (from its manifest), then said it was preparing.
   const texts = await loadTexts(page);
-  const total = new RegExp(`^Loading the model: [\\d.]+ [kM]?B of ${detector.megabytes.replace('.', '\\.')} MB \\(file \\d+ of ${detector.files}\\)$`);
+  const total = new RegExp(
+    `^Loading the model: [\\d.]+ [kM]?B of ${detector.megabytes.replace('.', '\\.')} MB \\(file \\d+ of ${detector.files}\\)$`,
+  );
   expect(texts.filter((t) => total.test(t)).length, texts.join('\n')).toBeGreaterThan(0);
   expect(texts).toContain(`Loading the model: all ${detector.megabytes} MB downloaded; preparing it to run…`);
   const loaded = await demoState(page);
@@ -178,7 +196,9 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   await expect(page.locator('#load-text')).toContainText(/^The model loaded\. Model: Deformable-DETR .*, \d+ classes, input \d+×\d+/);
 
   // The page opens the Astronaut sample by itself and detects as soon as the model is ready.
-  await page.waitForFunction(() => window.__webdetrDemo?.lastDetect !== null && window.__webdetrDemo?.busy === false, undefined, { timeout: 90_000 });
+  await page.waitForFunction(() => window.__webdetrDemo?.lastDetect !== null && window.__webdetrDemo?.busy === false, undefined, {
+    timeout: 90_000,
+  });
   const state = await demoState(page);
   expect(state.image).toEqual({ name: 'Astronaut', width: 512, height: 512 });
   expect(state.runs).toBe(1);
@@ -216,8 +236,20 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   const drawn1 = now.drawn;
   // The list is best first and boxes are painted lowest score first (src/overlay/label-layout.ts): the
   // boxes before one in the list are painted over it.
-  const coverage1 = await Promise.all(drawn1.map((box, i) => paintedCoverage(page, withBoxes, bare, box, drawn1.slice(0, i).map((b) => b.stageRect))));
-  console.log(`demo detect: ${shown.length} raw, ${drawn1.length} drawn at threshold ${t1}; painted edge coverage ${coverage1.map((c) => c.toFixed(2)).join(', ')}`);
+  const coverage1 = await Promise.all(
+    drawn1.map((box, i) =>
+      paintedCoverage(
+        page,
+        withBoxes,
+        bare,
+        box,
+        drawn1.slice(0, i).map((b) => b.stageRect),
+      ),
+    ),
+  );
+  console.log(
+    `demo detect: ${shown.length} raw, ${drawn1.length} drawn at threshold ${t1}; painted edge coverage ${coverage1.map((c) => c.toFixed(2)).join(', ')}`,
+  );
   // The top-drawn (best) box is occluded by nothing; the others may be partly covered by better boxes.
   expect(coverage1[0]).toBeGreaterThanOrEqual(0.9);
   for (const c of coverage1) if (!Number.isNaN(c)) expect(c).toBeGreaterThanOrEqual(0.6);
@@ -239,7 +271,13 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   expect(await paintedCoverage(page, fewer, bare, kept[0]!)).toBeGreaterThanOrEqual(0.9);
   const removed = drawn1.filter((d) => !kept.some((k) => k.label === d.label && k.stageRect.x === d.stageRect.x));
   for (const box of removed) {
-    const c = await paintedCoverage(page, fewer, bare, box, kept.map((k) => k.stageRect));
+    const c = await paintedCoverage(
+      page,
+      fewer,
+      bare,
+      box,
+      kept.map((k) => k.stageRect),
+    );
     if (!Number.isNaN(c)) expect(c).toBeLessThanOrEqual(0.2);
   }
   // The results list and the class filter follow; the timings table is filled.
@@ -247,7 +285,9 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   await expect(page.locator('#timings')).toContainText(/Total\s*\d/);
   // Nothing above a threshold of 1: the list says how close the best one came.
   await page.getByRole('slider', { name: 'Minimum score' }).fill('1');
-  await expect(page.locator('#results-summary')).toHaveText(`none ≥ 1.00 (best ${Math.max(...scores).toFixed(2)}): lower the minimum score`);
+  await expect(page.locator('#results-summary')).toHaveText(
+    `none ≥ 1.00 (best ${Math.max(...scores).toFixed(2)}): lower the minimum score`,
+  );
   await page.getByRole('slider', { name: 'Minimum score' }).fill(String(t2));
 
   // Hovering a box on the picture highlights its row; hovering a row highlights its box.
@@ -264,7 +304,9 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
     expect(r.x >= panel.x && r.x + r.width <= panel.x + panel.width && r.height < 60).toBe(true);
   }
   await page.screenshot({ path: `${SHOTS}/04-detect-page.png`, fullPage: true });
-  const layoutAfter = await page.evaluate(() => ['#stage', '#results', '.panel'].map((s) => JSON.stringify(document.querySelector(s)!.getBoundingClientRect())));
+  const layoutAfter = await page.evaluate(() =>
+    ['#stage', '#results', '.panel'].map((s) => JSON.stringify(document.querySelector(s)!.getBoundingClientRect())),
+  );
   expect(layoutAfter).toEqual(layoutBefore);
 
   // Phone-sized viewport: no horizontal overflow, the picture and the controls still there.
@@ -287,7 +329,9 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   await page.getByRole('slider', { name: 'Minimum score' }).fill('0');
   await dragOnImage(page, [190, 70], [320, 230]); // the astronaut's head
   await expect(page.locator('#busy')).toHaveText(/^Loading the one-shot model, then finding similar objects/);
-  await page.waitForFunction(() => window.__webdetrDemo?.lastOneShot !== null && window.__webdetrDemo?.busy === false, undefined, { timeout: 120_000 });
+  await page.waitForFunction(() => window.__webdetrDemo?.lastOneShot !== null && window.__webdetrDemo?.busy === false, undefined, {
+    timeout: 120_000,
+  });
   const loadedTexts = await loadTexts(page);
   expect(loadedTexts).toContain(`Loading the one-shot model: all ${oneshot.megabytes} MB downloaded; preparing it to run…`);
   await expect(page.locator('#load-text')).toContainText(/^The one-shot model loaded\. Model: .*finds objects like the patch you drag/);
@@ -329,10 +373,15 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   expect(await colourCoverage(page, webcamShot, live.drawn[0]!)).toBeGreaterThanOrEqual(0.9);
 });
 
-test('one-shot with the shipped model, in a chromium without WebGPU: drag patches with the mouse, then keyboard only', async ({ baseURL }) => {
+test('one-shot with the shipped model, in a chromium without WebGPU: drag patches with the mouse, then keyboard only', async ({
+  baseURL,
+}) => {
   test.setTimeout(240_000);
   // Same flags as e2e/wasm-fallback.spec.ts: no WebGPU at all, so `auto` must fall back to WASM and say so.
-  const browser = await chromium.launch({ executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-features=WebGPU', '--disable-gpu'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.WEBDETR_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-features=WebGPU', '--disable-gpu'],
+  });
   const page = await browser.newPage({ baseURL });
   try {
     await oneShotSteps(page);
@@ -344,7 +393,9 @@ test('one-shot with the shipped model, in a chromium without WebGPU: drag patche
 async function oneShotSteps(page: Page): Promise<void> {
   // The one-shot model as the page's only model: detection is unavailable and the page says why.
   await openDemo(page, 'model=models/oneshot/manifest.json&cache=0');
-  await page.waitForFunction(() => window.__webdetrDemo?.ready === true && window.__webdetrDemo.mode === 'oneshot', undefined, { timeout: 120_000 });
+  await page.waitForFunction(() => window.__webdetrDemo?.ready === true && window.__webdetrDemo.mode === 'oneshot', undefined, {
+    timeout: 120_000,
+  });
   const loaded = await demoState(page);
   expect(loaded.backend?.name).toBe('wasm');
   expect(loaded.model?.detection).toBe(false);
@@ -356,7 +407,9 @@ async function oneShotSteps(page: Page): Promise<void> {
   const before = await stageShot(page, '11-oneshot-before');
   await page.getByRole('slider', { name: 'Minimum score' }).fill('0');
   await dragOnImage(page, [180, 60], [330, 230]);
-  await page.waitForFunction(() => window.__webdetrDemo?.lastOneShot !== null && window.__webdetrDemo?.busy === false, undefined, { timeout: 90_000 });
+  await page.waitForFunction(() => window.__webdetrDemo?.lastOneShot !== null && window.__webdetrDemo?.busy === false, undefined, {
+    timeout: 90_000,
+  });
   let state = await demoState(page);
   expect(state.patches).toHaveLength(1);
   const patch = state.patches[0]!;
@@ -373,14 +426,21 @@ async function oneShotSteps(page: Page): Promise<void> {
 
   // A second patch by drag: both patches are queried on the prepared image; the encoder is skipped.
   await dragOnImage(page, [60, 300], [200, 460]);
-  await page.waitForFunction(() => window.__webdetrDemo?.runs === 2 && window.__webdetrDemo?.busy === false, undefined, { timeout: 90_000 });
+  await page.waitForFunction(() => window.__webdetrDemo?.runs === 2 && window.__webdetrDemo?.busy === false, undefined, {
+    timeout: 90_000,
+  });
   state = await demoState(page);
   expect(state.lastOneShot?.patches).toHaveLength(2);
   expectReuse(state);
   await expect(page.locator('#timings-note')).toContainText('Image features reused');
   expect(new Set(state.drawn.map((x) => x.rgb.join())).size).toBe(2);
   // The best few matches per patch, for a readable screenshot (threshold 0 draws every query's box).
-  const perPatch = state.lastOneShot!.patches.map((p) => thresholdKeeping(p.detections.map((d) => d.score), 3));
+  const perPatch = state.lastOneShot!.patches.map((p) =>
+    thresholdKeeping(
+      p.detections.map((d) => d.score),
+      3,
+    ),
+  );
   await page.getByRole('slider', { name: 'Minimum score' }).fill(String(Math.min(...perPatch)));
   await stageShot(page, '13-oneshot-two-patches');
   await page.screenshot({ path: `${SHOTS}/14-oneshot-page.png`, fullPage: true });
@@ -401,7 +461,9 @@ async function oneShotSteps(page: Page): Promise<void> {
   expect(state.patches).toEqual([{ x: 192 + 3 * step, y: 192, width: 128, height: 128 + 2 * step }]);
   expect(state.runs).toBe(runsBefore);
   await page.keyboard.press('Enter');
-  await page.waitForFunction((n) => window.__webdetrDemo!.runs === n + 1 && window.__webdetrDemo!.busy === false, runsBefore, { timeout: 90_000 });
+  await page.waitForFunction((n) => window.__webdetrDemo!.runs === n + 1 && window.__webdetrDemo!.busy === false, runsBefore, {
+    timeout: 90_000,
+  });
   state = await demoState(page);
   expectReuse(state);
   const keyboardMatches = state.drawn.filter((x) => !x.dashed);
@@ -428,7 +490,9 @@ async function oneShotSteps(page: Page): Promise<void> {
   expect((await demoState(page)).patches[0]).toMatchObject({ width: 128 - 3 * step, height: 128 - 3 * step });
   const runsBeforeZoom = (await demoState(page)).runs;
   await page.keyboard.press('Enter');
-  await page.waitForFunction((n) => window.__webdetrDemo!.runs === n + 1 && window.__webdetrDemo!.busy === false, runsBeforeZoom, { timeout: 90_000 });
+  await page.waitForFunction((n) => window.__webdetrDemo!.runs === n + 1 && window.__webdetrDemo!.busy === false, runsBeforeZoom, {
+    timeout: 90_000,
+  });
   state = await demoState(page);
   expect(state.lastOneShot?.patches[0]?.views).toBe(5);
   await expect(page.locator('#timings-note')).toContainText('Zoomed search: a small patch was also searched in 4 enlarged windows');
@@ -450,7 +514,10 @@ test('a missing model is explained, and the picture still opens', async ({ page 
     expect((await page.request.get(href)).status(), href).toBe(200);
   }
   // Drop and paste open pictures too (a File built in the page from a bundled sample).
-  for (const [how, name] of [['drop', 'cat.jpg'], ['paste', 'pasted image']] as const) {
+  for (const [how, name] of [
+    ['drop', 'cat.jpg'],
+    ['paste', 'pasted image'],
+  ] as const) {
     await page.evaluate(async (how) => {
       const blob = await (await fetch('/samples/chelsea.jpg')).blob();
       const data = new DataTransfer();
@@ -467,7 +534,9 @@ test('a missing model is explained, and the picture still opens', async ({ page 
   }
 });
 
-test('one model load fetches its manifest once (the worker reads it; the progress bar gets the totals from the load events)', async ({ page }) => {
+test('one model load fetches its manifest once (the worker reads it; the progress bar gets the totals from the load events)', async ({
+  page,
+}) => {
   test.setTimeout(120_000);
   // Every request of the page and its worker, by path.
   const paths: string[] = [];
@@ -481,6 +550,10 @@ test('one model load fetches its manifest once (the worker reads it; the progres
   expect(graphs.length).toBeGreaterThan(0);
   const texts = await loadTexts(page);
   // n counts onnxruntime's .wasm, fetched first by the page.
-  expect(texts.filter((t) => new RegExp(`^Loading the model: [\\d.]+ [kM]?B of [\\d.]+ MB \\(file \\d+ of ${graphs.length + 1}\\)$`).test(t)).length, texts.join('\n')).toBeGreaterThan(0);
+  expect(
+    texts.filter((t) => new RegExp(`^Loading the model: [\\d.]+ [kM]?B of [\\d.]+ MB \\(file \\d+ of ${graphs.length + 1}\\)$`).test(t))
+      .length,
+    texts.join('\n'),
+  ).toBeGreaterThan(0);
   expect((await demoState(page)).errors).toEqual([]);
 });

@@ -48,7 +48,9 @@ function expectParity(result: ApiSessionResult, fixture: Fixture, label: string)
   const detect = result.detect;
   if (detect === undefined) throw new Error('no detect result');
   const diff = { logits: maxAbsDiff(detect.logits, logits.data), boxes: maxAbsDiff(detect.boxes, boxes.data) };
-  console.log(`${label}: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}; total ${detect.timings.total.toFixed(0)} ms (SwiftShader/CPU)`);
+  console.log(
+    `${label}: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}; total ${detect.timings.total.toFixed(0)} ms (SwiftShader/CPU)`,
+  );
   expect(detect.logits).toHaveLength(logits.data.length);
   expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
   expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
@@ -87,7 +89,8 @@ test('a second load with the cache on reads every graph from the Cache API', asy
   const first = await run(session(fixture, 'wasm', { cache: true }));
   const second = await run(session(fixture, 'wasm', { cache: true }));
   // Graph files only: onnxruntime's .wasm is fetched by the page once (HTTP cache), not through the Cache API.
-  const fromCache = (r: ApiSessionResult) => r.progress.flatMap((e) => (e.status === 'done' && e.file.endsWith('.onnx') ? [e.fromCache] : []));
+  const fromCache = (r: ApiSessionResult) =>
+    r.progress.flatMap((e) => (e.status === 'done' && e.file.endsWith('.onnx') ? [e.fromCache] : []));
   expect(fromCache(first).every((hit) => !hit)).toBe(true);
   expect(fromCache(second).length).toBe(fromCache(first).length);
   expect(fromCache(second).every((hit) => hit)).toBe(true);
@@ -136,7 +139,10 @@ test('one-shot on WebGPU equals WASM; re-queries on a prepared image skip the im
   // a second two-patch call costs more than the one-patch call (the patch branch runs the backbone once
   // per patch; the new K's shaders compile quickly), so the smaller set stays.
   const patchSets = [
-    [{ x: 6, y: 5, width: 30, height: 30 }, { x: 40, y: 10, width: 40, height: 44 }],
+    [
+      { x: 6, y: 5, width: 30, height: 30 },
+      { x: 40, y: 10, width: 40, height: 44 },
+    ],
     [{ x: 50, y: 20, width: 20, height: 30 }],
   ];
   const wasm = await run(session(fixture, 'wasm', { patchSets }));

@@ -30,8 +30,21 @@ test('two <web-detr> elements under a strict CSP: results, one shared worker and
   const consoleErrors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   await page.goto(`${base}/`);
-  await page.waitForFunction(() => (window as unknown as { __embed: { events: unknown[]; errors: unknown[] } }).__embed.events.length >= 2 || (window as unknown as { __embed: { errors: unknown[] } }).__embed.errors.length > 0, undefined, { timeout: 240_000 });
-  const state = await page.evaluate(() => (window as unknown as { __embed: { events: { id: string; count: number; backend: string }[]; errors: unknown[]; violations: string[] } }).__embed);
+  await page.waitForFunction(
+    () =>
+      (window as unknown as { __embed: { events: unknown[]; errors: unknown[] } }).__embed.events.length >= 2 ||
+      (window as unknown as { __embed: { errors: unknown[] } }).__embed.errors.length > 0,
+    undefined,
+    { timeout: 240_000 },
+  );
+  const state = await page.evaluate(
+    () =>
+      (
+        window as unknown as {
+          __embed: { events: { id: string; count: number; backend: string }[]; errors: unknown[]; violations: string[] };
+        }
+      ).__embed,
+  );
   expect(state.errors).toEqual([]);
   expect(state.violations).toEqual([]);
   expect(new Set(state.events.map((e) => e.id))).toEqual(new Set(['first', 'second']));
@@ -45,11 +58,18 @@ test('two <web-detr> elements under a strict CSP: results, one shared worker and
   await page.screenshot({ path: 'test-results/embed-csp-boxes.png', fullPage: true });
   // Threshold 1.0 hides everything; the change re-filters the last result (no new model run).
   const before = requests.length;
-  const filtered = await page.evaluate(() => new Promise<number>((resolve) => {
-    const element = document.getElementById('first') as HTMLElement;
-    element.addEventListener('detections', (event) => resolve((event as CustomEvent<{ detections: unknown[] }>).detail.detections.length), { once: true });
-    element.setAttribute('threshold', '1');
-  }));
+  const filtered = await page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const element = document.getElementById('first') as HTMLElement;
+        element.addEventListener(
+          'detections',
+          (event) => resolve((event as CustomEvent<{ detections: unknown[] }>).detail.detections.length),
+          { once: true },
+        );
+        element.setAttribute('threshold', '1');
+      }),
+  );
   expect(filtered).toBe(0);
   expect(requests.length).toBe(before);
   expect(consoleErrors.filter((m) => /Content Security Policy|Refused/.test(m))).toEqual([]);

@@ -8,7 +8,10 @@ import { expect, test, type Page } from '@playwright/test';
 
 async function openPage(page: Page): Promise<void> {
   await page.route('**/e2e/pages/embed-lifecycle-shell.html', (route) =>
-    route.fulfill({ contentType: 'text/html', body: '<!doctype html><body><script type="module" src="/e2e/pages/embed-lifecycle-page.ts"></script></body>' }),
+    route.fulfill({
+      contentType: 'text/html',
+      body: '<!doctype html><body><script type="module" src="/e2e/pages/embed-lifecycle-page.ts"></script></body>',
+    }),
   );
   await page.goto('/e2e/pages/embed-lifecycle-shell.html');
   await page.waitForFunction(() => window.embedLifecycle !== undefined);
@@ -39,6 +42,7 @@ test('<web-detr> outlines crossing the picture edge are clipped into it (all fou
   const near = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= 8);
   console.log(JSON.stringify({ colour, pixels }));
   // The sides that crossed the left and bottom edges are drawn at the edge, the right side where it is.
-  for (const name of ['left0', 'left1', 'bottom', 'bottomInner', 'right']) expect(near(pixels[name]!, rgb), `${name}: ${pixels[name]}`).toBe(true);
+  for (const name of ['left0', 'left1', 'bottom', 'bottomInner', 'right'])
+    expect(near(pixels[name]!, rgb), `${name}: ${pixels[name]}`).toBe(true);
   expect(pixels.inside).toEqual([255, 255, 255]);
 });

@@ -46,37 +46,57 @@ async function canvasMapping(element: Locator): Promise<(x: number, y: number) =
 
 /** RGB at image pixels of an element screenshot (the canvas at scale 1 in its top-left corner). */
 async function pixelsAt(page: Page, png: Buffer, points: { x: number; y: number }[]): Promise<[number, number, number][]> {
-  return page.evaluate(async ({ data, points }) => {
-    // Decoded from bytes: the page's CSP (connect-src 'self') refuses a fetch of a data: URL.
-    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const context = canvas.getContext('2d')!;
-    context.drawImage(bitmap, 0, 0);
-    const pixels = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    return points.map(({ x, y }) => {
-      const i = (Math.min(Math.max(Math.round(y), 0), bitmap.height - 1) * bitmap.width + Math.min(Math.max(Math.round(x), 0), bitmap.width - 1)) * 4;
-      return [pixels[i] ?? 0, pixels[i + 1] ?? 0, pixels[i + 2] ?? 0] as [number, number, number];
-    });
-  }, { data: png.toString('base64'), points });
+  return page.evaluate(
+    async ({ data, points }) => {
+      // Decoded from bytes: the page's CSP (connect-src 'self') refuses a fetch of a data: URL.
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const context = canvas.getContext('2d')!;
+      context.drawImage(bitmap, 0, 0);
+      const pixels = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      return points.map(({ x, y }) => {
+        const i =
+          (Math.min(Math.max(Math.round(y), 0), bitmap.height - 1) * bitmap.width +
+            Math.min(Math.max(Math.round(x), 0), bitmap.width - 1)) *
+          4;
+        return [pixels[i] ?? 0, pixels[i + 1] ?? 0, pixels[i + 2] ?? 0] as [number, number, number];
+      });
+    },
+    { data: png.toString('base64'), points },
+  );
 }
 
-const near = (a: [number, number, number], b: [number, number, number], tolerance: number) => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
-const hex = (colour: string): [number, number, number] => [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16)) as [number, number, number];
+const near = (a: [number, number, number], b: [number, number, number], tolerance: number) =>
+  a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
+const hex = (colour: string): [number, number, number] =>
+  [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16)) as [number, number, number];
 
 /**
  * Fraction of a box's left, right and bottom edge points (inside the picture; the top carries the
  * label tab) where `shot` shows `colour` and differs from `base`, the same element before the box.
  */
-async function paintedCoverage(page: Page, shot: Buffer, base: Buffer, box: Detection['box'], colour: string, size: { width: number; height: number }): Promise<number> {
+async function paintedCoverage(
+  page: Page,
+  shot: Buffer,
+  base: Buffer,
+  box: Detection['box'],
+  colour: string,
+  size: { width: number; height: number },
+): Promise<number> {
   // Each edge point with its neighbours across the edge: a 2 px line at a fractional position
   // blends into the pixels on both sides.
   const groups: { x: number; y: number }[][] = [];
-  const across = (x: number, y: number, vertical: boolean) => [-1, 0, 1].map((d) => (vertical ? { x: Math.round(x) + d, y: Math.round(y) } : { x: Math.round(x), y: Math.round(y) + d }));
+  const across = (x: number, y: number, vertical: boolean) =>
+    [-1, 0, 1].map((d) => (vertical ? { x: Math.round(x) + d, y: Math.round(y) } : { x: Math.round(x), y: Math.round(y) + d }));
   for (let t = 0.2; t <= 0.81; t += 0.1) {
     const y = box.y + box.height * t;
     const x = box.x + box.width * t;
-    for (const [px, py, vertical] of [[box.x, y, true], [box.x + box.width, y, true], [x, box.y + box.height, false]] as const) {
+    for (const [px, py, vertical] of [
+      [box.x, y, true],
+      [box.x + box.width, y, true],
+      [x, box.y + box.height, false],
+    ] as const) {
       if (px >= 1 && px <= size.width - 1 && py >= 1 && py <= size.height - 1) groups.push(across(px, py, vertical));
     }
   }
@@ -84,7 +104,9 @@ async function paintedCoverage(page: Page, shot: Buffer, base: Buffer, box: Dete
   const now = await pixelsAt(page, shot, groups.flat());
   const before = await pixelsAt(page, base, groups.flat());
   const rgb = hex(colour);
-  const hits = groups.filter((_, g) => [0, 1, 2].some((j) => near(now[g * 3 + j]!, rgb, 40) && !near(now[g * 3 + j]!, before[g * 3 + j]!, 24)));
+  const hits = groups.filter((_, g) =>
+    [0, 1, 2].some((j) => near(now[g * 3 + j]!, rgb, 40) && !near(now[g * 3 + j]!, before[g * 3 + j]!, 24)),
+  );
   return hits.length / groups.length;
 }
 
@@ -92,11 +114,19 @@ let server: StrictServer;
 
 test.beforeAll(async () => {
   execFileSync('npx', ['vite', 'build', '-c', 'vite.embed.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
-  server = await serveWithStrictCsp({ '': 'e2e/embed', embed: 'dist/embed', models: 'public/models', samples: 'public/samples', page: 'e2e/embed' });
+  server = await serveWithStrictCsp({
+    '': 'e2e/embed',
+    embed: 'dist/embed',
+    models: 'public/models',
+    samples: 'public/samples',
+    page: 'e2e/embed',
+  });
 });
 test.afterAll(async () => server.close());
 
-test('shipped models in <web-detr> under a strict CSP: detector equals the runtime; one-shot patch dragged with the mouse gives per-patch results', async ({ page }) => {
+test('shipped models in <web-detr> under a strict CSP: detector equals the runtime; one-shot patch dragged with the mouse gives per-patch results', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   const consoleErrors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
@@ -106,7 +136,13 @@ test('shipped models in <web-detr> under a strict CSP: detector equals the runti
   const oneShotElement = page.locator('#oneshot');
 
   // The detector element: a `detections` event with the boxes at its threshold (0.2).
-  await page.waitForFunction(() => (window as unknown as { __embed: Recorded }).__embed.events.some((e) => e.id === 'detector') || (window as unknown as { __embed: Recorded }).__embed.errors.length > 0, undefined, { timeout: 180_000 });
+  await page.waitForFunction(
+    () =>
+      (window as unknown as { __embed: Recorded }).__embed.events.some((e) => e.id === 'detector') ||
+      (window as unknown as { __embed: Recorded }).__embed.errors.length > 0,
+    undefined,
+    { timeout: 180_000 },
+  );
   expect((await recorded(page)).errors).toEqual([]);
   const detected = (await eventsOf(page, 'detector'))[0]!;
   expect(detected.backend).toBe('wasm'); // SwiftShader is a CPU fallback adapter: auto picks WASM
@@ -167,7 +203,13 @@ test('shipped models in <web-detr> under a strict CSP: detector equals the runti
   const first = (await eventsOf(page, 'oneshot'))[0]!;
   expect(first.patches).toHaveLength(1);
   const patch = first.patches![0]!;
-  for (const [k, v] of [['x', 190], ['y', 70], ['width', 130], ['height', 160]] as const) expect(Math.abs(patch.patch[k] - v)).toBeLessThanOrEqual(2);
+  for (const [k, v] of [
+    ['x', 190],
+    ['y', 70],
+    ['width', 130],
+    ['height', 160],
+  ] as const)
+    expect(Math.abs(patch.patch[k] - v)).toBeLessThanOrEqual(2);
   expect(patch.detections.length).toBeGreaterThan(0); // threshold 0: the model's top-k for the patch
   expect(first.detections).toEqual([]); // one-shot results come per patch
   // The first query on the prepared picture runs its encoder once (later ones reuse it, below).
@@ -192,7 +234,14 @@ test('shipped models in <web-detr> under a strict CSP: detector equals the runti
   expect(second.timings.decoder).toBeGreaterThan(0);
   // The second patch's matches in their own colour, drawn after the first patch's.
   const two = await oneShotElement.locator('canvas').screenshot({ path: `${SHOTS}/33-embed-oneshot-two-patches.png` });
-  const coverage2 = await paintedCoverage(page, two, before, second.patches![1]!.detections[0]!.box, patchColor(1).stroke, second.imageSize);
+  const coverage2 = await paintedCoverage(
+    page,
+    two,
+    before,
+    second.patches![1]!.detections[0]!.box,
+    patchColor(1).stroke,
+    second.imageSize,
+  );
   if (!Number.isNaN(coverage2)) expect(coverage2).toBeGreaterThanOrEqual(0.6);
   await page.screenshot({ path: `${SHOTS}/34-embed-shipped-page.png`, fullPage: true });
 

@@ -20,10 +20,20 @@ test.beforeAll(async () => {
 });
 test.afterAll(async () => server.close());
 
-interface IsolationResult { loads: number; state: string; isolated?: boolean; description?: string; count?: number; error?: string; done: boolean }
+interface IsolationResult {
+  loads: number;
+  state: string;
+  isolated?: boolean;
+  description?: string;
+  count?: number;
+  error?: string;
+  done: boolean;
+}
 
 async function resultOf(page: Page): Promise<IsolationResult> {
-  await page.waitForFunction(() => (window as unknown as { __isolation?: { done?: boolean } }).__isolation?.done === true, undefined, { timeout: 180_000 });
+  await page.waitForFunction(() => (window as unknown as { __isolation?: { done?: boolean } }).__isolation?.done === true, undefined, {
+    timeout: 180_000,
+  });
   return page.evaluate(() => (window as unknown as { __isolation: IsolationResult }).__isolation);
 }
 

@@ -4,7 +4,9 @@ import type { BilinearPageResult } from './pages/bilinear-page.js';
 
 /** Max |kernel - torch| in [0, 1] pixel units (issue 3), as in the Node test. */
 const PIXEL_TOLERANCE = 1e-4;
-const { cases } = JSON.parse(readFileSync(new URL('../test/fixtures/bilinear/cases.json', import.meta.url), 'utf8')) as { cases: Array<{ name: string }> };
+const { cases } = JSON.parse(readFileSync(new URL('../test/fixtures/bilinear/cases.json', import.meta.url), 'utf8')) as {
+  cases: Array<{ name: string }>;
+};
 
 function expectWebGpu(result: BilinearPageResult): void {
   expect(result.hasNavigatorGpu, 'the page must run on navigator.gpu (WebGPU), not a fallback').toBe(true);

@@ -57,7 +57,9 @@ function summarize(result: SoakResult): string {
   const afterWarmup = result.samples.find((s) => s.frame >= WARMUP_FRAMES);
   const last = result.samples.at(-1);
   const gpu = (s: SoakSample | undefined) =>
-    s?.stats.gpu ? `${s.stats.gpu.buffers} buffers ${s.stats.gpu.bufferBytes} B + ${s.stats.gpu.textures} textures ${s.stats.gpu.textureBytes} B, ort ${s.stats.gpu.onnxruntimeBuffers} buffers ${s.stats.gpu.onnxruntimeBufferBytes} B` : 'no GPU';
+    s?.stats.gpu
+      ? `${s.stats.gpu.buffers} buffers ${s.stats.gpu.bufferBytes} B + ${s.stats.gpu.textures} textures ${s.stats.gpu.textureBytes} B, ort ${s.stats.gpu.onnxruntimeBuffers} buffers ${s.stats.gpu.onnxruntimeBufferBytes} B`
+      : 'no GPU';
   const steady = result.samples.filter((s) => s.frame > WARMUP_FRAMES);
   const msPerFrame = steady.length === 0 ? 0 : steady.reduce((sum, s) => sum + s.msPerFrame, 0) / steady.length;
   return [
@@ -83,21 +85,44 @@ function checkFlat(result: SoakResult): void {
   // the JS heap checked is the page's, where the API side runs; the worker's is checked when present.
   expect(reference.pageJsHeapBytes).toBeGreaterThan(0);
   for (const s of later) {
-    expect((s.pageJsHeapBytes ?? Infinity) - (reference.pageJsHeapBytes ?? 0), `page heap growth by frame ${s.frame}`).toBeLessThan(HEAP_BOUND_BYTES);
+    expect((s.pageJsHeapBytes ?? Infinity) - (reference.pageJsHeapBytes ?? 0), `page heap growth by frame ${s.frame}`).toBeLessThan(
+      HEAP_BOUND_BYTES,
+    );
     const heap = reference.stats.workerJsHeap;
-    if (heap !== undefined) expect((s.stats.workerJsHeap?.usedBytes ?? Infinity) - heap.usedBytes, `worker heap growth by frame ${s.frame}`).toBeLessThan(HEAP_BOUND_BYTES);
+    if (heap !== undefined)
+      expect((s.stats.workerJsHeap?.usedBytes ?? Infinity) - heap.usedBytes, `worker heap growth by frame ${s.frame}`).toBeLessThan(
+        HEAP_BOUND_BYTES,
+      );
   }
 }
 
 function record(result: SoakResult): void {
   mkdirSync('test-results/soak', { recursive: true });
-  writeFileSync(`test-results/soak/${result.backend}.json`, JSON.stringify({ ...result, warmupFrames: WARMUP_FRAMES, sampleEvery: SAMPLE_EVERY, heapBoundBytes: HEAP_BOUND_BYTES, date: new Date().toISOString() }, null, 1));
+  writeFileSync(
+    `test-results/soak/${result.backend}.json`,
+    JSON.stringify(
+      {
+        ...result,
+        warmupFrames: WARMUP_FRAMES,
+        sampleEvery: SAMPLE_EVERY,
+        heapBoundBytes: HEAP_BOUND_BYTES,
+        date: new Date().toISOString(),
+      },
+      null,
+      1,
+    ),
+  );
   console.log(summarize(result));
 }
 
 test(`WebGPU: ${FRAMES} mixed frames, our GPU buffers, sessions and WASM memory flat after warm-up, JS heap within ${HEAP_BOUND_BYTES} B`, async () => {
   test.setTimeout(120_000 + FRAMES * 1000);
-  const result = await page.evaluate(([url, frames, every, verbose]) => window.soak!.runSoak(url, 'webgpu', frames, every, verbose), [TINY, FRAMES, SAMPLE_EVERY, VERBOSE] as const);
+  const result = await page.evaluate(([url, frames, every, verbose]) => window.soak!.runSoak(url, 'webgpu', frames, every, verbose), [
+    TINY,
+    FRAMES,
+    SAMPLE_EVERY,
+    VERBOSE,
+  ] as const);
   record(result);
   expect(result.backend).toBe('webgpu');
   checkFlat(result);
@@ -109,7 +134,12 @@ test(`WebGPU: ${FRAMES} mixed frames, our GPU buffers, sessions and WASM memory 
 
 test(`WASM: ${WASM_FRAMES} mixed frames, sessions, images and WASM memory flat after warm-up`, async () => {
   test.setTimeout(120_000 + WASM_FRAMES * 1000);
-  const result = await page.evaluate(([url, frames, every, verbose]) => window.soak!.runSoak(url, 'wasm', frames, every, verbose), [TINY, WASM_FRAMES, PERIOD, VERBOSE] as const);
+  const result = await page.evaluate(([url, frames, every, verbose]) => window.soak!.runSoak(url, 'wasm', frames, every, verbose), [
+    TINY,
+    WASM_FRAMES,
+    PERIOD,
+    VERBOSE,
+  ] as const);
   record(result);
   expect(result.backend).toBe('wasm');
   expect(result.samples.at(-1)?.stats.gpu).toBeUndefined();
@@ -139,12 +169,20 @@ test('zoomed search (tiny one-shot package): WebGPU equals WASM; GPU buffers and
     patch.forEach((d, i) => {
       const c = cpu[i];
       expect(Math.abs(d.score - (c?.score ?? NaN)), `patch ${k} box ${i} score`).toBeLessThanOrEqual(1e-3);
-      for (const key of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(d.box[key] - (c?.box[key] ?? NaN)), `patch ${k} box ${i} ${key}`).toBeLessThanOrEqual(0.05);
+      for (const key of ['x', 'y', 'width', 'height'] as const)
+        expect(Math.abs(d.box[key] - (c?.box[key] ?? NaN)), `patch ${k} box ${i} ${key}`).toBeLessThanOrEqual(0.05);
     });
   });
-  const memory = (s: SoakSample) => ({ ...s.stats.gpu, sessions: s.stats.sessions, preparedImages: s.stats.preparedImages, wasmMemoryBytes: s.stats.wasmMemoryBytes });
+  const memory = (s: SoakSample) => ({
+    ...s.stats.gpu,
+    sessions: s.stats.sessions,
+    preparedImages: s.stats.preparedImages,
+    wasmMemoryBytes: s.stats.wasmMemoryBytes,
+  });
   const [, second, ...later] = gpu.samples as [SoakSample, SoakSample, ...SoakSample[]];
-  console.log(`zoom soak webgpu: after round 1 ${JSON.stringify(memory(gpu.samples[0] as SoakSample))}; after round ${rounds} ${JSON.stringify(memory(gpu.samples.at(-1) as SoakSample))}`);
+  console.log(
+    `zoom soak webgpu: after round 1 ${JSON.stringify(memory(gpu.samples[0] as SoakSample))}; after round ${rounds} ${JSON.stringify(memory(gpu.samples.at(-1) as SoakSample))}`,
+  );
   for (const s of later) expect(memory(s), `round ${s.frame} vs round 2`).toEqual(memory(second));
   expect(second.stats.gpu?.uncapturedErrors).toBe(0);
   expect(second.stats.gpu?.textures).toBe(1);

@@ -21,12 +21,17 @@ test('no WebGPU: auto runs WASM, says why, matches PyTorch; forcing webgpu fails
   await page.waitForFunction(() => window.detectorApi !== undefined);
   // Chromium keeps navigator.gpu with the feature off, but no adapter comes back.
   expect(await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) ?? null)).toBeNull();
-  const result = await page.evaluate(
-    (s) => window.detectorApi!.runSession(s),
-    { model: `${dir}/`, backend: 'auto' as const, image: `${dir}/image.f32`, mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number] },
-  );
+  const result = await page.evaluate((s) => window.detectorApi!.runSession(s), {
+    model: `${dir}/`,
+    backend: 'auto' as const,
+    image: `${dir}/image.f32`,
+    mean: [0.485, 0.456, 0.406] as [number, number, number],
+    std: [0.229, 0.224, 0.225] as [number, number, number],
+  });
   expect(result.backend.name).toBe('wasm');
-  expect(result.backend.reason).toMatch(/^WebGPU unavailable \((navigator\.gpu is undefined|requestAdapter\(\) returned null)\); running on WASM$/);
+  expect(result.backend.reason).toMatch(
+    /^WebGPU unavailable \((navigator\.gpu is undefined|requestAdapter\(\) returned null)\); running on WASM$/,
+  );
   expect(maxAbsDiff(result.detect?.logits ?? [], readNpyFloat32(fixture.expected_logits).data)).toBeLessThanOrEqual(1e-3);
   expect(maxAbsDiff(result.detect?.boxes ?? [], readNpyFloat32(fixture.expected_boxes).data)).toBeLessThanOrEqual(1e-4);
   const webgpu = await page.evaluate((model) => window.detectorApi!.loadFailure(model, 'webgpu'), `${dir}/`);

@@ -14,8 +14,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
-export const CLANG_FLAGS = ['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-nostdlib', '-Wall', '-Wextra', '-Werror',
-  '-Wl,--no-entry', '-Wl,--export=__heap_base'];
+export const CLANG_FLAGS = [
+  '--target=wasm32',
+  '-O3',
+  '-msimd128',
+  '-mbulk-memory',
+  '-nostdlib',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-Wl,--no-entry',
+  '-Wl,--export=__heap_base',
+];
 
 export const sourceDigest = (source) => createHash('sha256').update(source).digest('hex');
 

@@ -19,7 +19,9 @@ const results = CHECKS.map(({ name, command, args }) => {
   const started = Date.now();
   const run = spawnSync(command, args, { stdio: 'inherit' });
   const ok = run.status === 0;
-  console.log(`[lint] ${ok ? 'ok' : 'FAILED'}: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)${ok ? '' : `: ${command} ${args.join(' ')}`}`);
+  console.log(
+    `[lint] ${ok ? 'ok' : 'FAILED'}: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)${ok ? '' : `: ${command} ${args.join(' ')}`}`,
+  );
   return { name, ok };
 });
 const passed = results.filter((r) => r.ok).length;

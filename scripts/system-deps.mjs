@@ -53,7 +53,11 @@ export function installCommand(packages) {
 
 /** Compares dotted version numbers ("156.0.8078.129"; a Debian revision after "-" is ignored): <0, 0 or >0. */
 export function compareVersions(a, b) {
-  const parts = (v) => v.split('-')[0].split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const parts = (v) =>
+    v
+      .split('-')[0]
+      .split('.')
+      .map((n) => Number.parseInt(n, 10) || 0);
   const [x, y] = [parts(a), parts(b)];
   for (let i = 0; i < Math.max(x.length, y.length); i++) {
     const d = (x[i] ?? 0) - (y[i] ?? 0);

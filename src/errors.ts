@@ -42,11 +42,7 @@ export class WebGpuUnavailableError extends WebDetrError {
 
 /** A WebGPU error scope caught an error while we encoded or submitted work. */
 export class GpuError extends WebDetrError {
-  constructor(
-    code: 'gpu-validation' | 'gpu-out-of-memory' | 'gpu-internal',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(code: 'gpu-validation' | 'gpu-out-of-memory' | 'gpu-internal', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }

@@ -6,7 +6,21 @@
 export * from './errors.js';
 export type * from './api/types.js';
 export { MANIFEST_FORMAT, parseManifest } from './package/manifest.js';
-export type { BoxQueryPatch, CropQueryPatch, Dim, GraphFile, GraphStage, Manifest, MsDeformAttnStage, Pipeline, QueryPatchSpec, Stage, TensorDtype, TensorInterface, ZoomSpec } from './package/manifest.js';
+export type {
+  BoxQueryPatch,
+  CropQueryPatch,
+  Dim,
+  GraphFile,
+  GraphStage,
+  Manifest,
+  MsDeformAttnStage,
+  Pipeline,
+  QueryPatchSpec,
+  Stage,
+  TensorDtype,
+  TensorInterface,
+  ZoomSpec,
+} from './package/manifest.js';
 export { fetchVerified, sha256Hex } from './package/fetch-verified.js';
 export type { FetchVerifiedOptions, ModelFileCache, VerifiedFile } from './package/fetch-verified.js';
 export type { LoadProgressCallback, LoadProgressEvent } from './package/progress.js';

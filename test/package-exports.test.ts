@@ -12,7 +12,11 @@ interface ExportTarget {
   import: string;
 }
 
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; type: string; exports: Record<string, ExportTarget | string> };
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+  name: string;
+  type: string;
+  exports: Record<string, ExportTarget | string>;
+};
 
 beforeAll(() => {
   execFileSync('npm', ['run', '--silent', 'build:lib'], { stdio: 'pipe' });

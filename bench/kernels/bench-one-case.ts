@@ -32,7 +32,9 @@ export async function benchCase(ort: OrtModule, device: GPUDevice, c: BenchCase,
   const outputElements = c.output.reduce((a, b) => a * b, 1);
   const graphs = new Map<GraphKind, OrtGraph>();
   for (const kind of plan.kinds) {
-    const inputs = Object.fromEntries(Object.entries(c.inputs[kind]).map(([name, dims]) => [name, { buffer: bufferFor(buffers, name), dims }]));
+    const inputs = Object.fromEntries(
+      Object.entries(c.inputs[kind]).map(([name, dims]) => [name, { buffer: bufferFor(buffers, name), dims }]),
+    );
     graphs.set(kind, await createOrtGraph(ort, `/bench/graphs/${c.graphs[kind]}`, inputs));
   }
   const graph = (kind: GraphKind) => graphs.get(kind) ?? unreachable(kind);
@@ -51,8 +53,10 @@ export async function benchCase(ort: OrtModule, device: GPUDevice, c: BenchCase,
     if (plan.profile) {
       const profile = await profileOrtGraph(ort, device, graph(kind), 1, check);
       profiles.set(kind, profile);
-      log(`${c.name}: ORT ${kind} first run (profiled, compiles) ${fmt(performance.now() - started)} ms; GPU ${fmt(profile.totalGpuMs)} ms: ` +
-        profile.ops.map((op) => `${op.opType} ${fmt(op.gpuMs)}`).join(', '));
+      log(
+        `${c.name}: ORT ${kind} first run (profiled, compiles) ${fmt(performance.now() - started)} ms; GPU ${fmt(profile.totalGpuMs)} ms: ` +
+          profile.ops.map((op) => `${op.opType} ${fmt(op.gpuMs)}`).join(', '),
+      );
     } else {
       const output = await graph(kind).run();
       await device.queue.onSubmittedWorkDone();
@@ -96,7 +100,8 @@ export async function benchCase(ort: OrtModule, device: GPUDevice, c: BenchCase,
     rounds.push(round);
   }
   const ortWallFromFirstRun = plan.repeat.maxIterations === 0;
-  if (ortWallFromFirstRun && plan.profile) throw new Error(`${c.name}: zero timed rounds need profile: false (a profiled run is not a timing)`);
+  if (ortWallFromFirstRun && plan.profile)
+    throw new Error(`${c.name}: zero timed rounds need profile: false (a profiled run is not a timing)`);
   const results = Object.fromEntries(
     plan.kinds.map((kind) => [kind, { ...summarizeKind(c, kind, rounds, profiles.get(kind), copy), ortWallFromFirstRun }]),
   );
@@ -105,7 +110,16 @@ export async function benchCase(ort: OrtModule, device: GPUDevice, c: BenchCase,
   for (const buffer of Object.values(buffers)) buffer.destroy();
   return {
     name: c.name,
-    shape: { levels: c.levels, tokens: c.tokens, queries: c.queries, referenceDim: c.referenceDim, batch: c.batch, heads: c.heads, headDim: c.headDim, points: c.points },
+    shape: {
+      levels: c.levels,
+      tokens: c.tokens,
+      queries: c.queries,
+      referenceDim: c.referenceDim,
+      batch: c.batch,
+      heads: c.heads,
+      headDim: c.headDim,
+      points: c.points,
+    },
     rounds: rounds.length,
     oursPerRound: plan.oursPerRound,
     check: { maxAbsDiff, tolerance: plan.tolerance, passed },

@@ -61,7 +61,9 @@ export async function run(config: BenchConfig) {
 
   log('copy bandwidth');
   const copyBandwidth = await measureCopyBandwidth(device, config.copyBytes, { ...config.repeat, warmup: 1 });
-  log(`copy shader ${fmt(copyBandwidth.shaderGpuGBps)} GB/s (GPU), copyBufferToBuffer ${fmt(copyBandwidth.bufferCopyWallGBps)} GB/s (wall)`);
+  log(
+    `copy shader ${fmt(copyBandwidth.shaderGpuGBps)} GB/s (GPU), copyBufferToBuffer ${fmt(copyBandwidth.bufferCopyWallGBps)} GB/s (wall)`,
+  );
 
   const results = [];
   for (const c of cases) {

@@ -130,8 +130,12 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
   try {
     const first = await frame();
     const coldStart = { downloadMs, downloadBytes, createMs, firstRunMs: first.ms, totalMs: downloadMs + createMs + first.ms };
-    log(`${plan.variant}: first run: ${first.stages.map((s) => `${s.stage}${s.kind === 'graph' ? '' : '*'} ${s.ms.toFixed(0)}`).join(', ')}`);
-    log(`${plan.variant}: cold start ${(coldStart.totalMs / 1000).toFixed(1)} s (download ${downloadMs.toFixed(0)} ms, create ${createMs.toFixed(0)} ms, first run ${first.ms.toFixed(0)} ms)`);
+    log(
+      `${plan.variant}: first run: ${first.stages.map((s) => `${s.stage}${s.kind === 'graph' ? '' : '*'} ${s.ms.toFixed(0)}`).join(', ')}`,
+    );
+    log(
+      `${plan.variant}: cold start ${(coldStart.totalMs / 1000).toFixed(1)} s (download ${downloadMs.toFixed(0)} ms, create ${createMs.toFixed(0)} ms, first run ${first.ms.toFixed(0)} ms)`,
+    );
 
     const timestamps = plan.variant === 'split-webgpu' ? context.timestamps() : undefined;
     const kernelRuns: Record<string, number>[] = [];
@@ -139,42 +143,62 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
     // SwiftShader, and the budget may allow only one); that frame carries the profiling overhead.
     const profileOps = plan.profile && !onWasm(plan.variant);
     let ortOpGpuMs: Record<string, number> | undefined;
-    const frames = await repeat(async () => {
-      const perOp: Record<string, number> = {};
-      if (profileOps && ortOpGpuMs === undefined) {
-        ort.env.webgpu.profiling = { mode: 'default', ondata: (d) => { perOp[d.kernelType] = (perOp[d.kernelType] ?? 0) + (d.endTime - d.startTime) / 1e6; } };
-        ortOpGpuMs = perOp;
-      }
-      timestamps?.arm();
-      let f: Frame;
-      try {
-        f = await frame();
-      } finally {
-        ort.env.webgpu.profiling = { mode: 'off' };
-      }
-      if (timestamps !== undefined) kernelRuns.push(Object.fromEntries((await timestamps.collect()).map((t) => [t.stage, t.gpuMs])));
-      log(`${plan.variant}: frame ${f.ms.toFixed(0)} ms: ${f.stages.map((s) => `${s.stage}${s.kind === 'graph' ? '' : '*'} ${s.ms.toFixed(0)}`).join(', ')}`);
-      return f;
-    }, { warmup: 0, minIterations: 1, maxIterations: plan.rounds, budgetMs: plan.budgetMs });
+    const frames = await repeat(
+      async () => {
+        const perOp: Record<string, number> = {};
+        if (profileOps && ortOpGpuMs === undefined) {
+          ort.env.webgpu.profiling = {
+            mode: 'default',
+            ondata: (d) => {
+              perOp[d.kernelType] = (perOp[d.kernelType] ?? 0) + (d.endTime - d.startTime) / 1e6;
+            },
+          };
+          ortOpGpuMs = perOp;
+        }
+        timestamps?.arm();
+        let f: Frame;
+        try {
+          f = await frame();
+        } finally {
+          ort.env.webgpu.profiling = { mode: 'off' };
+        }
+        if (timestamps !== undefined) kernelRuns.push(Object.fromEntries((await timestamps.collect()).map((t) => [t.stage, t.gpuMs])));
+        log(
+          `${plan.variant}: frame ${f.ms.toFixed(0)} ms: ${f.stages.map((s) => `${s.stage}${s.kind === 'graph' ? '' : '*'} ${s.ms.toFixed(0)}`).join(', ')}`,
+        );
+        return f;
+      },
+      { warmup: 0, minIterations: 1, maxIterations: plan.rounds, budgetMs: plan.budgetMs },
+    );
     // Profiling timestamps arrive through mapAsync after the work.
     if (ortOpGpuMs !== undefined) await new Promise((resolve) => setTimeout(resolve, 1000));
 
     let requeryMs: Summary | undefined;
     if (pipelines.length === 2) {
-      const requeries = await repeat(() => runPipeline(pipelines[1] as string), { warmup: 0, minIterations: 1, maxIterations: plan.requeryRounds, budgetMs: plan.budgetMs });
+      const requeries = await repeat(() => runPipeline(pipelines[1] as string), {
+        warmup: 0,
+        minIterations: 1,
+        maxIterations: plan.requeryRounds,
+        budgetMs: plan.budgetMs,
+      });
       requeryMs = summarize(requeries.map((r) => r.ms));
       log(`${plan.variant}: re-query median ${requeryMs.median.toFixed(0)} ms`);
     }
 
     const median = (values: number[]) => summarize(values).median;
-    const stageRuns = frames.map((f) => Object.fromEntries(f.stages.map((s) => [`${s.kind === 'graph' ? 'graph' : 'kernel'}:${s.stage}`, s.ms])));
+    const stageRuns = frames.map((f) =>
+      Object.fromEntries(f.stages.map((s) => [`${s.kind === 'graph' ? 'graph' : 'kernel'}:${s.stage}`, s.ms])),
+    );
     const result: VariantResult = {
       variant: plan.variant,
       pipelines,
       coldStart,
       frameMs: summarize(frames.map((f) => f.ms)),
       stageMedianMs: medianByKey(stageRuns, median),
-      groupMedianMs: medianByKey(frames.map((f) => groupTimes(f.stages) as Record<string, number>), median),
+      groupMedianMs: medianByKey(
+        frames.map((f) => groupTimes(f.stages) as Record<string, number>),
+        median,
+      ),
       peakBufferBytes: tracker.peak(),
       outputs: first.outputs,
     };
@@ -182,11 +206,14 @@ export async function benchVariant(plan: VariantPlan, context: VariantContext): 
     const picture = context.picture;
     if (plan.variant === 'split-wasm' && picture !== undefined) {
       const options = { mode: 'pil' as const, mean: manifest.input.mean, std: manifest.input.std };
-      const runs = await repeat(async () => {
-        const t0 = performance.now();
-        resizeNormalizeCpu(picture.pixels, picture.width, picture.height, options);
-        return performance.now() - t0;
-      }, { warmup: 1, minIterations: 5, maxIterations: 9, budgetMs: 10_000 });
+      const runs = await repeat(
+        async () => {
+          const t0 = performance.now();
+          resizeNormalizeCpu(picture.pixels, picture.width, picture.height, options);
+          return performance.now() - t0;
+        },
+        { warmup: 1, minIterations: 5, maxIterations: 9, budgetMs: 10_000 },
+      );
       result.preprocessMs = summarize(runs);
     }
     if (kernelRuns.length > 0 && Object.keys(kernelRuns[0] ?? {}).length > 0) result.kernelGpuMedianMs = medianByKey(kernelRuns, median);

@@ -93,7 +93,10 @@ export async function init() {
   const deviceStarted = performance.now();
   ort.env.webgpu.adapter = await adapterWithTimestamps();
   // ORT creates its device at its first session: a throwaway one on a tiny graph.
-  const warm = await ort.InferenceSession.create(new Uint8Array(await (await fetch('/bench/graphs/ms_deform_attn_core_decoder.onnx')).arrayBuffer()), { executionProviders: ['webgpu'] });
+  const warm = await ort.InferenceSession.create(
+    new Uint8Array(await (await fetch('/bench/graphs/ms_deform_attn_core_decoder.onnx')).arrayBuffer()),
+    { executionProviders: ['webgpu'] },
+  );
   await warm.release();
   const device = await ort.env.webgpu.device;
   const deviceStartMs = performance.now() - deviceStarted;
@@ -128,15 +131,32 @@ export async function runModel(spec: ModelSpec) {
   for (const variant of spec.variants) {
     log(`${spec.id}: ${variant}`);
     const result = await benchVariant(
-      { variant, rounds: spec.rounds[variant] ?? 1, requeryRounds: spec.requeryRounds ?? 3, budgetMs: spec.budgetMs, profile: spec.profile },
-      { manifest, packageUrl: spec.packageUrl, inputs, picture, tracker: page.tracker, timestamps: () => page.timestamps, onDevice: () => undefined, log },
+      {
+        variant,
+        rounds: spec.rounds[variant] ?? 1,
+        requeryRounds: spec.requeryRounds ?? 3,
+        budgetMs: spec.budgetMs,
+        profile: spec.profile,
+      },
+      {
+        manifest,
+        packageUrl: spec.packageUrl,
+        inputs,
+        picture,
+        tracker: page.tracker,
+        timestamps: () => page.timestamps,
+        onDevice: () => undefined,
+        log,
+      },
     );
     const { outputs, ...summary } = result;
     const entry: VariantSummary = summary;
     if (variant === 'split-webgpu') splitOutputs = outputs;
     else if (splitOutputs !== undefined) {
       entry.maxAbsDiffVsSplit = Object.fromEntries(
-        Object.entries(outputs).flatMap(([name, t]) => (splitOutputs?.[name] === undefined ? [] : [[name, maxAbsDiff(t, splitOutputs[name])]])),
+        Object.entries(outputs).flatMap(([name, t]) =>
+          splitOutputs?.[name] === undefined ? [] : [[name, maxAbsDiff(t, splitOutputs[name])]],
+        ),
       );
     }
     variants.push(entry);

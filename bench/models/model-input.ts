@@ -44,7 +44,11 @@ export async function patchTensor(blob: Blob, boxes: readonly PatchBox[], slots:
   for (let k = 0; k < slots; k++) {
     const box = boxes[k] ?? boxes[0];
     if (box === undefined) throw new Error('no query patches');
-    const bitmap = await createImageBitmap(blob, box.x, box.y, box.width, box.height, { resizeWidth: size, resizeHeight: size, resizeQuality: 'medium' });
+    const bitmap = await createImageBitmap(blob, box.x, box.y, box.width, box.height, {
+      resizeWidth: size,
+      resizeHeight: size,
+      resizeQuality: 'medium',
+    });
     out.set(await toNchw(bitmap), k * 3 * size * size);
   }
   return out;

@@ -76,7 +76,11 @@ function synthetic(length: number): Float32Array<ArrayBuffer> {
 }
 
 function gpuTensor(device: GPUDevice, dims: number[], data?: Float32Array<ArrayBuffer>): ort.Tensor {
-  const buffer = device.createBuffer({ label: 'bench:session-choices', size: count(dims) * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const buffer = device.createBuffer({
+    label: 'bench:session-choices',
+    size: count(dims) * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
   if (data !== undefined) device.queue.writeBuffer(buffer, 0, data);
   return ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims });
 }
@@ -89,13 +93,19 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** Host values for a graph's inputs: earlier graphs' outputs by name, else a same-sized stand-in. */
-function hostInputs(manifest: Manifest, graph: string, known: Map<string, Float32Array<ArrayBuffer>>): Record<string, Float32Array<ArrayBuffer>> {
+function hostInputs(
+  manifest: Manifest,
+  graph: string,
+  known: Map<string, Float32Array<ArrayBuffer>>,
+): Record<string, Float32Array<ArrayBuffer>> {
   const entry = manifest.graphs.find((g) => g.name === graph);
   if (entry === undefined) throw new Error(`no graph ${graph}`);
-  return Object.fromEntries(entry.inputs.map((name) => {
-    const length = count(fixedDims(manifest, name));
-    return [name, known.get(name) ?? [...known.values()].find((v) => v.length === length) ?? synthetic(length)];
-  }));
+  return Object.fromEntries(
+    entry.inputs.map((name) => {
+      const length = count(fixedDims(manifest, name));
+      return [name, known.get(name) ?? [...known.values()].find((v) => v.length === length) ?? synthetic(length)];
+    }),
+  );
 }
 
 export async function runChoices(spec: ChoicesSpec) {
@@ -103,7 +113,9 @@ export async function runChoices(spec: ChoicesSpec) {
   symbols = new Map(Object.entries(spec.symbols ?? {}));
   const manifest = parseManifest(await (await fetch(`${spec.packageUrl}/manifest.json`)).json());
   const [, , height, width] = fixedDims(manifest, 'image');
-  const known = new Map<string, Float32Array<ArrayBuffer>>([['image', await imageTensor(await loadImageBlob(spec.image), height as number, width as number)]]);
+  const known = new Map<string, Float32Array<ArrayBuffer>>([
+    ['image', await imageTensor(await loadImageBlob(spec.image), height as number, width as number)],
+  ]);
   const prepared = new Map<string, Prepared>();
   const key = (choice: Choice, graph: string) => `${choice.name}|${graph}`;
   const failed: Record<string, string> = {};
@@ -128,7 +140,9 @@ export async function runChoices(spec: ChoicesSpec) {
       return bytes;
     };
     const host = hostInputs(manifest, graph, known);
-    const feeds = Object.fromEntries(Object.entries(host).map(([name, data]) => [name, gpuTensor(device, fixedDims(manifest, name), data)]));
+    const feeds = Object.fromEntries(
+      Object.entries(host).map(([name, data]) => [name, gpuTensor(device, fixedDims(manifest, name), data)]),
+    );
     let reference: Record<string, Float32Array<ArrayBuffer>> | undefined;
     for (const choice of spec.choices) {
       try {
@@ -172,17 +186,25 @@ export async function runChoices(spec: ChoicesSpec) {
         (ortOpGpuMs[choice.name] ??= {})[graph] = perOp;
         (ortNodeGpuMs[choice.name] ??= {})[graph] = [...perNode.values()].sort((a, b) => b.ms - a.ms).slice(0, TOP_NODES);
         const values: Record<string, Float32Array<ArrayBuffer>> = {};
-        for (const [name, tensor] of Object.entries(outputs)) values[name] = (await readFloat32(device, tensor.gpuBuffer as GPUBuffer, count(tensor.dims))) as Float32Array<ArrayBuffer>;
+        for (const [name, tensor] of Object.entries(outputs))
+          values[name] = (await readFloat32(device, tensor.gpuBuffer as GPUBuffer, count(tensor.dims))) as Float32Array<ArrayBuffer>;
         if (reference === undefined) {
           reference = values;
           for (const [name, value] of Object.entries(values)) known.set(name, value);
         } else {
-          (maxAbsDiffVsFirst[choice.name] ??= {})[graph] = Math.max(...Object.entries(values).map(([name, v]) => maxAbsDiff(v, reference?.[name] ?? new Float32Array())));
+          (maxAbsDiffVsFirst[choice.name] ??= {})[graph] = Math.max(
+            ...Object.entries(values).map(([name, v]) => maxAbsDiff(v, reference?.[name] ?? new Float32Array())),
+          );
         }
-        log(`${graph} ${choice.name}: first run ${(firstRunMs[choice.name]?.[graph] ?? 0).toFixed(0)} ms; diff ${maxAbsDiffVsFirst[choice.name]?.[graph] ?? 0}`);
+        log(
+          `${graph} ${choice.name}: first run ${(firstRunMs[choice.name]?.[graph] ?? 0).toFixed(0)} ms; diff ${maxAbsDiffVsFirst[choice.name]?.[graph] ?? 0}`,
+        );
       } catch (error) {
         failed[key(choice, graph)] = String(error);
-        prepared.get(key(choice, graph))?.session.release().catch(() => undefined);
+        prepared
+          .get(key(choice, graph))
+          ?.session.release()
+          .catch(() => undefined);
         prepared.delete(key(choice, graph));
         log(`${choice.name} ${graph} failed: ${String(error)}`);
       }
@@ -208,7 +230,9 @@ export async function runChoices(spec: ChoicesSpec) {
     }
   }
   for (const p of prepared.values()) await p.session.release();
-  const medianMs: Record<string, Record<string, Summary>> = Object.fromEntries(Object.entries(runs).map(([c, g]) => [c, Object.fromEntries(Object.entries(g).map(([n, v]) => [n, summarize(v)]))]));
+  const medianMs: Record<string, Record<string, Summary>> = Object.fromEntries(
+    Object.entries(runs).map(([c, g]) => [c, Object.fromEntries(Object.entries(g).map(([n, v]) => [n, summarize(v)]))]),
+  );
   return { spec, runsMs: runs, medianMs, firstRunMs, maxAbsDiffVsFirst, ortOpGpuMs, ortNodeGpuMs, failed };
 }
 

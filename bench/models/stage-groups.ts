@@ -15,7 +15,9 @@ export function stageGroup(stage: string, kind: 'graph' | 'msDeformAttn'): Stage
 }
 
 /** Sum of stage times per group for one run. */
-export function groupTimes(stages: readonly { stage: string; kind: 'graph' | 'msDeformAttn'; ms: number }[]): Partial<Record<StageGroup, number>> {
+export function groupTimes(
+  stages: readonly { stage: string; kind: 'graph' | 'msDeformAttn'; ms: number }[],
+): Partial<Record<StageGroup, number>> {
   const out: Partial<Record<StageGroup, number>> = {};
   for (const s of stages) {
     const group = stageGroup(s.stage, s.kind);

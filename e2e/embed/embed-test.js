@@ -5,7 +5,12 @@ document.addEventListener('securitypolicyviolation', (event) => {
 });
 for (const element of document.querySelectorAll('web-detr')) {
   element.addEventListener('detections', (event) => {
-    window.__embed.events.push({ id: element.id, count: event.detail.detections.length, backend: event.detail.backend.name, top: event.detail.detections[0] ?? null });
+    window.__embed.events.push({
+      id: element.id,
+      count: event.detail.detections.length,
+      backend: event.detail.backend.name,
+      top: event.detail.detections[0] ?? null,
+    });
   });
   element.addEventListener('webdetr-error', (event) => window.__embed.errors.push({ id: element.id, ...event.detail }));
 }

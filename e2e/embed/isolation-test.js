@@ -12,7 +12,11 @@ try {
     const detector = await createDetector({ model: '/model/manifest.json', backend: 'wasm', cache: false });
     const pixels = new ImageData(new Uint8ClampedArray(96 * 64 * 4).fill(128), 96, 64);
     const result = await detector.detect(pixels, { threshold: 0 });
-    Object.assign(window.__isolation, { isolated: crossOriginIsolated, description: detector.backend.description, count: result.detections.length });
+    Object.assign(window.__isolation, {
+      isolated: crossOriginIsolated,
+      description: detector.backend.description,
+      count: result.detections.length,
+    });
     await detector.dispose();
   }
 } catch (error) {

@@ -6,7 +6,15 @@ document.addEventListener('securitypolicyviolation', (event) => {
 for (const element of document.querySelectorAll('web-detr')) {
   element.addEventListener('detections', (event) => {
     const { detections, patches, backend, timings, imageSize } = event.detail;
-    window.__embed.events.push({ id: element.id, detections, patches: patches ?? null, backend: backend.name, backendReason: backend.reason, timings, imageSize });
+    window.__embed.events.push({
+      id: element.id,
+      detections,
+      patches: patches ?? null,
+      backend: backend.name,
+      backendReason: backend.reason,
+      timings,
+      imageSize,
+    });
   });
   element.addEventListener('webdetr-error', (event) => window.__embed.errors.push({ id: element.id, ...event.detail }));
 }

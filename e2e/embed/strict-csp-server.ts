@@ -18,7 +18,15 @@ export const STRICT_CSP = [
   "style-src 'self'",
 ].join('; ');
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.jpg': 'image/jpeg' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.html': 'text/html',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+};
 
 export interface StrictServerOptions {
   /** Exact request paths served from a file (`/` -> a page, a picture from outside the repository). */

@@ -79,31 +79,62 @@ const patch = (x: number, y: number, width: number, height: number): QueryPatch 
 /** Returns a CaseOutcome when the bad call resolved (some inputs are valid, e.g. a 1x1 image). */
 type Case = (c: Context) => Promise<CaseOutcome | unknown>;
 
-const badPackage = (name: string): Case => (c) => load(`${c.badRoot}/${name}/`);
+const badPackage =
+  (name: string): Case =>
+  (c) =>
+    load(`${c.badRoot}/${name}/`);
 
 export const CASES: Record<string, { run: Case; recovery: 'same' | 'new' }> = {};
 const add = (name: string, run: Case, recovery: 'same' | 'new' = 'same') => (CASES[name] = { run, recovery });
 
 for (const name of [
-  'no-manifest', 'manifest-invalid-json', 'manifest-empty', 'manifest-html', 'manifest-not-object', 'manifest-future-version',
-  'manifest-no-graphs', 'manifest-negative-bytes', 'manifest-bad-sha256', 'manifest-unknown-family', 'manifest-extra-key',
-  'manifest-undeclared-tensor', 'manifest-read-before-produced', 'manifest-file-escapes-dir', 'manifest-file-other-origin',
-  'graph-404', 'graph-truncated', 'graph-too-long', 'graph-wrong-hash', 'graph-not-onnx', 'shape-mismatch', 'name-mismatch', 'dtype-mismatch',
-]) add(name, badPackage(name), 'new');
+  'no-manifest',
+  'manifest-invalid-json',
+  'manifest-empty',
+  'manifest-html',
+  'manifest-not-object',
+  'manifest-future-version',
+  'manifest-no-graphs',
+  'manifest-negative-bytes',
+  'manifest-bad-sha256',
+  'manifest-unknown-family',
+  'manifest-extra-key',
+  'manifest-undeclared-tensor',
+  'manifest-read-before-produced',
+  'manifest-file-escapes-dir',
+  'manifest-file-other-origin',
+  'graph-404',
+  'graph-truncated',
+  'graph-too-long',
+  'graph-wrong-hash',
+  'graph-not-onnx',
+  'shape-mismatch',
+  'name-mismatch',
+  'dtype-mismatch',
+])
+  add(name, badPackage(name), 'new');
 add('model URL empty', () => load(''), 'new');
 add('model URL unparsable', () => load('http://[::1'), 'new');
 add('backend unknown', (c) => createDetector({ model: c.good, backend: 'cuda' as 'wasm' }), 'new');
-add('model on another origin without CORS', async (c) => {
-  const outcome = await load(c.noCors).catch(outcomeOf);
-  // The same files from the same origin with CORS headers load: the refusal was CORS.
-  const withCors = await load(c.withCors).catch(outcomeOf);
-  return withCors.name === 'resolved' ? outcome : { name: `with CORS also failed: ${withCors.message}` };
-}, 'new');
+add(
+  'model on another origin without CORS',
+  async (c) => {
+    const outcome = await load(c.noCors).catch(outcomeOf);
+    // The same files from the same origin with CORS headers load: the refusal was CORS.
+    const withCors = await load(c.withCors).catch(outcomeOf);
+    return withCors.name === 'resolved' ? outcome : { name: `with CORS also failed: ${withCors.message}` };
+  },
+  'new',
+);
 add('image 0x0 canvas', (c) => c.detector.detect(canvas(0, 0)));
 add('image 1x1', async (c) => ({ name: 'resolved', detail: (await c.detector.detect(testImage(1, 1), OPTIONS)).imageSize }));
 add('image 20000x20000 canvas', (c) => c.detector.detect(canvas(20000, 20000)));
 add('image 16385x1 canvas', (c) => c.detector.detect(canvas(16385, 1)));
-add('image corrupt PNG bytes', (c) => c.detector.detect(new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8])], { type: 'image/png' })));
+add('image corrupt PNG bytes', (c) =>
+  c.detector.detect(
+    new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8])], { type: 'image/png' }),
+  ),
+);
 add('image empty blob', (c) => c.detector.detect(new Blob([], { type: 'image/jpeg' })));
 add('image text blob', (c) => c.detector.detect(new Blob(['hello'], { type: 'text/plain' })));
 add('image null', (c) => c.detector.detect(null as unknown as ImageData));
@@ -129,35 +160,63 @@ add('patch Infinity size', (c) => c.detector.detectWithPatches(c.image, [patch(0
 add('patch zero area', (c) => c.detector.detectWithPatches(c.image, [patch(10, 10, 0, 0)]));
 add('patch outside the image', (c) => c.detector.detectWithPatches(c.image, [patch(-100, -100, 50, 50)]));
 add('patches 100 at once', async (c) => {
-  const result = await c.detector.detectWithPatches(c.image, Array.from({ length: 100 }, (_, i) => patch(i % 80, i % 48, 16, 16)), OPTIONS);
+  const result = await c.detector.detectWithPatches(
+    c.image,
+    Array.from({ length: 100 }, (_, i) => patch(i % 80, i % 48, 16, 16)),
+    OPTIONS,
+  );
   return { name: 'resolved', detail: { patches: result.patches.length, queries: result.raw?.logitsDims } };
 });
-add('patches 101 (limit 100)', (c) => c.detector.detectWithPatches(c.image, Array.from({ length: 101 }, () => patch(0, 0, 16, 16))));
+add('patches 101 (limit 100)', (c) =>
+  c.detector.detectWithPatches(
+    c.image,
+    Array.from({ length: 101 }, () => patch(0, 0, 16, 16)),
+  ),
+);
 add('patches empty', (c) => c.detector.detectWithPatches(c.image, []));
 add('patches not an array', (c) => c.detector.detectWithPatches(c.image, 'all' as unknown as QueryPatch[]));
-add('calls after dispose', async (c) => {
-  // Its own worker (another URL spelling of the model), so dispose really ends it.
-  const own = await createDetector({ model: `${c.good}manifest.json`, backend: 'wasm', cache: false });
-  await own.dispose();
-  await own.dispose();
-  const prepare = await own.prepareImage(c.image).then(() => 'resolved', (e: unknown) => outcomeOf(e).name);
-  if (prepare !== 'DisposedError') return { name: `prepareImage after dispose: ${prepare}` };
-  return own.detect(c.image);
-}, 'new');
-add('dispose during a run', async (c) => {
-  const own = await createDetector({ model: `${c.good}manifest.json`, backend: 'wasm', cache: false });
-  const running = own.detect(c.image, OPTIONS).then((r) => (equal(r.raw?.logits, baseline) ? 'equal' : 'different'), (e: unknown) => outcomeOf(e).name);
-  const queued = own.detect(c.image, OPTIONS);
-  await own.dispose();
-  const inFlight = await running;
-  // The call under way finishes (or is DisposedError); the queued one must be DisposedError.
-  if (inFlight !== 'equal' && inFlight !== 'DisposedError') return { name: `call in flight: ${inFlight}` };
-  return queued;
-}, 'new');
+add(
+  'calls after dispose',
+  async (c) => {
+    // Its own worker (another URL spelling of the model), so dispose really ends it.
+    const own = await createDetector({ model: `${c.good}manifest.json`, backend: 'wasm', cache: false });
+    await own.dispose();
+    await own.dispose();
+    const prepare = await own.prepareImage(c.image).then(
+      () => 'resolved',
+      (e: unknown) => outcomeOf(e).name,
+    );
+    if (prepare !== 'DisposedError') return { name: `prepareImage after dispose: ${prepare}` };
+    return own.detect(c.image);
+  },
+  'new',
+);
+add(
+  'dispose during a run',
+  async (c) => {
+    const own = await createDetector({ model: `${c.good}manifest.json`, backend: 'wasm', cache: false });
+    const running = own.detect(c.image, OPTIONS).then(
+      (r) => (equal(r.raw?.logits, baseline) ? 'equal' : 'different'),
+      (e: unknown) => outcomeOf(e).name,
+    );
+    const queued = own.detect(c.image, OPTIONS);
+    await own.dispose();
+    const inFlight = await running;
+    // The call under way finishes (or is DisposedError); the queued one must be DisposedError.
+    if (inFlight !== 'equal' && inFlight !== 'DisposedError') return { name: `call in flight: ${inFlight}` };
+    return queued;
+  },
+  'new',
+);
 add('concurrent calls from two detectors', async (c) => {
-  const [a, b] = await Promise.all([createDetector({ model: c.good, backend: 'wasm', cache: false }), createDetector({ model: c.good, backend: 'wasm', cache: false })]);
+  const [a, b] = await Promise.all([
+    createDetector({ model: c.good, backend: 'wasm', cache: false }),
+    createDetector({ model: c.good, backend: 'wasm', cache: false }),
+  ]);
   try {
-    const calls = [a, b, c.detector, a, b, c.detector].map((d, i) => (i % 2 === 0 ? d.detect(c.image, OPTIONS) : d.detect(c.image, OPTIONS)));
+    const calls = [a, b, c.detector, a, b, c.detector].map((d, i) =>
+      i % 2 === 0 ? d.detect(c.image, OPTIONS) : d.detect(c.image, OPTIONS),
+    );
     const results = await Promise.all(calls);
     return { name: 'resolved', detail: results.map((r) => equal(r.raw?.logits, baseline)) };
   } finally {
@@ -188,7 +247,10 @@ async function runCase(name: string): Promise<CaseResult> {
   let bad: CaseOutcome;
   try {
     const value = await spec.run(c);
-    bad = typeof value === 'object' && value !== null && 'name' in value && typeof value.name === 'string' ? (value as CaseOutcome) : { name: 'resolved' };
+    bad =
+      typeof value === 'object' && value !== null && 'name' in value && typeof value.name === 'string'
+        ? (value as CaseOutcome)
+        : { name: 'resolved' };
   } catch (error) {
     bad = outcomeOf(error);
   }

@@ -90,7 +90,12 @@ async function runBilinearUploadPaths(): Promise<BilinearPageResult> {
   offscreen.getContext('2d')?.putImageData(image, 0, 0);
   const bitmap = await createImageBitmap(image, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
   const canvasBitmap = await createImageBitmap(canvas);
-  const frame = new VideoFrame(new Uint8Array(image.data), { format: 'RGBA', codedWidth: image.width, codedHeight: image.height, timestamp: 0 });
+  const frame = new VideoFrame(new Uint8Array(image.data), {
+    format: 'RGBA',
+    codedWidth: image.width,
+    codedHeight: image.height,
+    timestamp: 0,
+  });
   const canvasFrame = new VideoFrame(canvas, { timestamp: 0 });
   const sources: Array<[string, PixelSource]> = [
     ['ImageData', image],
@@ -102,9 +107,16 @@ async function runBilinearUploadPaths(): Promise<BilinearPageResult> {
     ['VideoFrame (RGBA bytes)', frame],
     ['VideoFrame (canvas)', canvasFrame],
   ];
-  const rects: CropRect[] = [[0, 0, 61, 47], [3.5, 2.5, 40.4, 30], [60, 46, 61, 47]];
+  const rects: CropRect[] = [
+    [0, 0, 61, 47],
+    [3.5, 2.5, 40.4, 30],
+    [60, 46, 61, 47],
+  ];
   const [outW, outH, patch] = [23, 17, 32];
-  const output = device.createBuffer({ size: rects.length * 3 * patch * patch * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const output = device.createBuffer({
+    size: rects.length * 3 * patch * patch * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
   const cases: BilinearPageResult['cases'] = [];
   for (const [sourceName, source] of sources) {
     for (const mode of BILINEAR_MODES) {
@@ -118,7 +130,14 @@ async function runBilinearUploadPaths(): Promise<BilinearPageResult> {
         pass.end();
         device.queue.submit([encoder.finish()]);
         const first = await readFloat32(device, output, 3 * outW * outH);
-        const crop = kernels.crop.prepare({ source: texture, output, maxRects: rects.length, outWidth: patch, outHeight: patch, ...options });
+        const crop = kernels.crop.prepare({
+          source: texture,
+          output,
+          maxRects: rects.length,
+          outWidth: patch,
+          outHeight: patch,
+          ...options,
+        });
         crop.setRects(rects);
         const encoder2 = device.createCommandEncoder();
         const pass2 = encoder2.beginComputePass();
@@ -130,8 +149,14 @@ async function runBilinearUploadPaths(): Promise<BilinearPageResult> {
         crop.dispose();
         return [first, second];
       });
-      cases.push({ name: `${sourceName} resize ${mode}`, maxError: pixelError(resized, resizeNormalizeReference(image, outW, outH, options), outW * outH) });
-      cases.push({ name: `${sourceName} crop ${mode}`, maxError: pixelError(patches, cropResizeReference(image, rects, patch, patch, options), patch * patch) });
+      cases.push({
+        name: `${sourceName} resize ${mode}`,
+        maxError: pixelError(resized, resizeNormalizeReference(image, outW, outH, options), outW * outH),
+      });
+      cases.push({
+        name: `${sourceName} crop ${mode}`,
+        maxError: pixelError(patches, cropResizeReference(image, rects, patch, patch, options), patch * patch),
+      });
     }
   }
   for (const closable of [frame, canvasFrame, bitmap, canvasBitmap]) closable.close();

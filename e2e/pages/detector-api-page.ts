@@ -35,12 +35,19 @@ export interface ApiSessionResult {
 
 function describeError(error: unknown): ApiError {
   const e = error as { name?: string; code?: string; message?: string };
-  return { name: e.name ?? 'unknown', code: e.code, message: e.message ?? String(error), isWebDetrError: error instanceof Error && 'code' in error };
+  return {
+    name: e.name ?? 'unknown',
+    code: e.code,
+    message: e.message ?? String(error),
+    isWebDetrError: error instanceof Error && 'code' in error,
+  };
 }
 
 async function imageDataFrom(url: string, mean: number[], std: number[]): Promise<ImageData> {
   const floats = new Float32Array(await (await fetch(url)).arrayBuffer());
-  const meta = await (await fetch(url.replace(/image\.f32$/, 'manifest.json'))).json() as { input: { sizePolicy: { height: number; width: number } } };
+  const meta = (await (await fetch(url.replace(/image\.f32$/, 'manifest.json'))).json()) as {
+    input: { sizePolicy: { height: number; width: number } };
+  };
   const { height, width } = meta.input.sizePolicy;
   const plane = height * width;
   const rgba = new Uint8ClampedArray(plane * 4);
@@ -62,7 +69,12 @@ async function capture<T>(errors: Record<string, ApiError>, name: string, run: (
 
 async function runSession(session: ApiSession): Promise<ApiSessionResult> {
   const progress: LoadProgressEvent[] = [];
-  const detector = await createDetector({ model: session.model, backend: session.backend, cache: session.cache ?? false, onProgress: (event) => progress.push(event) });
+  const detector = await createDetector({
+    model: session.model,
+    backend: session.backend,
+    cache: session.cache ?? false,
+    onProgress: (event) => progress.push(event),
+  });
   const errors: Record<string, ApiError> = {};
   const result: ApiSessionResult = { backend: { ...detector.backend }, progress, errors };
   let prepared: PreparedImage | undefined;
@@ -70,7 +82,13 @@ async function runSession(session: ApiSession): Promise<ApiSessionResult> {
     const image = await imageDataFrom(session.image, session.mean, session.std);
     if (session.patchSets === undefined) {
       const detected = await detector.detect(image, { raw: true, threshold: 0 });
-      result.detect = { detections: detected.detections, timings: detected.timings, imageSize: detected.imageSize, logits: Array.from(detected.raw?.logits ?? []), boxes: Array.from(detected.raw?.boxes ?? []) };
+      result.detect = {
+        detections: detected.detections,
+        timings: detected.timings,
+        imageSize: detected.imageSize,
+        logits: Array.from(detected.raw?.logits ?? []),
+        boxes: Array.from(detected.raw?.boxes ?? []),
+      };
       await capture(errors, 'patchesOnDetector', () => detector.detectWithPatches(image, [{ x: 0, y: 0, width: 8, height: 8 }]));
     } else {
       const ready = await detector.prepareImage(image);
@@ -78,7 +96,13 @@ async function runSession(session: ApiSession): Promise<ApiSessionResult> {
       result.oneShot = [];
       for (const patches of session.patchSets) {
         const out = await detector.detectWithPatches(ready, patches, { raw: true, threshold: 0 });
-        result.oneShot.push({ reusedImageFeatures: out.reusedImageFeatures, timings: out.timings, logits: Array.from(out.raw?.logits ?? []), boxes: Array.from(out.raw?.boxes ?? []), counts: out.patches.map((p) => p.detections.length) });
+        result.oneShot.push({
+          reusedImageFeatures: out.reusedImageFeatures,
+          timings: out.timings,
+          logits: Array.from(out.raw?.logits ?? []),
+          boxes: Array.from(out.raw?.boxes ?? []),
+          counts: out.patches.map((p) => p.detections.length),
+        });
       }
       await capture(errors, 'zeroPatch', () => detector.detectWithPatches(ready, [{ x: 3, y: 3, width: 0, height: 5 }]));
       await capture(errors, 'detectOnOneShot', () => detector.detect(image));
@@ -87,7 +111,10 @@ async function runSession(session: ApiSession): Promise<ApiSessionResult> {
     await capture(errors, 'badThreshold', () => detector.detect(image, { threshold: -1 }));
     // Still usable after every error above. One-shot: the prepared image and the last (smallest) patch
     // set, since on SwiftShader WebGPU each patch costs ~30 s and the image encoder as much again.
-    const again = prepared === undefined ? await detector.detect(image, { threshold: 0 }) : await detector.detectWithPatches(prepared, session.patchSets?.at(-1) ?? []);
+    const again =
+      prepared === undefined
+        ? await detector.detect(image, { threshold: 0 })
+        : await detector.detectWithPatches(prepared, session.patchSets?.at(-1) ?? []);
     result.afterErrors = 'detections' in again ? again.detections.length : again.patches.length;
   } finally {
     await detector.dispose();

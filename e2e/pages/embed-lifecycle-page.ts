@@ -46,7 +46,14 @@ async function clippedOutline(): Promise<OutlineProbe> {
   if (!context) throw new Error('no 2d context');
   drawScene(context, picture, [{ box: { x: -30, y: 30, width: 80, height: 80 }, score: 0.9, label: 'person', classId: 1 }]);
   picture.close();
-  const probes: Record<string, [number, number]> = { left0: [0, 55], left1: [1, 55], bottom: [25, 79], bottomInner: [25, 78], right: [50, 55], inside: [25, 55] };
+  const probes: Record<string, [number, number]> = {
+    left0: [0, 55],
+    left1: [1, 55],
+    bottom: [25, 79],
+    bottomInner: [25, 78],
+    right: [50, 55],
+    inside: [25, 55],
+  };
   const pixels: OutlineProbe['pixels'] = {};
   for (const [name, [x, y]] of Object.entries(probes)) {
     const [r = 0, g = 0, b = 0] = context.getImageData(x, y, 1, 1).data;
@@ -86,7 +93,9 @@ async function run(model: string): Promise<LifecycleResult> {
   const errors: string[] = [];
   element.addEventListener('webdetr-error', (event) => errors.push(JSON.stringify((event as CustomEvent).detail)));
   const nextDetections = () =>
-    new Promise<DetectionsEventDetail>((resolve) => element.addEventListener('detections', (event) => resolve((event as CustomEvent<DetectionsEventDetail>).detail), { once: true }));
+    new Promise<DetectionsEventDetail>((resolve) =>
+      element.addEventListener('detections', (event) => resolve((event as CustomEvent<DetectionsEventDetail>).detail), { once: true }),
+    );
   const scores = (detail: DetectionsEventDetail) => detail.detections.map((d) => d.score);
   element.setAttribute('model', model);
   element.setAttribute('backend', 'wasm');
@@ -101,7 +110,11 @@ async function run(model: string): Promise<LifecycleResult> {
   const bitmap = internals.image;
   element.remove();
   const bitmapAfterRemoval = bitmap === undefined ? 'none' : { width: bitmap.width, height: bitmap.height };
-  const heldAfterRemoval = { image: internals.image !== undefined, imageSrc: internals.imageSrc, detector: internals.detector !== undefined };
+  const heldAfterRemoval = {
+    image: internals.image !== undefined,
+    imageSrc: internals.imageSrc,
+    detector: internals.detector !== undefined,
+  };
   detections = nextDetections();
   document.body.append(element);
   const again = scores(await detections);

@@ -26,7 +26,6 @@ export interface Outcome {
   ms: number;
 }
 
-
 /** Timers started (and not yet fired or cleared) by anything in the page: none may outlive dispose. */
 const openTimers = new Set<number>();
 const nativeSetTimeout = globalThis.setTimeout;
@@ -62,7 +61,14 @@ async function settle<T>(work: Promise<T>): Promise<{ outcome: Outcome; value: T
   } catch (error) {
     const e = error as Partial<WebDetrError> & { reason?: string; url?: string };
     return {
-      outcome: { name: e.name ?? String(error), ...(error instanceof WebDetrError ? { code: error.code } : {}), ...(e.reason ? { reason: e.reason } : {}), ...(e.url ? { url: e.url } : {}), message: e.message ?? '', ms: performance.now() - started },
+      outcome: {
+        name: e.name ?? String(error),
+        ...(error instanceof WebDetrError ? { code: error.code } : {}),
+        ...(e.reason ? { reason: e.reason } : {}),
+        ...(e.url ? { url: e.url } : {}),
+        message: e.message ?? '',
+        ms: performance.now() - started,
+      },
       value: undefined,
     };
   }
@@ -150,7 +156,12 @@ async function gpuRunnerInvalidGraph(packageUrl: string): Promise<InvalidGraphRe
   if (imageTensor !== undefined) imageTensor.shape = [1, 3, 32, 48];
   const before = runnerBuffersCreated;
   const mismatch = await settle(createGpuPackageRunner({ manifest: mismatched, graphs, pipelines }));
-  cases.push({ label: 'manifest says 32x48, graph takes 64x96', outcome: mismatch.outcome, liveSessions: liveSessions(), runnerBuffersCreated: runnerBuffersCreated - before });
+  cases.push({
+    label: 'manifest says 32x48, graph takes 64x96',
+    outcome: mismatch.outcome,
+    liveSessions: liveSessions(),
+    runnerBuffersCreated: runnerBuffersCreated - before,
+  });
   // The next good call: a runner on the intact package, one frame, against the CPU runner.
   const data = new Float32Array(3 * 64 * 96).map((_, i) => Math.sin(i * 0.01));
   const input = (): Record<string, RunnerInput> => ({ image: { data: data.slice(), dims: [1, 3, 64, 96] } });
@@ -216,7 +227,8 @@ async function workerCrash(model: string, how: 'terminate' | 'exit' | 'stall'): 
   const detector = await createDetector({ model, backend: 'wasm', cache: false });
   const first = await settle(detector.detect(image, options));
   const worker = workers.at(-1);
-  const hook: TestHookMessage = how === 'exit' ? { webdetrTestHook: 'exit' } : { webdetrTestHook: 'stall', ms: how === 'stall' ? 3000 : 2000 };
+  const hook: TestHookMessage =
+    how === 'exit' ? { webdetrTestHook: 'exit' } : { webdetrTestHook: 'stall', ms: how === 'stall' ? 3000 : 2000 };
   worker?.postMessage(hook);
   const inFlight = settle(detector.detect(image, options));
   const queued = settle(detector.detect(image, options));
@@ -227,7 +239,9 @@ async function workerCrash(model: string, how: 'terminate' | 'exit' | 'stall'): 
   const [lost, behind] = await Promise.all([inFlight, queued]);
   const next = await settle(detector.detect(image, options));
   const again = await settle(createDetector({ model, backend: 'wasm', cache: false }));
-  const recreated: { outcome: Outcome } & RawResult = again.value ? await settle(again.value.detect(image, options)) : { outcome: again.outcome };
+  const recreated: { outcome: Outcome } & RawResult = again.value
+    ? await settle(again.value.detect(image, options))
+    : { outcome: again.outcome };
   await again.value?.dispose();
   await detector.dispose();
   await new Promise((resolve) => requestAnimationFrame(resolve));

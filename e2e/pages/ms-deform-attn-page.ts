@@ -6,7 +6,14 @@
 import { acquireDevice, type AdapterSummary } from '../../src/gpu/device.js';
 import { createMsDeformAttn } from '../../src/kernels/ms-deform-attn.js';
 import { createMsDeformAttnWasm } from '../../src/kernels/ms-deform-attn-wasm.js';
-import { loadCase, maxAbsError, runOnGpu, runOnWasm, type LoadedCase, type MsDeformAttnCaseMeta } from '../../test/helpers/ms-deform-attn-case.js';
+import {
+  loadCase,
+  maxAbsError,
+  runOnGpu,
+  runOnWasm,
+  type LoadedCase,
+  type MsDeformAttnCaseMeta,
+} from '../../test/helpers/ms-deform-attn-case.js';
 
 export interface MsDeformAttnPageResult {
   hasNavigatorGpu: boolean;
@@ -58,7 +65,12 @@ async function runMsDeformAttnWasmCases(names: string[] | null): Promise<MsDefor
     const started = performance.now();
     const output = runOnWasm(kernel, loaded);
     const seconds = (performance.now() - started) / 1000;
-    results.push({ name: meta.name, entry: meta.entry, maxError: maxAbsError(output, loaded.expected, meta.heads * meta.headDim, loaded.rows), seconds });
+    results.push({
+      name: meta.name,
+      entry: meta.entry,
+      maxError: maxAbsError(output, loaded.expected, meta.heads * meta.headDim, loaded.rows),
+      seconds,
+    });
   }
   return { crossOriginIsolated: globalThis.crossOriginIsolated, cases: results };
 }

@@ -72,12 +72,23 @@ async function fetchFloats(url: string, count: number): Promise<Float32Array<Arr
   return all.slice(0, count);
 }
 
-async function runCalls(runner: PackageRunner, calls: PlannedCall[], toInput: (input: PlannedInput, data: Float32Array<ArrayBuffer>) => RunnerInput, createdBuffers: () => number): Promise<CallResult[]> {
+async function runCalls(
+  runner: PackageRunner,
+  calls: PlannedCall[],
+  toInput: (input: PlannedInput, data: Float32Array<ArrayBuffer>) => RunnerInput,
+  createdBuffers: () => number,
+): Promise<CallResult[]> {
   const results: CallResult[] = [];
   for (const call of calls) {
     const inputs: Record<string, RunnerInput> = {};
     for (const [name, input] of Object.entries(call.inputs)) {
-      inputs[name] = toInput(input, await fetchFloats(input.url, input.dims.reduce((a, b) => a * b, 1)));
+      inputs[name] = toInput(
+        input,
+        await fetchFloats(
+          input.url,
+          input.dims.reduce((a, b) => a * b, 1),
+        ),
+      );
     }
     const before = createdBuffers();
     const started = performance.now();
@@ -86,7 +97,9 @@ async function runCalls(runner: PackageRunner, calls: PlannedCall[], toInput: (i
     const plain: CallResult['outputs'] = {};
     for (const [name, tensor] of Object.entries(outputs)) plain[name] = { data: [...tensor.data], dims: [...tensor.dims] };
     results.push({ pipeline: call.pipeline, outputs: plain, stages, ms, runnerBuffersCreated: createdBuffers() - before });
-    console.log(`${runner.backend} ${call.pipeline}: ${(ms / 1000).toFixed(2)} s; ${stages.map((s) => `${s.stage} ${s.ms.toFixed(0)}`).join(', ')}`);
+    console.log(
+      `${runner.backend} ${call.pipeline}: ${(ms / 1000).toFixed(2)} s; ${stages.map((s) => `${s.stage} ${s.ms.toFixed(0)}`).join(', ')}`,
+    );
   }
   return results;
 }
@@ -96,7 +109,8 @@ async function runGpuRunnerPlan(plan: RunnerPlan): Promise<RunnerPageResult> {
   ort.env.logLevel = 'warning';
   const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await fetchBytes(`${plan.packageUrl}/manifest.json`))));
   const graphs = new Map<string, Uint8Array>();
-  for (const graph of graphsOfPipelines(manifest, plan.pipelines)) graphs.set(graph.name, await fetchBytes(`${plan.packageUrl}/${graph.file}`));
+  for (const graph of graphsOfPipelines(manifest, plan.pipelines))
+    graphs.set(graph.name, await fetchBytes(`${plan.packageUrl}/${graph.file}`));
 
   let started = performance.now();
   const gpuRunner = await createGpuPackageRunner({ manifest, graphs, pipelines: plan.pipelines });
@@ -117,7 +131,11 @@ async function runGpuRunnerPlan(plan: RunnerPlan): Promise<RunnerPageResult> {
     if (!input.onGpu) return { data, dims: input.dims };
     let buffer = callerBuffers.get(input.url);
     if (buffer === undefined) {
-      buffer = createBuffer({ label: 'caller-image', size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+      buffer = createBuffer({
+        label: 'caller-image',
+        size: data.byteLength,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+      });
       callerBuffers.set(input.url, buffer);
     }
     device.queue.writeBuffer(buffer, 0, data);
@@ -125,7 +143,10 @@ async function runGpuRunnerPlan(plan: RunnerPlan): Promise<RunnerPageResult> {
   };
   const profile = new Map<string, number>();
   if (plan.profile) {
-    ort.env.webgpu.profiling = { mode: 'default', ondata: (d) => profile.set(d.kernelType, (profile.get(d.kernelType) ?? 0) + (d.endTime - d.startTime) / 1e6) };
+    ort.env.webgpu.profiling = {
+      mode: 'default',
+      ondata: (d) => profile.set(d.kernelType, (profile.get(d.kernelType) ?? 0) + (d.endTime - d.startTime) / 1e6),
+    };
   }
   let gpu: CallResult[];
   try {
@@ -138,14 +159,24 @@ async function runGpuRunnerPlan(plan: RunnerPlan): Promise<RunnerPageResult> {
   if (plan.profile) {
     ort.env.webgpu.profiling = { mode: 'off' };
     await new Promise((resolve) => setTimeout(resolve, 2000)); // timestamps arrive through mapAsync after the work
-    console.log(`ORT GPU ms by op: ${[...profile.entries()].sort((a, b) => b[1] - a[1]).map(([op, ms]) => `${op} ${ms.toFixed(0)}`).join(', ')}`);
+    console.log(
+      `ORT GPU ms by op: ${[...profile.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([op, ms]) => `${op} ${ms.toFixed(0)}`)
+        .join(', ')}`,
+    );
   }
   let cpu: CallResult[] = [];
   if (plan.cpu) {
     started = performance.now();
     const cpuRunner = await createCpuPackageRunner({ manifest, graphs, pipelines: plan.pipelines });
     try {
-      cpu = await runCalls(cpuRunner, plan.calls, (input, data) => ({ data, dims: input.dims }), () => 0);
+      cpu = await runCalls(
+        cpuRunner,
+        plan.calls,
+        (input, data) => ({ data, dims: input.dims }),
+        () => 0,
+      );
     } finally {
       await cpuRunner.dispose();
     }
@@ -177,12 +208,20 @@ const errorCode = (error: unknown) => (error instanceof WebDetrError ? error.cod
 async function checkLifecycle(plan: RunnerPlan): Promise<LifecycleResult> {
   const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await fetchBytes(`${plan.packageUrl}/manifest.json`))));
   const graphs = new Map<string, Uint8Array>();
-  for (const graph of graphsOfPipelines(manifest, plan.pipelines)) graphs.set(graph.name, await fetchBytes(`${plan.packageUrl}/${graph.file}`));
+  for (const graph of graphsOfPipelines(manifest, plan.pipelines))
+    graphs.set(graph.name, await fetchBytes(`${plan.packageUrl}/${graph.file}`));
   const call = plan.calls[0];
   if (call === undefined) throw new Error('plan has no call');
   const inputs = async (): Promise<Record<string, RunnerInput>> => {
     const out: Record<string, RunnerInput> = {};
-    for (const [name, input] of Object.entries(call.inputs)) out[name] = { data: await fetchFloats(input.url, input.dims.reduce((a, b) => a * b, 1)), dims: input.dims };
+    for (const [name, input] of Object.entries(call.inputs))
+      out[name] = {
+        data: await fetchFloats(
+          input.url,
+          input.dims.reduce((a, b) => a * b, 1),
+        ),
+        dims: input.dims,
+      };
     return out;
   };
   const disposed = await createGpuPackageRunner({ manifest, graphs, pipelines: plan.pipelines });

@@ -14,7 +14,6 @@ import { workers } from './test-hook-workers.js';
 /** Frames per schedule period; sample intervals are multiples of it. */
 export const PERIOD = 25;
 
-
 export interface SoakSample {
   /** Frames completed when the sample was taken. */
   frame: number;
@@ -74,10 +73,18 @@ function patchesFor(slot: number, width: number, height: number): QueryPatch[] {
   });
 }
 
-const OPTIONS: DetectOptions[] = [{}, { threshold: 0.05 }, { threshold: 0.3, maxDetections: 5 }, { threshold: 0, classes: [0] }, { threshold: 0.7 }];
+const OPTIONS: DetectOptions[] = [
+  {},
+  { threshold: 0.05 },
+  { threshold: 0.3, maxDetections: 5 },
+  { threshold: 0, classes: [0] },
+  { threshold: 0.7 },
+];
 
 function fingerprint(result: { detections: { score: number; box: { x: number; y: number } }[] }[]): string {
-  return result.map((r) => `${r.detections.length}:${r.detections.reduce((s, d) => s + d.score + d.box.x * 1e-3 + d.box.y * 1e-6, 0).toFixed(6)}`).join('|');
+  return result
+    .map((r) => `${r.detections.length}:${r.detections.reduce((s, d) => s + d.score + d.box.x * 1e-3 + d.box.y * 1e-6, 0).toFixed(6)}`)
+    .join('|');
 }
 
 function pageHeap(): number | undefined {
@@ -98,7 +105,13 @@ async function sample(detector: Detector, frame: number, started: number, previo
  * Runs `frames` calls (a multiple of PERIOD is best) and samples memory at frame 0 and every
  * `sampleEvery` frames (a multiple of PERIOD).
  */
-async function runSoak(model: string, backend: BackendPreference, frames: number, sampleEvery: number, verbose = false): Promise<SoakResult> {
+async function runSoak(
+  model: string,
+  backend: BackendPreference,
+  frames: number,
+  sampleEvery: number,
+  verbose = false,
+): Promise<SoakResult> {
   const workersBefore = workers.length;
   const detector = await createDetector({ model, backend, cache: false });
   const failures: string[] = [];
@@ -121,10 +134,14 @@ async function runSoak(model: string, backend: BackendPreference, frames: number
       }
       const [w, h] = sizeOf(slot);
       const options = { ...OPTIONS[slot % OPTIONS.length] };
-      const kind = ['prepared-one-shot', 'imagedata-detect', 'bitmap-one-shot', 'prepared-detect', 'prepared-requery'][slot % 5] ?? 'imagedata-detect';
+      const kind =
+        ['prepared-one-shot', 'imagedata-detect', 'bitmap-one-shot', 'prepared-detect', 'prepared-requery'][slot % 5] ?? 'imagedata-detect';
       callsByKind[kind] = (callsByKind[kind] ?? 0) + 1;
       const callStarted = performance.now();
-      if (verbose) console.log(`soak frame ${frame} ${kind} starts (prepared ${prepared?.id} ${prepared?.width}x${prepared?.height}, image ${w}x${h})`);
+      if (verbose)
+        console.log(
+          `soak frame ${frame} ${kind} starts (prepared ${prepared?.id} ${prepared?.width}x${prepared?.height}, image ${w}x${h})`,
+        );
       try {
         let print: string;
         if (kind === 'imagedata-detect') {
@@ -135,13 +152,16 @@ async function runSoak(model: string, backend: BackendPreference, frames: number
           const bitmap = await createImageBitmap(testImage(w, h, slot));
           print = fingerprint((await detector.detectWithPatches(bitmap, patchesFor(slot, w, h), options)).patches);
         } else if (prepared !== undefined) {
-          print = fingerprint((await detector.detectWithPatches(prepared, patchesFor(slot, prepared.width, prepared.height), options)).patches);
+          print = fingerprint(
+            (await detector.detectWithPatches(prepared, patchesFor(slot, prepared.width, prepared.height), options)).patches,
+          );
         } else {
           throw new Error(`no prepared image at frame ${frame}`);
         }
         const first = fingerprints.get(slot);
         if (first === undefined) fingerprints.set(slot, print);
-        else if (first !== print && fingerprintMismatches.length < 20) fingerprintMismatches.push(`frame ${frame} (slot ${slot}, period ${period}) ${kind}: ${print} vs ${first}`);
+        else if (first !== print && fingerprintMismatches.length < 20)
+          fingerprintMismatches.push(`frame ${frame} (slot ${slot}, period ${period}) ${kind}: ${print} vs ${first}`);
       } catch (error) {
         if (verbose) console.log(`soak frame ${frame} ${kind} failed: ${String(error)}`);
         if (failures.length < 20) failures.push(`frame ${frame} ${kind}: ${String(error)}`);
@@ -189,7 +209,10 @@ async function runZoomSoak(model: string, backend: BackendPreference, rounds: nu
   const started = performance.now();
   try {
     const prepared = await detector.prepareImage(testImage(160, 120, 3));
-    const patches: QueryPatch[] = [{ x: 100, y: 70, width: 20, height: 15 }, { x: 10, y: 10, width: 90, height: 80 }];
+    const patches: QueryPatch[] = [
+      { x: 100, y: 70, width: 20, height: 15 },
+      { x: 10, y: 10, width: 90, height: 80 },
+    ];
     for (let round = 0; round < rounds; round++) {
       try {
         const out = await detector.detectWithPatches(prepared, patches, { threshold: 0 });

@@ -27,10 +27,12 @@ export class CallQueue {
         }
       }
       const start = (): void => {
-        task().then(resolve, reject).finally(() => {
-          this.running = false;
-          this.next();
-        });
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            this.running = false;
+            this.next();
+          });
       };
       this.waiting.push({ start, reject, replaceable });
       this.next();

@@ -11,7 +11,17 @@ import type { WorkerLoadOptions } from '../worker/protocol.js';
 import { CallQueue } from './call-queue.js';
 import { startWatch } from './watch.js';
 import { toWorkerImage } from './image-input.js';
-import type { CreateDetectorOptions, DetectionResult, DetectOptions, Detector, ImageInput, OneShotResult, PatchDescriptors, PreparedImage, QueryPatch } from './types.js';
+import type {
+  CreateDetectorOptions,
+  DetectionResult,
+  DetectOptions,
+  Detector,
+  ImageInput,
+  OneShotResult,
+  PatchDescriptors,
+  PreparedImage,
+  QueryPatch,
+} from './types.js';
 import { defaultWorkerFactory, openWorkerConnection, type WorkerConnection, type WorkerFactory } from './worker-connection.js';
 import { transfer } from 'comlink';
 import type { EnginePixels } from '../worker/image-store.js';
@@ -34,7 +44,8 @@ const sharedModels = new Map<string, SharedModel>();
 
 function resolveModelUrl(model: string | URL): string {
   if (model instanceof URL) return model.href;
-  if (typeof model !== 'string' || model.trim() === '') throw new InputError('createDetector needs a model URL (a manifest.json or its directory)');
+  if (typeof model !== 'string' || model.trim() === '')
+    throw new InputError('createDetector needs a model URL (a manifest.json or its directory)');
   const base = typeof location !== 'undefined' ? location.href : undefined;
   try {
     return new URL(model, base).href;
@@ -54,17 +65,28 @@ export async function createDetector(options: CreateDetectorOptions & CreateDete
     backend: options.backend ?? 'auto',
     cache: options.cache ?? true,
   };
-  if (!['auto', 'webgpu', 'wasm'].includes(loadOptions.backend)) throw new InputError(`backend must be auto, webgpu or wasm, got ${String(loadOptions.backend)}`);
+  if (!['auto', 'webgpu', 'wasm'].includes(loadOptions.backend))
+    throw new InputError(`backend must be auto, webgpu or wasm, got ${String(loadOptions.backend)}`);
   const factory = options.workerFactory ?? defaultWorkerFactory;
   const key = `${loadOptions.model}|${loadOptions.backend}|${String(loadOptions.cache)}`;
   let shared = options.workerFactory === undefined ? sharedModels.get(key) : undefined;
   if (shared === undefined) {
-    shared = { key, options: loadOptions, factory, connection: openWorkerConnection(factory, loadOptions, options.onProgress), queue: new CallQueue(), refs: 0 };
+    shared = {
+      key,
+      options: loadOptions,
+      factory,
+      connection: openWorkerConnection(factory, loadOptions, options.onProgress),
+      queue: new CallQueue(),
+      refs: 0,
+    };
     if (options.workerFactory === undefined) sharedModels.set(key, shared);
     shared.connection.catch(() => sharedModels.get(key) === shared && sharedModels.delete(key));
   } else if (options.onProgress) {
     const onProgress: LoadProgressCallback = options.onProgress;
-    void shared.connection.then((c) => onProgress({ status: 'ready', files: 0, totalBytes: c.model.downloadBytes + (c.model.runtimeBytes ?? 0) }), () => undefined);
+    void shared.connection.then(
+      (c) => onProgress({ status: 'ready', files: 0, totalBytes: c.model.downloadBytes + (c.model.runtimeBytes ?? 0) }),
+      () => undefined,
+    );
   }
   shared.refs++;
   let connection: WorkerConnection;
@@ -127,7 +149,11 @@ function wrapShared(shared: SharedModel, first: WorkerConnection): Detector {
       const argument = await imageArgument(image);
       return call((c) => c.call((r) => r.detect(argument, detectOptions)), detectOptions?.replaceable ?? false);
     },
-    async detectWithPatches(image, patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[], detectOptions?: DetectOptions): Promise<OneShotResult> {
+    async detectWithPatches(
+      image,
+      patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[],
+      detectOptions?: DetectOptions,
+    ): Promise<OneShotResult> {
       if (disposed) throw new DisposedError('detector');
       // An array of rectangles, or a descriptor set (checked in the worker against the loaded package).
       if (!Array.isArray(patches) && (typeof patches !== 'object' || patches === null)) {

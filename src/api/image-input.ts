@@ -20,9 +20,11 @@ function isImageData(image: ImageInput): image is ImageData {
 
 /** Pixel size of a source when it is known without decoding (not for Blobs). */
 function knownSize(image: ImageInput): { width: number; height: number } | undefined {
-  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return { width: image.naturalWidth, height: image.naturalHeight };
+  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement)
+    return { width: image.naturalWidth, height: image.naturalHeight };
   // A video's width/height are its element's layout attributes; its frames are videoWidth x videoHeight.
-  if (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement) return { width: image.videoWidth, height: image.videoHeight };
+  if (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement)
+    return { width: image.videoWidth, height: image.videoHeight };
   if (typeof VideoFrame !== 'undefined' && image instanceof VideoFrame) return { width: image.displayWidth, height: image.displayHeight };
   if (typeof Blob !== 'undefined' && image instanceof Blob) return undefined;
   const { width, height } = image as { width?: unknown; height?: unknown };
@@ -53,7 +55,8 @@ export async function toWorkerImage(image: ImageInput): Promise<WorkerImage> {
   try {
     bitmap = await createImageBitmap(image as ImageBitmapSource, BITMAP_OPTIONS);
   } catch (cause) {
-    const kind = typeof Blob !== 'undefined' && image instanceof Blob ? `the ${image.type || 'untyped'} blob (${image.size} bytes)` : 'the image';
+    const kind =
+      typeof Blob !== 'undefined' && image instanceof Blob ? `the ${image.type || 'untyped'} blob (${image.size} bytes)` : 'the image';
     throw new InputError(`could not decode ${kind}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
   return { pixels: bitmap, transfer: [bitmap] };

@@ -109,7 +109,9 @@ export async function openWorkerConnection(
   });
   let loaded: { backend: BackendInfo; model: ModelInfo };
   try {
-    await watchLiveness(call, liveness.signal, () => die('the webdetr worker stopped without an error event (terminated, or its thread died or ran out of memory)'));
+    await watchLiveness(call, liveness.signal, () =>
+      die('the webdetr worker stopped without an error event (terminated, or its thread died or ran out of memory)'),
+    );
     loaded = await call((r) => r.load(options, progressProxy, runtimeProxy));
   } catch (error) {
     remote[releaseProxy]();

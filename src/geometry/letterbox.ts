@@ -21,7 +21,12 @@ export function containFit(stage: { width: number; height: number }, image: { wi
 
 /** Picture pixels → surface pixels. */
 export function toStage(box: BoxRect, fit: Fit): BoxRect {
-  return { x: fit.offsetX + box.x * fit.scale, y: fit.offsetY + box.y * fit.scale, width: box.width * fit.scale, height: box.height * fit.scale };
+  return {
+    x: fit.offsetX + box.x * fit.scale,
+    y: fit.offsetY + box.y * fit.scale,
+    width: box.width * fit.scale,
+    height: box.height * fit.scale,
+  };
 }
 
 /** Surface pixels → picture pixels (the inverse of toStage for a point). */

@@ -6,12 +6,7 @@ export function alignTo(bytes: number, alignment = 16): number {
 }
 
 /** Copies `byteLength` bytes of `source` (needs COPY_SRC) to the CPU. */
-export async function readBuffer(
-  device: GPUDevice,
-  source: GPUBuffer,
-  byteLength = source.size,
-  sourceOffset = 0,
-): Promise<ArrayBuffer> {
+export async function readBuffer(device: GPUDevice, source: GPUBuffer, byteLength = source.size, sourceOffset = 0): Promise<ArrayBuffer> {
   const size = alignTo(byteLength, 4);
   const staging = device.createBuffer({
     label: `${source.label || 'buffer'}:readback`,

@@ -30,14 +30,9 @@ export interface AcquireDeviceOptions {
  * package's GPU in Node). Storage-buffer limits are raised to the adapter's maxima because
  * full-size feature maps exceed the spec defaults.
  */
-export async function acquireDevice(
-  gpu: GPU | undefined,
-  options: AcquireDeviceOptions = {},
-): Promise<GpuContext> {
+export async function acquireDevice(gpu: GPU | undefined, options: AcquireDeviceOptions = {}): Promise<GpuContext> {
   if (!gpu) throw new WebGpuUnavailableError('WebGPU is not available here (navigator.gpu is undefined).');
-  const adapter = await gpu.requestAdapter(
-    options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
-  );
+  const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
   if (!adapter) throw new WebGpuUnavailableError('navigator.gpu.requestAdapter() returned null.');
 
   const wantTimestamps = options.timestamps ?? true;

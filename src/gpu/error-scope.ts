@@ -5,11 +5,7 @@ import { GpuError } from '../errors.js';
  * error into a typed GpuError. Scopes are popped even when `work` throws, so the device's scope
  * stack never leaks.
  */
-export async function withGpuErrorScopes<T>(
-  device: GPUDevice,
-  label: string,
-  work: () => T | Promise<T>,
-): Promise<T> {
+export async function withGpuErrorScopes<T>(device: GPUDevice, label: string, work: () => T | Promise<T>): Promise<T> {
   device.pushErrorScope('internal');
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');

@@ -34,7 +34,8 @@ const emptyCounts = (): GpuObjectCounts => ({ buffers: 0, bufferBytes: 0, textur
 
 function textureBytes(descriptor: GPUTextureDescriptor): number {
   const size = descriptor.size;
-  const [width, height = 1, layers = 1] = Symbol.iterator in size ? [...(size as Iterable<number>)] : [size.width, size.height, size.depthOrArrayLayers];
+  const [width, height = 1, layers = 1] =
+    Symbol.iterator in size ? [...(size as Iterable<number>)] : [size.width, size.height, size.depthOrArrayLayers];
   return width * (height ?? 1) * (layers ?? 1) * 4;
 }
 
@@ -64,7 +65,8 @@ export function trackGpuObjects(device: GPUDevice): GpuLedger {
   }
 
   device.createBuffer = (descriptor: GPUBufferDescriptor) => track(createBuffer(descriptor), descriptor.label, 'buffers', descriptor.size);
-  device.createTexture = (descriptor: GPUTextureDescriptor) => track(createTexture(descriptor), descriptor.label, 'textures', textureBytes(descriptor));
+  device.createTexture = (descriptor: GPUTextureDescriptor) =>
+    track(createTexture(descriptor), descriptor.label, 'textures', textureBytes(descriptor));
 
   return {
     counts: () => ({ ours: { ...totals.ours }, onnxruntime: { ...totals.onnxruntime } }),

@@ -7,7 +7,14 @@
  * per tap; this file is the same formulas over flat typed arrays.
  */
 import { axisTaps, pilAxisTaps, type AxisTaps } from './bilinear-reference.js';
-import { planResample, type CropRect, type NormalizeOptions, type ResamplePlan, type ResolvedNormalizeOptions, type RgbaPixels } from './bilinear-options.js';
+import {
+  planResample,
+  type CropRect,
+  type NormalizeOptions,
+  type ResamplePlan,
+  type ResolvedNormalizeOptions,
+  type RgbaPixels,
+} from './bilinear-options.js';
 
 /**
  * Taps of one axis as flat arrays: output i has count[i] taps, weights[i * width ..], the first reading input
@@ -50,7 +57,15 @@ const PIL_SHIFT = 22;
 const PIL_ROUND = 1 << (PIL_SHIFT - 1);
 
 /** Pillow's two uint8 passes over the region, then the normalization table, into out[offset ..]. */
-function pilRegion(image: RgbaPixels, region: readonly number[], outW: number, outH: number, table: Float32Array, out: Float32Array, offset: number): void {
+function pilRegion(
+  image: RgbaPixels,
+  region: readonly number[],
+  outW: number,
+  outH: number,
+  table: Float32Array,
+  out: Float32Array,
+  offset: number,
+): void {
   const [x0, y0, w, h] = region as [number, number, number, number];
   const tx = flatten(pilAxisTaps(w, outW));
   const ty = flatten(pilAxisTaps(h, outH));
@@ -111,11 +126,19 @@ function pilRegion(image: RgbaPixels, region: readonly number[], outW: number, o
 /** Pillow's clip8: the fixed-point sum >> 22, clamped to a byte (sums are below 2^31 for factors <= 64). */
 function clip8(sum: number): number {
   const v = sum >> PIL_SHIFT;
-  return v < 0 ? 0 : Math.min(v , 255);
+  return v < 0 ? 0 : Math.min(v, 255);
 }
 
 /** torch 'bilinear' / 'antialias' in float64, separable in the reference's summation order. */
-function floatRegion(image: RgbaPixels, region: readonly number[], outW: number, outH: number, options: ResolvedNormalizeOptions, out: Float32Array, offset: number): void {
+function floatRegion(
+  image: RgbaPixels,
+  region: readonly number[],
+  outW: number,
+  outH: number,
+  options: ResolvedNormalizeOptions,
+  out: Float32Array,
+  offset: number,
+): void {
   const [x0, y0, w, h] = region as [number, number, number, number];
   const mode = options.mode === 'antialias' ? 'antialias' : 'bilinear';
   const tapsX = axisTaps(w, outW, mode);
@@ -180,7 +203,13 @@ export function resizeNormalizeCpu(image: RgbaPixels, outWidth: number, outHeigh
 }
 
 /** K rectangles (PIL crop rounding, see roundCropRect) -> normalized [K, 3, outHeight, outWidth]. */
-export function cropResizeCpu(image: RgbaPixels, rects: readonly CropRect[], outWidth: number, outHeight: number, options: NormalizeOptions = {}): Float32Array {
+export function cropResizeCpu(
+  image: RgbaPixels,
+  rects: readonly CropRect[],
+  outWidth: number,
+  outHeight: number,
+  options: NormalizeOptions = {},
+): Float32Array {
   return resampleAll(planResample('cropResize (cpu)', image, rects, outWidth, outHeight, options), image, outWidth, outHeight);
 }
 

@@ -79,14 +79,24 @@ export async function createBilinearCropResize(device: GPUDevice): Promise<Bilin
       validateOutputSize(LABEL, outWidth, outHeight);
       const { mode, mean, std } = resolveNormalizeOptions(LABEL, request);
       if (!Number.isInteger(maxRects) || maxRects < 1 || maxRects > device.limits.maxComputeWorkgroupsPerDimension) {
-        throw new InputError(`${LABEL}: maxRects must be an integer in [1, ${device.limits.maxComputeWorkgroupsPerDimension}], got ${maxRects}`);
+        throw new InputError(
+          `${LABEL}: maxRects must be an integer in [1, ${device.limits.maxComputeWorkgroupsPerDimension}], got ${maxRects}`,
+        );
       }
       checkSourceTexture(LABEL, source);
       checkOutputBuffer(LABEL, output, maxRects * 3 * outWidth * outHeight);
 
-      const paramsBuffer = device.createBuffer({ label: `${LABEL}:params`, size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      const paramsBuffer = device.createBuffer({
+        label: `${LABEL}:params`,
+        size: 48,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
       device.queue.writeBuffer(paramsBuffer, 0, normalizeUniform(outWidth, outHeight, mean, std));
-      const rectBuffer = device.createBuffer({ label: `${LABEL}:rects`, size: maxRects * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const rectBuffer = device.createBuffer({
+        label: `${LABEL}:rects`,
+        size: maxRects * 16,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
       const rectScratch = new Uint32Array(maxRects * 4);
       const bindGroup = device.createBindGroup({
         label: LABEL,
@@ -113,7 +123,8 @@ export async function createBilinearCropResize(device: GPUDevice): Promise<Bilin
         },
         setRects(rects) {
           if (!prepared.has(call)) throw new DisposedError('PreparedCropResize');
-          if (rects.length < 1 || rects.length > maxRects) throw new InputError(`${LABEL}: expected 1..${maxRects} rectangles, got ${rects.length}`);
+          if (rects.length < 1 || rects.length > maxRects)
+            throw new InputError(`${LABEL}: expected 1..${maxRects} rectangles, got ${rects.length}`);
           rects.forEach((rect, k) => {
             const [x0, y0, x1, y1] = roundCropRect(LABEL, rect, source.width, source.height);
             validateDownscale(LABEL, mode, x1 - x0, y1 - y0, outWidth, outHeight);

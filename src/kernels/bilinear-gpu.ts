@@ -55,4 +55,3 @@ export async function createModePipelines(
     }));
   return new Map(await Promise.all(BILINEAR_MODES.map(async (mode) => [mode, await pipelineFor(mode)] as const)));
 }
-

@@ -56,7 +56,10 @@ export function resolveNormalizeOptions(what: string, options: NormalizeOptions)
 }
 
 export function validateOutputSize(what: string, width: number, height: number): void {
-  for (const [name, side] of [['width', width], ['height', height]] as const) {
+  for (const [name, side] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
     if (!Number.isInteger(side) || side < 1 || side > MAX_OUTPUT_SIDE) {
       throw new InputError(`${what}: output ${name} must be an integer in [1, ${MAX_OUTPUT_SIDE}], got ${side}`);
     }
@@ -92,7 +95,8 @@ export function roundHalfToEven(value: number): number {
  * 0 <= y0 < y1 <= height), otherwise InputError. PIL would pad outside pixels with black; we refuse.
  */
 export function roundCropRect(what: string, rect: CropRect, width: number, height: number): [number, number, number, number] {
-  if (rect.length !== 4 || !rect.every(Number.isFinite)) throw new InputError(`${what}: a rectangle needs 4 finite numbers, got [${rect.join(', ')}]`);
+  if (rect.length !== 4 || !rect.every(Number.isFinite))
+    throw new InputError(`${what}: a rectangle needs 4 finite numbers, got [${rect.join(', ')}]`);
   const [x0, y0, x1, y1] = rect.map(roundHalfToEven) as [number, number, number, number];
   if (x1 <= x0 || y1 <= y0) throw new InputError(`${what}: rectangle [${rect.join(', ')}] rounds to zero area`);
   if (x0 < 0 || y0 < 0 || x1 > width || y1 > height) {

@@ -3,7 +3,14 @@
  * (not from the WGSL): torch F.interpolate(mode='bilinear', align_corners=False[, antialias=True])
  * on rgb / 255, or Pillow's uint8 BILINEAR resize ('pil'), then (x - mean) / std. Used by the tests and usable as the runtime's CPU/WASM-path preprocessing.
  */
-import { planResample, type BilinearMode, type CropRect, type NormalizeOptions, type ResamplePlan, type RgbaPixels } from './bilinear-options.js';
+import {
+  planResample,
+  type BilinearMode,
+  type CropRect,
+  type NormalizeOptions,
+  type ResamplePlan,
+  type RgbaPixels,
+} from './bilinear-options.js';
 
 export type { RgbaPixels } from './bilinear-options.js';
 
@@ -28,7 +35,7 @@ export function axisTaps(inSize: number, outSize: number, mode: 'bilinear' | 'an
       continue;
     }
     // _compute_weights_aa: triangle filter widened to `support` when downscaling, renormalized.
-    const support = Math.max(scale , 1);
+    const support = Math.max(scale, 1);
     const invScale = scale >= 1 ? 1 / scale : 1;
     const center = scale * (i + 0.5);
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
@@ -153,7 +160,12 @@ function resampleRegion(
 }
 
 /** Whole image -> normalized [3, outHeight, outWidth] (float64). */
-export function resizeNormalizeReference(image: RgbaPixels, outWidth: number, outHeight: number, options: NormalizeOptions = {}): Float64Array {
+export function resizeNormalizeReference(
+  image: RgbaPixels,
+  outWidth: number,
+  outHeight: number,
+  options: NormalizeOptions = {},
+): Float64Array {
   return resampleAll(planResample('resizeNormalizeReference', image, null, outWidth, outHeight, options), image, outWidth, outHeight);
 }
 

@@ -65,7 +65,11 @@ export async function createBilinearResizeNormalize(device: GPUDevice): Promise<
       validateDownscale(LABEL, mode, source.width, source.height, outWidth, outHeight);
       checkOutputBuffer(LABEL, output, 3 * outWidth * outHeight);
 
-      const paramsBuffer = device.createBuffer({ label: `${LABEL}:params`, size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      const paramsBuffer = device.createBuffer({
+        label: `${LABEL}:params`,
+        size: 48,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
       device.queue.writeBuffer(paramsBuffer, 0, normalizeUniform(outWidth, outHeight, mean, std));
       const bindGroup = device.createBindGroup({
         label: LABEL,

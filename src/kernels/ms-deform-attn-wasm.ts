@@ -14,15 +14,47 @@ type Floats = Float32Array | Float64Array;
 interface Exports {
   memory: WebAssembly.Memory;
   __heap_base: WebAssembly.Global;
-  msda_core(value: number, locations: number, weights: number, output: number, batch: number, queries: number, heads: number, headDim: number, shapes: number, levelCount: number, points: number): number;
-  msda_fused(value: number, reference: number, offsets: number, logits: number, output: number, batch: number, queries: number, heads: number, headDim: number, shapes: number, levelCount: number, points: number, referenceDim: number): number;
+  msda_core(
+    value: number,
+    locations: number,
+    weights: number,
+    output: number,
+    batch: number,
+    queries: number,
+    heads: number,
+    headDim: number,
+    shapes: number,
+    levelCount: number,
+    points: number,
+  ): number;
+  msda_fused(
+    value: number,
+    reference: number,
+    offsets: number,
+    logits: number,
+    output: number,
+    batch: number,
+    queries: number,
+    heads: number,
+    headDim: number,
+    shapes: number,
+    levelCount: number,
+    points: number,
+    referenceDim: number,
+  ): number;
 }
 
 export interface MsDeformAttnWasm {
   /** value [N,S,M,D], locations [N,Lq,M,L,P,2], weights [N,Lq,M,L,P] -> [N,Lq,M*D]. */
   core(value: Floats, samplingLocations: Floats, attentionWeights: Floats, shape: MsDeformAttnShape): Float32Array;
   /** value [N,S,M,D], reference [N,Lq,L,R], raw offsets [N,Lq,M,L,P,2], raw logits [N,Lq,M,L*P] -> [N,Lq,M*D]. */
-  fused(value: Floats, referencePoints: Floats, samplingOffsets: Floats, attentionLogits: Floats, shape: MsDeformAttnShape & { referenceDim: ReferenceDim }): Float32Array;
+  fused(
+    value: Floats,
+    referencePoints: Floats,
+    samplingOffsets: Floats,
+    attentionLogits: Floats,
+    shape: MsDeformAttnShape & { referenceDim: ReferenceDim },
+  ): Float32Array;
   /** Bytes of linear memory the module holds now (flat once the largest call has run). */
   readonly memoryBytes: number;
 }
@@ -61,7 +93,12 @@ export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
     if (array.length !== expected) throw new InputError(`msDeformAttn (wasm): ${name} has ${array.length} values, expected ${expected}`);
   }
 
-  function run(shape: MsDeformAttnShape, inputs: readonly Floats[], outputLength: number, call: (offsets: number[], shapes: number) => number): Float32Array {
+  function run(
+    shape: MsDeformAttnShape,
+    inputs: readonly Floats[],
+    outputLength: number,
+    call: (offsets: number[], shapes: number) => number,
+  ): Float32Array {
     const levels = shape.levels.flat();
     const offsets = place([levels.length, ...inputs.map((a) => a.length), outputLength]);
     const memory = exports.memory.buffer;
@@ -94,7 +131,21 @@ export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
       check('attentionLogits', attentionLogits, sizes.attentionLogits);
       const { batch, queries, heads, headDim, points, referenceDim } = shape;
       return run(shape, [value, referencePoints, samplingOffsets, attentionLogits], sizes.output, ([v, ref, off, logits, out], shapes) =>
-        exports.msda_fused(v!, ref!, off!, logits!, out!, batch, queries, heads, headDim, shapes, shape.levels.length, points, referenceDim),
+        exports.msda_fused(
+          v!,
+          ref!,
+          off!,
+          logits!,
+          out!,
+          batch,
+          queries,
+          heads,
+          headDim,
+          shapes,
+          shape.levels.length,
+          points,
+          referenceDim,
+        ),
       );
     },
     get memoryBytes() {

@@ -9,14 +9,7 @@
 import shaderSource from '../../shaders/ms_deform_attn.wgsl?raw';
 import { DisposedError, InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
-import {
-  levelStarts,
-  tensorSizes,
-  validateShape,
-  valueTokens,
-  type MsDeformAttnShape,
-  type ReferenceDim,
-} from './ms-deform-attn-shape.js';
+import { levelStarts, tensorSizes, validateShape, valueTokens, type MsDeformAttnShape, type ReferenceDim } from './ms-deform-attn-shape.js';
 
 const LABEL = 'ms_deform_attn';
 const MAX_DISPATCH_X = 65535;
@@ -148,7 +141,8 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     const groups = Math.ceil(pairCount / pairsPerGroup);
     const dispatchX = Math.min(groups, MAX_DISPATCH_X);
     const dispatchY = Math.ceil(groups / dispatchX);
-    if (dispatchY > device.limits.maxComputeWorkgroupsPerDimension) throw new InputError(`msDeformAttn: ${pairCount} (query, head) pairs is too many`);
+    if (dispatchY > device.limits.maxComputeWorkgroupsPerDimension)
+      throw new InputError(`msDeformAttn: ${pairCount} (query, head) pairs is too many`);
 
     const uniform = new Uint32Array(PARAMS_BYTES / 4);
     uniform.set([shape.batch, shape.queries, shape.heads, shape.headDim, shape.levels.length, shape.points, valueTokens(shape), pairCount]);
@@ -156,12 +150,19 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     shape.levels.forEach(([h, w], i) => {
       uniform.set([h, w, starts[i] ?? 0, 0], 8 + i * 4);
     });
-    const paramsBuffer = device.createBuffer({ label: `${LABEL}:params`, size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const paramsBuffer = device.createBuffer({
+      label: `${LABEL}:params`,
+      size: PARAMS_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     device.queue.writeBuffer(paramsBuffer, 0, uniform);
     const bindGroup = device.createBindGroup({
       label: LABEL,
       layout,
-      entries: [{ binding: 0, resource: { buffer: paramsBuffer } }, ...entries.map(([binding, , buffer]) => ({ binding, resource: { buffer } }))],
+      entries: [
+        { binding: 0, resource: { buffer: paramsBuffer } },
+        ...entries.map(([binding, , buffer]) => ({ binding, resource: { buffer } })),
+      ],
     });
     const call: PreparedMsDeformAttn = {
       shape,

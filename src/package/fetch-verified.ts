@@ -65,11 +65,9 @@ export async function fetchVerified(options: FetchVerifiedOptions): Promise<Veri
     response = await doFetch(url, { signal: options.signal, credentials: 'same-origin' });
   } catch (cause) {
     if (options.signal?.aborted) throw new ModelFetchError(url, `loading ${file} was aborted`, { cause });
-    throw new ModelFetchError(
-      url,
-      `could not fetch ${url}: ${String(cause)} (offline, or a cross-origin URL without CORS headers?)`,
-      { cause },
-    );
+    throw new ModelFetchError(url, `could not fetch ${url}: ${String(cause)} (offline, or a cross-origin URL without CORS headers?)`, {
+      cause,
+    });
   }
   if (!response.ok) {
     throw new ModelFetchError(url, `could not fetch ${url}: HTTP ${response.status} ${response.statusText}`.trim(), {
@@ -88,9 +86,7 @@ export async function fetchVerified(options: FetchVerifiedOptions): Promise<Veri
   }
   if (cache) {
     // Caching is an optimisation: a full or unavailable cache must not fail the load.
-    await cache
-      .put(url, new Response(data, { headers: { 'content-type': 'application/octet-stream' } }))
-      .catch(() => undefined);
+    await cache.put(url, new Response(data, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
   }
   onProgress?.({ status: 'done', file, total, fromCache: false });
   return { data, fromCache: false };

@@ -98,9 +98,7 @@ export async function loadManifest(
 
   const manifest = parseManifestText(text);
   if (cache) {
-    await cache
-      .put(manifestUrl, new Response(text, { headers: { 'content-type': 'application/json' } }))
-      .catch(() => undefined);
+    await cache.put(manifestUrl, new Response(text, { headers: { 'content-type': 'application/json' } })).catch(() => undefined);
   }
   return { manifest, manifestUrl };
 }
@@ -124,9 +122,7 @@ export function parseManifestText(text: string): Manifest {
   }
   const format = typeof json === 'object' && json !== null ? (json as { format?: unknown }).format : undefined;
   if (typeof format === 'string' && format !== MANIFEST_FORMAT) {
-    throw new ManifestError([
-      `/format: manifest format ${format} is not supported by this webdetr (supports ${MANIFEST_FORMAT})`,
-    ]);
+    throw new ManifestError([`/format: manifest format ${format} is not supported by this webdetr (supports ${MANIFEST_FORMAT})`]);
   }
   return parseManifest(json);
 }
@@ -136,8 +132,7 @@ export function parseManifestText(text: string): Manifest {
  * origin: only what the caller configured is ever fetched.
  */
 export function packageFileUrl(file: string, manifestUrl: string): string {
-  const refuse = (why: string): ManifestError =>
-    new ManifestError([`/graphs: file ${JSON.stringify(file)} ${why}; refusing to fetch it`]);
+  const refuse = (why: string): ManifestError => new ManifestError([`/graphs: file ${JSON.stringify(file)} ${why}; refusing to fetch it`]);
   if (!PLAIN_FILE_NAME.test(file) || file === '.' || file === '..') {
     throw refuse('is not a plain file name in the package directory');
   }

@@ -201,7 +201,11 @@ export function referenceViolations(manifest: Manifest): string[] {
       else for (const name of earlier) available.add(name);
     }
     // Symbols a run can bind: plain-symbol dims of its inputs and of what it may borrow from `after`.
-    const bound = new Set([...available].flatMap((name) => (manifest.tensors[name]?.shape ?? []).filter((d): d is string => typeof d === 'string' && !/[*+]/.test(d)).map((d) => d.trim())));
+    const bound = new Set(
+      [...available].flatMap((name) =>
+        (manifest.tensors[name]?.shape ?? []).filter((d): d is string => typeof d === 'string' && !/[*+]/.test(d)).map((d) => d.trim()),
+      ),
+    );
     for (const name of pipeline.inputs) {
       if (!declared(name)) problems.push(`${where}: input ${name} is not declared in /tensors`);
     }
@@ -215,7 +219,10 @@ export function referenceViolations(manifest: Manifest): string[] {
       }
       if (stage.kind === 'msDeformAttn' && typeof stage.queries === 'string') {
         const unbound = dimSymbols(stage.queries).filter((symbol) => !bound.has(symbol));
-        if (unbound.length > 0) problems.push(`${where}/stages/${index}: queries ${stage.queries} uses ${unbound.join(', ')}, which no input of the pipeline binds`);
+        if (unbound.length > 0)
+          problems.push(
+            `${where}/stages/${index}: queries ${stage.queries} uses ${unbound.join(', ')}, which no input of the pipeline binds`,
+          );
       }
       const { reads, writes } = stageIo(stage);
       for (const name of reads) {
@@ -240,7 +247,8 @@ function zoomViolations(manifest: Manifest): string[] {
   if (spec === undefined || !('zoom' in spec) || spec.zoom === undefined) return [];
   const problems: string[] = [];
   const { grid, side } = spec.zoom;
-  if (grid * side < 1) problems.push(`/input/queryPatch/zoom: ${grid} windows of side ${side} do not cover the image (grid * side must be >= 1)`);
+  if (grid * side < 1)
+    problems.push(`/input/queryPatch/zoom: ${grid} windows of side ${side} do not cover the image (grid * side must be >= 1)`);
   const names = new Set(manifest.pipelines.map((p) => p.name));
   for (const name of Object.values(ZOOM_PIPELINES)) {
     if (!names.has(name)) problems.push(`/input/queryPatch/zoom: zoomed search needs pipeline ${name}, which the package lacks`);
@@ -255,13 +263,19 @@ function patchInputViolations(manifest: Manifest): string[] {
   if (spec === undefined || shape === undefined) return [];
   const [expected, ok] = isBoxQueryPatch(spec)
     ? ['[1, K, 4] (kind boxes)', shape.length === 3 && shape[2] === 4]
-    : [`[1, K, 3, ${spec.height}, ${spec.width}] (kind crop)`, shape.length === 5 && shape[2] === 3 && shape[3] === spec.height && shape[4] === spec.width];
+    : [
+        `[1, K, 3, ${spec.height}, ${spec.width}] (kind crop)`,
+        shape.length === 5 && shape[2] === 3 && shape[3] === spec.height && shape[4] === spec.width,
+      ];
   return ok ? [] : [`/tensors/patches: shape [${shape.join(', ')}] is not the ${expected} that /input/queryPatch declares`];
 }
 
 /** The symbols of a dim expression ("patches*20" -> ["patches"]). */
 export function dimSymbols(expression: string): string[] {
-  return expression.split(/[*+]/).map((factor) => factor.trim()).filter((factor) => !/^[0-9]+$/.test(factor));
+  return expression
+    .split(/[*+]/)
+    .map((factor) => factor.trim())
+    .filter((factor) => !/^[0-9]+$/.test(factor));
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {

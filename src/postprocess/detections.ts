@@ -23,14 +23,16 @@ export function resolveDetectOptions(manifest: Manifest, options: DetectOptions 
   const threshold = options.threshold ?? manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD;
   if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) throw new InputError(`threshold must be in [0, 1], got ${threshold}`);
   const maxDetections = options.maxDetections ?? DEFAULT_MAX_DETECTIONS;
-  if (!Number.isInteger(maxDetections) || maxDetections < 0) throw new InputError(`maxDetections must be a non-negative integer, got ${maxDetections}`);
+  if (!Number.isInteger(maxDetections) || maxDetections < 0)
+    throw new InputError(`maxDetections must be a non-negative integer, got ${maxDetections}`);
   let classes: Set<number> | undefined;
   if (options.classes !== undefined) {
     classes = new Set();
     const names = manifest.output.classNames;
     for (const wanted of options.classes) {
       if (typeof wanted === 'number') {
-        if (!Number.isInteger(wanted) || wanted < 0 || wanted >= names.length) throw new InputError(`class id ${wanted} is not one of the model's 0..${names.length - 1}`);
+        if (!Number.isInteger(wanted) || wanted < 0 || wanted >= names.length)
+          throw new InputError(`class id ${wanted} is not one of the model's 0..${names.length - 1}`);
         classes.add(wanted);
         continue;
       }

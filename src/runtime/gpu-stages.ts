@@ -81,11 +81,20 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
 
     runKernel(stage, key) {
       const value = store.get(stage.value);
-      const [referencePoints, samplingOffsets, attentionLogits] = [store.get(stage.referencePoints), store.get(stage.samplingOffsets), store.get(stage.attentionLogits)];
+      const [referencePoints, samplingOffsets, attentionLogits] = [
+        store.get(stage.referencePoints),
+        store.get(stage.samplingOffsets),
+        store.get(stage.attentionLogits),
+      ];
       const inputs = [value, referencePoints, samplingOffsets, attentionLogits];
       const batch = value.dims[0] ?? 1;
       const queries = resolveDim(stage.queries, context.symbols(), `kernel ${stage.name} queries`);
-      checkKernelOperands(stage, batch, queries, { value: value.dims, referencePoints: referencePoints.dims, samplingOffsets: samplingOffsets.dims, attentionLogits: attentionLogits.dims });
+      checkKernelOperands(stage, batch, queries, {
+        value: value.dims,
+        referencePoints: referencePoints.dims,
+        samplingOffsets: samplingOffsets.dims,
+        attentionLogits: attentionLogits.dims,
+      });
       const output = store.reserve(stage.output, [batch, queries, stage.heads * stage.headDim]);
       const buffers = [...inputs.map((t) => t.buffer), output.buffer];
       let entry = prepared.get(key);
@@ -94,7 +103,15 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
         entry?.call.dispose();
         const [valueBuffer, referencePoints, samplingOffsets, attentionLogits] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
         const call = kernel.prepareFused(
-          { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim },
+          {
+            batch,
+            queries,
+            heads: stage.heads,
+            headDim: stage.headDim,
+            levels: stage.levels,
+            points: stage.points,
+            referenceDim: stage.referenceDim,
+          },
           { value: valueBuffer, referencePoints, samplingOffsets, attentionLogits, output: output.buffer },
         );
         entry = { buffers, batch, queries, call };

@@ -66,7 +66,11 @@ export function createGpuTensorStore(device: GPUDevice, label: string): GpuTenso
     let buffer = owned.get(name);
     if (buffer === undefined || buffer.size < size || (exactSize && buffer.size !== size)) {
       buffer?.destroy();
-      buffer = device.createBuffer({ label: `${label}:${name}`, size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      buffer = device.createBuffer({
+        label: `${label}:${name}`,
+        size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
       owned.set(name, buffer);
     }
     return buffer;
@@ -76,7 +80,11 @@ export function createGpuTensorStore(device: GPUDevice, label: string): GpuTenso
     let buffer = staging.get(name);
     if (buffer === undefined || buffer.size < bytes) {
       buffer?.destroy();
-      buffer = device.createBuffer({ label: `${label}:${name}:readback`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      buffer = device.createBuffer({
+        label: `${label}:${name}:readback`,
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
       staging.set(name, buffer);
     }
     return buffer;

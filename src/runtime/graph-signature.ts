@@ -94,6 +94,10 @@ export function checkGraphSignature(manifest: Manifest, graph: GraphFile, sessio
     ...problems(manifest, bound, graph.outputs, session.outputNames, session.outputMetadata ?? [], 'output'),
   ];
   if (found.length > 0) {
-    throw new ModelIntegrityError(graph.file, 'graph-mismatch', `${graph.file} (graph ${graph.name}) does not match the manifest: ${found.join('; ')}`);
+    throw new ModelIntegrityError(
+      graph.file,
+      'graph-mismatch',
+      `${graph.file} (graph ${graph.name}) does not match the manifest: ${found.join('; ')}`,
+    );
   }
 }

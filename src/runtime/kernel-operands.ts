@@ -20,10 +20,16 @@ export function checkKernelOperands(stage: MsDeformAttnStage, batch: number, que
   for (const operand of ['value', 'referencePoints', 'samplingOffsets', 'attentionLogits'] as const) {
     const found = dims[operand].reduce((product, d) => product * d, 1);
     if (found !== expected[operand]) {
-      wrong.push(`${operand} ${stage[operand]} has dims [${dims[operand].join(', ')}] = ${found} elements, the stage needs ${expected[operand]}`);
+      wrong.push(
+        `${operand} ${stage[operand]} has dims [${dims[operand].join(', ')}] = ${found} elements, the stage needs ${expected[operand]}`,
+      );
     }
   }
   if (wrong.length > 0) {
-    throw new ModelIntegrityError('manifest.json', 'graph-mismatch', `kernel ${stage.name} (queries ${queries}, batch ${batch}): ${wrong.join('; ')}`);
+    throw new ModelIntegrityError(
+      'manifest.json',
+      'graph-mismatch',
+      `kernel ${stage.name} (queries ${queries}, batch ${batch}): ${wrong.join('; ')}`,
+    );
   }
 }

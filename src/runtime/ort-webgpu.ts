@@ -41,7 +41,8 @@ async function chooseAdapter(requested: GPUAdapter | undefined): Promise<GPUAdap
   if (initializedDevice() !== undefined) return ort.env.webgpu.adapter as GPUAdapter;
   let adapter = requested;
   if (adapter === undefined) {
-    if (typeof navigator === 'undefined' || navigator.gpu === undefined) throw new WebGpuUnavailableError('WebGPU is not available here (navigator.gpu is undefined).');
+    if (typeof navigator === 'undefined' || navigator.gpu === undefined)
+      throw new WebGpuUnavailableError('WebGPU is not available here (navigator.gpu is undefined).');
     adapter = (await navigator.gpu.requestAdapter()) ?? undefined;
     if (adapter === undefined) throw new WebGpuUnavailableError('navigator.gpu.requestAdapter() returned null.');
   }
@@ -71,7 +72,11 @@ export type GraphBytes = [name: string, bytes: Uint8Array, file?: string];
  * no EP can load rejects with ModelIntegrityError('invalid-graph'); every session made before it is
  * released.
  */
-export async function createOrtWebGpuSessions(graphs: ReadonlyArray<GraphBytes>, requestedAdapter?: GPUAdapter, layoutOf: (graphName: string) => WebGpuLayout = () => 'NHWC'): Promise<OrtWebGpuSessions> {
+export async function createOrtWebGpuSessions(
+  graphs: ReadonlyArray<GraphBytes>,
+  requestedAdapter?: GPUAdapter,
+  layoutOf: (graphName: string) => WebGpuLayout = () => 'NHWC',
+): Promise<OrtWebGpuSessions> {
   const adapter = await chooseAdapter(requestedAdapter);
   const sessions = new Map<string, ort.InferenceSession>();
   try {
@@ -79,12 +84,19 @@ export async function createOrtWebGpuSessions(graphs: ReadonlyArray<GraphBytes>,
       // Sequential on purpose: JSEP does not support concurrent session creation.
       const session = await createWebGpuSession(bytes, layoutOf(name)).catch(async (cause: unknown) => {
         if (await loadsOnCpu(bytes)) throw cause;
-        throw new ModelIntegrityError(file, 'invalid-graph', `${file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`);
+        throw new ModelIntegrityError(
+          file,
+          'invalid-graph',
+          `${file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`,
+        );
       });
       sessions.set(name, session);
     }
     const device = initializedDevice() ?? (graphs.length > 0 ? await ort.env.webgpu.device : undefined);
-    if (device === undefined) throw new WebGpuUnavailableError("onnxruntime-web's WebGPU EP has no device (no graph sessions were created, or the device was lost)");
+    if (device === undefined)
+      throw new WebGpuUnavailableError(
+        "onnxruntime-web's WebGPU EP has no device (no graph sessions were created, or the device was lost)",
+      );
     return { sessions, device, adapter };
   } catch (error) {
     for (const session of sessions.values()) await session.release();

@@ -43,7 +43,11 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
       try {
         session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
       } catch (cause) {
-        throw new ModelIntegrityError(graph.file, 'invalid-graph', `${graph.file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`);
+        throw new ModelIntegrityError(
+          graph.file,
+          'invalid-graph',
+          `${graph.file}: onnxruntime cannot load this graph (${String(cause)}); the package is broken`,
+        );
       }
       sessions.set(graph.name, session);
       checkGraphSignature(manifest, graph, session);
@@ -64,11 +68,28 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
 
   function runKernel(stage: MsDeformAttnStage, symbols: ReadonlyMap<string, number>): void {
     const value = take(stage.value);
-    const [referencePoints, samplingOffsets, attentionLogits] = [take(stage.referencePoints), take(stage.samplingOffsets), take(stage.attentionLogits)];
+    const [referencePoints, samplingOffsets, attentionLogits] = [
+      take(stage.referencePoints),
+      take(stage.samplingOffsets),
+      take(stage.attentionLogits),
+    ];
     const batch = value.dims[0] ?? 1;
     const queries = resolveDim(stage.queries, symbols, `kernel ${stage.name} queries`);
-    checkKernelOperands(stage, batch, queries, { value: value.dims, referencePoints: referencePoints.dims, samplingOffsets: samplingOffsets.dims, attentionLogits: attentionLogits.dims });
-    const shape = { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points, referenceDim: stage.referenceDim };
+    checkKernelOperands(stage, batch, queries, {
+      value: value.dims,
+      referencePoints: referencePoints.dims,
+      samplingOffsets: samplingOffsets.dims,
+      attentionLogits: attentionLogits.dims,
+    });
+    const shape = {
+      batch,
+      queries,
+      heads: stage.heads,
+      headDim: stage.headDim,
+      levels: stage.levels,
+      points: stage.points,
+      referenceDim: stage.referenceDim,
+    };
     const out = wasmKernel
       ? wasmKernel.fused(value.data, referencePoints.data, samplingOffsets.data, attentionLogits.data, shape)
       : Float32Array.from(msDeformAttnFusedReference(value.data, referencePoints.data, samplingOffsets.data, attentionLogits.data, shape));

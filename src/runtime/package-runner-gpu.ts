@@ -60,7 +60,8 @@ function checkFloat32(manifest: Manifest, pipeline: Pipeline): void {
   const names = [...pipeline.inputs, ...pipeline.stages.flatMap((s) => [...stageReads(s), ...stageWrites(s)])];
   for (const name of names) {
     const dtype = manifest.tensors[name]?.dtype;
-    if (dtype !== 'float32') throw new InputError(`pipeline ${pipeline.name}: tensor ${name} is ${dtype ?? 'undeclared'}; the GPU runner passes float32 only`);
+    if (dtype !== 'float32')
+      throw new InputError(`pipeline ${pipeline.name}: tensor ${name} is ${dtype ?? 'undeclared'}; the GPU runner passes float32 only`);
   }
 }
 
@@ -73,7 +74,9 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     if (bytes === undefined) throw new InputError(`graph ${graph.name} was not loaded`);
     return [graph.name, bytes, graph.file];
   });
-  const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter, (name) => preferredLayoutFor(manifest, name));
+  const { sessions, device, adapter } = await createOrtWebGpuSessions(graphs, options.adapter, (name) =>
+    preferredLayoutFor(manifest, name),
+  );
   try {
     for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
       const session = sessions.get(graph.name);
@@ -84,7 +87,8 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     throw error;
   }
   let lostInfo: GPUDeviceLostInfo | undefined;
-  const lostError = (info: GPUDeviceLostInfo) => new DeviceLostError(info.reason ?? 'unknown', `the GPU device was lost (${info.reason}): ${info.message}`);
+  const lostError = (info: GPUDeviceLostInfo) =>
+    new DeviceLostError(info.reason ?? 'unknown', `the GPU device was lost (${info.reason}): ${info.message}`);
   /** Rejecters of the awaits under way: a lost device fails them at once instead of leaving them hanging. */
   const inFlight = new Set<(error: Error) => void>();
   void device.lost.then((info) => {
@@ -122,37 +126,45 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
       bindDims(name, manifest.tensors[name]?.shape ?? [], tensor.dims, next);
       if (isGpuTensor(tensor)) {
         if (!(tensor.buffer.usage & GPUBufferUsage.STORAGE)) throw new InputError(`${name}: the GPU buffer needs STORAGE usage`);
-        if (tensor.buffer.size < elementCount(tensor.dims) * 4) throw new InputError(`${name}: buffer holds ${tensor.buffer.size} bytes, dims [${tensor.dims.join(', ')}] need ${elementCount(tensor.dims) * 4}`);
+        if (tensor.buffer.size < elementCount(tensor.dims) * 4)
+          throw new InputError(
+            `${name}: buffer holds ${tensor.buffer.size} bytes, dims [${tensor.dims.join(', ')}] need ${elementCount(tensor.dims) * 4}`,
+          );
       } else if (tensor.data.length !== elementCount(tensor.dims)) {
         throw new InputError(`${name}: ${tensor.data.length} values for dims [${tensor.dims.join(', ')}]`);
       }
     }
     for (const name of borrowedTensors(pipeline)) {
-      if (!store.has(name)) throw new InputError(`pipeline ${pipeline.name} reads ${name}: run pipeline ${pipeline.after ?? '(its producer)'} first`);
+      if (!store.has(name))
+        throw new InputError(`pipeline ${pipeline.name} reads ${name}: run pipeline ${pipeline.after ?? '(its producer)'} first`);
       bindDims(name, manifest.tensors[name]?.shape ?? [], store.get(name).dims, next);
     }
     symbols = next;
   }
 
   async function runStages(pipeline: Pipeline, inputs: Record<string, RunnerInput>) {
-    await guarded(withGpuErrorScopes(device, `${pipeline.name}: inputs`, () => {
-      for (const name of pipeline.inputs) {
-        const tensor = inputs[name];
-        if (tensor === undefined) continue;
-        if (isGpuTensor(tensor)) store.bindExternal(name, tensor);
-        else store.upload(name, tensor);
-      }
-    }));
+    await guarded(
+      withGpuErrorScopes(device, `${pipeline.name}: inputs`, () => {
+        for (const name of pipeline.inputs) {
+          const tensor = inputs[name];
+          if (tensor === undefined) continue;
+          if (isGpuTensor(tensor)) store.bindExternal(name, tensor);
+          else store.upload(name, tensor);
+        }
+      }),
+    );
     const timings: StageTiming[] = [];
     for (const [index, stage] of pipeline.stages.entries()) {
       const name = stage.kind === 'graph' ? stage.graph : stage.name;
       const started = performance.now();
-      await guarded(withGpuErrorScopes(device, `${pipeline.name}: ${stage.kind} ${name}`, async () => {
-        if (stage.kind === 'graph') await stages.runGraph(stage);
-        else stages.runKernel(stage, `${pipeline.name}/${index}`);
-        // Wait for the GPU so each stage's time is its own (and errors land in this stage's scope).
-        await device.queue.onSubmittedWorkDone();
-      }));
+      await guarded(
+        withGpuErrorScopes(device, `${pipeline.name}: ${stage.kind} ${name}`, async () => {
+          if (stage.kind === 'graph') await stages.runGraph(stage);
+          else stages.runKernel(stage, `${pipeline.name}/${index}`);
+          // Wait for the GPU so each stage's time is its own (and errors land in this stage's scope).
+          await device.queue.onSubmittedWorkDone();
+        }),
+      );
       timings.push({ stage: name, kind: stage.kind, ms: performance.now() - started });
       if (stage.kind === 'graph') {
         counters.graphRuns++;

@@ -27,7 +27,8 @@ export function bindDims(name: string, shape: readonly Dim[], dims: readonly num
       symbols.set(declared.trim(), actual);
     } else {
       const expected = evaluateDim(declared, symbols);
-      if (expected !== undefined && expected !== actual) throw new InputError(`${name}: dim ${axis} (${declared}) must be ${expected}, got ${actual}`);
+      if (expected !== undefined && expected !== actual)
+        throw new InputError(`${name}: dim ${axis} (${declared}) must be ${expected}, got ${actual}`);
     }
   });
 }

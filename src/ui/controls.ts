@@ -31,7 +31,7 @@ export interface Controls {
 
 export function createControls(elements: ControlsElements): Controls {
   const hidden = new Set<string>();
-  let changeListener = () => undefined as void;
+  let changeListener: () => void = () => undefined;
   let modeListener: (mode: DemoMode) => void = () => undefined;
   let shownLabels = '';
   let thresholdTouched = false;
@@ -114,16 +114,22 @@ export function createControls(elements: ControlsElements): Controls {
       label.title = available ? '' : why;
       label.querySelector('.unavailable')?.remove();
       // Say why right there: a greyed-out option alone leaves a newcomer guessing.
-      if (!available) label.append(Object.assign(document.createElement('span'), { className: 'unavailable muted small', textContent: `(${why})` }));
+      if (!available)
+        label.append(Object.assign(document.createElement('span'), { className: 'unavailable muted small', textContent: `(${why})` }));
     },
     setClasses(counts) {
       if (counts === null || counts.length === 0) {
         shownLabels = '';
-        elements.classList.replaceChildren(Object.assign(document.createElement('p'), { className: 'muted', textContent: 'Classes appear here after a run.' }));
+        elements.classList.replaceChildren(
+          Object.assign(document.createElement('p'), { className: 'muted', textContent: 'Classes appear here after a run.' }),
+        );
         return;
       }
       // Rebuild only when the set of classes changes; otherwise just update counts (keeps focus).
-      const labels = counts.map((c) => c.label).sort().join('\n');
+      const labels = counts
+        .map((c) => c.label)
+        .sort()
+        .join('\n');
       if (labels !== shownLabels) {
         shownLabels = labels;
         elements.classList.replaceChildren(...counts.map(classRow));

@@ -44,7 +44,25 @@ declare global {
 }
 
 export function exposeDemoState(): DemoState {
-  const state: DemoState = { ready: false, busy: false, runs: 0, mode: 'detect', backend: null, model: null, image: null, lastDetect: null, lastOneShot: null, patches: [], threshold: 0, fit: { scale: 1, offsetX: 0, offsetY: 0 }, showBoxes: true, drawn: [], preparedImages: true, live: null, errors: [] };
+  const state: DemoState = {
+    ready: false,
+    busy: false,
+    runs: 0,
+    mode: 'detect',
+    backend: null,
+    model: null,
+    image: null,
+    lastDetect: null,
+    lastOneShot: null,
+    patches: [],
+    threshold: 0,
+    fit: { scale: 1, offsetX: 0, offsetY: 0 },
+    showBoxes: true,
+    drawn: [],
+    preparedImages: true,
+    live: null,
+    errors: [],
+  };
   window.__webdetrDemo = state;
   return state;
 }

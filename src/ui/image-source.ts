@@ -47,7 +47,9 @@ export function createImageSource(elements: ImageSourceElements): ImageSource {
   let imageListener: (image: OpenedImage) => void = () => undefined;
   let errorListener: (message: string) => void = () => undefined;
   const open = (blob: Blob, name: string) =>
-    decode(blob, name).then(imageListener, (error: unknown) => errorListener(`Could not open ${name}: ${error instanceof Error ? error.message : String(error)}`));
+    decode(blob, name).then(imageListener, (error: unknown) =>
+      errorListener(`Could not open ${name}: ${error instanceof Error ? error.message : String(error)}`),
+    );
 
   elements.fileInput.addEventListener('change', () => {
     const file = elements.fileInput.files?.[0];

@@ -78,7 +78,12 @@ export function createLoadProgress(elements: LoadProgressElements): LoadProgress
         bar.max = total;
         bar.value = done;
         // The runtime is fetched first, before the worker knows how many graph files follow.
-        const files = event.file === RUNTIME_FILE ? `file ${started}: onnxruntime’s WebAssembly runtime` : plan === undefined ? `file ${started}` : `file ${started} of ${plan.files}`;
+        const files =
+          event.file === RUNTIME_FILE
+            ? `file ${started}: onnxruntime’s WebAssembly runtime`
+            : plan === undefined
+              ? `file ${started}`
+              : `file ${started} of ${plan.files}`;
         const source = cached > 0 ? ', from this browser’s cache' : '';
         text.textContent = `Loading ${what}: ${formatBytes(done)} of ${formatBytes(total)} (${files}${source})`;
       };

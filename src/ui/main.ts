@@ -27,7 +27,12 @@ import { byId, exposeDemoState, type DemoState } from './dom.js';
 
 const params = readParams(location.search);
 const stage = createStage(byId('stage', HTMLElement), byId('image-layer', HTMLCanvasElement), byId('overlay', HTMLCanvasElement));
-const status = createStatus({ backend: byId('backend', HTMLElement), timings: byId('timings', HTMLElement), timingsNote: byId('timings-note', HTMLElement), message: byId('message', HTMLElement) });
+const status = createStatus({
+  backend: byId('backend', HTMLElement),
+  timings: byId('timings', HTMLElement),
+  timingsNote: byId('timings-note', HTMLElement),
+  message: byId('message', HTMLElement),
+});
 const progress = createLoadProgress({ bar: byId('load-bar', HTMLProgressElement), text: byId('load-text', HTMLElement) });
 const loader = createModelLoader(progress, params.backend, params.cache);
 const controls = createControls({
@@ -39,7 +44,11 @@ const controls = createControls({
   classList: byId('class-list', HTMLElement),
 });
 const list = createResultsList(byId('results', HTMLOListElement), byId('results-summary', HTMLElement));
-const source = createImageSource({ fileInput: byId('file-input', HTMLInputElement), dropTarget: stage.element, samples: byId('samples', HTMLElement) });
+const source = createImageSource({
+  fileInput: byId('file-input', HTMLInputElement),
+  dropTarget: stage.element,
+  samples: byId('samples', HTMLElement),
+});
 const busy = byId('busy', HTMLElement);
 const webcamButton = byId('webcam', HTMLButtonElement);
 
@@ -58,7 +67,10 @@ let highlight: number | null = null;
 let scene: Scene = { boxes: [], entries: [] };
 let webcam: WebcamLoop | null = null;
 const demo: DemoState = exposeDemoState();
-window.__webdetrDemoStats = async () => ({ main: (await mainDetector?.stats()) ?? null, oneShot: (await oneShotDetector?.stats()) ?? null });
+window.__webdetrDemoStats = async () => ({
+  main: (await mainDetector?.stats()) ?? null,
+  oneShot: (await oneShotDetector?.stats()) ?? null,
+});
 
 const editor = attachPatchEditor({
   element: stage.element,
@@ -111,7 +123,9 @@ async function withImage<T>(detector: Detector, image: OpenedImage, run: (input:
       if (!(error instanceof TypeError && /weak ?map key/i.test(error.message))) throw error;
       demo.preparedImages = false;
       demo.errors.push(`prepared images unusable (${error.message}); sending the picture with every call`);
-      console.warn('webdetr demo: detector calls with a PreparedImage fail (comlink transfer of a number); falling back to the image file per call');
+      console.warn(
+        'webdetr demo: detector calls with a PreparedImage fail (comlink transfer of a number); falling back to the image file per call',
+      );
     }
   }
   return run(image.blob);
@@ -160,7 +174,13 @@ function publish(): void {
   demo.threshold = controls.threshold;
   demo.fit = fit;
   demo.showBoxes = controls.showBoxes;
-  demo.drawn = scene.boxes.map((b) => ({ label: b.label, rgb: [b.color.rgb[0], b.color.rgb[1], b.color.rgb[2]], dashed: b.dashed ?? false, box: b.box, stageRect: outlineOf(b, view) }));
+  demo.drawn = scene.boxes.map((b) => ({
+    label: b.label,
+    rgb: [b.color.rgb[0], b.color.rgb[1], b.color.rgb[2]],
+    dashed: b.dashed ?? false,
+    box: b.box,
+    stageRect: outlineOf(b, view),
+  }));
 }
 
 function showError(error: unknown, what: string): void {
@@ -270,12 +290,18 @@ function openPicture(image: OpenedImage): void {
   highlight = null;
   editor.clear();
   stage.show(image.bitmap, { width: image.bitmap.width, height: image.bitmap.height });
-  stage.element.setAttribute('aria-label', mode === 'oneshot' ? oneShotStageLabel(image.name) : `Picture: ${image.name}. Detected objects are listed in the results.`);
+  stage.element.setAttribute(
+    'aria-label',
+    mode === 'oneshot' ? oneShotStageLabel(image.name) : `Picture: ${image.name}. Detected objects are listed in the results.`,
+  );
   byId('empty', HTMLElement).hidden = true;
   status.showTimings(null, '');
   render();
   if (mode === 'detect') void runDetect();
-  else void detectorFor('oneshot').then((d) => preparedFor(d, image)).catch(() => undefined); // warm the encoder memory
+  else
+    void detectorFor('oneshot')
+      .then((d) => preparedFor(d, image))
+      .catch(() => undefined); // warm the encoder memory
 }
 
 function oneShotStageLabel(name: string): string {
@@ -288,14 +314,19 @@ async function setMode(next: DemoMode): Promise<void> {
   document.body.dataset.mode = next;
   highlight = null;
   const hint = byId('stage-hint', HTMLElement);
-  hint.textContent = next === 'oneshot'
-    ? `Drag a rectangle around an object (drag a patch to move it, its corner to resize it); similar ones light up. Keyboard: focus the picture, then ${KEYBOARD_HELP}.`
-    : 'Tip: drop or paste (Ctrl+V) an image anywhere on the page. Hover a box or a result to highlight it.';
+  hint.textContent =
+    next === 'oneshot'
+      ? `Drag a rectangle around an object (drag a patch to move it, its corner to resize it); similar ones light up. Keyboard: focus the picture, then ${KEYBOARD_HELP}.`
+      : 'Tip: drop or paste (Ctrl+V) an image anywhere on the page. Hover a box or a result to highlight it.';
   // In one-shot mode the picture takes keys (N, arrows, Enter, Delete): an application region.
   stage.element.setAttribute('role', next === 'oneshot' ? 'application' : 'img');
   // The timings beside the picture belong to this mode's last run, not the other mode's.
   status.showTimings((next === 'detect' ? lastDetect : lastOneShot)?.timings ?? null, '');
-  if (picture !== null) stage.element.setAttribute('aria-label', next === 'oneshot' ? oneShotStageLabel(picture.name) : `Picture: ${picture.name}. Detected objects are listed in the results.`);
+  if (picture !== null)
+    stage.element.setAttribute(
+      'aria-label',
+      next === 'oneshot' ? oneShotStageLabel(picture.name) : `Picture: ${picture.name}. Detected objects are listed in the results.`,
+    );
   render();
   try {
     const detector = await detectorFor(next);
@@ -404,7 +435,8 @@ async function restartWatch(): Promise<void> {
     status.showTimings(null, 'Live: drag a box around an object on the video; every later frame is searched for it.');
     return;
   }
-  if (!oneShot && !detector.model.detection) return status.message('This model only finds similar objects: choose Find similar and drag a box on the video.');
+  if (!oneShot && !detector.model.detection)
+    return status.message('This model only finds similar objects: choose Find similar and drag a box on the video.');
   demo.live = { results: 0, fps: 0, dropped: 0, latency: 0, mediaTime: 0, searching: sets.length };
   watching = await detector.watch(loop.video, {
     threshold: 0,
@@ -412,11 +444,28 @@ async function restartWatch(): Promise<void> {
     onResult: (result) => {
       if (webcam !== loop) return;
       demo.runs++;
-      demo.live = { results: result.frames, fps: result.fps, dropped: result.dropped, latency: result.latency, mediaTime: result.frame.mediaTime, searching: sets.length };
-      if (oneShot) lastOneShot = { patches: result.patches ?? [], timings: result.timings, backend: detector.backend, imageSize: result.imageSize, reusedImageFeatures: false };
+      demo.live = {
+        results: result.frames,
+        fps: result.fps,
+        dropped: result.dropped,
+        latency: result.latency,
+        mediaTime: result.frame.mediaTime,
+        searching: sets.length,
+      };
+      if (oneShot)
+        lastOneShot = {
+          patches: result.patches ?? [],
+          timings: result.timings,
+          backend: detector.backend,
+          imageSize: result.imageSize,
+          reusedImageFeatures: false,
+        };
       else lastDetect = { detections: result.detections, timings: result.timings, backend: detector.backend, imageSize: result.imageSize };
       highlight = null;
-      status.showTimings(result.timings, `Live: ${result.fps.toFixed(1)} frames/s, ${result.latency.toFixed(0)} ms from frame to boxes, ${result.dropped} frames skipped while the model was busy.`);
+      status.showTimings(
+        result.timings,
+        `Live: ${result.fps.toFixed(1)} frames/s, ${result.latency.toFixed(0)} ms from frame to boxes, ${result.dropped} frames skipped while the model was busy.`,
+      );
       render();
     },
     onError: (error) => {

@@ -36,11 +36,16 @@ export function describeLoadError(error: unknown, url: string): string {
 export function describeModel(model: ModelInfo): string {
   const family = model.family === 'up-detr' ? 'UP-DETR' : 'Deformable-DETR';
   const zoom = model.zoom === undefined ? '' : ' (small patches are also searched in enlarged windows)';
-  const what = model.detection ? `${model.classNames.filter((n) => n !== 'N/A').length} classes` : `finds objects like the patch you drag${zoom}`;
+  const what = model.detection
+    ? `${model.classNames.filter((n) => n !== 'N/A').length} classes`
+    : `finds objects like the patch you drag${zoom}`;
   const variant = model.detection || model.variant.includes('one-shot') ? model.variant : `${model.variant} one-shot`;
   // The whole download of a first visit: the graphs and onnxruntime's .wasm (shared by every model on the page).
   const runtime = model.runtimeBytes ?? 0;
-  const size = runtime > 0 ? `${formatBytes(model.downloadBytes + runtime)} download (graphs ${formatBytes(model.downloadBytes)} + runtime ${formatBytes(runtime)})` : formatBytes(model.downloadBytes);
+  const size =
+    runtime > 0
+      ? `${formatBytes(model.downloadBytes + runtime)} download (graphs ${formatBytes(model.downloadBytes)} + runtime ${formatBytes(runtime)})`
+      : formatBytes(model.downloadBytes);
   return `Model: ${family} ${variant}, ${what}, input ${model.inputSize.width}×${model.inputSize.height}, ${size}.`;
 }
 

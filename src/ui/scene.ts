@@ -52,13 +52,23 @@ export function oneShotScene(state: PatchState, result: OneShotResult | null, th
     const color = patchColor(p);
     const patchIndex = boxes.push({ box: patch, color, label: `Patch ${p + 1}`, dashed: true, selected: state.selected === p }) - 1;
     const found = matches[p]?.detections ?? [];
-    entries.push({ boxIndex: patchIndex, color, heading: true, title: `Patch ${p + 1}`, detail: result === null || matches[p] === undefined ? 'not run yet' : similarText(found.length, result.patches[p]?.detections ?? [], threshold) });
+    entries.push({
+      boxIndex: patchIndex,
+      color,
+      heading: true,
+      title: `Patch ${p + 1}`,
+      detail:
+        result === null || matches[p] === undefined
+          ? 'not run yet'
+          : similarText(found.length, result.patches[p]?.detections ?? [], threshold),
+    });
     for (const d of found) {
       const index = boxes.push({ box: d.box, color, label: `P${p + 1} ${percent(d.score)}`, score: d.score }) - 1;
       entries.push({ boxIndex: index, color, title: `like patch ${p + 1}: ${percent(d.score)}`, detail: size(d) });
     }
   });
-  if (state.draft !== null) boxes.push({ box: state.draft, color: patchColor(state.patches.length), label: `Patch ${state.patches.length + 1}`, dashed: true });
+  if (state.draft !== null)
+    boxes.push({ box: state.draft, color: patchColor(state.patches.length), label: `Patch ${state.patches.length + 1}`, dashed: true });
   return { boxes, entries };
 }
 

@@ -27,7 +27,8 @@ const STAGES: { key: keyof Omit<StageTimings, 'stages'>; name: string }[] = [
 ];
 
 export function backendSentence(backend: BackendInfo): string {
-  if (backend.name === 'webgpu') return /^WebGPU/i.test(backend.description) ? `Running on ${backend.description}.` : `Running on WebGPU: ${backend.description}.`;
+  if (backend.name === 'webgpu')
+    return /^WebGPU/i.test(backend.description) ? `Running on ${backend.description}.` : `Running on WebGPU: ${backend.description}.`;
   // The runtime's reason names its own option; on this page that option is ?backend=webgpu.
   const reason = backend.reason
     .replace(/; pass backend: "webgpu" to use it anyway$/, ' (add ?backend=webgpu to the address to use it anyway)')

@@ -5,7 +5,20 @@
  * packages that have it, zoomed search. A call then reads as its story: resolve the image,
  * preprocess, run the pipelines, post-process. Calls are serialized: they share GPU buffers.
  */
-import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDescriptors, PatchDetections, PreparedImage, QueryPatch, StageTimings } from '../api/types.js';
+import type {
+  BackendInfo,
+  BackendPreference,
+  DetectionResult,
+  DetectorStats,
+  DetectOptions,
+  ModelInfo,
+  OneShotResult,
+  PatchDescriptors,
+  PatchDetections,
+  PreparedImage,
+  QueryPatch,
+  StageTimings,
+} from '../api/types.js';
 import { DisposedError, GpuError, InputError } from '../errors.js';
 import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../package/load-package.js';
@@ -19,7 +32,15 @@ import type { HostTensor, PackageRunner } from '../runtime/runner.js';
 import { ImageEncoding } from './image-encoding.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
 import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
-import { type CheckedDescriptors, checkDescriptors, concatDescriptors, DESCRIPTORS_FORMAT, isPatchDescriptors, packageIdentity, sealDescriptors } from './patch-descriptors.js';
+import {
+  type CheckedDescriptors,
+  checkDescriptors,
+  concatDescriptors,
+  DESCRIPTORS_FORMAT,
+  isPatchDescriptors,
+  packageIdentity,
+  sealDescriptors,
+} from './patch-descriptors.js';
 import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
 import { createCpuPreprocessor } from './preprocess-cpu.js';
 import { createGpuPreprocessor } from './preprocess-gpu.js';
@@ -149,7 +170,14 @@ export class DetectorEngine {
     const zoom =
       oneShot?.zoom === undefined || encoding === undefined
         ? undefined
-        : createZoomedSearch({ manifest, runner, preprocessor, encoding, pipelines: oneShot.zoom, queriesPerPatch: oneShot.queriesPerPatch });
+        : createZoomedSearch({
+            manifest,
+            runner,
+            preprocessor,
+            encoding,
+            pipelines: oneShot.zoom,
+            queriesPerPatch: oneShot.queriesPerPatch,
+          });
     const backend: BackendInfo = {
       name: choice.name,
       description: describeBackend(choice),
@@ -178,7 +206,14 @@ export class DetectorEngine {
     return {
       backend: this.backend.name,
       ...(counts
-        ? { gpu: { ...counts.ours, onnxruntimeBuffers: counts.onnxruntime.buffers, onnxruntimeBufferBytes: counts.onnxruntime.bufferBytes, uncapturedErrors: this.uncapturedErrors } }
+        ? {
+            gpu: {
+              ...counts.ours,
+              onnxruntimeBuffers: counts.onnxruntime.buffers,
+              onnxruntimeBufferBytes: counts.onnxruntime.bufferBytes,
+              uncapturedErrors: this.uncapturedErrors,
+            },
+          }
         : {}),
       sessions: this.runner.liveSessions,
       preparedImages: this.images.size,
@@ -199,13 +234,18 @@ export class DetectorEngine {
     return this.serialize(() => this.runDetect(image, options));
   }
 
-  async detectWithPatches(image: ImageRef, patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[], options?: DetectOptions): Promise<OneShotResult> {
+  async detectWithPatches(
+    image: ImageRef,
+    patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[],
+    options?: DetectOptions,
+  ): Promise<OneShotResult> {
     if (isPatchDescriptors(patches)) return this.serialize(() => this.runWithDescriptors(image, [patches], options));
     // Several sets (patches described on different pictures or frames) are searched together.
     if (Array.isArray(patches) && patches.length > 0 && patches.every(isPatchDescriptors)) {
       return this.serialize(() => this.runWithDescriptors(image, patches as readonly PatchDescriptors[], options));
     }
-    if (!Array.isArray(patches)) throw new InputError('detectWithPatches needs an array of query patches, or the descriptors describePatches returned');
+    if (!Array.isArray(patches))
+      throw new InputError('detectWithPatches needs an array of query patches, or the descriptors describePatches returned');
     return this.serialize(() => this.runOneShot(image, patches as readonly QueryPatch[], options));
   }
 
@@ -295,7 +335,9 @@ export class DetectorEngine {
     const plan = this.plan.oneShot;
     const zoom = plan?.zoom;
     if (plan === undefined || this.encoding === undefined || zoom === undefined) {
-      throw new InputError('this model cannot describe patches for other pictures: it needs a one-shot package with the describe_patches and patches_from_descriptors pipelines (box patches, such as the shipped one)');
+      throw new InputError(
+        'this model cannot describe patches for other pictures: it needs a one-shot package with the describe_patches and patches_from_descriptors pipelines (box patches, such as the shipped one)',
+      );
     }
     return { encoding: this.encoding, describe: zoom.describe, fromDescriptors: zoom.fromDescriptors, perPatch: plan.queriesPerPatch };
   }
@@ -341,12 +383,17 @@ export class DetectorEngine {
     this.checkLive();
     const { encoding, fromDescriptors, perPatch } = this.descriptorPipelines();
     const resolved = resolveDetectOptions(this.manifest, options);
-    if (options?.zoom === true) throw new InputError('zoom: true with patch descriptors: descriptors were pooled from their whole picture, so they search whole pictures only');
+    if (options?.zoom === true)
+      throw new InputError(
+        'zoom: true with patch descriptors: descriptors were pooled from their whole picture, so they search whole pictures only',
+      );
     const width = this.manifest.tensors[DESCRIPTORS_TENSOR]?.shape[2];
     const parts: CheckedDescriptors[] = [];
-    for (const set of sets) parts.push(await checkDescriptors(set, this.identity, typeof width === 'number' ? width : undefined, this.model.maxPatches));
+    for (const set of sets)
+      parts.push(await checkDescriptors(set, this.identity, typeof width === 'number' ? width : undefined, this.model.maxPatches));
     const checked = concatDescriptors(parts);
-    if (checked.count > this.model.maxPatches) throw new InputError(`${checked.count} patches in these descriptor sets; this model takes at most ${this.model.maxPatches} at once`);
+    if (checked.count > this.model.maxPatches)
+      throw new InputError(`${checked.count} patches in these descriptor sets; this model takes at most ${this.model.maxPatches} at once`);
     const started = performance.now();
     const { stored, temporary } = this.resolveImage(image);
     try {
@@ -357,16 +404,23 @@ export class DetectorEngine {
         [DESCRIPTORS_TENSOR]: { data: checked.descriptors, dims: [1, checked.count, checked.width] },
         patches: { data: checked.boxes, dims: [1, checked.count, 4] },
       };
-      const inputs = Object.fromEntries((this.manifest.pipelines.find((p) => p.name === fromDescriptors)?.inputs ?? []).map((name) => [name, known[name] ?? { data: new Float32Array(0), dims: [0] }]));
+      const inputs = Object.fromEntries(
+        (this.manifest.pipelines.find((p) => p.name === fromDescriptors)?.inputs ?? []).map((name) => [
+          name,
+          known[name] ?? { data: new Float32Array(0), dims: [0] },
+        ]),
+      );
       const result = await this.runner.run(fromDescriptors, inputs);
       addStages(timings, result.stages);
       const post = performance.now();
       const outputs = modelOutputs(this.manifest, fromDescriptors, result.outputs);
-      const results = checked.patches.map((patch, index): PatchDetections => ({
-        patch,
-        detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
-        views: 1,
-      }));
+      const results = checked.patches.map(
+        (patch, index): PatchDetections => ({
+          patch,
+          detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
+          views: 1,
+        }),
+      );
       timings.postprocess = performance.now() - post;
       timings.total = performance.now() - started;
       return {
@@ -386,9 +440,11 @@ export class DetectorEngine {
     this.checkLive();
     const plan = this.plan.oneShot;
     const encoding = this.encoding;
-    if (plan === undefined || encoding === undefined) throw new InputError('this model has no query-patch branch; one-shot detection needs a one-shot (UP-DETR) package');
+    if (plan === undefined || encoding === undefined)
+      throw new InputError('this model has no query-patch branch; one-shot detection needs a one-shot (UP-DETR) package');
     const resolved = resolveDetectOptions(this.manifest, options);
-    if (options?.zoom === true && this.zoom === undefined) throw new InputError('zoom: true, but this package has no zoomed search (manifest input.queryPatch.zoom)');
+    if (options?.zoom === true && this.zoom === undefined)
+      throw new InputError('zoom: true, but this package has no zoomed search (manifest input.queryPatch.zoom)');
     const zoom = options?.zoom === false ? undefined : this.zoom;
     const started = performance.now();
     const { stored, temporary } = this.resolveImage(image);
@@ -409,13 +465,15 @@ export class DetectorEngine {
       const post = performance.now();
       const outputs = modelOutputs(this.manifest, plan.patches, result.outputs);
       const perPatch = plan.queriesPerPatch;
-      const results = patches.map((patch, index): PatchDetections => ({
-        patch: { ...patch },
-        ...(zoomed?.patch(index, outputs) ?? {
-          detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
-          views: 1,
+      const results = patches.map(
+        (patch, index): PatchDetections => ({
+          patch: { ...patch },
+          ...(zoomed?.patch(index, outputs) ?? {
+            detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
+            views: 1,
+          }),
         }),
-      }));
+      );
       timings.postprocess = performance.now() - post;
       timings.total = performance.now() - started;
       return {

@@ -10,17 +10,21 @@ import type { HostTensor } from '../runtime/runner.js';
  */
 export function patchRects(patches: readonly QueryPatch[], size: { width: number; height: number }, maxPatches: number): CropRect[] {
   if (patches.length === 0) throw new InputError('detectWithPatches needs at least one query patch');
-  if (patches.length > maxPatches) throw new InputError(`${patches.length} query patches given; this model takes at most ${maxPatches} at once`);
+  if (patches.length > maxPatches)
+    throw new InputError(`${patches.length} query patches given; this model takes at most ${maxPatches} at once`);
   return patches.map((patch, index) => {
     const { x, y, width, height } = patch;
-    if (![x, y, width, height].every(Number.isFinite)) throw new InputError(`query patch ${index} has a non-finite coordinate: ${JSON.stringify(patch)}`);
+    if (![x, y, width, height].every(Number.isFinite))
+      throw new InputError(`query patch ${index} has a non-finite coordinate: ${JSON.stringify(patch)}`);
     if (width <= 0 || height <= 0) throw new InputError(`query patch ${index} has zero or negative size (${width}x${height})`);
     const x0 = Math.max(0, x);
     const y0 = Math.max(0, y);
     const x1 = Math.min(size.width, x + width);
     const y1 = Math.min(size.height, y + height);
     if (Math.round(x1) - Math.round(x0) < 1 || Math.round(y1) - Math.round(y0) < 1) {
-      throw new InputError(`query patch ${index} (${JSON.stringify(patch)}) does not cover a pixel of the ${size.width}x${size.height} image`);
+      throw new InputError(
+        `query patch ${index} (${JSON.stringify(patch)}) does not cover a pixel of the ${size.width}x${size.height} image`,
+      );
     }
     return [x0, y0, x1, y1] as const;
   });
@@ -43,6 +47,8 @@ export function fillPatchSlots(rects: readonly CropRect[], slots: number | undef
  */
 export function patchBoxTensor(rects: readonly CropRect[], size: { width: number; height: number }): HostTensor {
   const data = new Float32Array(rects.length * 4);
-  rects.forEach(([x0, y0, x1, y1], k) => data.set([x0 / size.width, y0 / size.height, x1 / size.width, y1 / size.height], 4 * k));
+  rects.forEach(([x0, y0, x1, y1], k) => {
+    data.set([x0 / size.width, y0 / size.height, x1 / size.width, y1 / size.height], 4 * k);
+  });
   return { data, dims: [1, rects.length, 4] };
 }

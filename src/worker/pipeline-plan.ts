@@ -24,7 +24,12 @@ export function planPipelines(manifest: Manifest): PipelinePlan {
   if (patchSpec !== undefined && names.has('image') && names.has('patches')) {
     const patchInput = manifest.pipelines.find((p) => p.name === 'patches')?.inputs[0];
     const slots = patchInput === undefined ? undefined : manifest.tensors[patchInput]?.shape[1];
-    plan.oneShot = { image: 'image', patches: 'patches', queriesPerPatch: patchSpec.queriesPerPatch, ...(typeof slots === 'number' ? { patchSlots: slots } : {}) };
+    plan.oneShot = {
+      image: 'image',
+      patches: 'patches',
+      queriesPerPatch: patchSpec.queriesPerPatch,
+      ...(typeof slots === 'number' ? { patchSlots: slots } : {}),
+    };
     plan.pipelines.push('image', 'patches');
     const zoom = zoomPipelinesOf(manifest);
     if (zoom !== undefined) {

@@ -9,7 +9,11 @@ import type { RelativeRect } from '../geometry/zoom-windows.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
 import { createBilinearCropResize, type BilinearCropResizeKernel, type PreparedCropResize } from '../kernels/bilinear-crop-resize.js';
 import type { CropRect } from '../kernels/bilinear-options.js';
-import { createBilinearResizeNormalize, type BilinearResizeNormalizeKernel, type PreparedResizeNormalize } from '../kernels/bilinear-resize-normalize.js';
+import {
+  createBilinearResizeNormalize,
+  type BilinearResizeNormalizeKernel,
+  type PreparedResizeNormalize,
+} from '../kernels/bilinear-resize-normalize.js';
 import { createPixelUploader, type PixelUploader } from '../kernels/pixel-upload.js';
 import type { GpuTensorRef } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
@@ -76,7 +80,10 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
     uploaded = image.prepared.id;
     if (preparedResize?.texture !== texture) {
       preparedResize?.kernel.dispose();
-      preparedResize = { texture, kernel: resize.prepare({ source: texture, output: imageBuffer, outWidth: width, outHeight: height, ...normalize }) };
+      preparedResize = {
+        texture,
+        kernel: resize.prepare({ source: texture, output: imageBuffer, outWidth: width, outHeight: height, ...normalize }),
+      };
     }
     const kernel = preparedResize.kernel;
     submit('webdetr:preprocess', (pass) => kernel.encode(pass));
@@ -90,7 +97,14 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
       preparedCrop?.kernel.dispose();
       preparedCrop = {
         texture,
-        kernel: crop.prepare({ source: texture, output: patchBuffer, maxRects: patchSpec.maxPatches, outWidth: patchSpec.width, outHeight: patchSpec.height, ...normalize }),
+        kernel: crop.prepare({
+          source: texture,
+          output: patchBuffer,
+          maxRects: patchSpec.maxPatches,
+          outWidth: patchSpec.width,
+          outHeight: patchSpec.height,
+          ...normalize,
+        }),
       };
     }
     const kernel = preparedCrop.kernel;
@@ -104,7 +118,10 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
     const texture = textureOf(image);
     if (preparedWindow?.texture !== texture) {
       preparedWindow?.kernel.dispose();
-      preparedWindow = { texture, kernel: crop.prepare({ source: texture, output: imageBuffer, maxRects: 1, outWidth: width, outHeight: height, ...normalize }) };
+      preparedWindow = {
+        texture,
+        kernel: crop.prepare({ source: texture, output: imageBuffer, maxRects: 1, outWidth: width, outHeight: height, ...normalize }),
+      };
     }
     const kernel = preparedWindow.kernel;
     kernel.setRects([windowRect(image, window)]);

@@ -1,5 +1,16 @@
 /** What the worker exposes over comlink (the page side wraps it into the public Detector). */
-import type { BackendInfo, BackendPreference, DetectionResult, DetectorStats, DetectOptions, ModelInfo, OneShotResult, PatchDescriptors, PreparedImage, QueryPatch } from '../api/types.js';
+import type {
+  BackendInfo,
+  BackendPreference,
+  DetectionResult,
+  DetectorStats,
+  DetectOptions,
+  ModelInfo,
+  OneShotResult,
+  PatchDescriptors,
+  PreparedImage,
+  QueryPatch,
+} from '../api/types.js';
 import type { RunnerCounters } from '../runtime/runner.js';
 import type { LoadProgressCallback } from '../package/progress.js';
 import type { EnginePixels } from './image-store.js';
@@ -29,7 +40,11 @@ export interface WorkerApi {
   prepareImage(pixels: EnginePixels): Promise<PreparedImage>;
   releaseImage(id: number): Promise<void>;
   detect(image: EnginePixels | number, options?: DetectOptions): Promise<DetectionResult>;
-  detectWithPatches(image: EnginePixels | number, patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[], options?: DetectOptions): Promise<OneShotResult>;
+  detectWithPatches(
+    image: EnginePixels | number,
+    patches: readonly QueryPatch[] | PatchDescriptors | readonly PatchDescriptors[],
+    options?: DetectOptions,
+  ): Promise<OneShotResult>;
   describePatches(image: EnginePixels | number, patches: readonly QueryPatch[]): Promise<PatchDescriptors>;
   /** Graph and kernel runs so far (tests prove a one-shot re-query skipped the encoder). */
   counters(): Promise<RunnerCounters>;

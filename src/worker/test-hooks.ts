@@ -45,7 +45,8 @@ interface OutOfMemoryTrigger {
 
 function textureBytes(descriptor: GPUTextureDescriptor): number {
   const size = descriptor.size;
-  const [width = 1, height = 1, layers = 1] = Symbol.iterator in size ? [...size] : [size.width, size.height ?? 1, size.depthOrArrayLayers ?? 1];
+  const [width = 1, height = 1, layers = 1] =
+    Symbol.iterator in size ? [...size] : [size.width, size.height ?? 1, size.depthOrArrayLayers ?? 1];
   return width * height * layers * 4; // rgba8: the only format we create
 }
 
@@ -104,7 +105,10 @@ export function armOutOfMemory(device: GPUDevice, minBytes: number, label?: stri
   state.trigger = { minBytes, label: label === undefined ? undefined : new RegExp(label) };
 }
 
-export function installTestHooks(scope: { name?: string; addEventListener: Worker['addEventListener']; close(): void }, device: () => GPUDevice | undefined): void {
+export function installTestHooks(
+  scope: { name?: string; addEventListener: Worker['addEventListener']; close(): void },
+  device: () => GPUDevice | undefined,
+): void {
   if (scope.name !== TEST_HOOKS_WORKER_NAME) return;
   scope.addEventListener('message', (event: MessageEvent) => {
     const data: unknown = event.data;

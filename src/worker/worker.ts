@@ -23,7 +23,9 @@ const wasmMemory = installWasmMemoryProbe(globalThis);
 /** Chromium's non-standard performance.memory, also present in workers. */
 function workerJsHeap(): DetectorStats['workerJsHeap'] {
   const memory = (performance as Performance & { memory?: { usedJSHeapSize: number; totalJSHeapSize: number } }).memory;
-  return memory === undefined ? undefined : { usedBytes: memory.usedJSHeapSize, totalBytes: memory.totalJSHeapSize, source: 'performance.memory' };
+  return memory === undefined
+    ? undefined
+    : { usedBytes: memory.usedJSHeapSize, totalBytes: memory.totalJSHeapSize, source: 'performance.memory' };
 }
 
 let engine: DetectorEngine | undefined;

@@ -97,7 +97,12 @@ export function createZoomedSearch(context: ZoomedSearchContext): ZoomedSearch {
    * Per window holding small patches, encode it and pool their descriptors there; then, in every window,
    * decode all of them. Returns each small patch's candidates from all windows (boxes relative to the image).
    */
-  async function searchWindows(image: StoredImage, plan: ZoomPlan, options: ResolvedDetectOptions, timings: StageTimings): Promise<Map<number, ViewCandidate[]>> {
+  async function searchWindows(
+    image: StoredImage,
+    plan: ZoomPlan,
+    options: ResolvedDetectOptions,
+    timings: StageTimings,
+  ): Promise<Map<number, ViewCandidate[]>> {
     const { windows, groups, zoomed, windowBoxes } = plan;
     const descriptorParts: HostTensor[] = [];
     let encoded: number | undefined;
@@ -121,11 +126,16 @@ export function createZoomedSearch(context: ZoomedSearchContext): ZoomedSearch {
       offset += part.data.length;
     }
     const known: Record<string, HostTensor> = { [DESCRIPTORS]: descriptors, patches: windowBoxes };
-    const inputs = Object.fromEntries(fromDescriptorsInputs.map((name) => {
-      const tensor = known[name];
-      if (tensor === undefined) throw new InputError(`pipeline ${pipelines.fromDescriptors} reads ${name}; zoomed search passes only ${Object.keys(known).join(' and ')}`);
-      return [name, tensor];
-    }));
+    const inputs = Object.fromEntries(
+      fromDescriptorsInputs.map((name) => {
+        const tensor = known[name];
+        if (tensor === undefined)
+          throw new InputError(
+            `pipeline ${pipelines.fromDescriptors} reads ${name}; zoomed search passes only ${Object.keys(known).join(' and ')}`,
+          );
+        return [name, tensor];
+      }),
+    );
     const candidates = new Map<number, ViewCandidate[]>(zoomed.map((index) => [index, []]));
     // The window encoded last is searched first: one encoding fewer.
     const order = windows.map((_, index) => index).sort((a, b) => Number(b === encoded) - Number(a === encoded));
@@ -137,7 +147,9 @@ export function createZoomedSearch(context: ZoomedSearchContext): ZoomedSearch {
       encoded = index;
       const { logits, boxes } = modelOutputs(manifest, pipelines.fromDescriptors, await run(pipelines.fromDescriptors, inputs, timings));
       zoomed.forEach((patch, j) => {
-        candidates.get(patch)?.push(...viewCandidates(detectionsOf(manifest, logits, boxes, UNIT_SIZE, all, j * perPatch, perPatch), window));
+        candidates
+          .get(patch)
+          ?.push(...viewCandidates(detectionsOf(manifest, logits, boxes, UNIT_SIZE, all, j * perPatch, perPatch), window));
       });
     }
     return candidates;
@@ -151,7 +163,10 @@ export function createZoomedSearch(context: ZoomedSearchContext): ZoomedSearch {
       return {
         patch(index, { logits, boxes }) {
           // Every patch's boxes, small or not, are clamped to the image and merged by NMS, as the reference does.
-          const whole = viewCandidates(detectionsOf(manifest, logits, boxes, UNIT_SIZE, allOf(options), index * perPatch, perPatch), WHOLE_IMAGE);
+          const whole = viewCandidates(
+            detectionsOf(manifest, logits, boxes, UNIT_SIZE, allOf(options), index * perPatch, perPatch),
+            WHOLE_IMAGE,
+          );
           const windows = windowCandidates.get(index);
           return {
             detections: mergedDetections([...whole, ...(windows ?? [])], spec.nmsIou, options.maxDetections, size),
@@ -220,7 +235,12 @@ export function viewCandidates(detections: readonly Detection[], window: Relativ
 }
 
 /** The views' candidates merged by NMS at `iou`, the best `keep`, as detections in the image's pixels. */
-export function mergedDetections(candidates: readonly ViewCandidate[], iou: number, keep: number, size: { width: number; height: number }): Detection[] {
+export function mergedDetections(
+  candidates: readonly ViewCandidate[],
+  iou: number,
+  keep: number,
+  size: { width: number; height: number },
+): Detection[] {
   return mergeViews(candidates, iou, keep).map(({ box: [x0, y0, x1, y1], detection }) => ({
     ...detection,
     box: { x: x0 * size.width, y: y0 * size.height, width: (x1 - x0) * size.width, height: (y1 - y0) * size.height },

@@ -34,7 +34,8 @@ describe('typed errors across the worker boundary', () => {
     expect(rebuilt.message).toBe(error.message);
     expect(rebuilt).toMatchObject({ code: (error as unknown as { code: string }).code, name: error.name });
     for (const field of ['url', 'status', 'reason', 'violations'] as const) {
-      if (field in error) expect((rebuilt as unknown as Record<string, unknown>)[field]).toEqual((error as unknown as Record<string, unknown>)[field]);
+      if (field in error)
+        expect((rebuilt as unknown as Record<string, unknown>)[field]).toEqual((error as unknown as Record<string, unknown>)[field]);
     }
   });
 

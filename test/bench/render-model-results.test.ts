@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs module without types
-import { cpuPath, formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceSummarySection, resultFileBase, writeModelPages } from '../../bench/render-model-results.mjs';
+import * as render from '../../bench/render-model-results.mjs';
+
 import { summarize } from '../../bench/kernels/stats.js';
 import { groupTimes, medianByKey, stageGroup } from '../../bench/models/stage-groups.js';
+
+const { cpuPath, formatMs, headline, ratio, renderModelMarkdown, renderModelSvg, replaceSummarySection, resultFileBase, writeModelPages } =
+  render;
 
 const summary = (median: number) => ({ ...summarize([median]) });
 
@@ -41,9 +45,15 @@ function fakeResults(adapter = { vendor: 'google', architecture: 'swiftshader', 
             groupMedianMs: { backbone: 500, encoder: 200, 'attention-encoder': 30, 'attention-decoder': 10 },
             kernelGpuMedianMs: { encoder_0: 8, decoder_0: 2 },
           }),
-          variant('single-webgpu', 4000, { ortOpGpuMs: { GridSample: 150, ReduceSum: 250, Conv: 1000, Softmax: 50 }, maxAbsDiffVsSplit: { pred_logits: 1e-5, pred_boxes: 1e-6 } }),
+          variant('single-webgpu', 4000, {
+            ortOpGpuMs: { GridSample: 150, ReduceSum: 250, Conv: 1000, Softmax: 50 },
+            maxAbsDiffVsSplit: { pred_logits: 1e-5, pred_boxes: 1e-6 },
+          }),
           variant('single-wasm', 2000),
-          variant('split-wasm', 800, { groupMedianMs: { backbone: 400, 'attention-encoder': 30, 'attention-decoder': 10 }, preprocessMs: summary(20) }),
+          variant('split-wasm', 800, {
+            groupMedianMs: { backbone: 400, 'attention-encoder': 30, 'attention-decoder': 10 },
+            preprocessMs: summary(20),
+          }),
         ],
         pytorchCpu: { threads: 1, frameMs: summary(1600) },
       },
@@ -121,17 +131,26 @@ describe('model benchmark rendering', () => {
       writeFileSync(join(repo, 'bench', 'README.md'), '# Benchmarks\n');
       const results = fakeResults();
       expect(resultFileBase(results)).toBe('2026-11-23-google-swiftshader-models');
-      expect(writeModelPages(repo, results)).toEqual(['bench/results/2026-11-23-google-swiftshader-models.json',
-        'bench/results/2026-11-23-google-swiftshader-models.svg', 'bench/MODELS.md', 'bench/README.md']);
+      expect(writeModelPages(repo, results)).toEqual([
+        'bench/results/2026-11-23-google-swiftshader-models.json',
+        'bench/results/2026-11-23-google-swiftshader-models.svg',
+        'bench/MODELS.md',
+        'bench/README.md',
+      ]);
       const readme = readFileSync(join(repo, 'bench', 'README.md'), 'utf8');
       expect(readme).toContain('## Latest full-model run');
       const models = readFileSync(join(repo, 'bench', 'MODELS.md'), 'utf8');
-      expect(writeModelPages(repo, results, { page: 'OFFICIAL' })).toEqual(['bench/results/2026-11-23-google-swiftshader-official.json',
-        'bench/results/2026-11-23-google-swiftshader-official.svg', 'bench/OFFICIAL.md']);
+      expect(writeModelPages(repo, results, { page: 'OFFICIAL' })).toEqual([
+        'bench/results/2026-11-23-google-swiftshader-official.json',
+        'bench/results/2026-11-23-google-swiftshader-official.svg',
+        'bench/OFFICIAL.md',
+      ]);
       expect(readFileSync(join(repo, 'bench', 'README.md'), 'utf8')).toBe(readme);
       expect(readFileSync(join(repo, 'bench', 'MODELS.md'), 'utf8')).toBe(models);
       expect(readFileSync(join(repo, 'bench', 'OFFICIAL.md'), 'utf8')).toContain('(results/2026-11-23-google-swiftshader-official.json)');
-      expect(JSON.parse(readFileSync(join(repo, 'bench', 'results', '2026-11-23-google-swiftshader-official.json'), 'utf8'))).toEqual(results);
+      expect(JSON.parse(readFileSync(join(repo, 'bench', 'results', '2026-11-23-google-swiftshader-official.json'), 'utf8'))).toEqual(
+        results,
+      );
     } finally {
       rmSync(repo, { recursive: true, force: true });
     }
@@ -155,7 +174,9 @@ describe('the CPU path: (d) against (c)', () => {
     expect(row.frameDPytorch.speedup).toBeCloseTo(2);
     const markdown = renderModelMarkdown(results);
     expect(markdown).toContain('## The CPU path: (d) against (c)');
-    expect(markdown).toMatch(/\| oneshot-k10 \| 2\.0 s \| 800 ms \| 0\.400 \(2\.5× faster\) \| 40 ms \(5\.0%\) \| 20 ms \(2\.4%\) \| 1\.6 s \| 0\.500 \(2\.0× faster\) \|/);
+    expect(markdown).toMatch(
+      /\| oneshot-k10 \| 2\.0 s \| 800 ms \| 0\.400 \(2\.5× faster\) \| 40 ms \(5\.0%\) \| 20 ms \(2\.4%\) \| 1\.6 s \| 0\.500 \(2\.0× faster\) \|/,
+    );
     expect(markdown).toContain('(d) ours: split + WebAssembly kernel, WASM');
   });
 

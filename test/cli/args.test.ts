@@ -26,14 +26,31 @@ describe('webdetr CLI arguments', () => {
     expect(args.zoom).toBeUndefined();
   });
 
-  it('--no-zoom turns the package\'s zoomed search off', () => {
+  it("--no-zoom turns the package's zoomed search off", () => {
     expect(detect('detect', 'a.png', '--model', 'm', '--no-zoom').zoom).toBe(false);
   });
 
   it('several images, repeated patches as corner rectangles, every option', () => {
     const args = detect(
-      'detect', 'a.png', 'b.jpg', '--model=http://host/m/', '--patch', '10,20,110,70', '--patch', '0, 0, 5.5, 4',
-      '--threshold', '0.25', '--max-detections', '7', '--backend', 'wasm', '--json', '--port', '5193', '--timeout', '60',
+      'detect',
+      'a.png',
+      'b.jpg',
+      '--model=http://host/m/',
+      '--patch',
+      '10,20,110,70',
+      '--patch',
+      '0, 0, 5.5, 4',
+      '--threshold',
+      '0.25',
+      '--max-detections',
+      '7',
+      '--backend',
+      'wasm',
+      '--json',
+      '--port',
+      '5193',
+      '--timeout',
+      '60',
     );
     expect(args.images).toEqual(['a.png', 'b.jpg']);
     expect(args.model).toBe('http://host/m/');
@@ -41,7 +58,15 @@ describe('webdetr CLI arguments', () => {
       { x: 10, y: 20, width: 100, height: 50 },
       { x: 0, y: 0, width: 5.5, height: 4 },
     ]);
-    expect(args).toMatchObject({ threshold: 0.25, maxDetections: 7, backend: 'wasm', json: true, raw: false, port: 5193, timeoutMs: 60_000 });
+    expect(args).toMatchObject({
+      threshold: 0.25,
+      maxDetections: 7,
+      backend: 'wasm',
+      json: true,
+      raw: false,
+      port: 5193,
+      timeoutMs: 60_000,
+    });
   });
 
   it('--raw implies --json; options may come before the image', () => {
@@ -109,9 +134,18 @@ describe('webdetr CLI arguments', () => {
   it('--patches-file: per-image patches in image order; every image needs an entry; not with --patch', () => {
     expect(detect('detect', 'a.png', '--model', 'm', '--patches-file', 'p.json').patchesFile).toBe('p.json');
     expect(() => parseCliArgs(['detect', 'a.png', '--model', 'm', '--patches-file', 'p.json', '--patch', '0,0,5,5'])).toThrow(/not both/);
-    const text = JSON.stringify({ 'b.png': [[1, 2, 11, 22]], 'a.png': [[0, 0, 5, 5], [2, 2, 4, 6]] });
+    const text = JSON.stringify({
+      'b.png': [[1, 2, 11, 22]],
+      'a.png': [
+        [0, 0, 5, 5],
+        [2, 2, 4, 6],
+      ],
+    });
     expect(parsePatchesFile(text, ['a.png', 'b.png'])).toEqual([
-      [{ x: 0, y: 0, width: 5, height: 5 }, { x: 2, y: 2, width: 2, height: 4 }],
+      [
+        { x: 0, y: 0, width: 5, height: 5 },
+        { x: 2, y: 2, width: 2, height: 4 },
+      ],
       [{ x: 1, y: 2, width: 10, height: 20 }],
     ]);
     expect(() => parsePatchesFile(text, ['a.png', 'c.png'])).toThrow(/no patches for c\.png/);

@@ -7,7 +7,10 @@ import { resolveModelArg } from '../../cli/run-detect.mjs';
 import { choosePageMode, startCliServer, type CliServer } from '../../cli/server.mjs';
 
 /** GET with the path sent exactly as written (fetch would normalize `..` away). */
-function get(origin: string, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(
+  origin: string,
+  path: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const { hostname, port } = new URL(origin);
   return new Promise((resolve, reject) => {
     const req = request({ hostname, port, path, method: 'GET' }, (res) => {
@@ -55,13 +58,32 @@ describe('CLI server, repository checkout (vite middleware)', () => {
     expect((await get(server.origin, '/model/manifest.json')).body).toContain('webdetr-model/1');
     expect((await get(server.origin, '/model/a.onnx')).body).toBe('graph-bytes');
     expect((await get(server.origin, '/input/0')).body).toBe('not-really-a-png');
-    for (const path of ['/input/1', '/model/sub/hidden.onnx', '/model/..%2fsecret.txt', '/model/../secret.txt', '/model/%2e%2e/secret.txt', '/model/missing.onnx', '/model/sub']) {
+    for (const path of [
+      '/input/1',
+      '/model/sub/hidden.onnx',
+      '/model/..%2fsecret.txt',
+      '/model/../secret.txt',
+      '/model/%2e%2e/secret.txt',
+      '/model/missing.onnx',
+      '/model/sub',
+    ]) {
       expect((await get(server.origin, path)).status, path).toBe(404);
     }
   });
 
   it('serves nothing else of the repository', async () => {
-    for (const path of ['/package.json', '/test/fixtures/manifests/valid/minimal-deformable.json', '/tools/export.py', '/e2e/pages/index.html', '/', '/cli/args.mjs', '/src/../package.json', '/src/%2e%2e/package.json', '/node_modules/../package.json', `/@fs${process.cwd()}/package.json`]) {
+    for (const path of [
+      '/package.json',
+      '/test/fixtures/manifests/valid/minimal-deformable.json',
+      '/tools/export.py',
+      '/e2e/pages/index.html',
+      '/',
+      '/cli/args.mjs',
+      '/src/../package.json',
+      '/src/%2e%2e/package.json',
+      '/node_modules/../package.json',
+      `/@fs${process.cwd()}/package.json`,
+    ]) {
       expect((await get(server.origin, path)).status, path).toBe(404);
     }
   });

@@ -37,20 +37,44 @@ function prepare(name: string, entry: string): { files: CaseFiles; pkg: string }
   const stdout = execFileSync('/usr/bin/python3', ['tools/hf_fixture_case.py', '--case', name, '--out', out], { encoding: 'utf8' });
   const files = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as CaseFiles;
   const pkg = join(out, 'package');
-  execFileSync('npm', ['run', '--silent', 'export', '--', join(files.checkpoint, entry), '--out', pkg, '--height', '64', '--width', '96', '--no-single-graph'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    'npm',
+    [
+      'run',
+      '--silent',
+      'export',
+      '--',
+      join(files.checkpoint, entry),
+      '--out',
+      pkg,
+      '--height',
+      '64',
+      '--width',
+      '96',
+      '--no-single-graph',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   return { files, pkg };
 }
 
 describe('Hugging Face checkpoints exported with npm run export equal the Hugging Face outputs', () => {
-  for (const [name, entry] of [['two-stage', ''], ['box-refine', 'pytorch_model.bin']] as const) {
+  for (const [name, entry] of [
+    ['two-stage', ''],
+    ['box-refine', 'pytorch_model.bin'],
+  ] as const) {
     it(`${name} (${entry === '' ? 'checkpoint directory' : entry})`, async () => {
       const { files, pkg } = prepare(name, entry);
       const manifest = parseManifest(JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8')));
       expect(manifest.model).toMatchObject({ family: 'deformable-detr', variant: name, source: { format: 'huggingface' } });
       expect(manifest.output.classNames).toEqual(['N/A', 'cat', 'dog', 'remote', 'couch', 'kite', 'bench']);
-      const runner = await createCpuPackageRunner({ manifest, graphs: await readPackageGraphs(pkg, manifest, ['detect']), pipelines: ['detect'] });
+      const runner = await createCpuPackageRunner({
+        manifest,
+        graphs: await readPackageGraphs(pkg, manifest, ['detect']),
+        pipelines: ['detect'],
+      });
       try {
         const { outputs } = await runner.run('detect', { image: { data: readFloat32File(files.image), dims: files.image_shape } });
         const logits = outputs[manifest.output.logits];
@@ -60,7 +84,9 @@ describe('Hugging Face checkpoints exported with npm run export equal the Huggin
         const expectedBoxes = readNpyFloat32(files.pred_boxes);
         expect([...logits.dims]).toEqual(expectedLogits.shape);
         const diff = { logits: maxAbsDiff(logits.data, expectedLogits.data), boxes: maxAbsDiff(boxes.data, expectedBoxes.data) };
-        console.log(`HF ${name} 64x96 split graphs vs Hugging Face code: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
+        console.log(
+          `HF ${name} 64x96 split graphs vs Hugging Face code: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`,
+        );
         expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
         expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
 

@@ -55,8 +55,12 @@ describe('exported UP-DETR pretrain package matches the official PyTorch outputs
     const image: HostTensor = { data: readFloat32File(fixture.image), dims: [1, 3, height, width] };
     const patches: HostTensor = { data: readFloat32File(fixture.patches), dims: [1, 2, 3, 128, 128] };
     const onePatch: HostTensor = { data: patches.data.subarray(0, PATCH), dims: [1, 1, 3, 128, 128] };
-    
-    const split = await createCpuPackageRunner({ manifest, graphs: await readPackageGraphs(fixture.dir, manifest, ['image', 'patches']), pipelines: ['image', 'patches'] });
+
+    const split = await createCpuPackageRunner({
+      manifest,
+      graphs: await readPackageGraphs(fixture.dir, manifest, ['image', 'patches']),
+      pipelines: ['image', 'patches'],
+    });
     try {
       let started = performance.now();
       await split.run('image', { image });
@@ -75,10 +79,19 @@ describe('exported UP-DETR pretrain package matches the official PyTorch outputs
       await split.dispose();
     }
 
-    const single = await createCpuPackageRunner({ manifest, graphs: await readPackageGraphs(fixture.dir, manifest, ['detect_single_graph']), pipelines: ['detect_single_graph'] });
+    const single = await createCpuPackageRunner({
+      manifest,
+      graphs: await readPackageGraphs(fixture.dir, manifest, ['detect_single_graph']),
+      pipelines: ['detect_single_graph'],
+    });
     try {
       const two = compare((await single.run('detect_single_graph', { image, patches })).outputs, 20, 'single graph, 2 patches', fixture);
-      const one = compare((await single.run('detect_single_graph', { image, patches: onePatch })).outputs, 10, 'single graph, 1 patch', fixture);
+      const one = compare(
+        (await single.run('detect_single_graph', { image, patches: onePatch })).outputs,
+        10,
+        'single graph, 1 patch',
+        fixture,
+      );
       for (const diff of [two, one]) {
         expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
         expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);

@@ -17,7 +17,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/package/manifest';
 import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
-import { exportFixture, smallFixture, twoStageFixture, TWO_STAGE_SINGLE_GRAPH, type ExportFixture as Fixture } from '../helpers/export-fixture';
+import {
+  exportFixture,
+  smallFixture,
+  twoStageFixture,
+  TWO_STAGE_SINGLE_GRAPH,
+  type ExportFixture as Fixture,
+} from '../helpers/export-fixture';
 import { readPackageGraphs } from '../helpers/package-graphs';
 import { maxAbsDiff, readFloat32File, readNpyFloat32 } from './npy';
 
@@ -25,7 +31,11 @@ const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
 
 async function runPackage(fixture: Fixture, pipeline: string): Promise<{ logits: number; boxes: number; ms: number }> {
   const manifest = parseManifest(JSON.parse(await readFile(join(fixture.dir, 'manifest.json'), 'utf8')));
-  const runner = await createCpuPackageRunner({ manifest, graphs: await readPackageGraphs(fixture.dir, manifest, [pipeline]), pipelines: [pipeline] });
+  const runner = await createCpuPackageRunner({
+    manifest,
+    graphs: await readPackageGraphs(fixture.dir, manifest, [pipeline]),
+    pipelines: [pipeline],
+  });
   try {
     const { height, width } = manifest.input.sizePolicy;
     const started = performance.now();
@@ -47,7 +57,9 @@ async function runPackage(fixture: Fixture, pipeline: string): Promise<{ logits:
 async function expectParity(label: string, fixture: Fixture, pipelines: string[]): Promise<void> {
   for (const pipeline of pipelines) {
     const diff = await runPackage(fixture, pipeline);
-    console.log(`${label} ${pipeline}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}, run ${(diff.ms / 1000).toFixed(1)} s`);
+    console.log(
+      `${label} ${pipeline}: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}, run ${(diff.ms / 1000).toFixed(1)} s`,
+    );
     expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
     expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
   }
@@ -86,7 +98,9 @@ describe('fp16-weights package (fp32 compute)', () => {
   it('deformable_plain 64x96: measured accuracy cost stays small', async () => {
     const fixture = smallFixture('deformable_plain', { fp16: true });
     const diff = await runPackage(fixture, 'detect');
-    console.log(`deformable_plain 64x96 fp16 detect: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`);
+    console.log(
+      `deformable_plain 64x96 fp16 detect: max |logits| ${diff.logits.toExponential(2)}, max |boxes| ${diff.boxes.toExponential(2)}`,
+    );
     // fp16 weights round every weight to ~3 significant digits: a measured cost, bounded loosely.
     expect(diff.logits).toBeLessThanOrEqual(0.1);
     expect(diff.boxes).toBeLessThanOrEqual(0.02);

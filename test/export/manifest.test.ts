@@ -7,7 +7,9 @@ import { parseManifest } from '../../src/package/manifest';
 // The same example manifests are checked by tools/tests/test_export_manifest.py (Python jsonschema).
 const root = 'test/fixtures/manifests';
 const examples = (kind: string): string[] =>
-  readdirSync(join(root, kind)).filter((name) => name.endsWith('.json')).sort();
+  readdirSync(join(root, kind))
+    .filter((name) => name.endsWith('.json'))
+    .sort();
 const load = (kind: string, name: string): unknown => JSON.parse(readFileSync(join(root, kind, name), 'utf8'));
 
 describe('parseManifest', () => {
@@ -38,7 +40,7 @@ describe('parseManifest', () => {
     });
   }
 
-  it('a kernel stage\'s queries is a fixed count or a dim expression over symbols its pipeline binds', () => {
+  it("a kernel stage's queries is a fixed count or a dim expression over symbols its pipeline binds", () => {
     const violations = (name: string): readonly string[] => {
       try {
         parseManifest(load('invalid', name));
@@ -79,7 +81,10 @@ describe('parseManifest', () => {
   });
 
   it('zoomed search: box patches only, windows that cover the image, and the two pipelines it runs', () => {
-    const shipped = JSON.parse(readFileSync('public/models/oneshot/manifest.json', 'utf8')) as { input: { queryPatch: Record<string, unknown> }; pipelines: { name: string }[] };
+    const shipped = JSON.parse(readFileSync('public/models/oneshot/manifest.json', 'utf8')) as {
+      input: { queryPatch: Record<string, unknown> };
+      pipelines: { name: string }[];
+    };
     expect(parseManifest(shipped).input.queryPatch).toMatchObject({ kind: 'boxes', zoom: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 } });
     const violations = (change: (m: typeof shipped) => void): readonly string[] => {
       const copy = structuredClone(shipped);
@@ -97,11 +102,23 @@ describe('parseManifest', () => {
     expect(violations((m) => (m.pipelines = m.pipelines.filter((p) => p.name !== 'describe_patches')))).toEqual([
       '/input/queryPatch/zoom: zoomed search needs pipeline describe_patches, which the package lacks',
     ]);
-    expect(violations((m) => (m.input.queryPatch.zoom = { grid: 2, side: 0.6, below: 1.5, nmsIou: 0.5 })).some((v) => v.startsWith('/input/queryPatch/zoom/below'))).toBe(true);
-    expect(violations((m) => (m.input.queryPatch.zoom = { grid: 2, side: 0.6, below: 0.2 })).some((v) => v.startsWith('/input/queryPatch/zoom'))).toBe(true);
+    expect(
+      violations((m) => (m.input.queryPatch.zoom = { grid: 2, side: 0.6, below: 1.5, nmsIou: 0.5 })).some((v) =>
+        v.startsWith('/input/queryPatch/zoom/below'),
+      ),
+    ).toBe(true);
+    expect(
+      violations((m) => (m.input.queryPatch.zoom = { grid: 2, side: 0.6, below: 0.2 })).some((v) => v.startsWith('/input/queryPatch/zoom')),
+    ).toBe(true);
     // A crop package cannot zoom: its descriptors come from the patch's pixels, not from a view's features.
     const crop = load('valid', 'oneshot-box-patches.json') as { input: { queryPatch: Record<string, unknown> } };
-    crop.input.queryPatch = { height: 32, width: 32, maxPatches: 4, queriesPerPatch: 3, zoom: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 } };
+    crop.input.queryPatch = {
+      height: 32,
+      width: 32,
+      maxPatches: 4,
+      queriesPerPatch: 3,
+      zoom: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 },
+    };
     expect(() => parseManifest(crop)).toThrow(ManifestError);
   });
 

@@ -11,7 +11,10 @@ export function readNpyFloat32(path: string): { data: Float32Array; shape: numbe
   if (!header.includes("'descr': '<f4'") || header.includes("'fortran_order': True")) {
     throw new Error(`${path}: expected C-order <f4, header ${header}`);
   }
-  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').filter((s) => s.trim() !== '').map(Number);
+  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '')
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map(Number);
   const copy = bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length);
   return { data: new Float32Array(copy), shape };
 }

@@ -20,8 +20,15 @@ describe('letterbox geometry', () => {
   it('keeps an outline inside the picture, pulled in by half the line width', () => {
     const fit = containFit({ width: 800, height: 600 }, { width: 400, height: 200 });
     // Crosses the picture's left and bottom edges (stage y 100..500): clipped to 1.5..498.5.
-    expect(outlineRect({ x: -10, y: 150, width: 60, height: 80 }, fit, { width: 400, height: 200 }, 1.5)).toEqual({ x: 1.5, y: 400, width: 98.5, height: 98.5 });
-    expect(outlineRect({ x: 10, y: 20, width: 30, height: 40 }, fit, { width: 400, height: 200 }, 1.5)).toEqual(toStage({ x: 10, y: 20, width: 30, height: 40 }, fit));
+    expect(outlineRect({ x: -10, y: 150, width: 60, height: 80 }, fit, { width: 400, height: 200 }, 1.5)).toEqual({
+      x: 1.5,
+      y: 400,
+      width: 98.5,
+      height: 98.5,
+    });
+    expect(outlineRect({ x: 10, y: 20, width: 30, height: 40 }, fit, { width: 400, height: 200 }, 1.5)).toEqual(
+      toStage({ x: 10, y: 20, width: 30, height: 40 }, fit),
+    );
     expect(outlineRect({ x: -10, y: 0, width: 5, height: 5 }, fit, null, 1.5)).toEqual(toStage({ x: -10, y: 0, width: 5, height: 5 }, fit));
   });
 });
@@ -34,13 +41,23 @@ function relativeImports(file: string): string[] {
 }
 
 describe('layering', () => {
-  const tsFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+  const tsFiles = (dir: string) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(dir, f));
 
   it('the <web-detr> element (src/embed) imports nothing from the demo (src/ui)', () => {
     const imports = tsFiles('src/embed').flatMap((file) => relativeImports(file).map((target) => `${file} -> ${target}`));
     expect(imports.length).toBeGreaterThan(0); // the scan sees the embed's imports at all
     expect(imports.filter((line) => line.split(' -> ')[1]?.startsWith('src/ui/'))).toEqual([]);
-    expect(imports.some((line) => line.endsWith('src/geometry/letterbox.js'))).toBe(true);
+    // It draws through the overlay shared with the demo (src/overlay), which places boxes with this geometry.
+    expect(imports.some((line) => line.split(' -> ')[1]?.startsWith('src/overlay/'))).toBe(true);
+  });
+
+  it('the shared overlay (src/overlay) uses this geometry and imports neither the demo nor the embed', () => {
+    const imports = tsFiles('src/overlay').flatMap((file) => relativeImports(file));
+    expect(imports).toContain('src/geometry/letterbox.js');
+    expect(imports.filter((target) => target.startsWith('src/ui/') || target.startsWith('src/embed/'))).toEqual([]);
   });
 
   it('src/geometry depends on types only, not on the demo, the embed or the runtime', () => {

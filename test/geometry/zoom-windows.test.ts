@@ -11,12 +11,26 @@ describe('zoom windows', () => {
   it('span the image edge to edge evenly, rows first', () => {
     expect(zoomWindows(1, 1)).toEqual([WHOLE_IMAGE]);
     const windows = zoomWindows(2, 0.6);
-    [[0, 0, 0.6, 0.6], [0.4, 0, 1, 0.6], [0, 0.4, 0.6, 1], [0.4, 0.4, 1, 1]].forEach((want, i) => close(windows[i] ?? [], want));
+    [
+      [0, 0, 0.6, 0.6],
+      [0.4, 0, 1, 0.6],
+      [0, 0.4, 0.6, 1],
+      [0.4, 0.4, 1, 1],
+    ].forEach((want, i) => close(windows[i] ?? [], want));
     const three = zoomWindows(3, 0.4);
-    close(three.slice(0, 3).map((w) => w[0]), [0, 0.3, 0.6]);
+    close(
+      three.slice(0, 3).map((w) => w[0]),
+      [0, 0.3, 0.6],
+    );
     close((three[8] ?? []).slice(2), [1, 1]);
   });
-  it.each([[0, 0.5], [2, 0.4], [2, 0], [1, 1.5], [1.5, 1]])('refuses %s windows of side %s (gaps or no windows)', (grid, side) => {
+  it.each([
+    [0, 0.5],
+    [2, 0.4],
+    [2, 0],
+    [1, 1.5],
+    [1.5, 1],
+  ])('refuses %s windows of side %s (gaps or no windows)', (grid, side) => {
     expect(() => zoomWindows(grid, side)).toThrow(RangeError);
   });
   it('picks the window holding the query nearest its centre; none when no window holds it', () => {

@@ -13,7 +13,12 @@ describe('trackGpuObjects', async () => {
     const ledger = trackGpuObjects(device);
     const ours = device.createBuffer({ label: 'kernel:params', size: 64, usage });
     const theirs = device.createBuffer({ size: 256, usage });
-    const texture = device.createTexture({ label: 'pixel_upload:8x4', size: { width: 8, height: 4 }, format: 'rgba8unorm', usage: GPUTextureUsage.TEXTURE_BINDING });
+    const texture = device.createTexture({
+      label: 'pixel_upload:8x4',
+      size: { width: 8, height: 4 },
+      format: 'rgba8unorm',
+      usage: GPUTextureUsage.TEXTURE_BINDING,
+    });
     expect(ledger.counts()).toEqual({
       ours: { buffers: 1, bufferBytes: 64, textures: 1, textureBytes: 128 },
       onnxruntime: { buffers: 1, bufferBytes: 256, textures: 0, textureBytes: 0 },

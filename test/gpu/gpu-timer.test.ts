@@ -17,7 +17,10 @@ function encodeBusyPasses(device: GPUDevice, encoder: GPUCommandEncoder, writes:
   const module = device.createShaderModule({ code: busyWgsl });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
   const out = device.createBuffer({ size: 4096 * 4, usage: GPUBufferUsage.STORAGE });
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] });
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: out } }],
+  });
   for (const timestampWrites of writes) {
     const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     pass.setPipeline(pipeline);

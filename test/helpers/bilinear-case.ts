@@ -75,11 +75,23 @@ export interface BilinearKernels {
 export async function runOnGpu(device: GPUDevice, kernels: BilinearKernels, c: BilinearCase): Promise<Float32Array> {
   const { meta } = c;
   const count = c.expected.length;
-  const output = device.createBuffer({ label: `test:${meta.name}`, size: count * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const output = device.createBuffer({
+    label: `test:${meta.name}`,
+    size: count * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
   try {
     return await withGpuErrorScopes(device, meta.name, async () => {
       const source = kernels.uploader.upload(c.image);
-      const options = { source, output, outWidth: meta.outWidth, outHeight: meta.outHeight, mode: meta.mode, mean: meta.mean, std: meta.std };
+      const options = {
+        source,
+        output,
+        outWidth: meta.outWidth,
+        outHeight: meta.outHeight,
+        mode: meta.mode,
+        mean: meta.mean,
+        std: meta.std,
+      };
       let call: { encode(pass: GPUComputePassEncoder): void; dispose(): void };
       if (meta.op === 'resize') {
         call = kernels.resize.prepare(options);

@@ -43,7 +43,9 @@ export function exportFixture(variant: string, options: ExportOptions = {}): Exp
   if (options.fp16 === true) args.push('--fp16');
   const started = Date.now();
   const stdout = execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  console.log(`${[options.derived ?? variant, ...args.slice(5)].join(' ')}: package ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `${[options.derived ?? variant, ...args.slice(5)].join(' ')}: package ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ExportFixture;
 }
 

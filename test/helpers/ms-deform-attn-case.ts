@@ -100,7 +100,10 @@ export function runOnWasm(kernel: MsDeformAttnWasm, c: LoadedCase): Float32Array
     return v;
   };
   if (meta.entry === 'core') return kernel.core(need('value'), need('samplingLocations'), need('attentionWeights'), meta);
-  return kernel.fused(need('value'), need('referencePoints'), need('samplingOffsets'), need('attentionLogits'), { ...meta, referenceDim: meta.referenceDim ?? 2 });
+  return kernel.fused(need('value'), need('referencePoints'), need('samplingOffsets'), need('attentionLogits'), {
+    ...meta,
+    referenceDim: meta.referenceDim ?? 2,
+  });
 }
 
 /** Uploads the case, runs the WGSL kernel once inside error scopes, returns the output. */
@@ -114,7 +117,11 @@ export async function runOnGpu(device: GPUDevice, kernel: MsDeformAttnKernel, c:
   }
   const { meta } = c;
   const outputLength = meta.batch * meta.queries * meta.heads * meta.headDim;
-  const output = device.createBuffer({ label: 'test:output', size: outputLength * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const output = device.createBuffer({
+    label: 'test:output',
+    size: outputLength * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
   const need = (name: string) => {
     const b = buffers[name];
     if (!b) throw new Error(`${meta.name}: missing buffer ${name}`);
@@ -124,10 +131,21 @@ export async function runOnGpu(device: GPUDevice, kernel: MsDeformAttnKernel, c:
     return await withGpuErrorScopes(device, meta.name, async () => {
       const call =
         meta.entry === 'core'
-          ? kernel.prepareCore(meta, { value: need('value'), samplingLocations: need('samplingLocations'), attentionWeights: need('attentionWeights'), output })
+          ? kernel.prepareCore(meta, {
+              value: need('value'),
+              samplingLocations: need('samplingLocations'),
+              attentionWeights: need('attentionWeights'),
+              output,
+            })
           : kernel.prepareFused(
               { ...meta, referenceDim: meta.referenceDim ?? 2 },
-              { value: need('value'), referencePoints: need('referencePoints'), samplingOffsets: need('samplingOffsets'), attentionLogits: need('attentionLogits'), output },
+              {
+                value: need('value'),
+                referencePoints: need('referencePoints'),
+                samplingOffsets: need('samplingOffsets'),
+                attentionLogits: need('attentionLogits'),
+                output,
+              },
             );
       const encoder = device.createCommandEncoder({ label: `test:${meta.name}` });
       const pass = encoder.beginComputePass();

@@ -43,12 +43,26 @@ describe.each(cases.map((c) => [c.name, c] as const))('bilinear (cpu) %s', (_nam
 
 describe('bilinear (cpu) on pictures the fixtures do not have', () => {
   // Odd sizes, upscales, 1-pixel outputs, large downscales, crops touching every edge, in every mode.
-  const sizes: Array<[number, number, number, number]> = [[640, 480, 320, 320], [333, 517, 320, 320], [7, 5, 64, 48], [1, 1, 3, 2], [1000, 40, 32, 1], [97, 101, 97, 101]];
+  const sizes: Array<[number, number, number, number]> = [
+    [640, 480, 320, 320],
+    [333, 517, 320, 320],
+    [7, 5, 64, 48],
+    [1, 1, 3, 2],
+    [1000, 40, 32, 1],
+    [97, 101, 97, 101],
+  ];
   it.each(BILINEAR_MODES.flatMap((mode) => sizes.map((s) => [mode, ...s] as const)))('%s %ix%i -> %ix%i', (mode, w, h, outW, outH) => {
     const image = randomImage(w, h, w * 7 + h);
     const options = { mode, mean: [0.485, 0.456, 0.406] as const, std: [0.229, 0.224, 0.225] as const };
     expectSameAsReference(resizeNormalizeCpu(image, outW, outH, options), resizeNormalizeReference(image, outW, outH, options));
-    const rects: CropRect[] = w > 2 && h > 2 ? [[0, 0, w, h], [w / 3, h / 4, w, h * 0.9], [0.4, 0.6, w / 2, h / 2]] : [[0, 0, w, h]];
+    const rects: CropRect[] =
+      w > 2 && h > 2
+        ? [
+            [0, 0, w, h],
+            [w / 3, h / 4, w, h * 0.9],
+            [0.4, 0.6, w / 2, h / 2],
+          ]
+        : [[0, 0, w, h]];
     expectSameAsReference(cropResizeCpu(image, rects, 16, 12, options), cropResizeReference(image, rects, 16, 12, options));
   });
 

@@ -27,7 +27,10 @@ function readNpyFloat32(path: string): { shape: number[]; data: Float32Array } {
   const headerLength = bytes.readUInt16LE(8);
   const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
   if (!header.includes("'descr': '<f4'") || !header.includes("'fortran_order': False")) throw new Error(`unexpected npy header ${header}`);
-  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').filter((s) => s.trim()).map(Number);
+  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '')
+    .split(',')
+    .filter((s) => s.trim())
+    .map(Number);
   const body = bytes.subarray(10 + headerLength);
   return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)) };
 }
@@ -50,7 +53,11 @@ afterAll(() => {
 async function patches(mode: BilinearMode, rects: CropRect[]): Promise<Float32Array> {
   const image = decodePng(readFileSync(join(reference, 'image.png')));
   const count = rects.length * 3 * 128 * 128;
-  const output = gpu.device.createBuffer({ label: 'updetr-patches', size: count * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const output = gpu.device.createBuffer({
+    label: 'updetr-patches',
+    size: count * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
   try {
     return await withGpuErrorScopes(gpu.device, 'updetr-patches', async () => {
       const call = kernel.prepare({ source: uploader.upload(image), output, maxRects: rects.length, mode });
@@ -84,7 +91,9 @@ function compare(got: Float32Array, want: Float32Array) {
 }
 
 describe('crop kernel vs the UP-DETR reference patches (PIL crop + bilinear resize to 128)', () => {
-  const { patch_boxes_xyxy: rects } = JSON.parse(readFileSync(join(reference, 'updetr_pretrain', 'patches.json'), 'utf8')) as { patch_boxes_xyxy: CropRect[] };
+  const { patch_boxes_xyxy: rects } = JSON.parse(readFileSync(join(reference, 'updetr_pretrain', 'patches.json'), 'utf8')) as {
+    patch_boxes_xyxy: CropRect[];
+  };
   const want = () => {
     const npy = readNpyFloat32(join(reference, 'updetr_pretrain', 'patches.npy'));
     expect(npy.shape).toEqual([1, rects.length, 3, 128, 128]);

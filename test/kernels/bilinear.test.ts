@@ -47,7 +47,8 @@ afterAll(() => {
 describe('bilinear fixtures', () => {
   it('cover resize and crop in every mode (>= 20 cases) and run on a WebGPU adapter', () => {
     expect(cases.length).toBeGreaterThanOrEqual(20);
-    for (const op of ['resize', 'crop']) for (const mode of ['bilinear', 'antialias', 'pil']) expect(cases.some((c) => c.op === op && c.mode === mode)).toBe(true);
+    for (const op of ['resize', 'crop'])
+      for (const mode of ['bilinear', 'antialias', 'pil']) expect(cases.some((c) => c.op === op && c.mode === mode)).toBe(true);
     expect(gpu.adapterSummary.isFallbackAdapter).toBe(true); // Dawn on SwiftShader actually ran
   });
 });
@@ -71,7 +72,8 @@ describe.each(cases.map((c) => [c.name, c] as const))('bilinear %s', (_name, met
 
 describe('bilinear validation', () => {
   const raw = (width: number, height: number) => ({ data: new Uint8Array(width * height * 4).fill(255), width, height });
-  const storage = (floats: number) => gpu.device.createBuffer({ size: Math.max(16, floats * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const storage = (floats: number) =>
+    gpu.device.createBuffer({ size: Math.max(16, floats * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
 
   it('rounds like Python round() (ties to even)', () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, 2.4999, 2.5001].map(roundHalfToEven)).toEqual([0, 2, 2, 0, -2, 2, 3]);
@@ -96,7 +98,9 @@ describe('bilinear validation', () => {
     expect(() => kernels.resize.prepare({ ...base, mean: [0, 0] as unknown as [number, number, number] })).toThrow(/mean/);
     expect(() => kernels.resize.prepare({ ...base, outWidth: 128, outHeight: 128, output: storage(100) })).toThrow(/output buffer holds/);
     // 200 / 3 > 64: antialias refuses, plain bilinear (4 taps) accepts.
-    expect(() => kernels.resize.prepare({ ...base, outWidth: 3, mode: 'antialias' })).toThrow(new RegExp(`exceeds ${MAX_ANTIALIAS_DOWNSCALE}`));
+    expect(() => kernels.resize.prepare({ ...base, outWidth: 3, mode: 'antialias' })).toThrow(
+      new RegExp(`exceeds ${MAX_ANTIALIAS_DOWNSCALE}`),
+    );
     kernels.resize.prepare({ ...base, outWidth: 3, mode: 'bilinear' }).dispose();
 
     const crop = kernels.crop.prepare({ source, output, maxRects: 2, mode: 'antialias' });
@@ -107,8 +111,19 @@ describe('bilinear validation', () => {
     expect(() => crop.setRects([[190, 90, 201, 100]])).toThrow(/leaves/);
     expect(() => crop.setRects([[0, 0, Number.NaN, 10]])).toThrow(/finite/);
     expect(() => crop.setRects([])).toThrow(InputError);
-    expect(() => crop.setRects([[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]])).toThrow(/1\.\.2 rectangles/);
-    expect(() => crop.setRects([[0, 0, 10, 10], [5, 5, 5, 9]])).toThrow(InputError);
+    expect(() =>
+      crop.setRects([
+        [0, 0, 1, 1],
+        [0, 0, 1, 1],
+        [0, 0, 1, 1],
+      ]),
+    ).toThrow(/1\.\.2 rectangles/);
+    expect(() =>
+      crop.setRects([
+        [0, 0, 10, 10],
+        [5, 5, 5, 9],
+      ]),
+    ).toThrow(InputError);
     expect(crop.rectCount).toBe(0); // a rejected batch writes nothing
     expect(() => kernels.crop.prepare({ source, output, maxRects: 0 })).toThrow(/maxRects/);
     expect(() => kernels.crop.prepare({ source, output, maxRects: 3 })).toThrow(/output buffer holds/);
@@ -132,7 +147,18 @@ describe('bilinear limits', () => {
     const image = { data, width, height: 3 };
     for (const mode of ['antialias', 'pil'] as const) {
       const c = {
-        meta: { name: `limit-${mode}`, op: 'resize', mode, seed: 0, inWidth: width, inHeight: 3, outWidth: 2, outHeight: 1, mean: [0, 0, 0], std: [1, 1, 1] } as BilinearCaseMeta,
+        meta: {
+          name: `limit-${mode}`,
+          op: 'resize',
+          mode,
+          seed: 0,
+          inWidth: width,
+          inHeight: 3,
+          outWidth: 2,
+          outHeight: 1,
+          mean: [0, 0, 0],
+          std: [1, 1, 1],
+        } as BilinearCaseMeta,
         image,
         expected: new Float32Array(6),
       };
@@ -165,7 +191,11 @@ describe('bilinear reuse across frames', () => {
     const resize = kernels.resize.prepare({ source, output, outWidth: 12, outHeight: 9, mode: 'antialias' });
     const crop = kernels.crop.prepare({ source, output: patches, maxRects: 2, outWidth: 8, outHeight: 8 });
     const created = { buffers: 0, bindGroups: 0, textures: 0 };
-    const originals = { createBuffer: device.createBuffer.bind(device), createBindGroup: device.createBindGroup.bind(device), createTexture: device.createTexture.bind(device) };
+    const originals = {
+      createBuffer: device.createBuffer.bind(device),
+      createBindGroup: device.createBindGroup.bind(device),
+      createTexture: device.createTexture.bind(device),
+    };
     device.createBuffer = (d) => (created.buffers++, originals.createBuffer(d));
     device.createBindGroup = (d) => (created.bindGroups++, originals.createBindGroup(d));
     device.createTexture = (d) => (created.textures++, originals.createTexture(d));
@@ -174,7 +204,10 @@ describe('bilinear reuse across frames', () => {
       for (let f = 0; f < 10; f++) {
         last = frame(f);
         expect(uploader.upload(last)).toBe(source);
-        crop.setRects([[f, 0, 37, 23 - f], [3, 4, 5 + f, 9]]);
+        crop.setRects([
+          [f, 0, 37, 23 - f],
+          [3, 4, 5 + f, 9],
+        ]);
         const encoder = device.createCommandEncoder();
         const pass = encoder.beginComputePass();
         resize.encode(pass);

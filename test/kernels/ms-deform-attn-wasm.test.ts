@@ -8,7 +8,11 @@ import { compileWasm, moduleText, sourceDigest } from '../../scripts/build-wasm.
 import { msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference.js';
 import { hashUniform } from '../helpers/hash-uniform.js';
 import { maxAbsError, referenceOutput, runOnWasm } from '../helpers/ms-deform-attn-case.js';
-import { loadMsDeformAttnCase as load, msDeformAttnCases as cases, MS_DEFORM_ATTN_TOLERANCE as TOLERANCE } from '../helpers/ms-deform-attn-fixtures.js';
+import {
+  loadMsDeformAttnCase as load,
+  msDeformAttnCases as cases,
+  MS_DEFORM_ATTN_TOLERANCE as TOLERANCE,
+} from '../helpers/ms-deform-attn-fixtures.js';
 
 describe.each(cases.map((c) => [c.name, c] as const))('ms_deform_attn (wasm) %s', (_name, meta) => {
   it(`${meta.entry} entry matches the PyTorch formula within ${TOLERANCE}`, async () => {
@@ -45,7 +49,18 @@ describe('ms_deform_attn (wasm) validation, memory and build', () => {
 
   it('its own exp gives the reference softmax for logits far apart (terms under e^-708 are 0) and near (ties)', async () => {
     const kernel = await createMsDeformAttnWasm();
-    const fused = { batch: 1, queries: 64, heads: 2, headDim: 8, levels: [[5, 7], [3, 2]] as [number, number][], points: 3, referenceDim: 4 as const };
+    const fused = {
+      batch: 1,
+      queries: 64,
+      heads: 2,
+      headDim: 8,
+      levels: [
+        [5, 7],
+        [3, 2],
+      ] as [number, number][],
+      points: 3,
+      referenceDim: 4 as const,
+    };
     const value = Float32Array.from(hashUniform((35 + 6) * 2 * 8, 11), (u) => 2 * u - 1);
     const reference = Float32Array.from(hashUniform(64 * 2 * 4, 12), (u) => 0.1 + 0.8 * u);
     const offsets = Float32Array.from(hashUniform(64 * 2 * 2 * 3 * 2, 13), (u) => 6 * u - 3);

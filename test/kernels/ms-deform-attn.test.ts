@@ -3,7 +3,11 @@ import { DisposedError, InputError } from '../../src/errors.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { createMsDeformAttn, type MsDeformAttnKernel } from '../../src/kernels/ms-deform-attn.js';
 import { maxAbsError, referenceOutput, runOnGpu, type MsDeformAttnCaseMeta } from '../helpers/ms-deform-attn-case.js';
-import { loadMsDeformAttnCase as load, msDeformAttnCases as cases, MS_DEFORM_ATTN_TOLERANCE as TOLERANCE } from '../helpers/ms-deform-attn-fixtures.js';
+import {
+  loadMsDeformAttnCase as load,
+  msDeformAttnCases as cases,
+  MS_DEFORM_ATTN_TOLERANCE as TOLERANCE,
+} from '../helpers/ms-deform-attn-fixtures.js';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu.js';
 
 let gpu: GpuContext;
@@ -39,39 +43,47 @@ describe.each(cases.map((c) => [c.name, c] as const))('ms_deform_attn %s', (_nam
   let reference: Float64Array | undefined;
   const referenceOf = (c: ReturnType<typeof load>) => (reference ??= referenceOutput(c));
 
-  it('TypeScript reference matches the PyTorch formula (1e-6; stored expectations are float32)', () => {
-    const c = load(meta);
-    const output = referenceOf(c);
-    expect(maxAbsError(output, c.expected, rowLength, c.rows)).toBeLessThanOrEqual(1e-6);
-    if (meta.checksum) {
-      // Every row, not only the stored ones: float64 sums agree up to summation order.
-      let sum = 0;
-      let sumAbs = 0;
-      for (const v of output) {
-        sum += v;
-        sumAbs += Math.abs(v);
+  it(
+    'TypeScript reference matches the PyTorch formula (1e-6; stored expectations are float32)',
+    () => {
+      const c = load(meta);
+      const output = referenceOf(c);
+      expect(maxAbsError(output, c.expected, rowLength, c.rows)).toBeLessThanOrEqual(1e-6);
+      if (meta.checksum) {
+        // Every row, not only the stored ones: float64 sums agree up to summation order.
+        let sum = 0;
+        let sumAbs = 0;
+        for (const v of output) {
+          sum += v;
+          sumAbs += Math.abs(v);
+        }
+        expect(Math.abs(sumAbs - meta.checksum.sumAbs)).toBeLessThanOrEqual(1e-9 * meta.checksum.sumAbs);
+        expect(Math.abs(sum - meta.checksum.sum)).toBeLessThanOrEqual(1e-9 * meta.checksum.sumAbs);
       }
-      expect(Math.abs(sumAbs - meta.checksum.sumAbs)).toBeLessThanOrEqual(1e-9 * meta.checksum.sumAbs);
-      expect(Math.abs(sum - meta.checksum.sum)).toBeLessThanOrEqual(1e-9 * meta.checksum.sumAbs);
-    }
-  }, timeout);
+    },
+    timeout,
+  );
 
-  it(`WGSL ${meta.entry} entry matches the PyTorch formula within ${TOLERANCE}`, async () => {
-    const c = load(meta);
-    const started = performance.now();
-    const output = await runOnGpu(gpu.device, kernel, c);
-    const seconds = (performance.now() - started) / 1000;
-    const error = maxAbsError(output, c.expected, rowLength, c.rows);
-    console.info(`ms_deform_attn ${meta.name}: max |gpu - pytorch| = ${error.toExponential(2)} (${seconds.toFixed(2)} s on SwiftShader)`);
-    expect(error).toBeLessThanOrEqual(TOLERANCE);
-    if (fullSize) {
-      // All N*Lq rows against the float64 TypeScript reference (itself checked against the checksum).
-      const allRows = maxAbsError(output, Float32Array.from(referenceOf(c)), rowLength, null);
-      console.info(`ms_deform_attn ${meta.name}: max |gpu - ts reference| over all rows = ${allRows.toExponential(2)}`);
-      expect(allRows).toBeLessThanOrEqual(TOLERANCE);
-    }
-    expect(takeUncapturedErrors()).toEqual([]);
-  }, timeout);
+  it(
+    `WGSL ${meta.entry} entry matches the PyTorch formula within ${TOLERANCE}`,
+    async () => {
+      const c = load(meta);
+      const started = performance.now();
+      const output = await runOnGpu(gpu.device, kernel, c);
+      const seconds = (performance.now() - started) / 1000;
+      const error = maxAbsError(output, c.expected, rowLength, c.rows);
+      console.info(`ms_deform_attn ${meta.name}: max |gpu - pytorch| = ${error.toExponential(2)} (${seconds.toFixed(2)} s on SwiftShader)`);
+      expect(error).toBeLessThanOrEqual(TOLERANCE);
+      if (fullSize) {
+        // All N*Lq rows against the float64 TypeScript reference (itself checked against the checksum).
+        const allRows = maxAbsError(output, Float32Array.from(referenceOf(c)), rowLength, null);
+        console.info(`ms_deform_attn ${meta.name}: max |gpu - ts reference| over all rows = ${allRows.toExponential(2)}`);
+        expect(allRows).toBeLessThanOrEqual(TOLERANCE);
+      }
+      expect(takeUncapturedErrors()).toEqual([]);
+    },
+    timeout,
+  );
 });
 
 describe('ms_deform_attn with a non-default thread mapping (8 lanes x 3 pairs per workgroup)', () => {
@@ -95,14 +107,19 @@ describe('ms_deform_attn validation and reuse', () => {
 
   it('rejects bad shapes and undersized buffers with InputError before GPU work', () => {
     const ok = { value: buffer(72), samplingLocations: buffer(32), attentionWeights: buffer(16), output: buffer(32) };
-    expect(() => kernel.prepareCore({ ...shape, levels: Array.from({ length: 9 }, () => [1, 1] as [number, number]) }, ok)).toThrow(InputError);
+    expect(() => kernel.prepareCore({ ...shape, levels: Array.from({ length: 9 }, () => [1, 1] as [number, number]) }, ok)).toThrow(
+      InputError,
+    );
     expect(() => kernel.prepareCore({ ...shape, points: 17 }, ok)).toThrow(InputError);
     expect(() => kernel.prepareCore({ ...shape, queries: 0 }, ok)).toThrow(InputError);
     expect(() => kernel.prepareCore({ ...shape, levels: [[0, 3]] }, ok)).toThrow(InputError);
     expect(() => kernel.prepareCore(shape, { ...ok, value: buffer(10) })).toThrow(/value buffer holds/);
     expect(() => kernel.prepareCore(shape, { ...ok, output: ok.value })).toThrow(/alias/);
     expect(() =>
-      kernel.prepareFused({ ...shape, referenceDim: 3 as 2 }, { value: ok.value, referencePoints: buffer(16), samplingOffsets: buffer(32), attentionLogits: buffer(16), output: ok.output }),
+      kernel.prepareFused(
+        { ...shape, referenceDim: 3 as 2 },
+        { value: ok.value, referencePoints: buffer(16), samplingOffsets: buffer(32), attentionLogits: buffer(16), output: ok.output },
+      ),
     ).toThrow(InputError);
     for (const b of Object.values(ok)) b.destroy();
     expect(takeUncapturedErrors()).toEqual([]);

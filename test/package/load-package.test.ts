@@ -51,7 +51,10 @@ beforeAll(async () => {
   const wrongHash = packageManifest((m) => ((m.graphs[1] as { sha256: string }).sha256 = 'f'.repeat(64)));
   servePackage('/wrong-hash', JSON.stringify(wrongHash));
   const backbone = contents.get('backbone.onnx') as Uint8Array;
-  servePackage('/truncated', JSON.stringify(packageManifest()), { ...Object.fromEntries(contents), 'backbone.onnx': backbone.subarray(0, 1234) });
+  servePackage('/truncated', JSON.stringify(packageManifest()), {
+    ...Object.fromEntries(contents),
+    'backbone.onnx': backbone.subarray(0, 1234),
+  });
   servePackage('/missing-graph', JSON.stringify(packageManifest()), {});
 
   server = await serveRoutes(routes);
@@ -88,7 +91,10 @@ describe('loadManifest', () => {
   });
 
   it('an unreachable host (network, CORS) is a ModelFetchError without status', async () => {
-    await expect(loadManifest('http://127.0.0.1:1/pkg/', { cache: false })).rejects.toMatchObject({ code: 'model-fetch', status: undefined });
+    await expect(loadManifest('http://127.0.0.1:1/pkg/', { cache: false })).rejects.toMatchObject({
+      code: 'model-fetch',
+      status: undefined,
+    });
     const attempt = loadManifest(`${base}/good/`, { cache: false, fetch: unreachable });
     await expect(attempt).rejects.toThrow(/CORS/);
   });
@@ -102,9 +108,7 @@ describe('loadManifest', () => {
   it('another format version is named plainly', async () => {
     const attempt = loadManifest(`${base}/v2/`, { cache: false });
     await expect(attempt).rejects.toMatchObject({ code: 'invalid-manifest' });
-    await expect(attempt).rejects.toThrow(
-      'manifest format webdetr-model/2 is not supported by this webdetr (supports webdetr-model/1)',
-    );
+    await expect(attempt).rejects.toThrow('manifest format webdetr-model/2 is not supported by this webdetr (supports webdetr-model/1)');
   });
 
   it('schema violations are a ManifestError listing them', async () => {
@@ -143,7 +147,10 @@ describe('loadGraphs', () => {
     expect(events.filter((e) => e.status === 'initiate').map((e) => e.file)).toEqual(['backbone.onnx', 'head.onnx']);
     // Each initiate places its file in the whole load: a progress bar needs no manifest of its own.
     const initiates = events.filter((e) => e.status === 'initiate');
-    expect(initiates.map((e) => [e.fileIndex, e.fileCount, e.totalBytes])).toEqual([[0, 2, result.bytes], [1, 2, result.bytes]]);
+    expect(initiates.map((e) => [e.fileIndex, e.fileCount, e.totalBytes])).toEqual([
+      [0, 2, result.bytes],
+      [1, 2, result.bytes],
+    ]);
     const lastLoaded = new Map<string, number>();
     for (const e of events) if (e.status === 'progress') lastLoaded.set(e.file, e.loaded);
     expect([...lastLoaded.values()].reduce((a, b) => a + b, 0)).toBe(result.bytes);
@@ -158,7 +165,10 @@ describe('loadGraphs', () => {
     await loadGraphs(first.manifest, first.manifestUrl, ['detect_single_graph'], { cache });
     requests.length = 0;
     const events: LoadProgressEvent[] = [];
-    const second = await loadGraphs(first.manifest, first.manifestUrl, ['detect_single_graph'], { cache, onProgress: (e) => events.push(e) });
+    const second = await loadGraphs(first.manifest, first.manifestUrl, ['detect_single_graph'], {
+      cache,
+      onProgress: (e) => events.push(e),
+    });
     expect(second.fromCache).toBe(1);
     expect(requests).toEqual([]);
     expect(events.find((e) => e.status === 'done')).toMatchObject({ fromCache: true });
@@ -180,7 +190,10 @@ describe('loadGraphs', () => {
 
   it('a missing graph file is a ModelFetchError (404)', async () => {
     const { manifest, manifestUrl } = await loadManifest(`${base}/missing-graph/`, { cache: false });
-    await expect(loadGraphs(manifest, manifestUrl, ['detect'], { cache: false })).rejects.toMatchObject({ code: 'model-fetch', status: 404 });
+    await expect(loadGraphs(manifest, manifestUrl, ['detect'], { cache: false })).rejects.toMatchObject({
+      code: 'model-fetch',
+      status: 404,
+    });
   });
 
   it('a wrong sha256 and a truncated file are ModelIntegrityErrors', async () => {
@@ -196,7 +209,17 @@ describe('loadGraphs', () => {
   });
 
   it('refuses file names that leave the package directory or origin, before any request', async () => {
-    for (const file of ['../other/backbone.onnx', '/abs/backbone.onnx', 'http://evil.example/x.onnx', '//evil.example/x.onnx', '%2e%2e/x.onnx', 'sub/x.onnx', '..', 'a.onnx?x=1', 'a\\..\\b.onnx']) {
+    for (const file of [
+      '../other/backbone.onnx',
+      '/abs/backbone.onnx',
+      'http://evil.example/x.onnx',
+      '//evil.example/x.onnx',
+      '%2e%2e/x.onnx',
+      'sub/x.onnx',
+      '..',
+      'a.onnx?x=1',
+      'a\\..\\b.onnx',
+    ]) {
       const manifest = packageManifest((m) => ((m.graphs[1] as { file: string }).file = file));
       requests.length = 0;
       const attempt = loadGraphs(manifest, `${base}/good/manifest.json`, ['detect'], { cache: false });

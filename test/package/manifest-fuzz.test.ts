@@ -13,7 +13,9 @@ import { graphsOfPipelines } from '../../src/package/pipeline-graphs';
 import { planPipelines } from '../../src/worker/pipeline-plan';
 
 const VALID_DIR = 'test/fixtures/manifests/valid';
-const seeds = readdirSync(VALID_DIR).filter((f) => f.endsWith('.json')).map((f) => readFileSync(join(VALID_DIR, f), 'utf8'));
+const seeds = readdirSync(VALID_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => readFileSync(join(VALID_DIR, f), 'utf8'));
 
 /** mulberry32: small, seeded, reproducible. */
 function random(seed: number): () => number {
@@ -27,7 +29,25 @@ function random(seed: number): () => number {
   };
 }
 
-const WEIRD: unknown[] = [null, true, 0, -1, 1e308, Number.NaN, '', 'x'.repeat(10_000), '../../etc/passwd', 'https://evil.example/x.onnx', [], {}, [[[]]], { __proto__: { polluted: 1 } }, 'patches*', -0, 2 ** 53 + 1];
+const WEIRD: unknown[] = [
+  null,
+  true,
+  0,
+  -1,
+  1e308,
+  Number.NaN,
+  '',
+  'x'.repeat(10_000),
+  '../../etc/passwd',
+  'https://evil.example/x.onnx',
+  [],
+  {},
+  [[[]]],
+  { __proto__: { polluted: 1 } },
+  'patches*',
+  -0,
+  2 ** 53 + 1,
+];
 
 type Json = unknown;
 

@@ -2,7 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { boxIou, mergeViews, type ScoredBox } from '../../src/postprocess/merge-views.js';
 
-const box = (x0: number, y0: number, x1: number, y1: number, score: number, view = 'whole'): ScoredBox & { view: string } => ({ box: [x0, y0, x1, y1], score, view });
+const box = (x0: number, y0: number, x1: number, y1: number, score: number, view = 'whole'): ScoredBox & { view: string } => ({
+  box: [x0, y0, x1, y1],
+  score,
+  view,
+});
 
 describe('mergeViews', () => {
   it('computes IoU, zero for disjoint or empty boxes', () => {
@@ -11,8 +15,20 @@ describe('mergeViews', () => {
     expect(boxIou([0, 0, 0, 0], [0, 0, 0, 0])).toBe(0);
   });
   it('drops the weaker of boxes overlapping above the threshold, across views, and keeps the best', () => {
-    const merged = mergeViews([box(0, 0, 0.5, 0.5, 0.4), box(0.6, 0.6, 0.7, 0.7, 0.2), box(0.01, 0, 0.5, 0.5, 0.9, 'window'), box(0.8, 0.8, 0.9, 0.9, 0.1, 'window')], 0.5, 2);
-    expect(merged.map((m) => [m.score, m.view])).toEqual([[0.9, 'window'], [0.2, 'whole']]);
+    const merged = mergeViews(
+      [
+        box(0, 0, 0.5, 0.5, 0.4),
+        box(0.6, 0.6, 0.7, 0.7, 0.2),
+        box(0.01, 0, 0.5, 0.5, 0.9, 'window'),
+        box(0.8, 0.8, 0.9, 0.9, 0.1, 'window'),
+      ],
+      0.5,
+      2,
+    );
+    expect(merged.map((m) => [m.score, m.view])).toEqual([
+      [0.9, 'window'],
+      [0.2, 'whole'],
+    ]);
   });
   it('keeps boxes whose IoU equals the threshold (only IoU above it suppresses)', () => {
     // IoU of [0,0,2,1] and [1,0,3,1] is 1/3.

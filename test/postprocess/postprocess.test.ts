@@ -14,7 +14,11 @@ describe('post-processing', () => {
     const logits = new Float32Array([-5, 1, -3, -4, 4, 2]);
     const boxes = new Float32Array([0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.2, 0.2, 0.9, 0.9, 0.2, 0.2]);
     const result = postprocessSigmoidTopK(logits, boxes, 3, 2, size, 3);
-    expect(result.map((d) => [d.query, d.classId])).toEqual([[2, 0], [2, 1], [0, 1]]);
+    expect(result.map((d) => [d.query, d.classId])).toEqual([
+      [2, 0],
+      [2, 1],
+      [0, 1],
+    ]);
     expect(result[0]?.score).toBeCloseTo(1 / (1 + Math.exp(-4)), 12);
     expect(result[0]?.box.x).toBeCloseTo((0.9 - 0.1) * 200, 4);
   });

@@ -14,12 +14,22 @@ import type { Manifest, MsDeformAttnStage } from '../../src/package/manifest';
 import { createTestGpu, takeUncapturedErrors } from '../helpers/node-gpu';
 
 const PER_PATCH = 4;
-const LEVELS: [number, number][] = [[6, 5], [3, 3]];
+const LEVELS: [number, number][] = [
+  [6, 5],
+  [3, 3],
+];
 const SHAPE = { heads: 2, headDim: 8, levels: LEVELS, points: 2, referenceDim: 2 as const };
 const TOKENS = LEVELS.reduce((sum, [h, w]) => sum + h * w, 0);
 const STAGE: MsDeformAttnStage = {
-  kind: 'msDeformAttn', name: 'decoder_0', value: 'dec_value_0', referencePoints: 'dec_reference_input',
-  samplingOffsets: 'dec_offsets_0', attentionLogits: 'dec_logits_0', output: 'dec_core_0', queries: `patches*${PER_PATCH}`, ...SHAPE,
+  kind: 'msDeformAttn',
+  name: 'decoder_0',
+  value: 'dec_value_0',
+  referencePoints: 'dec_reference_input',
+  samplingOffsets: 'dec_offsets_0',
+  attentionLogits: 'dec_logits_0',
+  output: 'dec_core_0',
+  queries: `patches*${PER_PATCH}`,
+  ...SHAPE,
 };
 
 function seeded(seed: number, length: number, scale: number, offset = 0): Float32Array<ArrayBuffer> {
@@ -54,7 +64,11 @@ describe('GPU deformable-attention stage with a symbolic query count', async () 
     const stages = createGpuStages({ device, manifest, sessions: new Map(), kernel, store, symbols: () => symbols });
     // A second value buffer, bound from the 1-patch run on: it forces a re-prepare at 1 patch, so the
     // next 3-patch run meets the very same buffers and only the query count tells it to re-prepare.
-    const otherValue = device.createBuffer({ label: 'test:other-value', size: TOKENS * SHAPE.heads * SHAPE.headDim * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const otherValue = device.createBuffer({
+      label: 'test:other-value',
+      size: TOKENS * SHAPE.heads * SHAPE.headDim * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
     const outputBuffers: GPUBuffer[] = [];
     try {
       for (const [run, patches] of [3, 1, 3].entries()) {
@@ -72,7 +86,13 @@ describe('GPU deformable-attention stage with a symbolic query count', async () 
         const out = (await store.read([STAGE.output]))[STAGE.output];
         const q = patches * PER_PATCH;
         expect(out?.dims).toEqual([1, q, SHAPE.heads * SHAPE.headDim]);
-        const want = msDeformAttnFusedReference(data.value.data, data.referencePoints.data, data.samplingOffsets.data, data.attentionLogits.data, { batch: 1, queries: q, ...SHAPE });
+        const want = msDeformAttnFusedReference(
+          data.value.data,
+          data.referencePoints.data,
+          data.samplingOffsets.data,
+          data.attentionLogits.data,
+          { batch: 1, queries: q, ...SHAPE },
+        );
         let diff = 0;
         want.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - (out?.data[i] ?? Number.NaN)))));
         expect(diff, `run ${run} (${patches} patches)`).toBeLessThanOrEqual(1e-5);
@@ -93,7 +113,12 @@ describe('GPU deformable-attention stage with a symbolic query count', async () 
         return undefined;
       })();
       expect(mismatch).toBeInstanceOf(ModelIntegrityError);
-      expect(mismatch).toMatchObject({ reason: 'graph-mismatch', message: expect.stringMatching(/kernel decoder_0 \(queries 8.*samplingOffsets dec_offsets_0 has dims \[1, 12, 2, 2, 2, 2\] = 192 elements, the stage needs 128/) });
+      expect(mismatch).toMatchObject({
+        reason: 'graph-mismatch',
+        message: expect.stringMatching(
+          /kernel decoder_0 \(queries 8.*samplingOffsets dec_offsets_0 has dims \[1, 12, 2, 2, 2, 2\] = 192 elements, the stage needs 128/,
+        ),
+      });
       symbols = new Map();
       expect(() => stages.runKernel(STAGE, 'patches:1')).toThrow(/patches\*4 cannot be resolved/);
     } finally {

@@ -34,7 +34,10 @@ describe('createGpuTensorStore', async () => {
 
   it('never destroys a caller buffer and throws InputError for tensors nothing produced', async () => {
     const store = createGpuTensorStore(device, 'test-store');
-    const callerBuffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const callerBuffer = device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     device.queue.writeBuffer(callerBuffer, 0, new Float32Array([1, 2, 3, 4]));
     store.bindExternal('image', { buffer: callerBuffer, dims: [4] });
     expect(() => store.get('memory')).toThrow(/was not produced/);

@@ -14,7 +14,8 @@ import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
 import { readPackageGraphs } from '../helpers/package-graphs';
 import { TINY_PACKAGE } from '../helpers/bad-packages';
 
-const tinyJson = (): Record<string, unknown> => JSON.parse(readFileSync(`${TINY_PACKAGE}/manifest.json`, 'utf8')) as Record<string, unknown>;
+const tinyJson = (): Record<string, unknown> =>
+  JSON.parse(readFileSync(`${TINY_PACKAGE}/manifest.json`, 'utf8')) as Record<string, unknown>;
 
 /** The tiny manifest with `tensor` declared as `shape` (still a valid manifest). */
 function withShape(tensor: string, shape: Dim[]): Manifest {
@@ -36,7 +37,12 @@ async function loadError(manifest: Manifest, pipelines: string[]): Promise<unkno
 describe('graph signature at load', () => {
   it('the committed tiny package matches its graphs in every pipeline', async () => {
     const manifest = parseManifest(tinyJson());
-    expect(await loadError(manifest, manifest.pipelines.map((p) => p.name))).toBeUndefined();
+    expect(
+      await loadError(
+        manifest,
+        manifest.pipelines.map((p) => p.name),
+      ),
+    ).toBeUndefined();
   });
 
   it('a plain symbol over a fixed graph axis -> graph-mismatch naming graph, tensor, axis, both values', async () => {
@@ -45,13 +51,17 @@ describe('graph signature at load', () => {
     expect(error).toBeInstanceOf(ModelIntegrityError);
     expect(error).toMatchObject({ code: 'model-integrity', reason: 'graph-mismatch', url: 'patch_decoder.onnx' });
     expect((error as Error).message).toContain('patch_decoder.onnx (graph patch_decoder) does not match the manifest');
-    expect((error as Error).message).toContain('input memory axis 1 is fixed at 96 in the graph, but the manifest declares it symbolic ("tokens")');
+    expect((error as Error).message).toContain(
+      'input memory axis 1 is fixed at 96 in the graph, but the manifest declares it symbolic ("tokens")',
+    );
   });
 
   it('a dim expression over a fixed graph axis (one-shot style, patches*96) -> graph-mismatch', async () => {
     const error = await loadError(withShape('memory', [1, 'patches*96', 32]), ['image', 'patches']);
     expect(error).toMatchObject({ reason: 'graph-mismatch', url: 'patch_decoder.onnx' });
-    expect((error as Error).message).toContain('input memory axis 1 is fixed at 96 in the graph, but the manifest declares it symbolic ("patches*96")');
+    expect((error as Error).message).toContain(
+      'input memory axis 1 is fixed at 96 in the graph, but the manifest declares it symbolic ("patches*96")',
+    );
   });
 
   it('a symbol no run of the graph binds is left to onnxruntime, not compared', async () => {

@@ -5,8 +5,22 @@ import { checkKernelOperands } from '../../src/runtime/kernel-operands';
 import type { MsDeformAttnStage } from '../../src/package/manifest';
 
 const STAGE: MsDeformAttnStage = {
-  kind: 'msDeformAttn', name: 'encoder_0', value: 'value', referencePoints: 'reference', samplingOffsets: 'offsets',
-  attentionLogits: 'logits', output: 'core', queries: 'tokens', heads: 2, headDim: 4, levels: [[4, 3], [2, 2]], points: 3, referenceDim: 4,
+  kind: 'msDeformAttn',
+  name: 'encoder_0',
+  value: 'value',
+  referencePoints: 'reference',
+  samplingOffsets: 'offsets',
+  attentionLogits: 'logits',
+  output: 'core',
+  queries: 'tokens',
+  heads: 2,
+  headDim: 4,
+  levels: [
+    [4, 3],
+    [2, 2],
+  ],
+  points: 3,
+  referenceDim: 4,
 };
 // 16 tokens, 2 heads x 4 channels, 2 levels x 3 points, boxes as references
 const dims = (queries: number) => ({
@@ -41,7 +55,9 @@ describe('checkKernelOperands', () => {
   });
 
   it('checks the value against the level shapes and the batch', () => {
-    expect(() => checkKernelOperands(STAGE, 1, 16, { ...dims(16), value: [1, 15, 2, 4] })).toThrow(/value value has dims \[1, 15, 2, 4\] = 120 elements, the stage needs 128/);
+    expect(() => checkKernelOperands(STAGE, 1, 16, { ...dims(16), value: [1, 15, 2, 4] })).toThrow(
+      /value value has dims \[1, 15, 2, 4\] = 120 elements, the stage needs 128/,
+    );
     expect(() => checkKernelOperands(STAGE, 2, 16, dims(16))).toThrow(ModelIntegrityError);
   });
 });

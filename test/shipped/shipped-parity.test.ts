@@ -28,9 +28,18 @@ interface Expected {
 function fixture(name: 'detector' | 'oneshot') {
   const dir = `test/fixtures/shipped/${name}`;
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as Expected;
-  const manifest = JSON.parse(readFileSync(`public/models/${name}/manifest.json`, 'utf8')) as { graphs: { file: string; sha256: string }[] };
+  const manifest = JSON.parse(readFileSync(`public/models/${name}/manifest.json`, 'utf8')) as {
+    graphs: { file: string; sha256: string }[];
+  };
   const graphs = Object.fromEntries(manifest.graphs.map((g) => [g.file, g.sha256]));
-  return { dir, expected, graphs, pixels: decodePng(readFileSync(`${dir}/input.png`)), logits: readNpyFloat32(`${dir}/logits.npy`), boxes: readNpyFloat32(`${dir}/boxes.npy`) };
+  return {
+    dir,
+    expected,
+    graphs,
+    pixels: decodePng(readFileSync(`${dir}/input.png`)),
+    logits: readNpyFloat32(`${dir}/logits.npy`),
+    boxes: readNpyFloat32(`${dir}/boxes.npy`),
+  };
 }
 
 let server: StaticServer;
@@ -45,11 +54,23 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
     expect(f.graphs, 'fixture is stale: run npm run build:models').toEqual(f.expected.graphs);
     const engine = await DetectorEngine.create({ model: `${server.base}detector/`, gpu: undefined, cache: false });
     try {
-      expect(engine.model).toMatchObject({ family: 'deformable-detr', variant: 'box-refine', detection: true, oneShot: false, inputSize: { width: 320, height: 320 }, scoreThreshold: 0.3 });
+      expect(engine.model).toMatchObject({
+        family: 'deformable-detr',
+        variant: 'box-refine',
+        detection: true,
+        oneShot: false,
+        inputSize: { width: 320, height: 320 },
+        scoreThreshold: 0.3,
+      });
       const result = await engine.detect(f.pixels, { raw: true, threshold: 0, maxDetections: 100 });
       expect(result.raw?.logitsDims).toEqual(f.expected.logitsShape);
-      const diff = { logits: maxAbsDiff(result.raw?.logits ?? [], f.logits.data), boxes: maxAbsDiff(result.raw?.boxes ?? [], f.boxes.data) };
-      console.log(`shipped detector: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}, ${result.timings.total.toFixed(0)} ms (WASM, Node)`);
+      const diff = {
+        logits: maxAbsDiff(result.raw?.logits ?? [], f.logits.data),
+        boxes: maxAbsDiff(result.raw?.boxes ?? [], f.boxes.data),
+      };
+      console.log(
+        `shipped detector: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}, ${result.timings.total.toFixed(0)} ms (WASM, Node)`,
+      );
       expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
       expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
       // The split pipeline with our kernel between graphs (no single graph in shipped packages).
@@ -74,8 +95,13 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
       // Only the real patches run: 3 x 20 queries, not 10 slots.
       expect(result.raw?.logitsDims).toEqual(f.expected.logitsShape);
       expect(f.expected.logitsShape).toEqual([1, 60, 1]);
-      const diff = { logits: maxAbsDiff(result.raw?.logits ?? [], f.logits.data), boxes: maxAbsDiff(result.raw?.boxes ?? [], f.boxes.data) };
-      console.log(`shipped one-shot, 3 patches: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}, ${result.timings.total.toFixed(0)} ms (WASM, Node)`);
+      const diff = {
+        logits: maxAbsDiff(result.raw?.logits ?? [], f.logits.data),
+        boxes: maxAbsDiff(result.raw?.boxes ?? [], f.boxes.data),
+      };
+      console.log(
+        `shipped one-shot, 3 patches: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}, ${result.timings.total.toFixed(0)} ms (WASM, Node)`,
+      );
       expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
       expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
       expect(result.patches.map((p) => p.detections.length)).toEqual([20, 20, 20]);
@@ -87,10 +113,18 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
       expect(single.reusedImageFeatures).toBe(true);
       expect(engine.counters.perGraph.encoder_input).toBe(encoderRuns);
       expect(single.raw?.logitsDims).toEqual([1, 20, 1]);
-      const singleDiff = { logits: maxAbsDiff(single.raw?.logits ?? [], one.logits.data), boxes: maxAbsDiff(single.raw?.boxes ?? [], one.boxes.data) };
+      const singleDiff = {
+        logits: maxAbsDiff(single.raw?.logits ?? [], one.logits.data),
+        boxes: maxAbsDiff(single.raw?.boxes ?? [], one.boxes.data),
+      };
       // The same patch alone and among others: equal up to float32 noise (its group sees only itself).
-      const groupDiff = { logits: maxAbsDiff(single.raw?.logits ?? [], result.raw?.logits.slice(0, 20) ?? []), boxes: maxAbsDiff(single.raw?.boxes ?? [], result.raw?.boxes.slice(0, 80) ?? []) };
-      console.log(`shipped one-shot, 1 patch: logits ${singleDiff.logits.toExponential(2)}, boxes ${singleDiff.boxes.toExponential(2)} vs PyTorch K=1; vs its group in the 3-patch run: ${groupDiff.logits.toExponential(2)}, ${groupDiff.boxes.toExponential(2)}; ${single.timings.total.toFixed(0)} ms re-query (WASM, Node)`);
+      const groupDiff = {
+        logits: maxAbsDiff(single.raw?.logits ?? [], result.raw?.logits.slice(0, 20) ?? []),
+        boxes: maxAbsDiff(single.raw?.boxes ?? [], result.raw?.boxes.slice(0, 80) ?? []),
+      };
+      console.log(
+        `shipped one-shot, 1 patch: logits ${singleDiff.logits.toExponential(2)}, boxes ${singleDiff.boxes.toExponential(2)} vs PyTorch K=1; vs its group in the 3-patch run: ${groupDiff.logits.toExponential(2)}, ${groupDiff.boxes.toExponential(2)}; ${single.timings.total.toFixed(0)} ms re-query (WASM, Node)`,
+      );
       expect(singleDiff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
       expect(singleDiff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);
       expect(groupDiff.logits).toBeLessThanOrEqual(1e-4);
@@ -124,14 +158,25 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
         expect(result.reusedImageFeatures).toBe(!small);
         expectZoomParity(result.patches[0]?.detections ?? [], expected, `patch ${JSON.stringify(expected.patch)}`);
       }
-      const together = await engine.detectWithPatches(image.id, zoom.patches.map((p) => p.patch), options);
-      together.patches.forEach((patch, k) => expectZoomParity(patch.detections, zoom.patches[k] ?? { patch: patch.patch, boxes: [], scores: [] }, `patch ${k} among 3`));
+      const together = await engine.detectWithPatches(
+        image.id,
+        zoom.patches.map((p) => p.patch),
+        options,
+      );
+      together.patches.forEach((patch, k) =>
+        expectZoomParity(patch.detections, zoom.patches[k] ?? { patch: patch.patch, boxes: [], scores: [] }, `patch ${k} among 3`),
+      );
       expect(together.patches.map((p) => p.views)).toEqual(alone.map((p) => p?.views));
       // Off on request: the whole image only, every query's box kept.
-      const off = await engine.detectWithPatches(image.id, [zoom.patches[0]?.patch ?? { x: 0, y: 0, width: 1, height: 1 }], { ...options, zoom: false });
+      const off = await engine.detectWithPatches(image.id, [zoom.patches[0]?.patch ?? { x: 0, y: 0, width: 1, height: 1 }], {
+        ...options,
+        zoom: false,
+      });
       expect(off.patches[0]).toMatchObject({ views: 1 });
       expect(off.patches[0]?.detections).toHaveLength(20);
-      console.log(`shipped one-shot zoomed search: ${zoom.patches.length} patches within tolerance of PyTorch; ${together.timings.total.toFixed(0)} ms for 3 patches, 2 of them zoomed (WASM, Node)`);
+      console.log(
+        `shipped one-shot zoomed search: ${zoom.patches.length} patches within tolerance of PyTorch; ${together.timings.total.toFixed(0)} ms for 3 patches, 2 of them zoomed (WASM, Node)`,
+      );
     } finally {
       await engine.dispose();
     }
@@ -154,8 +199,15 @@ function expectZoomParity(actual: readonly Detection[], expected: ZoomFixture['p
   expected.scores.forEach((score, i) => {
     if (score < 0.01) return;
     const [x0 = 0, y0 = 0, x1 = 0, y1 = 0] = expected.boxes[i] ?? [];
-    const twin = actual.find((d) => boxIou([d.box.x, d.box.y, d.box.x + d.box.width, d.box.y + d.box.height], [x0, y0, x1, y1]) >= 0.99 && Math.abs(d.score - score) <= 1e-3);
-    expect(twin, `${label}: PyTorch box ${i} [${[x0, y0, x1, y1].map((v) => v.toFixed(1)).join(', ')}] score ${score.toFixed(4)} has no runtime twin`).toBeDefined();
+    const twin = actual.find(
+      (d) =>
+        boxIou([d.box.x, d.box.y, d.box.x + d.box.width, d.box.y + d.box.height], [x0, y0, x1, y1]) >= 0.99 &&
+        Math.abs(d.score - score) <= 1e-3,
+    );
+    expect(
+      twin,
+      `${label}: PyTorch box ${i} [${[x0, y0, x1, y1].map((v) => v.toFixed(1)).join(', ')}] score ${score.toFixed(4)} has no runtime twin`,
+    ).toBeDefined();
     checked++;
   });
   expect(checked, `${label}: the fixture has detections to check`).toBeGreaterThan(0);

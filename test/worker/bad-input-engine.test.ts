@@ -5,7 +5,7 @@
  * where one exists (its outputs equal the first good run), else a freshly loaded one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DisposedError, InputError, ManifestError, ModelFetchError, ModelIntegrityError, WebDetrError } from '../../src/errors';
+import { DisposedError, InputError, ManifestError, ModelFetchError, ModelIntegrityError, type WebDetrError } from '../../src/errors';
 import type { QueryPatch } from '../../src/api/types';
 import { DetectorEngine } from '../../src/worker/engine';
 import type { RgbaPixels } from '../../src/kernels/bilinear-reference';
@@ -29,13 +29,20 @@ const inputError: Expected = { error: InputError, code: 'invalid-input' };
 
 // The bad packages and their errors are one table, shared with e2e/bad-input.spec.ts.
 const ERROR_CLASSES: Record<ExpectedLoadError['name'], ErrorClass> = { ModelFetchError, ManifestError, ModelIntegrityError };
-const LOAD_CASES: [string, Expected][] = BAD_PACKAGE_CASES.map(([name, { name: errorName, ...fields }]) => [name, { error: ERROR_CLASSES[errorName], ...fields }]);
+const LOAD_CASES: [string, Expected][] = BAD_PACKAGE_CASES.map(([name, { name: errorName, ...fields }]) => [
+  name,
+  { error: ERROR_CLASSES[errorName], ...fields },
+]);
 
 const patch = (x: number, y: number, width: number, height: number): QueryPatch => ({ x, y, width, height });
 type Call = (engine: DetectorEngine) => Promise<unknown>;
 const CALL_CASES: [string, Call, Expected][] = [
   ['image 0x0', (e) => e.detect(image(0, 0)), inputError],
-  ['image 20000x20000 (refused before its bytes are read)', (e) => e.detect({ data: new Uint8ClampedArray(4), width: 20000, height: 20000 }), inputError],
+  [
+    'image 20000x20000 (refused before its bytes are read)',
+    (e) => e.detect({ data: new Uint8ClampedArray(4), width: 20000, height: 20000 }),
+    inputError,
+  ],
   ['image 16385x1 (side limit)', (e) => e.detect(image(16385, 1)), inputError],
   ['image with fewer bytes than its size', (e) => e.detect({ data: new Uint8ClampedArray(10), width: 96, height: 64 }), inputError],
   ['image of fractional size', (e) => e.detect({ data: new Uint8ClampedArray(4), width: 1.5, height: 1 }), inputError],
@@ -52,12 +59,24 @@ const CALL_CASES: [string, Call, Expected][] = [
   ['patch of negative size', (e) => e.detectWithPatches(image(), [patch(50, 50, -10, -10)]), inputError],
   ['patch outside the image', (e) => e.detectWithPatches(image(), [patch(200, 200, 30, 30)]), inputError],
   ['no patches', (e) => e.detectWithPatches(image(), []), inputError],
-  ['101 patches (the model takes 100)', (e) => e.detectWithPatches(image(), Array.from({ length: 101 }, () => patch(0, 0, 20, 20))), inputError],
-  ['a prepared image that was evicted', async (e) => {
-    const first = e.prepareImage(image());
-    for (let i = 0; i < 4; i++) e.prepareImage(image());
-    return e.detect(first.id);
-  }, inputError],
+  [
+    '101 patches (the model takes 100)',
+    (e) =>
+      e.detectWithPatches(
+        image(),
+        Array.from({ length: 101 }, () => patch(0, 0, 20, 20)),
+      ),
+    inputError,
+  ],
+  [
+    'a prepared image that was evicted',
+    async (e) => {
+      const first = e.prepareImage(image());
+      for (let i = 0; i < 4; i++) e.prepareImage(image());
+      return e.detect(first.id);
+    },
+    inputError,
+  ],
 ];
 
 let server: StaticServer;
@@ -69,7 +88,11 @@ const logitsOf = async (e: DetectorEngine) => (await e.detect(image(), { raw: tr
 
 function expectTyped(error: unknown, expected: Expected): void {
   expect(error).toBeInstanceOf(expected.error);
-  expect(error).toMatchObject({ code: expected.code, ...(expected.reason ? { reason: expected.reason } : {}), ...(expected.status ? { status: expected.status } : {}) });
+  expect(error).toMatchObject({
+    code: expected.code,
+    ...(expected.reason ? { reason: expected.reason } : {}),
+    ...(expected.status ? { status: expected.status } : {}),
+  });
 }
 
 beforeAll(async () => {
@@ -87,7 +110,10 @@ afterAll(async () => {
 
 describe(`bad model packages: ${LOAD_CASES.length} cases, each then a fresh good load`, () => {
   it.each(LOAD_CASES)('%s', async (name, expected) => {
-    const error = await load(name).then(async (e) => (await e.dispose(), 'loaded'), (e: unknown) => e);
+    const error = await load(name).then(
+      async (e) => (await e.dispose(), 'loaded'),
+      (e: unknown) => e,
+    );
     expectTyped(error, expected);
     const fresh = await load('tiny');
     try {
@@ -100,7 +126,13 @@ describe(`bad model packages: ${LOAD_CASES.length} cases, each then a fresh good
 
 describe(`bad calls: ${CALL_CASES.length + 4} cases, each then a good call on the same engine`, () => {
   it.each(CALL_CASES)('%s', async (_name, call, expected) => {
-    expectTyped(await call(engine).then(() => 'resolved', (e: unknown) => e), expected);
+    expectTyped(
+      await call(engine).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      ),
+      expected,
+    );
     expect(await logitsOf(engine)).toEqual(baseline);
   });
 
@@ -114,7 +146,11 @@ describe(`bad calls: ${CALL_CASES.length + 4} cases, each then a good call on th
   it('a patch hanging over the edge is clipped; 100 patches at once work', async () => {
     const edge = await engine.detectWithPatches(image(), [patch(80, 50, 40, 40)], { threshold: 0 });
     expect(edge.patches).toHaveLength(1);
-    const many = await engine.detectWithPatches(image(), Array.from({ length: 100 }, (_, i) => patch(i % 80, i % 50, 16, 14)), { raw: true, threshold: 0 });
+    const many = await engine.detectWithPatches(
+      image(),
+      Array.from({ length: 100 }, (_, i) => patch(i % 80, i % 50, 16, 14)),
+      { raw: true, threshold: 0 },
+    );
     expect(many.patches).toHaveLength(100);
     expect(many.raw?.logitsDims).toEqual([1, 1000, 3]);
     expect(await logitsOf(engine)).toEqual(baseline);

@@ -33,9 +33,9 @@ afterAll(async () => {
 
 describe('DetectorEngine on WASM (Node)', () => {
   it('backend auto without WebGPU picks WASM and says why; forcing webgpu is a typed error', async () => {
-    await expect(DetectorEngine.create({ model: `${server.base}plain/`, backend: 'webgpu', gpu: undefined, cache: false })).rejects.toBeInstanceOf(
-      WebGpuUnavailableError,
-    );
+    await expect(
+      DetectorEngine.create({ model: `${server.base}plain/`, backend: 'webgpu', gpu: undefined, cache: false }),
+    ).rejects.toBeInstanceOf(WebGpuUnavailableError);
   });
 
   it('Deformable-DETR: raw outputs match the official PyTorch outputs; detections are in source pixels', async () => {
@@ -43,7 +43,12 @@ describe('DetectorEngine on WASM (Node)', () => {
     try {
       expect(engine.backend.name).toBe('wasm');
       expect(engine.backend.reason).toMatch(/navigator\.gpu is undefined/);
-      expect(engine.model).toMatchObject({ family: 'deformable-detr', detection: true, oneShot: false, inputSize: { width: 512, height: 384 } });
+      expect(engine.model).toMatchObject({
+        family: 'deformable-detr',
+        detection: true,
+        oneShot: false,
+        inputSize: { width: 512, height: 384 },
+      });
       // WASM runs the split pipeline with the WebAssembly kernel: the single graph is not even downloaded.
       const downloaded = server.requests.filter((r) => r.startsWith('/plain/') && r.endsWith('.onnx'));
       expect(downloaded).toContain('/plain/encoder_input.onnx');
@@ -54,7 +59,9 @@ describe('DetectorEngine on WASM (Node)', () => {
       expect(result.raw?.logitsDims).toEqual(expectedLogits.shape);
       const logitsDiff = maxAbsDiff(result.raw?.logits ?? [], expectedLogits.data);
       const boxesDiff = maxAbsDiff(result.raw?.boxes ?? [], expectedBoxes.data);
-      console.log(`engine wasm deformable_plain: logits ${logitsDiff.toExponential(2)}, boxes ${boxesDiff.toExponential(2)}, ${result.timings.total.toFixed(0)} ms`);
+      console.log(
+        `engine wasm deformable_plain: logits ${logitsDiff.toExponential(2)}, boxes ${boxesDiff.toExponential(2)}, ${result.timings.total.toFixed(0)} ms`,
+      );
       expect(logitsDiff).toBeLessThanOrEqual(TOLERANCE.logits);
       expect(boxesDiff).toBeLessThanOrEqual(TOLERANCE.boxes);
       expect(result.detections).toHaveLength(100); // the manifest's top-k, threshold 0
@@ -63,7 +70,8 @@ describe('DetectorEngine on WASM (Node)', () => {
       const top = result.detections[0];
       // Box of the top query, by hand from the raw outputs: (cx - w/2) * image width.
       const query = Math.floor(
-        Array.from(result.raw?.logits ?? []).reduce((best, v, i, all) => (v > (all[best] ?? -Infinity) ? i : best), 0) / (expectedLogits.shape[2] ?? 1),
+        Array.from(result.raw?.logits ?? []).reduce((best, v, i, all) => (v > (all[best] ?? -Infinity) ? i : best), 0) /
+          (expectedLogits.shape[2] ?? 1),
       );
       const [cx = 0, , w = 0] = Array.from(result.raw?.boxes.subarray(query * 4, query * 4 + 4) ?? []);
       expect(top?.box.x).toBeCloseTo((cx - w / 2) * pixels.width, 3);
@@ -87,14 +95,17 @@ describe('DetectorEngine on WASM (Node)', () => {
     const engine = await DetectorEngine.create({ model: `${server.base}updetr/manifest.json`, gpu: undefined, cache: false });
     try {
       expect(engine.model).toMatchObject({ family: 'up-detr', oneShot: true, detection: false, maxPatches: 10 });
-      const boxes = (JSON.parse(readFileSync(`${shared}/updetr_pretrain/patches.json`, 'utf8')) as { patch_boxes_xyxy: number[][] }).patch_boxes_xyxy;
+      const boxes = (JSON.parse(readFileSync(`${shared}/updetr_pretrain/patches.json`, 'utf8')) as { patch_boxes_xyxy: number[][] })
+        .patch_boxes_xyxy;
       const patches = boxes.map(([x0 = 0, y0 = 0, x1 = 0, y1 = 0]) => ({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }));
       const image = engine.prepareImage(pixels);
       const first = await engine.detectWithPatches(image.id, patches, { raw: true, threshold: 0 });
       expect(first.reusedImageFeatures).toBe(false);
       const logitsDiff = maxAbsDiff(first.raw?.logits ?? [], readNpyFloat32(fixtures.updetr.expected_logits).data);
       const boxesDiff = maxAbsDiff(first.raw?.boxes ?? [], readNpyFloat32(fixtures.updetr.expected_boxes).data);
-      console.log(`engine wasm updetr_pretrain: logits ${logitsDiff.toExponential(2)}, boxes ${boxesDiff.toExponential(2)}, ${first.timings.total.toFixed(0)} ms`);
+      console.log(
+        `engine wasm updetr_pretrain: logits ${logitsDiff.toExponential(2)}, boxes ${boxesDiff.toExponential(2)}, ${first.timings.total.toFixed(0)} ms`,
+      );
       expect(logitsDiff).toBeLessThanOrEqual(TOLERANCE.logits);
       expect(boxesDiff).toBeLessThanOrEqual(TOLERANCE.boxes);
       expect(first.patches.map((p) => p.detections.length)).toEqual([10, 10]); // 10 queries per patch, threshold 0
@@ -107,7 +118,13 @@ describe('DetectorEngine on WASM (Node)', () => {
       expect(maxAbsDiff(again.raw?.logits ?? [], first.raw?.logits.subarray(0, 30) ?? [])).toBeLessThan(1e-4);
       expect(again.timings.stages.map((s) => s.stage)).toEqual(['patch_queries', 'patch_decoder']);
 
-      for (const bad of [[], Array.from({ length: 11 }, () => patches[0]), [{ x: 5, y: 5, width: 0, height: 10 }], [{ x: 900, y: 5, width: 10, height: 10 }], [{ x: Number.NaN, y: 0, width: 1, height: 1 }]]) {
+      for (const bad of [
+        [],
+        Array.from({ length: 11 }, () => patches[0]),
+        [{ x: 5, y: 5, width: 0, height: 10 }],
+        [{ x: 900, y: 5, width: 10, height: 10 }],
+        [{ x: Number.NaN, y: 0, width: 1, height: 1 }],
+      ]) {
         await expect(engine.detectWithPatches(image.id, bad as typeof patches)).rejects.toBeInstanceOf(InputError);
       }
       await expect(engine.detect(image.id)).rejects.toThrow(/detectWithPatches/);

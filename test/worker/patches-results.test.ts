@@ -31,7 +31,14 @@ describe('patchRects', () => {
 
 describe('patchBoxTensor (box-kind packages)', () => {
   it('gives each clipped rectangle relative to the image as [1, K, 4] x0, y0, x1, y1', () => {
-    const rects = patchRects([{ x: 10, y: 5, width: 20, height: 10 }, { x: -10, y: 40, width: 200, height: 30 }], size, 4);
+    const rects = patchRects(
+      [
+        { x: 10, y: 5, width: 20, height: 10 },
+        { x: -10, y: 40, width: 200, height: 30 },
+      ],
+      size,
+      4,
+    );
     const tensor = patchBoxTensor(rects, size);
     expect(tensor.dims).toEqual([1, 2, 4]);
     expect([...tensor.data]).toEqual([0.1, 0.1, 0.3, 0.3, 0, 0.8, 1, 1].map(Math.fround));
@@ -39,7 +46,14 @@ describe('patchBoxTensor (box-kind packages)', () => {
 });
 
 const manifest = {
-  output: { classActivation: 'sigmoid', classNames: ['N/A', 'cat', 'dog'], topK: 4, logits: 'l', boxes: 'b', boxFormat: 'cxcywh-normalized' },
+  output: {
+    classActivation: 'sigmoid',
+    classNames: ['N/A', 'cat', 'dog'],
+    topK: 4,
+    logits: 'l',
+    boxes: 'b',
+    boxFormat: 'cxcywh-normalized',
+  },
 } as unknown as Manifest;
 
 describe('fixed patch slots (packages with a fixed patch count)', () => {
@@ -51,7 +65,11 @@ describe('fixed patch slots (packages with a fixed patch count)', () => {
         image: 'image',
         patches: 'patches',
         queriesPerPatch: 20,
-        zoom: { spec: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 }, describe: 'describe_patches', fromDescriptors: 'patches_from_descriptors' },
+        zoom: {
+          spec: { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 },
+          describe: 'describe_patches',
+          fromDescriptors: 'patches_from_descriptors',
+        },
       });
       expect(plan.pipelines).toEqual(['image', 'patches', 'describe_patches', 'patches_from_descriptors']);
       expect(fillPatchSlots([[1, 2, 3, 4]], plan.oneShot?.patchSlots)).toHaveLength(1);
@@ -66,7 +84,7 @@ describe('fixed patch slots (packages with a fixed patch count)', () => {
     expect(fillPatchSlots([a, b], 2)).toEqual([a, b]);
   });
 
-  it('raw outputs keep only the real patches\' queries', () => {
+  it("raw outputs keep only the real patches' queries", () => {
     const logits = { data: Float32Array.from({ length: 8 }, (_, i) => i), dims: [1, 8, 1] };
     const boxes = { data: Float32Array.from({ length: 32 }, (_, i) => i), dims: [1, 8, 4] };
     const raw = rawOutputs(logits, boxes, 2);
@@ -89,12 +107,18 @@ describe('detectionsOf', () => {
     expect(out[0]).toMatchObject({ label: 'dog', classId: 2 });
     const box = out[0]?.box;
     // (cx - w/2) * width etc.; the float32 inputs make these exact to ~1e-5.
-    for (const [value, expected] of [[box?.x, 40], [box?.y, 15], [box?.width, 20], [box?.height, 20]] as const) expect(value).toBeCloseTo(expected, 4);
+    for (const [value, expected] of [
+      [box?.x, 40],
+      [box?.y, 15],
+      [box?.width, 20],
+      [box?.height, 20],
+    ] as const)
+      expect(value).toBeCloseTo(expected, 4);
     expect(out[0]?.score).toBeCloseTo(1 / (1 + Math.exp(-3)), 6);
     expect(out[1]).toMatchObject({ label: 'cat', classId: 1 });
   });
 
-  it('default threshold: the model\'s suggested score when the manifest has one, else 0.5; an explicit one wins', () => {
+  it("default threshold: the model's suggested score when the manifest has one, else 0.5; an explicit one wins", () => {
     expect(resolveDetectOptions(manifest).threshold).toBe(0.5);
     const suggesting = { ...manifest, output: { ...manifest.output, scoreThreshold: 0.15 } };
     expect(resolveDetectOptions(suggesting).threshold).toBe(0.15);
@@ -105,8 +129,14 @@ describe('detectionsOf', () => {
   });
 
   it('class filter by name or id, limit, bad options', () => {
-    expect(detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: ['cat'] })).every((d) => d.label === 'cat')).toBe(true);
-    expect(detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: [2], maxDetections: 1 }))).toHaveLength(1);
+    expect(
+      detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: ['cat'] })).every(
+        (d) => d.label === 'cat',
+      ),
+    ).toBe(true);
+    expect(
+      detectionsOf(manifest, logits, boxes, size, resolveDetectOptions(manifest, { threshold: 0, classes: [2], maxDetections: 1 })),
+    ).toHaveLength(1);
     expect(() => resolveDetectOptions(manifest, { classes: ['unicorn'] })).toThrow(InputError);
     expect(() => resolveDetectOptions(manifest, { classes: [7] })).toThrow(InputError);
     expect(() => resolveDetectOptions(manifest, { maxDetections: -1 })).toThrow(InputError);

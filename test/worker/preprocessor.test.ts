@@ -69,13 +69,20 @@ describe('the GPU Preprocessor equals the CPU one', () => {
       const image = testImage(1, 333, 251);
       await preprocess.image(image);
       // Windows of 0.6 of the 333x251 picture: fractional pixel edges (199.8, 150.6), and the image's edges.
-      const windows: RelativeRect[] = [[0, 0, 0.6, 0.6], [0.4, 0.4, 1, 1], [0.2, 0, 0.8, 0.6]];
+      const windows: RelativeRect[] = [
+        [0, 0, 0.6, 0.6],
+        [0.4, 0.4, 1, 1],
+        [0.2, 0, 0.8, 0.6],
+      ];
       for (const window of windows) {
         const diff = await difference(await preprocess.window(image, window), await reference.window(image, window));
         expect(diff, `window ${window.join(', ')}`).toBeLessThanOrEqual(TOLERANCE);
       }
       expect(await difference(await preprocess.image(image), await reference.image(image))).toBeLessThanOrEqual(TOLERANCE);
-      const rects: CropRect[] = [[10, 20, 60, 90], [0, 0, 333, 251]];
+      const rects: CropRect[] = [
+        [10, 20, 60, 90],
+        [0, 0, 333, 251],
+      ];
       const boxes = onHost(await preprocess.patches(image, rects));
       expect(boxes).toEqual(onHost(await reference.patches(image, rects)));
       expect(boxes.dims).toEqual([1, 2, 4]);
@@ -92,14 +99,25 @@ describe('the GPU Preprocessor equals the CPU one', () => {
     try {
       const first = testImage(1, 333, 251);
       const second = testImage(2, 200, 150, 1);
-      const rects: CropRect[] = [[10.5, 20, 60, 90.25], [100, 50, 180, 140]];
+      const rects: CropRect[] = [
+        [10.5, 20, 60, 90.25],
+        [100, 50, 180, 140],
+      ];
       expect(await difference(await preprocess.image(first), await reference.image(first))).toBeLessThanOrEqual(TOLERANCE);
-      expect(await difference(await preprocess.patches(first, rects), await reference.patches(first, rects))).toBeLessThanOrEqual(TOLERANCE);
+      expect(await difference(await preprocess.patches(first, rects), await reference.patches(first, rects))).toBeLessThanOrEqual(
+        TOLERANCE,
+      );
       // A re-query of another prepared image whose encoding is reused: its pixels were never resized here.
-      expect(await difference(await preprocess.patches(second, rects), await reference.patches(second, rects))).toBeLessThanOrEqual(TOLERANCE);
-      expect(await difference(await preprocess.patches(first, rects), await reference.patches(first, rects))).toBeLessThanOrEqual(TOLERANCE);
+      expect(await difference(await preprocess.patches(second, rects), await reference.patches(second, rects))).toBeLessThanOrEqual(
+        TOLERANCE,
+      );
+      expect(await difference(await preprocess.patches(first, rects), await reference.patches(first, rects))).toBeLessThanOrEqual(
+        TOLERANCE,
+      );
       preprocess.reset();
-      expect(await difference(await preprocess.patches(first, rects), await reference.patches(first, rects))).toBeLessThanOrEqual(TOLERANCE);
+      expect(await difference(await preprocess.patches(first, rects), await reference.patches(first, rects))).toBeLessThanOrEqual(
+        TOLERANCE,
+      );
       expect(takeUncapturedErrors()).toEqual([]);
     } finally {
       preprocess.dispose();

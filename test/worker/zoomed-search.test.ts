@@ -10,7 +10,12 @@ import { mergedDetections, planZoom, viewCandidates } from '../../src/worker/zoo
 
 const SPEC = { grid: 2, side: 0.6, below: 0.2, nmsIou: 0.5 };
 const SIZE = { width: 600, height: 400 };
-const detection = (x: number, y: number, width: number, height: number, score: number): Detection => ({ box: { x, y, width, height }, score, label: 'match', classId: 0 });
+const detection = (x: number, y: number, width: number, height: number, score: number): Detection => ({
+  box: { x, y, width, height },
+  score,
+  label: 'match',
+  classId: 0,
+});
 
 describe('planZoom', () => {
   it('zooms only patches whose longer relative side is under `below`, grouped by the window holding them', () => {
@@ -33,7 +38,20 @@ describe('planZoom', () => {
     expect(plan?.zoomed).toEqual([0, 3, 2]);
     // Boxes relative to their own window: window 0 is [0, 0, 0.6, 0.6], window 3 [0.4, 0.4, 1, 1].
     const boxes = Array.from(plan?.windowBoxes.data ?? []);
-    const want = [0.1 / 0.6, 0.1 / 0.6, 0.2 / 0.6, 0.2 / 0.6, 0.05 / 0.6, 0.05 / 0.6, 0.15 / 0.6, 0.15 / 0.6, 0.4 / 0.6, 0.4 / 0.6, 0.5 / 0.6, 0.5 / 0.6];
+    const want = [
+      0.1 / 0.6,
+      0.1 / 0.6,
+      0.2 / 0.6,
+      0.2 / 0.6,
+      0.05 / 0.6,
+      0.05 / 0.6,
+      0.15 / 0.6,
+      0.15 / 0.6,
+      0.4 / 0.6,
+      0.4 / 0.6,
+      0.5 / 0.6,
+      0.5 / 0.6,
+    ];
     boxes.forEach((v, i) => expect(v).toBeCloseTo(want[i] ?? NaN, 6));
     expect(plan?.windowBoxes.dims).toEqual([1, 3, 4]);
   });
