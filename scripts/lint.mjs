@@ -3,7 +3,7 @@
  * `npm run lint` (and npm test's lint lane): Biome over the TypeScript/JavaScript tree (lint + format check,
  * biome.jsonc), flake8 and black --check over tools/ (Debian's packages; their config is in setup.cfg and
  * pyproject.toml). Runs every check even after one fails; each is one result. --json FILE writes
- * {passed, failed, checks} for scripts/test.mjs.
+ * {passed, failed, skipped, checks} for scripts/test.mjs.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -28,5 +28,5 @@ const passed = results.filter((r) => r.ok).length;
 const failed = results.length - passed;
 console.log(`lint: ${passed} passed, ${failed} failed`);
 const jsonIndex = process.argv.indexOf('--json');
-if (jsonIndex >= 0) writeFileSync(process.argv[jsonIndex + 1], JSON.stringify({ passed, failed, checks: results }));
+if (jsonIndex >= 0) writeFileSync(process.argv[jsonIndex + 1], JSON.stringify({ passed, failed, skipped: 0, checks: results }));
 process.exit(failed > 0 ? 1 : 0);
