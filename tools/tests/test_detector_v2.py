@@ -2,7 +2,6 @@
 labels, the teacher-neck taps (shapes; equal to the graph's own fixed-size resize at 512), config checks,
 the epoch plan, and a resumed two-stage run equal to an uninterrupted one."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -3,9 +3,9 @@ source photo, and a cache of K seeded views per image run through the frozen tea
 student's size. Everything here is frozen, so it is computed once (prepare()) and read by training.
 
 Splits: coco128 / pennfudan / raccoon: data.datasets.seeded_split(0.2, seed 0) (the shipped model's val);
-bccd: `bccd_train_images` of its trainval (negatives); unlabeled: all train; unlabeled_extra: `gallery_size`
-photos whose file name maps to a COCO class (weak.py), at most gallery_per_class per class, are reserved as split 'gallery' (never trained on,
-for the future "first photos" gallery), seeded by the config's seed; the rest train.
+bccd: max_train_images of its trainval (negatives); unlabeled: all train; unlabeled_extra: gallery_size photos
+whose file name maps to a COCO class (weak.py), at most gallery_per_class per class, are reserved as split
+'gallery' (never trained on, for the future "first photos" gallery), seeded by the config's seed; the rest train.
 
 Targets per image (source pixels, COCO-80 ids): coco128 ground truth; pennfudan ground truth + teacher
 rows overlapping no ground truth of their class (IoU < 0.5); others teacher rows >= pseudo_label_threshold,

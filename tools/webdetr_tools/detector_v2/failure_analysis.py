@@ -141,14 +141,12 @@ def analyse(models: Models, data_root: Path, pictures: Path | None) -> dict:
         "outcomes": outcomes,
         "teacher512_vs_shipped": dict(sorted(cross.items())),
     }
+
+    def keep(r):
+        gt, det = np.isin(r.gt_labels, list(c35)), np.isin(r.labels, list(c35))
+        return ImageResult(r.gt_boxes[gt], r.gt_labels[gt], r.boxes[det], r.scores[det], r.labels[det])
+
     for k, res in results.items():
-        keep = lambda r: ImageResult(
-            r.gt_boxes[np.isin(r.gt_labels, list(c35))],
-            r.gt_labels[np.isin(r.gt_labels, list(c35))],
-            r.boxes[np.isin(r.labels, list(c35))],
-            r.scores[np.isin(r.labels, list(c35))],
-            r.labels[np.isin(r.labels, list(c35))],
-        )
         m80, m35 = evaluate(res), evaluate([keep(r) for r in res])
         report["coco128_val"][f"AP_{k}"] = {
             "80_classes": [round(m80["AP"] * 100, 2), round(m80["AP50"] * 100, 2)],

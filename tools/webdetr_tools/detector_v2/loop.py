@@ -129,7 +129,8 @@ def train(config: dict, cache, targets, run_dir: Path, resume: bool = True, max_
             log(
                 f"step {step}/{total_steps} epoch {step / steps_per_epoch:.2f} "
                 + " ".join(f"{k} {v:.4f}" for k, v in sorted(running.items()))
-                + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step ETA {_format_time(rate * (total_steps - step))}"
+                + f" lr {optimizer.param_groups[0]['lr']:.1e} {rate:.2f} s/step"
+                + f" ETA {_format_time(rate * (total_steps - step))}"
             )
         if step % tc["checkpoint_every_steps"] == 0 or step == end:
             _save(
