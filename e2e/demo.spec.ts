@@ -323,12 +323,23 @@ test('default page: the shipped detector on a bundled photo equals the runtime; 
   // "Find similar": the shipped one-shot model starts loading; a patch dragged meanwhile is queued
   // and the picture says so, then its matches are drawn in the patch's colour.
   const oneshot = shippedPackage('oneshot');
+  // Its graphs are held until the patch is dragged: with onnxruntime's runtime warm the load can otherwise end
+  // before the drag does, and the queued state this checks never shows.
+  let releaseGraphs = () => {};
+  const graphsHeld = new Promise<void>((resolve) => {
+    releaseGraphs = resolve;
+  });
+  await page.route('**/models/oneshot/*.onnx', async (route) => {
+    await graphsHeld;
+    await route.continue();
+  });
   await page.getByLabel('Find similar').check();
   await expect(page.locator('#stage-cta')).toBeVisible();
   const beforePatch = await stageShot(page, '08-find-similar-before');
   await page.getByRole('slider', { name: 'Minimum score' }).fill('0');
   await dragOnImage(page, [190, 70], [320, 230]); // the astronaut's head
   await expect(page.locator('#busy')).toHaveText(/^Loading the one-shot model, then finding similar objects/);
+  releaseGraphs();
   await page.waitForFunction(() => window.__webdetrDemo?.lastOneShot !== null && window.__webdetrDemo?.busy === false, undefined, {
     timeout: 120_000,
   });
