@@ -30,7 +30,8 @@ def whole_pixel_box(box, sample):
 class RuntimePathDetector(ModelDetector):
     """Memory from the PIL-stretched image (as the browser); the patch from the whole-pixel box: its crop
     through the backbone ('crop' models), or the query image's own taps pooled over it ('roi'). Output boxes
-    are not clamped (nor are the CLI's)."""
+    are not clamped here, though the runtime (and so the CLI) clamps them to the picture since 2026-12-07:
+    ZoomedDetector, the shipped path, clamps every view's; a comparison without zoom should clamp too."""
 
     clamp_boxes = False
 
