@@ -15,3 +15,17 @@ export * from './bilinear-reference.js';
 export * from './bilinear-resize-normalize.js';
 export * from './bilinear-crop-resize.js';
 export * from './pixel-upload.js';
+export { createMsDeformAttnRt } from './ms-deform-attn-rt.js';
+export type { MsDeformAttnRtKernel, MsDeformAttnRtOptions, PreparedMsDeformAttnRt } from './ms-deform-attn-rt.js';
+export { msDeformAttnRtCoreReference, msDeformAttnRtFusedReference } from './ms-deform-attn-rt-reference.js';
+export { createMsDeformAttnRtWasm } from './ms-deform-attn-rt-wasm.js';
+export type { MsDeformAttnRtWasm } from './ms-deform-attn-rt-wasm.js';
+export {
+  RT_MAX_LEVELS,
+  RT_MAX_SAMPLES,
+  pointsPerLevel,
+  rtTensorSizes,
+  samplesPerHead,
+  validateRtShape,
+} from './ms-deform-attn-rt-shape.js';
+export type { MsDeformAttnRtFusedShape, MsDeformAttnRtMethod, MsDeformAttnRtShape } from './ms-deform-attn-rt-shape.js';

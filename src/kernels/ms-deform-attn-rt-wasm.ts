@@ -1,0 +1,138 @@
+/**
+ * The RT-DETR family's deformable attention on the CPU: the WebAssembly SIMD kernel in
+ * wasm/ms_deform_attn_rt.c (float64 per-sample math, float32 channel sums), tested against the float64
+ * reference (ms-deform-attn-rt-reference.ts). Linear memory grows to the largest call and is reused.
+ */
+import { InputError } from '../errors.js';
+import {
+  type MsDeformAttnRtFusedShape,
+  type MsDeformAttnRtShape,
+  pointsPerLevel,
+  rtTensorSizes,
+  validateRtShape,
+} from './ms-deform-attn-rt-shape.js';
+import { WASM_BASE64 } from './ms-deform-attn-rt-wasm-binary.js';
+
+type Floats = Float32Array | Float64Array;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  __heap_base: WebAssembly.Global;
+  msdart_core(...args: number[]): number;
+  msdart_fused(...args: number[]): number;
+}
+
+export interface MsDeformAttnRtWasm {
+  /** value [N,S,M,D], locations [N,Lq,M,S_P,2], weights [N,Lq,M,S_P] -> [N,Lq,M*D]. */
+  core(value: Floats, samplingLocations: Floats, attentionWeights: Floats, shape: MsDeformAttnRtShape): Float32Array;
+  /** value [N,S,M,D], reference [N,Lq,L or 1,R], raw offsets [N,Lq,M,S_P,2], raw logits [N,Lq,M,S_P] -> [N,Lq,M*D]. */
+  fused(
+    value: Floats,
+    referencePoints: Floats,
+    samplingOffsets: Floats,
+    attentionLogits: Floats,
+    shape: MsDeformAttnRtFusedShape,
+  ): Float32Array;
+  readonly memoryBytes: number;
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+function wasmBytes(): Uint8Array<ArrayBuffer> {
+  const binary = atob(WASM_BASE64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** One instance (own memory) per caller; the module is compiled once per realm. */
+export async function createMsDeformAttnRtWasm(): Promise<MsDeformAttnRtWasm> {
+  compiled ??= WebAssembly.compile(wasmBytes());
+  const instance = await WebAssembly.instantiate(await compiled, {});
+  const exports = instance.exports as unknown as Exports;
+  const heapBase = Number(exports.__heap_base.value);
+
+  function place(lengths: readonly number[]): number[] {
+    const offsets: number[] = [];
+    let end = heapBase;
+    for (const length of lengths) {
+      end = Math.ceil(end / 16) * 16;
+      offsets.push(end);
+      end += 4 * length;
+    }
+    const missing = end - exports.memory.buffer.byteLength;
+    if (missing > 0) exports.memory.grow(Math.ceil(missing / 65536));
+    return offsets;
+  }
+
+  function check(name: string, array: Floats, expected: number): void {
+    if (array.length !== expected) throw new InputError(`msDeformAttnRt (wasm): ${name} has ${array.length} values, expected ${expected}`);
+  }
+
+  function run(
+    shape: MsDeformAttnRtShape,
+    inputs: readonly Floats[],
+    outputLength: number,
+    call: (offsets: number[], table: number) => number,
+  ): Float32Array {
+    const points = pointsPerLevel(shape);
+    const table = shape.levels.flatMap(([h, w], i) => [h, w, points[i]!]);
+    const offsets = place([table.length, ...inputs.map((a) => a.length), outputLength]);
+    const memory = exports.memory.buffer;
+    new Int32Array(memory, offsets[0]!, table.length).set(table);
+    inputs.forEach((array, i) => {
+      new Float32Array(memory, offsets[i + 1]!, array.length).set(array);
+    });
+    if (call(offsets.slice(1), offsets[0]!) !== 0) throw new InputError('msDeformAttnRt (wasm): the kernel refused the shape');
+    return new Float32Array(exports.memory.buffer, offsets[inputs.length + 1]!, outputLength).slice();
+  }
+
+  return {
+    core(value, samplingLocations, attentionWeights, shape) {
+      validateRtShape(shape);
+      const sizes = rtTensorSizes(shape);
+      check('value', value, sizes.value);
+      check('samplingLocations', samplingLocations, sizes.samplingLocations);
+      check('attentionWeights', attentionWeights, sizes.attentionWeights);
+      const { batch, queries, heads, headDim } = shape;
+      const discrete = shape.method === 'discrete' ? 1 : 0;
+      return run(shape, [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], table) =>
+        exports.msdart_core(v!, loc!, w!, out!, batch, queries, heads, headDim, table, shape.levels.length, discrete),
+      );
+    },
+    fused(value, referencePoints, samplingOffsets, attentionLogits, shape) {
+      validateRtShape(shape, shape);
+      const shared = shape.sharedReference ?? false;
+      const sizes = rtTensorSizes(shape, shape.referenceDim, shared);
+      check('value', value, sizes.value);
+      check('referencePoints', referencePoints, sizes.referencePoints);
+      check('samplingOffsets', samplingOffsets, sizes.samplingOffsets);
+      check('attentionLogits', attentionLogits, sizes.attentionLogits);
+      const { batch, queries, heads, headDim, referenceDim } = shape;
+      const levelCount = shape.levels.length;
+      const discrete = shape.method === 'discrete' ? 1 : 0;
+      return run(shape, [value, referencePoints, samplingOffsets, attentionLogits], sizes.output, ([v, ref, off, logits, out], table) =>
+        exports.msdart_fused(
+          v!,
+          ref!,
+          off!,
+          logits!,
+          out!,
+          batch,
+          queries,
+          heads,
+          headDim,
+          table,
+          levelCount,
+          discrete,
+          referenceDim,
+          shared ? 1 : levelCount,
+          shape.offsetScale ?? 0.5,
+        ),
+      );
+    },
+    get memoryBytes() {
+      return exports.memory.buffer.byteLength;
+    },
+  };
+}
