@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { ensureSystemPackages, PYTHON, SWIFTSHADER_ICD } from './system-deps.mjs';
+import { outcomeLines, playwrightOutcomes, pytestOutcomes, vitestOutcomes } from './test-report.mjs';
 
 const args = process.argv.slice(2);
 const onlyIndex = args.indexOf('--only');
@@ -64,6 +65,7 @@ const SUITES = [
     args: ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${resultsDir}/vitest.json`],
     // Test packages exported before the first test (test/global-setup.ts), outside test timeouts.
     env: { WEBDETR_E2E_EXPORT_FIRST: '1' },
+    outcomes: () => vitestOutcomes(readJson(`${resultsDir}/vitest.json`)),
     count: () => {
       const report = readJson(`${resultsDir}/vitest.json`);
       if (!report) return null;
@@ -76,6 +78,10 @@ const SUITES = [
     name: 'python tools (pytest)',
     command: PYTHON,
     args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${resultsDir}/pytest.xml`, 'tools/tests'],
+    outcomes: () => {
+      const out = `${resultsDir}/pytest.xml`;
+      return pytestOutcomes(existsSync(out) ? readFileSync(out, 'utf8') : '');
+    },
     count: () => {
       const out = `${resultsDir}/pytest.xml`;
       if (!existsSync(out)) return null;
@@ -97,6 +103,7 @@ const SUITES = [
     args: ['playwright', 'test', '--reporter=list,json', '--output=test-results/playwright'],
     // Shared packages exported before the first test (e2e/global-setup.ts), outside test timeouts.
     env: { PLAYWRIGHT_JSON_OUTPUT_NAME: `${resultsDir}/playwright.json`, WEBDETR_E2E_EXPORT_FIRST: '1' },
+    outcomes: () => playwrightOutcomes(readJson(`${resultsDir}/playwright.json`)),
     count: () => {
       const report = readJson(`${resultsDir}/playwright.json`);
       if (!report) return null;
@@ -166,4 +173,12 @@ for (const s of suites) for (const k of Object.keys(totals)) totals[k] += s[k];
 console.log('\n=== summary');
 for (const s of suites) console.log(`${s.name}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (${s.seconds} s)`);
 console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+// Named last, so the tail that CI keeps says which tests failed or skipped and why.
+const outcomes = SUITES.filter((suite) => suite.outcomes).map((suite) => [suite.key, suite.outcomes()]);
+for (const line of outcomeLines(outcomes)) console.log(line);
+for (const suite of SUITES) {
+  const { status } = results.get(suite.key);
+  const named = outcomes.find(([key]) => key === suite.key)?.[1];
+  if (status !== 0 && !named?.failed.length) console.log(`FAILED [${suite.key}] exited with status ${status}; see ${resultsDir}/${suite.key}.log`);
+}
 process.exit(totals.failed > 0 || suites.some((s) => s.status !== 0) ? 1 : 0);
