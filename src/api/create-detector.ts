@@ -54,6 +54,15 @@ function resolveModelUrl(model: string | URL): string {
   }
 }
 
+/** onnxruntimeWasm, relative to the page like the model URL. */
+function resolveRuntimeUrl(url: string | URL): string {
+  try {
+    return new URL(url, typeof location !== 'undefined' ? location.href : undefined).href;
+  } catch (cause) {
+    throw new InputError(`onnxruntimeWasm is not a valid URL: ${String(url)}`, { cause });
+  }
+}
+
 /** Errors after which the worker is not trusted again: start a fresh one on the next call. */
 function needsFreshWorker(error: unknown): boolean {
   return error instanceof WebDetrError && (error.code === 'device-lost' || error.code === 'worker-failed');
@@ -64,11 +73,12 @@ export async function createDetector(options: CreateDetectorOptions & CreateDete
     model: resolveModelUrl(options.model),
     backend: options.backend ?? 'auto',
     cache: options.cache ?? true,
+    ...(options.onnxruntimeWasm === undefined ? {} : { runtimeUrl: resolveRuntimeUrl(options.onnxruntimeWasm) }),
   };
   if (!['auto', 'webgpu', 'wasm'].includes(loadOptions.backend))
     throw new InputError(`backend must be auto, webgpu or wasm, got ${String(loadOptions.backend)}`);
   const factory = options.workerFactory ?? defaultWorkerFactory;
-  const key = `${loadOptions.model}|${loadOptions.backend}|${String(loadOptions.cache)}`;
+  const key = `${loadOptions.model}|${loadOptions.backend}|${String(loadOptions.cache)}|${loadOptions.runtimeUrl ?? ''}`;
   let shared = options.workerFactory === undefined ? sharedModels.get(key) : undefined;
   if (shared === undefined) {
     shared = {

@@ -278,4 +278,10 @@ export interface CreateDetectorOptions {
   onProgress?: LoadProgressCallback;
   /** Use the Cache API so a second visit loads offline (default true where available). */
   cache?: boolean;
+  /**
+   * URL of onnxruntime-web's `ort-wasm-simd-threaded.jsep.wasm` (same version as the installed
+   * onnxruntime-web), e.g. on a CDN. Default: the file your bundler emitted from onnxruntime-web, or
+   * for the script-tag build the onnxruntime-web installed beside webdetr (docs/install.md).
+   */
+  onnxruntimeWasm?: string | URL;
 }

@@ -296,9 +296,12 @@ export class WebDetrElement extends HTMLElement {
     await old?.dispose();
     this.say('Loading model…');
     const line = loadStatus();
+    // onnxruntime-wasm: where onnxruntime's .wasm is served when not beside webdetr (read at load time).
+    const runtime = this.getAttribute('onnxruntime-wasm');
     const detector = await createDetector({
       model: new URL(model, document.baseURI),
       backend,
+      ...(runtime ? { onnxruntimeWasm: new URL(runtime, document.baseURI) } : {}),
       onProgress: (event) => {
         const text = line(event);
         // A failure (e.g. a missing picture) stays on the line while the model goes on loading.

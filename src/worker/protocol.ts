@@ -20,6 +20,8 @@ export interface WorkerLoadOptions {
   model: string;
   backend: BackendPreference;
   cache: boolean;
+  /** Absolute URL of onnxruntime's .wasm when the page names one (CreateDetectorOptions.onnxruntimeWasm). */
+  runtimeUrl?: string;
 }
 
 export interface WorkerApi {

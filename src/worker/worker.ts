@@ -59,7 +59,7 @@ const api: WorkerApi = {
     // onnxruntime's .wasm comes from the page, which fetches it once for all its workers (several
     // <web-detr> elements with different models each have a worker); without the page's copy
     // onnxruntime fetches it itself, as before.
-    const bytes = await runtimeBinary?.(new URL(ORT_WASM_URL, self.location.href).href);
+    const bytes = await runtimeBinary?.(options.runtimeUrl ?? new URL(ORT_WASM_URL, self.location.href).href);
     if (bytes !== undefined) ort.env.wasm.wasmBinary = new Uint8Array(bytes);
     engine = await DetectorEngine.create({ ...options, ...(onProgress ? { onProgress } : {}), wasmMemoryBytes: () => wasmMemory.bytes() });
     return { backend: engine.backend, model: { ...engine.model, runtimeBytes: bytes?.byteLength ?? 0 } };
