@@ -1,7 +1,9 @@
 /**
- * The CLI's local HTTP server, bound to 127.0.0.1. It serves exactly three things:
+ * The CLI's local HTTP server, bound to 127.0.0.1. It serves exactly four things:
  *   /model/<file>   files directly inside the model package directory (when --model is a directory)
  *   /input/<k>      the k-th image named on the command line
+ *   /onnxruntime-web/<file>  onnxruntime-web's runtime files from its installed dist/ (the packaged
+ *                   page ships no copy of them: vite.cli.config.ts, `--mode package`)
  *   the CLI page    in a repository checkout: the repo's page and sources through vite's dev
  *                   middleware, limited to the paths the page needs; in an installed package: the
  *                   prebuilt page in dist/cli (`npm run build:cli`) as static files
@@ -10,7 +12,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -89,6 +91,11 @@ export async function startCliServer(options) {
       return image === undefined ? notFound(res) : sendFile(req, res, image, 'application/octet-stream');
     }
     if (path === '/favicon.ico') return notFound(res, 204);
+    if (path.startsWith('/onnxruntime-web/')) {
+      const file = path.slice('/onnxruntime-web/'.length);
+      if (!PLAIN_FILE_NAME.test(file) || file === '.' || file === '..') return notFound(res);
+      return sendFile(req, res, join(dirname(fileURLToPath(import.meta.resolve('onnxruntime-web'))), file));
+    }
     if (vite) {
       // The page's HTML as is: vite's HTML transform would add its HMR client, which wants a websocket.
       if (path === '/cli/page/index.html') return sendFile(req, res, join(root, 'cli', 'page', 'index.html'));

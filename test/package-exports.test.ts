@@ -49,6 +49,9 @@ describe('package exports', () => {
     for (const name of ['createMsDeformAttn', 'createBilinearResizeNormalize', 'createBilinearCropResize', 'msDeformAttnFusedReference']) {
       expect(typeof kernels[name], name).toBe('function');
     }
-    expect(readFileSync('dist/lib/kernels.js', 'utf8')).toContain('@compute');
+    // The WGSL lives in the chunks kernels.js imports (shared with the worker entry, dist/lib/worker.js).
+    const entry = readFileSync('dist/lib/kernels.js', 'utf8');
+    const chunks = [...entry.matchAll(/from ['"]\.\/([^'"]+\.js)['"]/g)].map((m) => readFileSync(`dist/lib/${m[1]}`, 'utf8'));
+    expect([entry, ...chunks].join('\n')).toContain('@compute');
   });
 });
