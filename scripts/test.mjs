@@ -6,12 +6,14 @@
  *   3. Node unit tests (vitest; WGSL kernels on Dawn + SwiftShader)
  *   4. Python tool tests (pytest with /usr/bin/python3 and Debian's torch)
  *   5. Browser tests (Playwright in headless Debian chromium with WebGPU on SwiftShader)
- * Three lanes run at the same time (lint -> typecheck -> unit, python, browser): each suite is mostly
+ *   6. The consumer test: `npm pack`, installed offline in a throwaway project, used from TypeScript, a
+ *      vite app, a script tag under a strict CSP and `npx webdetr` (e2e/consumer/)
+ * Three lanes run at the same time (lint -> typecheck -> unit, browser, python -> consumer): each suite is mostly
  * single-threaded and spends minutes exporting test packages, so on two cores no core waits idle for
  * the slowest lane while another is done. Every output line carries its
  * suite's prefix, and each suite's full output is also in test-results/summary/<suite>.log. Suites
  * that need the same exported package share it (tools/export_parity_fixture.py locks per package).
- * Select suites with `npm test -- --only unit,python` (suites: lint, typecheck, unit, python, browser);
+ * Select suites with `npm test -- --only unit,python` (suites: lint, typecheck, unit, python, browser, consumer);
  * `--serial` runs them one after another.
  */
 import { spawn } from 'node:child_process';
@@ -111,6 +113,22 @@ const SUITES = [
       return { passed: s.expected + s.flaky, failed: s.unexpected, skipped: s.skipped };
     },
   },
+  {
+    key: 'consumer',
+    lane: 2,
+    name: 'consumer (npm pack -> a project that installs it; playwright)',
+    command: 'npx',
+    // e2e/consumer/: the packed package in a throwaway project (types, vite app, script tag, CLI); ~1 min.
+    args: ['playwright', 'test', '-c', 'playwright.consumer.config.ts', '--reporter=list,json'],
+    env: { PLAYWRIGHT_JSON_OUTPUT_NAME: `${resultsDir}/consumer.json` },
+    outcomes: () => playwrightOutcomes(readJson(`${resultsDir}/consumer.json`)),
+    count: () => {
+      const report = readJson(`${resultsDir}/consumer.json`);
+      if (!report) return null;
+      const s = report.stats;
+      return { passed: s.expected + s.flaky, failed: s.unexpected, skipped: s.skipped };
+    },
+  },
 ].filter((suite) => wants(suite.key));
 
 /** Runs one suite, each output line prefixed on the console and written whole to its log file. */
@@ -179,6 +197,7 @@ for (const line of outcomeLines(outcomes)) console.log(line);
 for (const suite of SUITES) {
   const { status } = results.get(suite.key);
   const named = outcomes.find(([key]) => key === suite.key)?.[1];
-  if (status !== 0 && !named?.failed.length) console.log(`FAILED [${suite.key}] exited with status ${status}; see ${resultsDir}/${suite.key}.log`);
+  if (status !== 0 && !named?.failed.length)
+    console.log(`FAILED [${suite.key}] exited with status ${status}; see ${resultsDir}/${suite.key}.log`);
 }
 process.exit(totals.failed > 0 || suites.some((s) => s.status !== 0) ? 1 : 0);
