@@ -20,15 +20,22 @@ import { InputError } from '../../src/errors.js';
 
 const work = mkdtempSync(join(tmpdir(), 'webdetr-decode-'));
 
-/** Pillow's RGB bytes of each file (exif_transpose first when asked), as the reference path decodes. */
+/**
+ * Pillow's RGB bytes of each file (exif_transpose first when asked), as the reference path decodes; a
+ * file Pillow cannot decode comes back as a 0 x 0 image.
+ */
 function pillowRgb(paths: string[], transpose = false): Buffer[] {
   const script = [
     'import sys',
     'from PIL import Image, ImageOps',
     'for p in sys.argv[2:]:',
-    '    im = Image.open(p)',
-    '    im = ImageOps.exif_transpose(im) if sys.argv[1] == "1" else im',
-    '    rgb = im.convert("RGB")',
+    '    try:',
+    '        im = Image.open(p)',
+    '        im = ImageOps.exif_transpose(im) if sys.argv[1] == "1" else im',
+    '        rgb = im.convert("RGB")',
+    '    except Exception:',
+    '        sys.stdout.buffer.write(bytes(8))  # 0 x 0: Pillow could not decode it',
+    '        continue',
     '    sys.stdout.buffer.write(rgb.width.to_bytes(4, "big") + rgb.height.to_bytes(4, "big") + rgb.tobytes())',
   ].join('\n');
   const out = execFileSync('/usr/bin/python3', ['-c', script, transpose ? '1' : '0', ...paths], { maxBuffer: 1 << 30 });
@@ -218,7 +225,14 @@ describe('JPEG in Node equals Pillow (libjpeg-turbo)', () => {
         .map((name) => join(dir, name)),
     );
     const pillow = pillowRgb(files);
-    for (const [k, file] of files.entries()) expect(maxDiff(await readImageFile(file), pillow[k] as Buffer), file).toBe(0);
+    // The shared data may hold a damaged photo (its README says so); the reference path skips those
+    // with a warning, so they are no reference to compare against here.
+    const decodable = files.filter((_, k) => (pillow[k] as Buffer).readUInt32BE(0) > 0);
+    for (const file of files.filter((f) => !decodable.includes(f))) console.warn(`Pillow cannot decode ${file}; left out`);
+    expect(decodable.length, 'photos Pillow decodes').toBeGreaterThan(0);
+    for (const [k, file] of files.entries()) {
+      if (decodable.includes(file)) expect(maxDiff(await readImageFile(file), pillow[k] as Buffer), file).toBe(0);
+    }
   });
 });
 
