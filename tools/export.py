@@ -4,6 +4,12 @@
     /usr/bin/python3 tools/export.py checkpoint.pth --out public/models/ddetr [--height 800 --width 1066] [--fp16]
     /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg     # Hugging Face: config.json + model.safetensors or
                                                                 # pytorch_model.bin (the directory or either file)
+    /usr/bin/python3 tools/export.py checkpoint.pth --out pkg --shortest 800 --longest 1333 --no-single-graph
+    /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg --size-policy preprocessor --no-single-graph
+
+Size policy: fixed (--height/--width, default 384x512; every picture is stretched to it) or shorter-side
+(--shortest S --longest L, or --size-policy preprocessor for a Hugging Face checkpoint's preprocessor_config.json:
+the official resize keeping the aspect ratio, graphs with dynamic shapes; Deformable-DETR, split graphs only).
 
 The format is detected: an official .pth ({'model': ..., 'args': ...}) or a Hugging Face Deformable-DETR checkpoint
 (docs/bring-your-own.md lists what is supported). Class names come from --class-names, else the Hugging Face
@@ -23,8 +29,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="official .pth, or a Hugging Face checkpoint directory / file")
     parser.add_argument("--out", type=Path, required=True, help="package directory to write")
-    parser.add_argument("--height", type=int, default=384)
-    parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--height", type=int, default=384, help="fixed size policy: input height")
+    parser.add_argument("--width", type=int, default=512, help="fixed size policy: input width")
+    parser.add_argument("--shortest", type=int, help="shorter-side size policy: the shorter side (official: 800)")
+    parser.add_argument("--longest", type=int, default=1333, help="shorter-side size policy: longer side at most")
+    parser.add_argument(
+        "--size-policy",
+        choices=["fixed", "shorter-side", "preprocessor"],
+        help="default: shorter-side when --shortest is given, else fixed; preprocessor: a Hugging Face checkpoint's",
+    )
     parser.add_argument("--family", choices=["deformable-detr", "up-detr"], help="override the detected family")
     parser.add_argument(
         "--variant",
@@ -43,6 +56,16 @@ def main(argv=None):
     if args.class_names:
         text = args.class_names.read_text()
         names = json.loads(text) if text.lstrip().startswith("[") else [l for l in text.splitlines() if l.strip()]
+    policy = args.size_policy or ("shorter-side" if args.shortest is not None else "fixed")
+    if policy == "shorter-side" and args.shortest is None:
+        parser.error("--size-policy shorter-side needs --shortest (official: --shortest 800 --longest 1333)")
+    size_policy = (
+        None
+        if policy == "fixed"
+        else "preprocessor"
+        if policy == "preprocessor"
+        else {"kind": "shorter-side", "shortest": args.shortest, "longest": args.longest}
+    )
     overrides = {}
     if args.variant:
         overrides = {"with_box_refine": args.variant != "plain", "two_stage": args.variant == "two-stage"}
@@ -58,6 +81,7 @@ def main(argv=None):
         family=args.family,
         overrides=overrides,
         progress=lambda line: print(line, flush=True),
+        size_policy=size_policy,
     )
 
 

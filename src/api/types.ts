@@ -182,7 +182,13 @@ export interface ModelInfo {
   family: 'deformable-detr' | 'up-detr';
   variant: string;
   classNames: string[];
+  /** A fixed-size package's input; a shorter-side package's bounds: height = shorter side, width = longer side at most. */
   inputSize: { width: number; height: number };
+  /**
+   * fixed: every picture is stretched to inputSize; shorter-side: the official Deformable-DETR resize, aspect ratio
+   * kept (shorter side `shortest`, longer at most `longest`), the model runs at each picture's own size.
+   */
+  sizePolicy?: { kind: 'fixed' } | { kind: 'shorter-side'; shortest: number; longest: number };
   /** The package has the query-patch branch: `detectWithPatches` works. */
   oneShot: boolean;
   /** Plain detection (`detect`) works (false for an UP-DETR pretraining package, which needs patches). */

@@ -41,6 +41,16 @@ export interface GraphStage {
   outputs: string[];
 }
 
+/**
+ * Level shapes computed per run (shorter-side packages): level l is ceil(H / strides[l]) x ceil(W / strides[l])
+ * for the last two dims [.., H, W] of pipeline tensor `from` (the image), what the backbone's stride-2 convolutions
+ * give (the exporter checks it on odd sizes).
+ */
+export interface LevelRule {
+  from: string;
+  strides: number[];
+}
+
 /** One call of the fused multi-scale deformable attention kernel (raw offsets and raw logits in). */
 export interface MsDeformAttnStage {
   kind: 'msDeformAttn';
@@ -54,7 +64,8 @@ export interface MsDeformAttnStage {
   queries: Dim;
   heads: number;
   headDim: number;
-  levels: [number, number][];
+  /** Fixed (H_l, W_l) per level, or a rule evaluated per run (size-policy.ts stageLevels). */
+  levels: [number, number][] | LevelRule;
   points: number;
   referenceDim: 2 | 4;
 }
@@ -104,6 +115,26 @@ export interface BoxQueryPatch {
 
 export type QueryPatchSpec = CropQueryPatch | BoxQueryPatch;
 
+/** Stretch every picture to height x width; graphs have static shapes. */
+export interface FixedSizePolicy {
+  kind: 'fixed';
+  height: number;
+  width: number;
+}
+
+/**
+ * The official Deformable-DETR / Hugging Face resize, aspect ratio kept: the shorter side becomes `shortest`
+ * unless the longer would then exceed `longest` (then the shorter is round(longest * shorter / longer)); the
+ * longer side is truncated. Graphs take the picture at that size (size-policy.ts inputSizeFor).
+ */
+export interface ShorterSideSizePolicy {
+  kind: 'shorter-side';
+  shortest: number;
+  longest: number;
+}
+
+export type SizePolicy = FixedSizePolicy | ShorterSideSizePolicy;
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   model: {
@@ -116,8 +147,9 @@ export interface Manifest {
     exporter?: string;
   };
   input: {
-    sizePolicy: { kind: 'fixed'; height: number; width: number };
-    resize: 'bilinear-stretch';
+    sizePolicy: SizePolicy;
+    /** bilinear-stretch goes with a fixed size policy, bilinear-keep-aspect with shorter-side. */
+    resize: 'bilinear-stretch' | 'bilinear-keep-aspect';
     mean: [number, number, number];
     std: [number, number, number];
     pixelScale: number;
@@ -145,6 +177,8 @@ export interface Manifest {
     encoderPoints?: number;
     decoderPoints?: number;
     levelShapes?: [number, number][];
+    /** Shorter-side packages: the strides their level rules use. */
+    levelStrides?: number[];
     ffnDim?: number;
     preNorm?: boolean;
     backbone?: string;
@@ -200,12 +234,9 @@ export function referenceViolations(manifest: Manifest): string[] {
       if (earlier === undefined) problems.push(`${where}: after names unknown or later pipeline ${pipeline.after}`);
       else for (const name of earlier) available.add(name);
     }
-    // Symbols a run can bind: plain-symbol dims of its inputs and of what it may borrow from `after`.
-    const bound = new Set(
-      [...available].flatMap((name) =>
-        (manifest.tensors[name]?.shape ?? []).filter((d): d is string => typeof d === 'string' && !/[*+]/.test(d)).map((d) => d.trim()),
-      ),
-    );
+    // Symbols a run can bind: plain-symbol dims of its inputs, of what it may borrow from `after`, and of
+    // its graph stages' outputs once they ran (a shorter-side package's "tokens").
+    const bound = plainSymbols(manifest, available);
     for (const name of pipeline.inputs) {
       if (!declared(name)) problems.push(`${where}: input ${name} is not declared in /tensors`);
     }
@@ -216,6 +247,10 @@ export function referenceViolations(manifest: Manifest): string[] {
         else if (!sameNames(stage.inputs, graph.inputs) || !sameNames(stage.outputs, graph.outputs)) {
           problems.push(`${where}/stages/${index}: bindings differ from graph ${stage.graph}`);
         }
+      }
+      if (stage.kind === 'graph') for (const symbol of plainSymbols(manifest, stage.outputs)) bound.add(symbol);
+      if (stage.kind === 'msDeformAttn' && !Array.isArray(stage.levels) && !available.has(stage.levels.from)) {
+        problems.push(`${where}/stages/${index}: levels come from ${stage.levels.from}, which is not available`);
       }
       if (stage.kind === 'msDeformAttn' && typeof stage.queries === 'string') {
         const unbound = dimSymbols(stage.queries).filter((symbol) => !bound.has(symbol));
@@ -238,7 +273,28 @@ export function referenceViolations(manifest: Manifest): string[] {
     }
     produced.set(pipeline.name, available);
   }
-  return [...problems, ...patchInputViolations(manifest), ...zoomViolations(manifest)];
+  return [...problems, ...patchInputViolations(manifest), ...zoomViolations(manifest), ...sizePolicyViolations(manifest)];
+}
+
+function plainSymbols(manifest: Manifest, names: Iterable<string>): Set<string> {
+  const symbols = new Set<string>();
+  for (const name of names) {
+    for (const d of manifest.tensors[name]?.shape ?? []) if (typeof d === 'string' && !/[*+]/.test(d)) symbols.add(d.trim());
+  }
+  return symbols;
+}
+
+/** shorter-side goes with resize bilinear-keep-aspect and no query patches; fixed with bilinear-stretch. */
+function sizePolicyViolations(manifest: Manifest): string[] {
+  const { sizePolicy: policy, resize } = manifest.input;
+  const expected = policy.kind === 'shorter-side' ? 'bilinear-keep-aspect' : 'bilinear-stretch';
+  const problems: string[] = [];
+  if (resize !== expected) problems.push(`/input/resize: a ${policy.kind} size policy resizes with ${expected}, not ${resize}`);
+  if (policy.kind === 'shorter-side') {
+    if (manifest.input.queryPatch !== undefined) problems.push('/input/queryPatch: query-patch packages support a fixed size policy only');
+    if (policy.longest < policy.shortest) problems.push('/input/sizePolicy: longest must be >= shortest');
+  }
+  return problems;
 }
 
 /** A zoom section needs windows that cover the image and the two pipelines the runtime runs per window. */

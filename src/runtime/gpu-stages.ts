@@ -2,8 +2,9 @@
  * The two kinds of manifest stage on the GPU, reading and writing the runner's tensor store:
  * graph stages run an ORT WebGPU session with GPU-buffer feeds and pre-allocated GPU-buffer outputs
  * (fetches), so ORT writes straight into our stable buffers; deformable-attention stages dispatch
- * our fused WGSL kernel, prepared once per stage and re-prepared only when a buffer, the batch or the query
- * count (a symbolic `queries`, e.g. the one-shot model's "patches*20", resolved per run) changes.
+ * our fused WGSL kernel, prepared once per stage and re-prepared only when a buffer, the batch, the query
+ * count (a symbolic `queries`, e.g. the one-shot model's "patches*20", resolved per run) or the level shapes
+ * (a shorter-side package's, computed from each run's image) change.
  */
 import * as ort from 'onnxruntime-web';
 import { InputError } from '../errors.js';
@@ -11,7 +12,8 @@ import type { MsDeformAttnKernel, PreparedMsDeformAttn } from '../kernels/ms-def
 import type { GpuTensor, GpuTensorStore } from './gpu-tensor-store.js';
 import type { GraphStage, Manifest, MsDeformAttnStage } from '../package/manifest.js';
 import { checkKernelOperands } from './kernel-operands.js';
-import { resolveDim, resolveDims } from './tensor-dims.js';
+import { bindOutputSymbols, resolveDim, resolveDims } from './tensor-dims.js';
+import { stageLevels } from '../package/size-policy.js';
 
 export interface GpuStagesContext {
   device: GPUDevice;
@@ -19,8 +21,8 @@ export interface GpuStagesContext {
   sessions: ReadonlyMap<string, ort.InferenceSession>;
   kernel: MsDeformAttnKernel;
   store: GpuTensorStore;
-  /** Symbolic dims bound from the current run's inputs. */
-  symbols: () => ReadonlyMap<string, number>;
+  /** Symbolic dims bound from the current run's inputs, and from graph outputs as they are produced. */
+  symbols: () => Map<string, number>;
 }
 
 export interface GpuStages {
@@ -34,6 +36,7 @@ interface PreparedStage {
   buffers: GPUBuffer[];
   batch: number;
   queries: number;
+  levels: string;
   call: PreparedMsDeformAttn;
 }
 
@@ -76,6 +79,8 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
           throw new InputError(`graph ${stage.graph} gave no float32 GPU tensor ${name}`);
         }
         store.bindManaged(name, { buffer: result.gpuBuffer as GPUBuffer, dims: result.dims }, () => result.dispose());
+        // A shorter-side package's "tokens" is known once its first graph ran: later outputs are pre-sized.
+        bindOutputSymbols(manifest.tensors[name]?.shape ?? [], result.dims, context.symbols());
       }
     },
 
@@ -89,17 +94,31 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
       const inputs = [value, referencePoints, samplingOffsets, attentionLogits];
       const batch = value.dims[0] ?? 1;
       const queries = resolveDim(stage.queries, context.symbols(), `kernel ${stage.name} queries`);
-      checkKernelOperands(stage, batch, queries, {
-        value: value.dims,
-        referencePoints: referencePoints.dims,
-        samplingOffsets: samplingOffsets.dims,
-        attentionLogits: attentionLogits.dims,
-      });
+      const levels = stageLevels(stage, (name) => store.get(name).dims);
+      const levelsKey = levels.join(';');
+      checkKernelOperands(
+        stage,
+        batch,
+        queries,
+        {
+          value: value.dims,
+          referencePoints: referencePoints.dims,
+          samplingOffsets: samplingOffsets.dims,
+          attentionLogits: attentionLogits.dims,
+        },
+        levels,
+      );
       const output = store.reserve(stage.output, [batch, queries, stage.heads * stage.headDim]);
       const buffers = [...inputs.map((t) => t.buffer), output.buffer];
       let entry = prepared.get(key);
       // The query count is part of the key: a buffer big enough for both counts may be reused unchanged.
-      if (entry === undefined || entry.batch !== batch || entry.queries !== queries || entry.buffers.some((b, i) => b !== buffers[i])) {
+      if (
+        entry === undefined ||
+        entry.batch !== batch ||
+        entry.queries !== queries ||
+        entry.levels !== levelsKey ||
+        entry.buffers.some((b, i) => b !== buffers[i])
+      ) {
         entry?.call.dispose();
         const [valueBuffer, referencePoints, samplingOffsets, attentionLogits] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
         const call = kernel.prepareFused(
@@ -108,13 +127,13 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
             queries,
             heads: stage.heads,
             headDim: stage.headDim,
-            levels: stage.levels,
+            levels,
             points: stage.points,
             referenceDim: stage.referenceDim,
           },
           { value: valueBuffer, referencePoints, samplingOffsets, attentionLogits, output: output.buffer },
         );
-        entry = { buffers, batch, queries, call };
+        entry = { buffers, batch, queries, levels: levelsKey, call };
         prepared.set(key, entry);
       }
       const encoder = device.createCommandEncoder({ label: `ms_deform_attn:${stage.name}` });

@@ -11,9 +11,16 @@ import type { MsDeformAttnStage } from '../package/manifest.js';
 export type KernelOperandDims = Record<'value' | 'referencePoints' | 'samplingOffsets' | 'attentionLogits', readonly number[]>;
 
 /** Throws ModelIntegrityError('graph-mismatch') naming each operand whose element count is not the stage's. */
-export function checkKernelOperands(stage: MsDeformAttnStage, batch: number, queries: number, dims: KernelOperandDims): void {
+/** `levels`: this run's level shapes (size-policy.ts stageLevels); default the stage's fixed ones. */
+export function checkKernelOperands(
+  stage: MsDeformAttnStage,
+  batch: number,
+  queries: number,
+  dims: KernelOperandDims,
+  levels: readonly (readonly [number, number])[] = Array.isArray(stage.levels) ? stage.levels : [],
+): void {
   const expected = tensorSizes(
-    { batch, queries, heads: stage.heads, headDim: stage.headDim, levels: stage.levels, points: stage.points },
+    { batch, queries, heads: stage.heads, headDim: stage.headDim, levels, points: stage.points },
     stage.referenceDim,
   );
   const wrong: string[] = [];
@@ -29,7 +36,7 @@ export function checkKernelOperands(stage: MsDeformAttnStage, batch: number, que
     throw new ModelIntegrityError(
       'manifest.json',
       'graph-mismatch',
-      `kernel ${stage.name} (queries ${queries}, batch ${batch}): ${wrong.join('; ')}`,
+      `kernel ${stage.name} (queries ${queries}, batch ${batch}, levels ${levels.map(([h, w]) => `${h}x${w}`).join(' ')}): ${wrong.join('; ')}`,
     );
   }
 }

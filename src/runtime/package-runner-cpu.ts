@@ -14,7 +14,8 @@ import type { Manifest, MsDeformAttnStage, Pipeline } from '../package/manifest.
 import { checkGraphSignature } from './graph-signature.js';
 import { findPipeline, graphsOfPipelines } from '../package/pipeline-graphs.js';
 import { checkKernelOperands } from './kernel-operands.js';
-import { bindDims, resolveDim } from './tensor-dims.js';
+import { bindDims, bindOutputSymbols, resolveDim } from './tensor-dims.js';
+import { stageLevels } from '../package/size-policy.js';
 
 export type { HostTensor } from './runner.js';
 
@@ -67,6 +68,8 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
   }
 
   function runKernel(stage: MsDeformAttnStage, symbols: ReadonlyMap<string, number>): void {
+    // Shorter-side packages: level shapes follow this run's image.
+    const levels = stageLevels(stage, (name) => take(name).dims);
     const value = take(stage.value);
     const [referencePoints, samplingOffsets, attentionLogits] = [
       take(stage.referencePoints),
@@ -75,18 +78,24 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     ];
     const batch = value.dims[0] ?? 1;
     const queries = resolveDim(stage.queries, symbols, `kernel ${stage.name} queries`);
-    checkKernelOperands(stage, batch, queries, {
-      value: value.dims,
-      referencePoints: referencePoints.dims,
-      samplingOffsets: samplingOffsets.dims,
-      attentionLogits: attentionLogits.dims,
-    });
+    checkKernelOperands(
+      stage,
+      batch,
+      queries,
+      {
+        value: value.dims,
+        referencePoints: referencePoints.dims,
+        samplingOffsets: samplingOffsets.dims,
+        attentionLogits: attentionLogits.dims,
+      },
+      levels,
+    );
     const shape = {
       batch,
       queries,
       heads: stage.heads,
       headDim: stage.headDim,
-      levels: stage.levels,
+      levels,
       points: stage.points,
       referenceDim: stage.referenceDim,
     };
@@ -97,7 +106,12 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     counters.kernelRuns++;
   }
 
-  async function runGraph(graphName: string, inputNames: readonly string[], outputNames: readonly string[]): Promise<void> {
+  async function runGraph(
+    graphName: string,
+    inputNames: readonly string[],
+    outputNames: readonly string[],
+    symbols: Map<string, number>,
+  ): Promise<void> {
     const session = sessions.get(graphName);
     if (session === undefined) throw new InputError(`no session for graph ${graphName}`);
     const feeds: Record<string, ort.Tensor> = {};
@@ -110,6 +124,8 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
       const result = results[name];
       if (result === undefined || result.type !== 'float32') throw new InputError(`graph ${graphName} gave no float32 ${name}`);
       live.set(name, { data: result.data as Float32Array, dims: result.dims });
+      // Outputs bind their unbound plain symbols (a shorter-side package's "tokens").
+      bindOutputSymbols(manifest.tensors[name]?.shape ?? [], result.dims, symbols);
     }
     counters.graphRuns++;
     counters.perGraph[graphName] = (counters.perGraph[graphName] ?? 0) + 1;
@@ -140,7 +156,7 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
       for (const stage of pipeline.stages) {
         const started = performance.now();
         if (stage.kind === 'msDeformAttn') runKernel(stage, symbols);
-        else await runGraph(stage.graph, stage.inputs, stage.outputs);
+        else await runGraph(stage.graph, stage.inputs, stage.outputs, symbols);
         stages.push({ stage: stage.kind === 'graph' ? stage.graph : stage.name, kind: stage.kind, ms: performance.now() - started });
       }
       const outputs: Record<string, HostTensor> = {};

@@ -105,7 +105,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     throw error;
   }
   const store = createGpuTensorStore(device, LABEL);
-  let symbols: ReadonlyMap<string, number> = new Map();
+  let symbols = new Map<string, number>();
   const stages = createGpuStages({ device, manifest, sessions, kernel, store, symbols: () => symbols });
   const counters: RunnerCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
   let disposed = false;

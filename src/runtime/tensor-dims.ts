@@ -33,6 +33,19 @@ export function bindDims(name: string, shape: readonly Dim[], dims: readonly num
   });
 }
 
+/**
+ * Binds the plain symbols of a graph output's declared `shape` that are not bound yet (a shorter-side
+ * package's "tokens", known once its first graph ran); already-bound symbols and fixed dims are left
+ * as they are (the kernels check their operands' sizes).
+ */
+export function bindOutputSymbols(shape: readonly Dim[], dims: readonly number[], symbols: Map<string, number>): void {
+  if (shape.length !== dims.length) return;
+  shape.forEach((declared, axis) => {
+    const actual = dims[axis];
+    if (isPlainSymbol(declared) && actual !== undefined && !symbols.has(declared.trim())) symbols.set(declared.trim(), actual);
+  });
+}
+
 /** The concrete dims of `shape`, or undefined when a symbol is unbound or the expression unknown. */
 export function resolveDims(shape: readonly Dim[], symbols: ReadonlyMap<string, number>): number[] | undefined {
   const dims: number[] = [];

@@ -46,7 +46,14 @@ export function describeModel(model: ModelInfo): string {
     runtime > 0
       ? `${formatBytes(model.downloadBytes + runtime)} download (graphs ${formatBytes(model.downloadBytes)} + runtime ${formatBytes(runtime)})`
       : formatBytes(model.downloadBytes);
-  return `Model: ${family} ${variant}, ${what}, input ${model.inputSize.width}×${model.inputSize.height}, ${size}.`;
+  return `Model: ${family} ${variant}, ${what}, ${inputText(model)}, ${size}.`;
+}
+
+function inputText(model: ModelInfo): string {
+  const policy = model.sizePolicy;
+  if (policy?.kind === 'shorter-side')
+    return `input at the picture's aspect ratio (shorter side ${policy.shortest}, longer ≤ ${policy.longest})`;
+  return `input ${model.inputSize.width}×${model.inputSize.height}`;
 }
 
 export function createModelLoader(progress: LoadProgressView, backend: BackendPreference, cache: boolean): ModelLoader {

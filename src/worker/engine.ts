@@ -82,12 +82,15 @@ interface EngineParts {
 
 /** What the page learns about the loaded package (Detector.model). */
 function modelInfo(manifest: Manifest, plan: PipelinePlan, downloadBytes: number): ModelInfo {
-  const { height, width } = manifest.input.sizePolicy;
+  const policy = manifest.input.sizePolicy;
+  // Shorter-side packages run each picture at its own size: inputSize gives the bounds (shorter side, longer side).
+  const { height, width } = policy.kind === 'fixed' ? policy : { height: policy.shortest, width: policy.longest };
   return {
     family: manifest.model.family,
     variant: manifest.model.variant,
     classNames: [...manifest.output.classNames],
     inputSize: { width, height },
+    sizePolicy: policy.kind === 'fixed' ? { kind: 'fixed' } : { kind: 'shorter-side', shortest: policy.shortest, longest: policy.longest },
     oneShot: plan.oneShot !== undefined,
     detection: plan.detect !== undefined,
     maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,

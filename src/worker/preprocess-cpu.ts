@@ -10,6 +10,7 @@ import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js'
 import type { HostTensor } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
 import { isBoxQueryPatch } from '../package/query-patch.js';
+import { fixedInputSize, inputSizeFor } from '../package/size-policy.js';
 import { rgbaOf } from './image-store.js';
 import { patchBoxTensor } from './patches.js';
 import { windowRect, type Preprocessor } from './preprocessor.js';
@@ -18,8 +19,9 @@ export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
   return { mode: 'pil', mean: manifest.input.mean, std: manifest.input.std };
 }
 
+/** [1, 3, H, W] at the size policy's size for this picture (fixed, or its shorter side resized, aspect kept). */
 export function imageTensorCpu(pixels: RgbaPixels, manifest: Manifest): HostTensor {
-  const { height, width } = manifest.input.sizePolicy;
+  const { height, width } = inputSizeFor(manifest.input.sizePolicy, pixels.width, pixels.height);
   const data = resizeNormalizeCpu(pixels, width, height, normalizeOptionsOf(manifest));
   return { data, dims: [1, 3, height, width] };
 }
@@ -34,7 +36,7 @@ export function patchTensorCpu(pixels: RgbaPixels, rects: readonly CropRect[], m
 
 /** [1, 3, H, W]: one rectangle of the source pixels stretched to the model input (zoomed search's windows). */
 export function windowTensorCpu(pixels: RgbaPixels, rect: CropRect, manifest: Manifest): HostTensor {
-  const { height, width } = manifest.input.sizePolicy;
+  const { height, width } = fixedInputSize(manifest.input.sizePolicy, 'zoomed search');
   const data = cropResizeCpu(pixels, [rect], width, height, normalizeOptionsOf(manifest));
   return { data, dims: [1, 3, height, width] };
 }

@@ -18,13 +18,16 @@ import { createPixelUploader, type PixelUploader } from '../kernels/pixel-upload
 import type { GpuTensorRef } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
 import { isBoxQueryPatch } from '../package/query-patch.js';
+import { inputSizeFor } from '../package/size-policy.js';
 import type { StoredImage } from './image-store.js';
 import { patchBoxTensor } from './patches.js';
 import { normalizeOptionsOf } from './preprocess-cpu.js';
 import { windowRect, type Preprocessor } from './preprocessor.js';
 
 export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifest): Promise<Preprocessor> {
-  const { height, width } = manifest.input.sizePolicy;
+  const policy = manifest.input.sizePolicy;
+  // Fixed packages: one size; shorter-side packages: each picture's own, the image buffer grows to the largest.
+  const windowSize = policy.kind === 'fixed' ? policy : undefined;
   const normalize = normalizeOptionsOf(manifest);
   // Box patches (kind 'boxes') need no crops: their rectangles go to the runner as a small host tensor.
   const querySpec = manifest.input.queryPatch;
@@ -35,10 +38,26 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
   const zooms = querySpec !== undefined && isBoxQueryPatch(querySpec) && querySpec.zoom !== undefined;
   const crop: BilinearCropResizeKernel | undefined = patchSpec || zooms ? await createBilinearCropResize(device) : undefined;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const imageBuffer = device.createBuffer({ label: 'webdetr:image', size: 3 * height * width * 4, usage });
+  const imageFloats = (size: { height: number; width: number }) => 3 * size.height * size.width;
+  let imageBuffer = device.createBuffer({
+    label: 'webdetr:image',
+    size: imageFloats(windowSize ?? { height: 1, width: 1 }) * 4,
+    usage,
+  });
+  /** The image buffer, at least `size` (a larger picture than before replaces it; kernels bound to it re-prepare). */
+  function imageBufferFor(size: { height: number; width: number }): GPUBuffer {
+    if (imageBuffer.size >= imageFloats(size) * 4) return imageBuffer;
+    preparedResize?.kernel.dispose();
+    preparedWindow?.kernel.dispose();
+    preparedResize = undefined;
+    preparedWindow = undefined;
+    imageBuffer.destroy();
+    imageBuffer = device.createBuffer({ label: 'webdetr:image', size: imageFloats(size) * 4, usage });
+    return imageBuffer;
+  }
   const patchFloats = patchSpec ? patchSpec.maxPatches * 3 * patchSpec.height * patchSpec.width : 0;
   const patchBuffer = patchSpec ? device.createBuffer({ label: 'webdetr:patches', size: patchFloats * 4, usage }) : undefined;
-  let preparedResize: { texture: GPUTexture; kernel: PreparedResizeNormalize } | undefined;
+  let preparedResize: { texture: GPUTexture; height: number; width: number; kernel: PreparedResizeNormalize } | undefined;
   let preparedCrop: { texture: GPUTexture; kernel: PreparedCropResize } | undefined;
   // A window crop writes the image buffer: the image pipeline reads it during its run only.
   let preparedWindow: { texture: GPUTexture; kernel: PreparedCropResize } | undefined;
@@ -76,18 +95,22 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
   }
 
   function resizeImage(image: StoredImage): GpuTensorRef {
+    const { height, width } = inputSizeFor(policy, image.prepared.width, image.prepared.height);
+    const output = imageBufferFor({ height, width });
     const texture = uploader.upload(image.pixels);
     uploaded = image.prepared.id;
-    if (preparedResize?.texture !== texture) {
+    if (preparedResize?.texture !== texture || preparedResize.height !== height || preparedResize.width !== width) {
       preparedResize?.kernel.dispose();
       preparedResize = {
         texture,
-        kernel: resize.prepare({ source: texture, output: imageBuffer, outWidth: width, outHeight: height, ...normalize }),
+        height,
+        width,
+        kernel: resize.prepare({ source: texture, output, outWidth: width, outHeight: height, ...normalize }),
       };
     }
     const kernel = preparedResize.kernel;
     submit('webdetr:preprocess', (pass) => kernel.encode(pass));
-    return { buffer: imageBuffer, dims: [1, 3, height, width] };
+    return { buffer: output, dims: [1, 3, height, width] };
   }
 
   function cropPatches(image: StoredImage, rects: readonly CropRect[]): GpuTensorRef {
@@ -114,7 +137,8 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
   }
 
   function cropWindow(image: StoredImage, window: RelativeRect): GpuTensorRef {
-    if (!zooms || !crop) throw new Error('GpuPreprocessor: the manifest has no zoomed search');
+    if (!zooms || !crop || windowSize === undefined) throw new Error('GpuPreprocessor: the manifest has no zoomed search');
+    const { height, width } = windowSize;
     const texture = textureOf(image);
     if (preparedWindow?.texture !== texture) {
       preparedWindow?.kernel.dispose();

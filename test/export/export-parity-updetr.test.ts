@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/package/manifest';
+import { fixedInputSize } from '../../src/package/size-policy';
 import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
 import { exportFixture, type ExportFixture } from '../helpers/export-fixture';
 import { readPackageGraphs } from '../helpers/package-graphs';
@@ -51,7 +52,7 @@ describe('exported UP-DETR pretrain package matches the official PyTorch outputs
     expect(manifest.model).toMatchObject({ family: 'up-detr', variant: 'pretrain' });
     expect(manifest.output.classActivation).toBe('softmax');
     expect(manifest.pipelines.find((p) => p.name === 'patches')?.after).toBe('image');
-    const { height, width } = manifest.input.sizePolicy;
+    const { height, width } = fixedInputSize(manifest.input.sizePolicy, 'this test');
     const image: HostTensor = { data: readFloat32File(fixture.image), dims: [1, 3, height, width] };
     const patches: HostTensor = { data: readFloat32File(fixture.patches), dims: [1, 2, 3, 128, 128] };
     const onePatch: HostTensor = { data: patches.data.subarray(0, PATCH), dims: [1, 1, 3, 128, 128] };

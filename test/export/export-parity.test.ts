@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/package/manifest';
+import { fixedInputSize } from '../../src/package/size-policy';
 import { createCpuPackageRunner } from '../../src/runtime/package-runner-cpu';
 import {
   exportFixture,
@@ -37,7 +38,7 @@ async function runPackage(fixture: Fixture, pipeline: string): Promise<{ logits:
     pipelines: [pipeline],
   });
   try {
-    const { height, width } = manifest.input.sizePolicy;
+    const { height, width } = fixedInputSize(manifest.input.sizePolicy, 'this test');
     const started = performance.now();
     const { outputs: out } = await runner.run(pipeline, { image: { data: readFloat32File(fixture.image), dims: [1, 3, height, width] } });
     const ms = performance.now() - started;

@@ -5,6 +5,11 @@ starts the next one (value projection, raw sampling offsets, raw attention logit
 encoder_layers + decoder_layers + 1 graphs and encoder_layers + decoder_layers kernel calls. The decoder
 value projections of the encoder memory, for every decoder layer, are computed in one segment.
 
+With dims["dynamic"] (a shorter-side size policy) nothing depends on the export size: the encoder's reference
+points, position embeddings and two-stage proposals are computed from the feature maps' own shapes, the
+kernel calls take their level shapes from the image at run time (LevelRule), and the graphs are exported
+with dynamic height / width / token axes.
+
 Segments read the model's submodules by their official names (transformer.encoder.layers[k].self_attn.
 value_proj, ...), which strict loading of the official state dict guarantees.
 """
@@ -14,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .plan import KernelCall, Pipeline, Plan, Segment
+from .plan import KernelCall, LevelRule, Pipeline, Plan, Segment
 
 
 def inverse_sigmoid(x, eps=1e-5):
@@ -73,6 +78,36 @@ def encoder_reference_points(level_shapes):
     return torch.cat(points, 0)[None, :, None].expand(-1, -1, len(level_shapes), -1).contiguous()
 
 
+def dynamic_level_grids(srcs):
+    """Per level: pixel centres x = (j + 0.5) / W_l, y = (i + 0.5) / H_l as [1, H_l*W_l, 2], from the feature map's
+    own shape (cumsum of ones: exact integers, so equal to the fixed-size constants to float32 rounding)."""
+    grids = []
+    for src in srcs:
+        ones = torch.ones_like(src[:1, 0])  # [1, H, W]
+        ys, xs = ones.cumsum(1), ones.cumsum(2)
+        x = (xs - 0.5) / xs[:, :, -1:]
+        y = (ys - 0.5) / ys[:, -1:, :]
+        grids.append(torch.stack([x.flatten(1), y.flatten(1)], -1))
+    return grids
+
+
+def dynamic_encoder_reference_points(srcs):
+    """encoder_reference_points for the feature maps' own shapes: [1, S, L, 2]."""
+    points = torch.cat(dynamic_level_grids(srcs), 1)
+    return points[:, :, None].expand(-1, -1, len(srcs), -1).contiguous()
+
+
+def dynamic_encoder_output_proposals(srcs):
+    """encoder_output_proposals for the feature maps' own shapes; validity as float32 (the runtime passes float32)."""
+    proposals = []
+    for level, grid in enumerate(dynamic_level_grids(srcs)):
+        proposals.append(torch.cat([grid, torch.ones_like(grid) * (0.05 * (2.0**level))], -1))
+    proposals = torch.cat(proposals, 1)
+    valid = ((proposals > 0.01) & (proposals < 0.99)).all(-1, keepdim=True)
+    proposals = torch.log(proposals / (1 - proposals)).masked_fill(~valid, float("inf"))
+    return proposals, valid.float()
+
+
 def encoder_output_proposals(level_shapes):
     """Two-stage proposals (inverse-sigmoid boxes, +inf where invalid) [1,S,4] and validity [1,S,1]."""
     proposals = []
@@ -99,10 +134,15 @@ class EncoderInput(nn.Module):
     def __init__(self, model, dims, features):
         super().__init__()
         self.model, self.dims, self.features = model, dims, features
-        self.register_buffer("reference_points", encoder_reference_points(dims["level_shapes"]), persistent=False)
+        self.dynamic = bool(dims.get("dynamic"))
+        if not self.dynamic:
+            self.register_buffer("reference_points", encoder_reference_points(dims["level_shapes"]), persistent=False)
 
     def forward(self, image):
-        srcs, pos_embeds = self.features(self.model, image)
+        if self.dynamic:
+            srcs, pos_embeds = self.features(self.model, image, dynamic=True)
+        else:
+            srcs, pos_embeds = self.features(self.model, image)
         level_embed = self.model.transformer.level_embed
         src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
         pos = torch.cat(
@@ -114,8 +154,13 @@ class EncoderInput(nn.Module):
         )
         # "+ 0 * src[...]" keeps the constant an output computed by the graph (a graph output may not be
         # an initializer in every runtime).
-        reference_points = self.reference_points + 0 * src[:, :1, :1, None]
-        return src, pos, reference_points, value, offsets, logits
+        if not self.dynamic:
+            reference_points = self.reference_points + 0 * src[:, :1, :1, None]
+            return src, pos, reference_points, value, offsets, logits
+        outputs = [src, pos, dynamic_encoder_reference_points(srcs), value, offsets, logits]
+        if self.dims["two_stage"]:
+            outputs += list(dynamic_encoder_output_proposals(srcs))
+        return tuple(outputs)
 
 
 class EncoderStep(nn.Module):
@@ -138,19 +183,23 @@ class DecoderInput(nn.Module):
     def __init__(self, model, dims):
         super().__init__()
         self.model, self.dims = model, dims
-        if dims["two_stage"]:
+        if dims["two_stage"] and not dims.get("dynamic"):
             proposals, valid = encoder_output_proposals(dims["level_shapes"])
             self.register_buffer("proposals", proposals, persistent=False)
             self.register_buffer("proposal_valid", valid, persistent=False)
 
-    def queries(self, memory):
+    def queries(self, memory, proposals=None, proposal_valid=None):
         transformer, hidden = self.model.transformer, self.dims["hidden"]
         if self.dims["two_stage"]:
-            out_memory = memory.masked_fill(~self.proposal_valid, 0.0)
+            if proposals is None:  # fixed size: constants
+                proposals, proposal_valid = self.proposals, self.proposal_valid
+            else:  # dynamic: the encoder input's float32 validity
+                proposal_valid = proposal_valid > 0.5
+            out_memory = memory.masked_fill(~proposal_valid, 0.0)
             out_memory = transformer.enc_output_norm(transformer.enc_output(out_memory))
             last = self.dims["decoder_layers"]
             enc_class = self.model.class_embed[last](out_memory)
-            coords_unact = self.model.bbox_embed[last](out_memory) + self.proposals
+            coords_unact = self.model.bbox_embed[last](out_memory) + proposals
             topk = torch.topk(enc_class[..., 0], self.dims["queries"], dim=1)[1]
             topk_coords = torch.gather(coords_unact, 1, topk.unsqueeze(-1).repeat(1, 1, 4))
             reference = topk_coords.sigmoid()
@@ -163,7 +212,7 @@ class DecoderInput(nn.Module):
         reference = transformer.reference_points(query_pos).sigmoid()
         return tgt + 0 * memory[:, :1], query_pos + 0 * memory[:, :1], reference
 
-    def forward(self, src, core):
+    def forward(self, src, core, *proposals):
         transformer = self.model.transformer
         memory = finish_encoder_layer(transformer.encoder.layers[-1], src, core)
         n, s, _ = memory.shape
@@ -172,7 +221,7 @@ class DecoderInput(nn.Module):
             layer.cross_attn.value_proj(memory).view(n, s, heads, self.dims["hidden"] // heads)
             for layer in transformer.decoder.layers
         ]
-        tgt, query_pos, reference = self.queries(memory)
+        tgt, query_pos, reference = self.queries(memory, *proposals)
         layer = transformer.decoder.layers[0]
         tgt = decoder_self_attention(layer, tgt, query_pos)
         _, offsets, logits = attention_projections(
@@ -216,8 +265,11 @@ class DetectionHead(nn.Module):
 
 def deformable_plan(model, dims, features):
     """The split plan: segments + stage list. dims: hidden, heads, levels, level_shapes, enc/dec points,
-    encoder/decoder layers, queries, box_refine, two_stage."""
+    encoder/decoder layers, queries, box_refine, two_stage; dynamic + level_strides for a shorter-side size policy
+    (level shapes from the image at run time, token axes symbolic)."""
     segments, stages = {}, []
+    dynamic = bool(dims.get("dynamic"))
+    levels = LevelRule("image", list(dims["level_strides"])) if dynamic else dims["level_shapes"]
     enc, dec = dims["encoder_layers"], dims["decoder_layers"]
     head_dim = dims["hidden"] // dims["heads"]
 
@@ -239,19 +291,21 @@ def deformable_plan(model, dims, features):
                     queries,
                     dims["heads"],
                     head_dim,
-                    dims["level_shapes"],
+                    levels,
                     points,
                     reference_dim,
                 ),
             )
         )
 
-    s = sum(h * w for h, w in dims["level_shapes"])
+    # the encoder's query count: the token count S, a symbol bound from the first graph's outputs when dynamic
+    s = "tokens" if dynamic else sum(h * w for h, w in dims["level_shapes"])
+    proposals = ["enc_proposals", "enc_proposal_valid"] if dynamic and dims["two_stage"] else []
     graph(
         "encoder_input",
         EncoderInput(model, dims, features),
         ["image"],
-        ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"],
+        ["enc_src_0", "enc_pos", "enc_reference_points", "enc_value_0", "enc_offsets_0", "enc_logits_0"] + proposals,
     )
     for k in range(enc):
         kernel(
@@ -275,7 +329,7 @@ def deformable_plan(model, dims, features):
     graph(
         "decoder_input",
         DecoderInput(model, dims),
-        [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"],
+        [f"enc_src_{enc - 1}", f"enc_core_{enc - 1}"] + proposals,
         ["dec_tgt_0", "dec_query_pos", "dec_reference_0", "dec_reference_input_0", "dec_offsets_0", "dec_logits_0"]
         + [f"dec_value_{k}" for k in range(dec)],
     )
@@ -309,4 +363,20 @@ def deformable_plan(model, dims, features):
         ["pred_logits", "pred_boxes"],
     )
     pipeline = Pipeline("detect", ["image"], ["pred_logits", "pred_boxes"], stages)
-    return Plan(segments, [pipeline])
+    extra = {}
+    if dynamic:
+        # symbolic axes: the manifest's dims and the graphs' dynamic axes (write_package)
+        symbolic = {"image": {2: "height", 3: "width"}}
+        for name in segments["encoder_input"].outputs + segments["decoder_input"].inputs:
+            if name.startswith("enc_"):
+                symbolic[name] = {1: "tokens"}
+        for name in segments["decoder_input"].outputs:
+            if name.startswith("dec_value_"):
+                symbolic[name] = {1: "tokens"}
+        for k in range(1, enc):
+            for name in segments[f"encoder_{k}"].inputs + segments[f"encoder_{k}"].outputs:
+                symbolic[name] = {1: "tokens"}
+        for k in range(enc):
+            symbolic[f"enc_core_{k}"] = {1: "tokens"}
+        extra["symbolic"] = symbolic
+    return Plan(segments, [pipeline], extra)

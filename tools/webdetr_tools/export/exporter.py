@@ -10,6 +10,7 @@ from .features import deformable_features
 from .huggingface import HFKeyMismatchError, is_huggingface_checkpoint, load_huggingface_checkpoint
 from .manifest import file_digest
 from .package import IMAGENET_MEAN, IMAGENET_STD, write_package
+from .size_policy import SizePolicyError, check_level_strides, level_strides, resolve_size_policy
 from .skeleton import CheckpointKeyError, build_deformable_skeleton, detect_deformable_config, load_strict
 from .updetr_export import updetr_export_parts
 
@@ -124,9 +125,10 @@ def deformable_variant(dims):
     return "two-stage" if dims["two_stage"] else "box-refine" if dims["box_refine"] else "plain"
 
 
-def deformable_skeleton(state_dict, args, height, width, overrides=None, backbone_spec=None):
+def deformable_skeleton(state_dict, args, height, width, overrides=None, backbone_spec=None, dynamic=False):
     """(weights loaded strictly into the official-named skeleton, dims incl. level_shapes at height x width); what
-    deformable_plan(model, dims, deformable_features) cuts into the package's graphs."""
+    deformable_plan(model, dims, deformable_features) cuts into the package's graphs. dynamic: graphs for any input
+    size (a shorter-side size policy), dims["level_strides"] checked against the backbone on odd sizes."""
     dims = detect_deformable_config(state_dict, args, overrides)
     if backbone_spec is not None:
         dims["backbone_spec"] = backbone_spec
@@ -134,6 +136,10 @@ def deformable_skeleton(state_dict, args, height, width, overrides=None, backbon
     with torch.no_grad():
         srcs, _ = deformable_features(model, torch.zeros(1, 3, height, width))
     dims["level_shapes"] = [tuple(int(v) for v in s.shape[2:]) for s in srcs]
+    if dynamic:
+        dims["dynamic"] = True
+        dims["level_strides"] = level_strides(dims["levels"])
+        check_level_strides(lambda h, w: deformable_features(model, torch.zeros(1, 3, h, w))[0], dims["level_strides"])
     return model, dims
 
 
@@ -149,10 +155,16 @@ def export_checkpoint(
     family=None,
     overrides=None,
     progress=print,
+    size_policy=None,
 ):
     """Export a checkpoint (path) to a package directory; returns the manifest. The checkpoint is an official .pth
     or a Hugging Face Deformable-DETR (a directory with config.json, or its model.safetensors / pytorch_model.bin /
-    config.json), told apart by is_huggingface_checkpoint."""
+    config.json), told apart by is_huggingface_checkpoint.
+
+    size_policy: None for a fixed height x width input (pictures stretched to it); {"kind": "shorter-side",
+    "shortest": S, "longest": L} for the official resize (shorter side S, longer <= L, aspect kept) with graphs that
+    run at each picture's own size; or "preprocessor": a Hugging Face checkpoint's preprocessor_config.json size
+    (shortest_edge / longest_edge). Deformable-DETR only."""
     started = time.time()
     hf = None
     if is_huggingface_checkpoint(checkpoint):
@@ -167,6 +179,21 @@ def export_checkpoint(
     else:
         state_dict, args = load_checkpoint(checkpoint)
         family = detect_family(state_dict, args, family)
+    policy = resolve_size_policy(size_policy, hf.preprocess if hf is not None else None)
+    dynamic = policy["kind"] == "shorter-side"
+    if dynamic and family != "deformable-detr":
+        raise SizePolicyError(
+            f"a {policy['kind']} size policy is supported for Deformable-DETR only; export {family} with a fixed "
+            "--height/--width"
+        )
+    if dynamic and single_graph:
+        raise SizePolicyError(
+            "a shorter-side size policy exports split graphs only (the single GridSample graph has fixed level "
+            "shapes); pass --no-single-graph"
+        )
+    if dynamic:
+        # the example input the graphs are traced at: a 4:3 picture under the policy (any size works)
+        height, width = policy["shortest"], min(policy["longest"], policy["shortest"] * 4 // 3)
     if family == "up-detr":
         return _export_updetr(
             checkpoint,
@@ -187,7 +214,7 @@ def export_checkpoint(
         raise ValueError(f"unknown model family {family!r}")
     try:
         model, dims = deformable_skeleton(
-            state_dict, args, height, width, overrides, hf.backbone_spec if hf is not None else None
+            state_dict, args, height, width, overrides, hf.backbone_spec if hf is not None else None, dynamic
         )
     except CheckpointKeyError as error:
         if hf is None:
@@ -200,7 +227,12 @@ def export_checkpoint(
         f"{dims['hidden']}, heads {dims['heads']}, levels {dims['levels']} {dims['level_shapes']}, points "
         f"{dims['enc_points']}/{dims['dec_points']}, layers {dims['encoder_layers']}+{dims['decoder_layers']}, "
         f"queries {dims['queries']}, classes {dims['num_classes']}, backbone {dims['backbone']}, "
-        f"input {height}x{width}"
+        + (
+            f"input shorter side {policy['shortest']}, longer <= {policy['longest']} (dynamic shapes, level strides "
+            f"{dims['level_strides']})"
+            if dynamic
+            else f"input {height}x{width}"
+        )
     )
     names = class_names or (
         hf.class_names
@@ -220,8 +252,13 @@ def export_checkpoint(
         mean, std, pixel_scale = hf.preprocess["mean"], hf.preprocess["std"], hf.preprocess["pixel_scale"]
         size = hf.preprocess["size"]
         progress(
-            f"preprocessor: mean {mean}, std {std}, 1/{pixel_scale}; its size rule {size} is not applied: the "
-            f"package takes a fixed {height}x{width} input"
+            f"preprocessor: mean {mean}, std {std}, 1/{pixel_scale}; size rule {size}: "
+            + (
+                f"the package resizes the shorter side to {policy['shortest']}, the longer to <= {policy['longest']}"
+                if dynamic
+                else f"not applied, the package takes a fixed {height}x{width} input (export with --size-policy "
+                "preprocessor to apply it)"
+            )
         )
     description = {
         "model": {
@@ -232,8 +269,8 @@ def export_checkpoint(
             "exporter": EXPORTER,
         },
         "input": {
-            "sizePolicy": {"kind": "fixed", "height": height, "width": width},
-            "resize": "bilinear-stretch",
+            "sizePolicy": policy if dynamic else {"kind": "fixed", "height": height, "width": width},
+            "resize": "bilinear-keep-aspect" if dynamic else "bilinear-stretch",
             "mean": mean,
             "std": std,
             "pixelScale": pixel_scale,
@@ -256,6 +293,7 @@ def export_checkpoint(
             "numLevels": dims["levels"],
             "encoderPoints": dims["enc_points"],
             "decoderPoints": dims["dec_points"],
+            **({"levelStrides": dims["level_strides"]} if dynamic else {}),
             "levelShapes": [list(s) for s in dims["level_shapes"]],
             "ffnDim": dims["ffn"],
             "backbone": dims["backbone"],

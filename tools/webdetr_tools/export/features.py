@@ -1,7 +1,9 @@
-"""Backbone features and sine position embeddings for a fixed-size, unpadded input.
+"""Backbone features and sine position embeddings for an unpadded input.
 
 Reads the ResNet by its official names (backbone.0.body.conv1/bn1/layer1..4) and the Deformable-DETR
-input projections (input_proj.<l>). Position embeddings are constants for a fixed input size.
+input projections (input_proj.<l>). Position embeddings are constants for a fixed input size; with
+dynamic=True they are computed from each feature map's own shape (cumsum of ones, as the official module
+does from its mask), so a graph exported with dynamic height/width gives the right embedding at any size.
 """
 import math
 
@@ -35,7 +37,24 @@ def sine_position_embedding(height, width, num_pos_feats, offset, scale=2 * math
     return torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2)
 
 
-def deformable_features(model, image):
+def dynamic_sine_position_embedding(feature, num_pos_feats, offset, scale=2 * math.pi, temperature=10000):
+    """sine_position_embedding for feature's own H x W, traced from its shape (ONNX dynamic axes follow it)."""
+    eps = 1e-6
+    ones = torch.ones_like(feature[:1, 0])  # [1, H, W]
+    y_embed = ones.cumsum(1)
+    x_embed = ones.cumsum(2)
+    y_embed = (y_embed + offset) / (y_embed[:, -1:, :] + eps) * scale
+    x_embed = (x_embed + offset) / (x_embed[:, :, -1:] + eps) * scale
+    dim_t = torch.arange(num_pos_feats, dtype=torch.float32)
+    dim_t = temperature ** (2 * torch.div(dim_t, 2, rounding_mode="floor") / num_pos_feats)
+    pos_x = x_embed[:, :, :, None] / dim_t
+    pos_y = y_embed[:, :, :, None] / dim_t
+    pos_x = torch.stack((pos_x[:, :, :, 0::2].sin(), pos_x[:, :, :, 1::2].cos()), dim=4).flatten(3)
+    pos_y = torch.stack((pos_y[:, :, :, 0::2].sin(), pos_y[:, :, :, 1::2].cos()), dim=4).flatten(3)
+    return torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2)
+
+
+def deformable_features(model, image, dynamic=False):
     """Projected multi-scale features [N, d, H_l, W_l] and their position embeddings, like the official forward."""
     stages = resnet_stages(model.backbone[0].body, image)
     levels = len(model.input_proj)
@@ -45,5 +64,8 @@ def deformable_features(model, image):
     for l in range(len(srcs), levels):
         srcs.append(model.input_proj[l](stages[-1] if l == len(backbone_levels) else srcs[-1]))
     hidden = srcs[0].shape[1]
-    pos = [sine_position_embedding(s.shape[2], s.shape[3], hidden // 2, offset=-0.5).to(s.dtype) for s in srcs]
+    if dynamic:
+        pos = [dynamic_sine_position_embedding(s, hidden // 2, offset=-0.5).to(s.dtype) for s in srcs]
+    else:
+        pos = [sine_position_embedding(s.shape[2], s.shape[3], hidden // 2, offset=-0.5).to(s.dtype) for s in srcs]
     return srcs, pos

@@ -65,13 +65,9 @@ def reference_violations(manifest):
                 problems.append(f"{where}: after names unknown or later pipeline {after}")
             else:
                 available |= pipelines[after]
-        # symbols a run can bind: plain-symbol dims of its inputs and of what it may borrow from `after`
-        bound = {
-            d.strip()
-            for name in available
-            for d in tensors.get(name, {}).get("shape", [])
-            if isinstance(d, str) and not re.search(r"[*+]", d)
-        }
+        # symbols a run can bind: plain-symbol dims of its inputs, of what it may borrow from `after`, and of the
+        # outputs of its graph stages once they ran (e.g. "tokens" of a shorter-side package's encoder input)
+        bound = _plain_symbols(tensors, available)
         for name in pipeline["inputs"]:
             if name not in tensors:
                 problems.append(f"{where}: input {name} is not declared in /tensors")
@@ -83,9 +79,13 @@ def reference_violations(manifest):
                 elif stage["inputs"] != graph["inputs"] or stage["outputs"] != graph["outputs"]:
                     problems.append(f"{where}/stages/{index}: bindings differ from graph {stage['graph']}")
                 reads, writes = stage["inputs"], stage["outputs"]
+                bound |= _plain_symbols(tensors, writes)
             else:
                 reads = [stage[k] for k in ("value", "referencePoints", "samplingOffsets", "attentionLogits")]
                 writes = [stage["output"]]
+                rule = stage["levels"]
+                if isinstance(rule, dict) and rule["from"] not in available:
+                    problems.append(f"{where}/stages/{index}: levels come from {rule['from']}, which is not available")
                 if isinstance(stage["queries"], str):
                     unbound = [s for s in _dim_symbols(stage["queries"]) if s not in bound]
                     if unbound:
@@ -105,6 +105,31 @@ def reference_violations(manifest):
                 problems.append(f"{where}: output {name} is never produced")
         pipelines[pipeline["name"]] = available
     problems += patch_input_violations(manifest)
+    problems += size_policy_violations(manifest)
+    return problems
+
+
+def _plain_symbols(tensors, names):
+    return {
+        d.strip()
+        for name in names
+        for d in tensors.get(name, {}).get("shape", [])
+        if isinstance(d, str) and not re.search(r"[*+]", d)
+    }
+
+
+def size_policy_violations(manifest):
+    """shorter-side goes with resize bilinear-keep-aspect and no query patches; fixed with bilinear-stretch."""
+    policy, resize = manifest["input"]["sizePolicy"], manifest["input"]["resize"]
+    expected = "bilinear-keep-aspect" if policy["kind"] == "shorter-side" else "bilinear-stretch"
+    problems = []
+    if resize != expected:
+        problems.append(f"/input/resize: a {policy['kind']} size policy resizes with {expected}, not {resize}")
+    if policy["kind"] == "shorter-side":
+        if "queryPatch" in manifest["input"]:
+            problems.append("/input/queryPatch: query-patch packages support a fixed size policy only")
+        if policy["longest"] < policy["shortest"]:
+            problems.append("/input/sizePolicy: longest must be >= shortest")
     return problems
 
 

@@ -19,6 +19,28 @@ class Segment:
 
 
 @dataclass
+class LevelRule:
+    """Level shapes computed at run time from a pipeline tensor's last two dims (the image, [1, 3, H, W]):
+    level l is ceil(H / strides[l]) x ceil(W / strides[l]), what stride-2 convolutions with "same" padding
+    (ResNet, the extra input_proj levels) give. The manifest's `levels: {"from", "strides"}`."""
+
+    source: str
+    strides: list
+
+    def shapes(self, tensors):
+        height, width = tensors[self.source].shape[-2:]
+        return [(-(-int(height) // s), -(-int(width) // s)) for s in self.strides]
+
+    def manifest_levels(self):
+        return {"from": self.source, "strides": list(self.strides)}
+
+
+def level_shapes_of(level_shapes, tensors):
+    """A kernel call's level shapes: fixed, or a LevelRule resolved from this run's tensors."""
+    return level_shapes.shapes(tensors) if isinstance(level_shapes, LevelRule) else level_shapes
+
+
+@dataclass
 class KernelCall:
     name: str
     value: str
@@ -29,7 +51,7 @@ class KernelCall:
     queries: object  # int, or a manifest dim expression resolved per run (e.g. "patches*20")
     heads: int
     head_dim: int
-    level_shapes: list
+    level_shapes: object  # [(H_l, W_l), ...], or a LevelRule (dynamic size policy)
     points: int
     reference_dim: int
 
@@ -45,7 +67,11 @@ class KernelCall:
             "queries": self.queries,
             "heads": self.heads,
             "headDim": self.head_dim,
-            "levels": [list(s) for s in self.level_shapes],
+            "levels": (
+                self.level_shapes.manifest_levels()
+                if isinstance(self.level_shapes, LevelRule)
+                else [list(s) for s in self.level_shapes]
+            ),
             "points": self.points,
             "referenceDim": self.reference_dim,
         }
@@ -87,7 +113,7 @@ def run_stages(plan, pipeline, tensors, core=ms_deform_attn_core):
                 tensors[item.reference_points],
                 tensors[item.sampling_offsets],
                 tensors[item.attention_logits],
-                item.level_shapes,
+                level_shapes_of(item.level_shapes, tensors),
             )
     return tensors
 
