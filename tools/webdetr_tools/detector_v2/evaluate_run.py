@@ -19,8 +19,8 @@ from ..training.evaluate import postprocess
 from .config import REPO, repo_path
 from .data import Targets, ViewCache
 from .loop import evaluate
-from .model import build_model, forward_eval
 from .neck import TeacherNeck
+from .variants import build as build_model, forward_eval
 
 SAMPLES = ("chelsea", "coffee", "astronaut")
 

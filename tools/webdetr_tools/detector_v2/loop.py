@@ -27,7 +27,7 @@ from ..evaluation.coco_ap import ImageResult, evaluate as coco_evaluate
 from ..training.evaluate import postprocess
 from ..training.loop import _format_time, _optimizer, _optimizer_step, _save
 from .loss import total_loss
-from .model import build_model, forward_eval, forward_train
+from .variants import build as build_model, forward_eval, forward_train, init_shared
 
 
 def train_items(cache, config: dict, split: str = "train") -> list[tuple[str, str]]:
@@ -91,6 +91,18 @@ def _resume(ckpt_path: Path, config: dict, model, optimizer):
     return int(state["step"])
 
 
+def _eval(model, cache, targets, config, run_dir, step, steps_per_epoch, log) -> float:
+    """Held-out metrics -> metrics.jsonl, weights -> model_step<N>.pt; returns the seconds it took."""
+    t0 = time.time()
+    metrics = evaluate(model, cache, targets, config)
+    line = dict(step=step, epoch=round(step / steps_per_epoch, 2), **{k: round(v, 4) for k, v in metrics.items()})
+    with open(run_dir / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(line) + "\n")
+    torch.save(dict(model=model.state_dict(), config=config, step=step), run_dir / f"model_step{step}.pt")
+    log(f"eval ({time.time() - t0:.0f} s): {json.dumps(line)}")
+    return time.time() - t0
+
+
 def train(config: dict, cache, targets, run_dir: Path, resume: bool = True, max_steps: int | None = None, log=print):
     model = build_model(config).train()
     optim, tc, aug = config["optim"], config["train"], config["augment"]
@@ -107,11 +119,14 @@ def train(config: dict, cache, targets, run_dir: Path, resume: bool = True, max_
         log(f"resumed from {ckpt_path} at step {step}/{total_steps}")
     else:
         step = 0
+        init_shared(model, config, log)
         log(
             f"{len(items)} training images x {aug['views']} views, {steps_per_epoch} steps/epoch, {total_steps} steps, "
             f"{sum(p.numel() for p in model.parameters())} parameters"
         )
     end = min(total_steps, step + max_steps) if max_steps else total_steps
+    if step == 0 and tc.get("eval_at_start"):
+        _eval(model, cache, targets, config, run_dir, 0, steps_per_epoch, log)
     started, started_step, running, eval_seconds = time.time(), step, {}, 0.0
     while step < end:
         epoch, within = divmod(step, steps_per_epoch)
@@ -144,16 +159,7 @@ def train(config: dict, cache, targets, run_dir: Path, resume: bool = True, max_
                 ),
             )
         if step % tc["eval_every_steps"] == 0 or step == total_steps:
-            t0 = time.time()
-            metrics = evaluate(model, cache, targets, config)
-            line = dict(
-                step=step, epoch=round(step / steps_per_epoch, 2), **{k: round(v, 4) for k, v in metrics.items()}
-            )
-            with open(run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(line) + "\n")
-            torch.save(dict(model=model.state_dict(), config=config, step=step), run_dir / f"model_step{step}.pt")
-            eval_seconds += time.time() - t0
-            log(f"eval ({time.time() - t0:.0f} s): {json.dumps(line)}")
+            eval_seconds += _eval(model, cache, targets, config, run_dir, step, steps_per_epoch, log)
     if step == total_steps:
         torch.save(dict(model=model.state_dict(), config=config, step=step), run_dir / "model_final.pt")
     return model
