@@ -10,8 +10,9 @@
  * are written to test-results/consumer-package.json. The model is the tiny test package (24 KB of
  * graphs: a WebGPU frame on SwiftShader takes seconds), so the whole file takes about a minute.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -149,7 +150,7 @@ test('a vite app bundles createDetector and detects in chromium: WASM (the .wasm
   const project = installed.project;
   writeFiles(project, {
     // The README's vite config, verbatim.
-    'vite.config.js': "export default { worker: { format: 'es' }, optimizeDeps: { exclude: ['webdetr', 'onnxruntime-web'] } };\n",
+    'vite.config.js': "export default { worker: { format: 'es' } };\n",
     'index.html':
       '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>consumer</title><script type="module" src="./main.ts"></script></head><body></body></html>\n',
     'main.ts': [
@@ -207,6 +208,46 @@ test('a vite app bundles createDetector and detects in chromium: WASM (the .wasm
   }
 });
 
+/** A port nobody listens on now (the browser suite's servers run beside this one). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+test('the same app on the vite dev server (dependency pre-bundling left on)', async ({ page }) => {
+  test.setTimeout(180_000);
+  const project = installed.project;
+  // The dev server serves the model from public/ (the built app above got it from the test server).
+  cpSync(TINY, join(project, 'public/model'), { recursive: true });
+  const port = await freePort();
+  const dev = spawn(process.execPath, [VITE, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+    cwd: project,
+    stdio: 'pipe',
+  });
+  let log = '';
+  for (const stream of [dev.stdout, dev.stderr]) stream.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    const ready = () =>
+      fetch(`http://127.0.0.1:${port}/index.html`).then(
+        (response) => response.ok,
+        () => false,
+      );
+    await expect.poll(ready, { timeout: 60_000, message: log }).toBe(true);
+    await page.goto(`http://127.0.0.1:${port}/index.html?backend=wasm`);
+    const outcome = await page.evaluate(
+      () => (window as unknown as { result: Promise<{ backend?: string; detections?: unknown[]; error?: string }> }).result,
+    );
+    expect(outcome.error, log).toBeUndefined();
+    expect(outcome.backend).toBe('wasm');
+    expect(outcome.detections!.length).toBeGreaterThan(0);
+  } finally {
+    dev.kill();
+  }
+});
+
 test('the script-tag build runs from the installed node_modules (a static copy) under a strict CSP', async ({ page }) => {
   test.setTimeout(180_000);
   const html = join(installed.project, 'embed.html');
@@ -253,6 +294,23 @@ test('npx webdetr detect runs from the installed package (Node, WASM)', () => {
   const outcome = JSON.parse(lines[0]!) as { detections: unknown[]; backend: { name: string } };
   expect(outcome.detections.length).toBeGreaterThan(0);
   expect(outcome.backend.name).toBe('wasm');
+});
+
+test('npx webdetr detect --backend webgpu: the prebuilt page in chromium, the onnxruntime .wasm from the installed onnxruntime-web', () => {
+  test.setTimeout(180_000);
+  // docs/cli.md: --backend webgpu needs playwright-core next to webdetr; the checkout's copy stands in for
+  // `npm install playwright-core` (it has no dependencies).
+  const link = join(installed.project, 'node_modules/playwright-core');
+  if (!existsSync(link)) symlinkSync(join(REPO, 'node_modules/playwright-core'), link);
+  const detect = run(
+    'npx',
+    ['--offline', 'webdetr', 'detect', PHOTO, '--model', TINY, '--threshold', '0', '--jsonl', '--backend', 'webgpu'],
+    installed.project,
+  );
+  expect(detect.status, detect.stderr).toBe(0);
+  const outcome = JSON.parse(detect.stdout.trim()) as { detections: unknown[]; backend: { name: string } };
+  expect(outcome.detections.length).toBeGreaterThan(0);
+  expect(outcome.backend.name).toBe('webgpu');
 });
 
 test('webdetr-models packs both default models with every file their manifests name', () => {
