@@ -5,7 +5,9 @@
  */
 export type StageGroup = 'backbone' | 'encoder' | 'decoder' | 'attention-encoder' | 'attention-decoder' | 'patch-queries' | 'single-graph';
 
-export function stageGroup(stage: string, kind: 'graph' | 'msDeformAttn'): StageGroup {
+export function stageGroup(stage: string, kind: 'graph' | 'msDeformAttn' | 'msDeformAttnRt'): StageGroup {
+  // RT-DETR's only deformable attention is the decoder's cross-attention.
+  if (kind === 'msDeformAttnRt') return 'attention-decoder';
   if (kind === 'msDeformAttn') return stage.startsWith('decoder') ? 'attention-decoder' : 'attention-encoder';
   if (stage === 'single_graph') return 'single-graph';
   if (stage === 'encoder_input') return 'backbone';
@@ -16,7 +18,7 @@ export function stageGroup(stage: string, kind: 'graph' | 'msDeformAttn'): Stage
 
 /** Sum of stage times per group for one run. */
 export function groupTimes(
-  stages: readonly { stage: string; kind: 'graph' | 'msDeformAttn'; ms: number }[],
+  stages: readonly { stage: string; kind: 'graph' | 'msDeformAttn' | 'msDeformAttnRt'; ms: number }[],
 ): Partial<Record<StageGroup, number>> {
   const out: Partial<Record<StageGroup, number>> = {};
   for (const s of stages) {

@@ -60,7 +60,7 @@ export interface StageTimings {
   postprocess: number;
   total: number;
   /** Every manifest stage that ran, in order (graph name or kernel stage name). */
-  stages: { stage: string; kind: 'graph' | 'msDeformAttn'; ms: number }[];
+  stages: { stage: string; kind: 'graph' | 'msDeformAttn' | 'msDeformAttnRt'; ms: number }[];
 }
 
 export interface BackendInfo {
@@ -179,7 +179,7 @@ export interface PreparedImage {
 
 /** What the loaded package is, from its manifest. */
 export interface ModelInfo {
-  family: 'deformable-detr' | 'up-detr';
+  family: 'deformable-detr' | 'up-detr' | 'rt-detr';
   variant: string;
   classNames: string[];
   /** A fixed-size package's input; a shorter-side package's bounds: height = shorter side, width = longer side at most. */

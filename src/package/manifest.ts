@@ -9,6 +9,9 @@ import type { Schema } from '@cfworker/json-schema';
 import { ManifestError } from '../errors';
 import { isBoxQueryPatch, ZOOM_PIPELINES } from './query-patch.js';
 import manifestSchema from '../../schemas/manifest.schema.json';
+import type { MsDeformAttnRtStage } from './rt-stage.js';
+
+export type { MsDeformAttnRtStage } from './rt-stage.js';
 
 export const MANIFEST_FORMAT = 'webdetr-model/1';
 
@@ -70,7 +73,8 @@ export interface MsDeformAttnStage {
   referenceDim: 2 | 4;
 }
 
-export type Stage = GraphStage | MsDeformAttnStage;
+/** msDeformAttnRt: the RT-DETR family's cross-attention (rt-stage.ts). */
+export type Stage = GraphStage | MsDeformAttnStage | MsDeformAttnRtStage;
 
 export interface Pipeline {
   name: string;
@@ -138,9 +142,10 @@ export type SizePolicy = FixedSizePolicy | ShorterSideSizePolicy;
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   model: {
-    family: 'deformable-detr' | 'up-detr';
+    family: 'deformable-detr' | 'up-detr' | 'rt-detr';
     /** 'one-shot': our query-patch model (Deformable-DETR + UP-DETR's patch branch, public/models/oneshot). */
-    variant: 'plain' | 'box-refine' | 'two-stage' | 'pretrain' | 'detection' | 'one-shot';
+    /** rt-detr: 'v1' or 'v2' (lyuwenyu/RT-DETR). */
+    variant: 'plain' | 'box-refine' | 'two-stage' | 'pretrain' | 'detection' | 'one-shot' | 'v1' | 'v2';
     singleScale?: boolean;
     /** Where the weights came from; format: the checkpoint layout the exporter read (absent in older packages). */
     source?: { checkpoint: string; sha256: string; format?: 'official' | 'huggingface' };

@@ -7,6 +7,9 @@
 import * as ort from 'onnxruntime-web';
 import { msDeformAttnFusedReference } from '../kernels/ms-deform-attn-reference.js';
 import { createMsDeformAttnWasm } from '../kernels/ms-deform-attn-wasm.js';
+import { createMsDeformAttnRtWasm } from '../kernels/ms-deform-attn-rt-wasm.js';
+import type { MsDeformAttnRtStage } from '../package/rt-stage.js';
+import { runRtStageCpu } from './rt-kernel-stage.js';
 import { DisposedError, InputError, ModelIntegrityError } from '../errors.js';
 import type { HostTensor, PackageRunner, RunnerCounters, RunnerInput, StageTiming } from './runner.js';
 import { isGpuTensor } from './runner.js';
@@ -35,6 +38,10 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
   const { manifest } = options;
   const pipelines = new Map<string, Pipeline>(options.pipelines.map((name) => [name, findPipeline(manifest, name)]));
   const wasmKernel = (options.msDeformAttn ?? 'wasm') === 'wasm' ? await createMsDeformAttnWasm() : undefined;
+  // RT-DETR packages: the family's WASM kernel, instantiated only when a pipeline has its stages.
+  const rtKernel = [...pipelines.values()].some((p) => p.stages.some((s) => s.kind === 'msDeformAttnRt'))
+    ? await createMsDeformAttnRtWasm()
+    : undefined;
   const sessions = new Map<string, ort.InferenceSession>();
   try {
     for (const graph of graphsOfPipelines(manifest, options.pipelines)) {
@@ -106,6 +113,12 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
     counters.kernelRuns++;
   }
 
+  function runRtKernel(stage: MsDeformAttnRtStage, symbols: ReadonlyMap<string, number>): void {
+    if (rtKernel === undefined) throw new InputError(`kernel ${stage.name}: no RT-DETR kernel`);
+    live.set(stage.output, runRtStageCpu(stage, rtKernel, take, symbols));
+    counters.kernelRuns++;
+  }
+
   async function runGraph(
     graphName: string,
     inputNames: readonly string[],
@@ -156,6 +169,7 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
       for (const stage of pipeline.stages) {
         const started = performance.now();
         if (stage.kind === 'msDeformAttn') runKernel(stage, symbols);
+        else if (stage.kind === 'msDeformAttnRt') runRtKernel(stage, symbols);
         else await runGraph(stage.graph, stage.inputs, stage.outputs, symbols);
         stages.push({ stage: stage.kind === 'graph' ? stage.graph : stage.name, kind: stage.kind, ms: performance.now() - started });
       }

@@ -10,6 +10,8 @@
 import { DeviceLostError, DisposedError, GpuError, InputError } from '../errors.js';
 import { withGpuErrorScopes } from '../gpu/error-scope.js';
 import { createMsDeformAttn, type MsDeformAttnKernel } from '../kernels/ms-deform-attn.js';
+import { createMsDeformAttnRt, type MsDeformAttnRtKernel } from '../kernels/ms-deform-attn-rt.js';
+import { createRtGpuStages } from './rt-kernel-stage.js';
 import type { PackageRunner, RunnerCounters, RunnerInput, StageTiming } from './runner.js';
 import { isGpuTensor } from './runner.js';
 import { createGpuStages } from './gpu-stages.js';
@@ -96,8 +98,13 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
     for (const reject of inFlight) reject(lostError(info));
   });
   let kernel: MsDeformAttnKernel;
+  // RT-DETR packages: the family's kernel, compiled only when a pipeline has its stages.
+  let rtKernel: MsDeformAttnRtKernel | undefined;
   try {
     kernel = await withGpuErrorScopes(device, `${LABEL}: kernel pipelines`, () => createMsDeformAttn(device));
+    if ([...pipelines.values()].some((p) => p.stages.some((s) => s.kind === 'msDeformAttnRt'))) {
+      rtKernel = await withGpuErrorScopes(device, `${LABEL}: RT-DETR kernel pipelines`, () => createMsDeformAttnRt(device));
+    }
     // ORT keeps a lost device for the whole context; by now its lost promise has settled if so.
     if (lostInfo !== undefined) throw lostError(lostInfo);
   } catch (error) {
@@ -107,6 +114,7 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
   const store = createGpuTensorStore(device, LABEL);
   let symbols = new Map<string, number>();
   const stages = createGpuStages({ device, manifest, sessions, kernel, store, symbols: () => symbols });
+  const rtStages = rtKernel === undefined ? undefined : createRtGpuStages({ device, kernel: rtKernel, store, symbols: () => symbols });
   const counters: RunnerCounters = { graphRuns: 0, kernelRuns: 0, perGraph: {} };
   let disposed = false;
   let queue: Promise<unknown> = Promise.resolve();
@@ -160,7 +168,10 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
       await guarded(
         withGpuErrorScopes(device, `${pipeline.name}: ${stage.kind} ${name}`, async () => {
           if (stage.kind === 'graph') await stages.runGraph(stage);
-          else stages.runKernel(stage, `${pipeline.name}/${index}`);
+          else if (stage.kind === 'msDeformAttnRt') {
+            if (rtStages === undefined) throw new InputError(`kernel ${stage.name}: no RT-DETR kernel`);
+            rtStages.run(stage, `${pipeline.name}/${index}`);
+          } else stages.runKernel(stage, `${pipeline.name}/${index}`);
           // Wait for the GPU so each stage's time is its own (and errors land in this stage's scope).
           await device.queue.onSubmittedWorkDone();
         }),
@@ -212,7 +223,9 @@ export async function createGpuPackageRunner(options: GpuRunnerOptions): Promise
       disposed = true;
       await queue; // let a run under way finish before its buffers go
       stages.dispose();
+      rtStages?.dispose();
       kernel.dispose();
+      rtKernel?.dispose();
       store.dispose();
       let failure: unknown;
       for (const session of sessions.values()) {

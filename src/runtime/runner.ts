@@ -31,7 +31,7 @@ export function isGpuTensor(tensor: RunnerInput): tensor is GpuTensorRef {
 /** Wall milliseconds of one manifest stage (graph name, or the kernel stage's name). */
 export interface StageTiming {
   stage: string;
-  kind: 'graph' | 'msDeformAttn';
+  kind: 'graph' | 'msDeformAttn' | 'msDeformAttnRt';
   ms: number;
 }
 

@@ -37,7 +37,7 @@ def small_config(version="v2", **overrides):
 def randomize_(model, seed=0):
     generator = torch.Generator().manual_seed(seed)
     for name, tensor in model.state_dict().items():
-        if not tensor.is_floating_point():
+        if not tensor.is_floating_point() or name.endswith("num_points_scale"):  # a constant (1 / P_l), not a weight
             continue
         if name.endswith("running_var"):
             tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
