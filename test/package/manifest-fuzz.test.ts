@@ -99,18 +99,25 @@ function parseAndPlan(run: () => Manifest): 'ok' | 'rejected' {
 
 /**
  * Parses (and plans) or throws ManifestError, in under a second: an input that blows the parser up is slow
- * every time. A slow first try is timed once more, because one stall of a shared machine (GC, the other
- * test suites on the same cores) is not the parser's (seen once: 1.6 s under a full parallel `npm test`).
+ * every time. A slow try is repeated up to three times and the fastest counts, because stalls of a shared
+ * machine (GC, the other test suites on the same cores) are not the parser's (seen: 1.6 s under a full
+ * parallel `npm test`, and a CI run with two such stalls in a row is not unlikely).
  */
 function expectParsesOrManifestError(run: () => Manifest): 'ok' | 'rejected' {
-  let started = performance.now();
-  const outcome = parseAndPlan(run);
-  if (performance.now() - started >= 1000) {
-    started = performance.now();
-    expect(parseAndPlan(run)).toBe(outcome);
-    expect(performance.now() - started).toBeLessThan(1000);
+  const timed = () => {
+    const started = performance.now();
+    const outcome = parseAndPlan(run);
+    return { outcome, ms: performance.now() - started };
+  };
+  const first = timed();
+  let fastest = first.ms;
+  for (let retry = 0; retry < 3 && fastest >= 1000; retry++) {
+    const again = timed();
+    expect(again.outcome).toBe(first.outcome);
+    fastest = Math.min(fastest, again.ms);
   }
-  return outcome;
+  expect(fastest, 'the fastest of up to four parses (ms)').toBeLessThan(1000);
+  return first.outcome;
 }
 
 describe('manifest parser fuzzing (seeded)', () => {
