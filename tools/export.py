@@ -4,12 +4,13 @@
     /usr/bin/python3 tools/export.py checkpoint.pth --out public/models/ddetr [--height 800 --width 1066] [--fp16]
     /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg     # Hugging Face: config.json + model.safetensors or
                                                                 # pytorch_model.bin (the directory or either file)
-    /usr/bin/python3 tools/export.py checkpoint.pth --out pkg --shortest 800 --longest 1333 --no-single-graph
-    /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg --size-policy preprocessor --no-single-graph
+    /usr/bin/python3 tools/export.py checkpoint.pth --out pkg --shortest 800 --longest 1333
+    /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg --size-policy preprocessor
 
 Size policy: fixed (--height/--width, default 384x512; every picture is stretched to it) or shorter-side
 (--shortest S --longest L, or --size-policy preprocessor for a Hugging Face checkpoint's preprocessor_config.json:
-the official resize keeping the aspect ratio, graphs with dynamic shapes; Deformable-DETR, split graphs only).
+the official resize keeping the aspect ratio, graphs with dynamic shapes; Deformable-DETR, split graphs only: no
+single graph is written).
 
 The format is detected: an official .pth ({'model': ..., 'args': ...}) or a Hugging Face Deformable-DETR checkpoint
 (docs/bring-your-own.md lists what is supported). Class names come from --class-names, else the Hugging Face
@@ -76,7 +77,8 @@ def main(argv=None):
         width=args.width,
         fp16=args.fp16,
         split=not args.single_graph_only,
-        single_graph=not args.no_single_graph,
+        # the single GridSample graph has fixed level shapes: shorter-side packages are split-only
+        single_graph=not args.no_single_graph and (size_policy is None or args.single_graph_only),
         class_names=names,
         family=args.family,
         overrides=overrides,

@@ -1,6 +1,7 @@
 """Shorter-side size policy: the official size rule, dynamic-shape plans equal to the official code (our reference
 model) at several aspect ratios, Hugging Face checkpoints with their preprocessor's rule, and the errors for what is
 not supported. The ONNX graphs of such packages run in Node in test/export/export-aspect.test.ts."""
+import importlib
 import json
 
 import numpy as np
@@ -25,6 +26,7 @@ from webdetr_tools.models.inputs import eval_size
 from webdetr_tools.weights import synthetic_state_dict
 
 CASES, OUTPUTS = hf_fixture.load_fixture()
+export_cli = importlib.import_module("export")  # tools/export.py, what `npm run export` runs
 
 
 def test_official_size_rule():
@@ -77,15 +79,16 @@ def official(shared_dir):
 
 
 def test_dynamic_plan_equals_official_at_any_aspect_ratio(official):
-    """One plan (traced at one size in the export) at five sizes; two-stage + box refine, the variant that computes
-    the most from the level shapes (reference points, proposals, level shapes of every kernel call)."""
+    """One plan (traced at one size in the export) at three other sizes (portrait, a 1:3 strip, odd sides);
+    two-stage + box refine, the variant that computes the most from the level shapes (reference points, proposals,
+    level shapes of every kernel call)."""
     state, args, model = official
     skeleton, dims = deformable_skeleton(state, args, 128, 170, dynamic=True)
     assert dims["level_strides"] == [8, 16, 32, 64]
     plan = deformable_plan(skeleton, dims, deformable_features)
     torch.manual_seed(0)
     # two-stage takes its 300 queries among the tokens, so every size has at least 300
-    for height, width in [(128, 170), (170, 128), (128, 128), (227, 76), (130, 173)]:
+    for height, width in [(170, 128), (227, 76), (130, 173)]:
         image = torch.randn(1, 3, height, width)
         with torch.no_grad():
             tensors, expected = run_plan(plan, {"image": image}), model(image)
@@ -114,16 +117,17 @@ def test_unsupported_size_policies_say_so(official, tmp_path):
         )
 
 
-def test_hf_checkpoint_with_its_preprocessor_size(tmp_path):
+def test_hf_checkpoint_with_its_preprocessor_size(tmp_path, capsys):
     """A Hugging Face checkpoint exported with --size-policy preprocessor: the manifest has its size rule, and the
     dynamic plan equals the Hugging Face outputs recorded on the case's input."""
     name = "box-refine"
     case = CASES["cases"][name]
     folder = hf_fixture.write_case(case, case["shapes"], tmp_path / name)
-    lines = []
-    manifest = export_checkpoint(
-        folder, tmp_path / "pkg", single_graph=False, size_policy="preprocessor", progress=lines.append
-    )
+    # through `npm run export`'s script: no --no-single-graph needed, shorter-side packages are split-only
+    export_cli.main([str(folder), "--out", str(tmp_path / "pkg"), "--size-policy", "preprocessor"])
+    manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
+    lines = capsys.readouterr().out.splitlines()
+    assert [p["name"] for p in manifest["pipelines"]] == ["detect"]
     size = hf_fixture.PREPROCESSOR["size"]
     assert manifest["input"]["sizePolicy"] == {
         "kind": "shorter-side",
