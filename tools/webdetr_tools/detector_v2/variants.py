@@ -2,7 +2,8 @@
 the teacher's detections as two-stage proposals). The loop and evaluate_run call these.
 
 API: build(config) -> model; forward_train(model, levels) -> (layers, enc or None);
-     forward_eval(model, levels) -> (logits, boxes); init_shared(model, config, log) (v2b: train.init_from)
+     forward_eval(model, levels, proposals=None) -> (logits, boxes);
+     init_shared(model, config, log) (v2b: train.init_from)
 """
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def forward_train(model, levels):
     return (_b() if is_b(model) else v2).forward_train(model, levels)
 
 
-def forward_eval(model, levels):
+def forward_eval(model, levels, proposals=None):
+    """proposals (v2b only): Proposals instead of those decoded from levels[0]."""
+    if proposals is not None:
+        return _b().forward_eval(model, levels, proposals)
     return (_b() if is_b(model) else v2).forward_eval(model, levels)
 
 
