@@ -19,6 +19,12 @@ const steps = [
   ['tsc', '-p', 'tsconfig.build.json'],
 ];
 
+// `npm pack --dry-run` lists what is built now and builds nothing: a dry run must not empty dist/ under
+// whatever else uses it (e2e/cli.spec.ts lists the files that way while other suites serve dist/).
+if (process.env.npm_lifecycle_event === 'prepack' && process.env.npm_config_dry_run === 'true') {
+  process.stderr.write('build-package: dry run, dist/ left as it is (npm run build:package builds it)\n');
+  process.exit(0);
+}
 for (const dir of ['lib', 'types', 'embed', 'cli', 'cli-node']) rmSync(`dist/${dir}`, { recursive: true, force: true });
 for (const [tool, ...args] of steps) {
   // The repository's own binaries: `npm pack` runs this with node_modules/.bin on the PATH, but a
