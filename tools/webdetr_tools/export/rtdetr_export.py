@@ -72,6 +72,11 @@ def write_rtdetr_package(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shapes = level_shapes_at(model, height, width)
+    # The ResNet-vd shortcuts' AvgPool2d(2, 2, ceil_mode=True) sees even sizes only (the input is a multiple of
+    # 32), where ceil_mode changes nothing; onnxruntime's WebGPU AveragePool rejects ceil_mode, so it is dropped.
+    for module in model.modules():
+        if isinstance(module, torch.nn.AvgPool2d):
+            module.ceil_mode = False
     plan = rtdetr_plan(model, shapes)
     image = torch.zeros(1, 3, height, width)
     with torch.no_grad():
