@@ -6,6 +6,8 @@
                                                                 # pytorch_model.bin (the directory or either file)
     /usr/bin/python3 tools/export.py checkpoint.pth --out pkg --shortest 800 --longest 1333
     /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg --size-policy preprocessor
+    /usr/bin/python3 tools/export.py rtdetrv2_r18vd_120e_coco.pth --out pkg   # RT-DETR v1/v2 (lyuwenyu/RT-DETR .pth):
+        # 640x640 and the official preprocessing; --rtdetr-config '{"cross_attn_method": "discrete"}' etc.
 
 Size policy: fixed (--height/--width, default 384x512; every picture is stretched to it) or shorter-side
 (--shortest S --longest L, or --size-policy preprocessor for a Hugging Face checkpoint's preprocessor_config.json:
@@ -18,12 +20,14 @@ config's id2label, else COCO's 91 ids.
 """
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
 import torch
 
 from webdetr_tools.export.exporter import export_checkpoint
+from webdetr_tools.export.rtdetr_export import export_rtdetr_checkpoint, is_rtdetr_checkpoint
 
 
 def main(argv=None):
@@ -39,7 +43,15 @@ def main(argv=None):
         choices=["fixed", "shorter-side", "preprocessor"],
         help="default: shorter-side when --shortest is given, else fixed; preprocessor: a Hugging Face checkpoint's",
     )
-    parser.add_argument("--family", choices=["deformable-detr", "up-detr"], help="override the detected family")
+    parser.add_argument(
+        "--family", choices=["deformable-detr", "up-detr", "rt-detr"], help="override the detected family"
+    )
+    parser.add_argument(
+        "--rtdetr-config",
+        default="{}",
+        help='RT-DETR: JSON of what the weights cannot say, e.g. \'{"num_points": [4, 4, 4], "cross_attn_method": '
+        '"discrete"}\' (tools/export_rtdetr.py lists the keys); RT-DETR exports at 640x640 unless --height/--width',
+    )
     parser.add_argument(
         "--variant",
         choices=["plain", "box-refine", "two-stage"],
@@ -67,6 +79,21 @@ def main(argv=None):
         if policy == "preprocessor"
         else {"kind": "shorter-side", "shortest": args.shortest, "longest": args.longest}
     )
+    if args.family == "rt-detr" or (args.family is None and is_rtdetr_checkpoint(args.checkpoint)):
+        given = [a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])]
+        export_rtdetr_checkpoint(
+            args.checkpoint,
+            args.out,
+            height=args.height if "--height" in given else 640,
+            width=args.width if "--width" in given else 640,
+            overrides=json.loads(args.rtdetr_config),
+            class_names=names,
+            fp16=args.fp16,
+            split=not args.single_graph_only,
+            single_graph=not args.no_single_graph,
+            progress=lambda line: print(line, flush=True),
+        )
+        return
     overrides = {}
     if args.variant:
         overrides = {"with_box_refine": args.variant != "plain", "two_stage": args.variant == "two-stage"}

@@ -15,8 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from webdetr_tools.export.exporter import COCO_91
-from webdetr_tools.export.rtdetr_export import export_rtdetr_checkpoint, load_rtdetr_state_dict
+from webdetr_tools.export.rtdetr_export import export_rtdetr_checkpoint
 
 
 def main(argv=None):
@@ -31,9 +30,6 @@ def main(argv=None):
     parser.add_argument("--no-single-graph", action="store_true")
     args = parser.parse_args(argv)
     names = json.loads(args.class_names.read_text()) if args.class_names else None
-    if names is None:
-        classes = load_rtdetr_state_dict(args.checkpoint)["decoder.dec_score_head.0.weight"].shape[0]
-        names = [n for n in COCO_91 if n != "N/A"] if classes == 80 else None
     export_rtdetr_checkpoint(
         args.checkpoint,
         args.out,

@@ -13,12 +13,29 @@ import torch
 
 from ..rtdetr.config import detect_config
 from ..rtdetr.model import RTDETR
+from .exporter import COCO_91
 from .manifest import MANIFEST_FORMAT, file_digest, validate_manifest
 from .onnx_io import OPSET, export_module, weights_to_fp16
 from .plan import tensor_specs
 from .rtdetr_segments import RtSingleGraph, rtdetr_plan, run_rt_plan
 
 EXPORTER = "webdetr_tools.export.rtdetr 1"
+
+
+def is_rtdetr_checkpoint(path):
+    """An official RT-DETR .pth (v1 or v2): PResNet backbone + HybridEncoder + RT-DETR decoder keys."""
+    path = Path(path)
+    if not path.is_file() or path.suffix not in (".pth", ".pt"):
+        return False
+    state_dict = load_rtdetr_state_dict(path)
+    return isinstance(state_dict, dict) and all(
+        key in state_dict
+        for key in (
+            "backbone.conv1.conv1_1.conv.weight",
+            "decoder.dec_score_head.0.weight",
+            "decoder.query_pos_head.layers.0.weight",
+        )
+    )
 
 
 def load_rtdetr_state_dict(checkpoint):
@@ -201,7 +218,9 @@ def export_rtdetr_checkpoint(
         f"layers x {cfg['dec_heads']} heads, points {cfg['num_points']} ({cfg['cross_attn_method']}), queries "
         f"{cfg['queries']}, classes {cfg['num_classes']}, input {height}x{width}"
     )
-    names = class_names or [f"class_{i}" for i in range(cfg["num_classes"])]
+    # An 80-class model is a COCO one (the official configs' num_classes: 80, the 91 ids without N/A, in order).
+    coco = [n for n in COCO_91 if n != "N/A"]
+    names = class_names or (coco if cfg["num_classes"] == 80 else [f"class_{i}" for i in range(cfg["num_classes"])])
     if len(names) != cfg["num_classes"]:
         raise ValueError(f"{len(names)} class names for {cfg['num_classes']} classes")
     source = {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint), "format": "official"}
