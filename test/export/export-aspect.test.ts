@@ -7,7 +7,8 @@
  * picture, as Hugging Face's post_process_object_detection does.
  *
  * Small policy (shorter side 64, longer <= 107) to keep CI fast; the tiny 40x30 picture is upscaled.
- * WEBDETR_ASPECT_FULL=1 adds the official policy (800 / 1333) on the plain package (~15 min on 2 cores).
+ * CI runs the two-stage + box refine package (the variant that computes the most from the level shapes);
+ * WEBDETR_ASPECT_FULL=1 adds the plain package (official defaults) at 64 / 107 and at the official 800 / 1333.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,9 +81,14 @@ async function checkConfig(config: 'plain' | 'two-stage-small', policy = { short
 }
 
 describe('shorter-side packages at the picture’s own aspect ratio equal the official code (Node, WASM)', () => {
-  it('plain Deformable-DETR (official defaults: R50, 4 levels, 6+6 layers, 300 queries)', async () => {
-    await checkConfig('plain');
-  }, 900_000);
+  // The plain package is the official defaults (13 graphs, ~3 min to export): opt-in with the full-size check.
+  it.skipIf(!FULL)(
+    'plain Deformable-DETR (official defaults: R50, 4 levels, 6+6 layers, 300 queries)',
+    async () => {
+      await checkConfig('plain');
+    },
+    900_000,
+  );
   it('two-stage + box refine (2+2 layers, 40 queries)', async () => {
     await checkConfig('two-stage-small');
   }, 900_000);

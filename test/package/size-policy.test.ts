@@ -1,0 +1,53 @@
+/**
+ * The size rule the runtime applies per picture (src/package/size-policy.ts) against the official
+ * get_size_with_aspect_ratio (tools/webdetr_tools/export/size_policy.py official_size, checked there
+ * against the reference model's eval_size on 2,000 sizes): the cases below are that function's outputs.
+ */
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors';
+import { fixedInputSize, inputSizeFor, levelsOfRule, shorterSideSize, stageLevels } from '../../src/package/size-policy';
+import type { MsDeformAttnStage } from '../../src/package/manifest';
+
+describe('shorter-side size rule', () => {
+  it('equals the official get_size_with_aspect_ratio', () => {
+    // [width, height, shortest, longest] -> [out width, out height], from official_size in Python
+    const cases: [number, number, number, number, number, number][] = [
+      [640, 480, 800, 1333, 1066, 800],
+      [480, 640, 800, 1333, 800, 1066],
+      [1920, 1080, 800, 1333, 1333, 750],
+      [800, 800, 800, 1333, 800, 800],
+      [60, 180, 64, 107, 36, 108], // longer side truncated, one over the limit, as the official code
+      [40, 30, 64, 107, 85, 64], // upscaled
+      [150, 200, 64, 107, 64, 85],
+      [256, 144, 64, 107, 106, 60],
+    ];
+    for (const [w, h, s, l, ow, oh] of cases) expect(shorterSideSize(w, h, s, l), `${w}x${h}`).toEqual({ width: ow, height: oh });
+    // Python's round, ties to even: round(5 / 2) = 2, round(7 / 2) = 4
+    expect(shorterSideSize(2, 1, 3, 5)).toEqual({ width: 4, height: 2 });
+    expect(shorterSideSize(2, 1, 4, 7)).toEqual({ width: 8, height: 4 });
+  });
+
+  it('fixed packages keep their size; shorter-side packages need a fixed one for zoom windows', () => {
+    expect(inputSizeFor({ kind: 'fixed', height: 384, width: 512 }, 30, 2000)).toEqual({ height: 384, width: 512 });
+    expect(inputSizeFor({ kind: 'shorter-side', shortest: 800, longest: 1333 }, 640, 480)).toEqual({ height: 800, width: 1066 });
+    expect(() => inputSizeFor({ kind: 'shorter-side', shortest: 800, longest: 1333 }, 0, 480)).toThrow(InputError);
+    expect(() => inputSizeFor({ kind: 'shorter-side', shortest: 8, longest: 10 }, 1, 4000)).toThrow(/too elongated/);
+    expect(() => fixedInputSize({ kind: 'shorter-side', shortest: 800, longest: 1333 }, 'zoomed search')).toThrow(/fixed-size package/);
+  });
+
+  it('level shapes of a rule are ceil(size / stride), what the ResNet backbone gives', () => {
+    expect(levelsOfRule({ from: 'image', strides: [8, 16, 32, 64] }, [1, 3, 800, 1066])).toEqual([
+      [100, 134],
+      [50, 67],
+      [25, 34],
+      [13, 17],
+    ]);
+    const stage = { levels: { from: 'image', strides: [8, 16] } } as unknown as MsDeformAttnStage;
+    expect(stageLevels(stage, () => [1, 3, 37, 53])).toEqual([
+      [5, 7],
+      [3, 4],
+    ]);
+    const fixed = { levels: [[8, 12]] } as unknown as MsDeformAttnStage;
+    expect(stageLevels(fixed, () => [])).toEqual([[8, 12]]);
+  });
+});
