@@ -98,7 +98,10 @@ test('npm pack ships exactly what exports and bin need, within 1 MB; the install
     files: packed.files.length,
     installBytes: treeBytes(modules),
     onnxruntimeWebBytes: treeBytes(join(modules, 'onnxruntime-web')),
-    installedPackages: readdirSync(modules).filter((name) => !name.startsWith('.')).length,
+    // webdetr and every dependency npm put there (all hoisted: none nests another version).
+    installedPackages: readdirSync(modules)
+      .filter((name) => !name.startsWith('.'))
+      .flatMap((name) => (name.startsWith('@') ? readdirSync(join(modules, name)) : [name])).length,
   });
 });
 
