@@ -10,7 +10,8 @@ official_boxes). Prints one JSON line {"dir", "image", "expected_logits", "expec
     /usr/bin/python3 tools/rtdetr_parity_fixture.py --variant v2 --cache node_modules/.cache/webdetr-export \
         [--height 96 --width 128] [--no-single-graph]
 
-Variants: v2 (points per level [4, 2, 3]), v2-discrete (v2's discrete sampling), v1 (4 points per level).
+Variants: v2 (points per level [4, 2, 3]), v2-discrete (v2's discrete sampling), v1 (4 points per level),
+v2-r18vd-coco (the official rtdetrv2_r18vd_120e_coco architecture with synthetic weights, for benchmarks).
 """
 import argparse
 import contextlib
@@ -29,6 +30,22 @@ VARIANTS = {
     "v2": ("v2", {}),
     "v2-discrete": ("v2", {"cross_attn_method": "discrete"}),
     "v1": ("v1", {}),
+    # The official rtdetrv2_r18vd_120e_coco architecture (synthetic weights): for benchmarks at 640x640.
+    "v2-r18vd-coco": (
+        "v2",
+        dict(
+            hidden=256,
+            enc_heads=8,
+            enc_ffn=1024,
+            depth_mult=1.0,
+            dec_heads=8,
+            dec_ffn=1024,
+            dec_layers=3,
+            queries=300,
+            num_classes=80,
+            num_points=[4, 4, 4],
+        ),
+    ),
 }
 # What the weights cannot say, passed to the exporter as its --config.
 UNSAID = ["dec_heads", "enc_heads", "num_points", "cross_attn_method", "queries"]
