@@ -8,7 +8,12 @@
 import { spawnSync } from 'node:child_process';
 import { PYTHON } from './system-deps.mjs';
 
-for (const script of ['tools/fixtures/ms_deform_attn.py', 'tools/fixtures/ms_deform_attn_rt.py', 'tools/fixtures/bilinear.py', 'tools/fixtures/tiny_package.py']) {
+for (const script of [
+  'tools/fixtures/ms_deform_attn.py',
+  'tools/fixtures/ms_deform_attn_rt.py',
+  'tools/fixtures/bilinear.py',
+  'tools/fixtures/tiny_package.py',
+]) {
   console.log(`[fixtures] ${script}`);
   // tools/ on the path: the generators import webdetr_tools (no sys.path edits in tools/)
   const result = spawnSync(PYTHON, [script], { stdio: 'inherit', env: { ...process.env, PYTHONPATH: 'tools' } });

@@ -57,7 +57,18 @@ describe.skipIf(process.env.WEBDETR_RTDETR_BENCH !== '1')('RT-DETR r18vd 640x640
       const rowsOff = Array.from({ length: 300 }, (_, q) => q).filter(
         (q) => maxAbsDiff(gotBoxes.subarray(q * 4, q * 4 + 4), wantBoxes.subarray(q * 4, q * 4 + 4)) > 1e-4,
       ).length;
-      const row = { label, pipeline, coldMs, warmMedianMs: median(frames), frames, kernelMedianMs: median(kernelMs), logits, boxes, asSet, rowsOff };
+      const row = {
+        label,
+        pipeline,
+        coldMs,
+        warmMedianMs: median(frames),
+        frames,
+        kernelMedianMs: median(kernelMs),
+        logits,
+        boxes,
+        asSet,
+        rowsOff,
+      };
       console.log(
         `${label}: cold ${(coldMs / 1000).toFixed(2)} s, warm ${median(frames).toFixed(0)} ms (n=${FRAMES}), kernels ${median(kernelMs).toFixed(1)} ms, vs PyTorch ${logits.toExponential(2)} / ${boxes.toExponential(2)}${asSet ? ' (as a set)' : ''}, ${rowsOff} queries off by > 1e-4`,
       );
