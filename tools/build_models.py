@@ -15,6 +15,14 @@ ZoomedDetector for small and large patches.
 
     /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
 
+Which detector ships: DETECTOR below ("v1": tools/checkpoints/detector.pt, ship/detector_package.py; "v2b": a
+detector v2b checkpoint, tools/checkpoints/detector_v2b.pt unless --v2b-checkpoint, ship/detector_v2b_package.py,
+README-detector-v2.md §5 "Shipping v2b"); --detector overrides it for one build, e.g. a v2b package and its
+parity fixture outside public/ and test/fixtures/shipped/:
+
+    /usr/bin/python3 tools/build_models.py --only detector --detector v2b --v2b-checkpoint CKPT \
+        --out .cache/v2b --fixtures .cache/v2b/fixtures
+
 Benchmark exports (`npm run bench`; nothing in public/models or test/fixtures changes): the same
 checkpoints WITH the single-graph pipeline (GridSample, the onnxruntime-web baseline), the detector at
 each --sizes input size, the one-shot model at each --patch-slots maxPatches (graphs take 1..maxPatches), one package
@@ -49,6 +57,9 @@ TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
 
 MODELS = ("detector", "oneshot")
+# The shipped detector: "v1" (today's) until the lead flips it to "v2b" (with a released v2b checkpoint).
+DETECTOR = "v1"
+V2B_CHECKPOINT = TOOLS / "checkpoints" / "detector_v2b.pt"
 # Zoomed-search parity (test/fixtures/shipped/oneshot/zoom.json): two small patches (under 0.2 of the photo's side,
 # held by different windows) and one large one (whole image only, but merged by NMS as zoom does).
 ZOOM_PATCHES = [
@@ -169,6 +180,41 @@ def bench_exports(names, args, model_json) -> None:
         print(f"{directory}: {target}", flush=True)
 
 
+def build_v2b(args, model_json) -> None:
+    """Detector v2b -> args.out/detector + its parity fixture in args.fixtures/detector."""
+    from webdetr_tools.ship.detector_v2b_package import export_v2b, write_v2b_fixture
+
+    checkpoint = args.v2b_checkpoint
+    if not checkpoint.is_file():
+        raise SystemExit(
+            f"{checkpoint} is missing (a detector v2b checkpoint: .cache/runs/detector_v2b/model_step<N>.pt)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        export_v2b(
+            checkpoint,
+            model_json,
+            Path(tmp) / "detector",
+            fp16=not args.v2b_fp32,
+            stride=args.v2b_stride,
+            progress=lambda line: print(line, flush=True),
+        )
+        install(Path(tmp) / "detector", args.out / "detector")
+    record = write_v2b_fixture(
+        checkpoint,
+        model_json,
+        args.out / "detector",
+        args.fixtures / "detector",
+        REPO / PARITY["detector"]["image"],
+        stride=args.v2b_stride,
+    )
+    size = sum(p.stat().st_size for p in (args.out / "detector").glob("*.onnx"))
+    print(
+        f"detector (v2b, step {record['step']}): {args.out / 'detector'} ({size / 1e6:.1f} MB of graphs); "
+        f"parity fixture {args.fixtures / 'detector'}",
+        flush=True,
+    )
+
+
 def int_list(text):
     return [int(v) for v in text.split(",") if v]
 
@@ -186,6 +232,10 @@ def main():
         "--patch-slots", type=int_list, default=[10], help="--bench-out: one-shot maxPatches, e.g. 1,10"
     )
     parser.add_argument("--force", action="store_true", help="--bench-out: re-export existing packages")
+    parser.add_argument("--detector", choices=("v1", "v2b"), default=DETECTOR, help=f"default {DETECTOR}")
+    parser.add_argument("--v2b-checkpoint", type=Path, default=V2B_CHECKPOINT)
+    parser.add_argument("--v2b-stride", type=int, choices=(4, 8), default=4, help="v2b: proposal stride")
+    parser.add_argument("--v2b-fp32", action="store_true", help="v2b: fp32 weights (default fp16)")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     unknown = sorted(set(names) - set(MODELS))
@@ -198,6 +248,9 @@ def main():
         bench_exports(names, args, model_json)
         return
     backbone = load_backbone(model_json)
+    if "detector" in names and args.detector == "v2b":
+        names = [n for n in names if n != "detector"]
+        build_v2b(args, model_json)
     for name in names:
         checkpoint = args.checkpoints / f"{name}.pt"
         if not checkpoint.is_file():

@@ -9,6 +9,15 @@ Held-out images: coco128 val (COCO ground truth, the model's 35 classes) and pen
 Penn-Fudan annotates pedestrians). Detections: top-100 over queries x classes, as the runtime does.
 
     /usr/bin/python3 tools/eval_shipped.py [--backend wasm] [--out tools/results/detector_shipped.json]
+
+Another package and its checkpoint (e.g. detector v2b: a v2b checkpoint is recognised by its config and run as
+ship/detector_v2b_package.V2bForward, --v2b-stride its proposal stride; AP over the 80 classes it was given):
+
+    /usr/bin/python3 tools/eval_shipped.py --checkpoint CKPT --model .cache/v2b/detector --out OUT.json
+
+The report also sweeps the score threshold on the browser's (else PyTorch's) detections: precision, recall and
+F1 at IoU 0.5 (right class) over both sets at once; --choose-threshold prints the F1-best one, how a package's
+output.scoreThreshold is chosen.
 """
 import argparse
 import json
@@ -25,7 +34,7 @@ from PIL import Image
 from webdetr_tools.ship.inputs import model_input
 from webdetr_tools.backbones.fetch import fetch
 from webdetr_tools.evaluation.cli_detections import cli_boxes_scores
-from webdetr_tools.evaluation.coco_ap import ImageResult, evaluate
+from webdetr_tools.evaluation.coco_ap import ImageResult, box_iou, evaluate
 from webdetr_tools.ship.centernet import load_backbone
 from webdetr_tools.ship.detector_package import load_detector
 from webdetr_tools.training.evaluate import postprocess
@@ -65,14 +74,14 @@ def pytorch_detections(model, rows, size):
     return out
 
 
-def browser_detections(rows, classes, backend):
+def browser_detections(rows, classes, backend, model=REPO / "public" / "models" / "detector"):
     command = [
         "node",
         str(REPO / "bin" / "webdetr.mjs"),
         "detect",
         *[str(p) for _, p in rows],
         "--model",
-        str(REPO / "public" / "models" / "detector"),
+        str(model),
         "--threshold",
         "0",
         "--max-detections",
@@ -91,6 +100,64 @@ def browser_detections(rows, classes, backend):
         boxes, scores = cli_boxes_scores(dets, np.float32)
         out[item] = (boxes, scores, np.array([classes.index(d["label"]) for d in dets], np.int64))
     return out, report["backend"]
+
+
+def threshold_sweep(rows, detections, labels, thresholds=None):
+    """Precision / recall / F1 at IoU 0.5 (right class, each ground-truth box matched once, highest score first)
+    of the detections above each threshold, both sets pooled (pennfudan: persons only)."""
+    thresholds = thresholds if thresholds is not None else [round(0.05 * k, 2) for k in range(1, 15)]
+    person = labels.classes.index("person")
+    counts = {t: [0, 0, 0] for t in thresholds}  # tp, fp, fn
+    for item, _ in rows:
+        gt_boxes, gt_labels = labels.ground_truth_boxes(item)
+        boxes, scores, classes = detections[item]
+        if item.set == "pennfudan":
+            keep, gt_keep = classes == person, gt_labels == person
+            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+            gt_boxes, gt_labels = gt_boxes[gt_keep], gt_labels[gt_keep]
+        order = np.argsort(-scores, kind="stable")
+        for t in thresholds:
+            used = np.zeros(len(gt_boxes), bool)
+            tp = fp = 0
+            for k in order:
+                if scores[k] < t:
+                    break
+                candidates = np.flatnonzero((gt_labels == classes[k]) & ~used)
+                if len(candidates):
+                    iou = box_iou(boxes[k : k + 1], gt_boxes[candidates])[0]
+                    if iou.max() >= 0.5:
+                        used[candidates[int(iou.argmax())]] = True
+                        tp += 1
+                        continue
+                fp += 1
+            counts[t][0] += tp
+            counts[t][1] += fp
+            counts[t][2] += len(gt_boxes) - int(used.sum())
+    table = []
+    for t, (tp, fp, fn) in counts.items():
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        table.append({"threshold": t, "precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3)})
+    return table
+
+
+def load_reference(checkpoint: Path, v2b_stride: int):
+    """(image [1,3,S,S] 0-255 -> {"pred_logits", "pred_boxes"}, config): the release detector, or a detector v2b
+    checkpoint (its config's variant) with the teacher's proposals at v2b_stride."""
+    config = torch.load(str(checkpoint), map_location="cpu")["config"]
+    if config.get("variant") == "v2b":
+        from webdetr_tools.detector_v2.neck import TeacherNeck
+        from webdetr_tools.ship.detector_v2b_package import V2bForward, load_v2b
+
+        model, config, _ = load_v2b(checkpoint)
+        forward = V2bForward(model, TeacherNeck(fetch()).eval(), v2b_stride)
+
+        def run(image):
+            logits, boxes = forward(image)
+            return {"pred_logits": logits, "pred_boxes": boxes}
+
+        return run, config
+    return load_detector(checkpoint, load_backbone(fetch()))
 
 
 def metrics(rows, detections, labels):
@@ -118,33 +185,48 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "detector.pt")
+    parser.add_argument("--model", type=Path, default=REPO / "public" / "models" / "detector", help="package directory")
+    parser.add_argument("--v2b-stride", type=int, choices=(4, 8), default=4, help="v2b checkpoint: proposal stride")
     parser.add_argument("--backend", choices=("wasm", "webgpu", "auto"), default="wasm")
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--skip-pytorch", action="store_true")
     parser.add_argument("--out", type=Path, default=TOOLS / "results" / "detector_shipped.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model, config = load_detector(args.checkpoint, load_backbone(fetch()))
+    model, config = load_reference(args.checkpoint, args.v2b_stride)
     labels = LabelSource(args.data, REPO / ".cache" / "pseudo_labels", config)
     rows = held_out(args.data)
     started = time.time()
     report = {
         "checkpoint": args.checkpoint.name,
-        "step": torch.load(str(args.checkpoint))["step"],
+        "step": torch.load(str(args.checkpoint), map_location="cpu")["step"],
+        "model": str(args.model),
         "command": " ".join(sys.argv),
-        "pytorch": metrics(rows, pytorch_detections(model, rows, config["feature_size"]), labels),
     }
-    report["pytorch_seconds"] = round(time.time() - started, 1)
-    print(json.dumps(report["pytorch"]), flush=True)
+    sweep = None
+    if not args.skip_pytorch:
+        reference = pytorch_detections(model, rows, config["feature_size"])
+        report["pytorch"] = metrics(rows, reference, labels)
+        report["pytorch_seconds"] = round(time.time() - started, 1)
+        print(json.dumps(report["pytorch"]), flush=True)
+        sweep = ("pytorch", threshold_sweep(rows, reference, labels))
     if not args.skip_browser:
         started = time.time()
-        detections, backend = browser_detections(rows, labels.classes, args.backend)
+        detections, backend = browser_detections(rows, labels.classes, args.backend, args.model)
         report["browser"] = metrics(rows, detections, labels)
+        sweep = ("browser", threshold_sweep(rows, detections, labels))
         report["browser_backend"] = backend
         report["browser_seconds"] = round(time.time() - started, 1)
-        report["max_ap_difference"] = max(
-            abs(report["browser"][s][k] - report["pytorch"][s][k]) for s in SETS for k in ("AP", "AP50")
-        )
-        print(json.dumps(report["browser"]), f"max |difference| {report['max_ap_difference']:.2f} AP", flush=True)
+        print(json.dumps(report["browser"]), flush=True)
+        if "pytorch" in report:
+            report["max_ap_difference"] = max(
+                abs(report["browser"][s][k] - report["pytorch"][s][k]) for s in SETS for k in ("AP", "AP50")
+            )
+            print(f"max |difference| {report['max_ap_difference']:.2f} AP", flush=True)
+    if sweep is not None:
+        best = max(sweep[1], key=lambda r: r["f1"])
+        report["threshold_sweep"] = {"detections": sweep[0], "rows": sweep[1], "f1_best": best}
+        print(f"threshold sweep ({sweep[0]}): F1-best {json.dumps(best)}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
 

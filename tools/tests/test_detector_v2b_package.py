@@ -1,0 +1,45 @@
+"""Detector v2b package path (ship/detector_v2b_package.py) without the fetched teacher: on a small v2b over the
+synthetic stand-in teacher of tools/v2b_parity_fixture.py, the split plan (the package's graphs with the deformable
+core between them) equals the PyTorch v2b forward for stride-4 and stride-8 proposals, and build_models still ships
+the current detector unless told otherwise. The Node side (runtime = PyTorch) is test/shipped/detector-v2b-parity."""
+import sys
+
+import torch
+
+from webdetr_tools.detector_v2.config import REPO
+from webdetr_tools.export.plan import run_plan
+from webdetr_tools.ship.detector_v2b_package import V2bForward, round_weights_fp16, v2b_dims, v2b_plan
+
+sys.path.insert(0, str(REPO / "tools"))
+import build_models  # noqa: E402
+from v2b_parity_fixture import SIZE, small_model, synthetic_teacher  # noqa: E402
+
+
+def test_split_plan_equals_the_v2b_forward_at_both_proposal_strides():
+    model, config = small_model()
+    teacher = synthetic_teacher()
+    image = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1)) * 255
+    for stride in (4, 8):
+        logits, boxes = V2bForward(model, teacher, stride)(image)
+        with torch.no_grad():
+            out = run_plan(v2b_plan(model, teacher, v2b_dims(model, config), stride), {"image": image})
+        assert out["pred_logits"].shape == (1, 20, 80)
+        assert (out["pred_logits"] - logits).abs().max() < 1e-4
+        assert (out["pred_boxes"] - boxes).abs().max() < 1e-5
+        # one class per query: the teacher's logit + the head's residual, the other 79 at -12 + residual
+        assert ((logits > -6).sum(-1) >= 1).all()
+
+
+def test_round_weights_fp16_rounds_large_tensors_only():
+    layer = torch.nn.Linear(8, 3)
+    with torch.no_grad():
+        layer.weight.fill_(0.1)
+        layer.bias.fill_(0.1)
+    round_weights_fp16(layer)
+    assert layer.weight[0, 0].item() == torch.tensor(0.1).half().float().item()
+    assert layer.bias[0].item() == torch.tensor(0.1).item()  # 3 elements: kept in fp32, as weights_to_fp16 does
+
+
+def test_build_models_ships_the_current_detector_by_default():
+    assert build_models.DETECTOR == "v1"
+    assert build_models.V2B_CHECKPOINT.name == "detector_v2b.pt"

@@ -1,0 +1,314 @@
+"""Detector v2b (detector_v2/model_b.py: two-stage Deformable-DETR whose proposals are the CenterNet teacher's
+own detections) -> a model package the runtime runs (same split plan as export/deformable_segments.py).
+
+Graphs (msDeformAttn kernel stages between them, unchanged):
+  encoder_input  image (0-255) -> TeacherNeck (levels 8/16/32 + the stride-4 heat-map logits and wh head) ->
+                 proposal decode as ONNX ops (3x3 MaxPool + Equal + Where, NHWC Reshape, TopK K = queries,
+                 Mod/Div, Gather) -> input_proj, position embeddings, encoder layer 0's projections; plus the
+                 proposal tensors, all float32: prop_boxes [1,K,4] (normalised cxcywh), prop_token [1,K] (the
+                 level-8 token of the peak, an integer in float32), prop_extra [1,K,d] (score_embed(sigmoid of
+                 the 80 heat logits) + label_embed(class)), prop_base [1,K,C] (the teacher's logit on the
+                 proposal's class, other_class_logit elsewhere);
+  encoder_k      unchanged;
+  decoder_input  memory -> decoder value projections; queries: content = memory[prop_token] + prop_extra,
+                 query_pos = pos_trans of the box's sine embedding, reference = prop_boxes;
+  decoder_k      unchanged (box refinement);
+  head           logits = class_embed(hs) + prop_base, boxes refined.
+The model's enc_output / encoder heads are unused and not exported.
+
+Proposal stride: 4 (default; the teacher's own heat-map, what evaluate_run --stride4 scores, README-detector-v2
+§5: stride 4 keeps +0.9 AP on coco128 and +6 points of any-class recall over the cached stride-8 decode, and
+the stride-4 maps are computed anyway) or 8 (the cached level-8 maps the run trains on).
+
+API
+  load_v2b(checkpoint) -> (DeformableDETRB eval, config, step)
+  V2bForward(model, neck, stride) -> module: image [1,3,S,S] 0-255 -> (pred_logits, pred_boxes), the PyTorch
+      reference (= detector_v2 forward_eval with those proposals)
+  export_v2b(checkpoint, model_json, out_dir, fp16=False, stride=4, score_threshold=..., progress=print) -> manifest
+"""
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..detector_v2.model_b import build_model_b, forward_eval
+from ..detector_v2.neck import TeacherNeck
+from ..detector_v2.proposals import from_level8, from_teacher
+from ..export.deformable_segments import (
+    attention_projections,
+    decoder_self_attention,
+    deformable_plan,
+    encoder_reference_points,
+    expand_reference,
+    finish_decoder_layer,
+    finish_encoder_layer,
+    refine_reference,
+)
+from ..export.manifest import file_digest
+from ..export.package import write_package
+from ..models.deformable_transformer import inverse_sigmoid, proposal_position_embedding
+from .centernet import INPUT_0_255
+
+EXPORTER = "webdetr_tools.ship.detector_v2b 1"
+BACKBONE_NAME = "centernet-mobilenetv3-neck"
+# Minimum score written into the manifest (output.scoreThreshold); chosen on held-out data, see
+# README-detector-v2.md §5 "Shipping v2b" (tools/eval_shipped.py --threshold-sweep on the exported package).
+SCORE_THRESHOLD = 0.3
+
+
+def load_v2b(checkpoint):
+    state = torch.load(str(checkpoint), map_location="cpu")
+    config = state["config"]
+    if config.get("variant") != "v2b":
+        raise ValueError(f"{checkpoint}: not a detector v2b checkpoint (variant {config.get('variant')!r})")
+    model = build_model_b(config)
+    model.load_state_dict(state["model"])
+    return model.eval(), config, state.get("step")
+
+
+def teacher_levels(neck, image):
+    """TeacherNeck.forward plus the stride-4 maps: ([level8, level16, level32], heat logits, wh head)."""
+    neck8, neck16, c5, heat, wh = neck.graph(image)
+    return [torch.cat([neck8, F.max_pool2d(heat, 2), F.avg_pool2d(wh, 2)], 1), neck16, c5], heat, wh
+
+
+def decode_proposals(model, levels, heat, wh, stride):
+    size, k = model.feature_size, model.num_queries
+    return from_teacher(heat, wh, size, k) if stride == 4 else from_level8(levels[0], size, k)
+
+
+class V2bForward(nn.Module):
+    """The PyTorch reference: image -> (logits, boxes) of the last decoder layer."""
+
+    def __init__(self, model, neck, stride=4):
+        super().__init__()
+        self.model, self.neck, self.stride = model, neck, int(stride)
+
+    @torch.no_grad()
+    def forward(self, image):
+        levels, heat, wh = teacher_levels(self.neck, image)
+        return forward_eval(self.model, levels, decode_proposals(self.model, levels, heat, wh, self.stride))
+
+
+def level8_token(p, size):
+    """The level-8 token holding each proposal's peak (model_b.proposal_queries' index)."""
+    h8 = w8 = size // 8
+    token = p.position
+    if p.grid == (2 * h8, 2 * w8):
+        row, col = torch.div(token, p.grid[1], rounding_mode="floor"), token % p.grid[1]
+        token = torch.div(row, 2, rounding_mode="floor") * w8 + torch.div(col, 2, rounding_mode="floor")
+    return token
+
+
+class V2bEncoderInput(nn.Module):
+    def __init__(self, model, neck, dims, stride):
+        super().__init__()
+        self.model, self.neck, self.dims, self.stride = model, neck, dims, stride
+        self.register_buffer("reference_points", encoder_reference_points(dims["level_shapes"]), persistent=False)
+
+    def forward(self, image):
+        m = self.model
+        levels, heat, wh = teacher_levels(self.neck, image)
+        p = decode_proposals(m, levels, heat, wh, self.stride)
+        srcs = m.level_features(levels)
+        src, pos, _ = m.flatten_levels(srcs, m.position_encodings(srcs))
+        layer = m.transformer.encoder.layers[0]
+        value, offsets, logits = attention_projections(
+            layer.self_attn, src + pos, src, self.dims, self.dims["enc_points"]
+        )
+        reference_points = self.reference_points + 0 * src[:, :1, :1, None]
+        token = level8_token(p, m.feature_size).to(src.dtype)
+        extra = m.score_embed(p.class_logits.sigmoid()) + m.label_embed(p.labels)
+        classes = torch.arange(p.class_logits.shape[-1], device=src.device)
+        base = torch.where(
+            p.labels[..., None] == classes, p.logit[..., None], torch.full_like(p.class_logits, m.other_class_logit)
+        )
+        return src, pos, reference_points, value, offsets, logits, p.boxes, token, extra, base
+
+
+class V2bDecoderInput(nn.Module):
+    def __init__(self, model, dims):
+        super().__init__()
+        self.model, self.dims = model, dims
+
+    def forward(self, src, core, boxes, token, extra):
+        t, d = self.model.transformer, self.dims["hidden"]
+        memory = finish_encoder_layer(t.encoder.layers[-1], src, core)
+        n, s, _ = memory.shape
+        heads = self.dims["heads"]
+        values = [layer.cross_attn.value_proj(memory).view(n, s, heads, d // heads) for layer in t.decoder.layers]
+        index = token.round().long()[..., None].expand(-1, -1, d)
+        tgt = torch.gather(memory, 1, index) + extra
+        query_pos = t.pos_trans_norm(t.pos_trans(proposal_position_embedding(inverse_sigmoid(boxes), d // 2)))[..., :d]
+        layer = t.decoder.layers[0]
+        tgt = decoder_self_attention(layer, tgt, query_pos)
+        _, offsets, logits = attention_projections(
+            layer.cross_attn, tgt + query_pos, None, self.dims, self.dims["dec_points"]
+        )
+        reference = boxes + 0 * memory[:, :1, :1]  # a graph output computed by the graph
+        return (tgt, query_pos, reference, expand_reference(boxes, self.dims["levels"]), offsets, logits, *values)
+
+
+class V2bHead(nn.Module):
+    def __init__(self, model, dims):
+        super().__init__()
+        self.model, self.dims = model, dims
+
+    def forward(self, tgt, core, reference, base):
+        last = self.dims["decoder_layers"] - 1
+        hs = finish_decoder_layer(self.model.transformer.decoder.layers[last], tgt, core)
+        return self.model.class_embed[last](hs) + base, refine_reference(self.model.bbox_embed[last], hs, reference)
+
+
+PROPOSALS = ["prop_boxes", "prop_token", "prop_extra", "prop_base"]
+
+
+def v2b_plan(model, neck, dims, stride):
+    """export/deformable_segments.deformable_plan with the three v2b segments swapped in."""
+    plan = deformable_plan(model, dims, None)
+    seg = plan.segments
+    seg["encoder_input"].module = V2bEncoderInput(model, neck, dims, stride)
+    seg["encoder_input"].outputs = seg["encoder_input"].outputs + PROPOSALS
+    seg["decoder_input"].module = V2bDecoderInput(model, dims)
+    seg["decoder_input"].inputs = seg["decoder_input"].inputs + PROPOSALS[:3]
+    seg["head"].module = V2bHead(model, dims)
+    seg["head"].inputs = seg["head"].inputs + ["prop_base"]
+    return plan
+
+
+def v2b_dims(model, config):
+    m, size = config["model"], int(config["feature_size"])
+    return {
+        "hidden": m["hidden_dim"],
+        "heads": m["nheads"],
+        "levels": m["num_feature_levels"],
+        "level_shapes": [(size // s, size // s) for s in (8, 16, 32)],
+        "enc_points": m["enc_n_points"],
+        "dec_points": m["dec_n_points"],
+        "encoder_layers": m["enc_layers"],
+        "decoder_layers": m["dec_layers"],
+        "queries": m["num_queries"],
+        "ffn": m["dim_feedforward"],
+        "num_classes": len(config["classes"]),
+        "box_refine": True,
+        "two_stage": True,
+    }
+
+
+def export_v2b(checkpoint, model_json, out_dir, fp16=False, stride=4, score_threshold=SCORE_THRESHOLD, progress=print):
+    started = time.time()
+    model, config, step = load_v2b(checkpoint)
+    neck = TeacherNeck(Path(model_json)).eval()
+    size = int(config["feature_size"])
+    dims = v2b_dims(model, config)
+    progress(
+        f"detector v2b (step {step}): hidden {dims['hidden']}, heads {dims['heads']}, levels {dims['level_shapes']}, "
+        f"layers {dims['encoder_layers']}+{dims['decoder_layers']}, queries {dims['queries']} (teacher peaks, stride "
+        f"{stride}), {dims['num_classes']} classes, input {size}x{size} (0-255), fp16 {fp16}"
+    )
+    description = {
+        "model": {
+            "family": "deformable-detr",
+            "variant": "two-stage",
+            "singleScale": False,
+            "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
+            "exporter": f"{EXPORTER} (teacher proposals at stride {stride})",
+        },
+        "input": {
+            "sizePolicy": {"kind": "fixed", "height": size, "width": size},
+            "resize": "bilinear-stretch",
+            **INPUT_0_255,
+            "layout": "NCHW",
+        },
+        "output": {
+            "logits": "pred_logits",
+            "boxes": "pred_boxes",
+            "classActivation": "sigmoid",
+            "classNames": list(config["classes"]),
+            "boxFormat": "cxcywh-normalized",
+            "scoreThreshold": float(score_threshold),
+            "topK": dims["queries"],
+        },
+        "architecture": {
+            "hiddenDim": dims["hidden"],
+            "numQueries": dims["queries"],
+            "encoderLayers": dims["encoder_layers"],
+            "decoderLayers": dims["decoder_layers"],
+            "numHeads": dims["heads"],
+            "numLevels": dims["levels"],
+            "encoderPoints": dims["enc_points"],
+            "decoderPoints": dims["dec_points"],
+            "levelShapes": [list(s) for s in dims["level_shapes"]],
+            "ffnDim": dims["ffn"],
+            "backbone": BACKBONE_NAME,
+        },
+    }
+    plan = v2b_plan(model, neck, dims, stride)
+    image = torch.zeros(1, 3, size, size)
+    manifest = write_package(
+        plan, {"image": image}, out_dir, description, single_graph=False, fp16=fp16, progress=progress
+    )
+    total = sum(g["bytes"] for g in manifest["graphs"])
+    progress(
+        f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+        f"{time.time() - started:.1f} s"
+    )
+    return manifest
+
+
+@torch.no_grad()
+def round_weights_fp16(module, min_elements=16):
+    """What export/onnx_io.weights_to_fp16 does to a graph's weights (float initializers of >= min_elements stored
+    as float16, computed in float32), done to the PyTorch module's parameters and buffers: the reference of an fp16
+    package."""
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if tensor.is_floating_point() and tensor.numel() >= min_elements:
+            tensor.copy_(tensor.half().float())
+    return module
+
+
+@torch.no_grad()
+def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=4, max_side=None):
+    """The Node parity fixture (test/shipped/detector-v2b-parity.test.ts): the picture as PNG (shrunk to max_side
+    first if given: a cheap test), V2bForward's logits / boxes on the runtime's input (with the weights rounded to
+    float16 as the package stores them when its manifest says fp16), and the graph digests of the package."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from .inputs import model_input
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rgb = Image.open(image).convert("RGB")
+    if max_side and max(rgb.size) > max_side:
+        scale = max_side / max(rgb.size)
+        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.BILINEAR)
+    rgb.save(out / "input.png")
+    rgb = Image.open(out / "input.png").convert("RGB")  # exactly what the test decodes
+    manifest = json.loads((Path(package) / "manifest.json").read_text())
+    model, _, step = load_v2b(checkpoint)
+    forward = V2bForward(model, TeacherNeck(Path(model_json)).eval(), stride)
+    fp16 = all(g["weights"] == "fp16" for g in manifest["graphs"])
+    if fp16:
+        round_weights_fp16(forward)
+    logits, boxes = forward(model_input(rgb, manifest["input"]["sizePolicy"]["height"]))
+    np.save(out / "logits.npy", logits.numpy().astype(np.float32))
+    np.save(out / "boxes.npy", boxes.numpy().astype(np.float32))
+    record = {
+        "image": Path(image).name,
+        "size": list(rgb.size),
+        "checkpoint": Path(checkpoint).name,
+        "checkpointSha256": file_digest(checkpoint),
+        "step": step,
+        "proposalStride": stride,
+        "weights": "fp16" if fp16 else "fp32",
+        "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
+        "logitsShape": list(logits.shape),
+        "boxesShape": list(boxes.shape),
+    }
+    (out / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
