@@ -3,7 +3,7 @@
  * deformable-attention stage for a run. Same rules as tools/webdetr_tools/export/size_policy.py.
  */
 import { InputError } from '../errors.js';
-import type { LevelRule, MsDeformAttnStage, SizePolicy } from './manifest.js';
+import type { LevelRule, Manifest, MsDeformAttnStage, SizePolicy } from './manifest.js';
 
 export interface InputSize {
   height: number;
@@ -45,6 +45,29 @@ export function inputSizeFor(policy: SizePolicy, width: number, height: number):
     throw new InputError(
       `a ${width}x${height} picture is too elongated for this model (shorter side ${policy.shortest}, longer <= ${policy.longest}): it would resize to ${size.width}x${size.height}`,
     );
+  }
+  return size;
+}
+
+/**
+ * The model input size of a picture for this package, and a clear error where the model cannot run it: a
+ * two-stage model picks its `numQueries` queries among the encoder's tokens, so a picture whose resized
+ * size has fewer tokens (a small shorter side, an elongated picture) would fail inside onnxruntime's TopK
+ * (as the official code fails).
+ */
+export function modelInputSize(manifest: Manifest, width: number, height: number): InputSize {
+  const size = inputSizeFor(manifest.input.sizePolicy, width, height);
+  const { levelStrides, numQueries } = manifest.architecture;
+  if (manifest.input.sizePolicy.kind !== 'fixed' && manifest.model.variant === 'two-stage' && levelStrides !== undefined) {
+    const tokens = levelsOfRule({ from: 'image', strides: levelStrides }, [size.height, size.width]).reduce(
+      (sum, [h, w]) => sum + h * w,
+      0,
+    );
+    if (tokens < numQueries) {
+      throw new InputError(
+        `a ${width}x${height} picture resizes to ${size.width}x${size.height}, which gives this two-stage model ${tokens} encoder tokens to pick its ${numQueries} queries from; it needs at least ${numQueries} (a larger shorter side in the export, or a less elongated picture)`,
+      );
+    }
   }
   return size;
 }

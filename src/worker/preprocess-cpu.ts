@@ -10,7 +10,7 @@ import type { CropRect, NormalizeOptions } from '../kernels/bilinear-options.js'
 import type { HostTensor } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
 import { isBoxQueryPatch } from '../package/query-patch.js';
-import { fixedInputSize, inputSizeFor } from '../package/size-policy.js';
+import { fixedInputSize, modelInputSize } from '../package/size-policy.js';
 import { rgbaOf } from './image-store.js';
 import { patchBoxTensor } from './patches.js';
 import { windowRect, type Preprocessor } from './preprocessor.js';
@@ -21,7 +21,7 @@ export function normalizeOptionsOf(manifest: Manifest): NormalizeOptions {
 
 /** [1, 3, H, W] at the size policy's size for this picture (fixed, or its shorter side resized, aspect kept). */
 export function imageTensorCpu(pixels: RgbaPixels, manifest: Manifest): HostTensor {
-  const { height, width } = inputSizeFor(manifest.input.sizePolicy, pixels.width, pixels.height);
+  const { height, width } = modelInputSize(manifest, pixels.width, pixels.height);
   const data = resizeNormalizeCpu(pixels, width, height, normalizeOptionsOf(manifest));
   return { data, dims: [1, 3, height, width] };
 }

@@ -18,7 +18,7 @@ import { createPixelUploader, type PixelUploader } from '../kernels/pixel-upload
 import type { GpuTensorRef } from '../runtime/runner.js';
 import type { Manifest } from '../package/manifest.js';
 import { isBoxQueryPatch } from '../package/query-patch.js';
-import { inputSizeFor } from '../package/size-policy.js';
+import { modelInputSize } from '../package/size-policy.js';
 import type { StoredImage } from './image-store.js';
 import { patchBoxTensor } from './patches.js';
 import { normalizeOptionsOf } from './preprocess-cpu.js';
@@ -95,7 +95,7 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
   }
 
   function resizeImage(image: StoredImage): GpuTensorRef {
-    const { height, width } = inputSizeFor(policy, image.prepared.width, image.prepared.height);
+    const { height, width } = modelInputSize(manifest, image.prepared.width, image.prepared.height);
     const output = imageBufferFor({ height, width });
     const texture = uploader.upload(image.pixels);
     uploaded = image.prepared.id;

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
-import { fixedInputSize, inputSizeFor, levelsOfRule, shorterSideSize, stageLevels } from '../../src/package/size-policy';
-import type { MsDeformAttnStage } from '../../src/package/manifest';
+import { fixedInputSize, inputSizeFor, levelsOfRule, modelInputSize, shorterSideSize, stageLevels } from '../../src/package/size-policy';
+import type { Manifest, MsDeformAttnStage } from '../../src/package/manifest';
 
 describe('shorter-side size rule', () => {
   it('equals the official get_size_with_aspect_ratio', () => {
@@ -49,5 +49,17 @@ describe('shorter-side size rule', () => {
     ]);
     const fixed = { levels: [[8, 12]] } as unknown as MsDeformAttnStage;
     expect(stageLevels(fixed, () => [])).toEqual([[8, 12]]);
+  });
+
+  it('a two-stage shorter-side model refuses a picture with fewer tokens than queries, saying why', () => {
+    const manifest = {
+      model: { variant: 'two-stage' },
+      input: { sizePolicy: { kind: 'shorter-side', shortest: 64, longest: 107 } },
+      architecture: { numQueries: 300, levelStrides: [8, 16, 32, 64] },
+    } as unknown as Manifest;
+    // 150x200 -> 64x85: 8x11 + 4x6 + 2x3 + 1x2 = 120 tokens < 300 queries
+    expect(() => modelInputSize(manifest, 150, 200)).toThrow(/120 encoder tokens to pick its 300 queries/);
+    const fewer = { ...manifest, architecture: { numQueries: 40, levelStrides: [8, 16, 32, 64] } } as unknown as Manifest;
+    expect(modelInputSize(fewer, 150, 200)).toEqual({ width: 64, height: 85 });
   });
 });
