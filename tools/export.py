@@ -8,6 +8,8 @@
     /usr/bin/python3 tools/export.py hf-model-dir/ --out pkg --size-policy preprocessor
     /usr/bin/python3 tools/export.py rtdetrv2_r18vd_120e_coco.pth --out pkg   # RT-DETR v1/v2 (lyuwenyu/RT-DETR .pth):
         # 640x640 and the official preprocessing; --rtdetr-config '{"cross_attn_method": "discrete"}' etc.
+    /usr/bin/python3 tools/export.py hf-rtdetr-dir/ --out pkg   # Hugging Face RTDetr(V2)ForObjectDetection:
+        # config.json gives the architecture, preprocessor_config.json the size (640x640) and pixel transform
 
 Size policy: fixed (--height/--width, default 384x512; every picture is stretched to it) or shorter-side
 (--shortest S --longest L, or --size-policy preprocessor for a Hugging Face checkpoint's preprocessor_config.json:
@@ -27,6 +29,7 @@ from pathlib import Path
 import torch
 
 from webdetr_tools.export.exporter import export_checkpoint
+from webdetr_tools.export.huggingface_rtdetr import export_hf_rtdetr, is_huggingface_rtdetr
 from webdetr_tools.export.rtdetr_export import export_rtdetr_checkpoint, is_rtdetr_checkpoint
 
 
@@ -79,6 +82,21 @@ def main(argv=None):
         if policy == "preprocessor"
         else {"kind": "shorter-side", "shortest": args.shortest, "longest": args.longest}
     )
+    if args.family in (None, "rt-detr") and is_huggingface_rtdetr(args.checkpoint):
+        # Hugging Face RTDetr(V2)ForObjectDetection: the size comes from preprocessor_config.json unless given
+        given = [a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])]
+        export_hf_rtdetr(
+            args.checkpoint,
+            args.out,
+            height=args.height if "--height" in given else None,
+            width=args.width if "--width" in given else None,
+            class_names_=names,
+            fp16=args.fp16,
+            split=not args.single_graph_only,
+            single_graph=not args.no_single_graph,
+            progress=lambda line: print(line, flush=True),
+        )
+        return
     if args.family == "rt-detr" or (args.family is None and is_rtdetr_checkpoint(args.checkpoint)):
         given = [a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])]
         export_rtdetr_checkpoint(
