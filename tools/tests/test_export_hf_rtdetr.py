@@ -104,6 +104,11 @@ def test_export_cli_writes_an_rtdetr_package_from_hf(tmp_path):
     assert manifest["output"]["topK"] == 30  # num_queries, as post_process_object_detection
     kernels = [s for s in manifest["pipelines"][0]["stages"] if s["kind"] == "msDeformAttnRt"]
     assert len(kernels) == 2 and kernels[0]["points"] == [2, 2, 2] and kernels[0]["method"] == "discrete"
+    # transformers' discrete sampling clamps differently from the official code on non-square maps: refused
+    with pytest.raises(HFCheckpointError, match="square"):
+        export_main(
+            [str(path), "--out", str(tmp_path / "wide"), "--height", "64", "--width", "96", "--no-single-graph"]
+        )
 
 
 def test_unsupported_settings_are_errors(tmp_path):

@@ -350,6 +350,18 @@ def export_hf_rtdetr(
     model, cfg, config, preprocessor, files = load_hf_rtdetr(path)
     size = fixed_size(preprocessor)
     height, width = height or size[0], width or size[1]
+    if height != width:
+        # transformers' discrete sampling clamps x to W - 1 (the official code and our kernels: to H - 1), and its 2D
+        # sin-cos position embedding changed order between releases; both agree with ours on square maps only.
+        if cfg["cross_attn_method"] == "discrete":
+            raise HFCheckpointError(
+                f"{height}x{width}: a Hugging Face v2 discrete checkpoint exports at a square size only "
+                "(transformers clamps the discrete sampling's x to W - 1, the official code and webdetr to H - 1)"
+            )
+        progress(
+            f"note: {height}x{width} is not square: the package follows the official RT-DETR position embedding, "
+            "which recent transformers releases order differently on non-square feature maps"
+        )
     anchor = config.get("anchor_image_size")
     if anchor and list(anchor) != [height, width]:
         progress(
