@@ -39,7 +39,7 @@ test.beforeAll(async ({ browser }) => {
 test.afterAll(async () => page.close());
 
 function check(fixture: AspectFixture, result: AspectResult, label: string): void {
-  expect(result.sizePolicy).toEqual({ kind: 'shorter-side', shortest: 64, longest: 107 });
+  expect(result.sizePolicy).toEqual({ kind: 'shorter-side', shortest: 64, longest: 107, longerSide: 'official' });
   for (const run of result.runs) {
     const picture = fixture.pictures.find((p) => p.name === run.name);
     if (picture === undefined) throw new Error(`no picture ${run.name}`);

@@ -186,9 +186,10 @@ export interface ModelInfo {
   inputSize: { width: number; height: number };
   /**
    * fixed: every picture is stretched to inputSize; shorter-side: the official Deformable-DETR resize, aspect ratio
-   * kept (shorter side `shortest`, longer at most `longest`), the model runs at each picture's own size.
+   * kept (shorter side `shortest`, longer at most `longest`), the model runs at each picture's own size;
+   * longerSide says how the longer side is rounded when `longest` caps it (manifest input.sizePolicy).
    */
-  sizePolicy?: { kind: 'fixed' } | { kind: 'shorter-side'; shortest: number; longest: number };
+  sizePolicy?: { kind: 'fixed' } | { kind: 'shorter-side'; shortest: number; longest: number; longerSide: 'official' | 'unrounded' };
   /** The package has the query-patch branch: `detectWithPatches` works. */
   oneShot: boolean;
   /** Plain detection (`detect`) works (false for an UP-DETR pretraining package, which needs patches). */

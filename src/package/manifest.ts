@@ -135,6 +135,13 @@ export interface ShorterSideSizePolicy {
   kind: 'shorter-side';
   shortest: number;
   longest: number;
+  /**
+   * How the longer side follows when `longest` caps the size. 'official' (the default when absent): from the
+   * rounded shorter side, int(round(raw) * longer / shorter), as the official code and older transformers;
+   * 'unrounded': from the unrounded raw = longest * shorter / longer, int(raw * longer / shorter), as recent
+   * transformers image processors do. They differ by a pixel for some aspect ratios (a 1:3 strip at 64/107).
+   */
+  longerSide?: 'official' | 'unrounded';
 }
 
 export type SizePolicy = FixedSizePolicy | ShorterSideSizePolicy;

@@ -15,16 +15,28 @@ export interface InputSize {
  * `shortest` unless the longer would then exceed `longest`, in which case the shorter side becomes
  * round(longest * shorter / longer) (Python's round: ties to even); the longer side is int(s * longer / shorter),
  * truncated (so it may be longest + 1 for some ratios, as in the official code). A picture whose shorter
- * side already equals that size keeps its size.
+ * side already equals that size keeps its size. longerSide 'unrounded' is recent transformers' variant: when
+ * `longest` caps the size, the longer side comes from the unrounded shorter size (never above `longest`).
  */
-export function shorterSideSize(width: number, height: number, shortest: number, longest: number): InputSize {
+export function shorterSideSize(
+  width: number,
+  height: number,
+  shortest: number,
+  longest: number,
+  longerSide: 'official' | 'unrounded' = 'official',
+): InputSize {
   let size = shortest;
+  let raw: number | null = null;
   const small = Math.min(width, height);
   const large = Math.max(width, height);
-  if ((large / small) * size > longest) size = roundHalfEven((longest * small) / large);
+  if ((large / small) * size > longest) {
+    raw = (longest * small) / large;
+    size = roundHalfEven(raw);
+  }
   if ((width <= height && width === size) || (height <= width && height === size)) return { height, width };
-  if (width < height) return { width: size, height: Math.trunc((size * height) / width) };
-  return { width: Math.trunc((size * width) / height), height: size };
+  const from = longerSide === 'unrounded' && raw !== null ? raw : size;
+  if (width < height) return { width: size, height: Math.trunc((from * height) / width) };
+  return { width: Math.trunc((from * width) / height), height: size };
 }
 
 function roundHalfEven(value: number): number {
@@ -40,7 +52,7 @@ export function inputSizeFor(policy: SizePolicy, width: number, height: number):
     throw new InputError(`the picture size must be positive integers, got ${width}x${height}`);
   }
   if (policy.kind === 'fixed') return { height: policy.height, width: policy.width };
-  const size = shorterSideSize(width, height, policy.shortest, policy.longest);
+  const size = shorterSideSize(width, height, policy.shortest, policy.longest, policy.longerSide);
   if (size.width < 1 || size.height < 1) {
     throw new InputError(
       `a ${width}x${height} picture is too elongated for this model (shorter side ${policy.shortest}, longer <= ${policy.longest}): it would resize to ${size.width}x${size.height}`,

@@ -90,7 +90,10 @@ function modelInfo(manifest: Manifest, plan: PipelinePlan, downloadBytes: number
     variant: manifest.model.variant,
     classNames: [...manifest.output.classNames],
     inputSize: { width, height },
-    sizePolicy: policy.kind === 'fixed' ? { kind: 'fixed' } : { kind: 'shorter-side', shortest: policy.shortest, longest: policy.longest },
+    sizePolicy:
+      policy.kind === 'fixed'
+        ? { kind: 'fixed' }
+        : { kind: 'shorter-side', shortest: policy.shortest, longest: policy.longest, longerSide: policy.longerSide ?? 'official' },
     oneShot: plan.oneShot !== undefined,
     detection: plan.detect !== undefined,
     maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,

@@ -3,10 +3,12 @@
  * get_size_with_aspect_ratio (tools/webdetr_tools/export/size_policy.py official_size, checked there
  * against the reference model's eval_size on 2,000 sizes): the cases below are that function's outputs.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
 import { fixedInputSize, inputSizeFor, levelsOfRule, modelInputSize, shorterSideSize, stageLevels } from '../../src/package/size-policy';
-import type { Manifest, MsDeformAttnStage } from '../../src/package/manifest';
+import { ManifestError } from '../../src/errors';
+import { parseManifest, type Manifest, type MsDeformAttnStage } from '../../src/package/manifest';
 
 describe('shorter-side size rule', () => {
   it('equals the official get_size_with_aspect_ratio', () => {
@@ -25,6 +27,48 @@ describe('shorter-side size rule', () => {
     // Python's round, ties to even: round(5 / 2) = 2, round(7 / 2) = 4
     expect(shorterSideSize(2, 1, 3, 5)).toEqual({ width: 4, height: 2 });
     expect(shorterSideSize(2, 1, 4, 7)).toEqual({ width: 8, height: 4 });
+  });
+
+  it("longerSide 'unrounded' equals recent transformers' rule (official_size(..., 'unrounded') in Python)", () => {
+    // [width, height, shortest, longest] -> [out width, out height]; the official rule's size in the comment
+    const cases: [number, number, number, number, number, number][] = [
+      [60, 180, 64, 107, 36, 107], // official 36 x 108
+      [3000, 1000, 800, 1333, 1333, 444], // official 1332 x 444
+      [1001, 333, 800, 1333, 1333, 443], // official 1331 x 443
+      [177, 1000, 480, 640, 113, 640], // official 113 x 638
+      [1920, 1080, 800, 1333, 1333, 750], // the same
+      [640, 480, 800, 1333, 1066, 800], // no cap: the same
+    ];
+    for (const [w, h, s, l, ow, oh] of cases) {
+      expect(shorterSideSize(w, h, s, l, 'unrounded'), `${w}x${h}`).toEqual({ width: ow, height: oh });
+      expect(inputSizeFor({ kind: 'shorter-side', shortest: s, longest: l, longerSide: 'unrounded' }, w, h)).toEqual({
+        width: ow,
+        height: oh,
+      });
+    }
+    expect(inputSizeFor({ kind: 'shorter-side', shortest: 64, longest: 107, longerSide: 'official' }, 60, 180)).toEqual({
+      width: 36,
+      height: 108,
+    });
+  });
+
+  it('the manifest schema takes longerSide official or unrounded, nothing else', () => {
+    const shipped = JSON.parse(readFileSync('public/models/detector/manifest.json', 'utf8'));
+    const withPolicy = (longerSide: string) => ({
+      ...shipped,
+      input: {
+        ...shipped.input,
+        resize: 'bilinear-keep-aspect',
+        sizePolicy: { kind: 'shorter-side', shortest: 320, longest: 533, longerSide },
+      },
+    });
+    expect(parseManifest(withPolicy('unrounded')).input.sizePolicy).toEqual({
+      kind: 'shorter-side',
+      shortest: 320,
+      longest: 533,
+      longerSide: 'unrounded',
+    });
+    expect(() => parseManifest(withPolicy('nearest'))).toThrow(ManifestError);
   });
 
   it('fixed packages keep their size; shorter-side packages need a fixed one for zoom windows', () => {

@@ -42,12 +42,48 @@ def test_official_size_rule():
     assert official_size(800, 800, 800, 1333) == (800, 800)
 
 
+def test_unrounded_longer_side_is_recent_transformers_rule():
+    # transformers' get_size_with_aspect_ratio (recent): when longest caps the size, the longer side comes from the
+    # unrounded shorter size raw = longest * shorter / longer; it never exceeds longest
+    def transformers_size(width, height, shortest, longest):
+        raw, size = None, shortest
+        small, large = float(min(width, height)), float(max(width, height))
+        if large / small * size > longest:
+            raw = longest * small / large
+            size = int(round(raw))
+        if (height <= width and height == size) or (width <= height and width == size):
+            return width, height
+        if width < height:
+            return size, int((raw if raw is not None else size) * height / width)
+        return int((raw if raw is not None else size) * width / height), size
+
+    rng = np.random.RandomState(1)
+    for _ in range(2000):
+        width, height = (int(v) for v in rng.randint(1, 3000, size=2))
+        shortest, longest = int(rng.choice([64, 480, 800])), int(rng.choice([107, 1000, 1333]))
+        assert official_size(width, height, shortest, longest, "unrounded") == transformers_size(
+            width, height, shortest, longest
+        )
+    assert official_size(60, 180, 64, 107, "unrounded") == (36, 107)  # official: (36, 108)
+    assert official_size(640, 480, 800, 1333, "unrounded") == (1066, 800)  # no cap: both rules agree
+    with pytest.raises(SizePolicyError, match="longerSide must be one of"):
+        official_size(60, 180, 64, 107, "nearest")
+
+
 def test_resolve_size_policy():
     assert resolve_size_policy(None) == {"kind": "fixed"}
     policy = {"kind": "shorter-side", "shortest": 800, "longest": 1333}
     assert resolve_size_policy(policy) == policy
     preprocess = {"size": {"shortest_edge": 480, "longest_edge": 640}}
-    assert resolve_size_policy("preprocessor", preprocess) == {"kind": "shorter-side", "shortest": 480, "longest": 640}
+    hf = {"kind": "shorter-side", "shortest": 480, "longest": 640, "longerSide": "unrounded"}
+    assert resolve_size_policy("preprocessor", preprocess) == hf
+    assert resolve_size_policy({"kind": "preprocessor", "longerSide": "official"}, preprocess) == {
+        "kind": "shorter-side",
+        "shortest": 480,
+        "longest": 640,
+    }
+    with pytest.raises(SizePolicyError, match="longerSide must be one of"):
+        resolve_size_policy({**policy, "longerSide": "nearest"})
     with pytest.raises(SizePolicyError, match="needs a Hugging Face checkpoint"):
         resolve_size_policy("preprocessor")
     with pytest.raises(SizePolicyError, match="not a shortest_edge"):
@@ -133,6 +169,7 @@ def test_hf_checkpoint_with_its_preprocessor_size(tmp_path, capsys):
         "kind": "shorter-side",
         "shortest": size["shortest_edge"],
         "longest": size["longest_edge"],
+        "longerSide": "unrounded",
     }
     assert manifest["input"]["resize"] == "bilinear-keep-aspect"
     assert manifest["tensors"]["image"]["shape"] == [1, 3, "height", "width"]

@@ -8,7 +8,8 @@ same size (src/package/size-policy.ts) and the graphs run at it (dynamic spatial
 
 API:
 - resolve_size_policy(spec, hf_preprocess=None) -> manifest sizePolicy dict ({"kind": "fixed"} when spec is None)
-- official_size(width, height, shortest, longest) -> (out_width, out_height)
+- official_size(width, height, shortest, longest, longer_side="official") -> (out_width, out_height); longer_side
+  "unrounded" is recent transformers' rounding of the longer side (the manifest's sizePolicy.longerSide)
 - level_strides(levels) -> per-level strides of the ResNet / input_proj features (8, 16, 32, 64, ...)
 - check_level_strides(features, strides): ceil(H / stride) is every level's shape on odd sizes, or SizePolicyError
 """
@@ -21,26 +22,36 @@ class SizePolicyError(ValueError):
     """A size policy the exporter cannot give (message says what is supported)."""
 
 
-def official_size(width, height, shortest, longest):
-    """The official get_size_with_aspect_ratio, as (out_width, out_height)."""
-    size = shortest
+LONGER_SIDE_RULES = ("official", "unrounded")
+
+
+def official_size(width, height, shortest, longest, longer_side="official"):
+    """The official get_size_with_aspect_ratio, as (out_width, out_height). longer_side "unrounded" is recent
+    transformers' variant: when `longest` caps the size, the longer side is int(raw * longer / shorter) with the
+    unrounded raw = longest * shorter / longer (the official code uses round(raw))."""
+    if longer_side not in LONGER_SIDE_RULES:
+        raise SizePolicyError(f"longerSide must be one of {', '.join(LONGER_SIDE_RULES)}, got {longer_side!r}")
+    size, raw = shortest, None
     small, large = float(min(width, height)), float(max(width, height))
     if longest is not None and large / small * size > longest:
-        size = int(round(longest * small / large))
+        raw = longest * small / large
+        size = int(round(raw))
     if (width <= height and width == size) or (height <= width and height == size):
         return width, height
+    base = raw if longer_side == "unrounded" and raw is not None else size
     if width < height:
-        return size, int(size * height / width)
-    return int(size * width / height), size
+        return size, int(base * height / width)
+    return int(base * width / height), size
 
 
 def resolve_size_policy(spec, hf_preprocess=None):
-    """spec: None (fixed), a dict {"kind": "shorter-side", "shortest", "longest"}, or "preprocessor" (a Hugging Face
-    checkpoint's preprocessor_config.json size). Returns the manifest's sizePolicy (fixed: {"kind": "fixed"} only;
-    the exporter adds height and width)."""
+    """spec: None (fixed); a dict {"kind": "shorter-side", "shortest", "longest", "longerSide"?}; or "preprocessor"
+    / {"kind": "preprocessor", "longerSide"?} (a Hugging Face checkpoint's preprocessor_config.json size; its
+    longerSide defaults to "unrounded", as transformers' image processors resize). Returns the manifest's
+    sizePolicy (fixed: {"kind": "fixed"} only; the exporter adds height and width)."""
     if spec is None:
         return {"kind": "fixed"}
-    if spec == "preprocessor":
+    if spec == "preprocessor" or (isinstance(spec, dict) and spec.get("kind") == "preprocessor"):
         if hf_preprocess is None:
             raise SizePolicyError(
                 "--size-policy preprocessor needs a Hugging Face checkpoint (preprocessor_config.json)"
@@ -51,13 +62,24 @@ def resolve_size_policy(spec, hf_preprocess=None):
                 f"preprocessor_config.json size {size} is not a shortest_edge / longest_edge rule; export with "
                 "--shortest/--longest or a fixed --height/--width"
             )
-        spec = {"kind": SHORTER_SIDE, "shortest": size["shortest_edge"], "longest": size.get("longest_edge", 1333)}
+        longer_side = (spec.get("longerSide") if isinstance(spec, dict) else None) or "unrounded"
+        spec = {
+            "kind": SHORTER_SIDE,
+            "shortest": size["shortest_edge"],
+            "longest": size.get("longest_edge", 1333),
+            "longerSide": longer_side,
+        }
     if not isinstance(spec, dict) or spec.get("kind") != SHORTER_SIDE:
         raise SizePolicyError(f"unknown size policy {spec!r}")
     shortest, longest = int(spec["shortest"]), int(spec["longest"])
     if shortest < 1 or longest < shortest:
         raise SizePolicyError(f"size policy needs 1 <= shortest <= longest, got shortest {shortest}, longest {longest}")
-    return {"kind": SHORTER_SIDE, "shortest": shortest, "longest": longest}
+    longer_side = spec.get("longerSide") or "official"
+    if longer_side not in LONGER_SIDE_RULES:
+        raise SizePolicyError(f"longerSide must be one of {', '.join(LONGER_SIDE_RULES)}, got {longer_side!r}")
+    policy = {"kind": SHORTER_SIDE, "shortest": shortest, "longest": longest}
+    # written only when it is not the default, so official packages keep their manifests
+    return {**policy, "longerSide": longer_side} if longer_side != "official" else policy
 
 
 def level_strides(levels):
