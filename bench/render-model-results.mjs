@@ -28,7 +28,7 @@ const GROUP_LABELS = {
 };
 // Models with a row in the headline, per-implementation, stage and op tables: the main ones and the official-format
 // variants (their own page, or MODELS.md with --official); scaling points only have the scaling tables.
-const tabled = (m) => m.role === 'main' || m.role === 'official';
+const tabled = (m) => m.role === 'main' || m.role === 'official' || m.role === 'rtdetr';
 const SUMMARY_START = '<!-- bench:models:start -->';
 const SUMMARY_END = '<!-- bench:models:end -->';
 

@@ -12,13 +12,19 @@
  * bench/README.md alone (a run of some models only, e.g. the official variants or --variants).
  *
  *   node bench/run-model-bench.mjs [--quick] [--official [--official-variants plain,refine,two-stage]] [--only detector-320,oneshot-k10]
- *                                  [--variants single-wasm,split-wasm] [--pytorch]
+ *                                  [--variants single-wasm,split-wasm] [--pytorch] [--rtdetr]
  *                                  [--port 5196] [--no-write] [--no-export] [--sizes 256,320,416,512] [--page MODELS]
+ *
+ * --rtdetr adds rtdetr-r18vd-640: the official rtdetrv2_r18vd architecture with synthetic weights at 640x640
+ * (tools/rtdetr_parity_fixture.py --variant v2-r18vd-coco, cached under node_modules/.cache/webdetr-export), run on
+ * the fixture's own input tensor and compared with its PyTorch outputs (queries as a set on a top-k tie); one cold
+ * and 2 warm frames on WebGPU (minutes each on SwiftShader), 5 warm on WASM.
  *
  * Packages come from .cache/bench-models (tools/build_models.py --bench-out, run here first unless
  * --no-export): the shipped checkpoints exported WITH the single graph; public/models is untouched.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,6 +45,7 @@ const { values: args } = parseArgs({
     page: { type: 'string', default: MAIN_PAGE },
     variants: { type: 'string' },
     pytorch: { type: 'boolean', default: false },
+    rtdetr: { type: 'boolean', default: false },
   },
 });
 if (!/^[A-Za-z0-9_-]+$/.test(args.page)) throw new Error(`--page wants a file name (letters, digits, - and _), got ${args.page}`);
@@ -127,6 +134,17 @@ function models() {
       }
     }
   }
+  if (args.rtdetr) {
+    list.push({
+      id: 'rtdetr-r18vd-640',
+      role: 'rtdetr',
+      image: detectorImage,
+      variants: all,
+      rounds: { 'split-webgpu': 2, 'single-webgpu': 2, 'single-wasm': 5, 'split-wasm': 5 },
+      budgetMs: 3_600_000,
+      profile: false,
+    });
+  }
   const only = args.only?.split(',');
   return list
     .filter((m) => only === undefined || only.includes(m.id))
@@ -159,11 +177,46 @@ function exportPackages(list) {
     );
     m.packageUrl = `/${relative(repoRoot, JSON.parse(out.trim().split('\n').pop()).dir)}`;
   }
+  // RT-DETR: the parity fixture's package, input tensor and PyTorch outputs (exported once, then cached).
+  for (const m of list.filter((m) => m.role === 'rtdetr')) {
+    const out = execFileSync(
+      '/usr/bin/python3',
+      [
+        'tools/rtdetr_parity_fixture.py',
+        '--variant',
+        'v2-r18vd-coco',
+        '--cache',
+        'node_modules/.cache/webdetr-export',
+        '--height',
+        '640',
+        '--width',
+        '640',
+      ],
+      { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const fixture = JSON.parse(out.trim().split('\n').pop());
+    const url = (path) => `/${relative(repoRoot, path)}`;
+    m.packageUrl = url(fixture.dir);
+    m.imageTensorUrl = url(fixture.image);
+    m.reference = { pred_logits: readNpyFloat32(fixture.expected_logits), pred_boxes: readNpyFloat32(fixture.expected_boxes), classes: 80 };
+    m.fixture = { variant: 'v2-r18vd-coco', officialVsOurs: { logits: fixture.official_logits, boxes: fixture.official_boxes } };
+  }
+}
+
+/** A little-endian float32 .npy file's values as a plain array (to hand to the page). */
+function readNpyFloat32(path) {
+  const bytes = readFileSync(path);
+  const headerLength = bytes.readUInt16LE(8);
+  const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
+  if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) throw new Error(`${path}: not a C-order float32 .npy`);
+  const data = bytes.subarray(10 + headerLength);
+  return Array.from(new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)));
 }
 
 const started = Date.now();
 const list = models();
 if (!args['no-export']) exportPackages(list);
+else exportPackages(list.filter((m) => m.role === 'rtdetr')); // only the cached fixture: its inputs and reference
 const commit = headCommit(repoRoot);
 const loadBefore = hostLoad();
 await runOnBenchPage(
@@ -187,6 +240,7 @@ await runOnBenchPage(
     for (const spec of list) {
       try {
         const { uncapturedErrors, ...model } = await page.evaluate((s) => window.webdetrModelBench.runModel(s), spec);
+        if (spec.fixture !== undefined) model.fixture = spec.fixture;
         if (args.pytorch) model.pytorchCpu = pytorchFrame(spec.id, environment.wasmThreads);
         results.models.push(model);
         results.uncapturedErrors.push(...uncapturedErrors);

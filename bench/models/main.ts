@@ -13,12 +13,13 @@ import { benchVariant, type Variant, type VariantResult } from './bench-variant.
 import { installKernelTimestamps, type KernelTimestamps } from './kernel-timestamps.js';
 import { imageTensor, loadImageBlob, patchBoxes, patchTensor, type PatchBox } from './model-input.js';
 import { adapterWithTimestamps } from '../kernels/timestamp-adapter.js';
+import { compareQueries } from '../../test/helpers/compare-queries.js';
 
 export interface ModelSpec {
   /** e.g. detector-320 */
   id: string;
   /** What the entry is for: the headline comparison or a scaling point. */
-  role: 'main' | 'size-scaling' | 'patch-scaling' | 'official';
+  role: 'main' | 'size-scaling' | 'patch-scaling' | 'official' | 'rtdetr';
   packageUrl: string;
   image: string;
   patches?: PatchBox[];
@@ -28,9 +29,16 @@ export interface ModelSpec {
   /** ORT per-op profile on the first timed frame of the WebGPU variants. */
   profile: boolean;
   requeryRounds?: number;
+  /** A raw float32 NCHW image at the model size (e.g. a parity fixture's), used instead of `image` as the input. */
+  imageTensorUrl?: string;
+  /** PyTorch's outputs on that input: each implementation is compared to them (queries matched as a set on a top-k tie). */
+  reference?: { pred_logits: number[]; pred_boxes: number[]; classes: number };
 }
 
-type VariantSummary = Omit<VariantResult, 'outputs'> & { maxAbsDiffVsSplit?: Record<string, number> };
+type VariantSummary = Omit<VariantResult, 'outputs'> & {
+  maxAbsDiffVsSplit?: Record<string, number>;
+  vsReference?: { logits: number; boxes: number; asSet: boolean };
+};
 
 function log(line: string): void {
   console.log(`[bench] ${line}`);
@@ -47,7 +55,12 @@ async function modelInputs(spec: ModelSpec, manifest: ReturnType<typeof parseMan
   const blob = await loadImageBlob(spec.image);
   const [, , height, width] = manifest.tensors.image?.shape ?? [];
   if (typeof height !== 'number' || typeof width !== 'number') throw new Error(`${spec.id}: image input has no fixed size`);
-  const inputs: Record<string, HostTensor> = { image: { data: await imageTensor(blob, height, width), dims: [1, 3, height, width] } };
+  const data =
+    spec.imageTensorUrl === undefined
+      ? await imageTensor(blob, height, width)
+      : new Float32Array(await (await fetch(spec.imageTensorUrl, { cache: 'no-store' })).arrayBuffer());
+  if (data.length !== 3 * height * width) throw new Error(`${spec.id}: image tensor has ${data.length} values, not 3x${height}x${width}`);
+  const inputs: Record<string, HostTensor> = { image: { data, dims: [1, 3, height, width] } };
   const patchShape = manifest.tensors.patches?.shape;
   const patchSpec = manifest.input.queryPatch;
   if (patchShape !== undefined && patchSpec !== undefined && isBoxQueryPatch(patchSpec)) {
@@ -158,6 +171,18 @@ export async function runModel(spec: ModelSpec) {
           splitOutputs?.[name] === undefined ? [] : [[name, maxAbsDiff(t, splitOutputs[name])]],
         ),
       );
+    }
+    const reference = spec.reference;
+    if (reference !== undefined) {
+      const got = (name: string) => Float32Array.from(outputs[name]?.data ?? []);
+      entry.vsReference = compareQueries(
+        got('pred_logits'),
+        got('pred_boxes'),
+        Float32Array.from(reference.pred_logits),
+        Float32Array.from(reference.pred_boxes),
+        reference.classes,
+      );
+      log(`${spec.id}: ${variant} vs PyTorch ${JSON.stringify(entry.vsReference)}`);
     }
     variants.push(entry);
   }
