@@ -197,6 +197,7 @@ def build_v2b(args, model_json) -> None:
             fp16=not args.v2b_fp32,
             stride=args.v2b_stride,
             progress=lambda line: print(line, flush=True),
+            **({} if args.v2b_threshold is None else {"score_threshold": args.v2b_threshold}),
         )
         install(Path(tmp) / "detector", args.out / "detector")
     record = write_v2b_fixture(
@@ -209,8 +210,8 @@ def build_v2b(args, model_json) -> None:
     )
     size = sum(p.stat().st_size for p in (args.out / "detector").glob("*.onnx"))
     print(
-        f"detector (v2b, step {record['step']}): {args.out / 'detector'} ({size / 1e6:.1f} MB of graphs); "
-        f"parity fixture {args.fixtures / 'detector'}",
+        f"detector (v2b, step {record['step']}, stride-{record['proposalStride']} proposals): {args.out / 'detector'} "
+        f"({size / 1e6:.1f} MB of graphs); parity fixture {args.fixtures / 'detector'}",
         flush=True,
     )
 
@@ -234,8 +235,11 @@ def main():
     parser.add_argument("--force", action="store_true", help="--bench-out: re-export existing packages")
     parser.add_argument("--detector", choices=("v1", "v2b"), default=DETECTOR, help=f"default {DETECTOR}")
     parser.add_argument("--v2b-checkpoint", type=Path, default=V2B_CHECKPOINT)
-    parser.add_argument("--v2b-stride", type=int, choices=(4, 8), default=4, help="v2b: proposal stride")
+    parser.add_argument(
+        "--v2b-stride", type=int, choices=(4, 8), help="v2b: proposal stride (default: the one it trained on)"
+    )
     parser.add_argument("--v2b-fp32", action="store_true", help="v2b: fp32 weights (default fp16)")
+    parser.add_argument("--v2b-threshold", type=float, help="v2b: manifest output.scoreThreshold (default: exporter's)")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     unknown = sorted(set(names) - set(MODELS))

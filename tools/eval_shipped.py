@@ -147,10 +147,10 @@ def load_reference(checkpoint: Path, v2b_stride: int):
     config = torch.load(str(checkpoint), map_location="cpu")["config"]
     if config.get("variant") == "v2b":
         from webdetr_tools.detector_v2.neck import TeacherNeck
-        from webdetr_tools.ship.detector_v2b_package import V2bForward, load_v2b
+        from webdetr_tools.ship.detector_v2b_package import V2bForward, load_v2b, proposal_stride
 
         model, config, _ = load_v2b(checkpoint)
-        forward = V2bForward(model, TeacherNeck(fetch()).eval(), v2b_stride)
+        forward = V2bForward(model, TeacherNeck(fetch()).eval(), v2b_stride or proposal_stride(config))
 
         def run(image):
             logits, boxes = forward(image)
@@ -186,12 +186,13 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "detector.pt")
     parser.add_argument("--model", type=Path, default=REPO / "public" / "models" / "detector", help="package directory")
-    parser.add_argument("--v2b-stride", type=int, choices=(4, 8), default=4, help="v2b checkpoint: proposal stride")
+    parser.add_argument("--v2b-stride", type=int, choices=(4, 8), help="v2b: proposal stride (default: as trained)")
     parser.add_argument("--backend", choices=("wasm", "webgpu", "auto"), default="wasm")
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--skip-pytorch", action="store_true")
     parser.add_argument("--out", type=Path, default=TOOLS / "results" / "detector_shipped.json")
     args = parser.parse_args()
+    args.model = args.model.resolve()  # the CLI runs from the repository root
     torch.set_num_threads(2)
     model, config = load_reference(args.checkpoint, args.v2b_stride)
     labels = LabelSource(args.data, REPO / ".cache" / "pseudo_labels", config)

@@ -7,7 +7,7 @@ heat-map logits 80 ch /4, wh head 4 ch /4), exported through the same plan and w
 a picture and V2bForward's outputs on the runtime's input. Cached in --cache keyed by the exporter sources.
 Prints one JSON line: {"package", "fixture"} (the fixture directory has the layout write_v2b_fixture writes).
 
-    /usr/bin/python3 tools/v2b_parity_fixture.py --cache node_modules/.cache/webdetr-export [--fp16]
+    /usr/bin/python3 tools/v2b_parity_fixture.py --cache node_modules/.cache/webdetr-export [--fp16] [--stride 4]
 """
 import argparse
 import hashlib
@@ -102,7 +102,7 @@ def small_model(seed=0):
     return model, config
 
 
-def build(out: Path, fp16: bool) -> None:
+def build(out: Path, fp16: bool, stride: int) -> None:
     import numpy as np
     import torch
     from PIL import Image
@@ -155,7 +155,7 @@ def build(out: Path, fp16: bool) -> None:
     }
     package, fixture = out / "package", out / "fixture"
     manifest = write_package(
-        v2b_plan(model, teacher, dims, 4),
+        v2b_plan(model, teacher, dims, stride),
         {"image": torch.zeros(1, 3, SIZE, SIZE)},
         package,
         description,
@@ -167,7 +167,7 @@ def build(out: Path, fp16: bool) -> None:
     rgb = Image.open(REPO / "public" / "samples" / "coffee.jpg").convert("RGB").resize((96, 72), Image.BILINEAR)
     rgb.save(fixture / "input.png")
     rgb = Image.open(fixture / "input.png").convert("RGB")
-    forward = V2bForward(model, teacher, 4)
+    forward = V2bForward(model, teacher, stride)
     if fp16:
         round_weights_fp16(forward)
     logits, boxes = forward(model_input(rgb, SIZE))
@@ -177,7 +177,7 @@ def build(out: Path, fp16: bool) -> None:
         "image": "coffee.jpg (96x72)",
         "checkpoint": "synthetic",
         "step": 0,
-        "proposalStride": 4,
+        "proposalStride": stride,
         "weights": "fp16" if fp16 else "fp32",
         "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
         "logitsShape": list(logits.shape),
@@ -190,11 +190,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=REPO / "node_modules" / ".cache" / "webdetr-export")
     parser.add_argument("--fp16", action="store_true")
+    parser.add_argument("--stride", type=int, choices=(4, 8), default=8, help="proposal stride (trained: 8)")
     args = parser.parse_args()
     digest = hashlib.sha256()
     for name in SOURCES:
         digest.update((TOOLS / name).read_bytes())
-    digest.update(b"fp16" if args.fp16 else b"fp32")
+    digest.update(f"{'fp16' if args.fp16 else 'fp32'} stride {args.stride}".encode())
     out = (args.cache if args.cache.is_absolute() else REPO / args.cache) / f"v2b-synthetic-{digest.hexdigest()[:16]}"
     with package_lock(out.parent, "v2b-synthetic-"):
         if not (out / "fixture" / "expected.json").is_file():
@@ -203,7 +204,7 @@ def main():
             torch.set_num_threads(2)
             tmp = out.with_name(out.name + ".partial")
             shutil.rmtree(tmp, ignore_errors=True)
-            build(tmp, args.fp16)
+            build(tmp, args.fp16, args.stride)
             shutil.rmtree(out, ignore_errors=True)
             tmp.rename(out)
     print(json.dumps({"package": str(out / "package"), "fixture": str(out / "fixture")}))

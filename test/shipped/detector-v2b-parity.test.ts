@@ -87,9 +87,13 @@ function report(label: string, p: Parity): void {
 }
 
 describe('detector v2b package path (synthetic teacher, no download): runtime equals the PyTorch v2b forward', () => {
-  it('fp32 and fp16 weights, 64x64, 20 queries from the heat-map peaks', async () => {
-    for (const fp16 of [false, true]) {
-      const args = ['tools/v2b_parity_fixture.py', '--cache', EXPORT_CACHE, ...(fp16 ? ['--fp16'] : [])];
+  it('fp32 and fp16 weights, stride-8 and stride-4 proposals, 64x64, 20 queries from the heat-map peaks', async () => {
+    for (const [fp16, stride] of [
+      [false, 8],
+      [true, 8],
+      [false, 4],
+    ] as const) {
+      const args = ['tools/v2b_parity_fixture.py', '--cache', EXPORT_CACHE, '--stride', `${stride}`, ...(fp16 ? ['--fp16'] : [])];
       const stdout = execFileSync('/usr/bin/python3', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       const fixture = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { package: string; fixture: string };
       const p = await parity(fixture.package, fixture.fixture);

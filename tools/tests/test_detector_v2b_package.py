@@ -8,7 +8,13 @@ import torch
 
 from webdetr_tools.detector_v2.config import REPO
 from webdetr_tools.export.plan import run_plan
-from webdetr_tools.ship.detector_v2b_package import V2bForward, round_weights_fp16, v2b_dims, v2b_plan
+from webdetr_tools.ship.detector_v2b_package import (
+    V2bForward,
+    proposal_stride,
+    round_weights_fp16,
+    v2b_dims,
+    v2b_plan,
+)
 
 sys.path.insert(0, str(REPO / "tools"))
 import build_models  # noqa: E402
@@ -43,3 +49,10 @@ def test_round_weights_fp16_rounds_large_tensors_only():
 def test_build_models_ships_the_current_detector_by_default():
     assert build_models.DETECTOR == "v1"
     assert build_models.V2B_CHECKPOINT.name == "detector_v2b.pt"
+
+
+def test_the_package_decodes_proposals_at_the_stride_the_checkpoint_trained_on():
+    _, config = small_model()
+    assert config["model"]["proposals"]["source"] == "stride8_cached" and proposal_stride(config) == 8
+    config["model"]["proposals"]["source"] = "stride4_cache"
+    assert proposal_stride(config) == 4

@@ -16,15 +16,18 @@ Graphs (msDeformAttn kernel stages between them, unchanged):
   head           logits = class_embed(hs) + prop_base, boxes refined.
 The model's enc_output / encoder heads are unused and not exported.
 
-Proposal stride: 4 (default; the teacher's own heat-map, what evaluate_run --stride4 scores, README-detector-v2
-§5: stride 4 keeps +0.9 AP on coco128 and +6 points of any-class recall over the cached stride-8 decode, and
-the stride-4 maps are computed anyway) or 8 (the cached level-8 maps the run trains on).
+Proposal stride: by default the one the checkpoint trained on (config model.proposals.source: "stride8_cached" ->
+8, the 2x2-pooled heat-map and wh of level 8, peak at the cell centre 8x + 2; a source starting "stride4" -> 4, the
+teacher's own stride-4 maps). README-detector-v2.md §5: stride 4 scores +0.9 AP at step 0 (the teacher), but the
+gain does not carry over to a model trained on stride-8 proposals (step 700: 29.91 vs 30.39), so the package decodes
+as training did. Both are the same ONNX ops; export_v2b(stride=4) / build_models.py --v2b-stride 4 forces stride 4.
 
 API
   load_v2b(checkpoint) -> (DeformableDETRB eval, config, step)
+  proposal_stride(config) -> 4 or 8 (what the checkpoint trained on)
   V2bForward(model, neck, stride) -> module: image [1,3,S,S] 0-255 -> (pred_logits, pred_boxes), the PyTorch
       reference (= detector_v2 forward_eval with those proposals)
-  export_v2b(checkpoint, model_json, out_dir, fp16=False, stride=4, score_threshold=..., progress=print) -> manifest
+  export_v2b(checkpoint, model_json, out_dir, fp16=False, stride=None, score_threshold=..., progress=print) -> manifest
 """
 import time
 from pathlib import Path
@@ -53,9 +56,11 @@ from .centernet import INPUT_0_255
 
 EXPORTER = "webdetr_tools.ship.detector_v2b 1"
 BACKBONE_NAME = "centernet-mobilenetv3-neck"
-# Minimum score written into the manifest (output.scoreThreshold); chosen on held-out data, see
-# README-detector-v2.md §5 "Shipping v2b" (tools/eval_shipped.py --threshold-sweep on the exported package).
-SCORE_THRESHOLD = 0.3
+# Suggested minimum score (manifest output.scoreThreshold), chosen on held-out data: the F1-best threshold at IoU 0.5
+# (right class) over coco128 val + pennfudan val persons of the exported package through the CLI
+# (tools/eval_shipped.py's threshold sweep). Step 400: 0.4 (P 0.707, R 0.467, F1 0.562; 0.3: 0.529 / 0.529 / 0.529).
+# Re-measure on the checkpoint that ships (build_models.py --v2b-threshold); README-detector-v2.md §5 "Shipping v2b".
+SCORE_THRESHOLD = 0.4
 
 
 def load_v2b(checkpoint):
@@ -66,6 +71,11 @@ def load_v2b(checkpoint):
     model = build_model_b(config)
     model.load_state_dict(state["model"])
     return model.eval(), config, state.get("step")
+
+
+def proposal_stride(config) -> int:
+    source = str(config["model"].get("proposals", {}).get("source", "stride8_cached"))
+    return 4 if source.startswith("stride4") else 8
 
 
 def teacher_levels(neck, image):
@@ -270,7 +280,7 @@ def round_weights_fp16(module, min_elements=16):
 
 
 @torch.no_grad()
-def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=4, max_side=None):
+def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=None, max_side=None):
     """The Node parity fixture (test/shipped/detector-v2b-parity.test.ts): the picture as PNG (shrunk to max_side
     first if given: a cheap test), V2bForward's logits / boxes on the runtime's input (with the weights rounded to
     float16 as the package stores them when its manifest says fp16), and the graph digests of the package."""
@@ -290,7 +300,8 @@ def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=4, max
     rgb.save(out / "input.png")
     rgb = Image.open(out / "input.png").convert("RGB")  # exactly what the test decodes
     manifest = json.loads((Path(package) / "manifest.json").read_text())
-    model, _, step = load_v2b(checkpoint)
+    model, config, step = load_v2b(checkpoint)
+    stride = int(stride or proposal_stride(config))
     forward = V2bForward(model, TeacherNeck(Path(model_json)).eval(), stride)
     fp16 = all(g["weights"] == "fp16" for g in manifest["graphs"])
     if fp16:
