@@ -3,6 +3,7 @@
  * wasm/ms_deform_attn_rt.c (float64 per-sample math, float32 channel sums), tested against the float64
  * reference (ms-deform-attn-rt-reference.ts). Linear memory grows to the largest call and is reused.
  */
+import { base64Bytes, heapPlacer } from './wasm-heap.js';
 import { InputError } from '../errors.js';
 import {
   type MsDeformAttnRtFusedShape,
@@ -38,32 +39,14 @@ export interface MsDeformAttnRtWasm {
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
-function wasmBytes(): Uint8Array<ArrayBuffer> {
-  const binary = atob(WASM_BASE64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** One instance (own memory) per caller; the module is compiled once per realm. */
 export async function createMsDeformAttnRtWasm(): Promise<MsDeformAttnRtWasm> {
-  compiled ??= WebAssembly.compile(wasmBytes());
+  compiled ??= WebAssembly.compile(base64Bytes(WASM_BASE64));
   const instance = await WebAssembly.instantiate(await compiled, {});
   const exports = instance.exports as unknown as Exports;
   const heapBase = Number(exports.__heap_base.value);
 
-  function place(lengths: readonly number[]): number[] {
-    const offsets: number[] = [];
-    let end = heapBase;
-    for (const length of lengths) {
-      end = Math.ceil(end / 16) * 16;
-      offsets.push(end);
-      end += 4 * length;
-    }
-    const missing = end - exports.memory.buffer.byteLength;
-    if (missing > 0) exports.memory.grow(Math.ceil(missing / 65536));
-    return offsets;
-  }
+  const place = heapPlacer(exports.memory, heapBase);
 
   function check(name: string, array: Floats, expected: number): void {
     if (array.length !== expected) throw new InputError(`msDeformAttnRt (wasm): ${name} has ${array.length} values, expected ${expected}`);

@@ -5,6 +5,7 @@
  * against. The module's linear memory holds one call's operands; it grows to the largest call and is then
  * reused, so steady frames allocate nothing.
  */
+import { base64Bytes, heapPlacer } from './wasm-heap.js';
 import { InputError } from '../errors.js';
 import { tensorSizes, validateShape, type MsDeformAttnShape, type ReferenceDim } from './ms-deform-attn-shape.js';
 import { WASM_BASE64 } from './ms-deform-attn-wasm-binary.js';
@@ -61,33 +62,14 @@ export interface MsDeformAttnWasm {
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
-function wasmBytes(): Uint8Array<ArrayBuffer> {
-  const binary = atob(WASM_BASE64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** One instance (own memory) per caller; the module is compiled once per realm. */
 export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
-  compiled ??= WebAssembly.compile(wasmBytes());
+  compiled ??= WebAssembly.compile(base64Bytes(WASM_BASE64));
   const instance = await WebAssembly.instantiate(await compiled, {});
   const exports = instance.exports as unknown as Exports;
   const heapBase = Number(exports.__heap_base.value);
 
-  /** Lays out the operands from the heap base (16-byte aligned), growing memory to fit; returns their offsets. */
-  function place(lengths: readonly number[]): number[] {
-    const offsets: number[] = [];
-    let end = heapBase;
-    for (const length of lengths) {
-      end = Math.ceil(end / 16) * 16;
-      offsets.push(end);
-      end += 4 * length;
-    }
-    const missing = end - exports.memory.buffer.byteLength;
-    if (missing > 0) exports.memory.grow(Math.ceil(missing / 65536));
-    return offsets;
-  }
+  const place = heapPlacer(exports.memory, heapBase);
 
   function check(name: string, array: Floats, expected: number): void {
     if (array.length !== expected) throw new InputError(`msDeformAttn (wasm): ${name} has ${array.length} values, expected ${expected}`);
