@@ -21,10 +21,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
+from webdetr_tools.cache_lock import package_lock
 
-from export_parity_fixture import package_lock  # noqa: E402
+TOOLS = Path(__file__).resolve().parent
 
 PICTURES = {"portrait": (150, 200), "landscape": (256, 144), "square": (120, 120), "strip": (60, 180), "tiny": (40, 30)}
 CONFIGS = {

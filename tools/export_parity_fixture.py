@@ -15,14 +15,14 @@ the reference image PIL-bilinear resized to that size, and the expected outputs 
 (equal to the official code on the reference variants, tools/tests/test_reference_forward.py) on that image.
 """
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import json
 import re
 import shutil
 import sys
 from pathlib import Path
+
+from webdetr_tools.cache_lock import package_lock
 
 
 TOOLS = Path(__file__).resolve().parent
@@ -187,18 +187,6 @@ def export_package(args, reference: Path, out: Path, prefix: str, sized: bool):
     if (reference / "patches.npy").is_file():
         np.ascontiguousarray(np.load(reference / "patches.npy").astype(np.float32)).tofile(work / "patches.f32")
     work.rename(out)
-
-
-@contextlib.contextmanager
-def package_lock(cache: Path, prefix: str):
-    """Exclusive lock for one package name (any key): held while exporting or dropping stale exports."""
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / f".{prefix}lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def main():

@@ -16,11 +16,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from webdetr_tools.cache_lock import package_lock
+
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
-
-from export_parity_fixture import package_lock  # noqa: E402
 
 SIZE = 64
 SOURCES = (

@@ -3,7 +3,7 @@ checkpoint exported once with a shorter-side policy (dynamic shapes) and once pe
 exactly that size (static shapes: the best a bucket can do, a picture of exactly the bucket's size). Prints one JSON
 line {"dynamic": dir, "fixed": {"HxW": dir}}.
 
-    /usr/bin/python3 -m tools.bench.size_policy_packages --out .cache/size-policy-bench --sizes 64x85,85x64,64x64
+    (cd tools && /usr/bin/python3 -m bench.size_policy_packages --out ../.cache/size-policy-bench --sizes 64x85,64x64)
 """
 import argparse
 import json
@@ -33,7 +33,6 @@ def checkpoint(shared, out, variant="deformable_two_stage", changes=None):
 
 
 def main(argv=None):
-    sys.path.insert(0, str(TOOLS))
     import torch
 
     from webdetr_tools.export.exporter import export_checkpoint

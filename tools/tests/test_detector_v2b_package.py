@@ -2,11 +2,11 @@
 synthetic stand-in teacher of tools/v2b_parity_fixture.py, the split plan (the package's graphs with the deformable
 core between them) equals the PyTorch v2b forward for stride-4 and stride-8 proposals, and build_models still ships
 the current detector unless told otherwise. The Node side (runtime = PyTorch) is test/shipped/detector-v2b-parity."""
-import sys
-
 import torch
 
-from webdetr_tools.detector_v2.config import REPO
+# tools/ is importable through pyproject.toml's pytest pythonpath, so the two scripts import directly.
+import build_models
+from v2b_parity_fixture import SIZE, small_model, synthetic_teacher
 from webdetr_tools.export.plan import run_plan
 from webdetr_tools.ship.detector_v2b_package import (
     V2bForward,
@@ -15,10 +15,6 @@ from webdetr_tools.ship.detector_v2b_package import (
     v2b_dims,
     v2b_plan,
 )
-
-sys.path.insert(0, str(REPO / "tools"))
-import build_models  # noqa: E402
-from v2b_parity_fixture import SIZE, small_model, synthetic_teacher  # noqa: E402
 
 
 def test_split_plan_equals_the_v2b_forward_at_both_proposal_strides():
