@@ -186,4 +186,22 @@ describe('the CPU path: (d) against (c)', () => {
     expect(cpuPath(results.models[0])).toBeUndefined();
     expect(renderModelMarkdown(results)).not.toContain('## The CPU path');
   });
+
+  it('a WASM-only run (the CPU page) leaves out the (a)/(b) tables; its chart colours and names (c) and (d) only', () => {
+    const results = fakeResults();
+    results.models[0]!.variants = results.models[0]!.variants.filter((v) => v.variant.endsWith('-wasm'));
+    const markdown = renderModelMarkdown(results);
+    expect(markdown).toContain('## The CPU path: (d) against (c)');
+    expect(markdown).toContain('## Per model and implementation');
+    expect(markdown).not.toContain('## Headline');
+    expect(markdown).not.toContain('## Where the time goes in (a)');
+    const svg = renderModelSvg(results);
+    expect(svg).toContain('fill="#d68910"'); // (d)'s bar and legend entry
+    expect(svg).not.toContain('fill="#888"');
+    expect(svg).not.toContain('fill="undefined"');
+    expect(svg).toContain('(d) ours: split + WebAssembly kernel, WASM');
+    expect(svg).not.toContain('(a) ours');
+    // With (a) and (b) the headline is there again.
+    expect(renderModelMarkdown(fakeResults())).toContain('## Headline');
+  });
 });
