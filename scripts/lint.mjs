@@ -2,7 +2,8 @@
 /**
  * `npm run lint` (and npm test's lint lane): Biome over the TypeScript/JavaScript tree (lint + format check,
  * biome.jsonc), flake8 and black --check over tools/ (Debian's packages; their config is in setup.cfg and
- * pyproject.toml). Runs every check even after one fails; each is one result. --json FILE writes
+ * pyproject.toml), and no src/ line over 140 characters (scripts/long-lines.mjs: Biome cannot break template
+ * strings, comments or CSS). Runs every check even after one fails; each is one result. --json FILE writes
  * {passed, failed, skipped, checks} for scripts/test.mjs.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ const CHECKS = [
   { name: 'biome (TypeScript/JavaScript lint + format)', command: 'npx', args: ['biome', 'ci', '--max-diagnostics=50', '.'] },
   { name: 'flake8 (Python lint)', command: PYTHON, args: ['-m', 'flake8', 'tools'] },
   { name: 'black (Python format)', command: PYTHON, args: ['-m', 'black', '--check', '--quiet', 'tools'] },
+  { name: 'line width (src/ lines <= 140 characters)', command: process.execPath, args: ['scripts/long-lines.mjs'] },
 ];
 
 const results = CHECKS.map(({ name, command, args }) => {

@@ -50,7 +50,8 @@ export function loadStatus(): (event: LoadProgressEvent) => string | undefined {
       [...totals.values()].reduce((a, b) => a + b, 0),
     );
     const done = [...loaded.values()].reduce((a, b) => a + b, 0);
-    return `Loading model: ${megabytes(done)} of ${megabytes(total)} (file ${files.index}${files.count !== undefined ? ` of ${files.count}` : ''})`;
+    const ofCount = files.count !== undefined ? ` of ${files.count}` : '';
+    return `Loading model: ${megabytes(done)} of ${megabytes(total)} (file ${files.index}${ofCount})`;
   };
 }
 

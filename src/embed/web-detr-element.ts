@@ -227,7 +227,8 @@ export class WebDetrElement extends HTMLElement {
           `Image ${src}. Drag a rectangle around an object to find similar ones. Keyboard: ${KEYBOARD_HELP}.`,
         );
         return this.say(
-          `One-shot: drag a box around an object to find similar ones, or focus the picture and press N. (${backendStatus(detector.backend)})`,
+          'One-shot: drag a box around an object to find similar ones, or focus the picture and press N. ' +
+            `(${backendStatus(detector.backend)})`,
         );
       }
       this.editing = false;

@@ -72,7 +72,8 @@ export function validateDownscale(what: string, mode: BilinearMode, inW: number,
   const factor = Math.max(inW / outW, inH / outH);
   if (factor > MAX_ANTIALIAS_DOWNSCALE) {
     throw new InputError(
-      `${what}: ${mode} downscale factor ${factor.toFixed(2)} exceeds ${MAX_ANTIALIAS_DOWNSCALE} (${inW}x${inH} -> ${outW}x${outH}); resize in steps`,
+      `${what}: ${mode} downscale factor ${factor.toFixed(2)} exceeds ${MAX_ANTIALIAS_DOWNSCALE} ` +
+        `(${inW}x${inH} -> ${outW}x${outH}); resize in steps`,
     );
   }
 }

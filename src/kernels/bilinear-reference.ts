@@ -1,7 +1,8 @@
 /**
  * Float64 CPU reference for the bilinear kernels, written from PyTorch's and Pillow's definitions
  * (not from the WGSL): torch F.interpolate(mode='bilinear', align_corners=False[, antialias=True])
- * on rgb / 255, or Pillow's uint8 BILINEAR resize ('pil'), then (x - mean) / std. Used by the tests and usable as the runtime's CPU/WASM-path preprocessing.
+ * on rgb / 255, or Pillow's uint8 BILINEAR resize ('pil'), then (x - mean) / std. Used by the tests and usable
+ * as the runtime's CPU/WASM-path preprocessing.
  */
 import {
   planResample,

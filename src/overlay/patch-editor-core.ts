@@ -43,7 +43,8 @@ const CLICK_PX = 6;
 
 /** One key per action; the demo's hint, the element's docs and README say the same. */
 export const KEYBOARD_HELP =
-  'N adds a patch, 1-9 select one, arrows move it, Shift+arrows resize it, Enter searches, Delete removes it, Shift+Delete removes all, Escape deselects';
+  'N adds a patch, 1-9 select one, arrows move it, Shift+arrows resize it, Enter searches, Delete removes it, ' +
+  'Shift+Delete removes all, Escape deselects';
 
 const NONE: EditorStep = { effect: 'none' };
 const REDRAW: EditorStep = { effect: 'redraw' };

@@ -55,7 +55,8 @@ export function inputSizeFor(policy: SizePolicy, width: number, height: number):
   const size = shorterSideSize(width, height, policy.shortest, policy.longest, policy.longerSide);
   if (size.width < 1 || size.height < 1) {
     throw new InputError(
-      `a ${width}x${height} picture is too elongated for this model (shorter side ${policy.shortest}, longer <= ${policy.longest}): it would resize to ${size.width}x${size.height}`,
+      `a ${width}x${height} picture is too elongated for this model (shorter side ${policy.shortest}, ` +
+        `longer <= ${policy.longest}): it would resize to ${size.width}x${size.height}`,
     );
   }
   return size;
@@ -77,7 +78,9 @@ export function modelInputSize(manifest: Manifest, width: number, height: number
     );
     if (tokens < numQueries) {
       throw new InputError(
-        `a ${width}x${height} picture resizes to ${size.width}x${size.height}, which gives this two-stage model ${tokens} encoder tokens to pick its ${numQueries} queries from; it needs at least ${numQueries} (a larger shorter side in the export, or a less elongated picture)`,
+        `a ${width}x${height} picture resizes to ${size.width}x${size.height}, which gives this two-stage model ` +
+          `${tokens} encoder tokens to pick its ${numQueries} queries from; it needs at least ${numQueries} ` +
+          '(a larger shorter side in the export, or a less elongated picture)',
       );
     }
   }

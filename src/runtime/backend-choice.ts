@@ -34,7 +34,9 @@ export async function chooseBackend(preference: BackendPreference, gpu: GPU | un
   if (adapterSummary.isFallbackAdapter && !forced) {
     return {
       name: 'wasm',
-      reason: `the WebGPU adapter is a CPU fallback (${describeAdapter(adapterSummary)}), where WASM is far faster; pass backend: "webgpu" to use it anyway`,
+      reason:
+        `the WebGPU adapter is a CPU fallback (${describeAdapter(adapterSummary)}), where WASM is far faster; ` +
+        'pass backend: "webgpu" to use it anyway',
       adapterSummary,
     };
   }

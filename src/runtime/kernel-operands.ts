@@ -36,7 +36,8 @@ export function checkKernelOperands(
     throw new ModelIntegrityError(
       'manifest.json',
       'graph-mismatch',
-      `kernel ${stage.name} (queries ${queries}, batch ${batch}, levels ${levels.map(([h, w]) => `${h}x${w}`).join(' ')}): ${wrong.join('; ')}`,
+      `kernel ${stage.name} (queries ${queries}, batch ${batch}, levels ${levels.map(([h, w]) => `${h}x${w}`).join(' ')}): ` +
+        wrong.join('; '),
     );
   }
 }

@@ -28,7 +28,10 @@ export interface GpuRunnerOptions {
   graphs: ReadonlyMap<string, Uint8Array>;
   /** Pipeline names to prepare (e.g. ['detect'] or ['image', 'patches']). */
   pipelines: readonly string[];
-  /** Default: navigator.gpu.requestAdapter(). Ignored once ORT made its device in this context (the result's `adapter` says which one runs). */
+  /**
+   * Default: navigator.gpu.requestAdapter(). Ignored once ORT made its device in this context (the result's
+   * `adapter` says which one runs).
+   */
   adapter?: GPUAdapter;
 }
 

@@ -316,7 +316,8 @@ async function setMode(next: DemoMode): Promise<void> {
   const hint = byId('stage-hint', HTMLElement);
   hint.textContent =
     next === 'oneshot'
-      ? `Drag a rectangle around an object (drag a patch to move it, its corner to resize it); similar ones light up. Keyboard: focus the picture, then ${KEYBOARD_HELP}.`
+      ? 'Drag a rectangle around an object (drag a patch to move it, its corner to resize it); similar ones light up. ' +
+        `Keyboard: focus the picture, then ${KEYBOARD_HELP}.`
       : 'Tip: drop or paste (Ctrl+V) an image anywhere on the page. Hover a box or a result to highlight it.';
   // In one-shot mode the picture takes keys (N, arrows, Enter, Delete): an application region.
   stage.element.setAttribute('role', next === 'oneshot' ? 'application' : 'img');
@@ -464,7 +465,8 @@ async function restartWatch(): Promise<void> {
       highlight = null;
       status.showTimings(
         result.timings,
-        `Live: ${result.fps.toFixed(1)} frames/s, ${result.latency.toFixed(0)} ms from frame to boxes, ${result.dropped} frames skipped while the model was busy.`,
+        `Live: ${result.fps.toFixed(1)} frames/s, ${result.latency.toFixed(0)} ms from frame to boxes, ` +
+          `${result.dropped} frames skipped while the model was busy.`,
       );
       render();
     },

@@ -25,7 +25,10 @@ export function describeLoadError(error: unknown, url: string): string {
   const status = (error as { status?: number }).status;
   const message = error instanceof Error ? error.message : String(error);
   if (code === 'model-fetch' && status === 404) {
-    return `No model package at ${url} (HTTP 404). The bundled models may not be built yet: open this page with ?model=<URL of a model package's manifest.json> (see docs/demo.md).`;
+    return (
+      `No model package at ${url} (HTTP 404). The bundled models may not be built yet: ` +
+      "open this page with ?model=<URL of a model package's manifest.json> (see docs/demo.md)."
+    );
   }
   if (code === 'model-fetch') return `Could not download the model from ${url}: ${message}`;
   if (code === 'invalid-manifest') return `${url} is not a valid webdetr model package: ${message}`;
@@ -44,7 +47,8 @@ export function describeModel(model: ModelInfo): string {
   const runtime = model.runtimeBytes ?? 0;
   const size =
     runtime > 0
-      ? `${formatBytes(model.downloadBytes + runtime)} download (graphs ${formatBytes(model.downloadBytes)} + runtime ${formatBytes(runtime)})`
+      ? `${formatBytes(model.downloadBytes + runtime)} download ` +
+        `(graphs ${formatBytes(model.downloadBytes)} + runtime ${formatBytes(runtime)})`
       : formatBytes(model.downloadBytes);
   return `Model: ${family} ${variant}, ${what}, ${inputText(model)}, ${size}.`;
 }

@@ -6,7 +6,10 @@ export function oneShotNote(result: Pick<OneShotResult, 'patches' | 'reusedImage
   if (zoomed.length > 0) {
     const windows = (zoomed[0]?.views ?? 1) - 1;
     const which = zoomed.length === 1 ? 'a small patch was' : `${zoomed.length} small patches were`;
-    return `Zoomed search: ${which} also searched in ${windows} enlarged windows of the picture (the image encoder ran for each window and again for the whole picture).`;
+    return (
+      `Zoomed search: ${which} also searched in ${windows} enlarged windows of the picture ` +
+      '(the image encoder ran for each window and again for the whole picture).'
+    );
   }
   if (result.reusedImageFeatures) return 'Image features reused: only the patch branch and the decoder ran.';
   return preparedImages

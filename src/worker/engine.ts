@@ -342,7 +342,8 @@ export class DetectorEngine {
     const zoom = plan?.zoom;
     if (plan === undefined || this.encoding === undefined || zoom === undefined) {
       throw new InputError(
-        'this model cannot describe patches for other pictures: it needs a one-shot package with the describe_patches and patches_from_descriptors pipelines (box patches, such as the shipped one)',
+        'this model cannot describe patches for other pictures: it needs a one-shot package with the describe_patches ' +
+          'and patches_from_descriptors pipelines (box patches, such as the shipped one)',
       );
     }
     return { encoding: this.encoding, describe: zoom.describe, fromDescriptors: zoom.fromDescriptors, perPatch: plan.queriesPerPatch };

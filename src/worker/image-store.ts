@@ -26,7 +26,8 @@ export function checkImageSize(width: number, height: number): void {
   }
   if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
     throw new InputError(
-      `the image is too large (${width}x${height}); the limit is ${MAX_IMAGE_SIDE} pixels a side and ${MAX_IMAGE_PIXELS / 2 ** 20} megapixels — scale it down first`,
+      `the image is too large (${width}x${height}); the limit is ${MAX_IMAGE_SIDE} pixels a side and ` +
+        `${MAX_IMAGE_PIXELS / 2 ** 20} megapixels — scale it down first`,
     );
   }
 }

@@ -80,7 +80,8 @@ export async function checkDescriptors(
   if (d.format !== DESCRIPTORS_FORMAT) return fail(`unknown format ${JSON.stringify(d.format)} (this webdetr reads ${DESCRIPTORS_FORMAT})`);
   if (d.model !== identity)
     return fail(
-      `they were described by another model (package ${String(d.model).slice(0, 12)}…, this one is ${identity.slice(0, 12)}…); describe the patches again with this model`,
+      `they were described by another model (package ${String(d.model).slice(0, 12)}…, this one is ${identity.slice(0, 12)}…); ` +
+        'describe the patches again with this model',
     );
   const numbers = (field: 'descriptors' | 'boxes'): Float32Array<ArrayBuffer> => {
     const raw = d[field];

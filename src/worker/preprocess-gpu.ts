@@ -86,7 +86,8 @@ export async function createGpuPreprocessor(device: GPUDevice, manifest: Manifes
    */
   function scoped<T>(image: StoredImage, work: () => T): Promise<T> {
     const { width: w, height: h } = image.prepared;
-    const label = `preprocessing a ${w}x${h} image (${((w * h * 4) / 2 ** 20).toFixed(1)} MiB as a GPU texture; scale it down if the GPU runs out of memory)`;
+    const mib = ((w * h * 4) / 2 ** 20).toFixed(1);
+    const label = `preprocessing a ${w}x${h} image (${mib} MiB as a GPU texture; scale it down if the GPU runs out of memory)`;
     return withGpuErrorScopes(device, label, async () => {
       const result = work();
       await device.queue.onSubmittedWorkDone();

@@ -3,10 +3,14 @@
  * TEST_HOOKS_WORKER_NAME (e2e pages do that; createDetector never does), so a production worker
  * ignores these messages. Not part of the public API.
  *
- *   worker.postMessage({ webdetrTestHook: 'lose-device', afterSubmits: 3 })  // destroy the GPUDevice right after its 3rd queue.submit from now (mid-frame)
- *   worker.postMessage({ webdetrTestHook: 'exit' })                           // the worker closes itself: no error event, like a thread that died
- *   worker.postMessage({ webdetrTestHook: 'stall', ms: 3000 })                // the thread is busy (like a long WASM graph run), not dead
- *   worker.postMessage({ webdetrTestHook: 'gc' })                             // full GC in the worker (needs --js-flags=--expose-gc), before a stats() call
+ *   worker.postMessage({ webdetrTestHook: 'lose-device', afterSubmits: 3 })
+ *                                          // destroy the GPUDevice right after its 3rd queue.submit from now (mid-frame)
+ *   worker.postMessage({ webdetrTestHook: 'exit' })
+ *                                          // the worker closes itself: no error event, like a thread that died
+ *   worker.postMessage({ webdetrTestHook: 'stall', ms: 3000 })
+ *                                          // the thread is busy (like a long WASM graph run), not dead
+ *   worker.postMessage({ webdetrTestHook: 'gc' })
+ *                                          // full GC in the worker (needs --js-flags=--expose-gc), before a stats() call
  *   worker.postMessage({ webdetrTestHook: 'out-of-memory', minBytes: 1e6, label: '^package-runner-gpu' })
  *                                          // the next buffer/texture of >= minBytes (label matching) fails as if GPU memory ran out
  */
