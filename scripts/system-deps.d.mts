@@ -8,4 +8,6 @@ export function installCommand(packages: readonly string[]): string;
 export function compareVersions(a: string, b: string): number;
 export function chromiumVersion(): string | null;
 export function chromiumProblem(version: string | null): string | null;
-export function ensureSystemPackages(options?: { log?: (line: string) => void }): boolean;
+export function binaryVersion(path: string): string | null;
+export function customChromiumProblem(path: string, version: string | null): string | null;
+export function ensureSystemPackages(options?: { log?: (line: string) => void; env?: Record<string, string | undefined> }): boolean;

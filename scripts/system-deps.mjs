@@ -1,7 +1,8 @@
 /**
  * The Debian packages the test suite needs, how to tell whether they are present, and how to install
  * them. Used by scripts/test.mjs (and by .ci/run through it): as root it installs what is missing and
- * upgrades a chromium older than MIN_CHROMIUM, otherwise it prints the exact command to run.
+ * upgrades a chromium older than MIN_CHROMIUM, otherwise it prints the exact command to run. A chromium given in
+ * $WEBDETR_CHROMIUM (launched by the browser suites instead) must report MIN_CHROMIUM or newer itself.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -82,6 +83,27 @@ export function chromiumProblem(version) {
   );
 }
 
+/** The version a chromium executable reports (`chromium --version`: "Chromium 156.0.8078.129 built on ..."), or null. */
+export function binaryVersion(path) {
+  const result = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  const match = /(\d+(?:\.\d+){1,3})/.exec(result.stdout ?? '');
+  return result.status === 0 && match ? match[1] : null;
+}
+
+/**
+ * Why the chromium in $WEBDETR_CHROMIUM (which the browser suites launch instead of Debian's) cannot run them, or
+ * null when it can: the Debian package's version says nothing about it, so its own `--version` is checked.
+ */
+export function customChromiumProblem(path, version) {
+  if (version === null) return `$WEBDETR_CHROMIUM=${path} does not run (\`${path} --version\` failed)`;
+  if (compareVersions(version, MIN_CHROMIUM) >= 0) return null;
+  return (
+    `$WEBDETR_CHROMIUM=${path} is chromium ${version}, older than ${MIN_CHROMIUM}, the oldest the browser suite ` +
+    `passes on (older ones fail WebGPU error scopes). Point it to a newer build, or unset it to use Debian's ` +
+    `(upgraded as root by:  ${installCommand(['chromium'])})`
+  );
+}
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 function aptInstall(packages) {
@@ -94,7 +116,7 @@ function aptInstall(packages) {
  * Installs missing packages, and upgrades a chromium older than MIN_CHROMIUM, when running as root; returns
  * false (after explaining, with the apt command) when that is not possible.
  */
-export function ensureSystemPackages({ log = console.log } = {}) {
+export function ensureSystemPackages({ log = console.log, env = process.env } = {}) {
   const missing = missingPackages();
   const tooOld = chromiumProblem(chromiumVersion()) ? ['chromium'] : [];
   if (missing.length > 0 || tooOld.length > 0) {
@@ -117,6 +139,17 @@ export function ensureSystemPackages({ log = console.log } = {}) {
   if (absent.length > 0) {
     log(`[deps] missing after installing: ${absent.join(', ')}`);
     return false;
+  }
+  const custom = env.WEBDETR_CHROMIUM;
+  if (custom && custom !== CHROMIUM) {
+    const version = binaryVersion(custom);
+    const customProblem = customChromiumProblem(custom, version);
+    if (customProblem) {
+      log(`[deps] ${customProblem}`);
+      return false;
+    }
+    log(`[deps] chromium ${version} from $WEBDETR_CHROMIUM (the oldest that passes: ${MIN_CHROMIUM})`);
+    return true;
   }
   log(`[deps] chromium ${chromiumVersion()} (the oldest that passes: ${MIN_CHROMIUM})`);
   return true;
