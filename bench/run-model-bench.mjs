@@ -216,7 +216,7 @@ function readNpyFloat32(path) {
 const started = Date.now();
 const list = models();
 if (!args['no-export']) exportPackages(list);
-else exportPackages(list.filter((m) => m.role === 'rtdetr')); // only the cached fixture: its inputs and reference
+else exportPackages(list.filter((m) => m.role === 'rtdetr' || m.role === 'official')); // cached fixtures only: their directories (hashed) and inputs
 const commit = headCommit(repoRoot);
 const loadBefore = hostLoad();
 await runOnBenchPage(
