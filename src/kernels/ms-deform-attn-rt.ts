@@ -9,7 +9,18 @@
 import shaderSource from '../../shaders/ms_deform_attn_rt.wgsl?raw';
 import { DisposedError, InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
-import type { MsDeformAttnCoreBuffers, MsDeformAttnFusedBuffers, PreparedMsDeformAttn } from './ms-deform-attn.js';
+import {
+  bindCall,
+  checkOperands,
+  coreOperands,
+  createLayouts,
+  dispatchSize,
+  fusedOperands,
+  type MsDeformAttnCoreBuffers,
+  type MsDeformAttnFusedBuffers,
+  type Operand,
+  type PreparedCall,
+} from './ms-deform-attn-gpu.js';
 import {
   type MsDeformAttnRtFusedShape,
   type MsDeformAttnRtShape,
@@ -21,7 +32,6 @@ import {
 } from './ms-deform-attn-rt-shape.js';
 
 const LABEL = 'ms_deform_attn_rt';
-const MAX_DISPATCH_X = 65535;
 /** 12 scalars (8 u32, offset_scale, reference_levels, 2 pad) + 8 vec4<u32> level records. */
 const PARAMS_BYTES = 12 * 4 + 8 * 16;
 /** Sample-capacity tiers: RT-DETR's 3 levels x 4 points = 12 fit the small one. */
@@ -29,9 +39,7 @@ const SMALL_CAPACITY = 16;
 const LARGE_CAPACITY = 128;
 
 /** A call bound to its buffers and RT-DETR shape. */
-export interface PreparedMsDeformAttnRt extends Omit<PreparedMsDeformAttn, 'shape'> {
-  readonly shape: MsDeformAttnRtShape;
-}
+export type PreparedMsDeformAttnRt = PreparedCall<MsDeformAttnRtShape>;
 
 export interface MsDeformAttnRtKernel {
   prepareCore(shape: MsDeformAttnRtShape, buffers: MsDeformAttnCoreBuffers): PreparedMsDeformAttnRt;
@@ -44,27 +52,13 @@ export interface MsDeformAttnRtOptions {
   threadsPerPair?: number;
 }
 
-const storage = (binding: number, type: GPUBufferBindingType = 'read-only-storage'): GPUBindGroupLayoutEntry => ({
-  binding,
-  visibility: GPUShaderStage.COMPUTE,
-  buffer: { type },
-});
-
 export async function createMsDeformAttnRt(device: GPUDevice, options: MsDeformAttnRtOptions = {}): Promise<MsDeformAttnRtKernel> {
   const lanes = options.threadsPerPair ?? 32;
   const maxThreads = device.limits.maxComputeInvocationsPerWorkgroup;
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > maxThreads) {
     throw new InputError(`msDeformAttnRt: ${lanes} threads per pair exceeds the device's ${maxThreads} per workgroup`);
   }
-  const params = storage(0, 'uniform');
-  const coreLayout = device.createBindGroupLayout({
-    label: `${LABEL}:core`,
-    entries: [params, storage(1), storage(2), storage(3), storage(7, 'storage')],
-  });
-  const fusedLayout = device.createBindGroupLayout({
-    label: `${LABEL}:fused`,
-    entries: [params, storage(1), storage(4), storage(5), storage(6), storage(7, 'storage')],
-  });
+  const { core: coreLayout, fused: fusedLayout } = createLayouts(device, LABEL);
   const module = getShaderModule(device, LABEL, shaderSource);
   // Every (entry, R, method, capacity) pipeline is compiled up front (12, in parallel) so prepare stays synchronous.
   const keyOf = (entryPoint: 'core' | 'fused', referenceDim: number, discrete: boolean, capacity: number) =>
@@ -104,28 +98,17 @@ export async function createMsDeformAttnRt(device: GPUDevice, options: MsDeformA
 
   function prepare(
     shape: MsDeformAttnRtShape,
-    entries: Array<[binding: number, name: string, buffer: GPUBuffer, elements: number, needsWrite?: boolean]>,
+    operands: Operand[],
     entryPoint: 'core' | 'fused',
     fused: { referenceDim: number; referenceLevels: number; offsetScale: number },
   ): PreparedMsDeformAttnRt {
     if (disposed) throw new DisposedError('msDeformAttnRt kernel');
-    for (const [, name, buffer, elements, needsWrite] of entries) {
-      if (buffer.size < elements * 4) {
-        throw new InputError(`msDeformAttnRt: ${name} buffer holds ${buffer.size} bytes, the shape needs ${elements * 4}`);
-      }
-      if (!(buffer.usage & GPUBufferUsage.STORAGE)) throw new InputError(`msDeformAttnRt: ${name} buffer lacks STORAGE usage`);
-      if (needsWrite && entries.some(([, other, b]) => other !== name && b === buffer)) {
-        throw new InputError(`msDeformAttnRt: output must not alias the input ${name}`);
-      }
-    }
+    checkOperands('msDeformAttnRt', operands);
     const samples = samplesPerHead(shape);
     const capacity = samples <= SMALL_CAPACITY ? SMALL_CAPACITY : LARGE_CAPACITY;
     const chosen = pipelineFor(entryPoint, fused.referenceDim, shape.method === 'discrete', capacity);
     const pairCount = shape.batch * shape.queries * shape.heads;
-    const dispatchX = Math.min(pairCount, MAX_DISPATCH_X);
-    const dispatchY = Math.ceil(pairCount / dispatchX);
-    if (dispatchY > device.limits.maxComputeWorkgroupsPerDimension)
-      throw new InputError(`msDeformAttnRt: ${pairCount} (query, head) pairs is too many`);
+    const dispatch = dispatchSize(device, 'msDeformAttnRt', pairCount, pairCount);
 
     const data = new ArrayBuffer(PARAMS_BYTES);
     const u32 = new Uint32Array(data);
@@ -138,68 +121,25 @@ export async function createMsDeformAttnRt(device: GPUDevice, options: MsDeformA
       u32.set([h, w, start, points[i]!], 12 + i * 4);
       start += h * w;
     });
-    const paramsBuffer = device.createBuffer({
-      label: `${LABEL}:params`,
-      size: PARAMS_BYTES,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    device.queue.writeBuffer(paramsBuffer, 0, data);
-    const bindGroup = device.createBindGroup({
-      label: LABEL,
-      layout: entryPoint === 'core' ? coreLayout : fusedLayout,
-      entries: [
-        { binding: 0, resource: { buffer: paramsBuffer } },
-        ...entries.map(([binding, , buffer]) => ({ binding, resource: { buffer } })),
-      ],
-    });
-    const call: PreparedMsDeformAttnRt = {
-      shape,
-      encode(pass) {
-        pass.setPipeline(chosen);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(dispatchX, dispatchY);
-      },
-      dispose() {
-        paramsBuffer.destroy();
-        prepared.delete(call);
-      },
-    };
-    prepared.add(call);
-    return call;
+    const layout = entryPoint === 'core' ? coreLayout : fusedLayout;
+    return bindCall(device, { label: LABEL, shape, pipeline: chosen, layout, params: data, operands, dispatch, live: prepared });
   }
 
   return {
     prepareCore(shape, buffers) {
       validateRtShape(shape);
       const sizes = rtTensorSizes(shape);
-      return prepare(
-        shape,
-        [
-          [1, 'value', buffers.value, sizes.value],
-          [2, 'samplingLocations', buffers.samplingLocations, sizes.samplingLocations],
-          [3, 'attentionWeights', buffers.attentionWeights, sizes.attentionWeights],
-          [7, 'output', buffers.output, sizes.output, true],
-        ],
-        'core',
-        { referenceDim: 2, referenceLevels: 1, offsetScale: 0.5 },
-      );
+      return prepare(shape, coreOperands(buffers, sizes), 'core', { referenceDim: 2, referenceLevels: 1, offsetScale: 0.5 });
     },
     prepareFused(shape, buffers) {
       validateRtShape(shape, shape);
       const shared = shape.sharedReference ?? false;
       const sizes = rtTensorSizes(shape, shape.referenceDim, shared);
-      return prepare(
-        shape,
-        [
-          [1, 'value', buffers.value, sizes.value],
-          [4, 'referencePoints', buffers.referencePoints, sizes.referencePoints],
-          [5, 'samplingOffsets', buffers.samplingOffsets, sizes.samplingOffsets],
-          [6, 'attentionLogits', buffers.attentionLogits, sizes.attentionLogits],
-          [7, 'output', buffers.output, sizes.output, true],
-        ],
-        'fused',
-        { referenceDim: shape.referenceDim, referenceLevels: shared ? 1 : shape.levels.length, offsetScale: shape.offsetScale ?? 0.5 },
-      );
+      return prepare(shape, fusedOperands(buffers, sizes), 'fused', {
+        referenceDim: shape.referenceDim,
+        referenceLevels: shared ? 1 : shape.levels.length,
+        offsetScale: shape.offsetScale ?? 0.5,
+      });
     },
     dispose() {
       disposed = true;

@@ -9,34 +9,28 @@
 import shaderSource from '../../shaders/ms_deform_attn.wgsl?raw';
 import { DisposedError, InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
+import {
+  bindCall,
+  checkOperands,
+  coreOperands,
+  createLayouts,
+  dispatchSize,
+  fusedOperands,
+  type MsDeformAttnCoreBuffers,
+  type MsDeformAttnFusedBuffers,
+  type Operand,
+  type PreparedCall,
+} from './ms-deform-attn-gpu.js';
 import { levelStarts, tensorSizes, validateShape, valueTokens, type MsDeformAttnShape, type ReferenceDim } from './ms-deform-attn-shape.js';
 
+export type { MsDeformAttnCoreBuffers, MsDeformAttnFusedBuffers } from './ms-deform-attn-gpu.js';
+
 const LABEL = 'ms_deform_attn';
-const MAX_DISPATCH_X = 65535;
 /** 8 u32 scalars + 8 vec4<u32> level records. */
 const PARAMS_BYTES = 8 * 4 + 8 * 16;
 
-export interface MsDeformAttnCoreBuffers {
-  value: GPUBuffer;
-  samplingLocations: GPUBuffer;
-  attentionWeights: GPUBuffer;
-  output: GPUBuffer;
-}
-
-export interface MsDeformAttnFusedBuffers {
-  value: GPUBuffer;
-  referencePoints: GPUBuffer;
-  samplingOffsets: GPUBuffer;
-  attentionLogits: GPUBuffer;
-  output: GPUBuffer;
-}
-
 /** A call bound to its buffers and shape; encode it every frame, dispose it when the buffers go. */
-export interface PreparedMsDeformAttn {
-  readonly shape: MsDeformAttnShape;
-  encode(pass: GPUComputePassEncoder): void;
-  dispose(): void;
-}
+export type PreparedMsDeformAttn = PreparedCall<MsDeformAttnShape>;
 
 export interface MsDeformAttnKernel {
   prepareCore(shape: MsDeformAttnShape, buffers: MsDeformAttnCoreBuffers): PreparedMsDeformAttn;
@@ -56,12 +50,6 @@ export interface MsDeformAttnOptions {
    */
   pairsPerWorkgroup?: number;
 }
-
-const storage = (binding: number, type: GPUBufferBindingType = 'read-only-storage'): GPUBindGroupLayoutEntry => ({
-  binding,
-  visibility: GPUShaderStage.COMPUTE,
-  buffer: { type },
-});
 
 /** Workgroup bytes per sample slot: corner indices + corner weights (vec4 each) + logit + exp. */
 const SLOT_BYTES = 16 + 16 + 4 + 4;
@@ -83,15 +71,7 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     throw new InputError(`msDeformAttn: ${lanes} threads per pair x ${pairs} pairs exceeds the device's ${maxThreads} per workgroup`);
   }
   const memory = device.limits.maxComputeWorkgroupStorageSize;
-  const params = storage(0, 'uniform');
-  const coreLayout = device.createBindGroupLayout({
-    label: `${LABEL}:core`,
-    entries: [params, storage(1), storage(2), storage(3), storage(7, 'storage')],
-  });
-  const fusedLayout = device.createBindGroupLayout({
-    label: `${LABEL}:fused`,
-    entries: [params, storage(1), storage(4), storage(5), storage(6), storage(7, 'storage')],
-  });
+  const { core: coreLayout, fused: fusedLayout } = createLayouts(device, LABEL);
   const module = getShaderModule(device, LABEL, shaderSource);
   const pipeline = (entryPoint: 'core' | 'fused', referenceDim: ReferenceDim, capacity: number, tierPairs: number) =>
     getComputePipeline(device, `${LABEL}:${entryPoint}:${lanes}x${tierPairs}:${capacity}:${referenceDim}`, () => ({
@@ -119,30 +99,12 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
   const prepared = new Set<PreparedMsDeformAttn>();
   let disposed = false;
 
-  function prepare(
-    shape: MsDeformAttnShape,
-    entries: Array<[binding: number, name: string, buffer: GPUBuffer, elements: number, needsWrite?: boolean]>,
-    entry: Entry,
-    layout: GPUBindGroupLayout,
-  ): PreparedMsDeformAttn {
+  function prepare(shape: MsDeformAttnShape, operands: Operand[], entry: Entry, layout: GPUBindGroupLayout): PreparedMsDeformAttn {
     if (disposed) throw new DisposedError('msDeformAttn kernel');
-    for (const [, name, buffer, elements, needsWrite] of entries) {
-      if (buffer.size < elements * 4) {
-        throw new InputError(`msDeformAttn: ${name} buffer holds ${buffer.size} bytes, the shape needs ${elements * 4}`);
-      }
-      if (!(buffer.usage & GPUBufferUsage.STORAGE)) throw new InputError(`msDeformAttn: ${name} buffer lacks STORAGE usage`);
-      if (needsWrite && entries.some(([, other, b]) => other !== name && b === buffer)) {
-        throw new InputError(`msDeformAttn: output must not alias the input ${name}`);
-      }
-    }
+    checkOperands('msDeformAttn', operands);
     const { pairs: pairsPerGroup, pipelines } = shape.levels.length * shape.points <= SMALL_CAPACITY ? small : large;
-    const chosen = pipelines[entry];
     const pairCount = shape.batch * shape.queries * shape.heads;
-    const groups = Math.ceil(pairCount / pairsPerGroup);
-    const dispatchX = Math.min(groups, MAX_DISPATCH_X);
-    const dispatchY = Math.ceil(groups / dispatchX);
-    if (dispatchY > device.limits.maxComputeWorkgroupsPerDimension)
-      throw new InputError(`msDeformAttn: ${pairCount} (query, head) pairs is too many`);
+    const dispatch = dispatchSize(device, 'msDeformAttn', Math.ceil(pairCount / pairsPerGroup), pairCount);
 
     const uniform = new Uint32Array(PARAMS_BYTES / 4);
     uniform.set([shape.batch, shape.queries, shape.heads, shape.headDim, shape.levels.length, shape.points, valueTokens(shape), pairCount]);
@@ -150,67 +112,28 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     shape.levels.forEach(([h, w], i) => {
       uniform.set([h, w, starts[i] ?? 0, 0], 8 + i * 4);
     });
-    const paramsBuffer = device.createBuffer({
-      label: `${LABEL}:params`,
-      size: PARAMS_BYTES,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    device.queue.writeBuffer(paramsBuffer, 0, uniform);
-    const bindGroup = device.createBindGroup({
+    return bindCall(device, {
       label: LABEL,
-      layout,
-      entries: [
-        { binding: 0, resource: { buffer: paramsBuffer } },
-        ...entries.map(([binding, , buffer]) => ({ binding, resource: { buffer } })),
-      ],
-    });
-    const call: PreparedMsDeformAttn = {
       shape,
-      encode(pass) {
-        pass.setPipeline(chosen);
-        pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(dispatchX, dispatchY);
-      },
-      dispose() {
-        paramsBuffer.destroy();
-        prepared.delete(call);
-      },
-    };
-    prepared.add(call);
-    return call;
+      pipeline: pipelines[entry],
+      layout,
+      params: uniform.buffer,
+      operands,
+      dispatch,
+      live: prepared,
+    });
   }
 
   return {
     prepareCore(shape, buffers) {
       validateShape(shape);
       const sizes = tensorSizes(shape);
-      return prepare(
-        shape,
-        [
-          [1, 'value', buffers.value, sizes.value],
-          [2, 'samplingLocations', buffers.samplingLocations, sizes.samplingLocations],
-          [3, 'attentionWeights', buffers.attentionWeights, sizes.attentionWeights],
-          [7, 'output', buffers.output, sizes.output, true],
-        ],
-        'core',
-        coreLayout,
-      );
+      return prepare(shape, coreOperands(buffers, sizes), 'core', coreLayout);
     },
     prepareFused(shape, buffers) {
       validateShape(shape, shape.referenceDim);
       const sizes = tensorSizes(shape, shape.referenceDim);
-      return prepare(
-        shape,
-        [
-          [1, 'value', buffers.value, sizes.value],
-          [4, 'referencePoints', buffers.referencePoints, sizes.referencePoints],
-          [5, 'samplingOffsets', buffers.samplingOffsets, sizes.samplingOffsets],
-          [6, 'attentionLogits', buffers.attentionLogits, sizes.attentionLogits],
-          [7, 'output', buffers.output, sizes.output, true],
-        ],
-        shape.referenceDim === 2 ? 'fused2' : 'fused4',
-        fusedLayout,
-      );
+      return prepare(shape, fusedOperands(buffers, sizes), shape.referenceDim === 2 ? 'fused2' : 'fused4', fusedLayout);
     },
     dispose() {
       disposed = true;
