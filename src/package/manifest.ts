@@ -54,15 +54,19 @@ export interface LevelRule {
   strides: number[];
 }
 
-/** One call of the fused multi-scale deformable attention kernel (raw offsets and raw logits in). */
-export interface MsDeformAttnStage {
-  kind: 'msDeformAttn';
+/** The tensors of a deformable-attention stage of either kind: four operands in, one output. */
+export interface KernelStageTensors {
   name: string;
   value: string;
   referencePoints: string;
   samplingOffsets: string;
   attentionLogits: string;
   output: string;
+}
+
+/** One call of the fused multi-scale deformable attention kernel (raw offsets and raw logits in). */
+export interface MsDeformAttnStage extends KernelStageTensors {
+  kind: 'msDeformAttn';
   /** Fixed, or a dim expression over the pipeline's symbols (one-shot: "patches*20"), resolved per run. */
   queries: Dim;
   heads: number;

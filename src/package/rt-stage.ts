@@ -5,15 +5,10 @@
  * Deformable-DETR stage stays as it is.
  */
 import type { MsDeformAttnRtFusedShape, MsDeformAttnRtMethod } from '../kernels/ms-deform-attn-rt-shape.js';
+import type { KernelStageTensors } from './manifest.js';
 
-export interface MsDeformAttnRtStage {
+export interface MsDeformAttnRtStage extends KernelStageTensors {
   kind: 'msDeformAttnRt';
-  name: string;
-  value: string;
-  referencePoints: string;
-  samplingOffsets: string;
-  attentionLogits: string;
-  output: string;
   /** Fixed, or a dim expression over the pipeline's symbols, resolved per run. */
   queries: number | string;
   heads: number;

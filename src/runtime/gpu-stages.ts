@@ -2,18 +2,17 @@
  * The two kinds of manifest stage on the GPU, reading and writing the runner's tensor store:
  * graph stages run an ORT WebGPU session with GPU-buffer feeds and pre-allocated GPU-buffer outputs
  * (fetches), so ORT writes straight into our stable buffers; deformable-attention stages dispatch
- * our fused WGSL kernel, prepared once per stage and re-prepared only when a buffer, the batch, the query
- * count (a symbolic `queries`, e.g. the one-shot model's "patches*20", resolved per run) or the level shapes
- * (a shorter-side package's, computed from each run's image) change.
+ * our fused WGSL kernel through kernel-calls.ts, re-prepared only when a buffer, the batch, the query
+ * count or the level shapes (a shorter-side package's, computed from each run's image) change.
  */
 import * as ort from 'onnxruntime-web';
 import { InputError } from '../errors.js';
-import type { MsDeformAttnKernel, PreparedMsDeformAttn } from '../kernels/ms-deform-attn.js';
+import type { MsDeformAttnKernel } from '../kernels/ms-deform-attn.js';
 import type { GpuTensor, GpuTensorStore } from './gpu-tensor-store.js';
 import type { GraphStage, Manifest, MsDeformAttnStage } from '../package/manifest.js';
-import { checkKernelOperands } from './kernel-operands.js';
-import { bindOutputSymbols, resolveDim, resolveDims } from './tensor-dims.js';
-import { stageLevels } from '../package/size-policy.js';
+import { createKernelCalls, fusedBuffers } from './kernel-calls.js';
+import { kernelCall } from './kernel-operands.js';
+import { bindOutputSymbols, resolveDims } from './tensor-dims.js';
 
 export interface GpuStagesContext {
   device: GPUDevice;
@@ -32,17 +31,9 @@ export interface GpuStages {
   dispose(): void;
 }
 
-interface PreparedStage {
-  buffers: GPUBuffer[];
-  batch: number;
-  queries: number;
-  levels: string;
-  call: PreparedMsDeformAttn;
-}
-
 export function createGpuStages(context: GpuStagesContext): GpuStages {
   const { device, manifest, sessions, kernel, store } = context;
-  const prepared = new Map<string, PreparedStage>();
+  const calls = createKernelCalls(device);
   /** ORT tensor views of our buffers, rebuilt only when the buffer or dims change. */
   const views = new Map<string, { buffer: GPUBuffer; dims: string; tensor: ort.Tensor }>();
 
@@ -85,67 +76,14 @@ export function createGpuStages(context: GpuStagesContext): GpuStages {
     },
 
     runKernel(stage, key) {
-      const value = store.get(stage.value);
-      const [referencePoints, samplingOffsets, attentionLogits] = [
-        store.get(stage.referencePoints),
-        store.get(stage.samplingOffsets),
-        store.get(stage.attentionLogits),
-      ];
-      const inputs = [value, referencePoints, samplingOffsets, attentionLogits];
-      const batch = value.dims[0] ?? 1;
-      const queries = resolveDim(stage.queries, context.symbols(), `kernel ${stage.name} queries`);
-      const levels = stageLevels(stage, (name) => store.get(name).dims);
-      const levelsKey = levels.join(';');
-      checkKernelOperands(
-        stage,
-        batch,
-        queries,
-        {
-          value: value.dims,
-          referencePoints: referencePoints.dims,
-          samplingOffsets: samplingOffsets.dims,
-          attentionLogits: attentionLogits.dims,
-        },
-        levels,
-      );
-      const output = store.reserve(stage.output, [batch, queries, stage.heads * stage.headDim]);
-      const buffers = [...inputs.map((t) => t.buffer), output.buffer];
-      let entry = prepared.get(key);
-      // The query count is part of the key: a buffer big enough for both counts may be reused unchanged.
-      if (
-        entry === undefined ||
-        entry.batch !== batch ||
-        entry.queries !== queries ||
-        entry.levels !== levelsKey ||
-        entry.buffers.some((b, i) => b !== buffers[i])
-      ) {
-        entry?.call.dispose();
-        const [valueBuffer, referencePoints, samplingOffsets, attentionLogits] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-        const call = kernel.prepareFused(
-          {
-            batch,
-            queries,
-            heads: stage.heads,
-            headDim: stage.headDim,
-            levels,
-            points: stage.points,
-            referenceDim: stage.referenceDim,
-          },
-          { value: valueBuffer, referencePoints, samplingOffsets, attentionLogits, output: output.buffer },
-        );
-        entry = { buffers, batch, queries, levels: levelsKey, call };
-        prepared.set(key, entry);
-      }
-      const encoder = device.createCommandEncoder({ label: `ms_deform_attn:${stage.name}` });
-      const pass = encoder.beginComputePass({ label: `ms_deform_attn:${stage.name}` });
-      entry.call.encode(pass);
-      pass.end();
-      device.queue.submit([encoder.finish()]);
+      const { tensors, shape, outputDims } = kernelCall(stage, (name) => store.get(name), context.symbols());
+      const buffers = fusedBuffers(tensors, store.reserve(stage.output, outputDims).buffer);
+      const signature = `${shape.batch}:${shape.queries}:${shape.levels.join(';')}`;
+      calls.run(key, `ms_deform_attn:${stage.name}`, buffers, signature, () => kernel.prepareFused(shape, buffers));
     },
 
     dispose() {
-      for (const entry of prepared.values()) entry.call.dispose();
-      prepared.clear();
+      calls.dispose();
       views.clear();
     },
   };

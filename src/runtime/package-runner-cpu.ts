@@ -16,9 +16,8 @@ import { isGpuTensor } from './runner.js';
 import type { Manifest, MsDeformAttnStage, Pipeline } from '../package/manifest.js';
 import { checkGraphSignature } from './graph-signature.js';
 import { findPipeline, graphsOfPipelines } from '../package/pipeline-graphs.js';
-import { checkKernelOperands } from './kernel-operands.js';
-import { bindDims, bindOutputSymbols, resolveDim } from './tensor-dims.js';
-import { stageLevels } from '../package/size-policy.js';
+import { kernelCall } from './kernel-operands.js';
+import { bindDims, bindOutputSymbols } from './tensor-dims.js';
 
 export type { HostTensor } from './runner.js';
 
@@ -75,41 +74,10 @@ export async function createCpuPackageRunner(options: CpuRunnerOptions): Promise
   }
 
   function runKernel(stage: MsDeformAttnStage, symbols: ReadonlyMap<string, number>): void {
-    // Shorter-side packages: level shapes follow this run's image.
-    const levels = stageLevels(stage, (name) => take(name).dims);
-    const value = take(stage.value);
-    const [referencePoints, samplingOffsets, attentionLogits] = [
-      take(stage.referencePoints),
-      take(stage.samplingOffsets),
-      take(stage.attentionLogits),
-    ];
-    const batch = value.dims[0] ?? 1;
-    const queries = resolveDim(stage.queries, symbols, `kernel ${stage.name} queries`);
-    checkKernelOperands(
-      stage,
-      batch,
-      queries,
-      {
-        value: value.dims,
-        referencePoints: referencePoints.dims,
-        samplingOffsets: samplingOffsets.dims,
-        attentionLogits: attentionLogits.dims,
-      },
-      levels,
-    );
-    const shape = {
-      batch,
-      queries,
-      heads: stage.heads,
-      headDim: stage.headDim,
-      levels,
-      points: stage.points,
-      referenceDim: stage.referenceDim,
-    };
-    const out = wasmKernel
-      ? wasmKernel.fused(value.data, referencePoints.data, samplingOffsets.data, attentionLogits.data, shape)
-      : Float32Array.from(msDeformAttnFusedReference(value.data, referencePoints.data, samplingOffsets.data, attentionLogits.data, shape));
-    live.set(stage.output, { data: out, dims: [batch, queries, stage.heads * stage.headDim] });
+    const { tensors: t, shape, outputDims } = kernelCall(stage, take, symbols);
+    const operands = [t.value.data, t.referencePoints.data, t.samplingOffsets.data, t.attentionLogits.data] as const;
+    const out = wasmKernel ? wasmKernel.fused(...operands, shape) : Float32Array.from(msDeformAttnFusedReference(...operands, shape));
+    live.set(stage.output, { data: out, dims: outputDims });
     counters.kernelRuns++;
   }
 

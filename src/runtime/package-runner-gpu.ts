@@ -17,7 +17,7 @@ import { isGpuTensor } from './runner.js';
 import { createGpuStages } from './gpu-stages.js';
 import { checkGraphSignature } from './graph-signature.js';
 import { createGpuTensorStore, elementCount } from './gpu-tensor-store.js';
-import type { Manifest, Pipeline, Stage } from '../package/manifest.js';
+import { stageIo, type Manifest, type Pipeline } from '../package/manifest.js';
 import { createOrtWebGpuSessions, preferredLayoutFor, type GraphBytes } from './ort-webgpu.js';
 import { findPipeline, graphsOfPipelines } from '../package/pipeline-graphs.js';
 import { bindDims } from './tensor-dims.js';
@@ -40,29 +40,21 @@ export type GpuPackageRunner = PackageRunner & { readonly device: GPUDevice; rea
 
 const LABEL = 'package-runner-gpu';
 
-function stageReads(stage: Stage): string[] {
-  if (stage.kind === 'graph') return stage.inputs;
-  return [stage.value, stage.referencePoints, stage.samplingOffsets, stage.attentionLogits];
-}
-
-function stageWrites(stage: Stage): string[] {
-  return stage.kind === 'graph' ? stage.outputs : [stage.output];
-}
-
 /** Tensors a pipeline reads that neither its inputs nor its own stages produce (from its `after`). */
 function borrowedTensors(pipeline: Pipeline): string[] {
   const available = new Set(pipeline.inputs);
   const borrowed = new Set<string>();
   for (const stage of pipeline.stages) {
-    for (const name of stageReads(stage)) if (!available.has(name)) borrowed.add(name);
-    for (const name of stageWrites(stage)) available.add(name);
+    const { reads, writes } = stageIo(stage);
+    for (const name of reads) if (!available.has(name)) borrowed.add(name);
+    for (const name of writes) available.add(name);
   }
   return [...borrowed];
 }
 
 /** The runtime passes float32 only: fp16-weight packages still compute and exchange fp32. */
 function checkFloat32(manifest: Manifest, pipeline: Pipeline): void {
-  const names = [...pipeline.inputs, ...pipeline.stages.flatMap((s) => [...stageReads(s), ...stageWrites(s)])];
+  const names = [...pipeline.inputs, ...pipeline.stages.flatMap((s) => [...stageIo(s).reads, ...stageIo(s).writes])];
   for (const name of names) {
     const dtype = manifest.tensors[name]?.dtype;
     if (dtype !== 'float32')
