@@ -14,7 +14,6 @@ import type {
   ModelInfo,
   OneShotResult,
   PatchDescriptors,
-  PatchDetections,
   PreparedImage,
   QueryPatch,
   StageTimings,
@@ -24,19 +23,21 @@ import { trackGpuObjects, type GpuLedger } from '../gpu/gpu-ledger.js';
 import { loadGraphs, loadManifest, type LoadPackageOptions } from '../package/load-package.js';
 import type { Manifest } from '../package/manifest.js';
 import type { PrepareStep } from '../package/progress.js';
-import { DEFAULT_THRESHOLD, detectionsOf, modelOutputs, rawOutputs, resolveDetectOptions } from '../postprocess/detections.js';
+import { type ResolvedDetectOptions, resolveDetectOptions } from '../postprocess/detections.js';
 import { chooseBackend } from '../runtime/backend-choice.js';
 import { createRunner, describeBackend } from '../runtime/create-runner.js';
 import { warmOrtWasm } from '../runtime/ort-warmup.js';
-import type { HostTensor, PackageRunner } from '../runtime/runner.js';
+import type { PackageRunner } from '../runtime/runner.js';
+import { type CallContext, detectionResult, oneShotResult } from './call-results.js';
 import { ImageEncoding } from './image-encoding.js';
 import { ImageStore, type EnginePixels, type StoredImage } from './image-store.js';
+import { modelInfo } from './model-info.js';
 import { fillPatchSlots, patchBoxTensor, patchRects } from './patches.js';
 import {
-  type CheckedDescriptors,
-  checkDescriptors,
-  concatDescriptors,
+  checkDescriptorSets,
   DESCRIPTORS_FORMAT,
+  DESCRIPTORS_TENSOR,
+  descriptorInputs,
   isPatchDescriptors,
   packageIdentity,
   sealDescriptors,
@@ -45,7 +46,7 @@ import { planPipelines, type PipelinePlan } from './pipeline-plan.js';
 import { createCpuPreprocessor } from './preprocess-cpu.js';
 import { createGpuPreprocessor } from './preprocess-gpu.js';
 import type { Preprocessor } from './preprocessor.js';
-import { addStages, emptyTimings } from './timings.js';
+import { emptyTimings } from './timings.js';
 import { createZoomedSearch, type ZoomedSearch } from './zoomed-search.js';
 
 export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
@@ -61,9 +62,6 @@ export interface EngineOptions extends Omit<LoadPackageOptions, 'signal'> {
 
 export type ImageRef = EnginePixels | number;
 
-/** The describe_patches pipeline's output, patches_from_descriptors' input (tools/webdetr_tools/ship/oneshot_package.py). */
-const DESCRIPTORS_TENSOR = 'patch_descriptors';
-
 /** What runs one loaded package, built by DetectorEngine.create. */
 interface EngineParts {
   plan: PipelinePlan;
@@ -78,31 +76,6 @@ interface EngineParts {
   wasmMemoryBytes: () => number | undefined;
   /** The package's identity, stamped on its patch descriptors (patch-descriptors.ts). */
   identity: string;
-}
-
-/** What the page learns about the loaded package (Detector.model). */
-function modelInfo(manifest: Manifest, plan: PipelinePlan, downloadBytes: number): ModelInfo {
-  const policy = manifest.input.sizePolicy;
-  // Shorter-side packages run each picture at its own size: inputSize gives the bounds (shorter side, longer side).
-  const { height, width } = policy.kind === 'fixed' ? policy : { height: policy.shortest, width: policy.longest };
-  return {
-    family: manifest.model.family,
-    variant: manifest.model.variant,
-    classNames: [...manifest.output.classNames],
-    inputSize: { width, height },
-    sizePolicy:
-      policy.kind === 'fixed'
-        ? { kind: 'fixed' }
-        : { kind: 'shorter-side', shortest: policy.shortest, longest: policy.longest, longerSide: policy.longerSide ?? 'official' },
-    oneShot: plan.oneShot !== undefined,
-    detection: plan.detect !== undefined,
-    maxPatches: manifest.input.queryPatch?.maxPatches ?? 0,
-    ...(plan.oneShot?.zoom !== undefined ? { zoom: { ...plan.oneShot.zoom.spec } } : {}),
-    scoreThreshold: manifest.output.scoreThreshold ?? DEFAULT_THRESHOLD,
-    downloadBytes,
-    // The worker fills in what the page fetched for it.
-    runtimeBytes: 0,
-  };
 }
 
 export class DetectorEngine {
@@ -295,10 +268,21 @@ export class DetectorEngine {
     return run;
   }
 
-  /** Resolves an image argument; `temporary` images are released after the call. */
-  private resolveImage(image: ImageRef): { stored: StoredImage; temporary: boolean } {
-    if (typeof image === 'number') return { stored: this.images.get(image), temporary: false };
-    return { stored: this.images.add(image), temporary: true };
+  /** Runs `work` on the image argument; one passed as pixels (`temporary`, not prepared) is released after it. */
+  private async withImage<T>(image: ImageRef, work: (stored: StoredImage, temporary: boolean) => Promise<T>): Promise<T> {
+    const temporary = typeof image !== 'number';
+    const stored = temporary ? this.images.add(image) : this.images.get(image);
+    try {
+      return await work(stored, temporary);
+    } finally {
+      if (temporary) this.images.release(stored.prepared.id);
+    }
+  }
+
+  /** What the result of a call on `stored` carries, with fresh timings. */
+  private callContext(stored: StoredImage, resolved: ResolvedDetectOptions, started: number): CallContext {
+    const imageSize = { width: stored.prepared.width, height: stored.prepared.height };
+    return { manifest: this.manifest, backend: this.backend, resolved, imageSize, timings: emptyTimings(), started };
   }
 
   private async runDetect(image: ImageRef, options?: DetectOptions): Promise<DetectionResult> {
@@ -309,31 +293,15 @@ export class DetectorEngine {
     }
     const resolved = resolveDetectOptions(this.manifest, options);
     const started = performance.now();
-    const { stored, temporary } = this.resolveImage(image);
-    try {
-      const timings = emptyTimings();
+    return this.withImage(image, async (stored) => {
+      const call = this.callContext(stored, resolved, started);
       const input = await this.preprocessor.image(stored);
-      timings.preprocess = performance.now() - started;
-      const result = await this.runner.run(pipeline, { image: input });
+      call.timings.preprocess = performance.now() - started;
+      const run = await this.runner.run(pipeline, { image: input });
       // The detection pipeline overwrites encoder tensors a one-shot re-query would read.
       this.encoding?.forget();
-      addStages(timings, result.stages);
-      const post = performance.now();
-      const { logits, boxes } = modelOutputs(this.manifest, pipeline, result.outputs);
-      const size = { width: stored.prepared.width, height: stored.prepared.height };
-      const detections = detectionsOf(this.manifest, logits, boxes, size, resolved);
-      timings.postprocess = performance.now() - post;
-      timings.total = performance.now() - started;
-      return {
-        detections,
-        timings,
-        backend: this.backend,
-        imageSize: size,
-        ...(resolved.raw ? { raw: rawOutputs(logits, boxes) } : {}),
-      };
-    } finally {
-      if (temporary) this.images.release(stored.prepared.id);
-    }
+      return detectionResult(call, pipeline, run);
+    });
   }
 
   /** The describe/search pipelines (packages with describe_patches and patches_from_descriptors), else InputError. */
@@ -364,8 +332,7 @@ export class DetectorEngine {
     this.checkLive();
     const { encoding, describe } = this.descriptorPipelines();
     if (!Array.isArray(patches)) throw new InputError('describePatches needs an array of query patches');
-    const { stored, temporary } = this.resolveImage(image);
-    try {
+    return this.withImage(image, async (stored, temporary) => {
       const size = { width: stored.prepared.width, height: stored.prepared.height };
       const rects = patchRects(patches, size, this.model.maxPatches);
       await this.encodeWhole(encoding, stored, temporary, emptyTimings());
@@ -381,9 +348,7 @@ export class DetectorEngine {
         boxes: Float32Array.from(boxes.data),
         descriptors: Float32Array.from(described.data),
       });
-    } finally {
-      if (temporary) this.images.release(stored.prepared.id);
-    }
+    });
   }
 
   private async runWithDescriptors(image: ImageRef, sets: readonly PatchDescriptors[], options?: DetectOptions): Promise<OneShotResult> {
@@ -395,52 +360,15 @@ export class DetectorEngine {
         'zoom: true with patch descriptors: descriptors were pooled from their whole picture, so they search whole pictures only',
       );
     const width = this.manifest.tensors[DESCRIPTORS_TENSOR]?.shape[2];
-    const parts: CheckedDescriptors[] = [];
-    for (const set of sets)
-      parts.push(await checkDescriptors(set, this.identity, typeof width === 'number' ? width : undefined, this.model.maxPatches));
-    const checked = concatDescriptors(parts);
-    if (checked.count > this.model.maxPatches)
-      throw new InputError(`${checked.count} patches in these descriptor sets; this model takes at most ${this.model.maxPatches} at once`);
+    const checked = await checkDescriptorSets(sets, this.identity, typeof width === 'number' ? width : undefined, this.model.maxPatches);
     const started = performance.now();
-    const { stored, temporary } = this.resolveImage(image);
-    try {
-      const size = { width: stored.prepared.width, height: stored.prepared.height };
-      const timings = emptyTimings();
-      const reused = await this.encodeWhole(encoding, stored, temporary, timings);
-      const known: Record<string, HostTensor> = {
-        [DESCRIPTORS_TENSOR]: { data: checked.descriptors, dims: [1, checked.count, checked.width] },
-        patches: { data: checked.boxes, dims: [1, checked.count, 4] },
-      };
-      const inputs = Object.fromEntries(
-        (this.manifest.pipelines.find((p) => p.name === fromDescriptors)?.inputs ?? []).map((name) => [
-          name,
-          known[name] ?? { data: new Float32Array(0), dims: [0] },
-        ]),
-      );
-      const result = await this.runner.run(fromDescriptors, inputs);
-      addStages(timings, result.stages);
-      const post = performance.now();
-      const outputs = modelOutputs(this.manifest, fromDescriptors, result.outputs);
-      const results = checked.patches.map(
-        (patch, index): PatchDetections => ({
-          patch,
-          detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
-          views: 1,
-        }),
-      );
-      timings.postprocess = performance.now() - post;
-      timings.total = performance.now() - started;
-      return {
-        patches: results,
-        timings,
-        backend: this.backend,
-        imageSize: size,
-        reusedImageFeatures: reused,
-        ...(resolved.raw ? { raw: rawOutputs(outputs.logits, outputs.boxes, checked.count * perPatch) } : {}),
-      };
-    } finally {
-      if (temporary) this.images.release(stored.prepared.id);
-    }
+    return this.withImage(image, async (stored, temporary) => {
+      const call = this.callContext(stored, resolved, started);
+      const reused = await this.encodeWhole(encoding, stored, temporary, call.timings);
+      const inputNames = this.manifest.pipelines.find((p) => p.name === fromDescriptors)?.inputs ?? [];
+      const run = await this.runner.run(fromDescriptors, descriptorInputs(inputNames, checked));
+      return oneShotResult(call, fromDescriptors, run, { patches: checked.patches, perPatch, reused });
+    });
   }
 
   private async runOneShot(image: ImageRef, patches: readonly QueryPatch[], options?: DetectOptions): Promise<OneShotResult> {
@@ -454,45 +382,19 @@ export class DetectorEngine {
       throw new InputError('zoom: true, but this package has no zoomed search (manifest input.queryPatch.zoom)');
     const zoom = options?.zoom === false ? undefined : this.zoom;
     const started = performance.now();
-    const { stored, temporary } = this.resolveImage(image);
-    try {
-      const size = { width: stored.prepared.width, height: stored.prepared.height };
-      const given = patchRects(patches, size, this.model.maxPatches);
-      const timings = emptyTimings();
+    return this.withImage(image, async (stored, temporary) => {
+      const call = this.callContext(stored, resolved, started);
+      const given = patchRects(patches, call.imageSize, this.model.maxPatches);
       // Windows first, the whole image last: re-queries of large patches then reuse its encoding.
-      const zoomed = await zoom?.search(stored, given, resolved, timings);
+      const zoomed = await zoom?.search(stored, given, resolved, call.timings);
       const reused = !temporary && encoding.holds(stored.prepared.id);
       const preprocessStarted = performance.now();
       const imageInput = reused ? undefined : await this.preprocessor.image(stored);
       const patchInput = await this.preprocessor.patches(stored, fillPatchSlots(given, plan.patchSlots));
-      timings.preprocess += performance.now() - preprocessStarted;
-      if (imageInput !== undefined) await encoding.encode(imageInput, timings, temporary ? undefined : stored.prepared.id);
-      const result = await this.runner.run(plan.patches, { patches: patchInput });
-      addStages(timings, result.stages);
-      const post = performance.now();
-      const outputs = modelOutputs(this.manifest, plan.patches, result.outputs);
-      const perPatch = plan.queriesPerPatch;
-      const results = patches.map(
-        (patch, index): PatchDetections => ({
-          patch: { ...patch },
-          ...(zoomed?.patch(index, outputs) ?? {
-            detections: detectionsOf(this.manifest, outputs.logits, outputs.boxes, size, resolved, index * perPatch, perPatch),
-            views: 1,
-          }),
-        }),
-      );
-      timings.postprocess = performance.now() - post;
-      timings.total = performance.now() - started;
-      return {
-        patches: results,
-        timings,
-        backend: this.backend,
-        imageSize: size,
-        reusedImageFeatures: reused,
-        ...(resolved.raw ? { raw: rawOutputs(outputs.logits, outputs.boxes, patches.length * perPatch) } : {}),
-      };
-    } finally {
-      if (temporary) this.images.release(stored.prepared.id);
-    }
+      call.timings.preprocess += performance.now() - preprocessStarted;
+      if (imageInput !== undefined) await encoding.encode(imageInput, call.timings, temporary ? undefined : stored.prepared.id);
+      const run = await this.runner.run(plan.patches, { patches: patchInput });
+      return oneShotResult(call, plan.patches, run, { patches, perPatch: plan.queriesPerPatch, reused, zoomed });
+    });
   }
 }

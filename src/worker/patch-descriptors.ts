@@ -9,9 +9,12 @@
 import type { PatchDescriptors, QueryPatch } from '../api/types.js';
 import { InputError } from '../errors.js';
 import type { Manifest } from '../package/manifest.js';
+import type { HostTensor } from '../runtime/runner.js';
 import { sha256Hex } from '../package/fetch-verified.js';
 
 export const DESCRIPTORS_FORMAT = 'webdetr-patch-descriptors-1';
+/** The describe_patches pipeline's output, patches_from_descriptors' input (tools/webdetr_tools/ship/oneshot_package.py). */
+export const DESCRIPTORS_TENSOR = 'patch_descriptors';
 
 /**
  * The package's identity: sha256 over its family, variant and every graph's name and sha256 (sorted).
@@ -132,4 +135,31 @@ export function concatDescriptors(parts: readonly CheckedDescriptors[]): Checked
     row += part.count;
   }
   return { count, width, descriptors, boxes, patches: parts.flatMap((p) => p.patches) };
+}
+
+/** Checks every set (checkDescriptors) and joins them as one search within the model's patch limit. */
+export async function checkDescriptorSets(
+  sets: readonly PatchDescriptors[],
+  identity: string,
+  expectedWidth: number | undefined,
+  maxPatches: number,
+): Promise<CheckedDescriptors> {
+  const parts: CheckedDescriptors[] = [];
+  for (const set of sets) parts.push(await checkDescriptors(set, identity, expectedWidth, maxPatches));
+  const checked = concatDescriptors(parts);
+  if (checked.count > maxPatches)
+    throw new InputError(`${checked.count} patches in these descriptor sets; this model takes at most ${maxPatches} at once`);
+  return checked;
+}
+
+/**
+ * The patches_from_descriptors pipeline's inputs (`inputNames`) for a checked search: the descriptors
+ * [1, K, W] and their boxes [1, K, 4]; any other input it declares gets an empty tensor.
+ */
+export function descriptorInputs(inputNames: readonly string[], checked: CheckedDescriptors): Record<string, HostTensor> {
+  const known: Record<string, HostTensor> = {
+    [DESCRIPTORS_TENSOR]: { data: checked.descriptors, dims: [1, checked.count, checked.width] },
+    patches: { data: checked.boxes, dims: [1, checked.count, 4] },
+  };
+  return Object.fromEntries(inputNames.map((name) => [name, known[name] ?? { data: new Float32Array(0), dims: [0] }]));
 }
