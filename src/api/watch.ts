@@ -130,33 +130,20 @@ export async function startWatch(target: WatchTarget, source: HTMLVideoElement |
   async function run(frame: WatchFrame): Promise<void> {
     const current = patches;
     const options = { ...detectOptions, replaceable: true };
-    let result: WatchResult;
-    if (hasPatches(current)) {
-      const found = await target.detectWithPatches(video, current, options);
-      result = {
-        frame,
-        detections: found.patches.flatMap((p) => p.detections),
-        patches: found.patches,
-        timings: found.timings,
-        imageSize: found.imageSize,
-        latency: 0,
-        fps: 0,
-        dropped,
-        frames,
-      };
-    } else {
-      const found = await target.detect(video, options);
-      result = {
-        frame,
-        detections: found.detections,
-        timings: found.timings,
-        imageSize: found.imageSize,
-        latency: 0,
-        fps: 0,
-        dropped,
-        frames,
-      };
-    }
+    const found = hasPatches(current) ? await target.detectWithPatches(video, current, options) : await target.detect(video, options);
+    // With patches: every patch's boxes as one list, and the per-patch results beside it.
+    const result: WatchResult = {
+      frame,
+      ...('patches' in found
+        ? { detections: found.patches.flatMap((p) => p.detections), patches: found.patches }
+        : { detections: found.detections }),
+      timings: found.timings,
+      imageSize: found.imageSize,
+      latency: 0,
+      fps: 0,
+      dropped,
+      frames,
+    };
     const now = performance.now();
     recent.push(now);
     while (recent.length > 10) recent.shift();
