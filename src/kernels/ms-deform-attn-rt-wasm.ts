@@ -3,8 +3,7 @@
  * wasm/ms_deform_attn_rt.c (float64 per-sample math, float32 channel sums), tested against the float64
  * reference (ms-deform-attn-rt-reference.ts). Linear memory grows to the largest call and is reused.
  */
-import { base64Bytes, heapPlacer } from './wasm-heap.js';
-import { InputError } from '../errors.js';
+import { checkLength, heapCaller, type KernelExports, kernelModule } from './wasm-heap.js';
 import {
   type MsDeformAttnRtFusedShape,
   type MsDeformAttnRtShape,
@@ -16,9 +15,7 @@ import { WASM_BASE64 } from './ms-deform-attn-rt-wasm-binary.js';
 
 type Floats = Float32Array | Float64Array;
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  __heap_base: WebAssembly.Global;
+interface Exports extends KernelExports {
   msdart_core(...args: number[]): number;
   msdart_fused(...args: number[]): number;
 }
@@ -37,38 +34,20 @@ export interface MsDeformAttnRtWasm {
   readonly memoryBytes: number;
 }
 
-let compiled: Promise<WebAssembly.Module> | undefined;
+const instantiate = kernelModule<Exports>(WASM_BASE64);
+const WHAT = 'msDeformAttnRt (wasm)';
+
+/** Level records (H_l, W_l, P_l), the kernel's table. */
+function levelTable(shape: MsDeformAttnRtShape): number[] {
+  const points = pointsPerLevel(shape);
+  return shape.levels.flatMap(([h, w], i) => [h, w, points[i]!]);
+}
 
 /** One instance (own memory) per caller; the module is compiled once per realm. */
 export async function createMsDeformAttnRtWasm(): Promise<MsDeformAttnRtWasm> {
-  compiled ??= WebAssembly.compile(base64Bytes(WASM_BASE64));
-  const instance = await WebAssembly.instantiate(await compiled, {});
-  const exports = instance.exports as unknown as Exports;
-  const heapBase = Number(exports.__heap_base.value);
-
-  const place = heapPlacer(exports.memory, heapBase);
-
-  function check(name: string, array: Floats, expected: number): void {
-    if (array.length !== expected) throw new InputError(`msDeformAttnRt (wasm): ${name} has ${array.length} values, expected ${expected}`);
-  }
-
-  function run(
-    shape: MsDeformAttnRtShape,
-    inputs: readonly Floats[],
-    outputLength: number,
-    call: (offsets: number[], table: number) => number,
-  ): Float32Array {
-    const points = pointsPerLevel(shape);
-    const table = shape.levels.flatMap(([h, w], i) => [h, w, points[i]!]);
-    const offsets = place([table.length, ...inputs.map((a) => a.length), outputLength]);
-    const memory = exports.memory.buffer;
-    new Int32Array(memory, offsets[0]!, table.length).set(table);
-    inputs.forEach((array, i) => {
-      new Float32Array(memory, offsets[i + 1]!, array.length).set(array);
-    });
-    if (call(offsets.slice(1), offsets[0]!) !== 0) throw new InputError('msDeformAttnRt (wasm): the kernel refused the shape');
-    return new Float32Array(exports.memory.buffer, offsets[inputs.length + 1]!, outputLength).slice();
-  }
+  const exports = await instantiate();
+  const run = heapCaller(exports, WHAT);
+  const check = (name: string, array: Floats, expected: number) => checkLength(WHAT, name, array, expected);
 
   return {
     core(value, samplingLocations, attentionWeights, shape) {
@@ -79,7 +58,7 @@ export async function createMsDeformAttnRtWasm(): Promise<MsDeformAttnRtWasm> {
       check('attentionWeights', attentionWeights, sizes.attentionWeights);
       const { batch, queries, heads, headDim } = shape;
       const discrete = shape.method === 'discrete' ? 1 : 0;
-      return run(shape, [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], table) =>
+      return run(levelTable(shape), [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], table) =>
         exports.msdart_core(v!, loc!, w!, out!, batch, queries, heads, headDim, table, shape.levels.length, discrete),
       );
     },
@@ -94,24 +73,28 @@ export async function createMsDeformAttnRtWasm(): Promise<MsDeformAttnRtWasm> {
       const { batch, queries, heads, headDim, referenceDim } = shape;
       const levelCount = shape.levels.length;
       const discrete = shape.method === 'discrete' ? 1 : 0;
-      return run(shape, [value, referencePoints, samplingOffsets, attentionLogits], sizes.output, ([v, ref, off, logits, out], table) =>
-        exports.msdart_fused(
-          v!,
-          ref!,
-          off!,
-          logits!,
-          out!,
-          batch,
-          queries,
-          heads,
-          headDim,
-          table,
-          levelCount,
-          discrete,
-          referenceDim,
-          shared ? 1 : levelCount,
-          shape.offsetScale ?? 0.5,
-        ),
+      return run(
+        levelTable(shape),
+        [value, referencePoints, samplingOffsets, attentionLogits],
+        sizes.output,
+        ([v, ref, off, logits, out], table) =>
+          exports.msdart_fused(
+            v!,
+            ref!,
+            off!,
+            logits!,
+            out!,
+            batch,
+            queries,
+            heads,
+            headDim,
+            table,
+            levelCount,
+            discrete,
+            referenceDim,
+            shared ? 1 : levelCount,
+            shape.offsetScale ?? 0.5,
+          ),
       );
     },
     get memoryBytes() {

@@ -5,16 +5,13 @@
  * against. The module's linear memory holds one call's operands; it grows to the largest call and is then
  * reused, so steady frames allocate nothing.
  */
-import { base64Bytes, heapPlacer } from './wasm-heap.js';
-import { InputError } from '../errors.js';
+import { checkLength, heapCaller, type KernelExports, kernelModule } from './wasm-heap.js';
 import { tensorSizes, validateShape, type MsDeformAttnShape, type ReferenceDim } from './ms-deform-attn-shape.js';
 import { WASM_BASE64 } from './ms-deform-attn-wasm-binary.js';
 
 type Floats = Float32Array | Float64Array;
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  __heap_base: WebAssembly.Global;
+interface Exports extends KernelExports {
   msda_core(
     value: number,
     locations: number,
@@ -60,37 +57,14 @@ export interface MsDeformAttnWasm {
   readonly memoryBytes: number;
 }
 
-let compiled: Promise<WebAssembly.Module> | undefined;
+const instantiate = kernelModule<Exports>(WASM_BASE64);
+const WHAT = 'msDeformAttn (wasm)';
 
 /** One instance (own memory) per caller; the module is compiled once per realm. */
 export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
-  compiled ??= WebAssembly.compile(base64Bytes(WASM_BASE64));
-  const instance = await WebAssembly.instantiate(await compiled, {});
-  const exports = instance.exports as unknown as Exports;
-  const heapBase = Number(exports.__heap_base.value);
-
-  const place = heapPlacer(exports.memory, heapBase);
-
-  function check(name: string, array: Floats, expected: number): void {
-    if (array.length !== expected) throw new InputError(`msDeformAttn (wasm): ${name} has ${array.length} values, expected ${expected}`);
-  }
-
-  function run(
-    shape: MsDeformAttnShape,
-    inputs: readonly Floats[],
-    outputLength: number,
-    call: (offsets: number[], shapes: number) => number,
-  ): Float32Array {
-    const levels = shape.levels.flat();
-    const offsets = place([levels.length, ...inputs.map((a) => a.length), outputLength]);
-    const memory = exports.memory.buffer;
-    new Int32Array(memory, offsets[0]!, levels.length).set(levels);
-    inputs.forEach((array, i) => {
-      new Float32Array(memory, offsets[i + 1]!, array.length).set(array);
-    });
-    if (call(offsets.slice(1), offsets[0]!) !== 0) throw new InputError('msDeformAttn (wasm): the kernel refused the shape');
-    return new Float32Array(exports.memory.buffer, offsets[inputs.length + 1]!, outputLength).slice();
-  }
+  const exports = await instantiate();
+  const run = heapCaller(exports, WHAT);
+  const check = (name: string, array: Floats, expected: number) => checkLength(WHAT, name, array, expected);
 
   return {
     core(value, samplingLocations, attentionWeights, shape) {
@@ -100,7 +74,7 @@ export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
       check('samplingLocations', samplingLocations, sizes.samplingLocations);
       check('attentionWeights', attentionWeights, sizes.attentionWeights);
       const { batch, queries, heads, headDim, points } = shape;
-      return run(shape, [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], shapes) =>
+      return run(shape.levels.flat(), [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], shapes) =>
         exports.msda_core(v!, loc!, w!, out!, batch, queries, heads, headDim, shapes, shape.levels.length, points),
       );
     },
@@ -112,22 +86,26 @@ export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
       check('samplingOffsets', samplingOffsets, sizes.samplingOffsets);
       check('attentionLogits', attentionLogits, sizes.attentionLogits);
       const { batch, queries, heads, headDim, points, referenceDim } = shape;
-      return run(shape, [value, referencePoints, samplingOffsets, attentionLogits], sizes.output, ([v, ref, off, logits, out], shapes) =>
-        exports.msda_fused(
-          v!,
-          ref!,
-          off!,
-          logits!,
-          out!,
-          batch,
-          queries,
-          heads,
-          headDim,
-          shapes,
-          shape.levels.length,
-          points,
-          referenceDim,
-        ),
+      return run(
+        shape.levels.flat(),
+        [value, referencePoints, samplingOffsets, attentionLogits],
+        sizes.output,
+        ([v, ref, off, logits, out], shapes) =>
+          exports.msda_fused(
+            v!,
+            ref!,
+            off!,
+            logits!,
+            out!,
+            batch,
+            queries,
+            heads,
+            headDim,
+            shapes,
+            shape.levels.length,
+            points,
+            referenceDim,
+          ),
       );
     },
     get memoryBytes() {
