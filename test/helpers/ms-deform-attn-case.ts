@@ -11,7 +11,8 @@ import { msDeformAttnCoreReference, msDeformAttnFusedReference } from '../../src
 import type { MsDeformAttnShape, ReferenceDim } from '../../src/kernels/ms-deform-attn-shape.js';
 import { hashUniform } from './hash-uniform.js';
 
-export interface MsDeformAttnCaseMeta extends MsDeformAttnShape {
+/** What both deformable-attention kernels' fixtures (this one and ms-deform-attn-rt-case.ts) carry besides the shape. */
+export interface CaseFixtureMeta {
   name: string;
   entry: 'core' | 'fused';
   referenceDim?: ReferenceDim;
@@ -23,17 +24,28 @@ export interface MsDeformAttnCaseMeta extends MsDeformAttnShape {
   sections: Array<{ name: string; offset: number; length: number; shape: number[] }>;
 }
 
-export interface LoadedCase {
-  meta: MsDeformAttnCaseMeta;
+export interface FixtureCase<Meta> {
+  meta: Meta;
   inputs: Record<string, Float32Array<ArrayBuffer>>;
   /** Expected output rows ([rows, M*D]) and which query rows (of N*Lq) they are. */
   expected: Float32Array;
   rows: number[] | null;
 }
 
+export type MsDeformAttnCaseMeta = MsDeformAttnShape & CaseFixtureMeta;
+export type LoadedCase = FixtureCase<MsDeformAttnCaseMeta>;
+
 const INPUT_ORDER = ['value', 'samplingLocations', 'attentionWeights', 'referencePoints', 'samplingOffsets', 'attentionLogits'];
 
-export function loadCase(meta: MsDeformAttnCaseMeta, blob: ArrayBuffer): LoadedCase {
+/**
+ * A fixture's inputs and expected output: sections of `blob`, or for full-size cases (hashInputs) inputs
+ * regenerated from the seed, `counts()` values each, and only some expected rows.
+ */
+export function loadFixture<Meta extends CaseFixtureMeta>(
+  meta: Meta,
+  blob: ArrayBuffer,
+  counts: () => Record<string, number>,
+): FixtureCase<Meta> {
   const section = (name: string) => {
     const s = meta.sections.find((x) => x.name === name);
     if (!s) throw new Error(`${meta.name}: no section ${name}`);
@@ -41,19 +53,9 @@ export function loadCase(meta: MsDeformAttnCaseMeta, blob: ArrayBuffer): LoadedC
   };
   const inputs: Record<string, Float32Array<ArrayBuffer>> = {};
   if (meta.hashInputs) {
-    const l = meta.levels.length;
-    const s = meta.levels.reduce((sum, [h, w]) => sum + h * w, 0);
-    const { batch: n, queries: lq, heads: m, headDim: d, points: p } = meta;
-    const counts: Record<string, number> = {
-      value: n * s * m * d,
-      samplingLocations: n * lq * m * l * p * 2,
-      attentionWeights: n * lq * m * l * p,
-      referencePoints: n * lq * l * (meta.referenceDim ?? 2),
-      samplingOffsets: n * lq * m * l * p * 2,
-      attentionLogits: n * lq * m * l * p,
-    };
+    const sizes = counts();
     Object.entries(meta.hashInputs).forEach(([name, [scale, shift]], index) => {
-      const u = hashUniform(counts[name] ?? 0, meta.seed + index);
+      const u = hashUniform(sizes[name] ?? 0, meta.seed + index);
       // Same float64 affine map then float32 rounding as the Python generator.
       for (let i = 0; i < u.length; i++) u[i] = (u[i] ?? 0) * scale + shift;
       inputs[name] = u;
@@ -62,6 +64,22 @@ export function loadCase(meta: MsDeformAttnCaseMeta, blob: ArrayBuffer): LoadedC
   }
   for (const name of INPUT_ORDER) if (meta.sections.some((s) => s.name === name)) inputs[name] = section(name);
   return { meta, inputs, expected: section('expected'), rows: null };
+}
+
+export function loadCase(meta: MsDeformAttnCaseMeta, blob: ArrayBuffer): LoadedCase {
+  return loadFixture(meta, blob, () => {
+    const l = meta.levels.length;
+    const s = meta.levels.reduce((sum, [h, w]) => sum + h * w, 0);
+    const { batch: n, queries: lq, heads: m, headDim: d, points: p } = meta;
+    return {
+      value: n * s * m * d,
+      samplingLocations: n * lq * m * l * p * 2,
+      attentionWeights: n * lq * m * l * p,
+      referencePoints: n * lq * l * (meta.referenceDim ?? 2),
+      samplingOffsets: n * lq * m * l * p * 2,
+      attentionLogits: n * lq * m * l * p,
+    };
+  });
 }
 
 /** Max |a - b| over the compared rows (all rows when `rows` is null). */
@@ -108,45 +126,59 @@ export function runOnWasm(kernel: MsDeformAttnWasm, c: LoadedCase): Float32Array
 
 /** Uploads the case, runs the WGSL kernel once inside error scopes, returns the output. */
 export async function runOnGpu(device: GPUDevice, kernel: MsDeformAttnKernel, c: LoadedCase): Promise<Float32Array> {
+  const { meta } = c;
+  return runPreparedOnGpu(device, meta, c.inputs, (buffer, output) =>
+    meta.entry === 'core'
+      ? kernel.prepareCore(meta, {
+          value: buffer('value'),
+          samplingLocations: buffer('samplingLocations'),
+          attentionWeights: buffer('attentionWeights'),
+          output,
+        })
+      : kernel.prepareFused(
+          { ...meta, referenceDim: meta.referenceDim ?? 2 },
+          {
+            value: buffer('value'),
+            referencePoints: buffer('referencePoints'),
+            samplingOffsets: buffer('samplingOffsets'),
+            attentionLogits: buffer('attentionLogits'),
+            output,
+          },
+        ),
+  );
+}
+
+/**
+ * Either deformable-attention kernel's case on the GPU: uploads the inputs, lets `prepare` bind them
+ * (`buffer(name)`) and an output of [N, Lq, M*D], runs the call once inside error scopes and reads it back.
+ */
+export async function runPreparedOnGpu(
+  device: GPUDevice,
+  meta: { name: string; batch: number; queries: number; heads: number; headDim: number },
+  inputs: Record<string, Float32Array<ArrayBuffer>>,
+  prepare: (buffer: (name: string) => GPUBuffer, output: GPUBuffer) => { encode(pass: GPUComputePassEncoder): void; dispose(): void },
+): Promise<Float32Array> {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   const buffers: Record<string, GPUBuffer> = {};
-  for (const [name, data] of Object.entries(c.inputs)) {
+  for (const [name, data] of Object.entries(inputs)) {
     const buffer = device.createBuffer({ label: `test:${name}`, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage });
     device.queue.writeBuffer(buffer, 0, data);
     buffers[name] = buffer;
   }
-  const { meta } = c;
   const outputLength = meta.batch * meta.queries * meta.heads * meta.headDim;
   const output = device.createBuffer({
     label: 'test:output',
     size: outputLength * 4,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
   });
-  const need = (name: string) => {
+  const buffer = (name: string) => {
     const b = buffers[name];
     if (!b) throw new Error(`${meta.name}: missing buffer ${name}`);
     return b;
   };
   try {
     return await withGpuErrorScopes(device, meta.name, async () => {
-      const call =
-        meta.entry === 'core'
-          ? kernel.prepareCore(meta, {
-              value: need('value'),
-              samplingLocations: need('samplingLocations'),
-              attentionWeights: need('attentionWeights'),
-              output,
-            })
-          : kernel.prepareFused(
-              { ...meta, referenceDim: meta.referenceDim ?? 2 },
-              {
-                value: need('value'),
-                referencePoints: need('referencePoints'),
-                samplingOffsets: need('samplingOffsets'),
-                attentionLogits: need('attentionLogits'),
-                output,
-              },
-            );
+      const call = prepare(buffer, output);
       const encoder = device.createCommandEncoder({ label: `test:${meta.name}` });
       const pass = encoder.beginComputePass();
       call.encode(pass);
