@@ -39,18 +39,29 @@ const storage = (binding: number, type: GPUBufferBindingType = 'read-only-storag
   buffer: { type },
 });
 
+export interface Layouts {
+  core: GPUBindGroupLayout;
+  fused: GPUBindGroupLayout;
+  /** A pipeline layout for the entry point, made when a pipeline is first compiled. */
+  pipeline(entryPoint: 'core' | 'fused'): GPUPipelineLayout;
+}
+
 /** The core (0-3, 7) and fused (0, 1, 4-7) bind group layouts. */
-export function createLayouts(device: GPUDevice, label: string): { core: GPUBindGroupLayout; fused: GPUBindGroupLayout } {
+export function createLayouts(device: GPUDevice, label: string): Layouts {
   const params = storage(0, 'uniform');
+  const core = device.createBindGroupLayout({
+    label: `${label}:core`,
+    entries: [params, storage(1), storage(2), storage(3), storage(7, 'storage')],
+  });
+  const fused = device.createBindGroupLayout({
+    label: `${label}:fused`,
+    entries: [params, storage(1), storage(4), storage(5), storage(6), storage(7, 'storage')],
+  });
   return {
-    core: device.createBindGroupLayout({
-      label: `${label}:core`,
-      entries: [params, storage(1), storage(2), storage(3), storage(7, 'storage')],
-    }),
-    fused: device.createBindGroupLayout({
-      label: `${label}:fused`,
-      entries: [params, storage(1), storage(4), storage(5), storage(6), storage(7, 'storage')],
-    }),
+    core,
+    fused,
+    pipeline: (entryPoint) =>
+      device.createPipelineLayout({ label: `${label}:${entryPoint}`, bindGroupLayouts: [entryPoint === 'core' ? core : fused] }),
   };
 }
 

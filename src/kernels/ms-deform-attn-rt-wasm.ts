@@ -15,6 +15,7 @@ import { WASM_BASE64 } from './ms-deform-attn-rt-wasm-binary.js';
 
 type Floats = Float32Array | Float64Array;
 
+/** Entry points as wasm/ms_deform_attn_rt.c declares them: the operand pointers (inputs, then output) come first. */
 interface Exports extends KernelExports {
   msdart_core(...args: number[]): number;
   msdart_fused(...args: number[]): number;
@@ -58,8 +59,8 @@ export async function createMsDeformAttnRtWasm(): Promise<MsDeformAttnRtWasm> {
       check('attentionWeights', attentionWeights, sizes.attentionWeights);
       const { batch, queries, heads, headDim } = shape;
       const discrete = shape.method === 'discrete' ? 1 : 0;
-      return run(levelTable(shape), [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], table) =>
-        exports.msdart_core(v!, loc!, w!, out!, batch, queries, heads, headDim, table, shape.levels.length, discrete),
+      return run(levelTable(shape), [value, samplingLocations, attentionWeights], sizes.output, (pointers, table) =>
+        exports.msdart_core(...pointers, batch, queries, heads, headDim, table, shape.levels.length, discrete),
       );
     },
     fused(value, referencePoints, samplingOffsets, attentionLogits, shape) {
@@ -73,28 +74,20 @@ export async function createMsDeformAttnRtWasm(): Promise<MsDeformAttnRtWasm> {
       const { batch, queries, heads, headDim, referenceDim } = shape;
       const levelCount = shape.levels.length;
       const discrete = shape.method === 'discrete' ? 1 : 0;
-      return run(
-        levelTable(shape),
-        [value, referencePoints, samplingOffsets, attentionLogits],
-        sizes.output,
-        ([v, ref, off, logits, out], table) =>
-          exports.msdart_fused(
-            v!,
-            ref!,
-            off!,
-            logits!,
-            out!,
-            batch,
-            queries,
-            heads,
-            headDim,
-            table,
-            levelCount,
-            discrete,
-            referenceDim,
-            shared ? 1 : levelCount,
-            shape.offsetScale ?? 0.5,
-          ),
+      return run(levelTable(shape), [value, referencePoints, samplingOffsets, attentionLogits], sizes.output, (pointers, table) =>
+        exports.msdart_fused(
+          ...pointers,
+          batch,
+          queries,
+          heads,
+          headDim,
+          table,
+          levelCount,
+          discrete,
+          referenceDim,
+          shared ? 1 : levelCount,
+          shape.offsetScale ?? 0.5,
+        ),
       );
     },
     get memoryBytes() {

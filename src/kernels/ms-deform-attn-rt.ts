@@ -9,18 +9,8 @@
 import shaderSource from '../../shaders/ms_deform_attn_rt.wgsl?raw';
 import { DisposedError, InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
-import {
-  bindCall,
-  checkOperands,
-  coreOperands,
-  createLayouts,
-  dispatchSize,
-  fusedOperands,
-  type MsDeformAttnCoreBuffers,
-  type MsDeformAttnFusedBuffers,
-  type Operand,
-  type PreparedCall,
-} from './ms-deform-attn-gpu.js';
+// The bindings, operand checks and bound call both deformable-attention wrappers share.
+import * as msda from './ms-deform-attn-gpu.js';
 import {
   type MsDeformAttnRtFusedShape,
   type MsDeformAttnRtShape,
@@ -39,11 +29,11 @@ const SMALL_CAPACITY = 16;
 const LARGE_CAPACITY = 128;
 
 /** A call bound to its buffers and RT-DETR shape. */
-export type PreparedMsDeformAttnRt = PreparedCall<MsDeformAttnRtShape>;
+export type PreparedMsDeformAttnRt = msda.PreparedCall<MsDeformAttnRtShape>;
 
 export interface MsDeformAttnRtKernel {
-  prepareCore(shape: MsDeformAttnRtShape, buffers: MsDeformAttnCoreBuffers): PreparedMsDeformAttnRt;
-  prepareFused(shape: MsDeformAttnRtFusedShape, buffers: MsDeformAttnFusedBuffers): PreparedMsDeformAttnRt;
+  prepareCore(shape: MsDeformAttnRtShape, buffers: msda.MsDeformAttnCoreBuffers): PreparedMsDeformAttnRt;
+  prepareFused(shape: MsDeformAttnRtFusedShape, buffers: msda.MsDeformAttnFusedBuffers): PreparedMsDeformAttnRt;
   dispose(): void;
 }
 
@@ -58,7 +48,7 @@ export async function createMsDeformAttnRt(device: GPUDevice, options: MsDeformA
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > maxThreads) {
     throw new InputError(`msDeformAttnRt: ${lanes} threads per pair exceeds the device's ${maxThreads} per workgroup`);
   }
-  const { core: coreLayout, fused: fusedLayout } = createLayouts(device, LABEL);
+  const layouts = msda.createLayouts(device, LABEL);
   const module = getShaderModule(device, LABEL, shaderSource);
   // Every (entry, R, method, capacity) pipeline is compiled up front (12, in parallel) so prepare stays synchronous.
   const keyOf = (entryPoint: 'core' | 'fused', referenceDim: number, discrete: boolean, capacity: number) =>
@@ -75,10 +65,7 @@ export async function createMsDeformAttnRt(device: GPUDevice, options: MsDeformA
       const key = keyOf(entryPoint, referenceDim, discrete, capacity);
       const pipeline = await getComputePipeline(device, key, () => ({
         label: key,
-        layout: device.createPipelineLayout({
-          label: `${LABEL}:${entryPoint}`,
-          bindGroupLayouts: [entryPoint === 'core' ? coreLayout : fusedLayout],
-        }),
+        layout: layouts.pipeline(entryPoint),
         compute: {
           module,
           entryPoint,
@@ -98,17 +85,17 @@ export async function createMsDeformAttnRt(device: GPUDevice, options: MsDeformA
 
   function prepare(
     shape: MsDeformAttnRtShape,
-    operands: Operand[],
+    operands: msda.Operand[],
     entryPoint: 'core' | 'fused',
     fused: { referenceDim: number; referenceLevels: number; offsetScale: number },
   ): PreparedMsDeformAttnRt {
     if (disposed) throw new DisposedError('msDeformAttnRt kernel');
-    checkOperands('msDeformAttnRt', operands);
+    msda.checkOperands('msDeformAttnRt', operands);
     const samples = samplesPerHead(shape);
     const capacity = samples <= SMALL_CAPACITY ? SMALL_CAPACITY : LARGE_CAPACITY;
     const chosen = pipelineFor(entryPoint, fused.referenceDim, shape.method === 'discrete', capacity);
     const pairCount = shape.batch * shape.queries * shape.heads;
-    const dispatch = dispatchSize(device, 'msDeformAttnRt', pairCount, pairCount);
+    const dispatch = msda.dispatchSize(device, 'msDeformAttnRt', pairCount, pairCount);
 
     const data = new ArrayBuffer(PARAMS_BYTES);
     const u32 = new Uint32Array(data);
@@ -121,21 +108,21 @@ export async function createMsDeformAttnRt(device: GPUDevice, options: MsDeformA
       u32.set([h, w, start, points[i]!], 12 + i * 4);
       start += h * w;
     });
-    const layout = entryPoint === 'core' ? coreLayout : fusedLayout;
-    return bindCall(device, { label: LABEL, shape, pipeline: chosen, layout, params: data, operands, dispatch, live: prepared });
+    const layout = entryPoint === 'core' ? layouts.core : layouts.fused;
+    return msda.bindCall(device, { label: LABEL, shape, pipeline: chosen, layout, params: data, operands, dispatch, live: prepared });
   }
 
   return {
     prepareCore(shape, buffers) {
       validateRtShape(shape);
       const sizes = rtTensorSizes(shape);
-      return prepare(shape, coreOperands(buffers, sizes), 'core', { referenceDim: 2, referenceLevels: 1, offsetScale: 0.5 });
+      return prepare(shape, msda.coreOperands(buffers, sizes), 'core', { referenceDim: 2, referenceLevels: 1, offsetScale: 0.5 });
     },
     prepareFused(shape, buffers) {
       validateRtShape(shape, shape);
       const shared = shape.sharedReference ?? false;
       const sizes = rtTensorSizes(shape, shape.referenceDim, shared);
-      return prepare(shape, fusedOperands(buffers, sizes), 'fused', {
+      return prepare(shape, msda.fusedOperands(buffers, sizes), 'fused', {
         referenceDim: shape.referenceDim,
         referenceLevels: shared ? 1 : shape.levels.length,
         offsetScale: shape.offsetScale ?? 0.5,

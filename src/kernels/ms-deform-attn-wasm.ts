@@ -11,35 +11,12 @@ import { WASM_BASE64 } from './ms-deform-attn-wasm-binary.js';
 
 type Floats = Float32Array | Float64Array;
 
+/** Entry points as wasm/ms_deform_attn.c declares them: the operand pointers (inputs, then output) come first. */
 interface Exports extends KernelExports {
-  msda_core(
-    value: number,
-    locations: number,
-    weights: number,
-    output: number,
-    batch: number,
-    queries: number,
-    heads: number,
-    headDim: number,
-    shapes: number,
-    levelCount: number,
-    points: number,
-  ): number;
-  msda_fused(
-    value: number,
-    reference: number,
-    offsets: number,
-    logits: number,
-    output: number,
-    batch: number,
-    queries: number,
-    heads: number,
-    headDim: number,
-    shapes: number,
-    levelCount: number,
-    points: number,
-    referenceDim: number,
-  ): number;
+  /** (value, locations, weights, output, batch, queries, heads, headDim, shapes, levelCount, points) */
+  msda_core(...args: number[]): number;
+  /** (value, reference, offsets, logits, output, batch, queries, heads, headDim, shapes, levelCount, points, referenceDim) */
+  msda_fused(...args: number[]): number;
 }
 
 export interface MsDeformAttnWasm {
@@ -74,8 +51,8 @@ export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
       check('samplingLocations', samplingLocations, sizes.samplingLocations);
       check('attentionWeights', attentionWeights, sizes.attentionWeights);
       const { batch, queries, heads, headDim, points } = shape;
-      return run(shape.levels.flat(), [value, samplingLocations, attentionWeights], sizes.output, ([v, loc, w, out], shapes) =>
-        exports.msda_core(v!, loc!, w!, out!, batch, queries, heads, headDim, shapes, shape.levels.length, points),
+      return run(shape.levels.flat(), [value, samplingLocations, attentionWeights], sizes.output, (pointers, shapes) =>
+        exports.msda_core(...pointers, batch, queries, heads, headDim, shapes, shape.levels.length, points),
       );
     },
     fused(value, referencePoints, samplingOffsets, attentionLogits, shape) {
@@ -86,26 +63,8 @@ export async function createMsDeformAttnWasm(): Promise<MsDeformAttnWasm> {
       check('samplingOffsets', samplingOffsets, sizes.samplingOffsets);
       check('attentionLogits', attentionLogits, sizes.attentionLogits);
       const { batch, queries, heads, headDim, points, referenceDim } = shape;
-      return run(
-        shape.levels.flat(),
-        [value, referencePoints, samplingOffsets, attentionLogits],
-        sizes.output,
-        ([v, ref, off, logits, out], shapes) =>
-          exports.msda_fused(
-            v!,
-            ref!,
-            off!,
-            logits!,
-            out!,
-            batch,
-            queries,
-            heads,
-            headDim,
-            shapes,
-            shape.levels.length,
-            points,
-            referenceDim,
-          ),
+      return run(shape.levels.flat(), [value, referencePoints, samplingOffsets, attentionLogits], sizes.output, (pointers, shapes) =>
+        exports.msda_fused(...pointers, batch, queries, heads, headDim, shapes, shape.levels.length, points, referenceDim),
       );
     },
     get memoryBytes() {

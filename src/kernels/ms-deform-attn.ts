@@ -9,18 +9,8 @@
 import shaderSource from '../../shaders/ms_deform_attn.wgsl?raw';
 import { DisposedError, InputError } from '../errors.js';
 import { getComputePipeline, getShaderModule } from '../gpu/pipeline-cache.js';
-import {
-  bindCall,
-  checkOperands,
-  coreOperands,
-  createLayouts,
-  dispatchSize,
-  fusedOperands,
-  type MsDeformAttnCoreBuffers,
-  type MsDeformAttnFusedBuffers,
-  type Operand,
-  type PreparedCall,
-} from './ms-deform-attn-gpu.js';
+// The bindings, operand checks and bound call both deformable-attention wrappers share.
+import * as msda from './ms-deform-attn-gpu.js';
 import { levelStarts, tensorSizes, validateShape, valueTokens, type MsDeformAttnShape, type ReferenceDim } from './ms-deform-attn-shape.js';
 
 export type { MsDeformAttnCoreBuffers, MsDeformAttnFusedBuffers } from './ms-deform-attn-gpu.js';
@@ -30,11 +20,11 @@ const LABEL = 'ms_deform_attn';
 const PARAMS_BYTES = 8 * 4 + 8 * 16;
 
 /** A call bound to its buffers and shape; encode it every frame, dispose it when the buffers go. */
-export type PreparedMsDeformAttn = PreparedCall<MsDeformAttnShape>;
+export type PreparedMsDeformAttn = msda.PreparedCall<MsDeformAttnShape>;
 
 export interface MsDeformAttnKernel {
-  prepareCore(shape: MsDeformAttnShape, buffers: MsDeformAttnCoreBuffers): PreparedMsDeformAttn;
-  prepareFused(shape: MsDeformAttnShape & { referenceDim: ReferenceDim }, buffers: MsDeformAttnFusedBuffers): PreparedMsDeformAttn;
+  prepareCore(shape: MsDeformAttnShape, buffers: msda.MsDeformAttnCoreBuffers): PreparedMsDeformAttn;
+  prepareFused(shape: MsDeformAttnShape & { referenceDim: ReferenceDim }, buffers: msda.MsDeformAttnFusedBuffers): PreparedMsDeformAttn;
   dispose(): void;
 }
 
@@ -71,15 +61,12 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     throw new InputError(`msDeformAttn: ${lanes} threads per pair x ${pairs} pairs exceeds the device's ${maxThreads} per workgroup`);
   }
   const memory = device.limits.maxComputeWorkgroupStorageSize;
-  const { core: coreLayout, fused: fusedLayout } = createLayouts(device, LABEL);
+  const layouts = msda.createLayouts(device, LABEL);
   const module = getShaderModule(device, LABEL, shaderSource);
   const pipeline = (entryPoint: 'core' | 'fused', referenceDim: ReferenceDim, capacity: number, tierPairs: number) =>
     getComputePipeline(device, `${LABEL}:${entryPoint}:${lanes}x${tierPairs}:${capacity}:${referenceDim}`, () => ({
       label: `${LABEL}:${entryPoint}:r${referenceDim}:c${capacity}`,
-      layout: device.createPipelineLayout({
-        label: `${LABEL}:${entryPoint}`,
-        bindGroupLayouts: [entryPoint === 'core' ? coreLayout : fusedLayout],
-      }),
+      layout: layouts.pipeline(entryPoint),
       compute: {
         module,
         entryPoint,
@@ -99,12 +86,12 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
   const prepared = new Set<PreparedMsDeformAttn>();
   let disposed = false;
 
-  function prepare(shape: MsDeformAttnShape, operands: Operand[], entry: Entry, layout: GPUBindGroupLayout): PreparedMsDeformAttn {
+  function prepare(shape: MsDeformAttnShape, operands: msda.Operand[], entry: Entry, layout: GPUBindGroupLayout): PreparedMsDeformAttn {
     if (disposed) throw new DisposedError('msDeformAttn kernel');
-    checkOperands('msDeformAttn', operands);
+    msda.checkOperands('msDeformAttn', operands);
     const { pairs: pairsPerGroup, pipelines } = shape.levels.length * shape.points <= SMALL_CAPACITY ? small : large;
     const pairCount = shape.batch * shape.queries * shape.heads;
-    const dispatch = dispatchSize(device, 'msDeformAttn', Math.ceil(pairCount / pairsPerGroup), pairCount);
+    const dispatch = msda.dispatchSize(device, 'msDeformAttn', Math.ceil(pairCount / pairsPerGroup), pairCount);
 
     const uniform = new Uint32Array(PARAMS_BYTES / 4);
     uniform.set([shape.batch, shape.queries, shape.heads, shape.headDim, shape.levels.length, shape.points, valueTokens(shape), pairCount]);
@@ -112,7 +99,7 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     shape.levels.forEach(([h, w], i) => {
       uniform.set([h, w, starts[i] ?? 0, 0], 8 + i * 4);
     });
-    return bindCall(device, {
+    return msda.bindCall(device, {
       label: LABEL,
       shape,
       pipeline: pipelines[entry],
@@ -128,12 +115,12 @@ export async function createMsDeformAttn(device: GPUDevice, options: MsDeformAtt
     prepareCore(shape, buffers) {
       validateShape(shape);
       const sizes = tensorSizes(shape);
-      return prepare(shape, coreOperands(buffers, sizes), 'core', coreLayout);
+      return prepare(shape, msda.coreOperands(buffers, sizes), 'core', layouts.core);
     },
     prepareFused(shape, buffers) {
       validateShape(shape, shape.referenceDim);
       const sizes = tensorSizes(shape, shape.referenceDim);
-      return prepare(shape, fusedOperands(buffers, sizes), shape.referenceDim === 2 ? 'fused2' : 'fused4', fusedLayout);
+      return prepare(shape, msda.fusedOperands(buffers, sizes), shape.referenceDim === 2 ? 'fused2' : 'fused4', layouts.fused);
     },
     dispose() {
       disposed = true;

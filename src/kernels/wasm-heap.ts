@@ -53,14 +53,15 @@ function heapPlacer(memory: WebAssembly.Memory, heapBase: number): (lengths: rea
 
 /**
  * One kernel call on an instance: `table` (int32 level records) and the float32 `inputs` are laid out from
- * the heap base, `call` gets the inputs' and the output's offsets and the table's and returns the kernel's
- * status (non-zero: it refused the shape), and the output comes back as a copy.
+ * the heap base, `call` gets the operand pointers (the inputs', then the output's, in the order the C entry
+ * points take them) and the table's and returns the kernel's status (non-zero: it refused the shape), and the
+ * output comes back as a copy.
  */
 export type HeapCall = (
   table: readonly number[],
   inputs: readonly Floats[],
   outputLength: number,
-  call: (offsets: number[], table: number) => number,
+  call: (pointers: number[], table: number) => number,
 ) => Float32Array;
 
 /** `what` names the kernel in errors, e.g. 'msDeformAttn (wasm)'. */

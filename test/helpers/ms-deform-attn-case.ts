@@ -5,7 +5,7 @@
  */
 import { readFloat32 } from '../../src/gpu/buffers.js';
 import { withGpuErrorScopes } from '../../src/gpu/error-scope.js';
-import type { MsDeformAttnKernel } from '../../src/kernels/ms-deform-attn.js';
+import type { MsDeformAttnCoreBuffers, MsDeformAttnFusedBuffers, MsDeformAttnKernel } from '../../src/kernels/ms-deform-attn.js';
 import type { MsDeformAttnWasm } from '../../src/kernels/ms-deform-attn-wasm.js';
 import { msDeformAttnCoreReference, msDeformAttnFusedReference } from '../../src/kernels/ms-deform-attn-reference.js';
 import type { MsDeformAttnShape, ReferenceDim } from '../../src/kernels/ms-deform-attn-shape.js';
@@ -129,24 +129,27 @@ export async function runOnGpu(device: GPUDevice, kernel: MsDeformAttnKernel, c:
   const { meta } = c;
   return runPreparedOnGpu(device, meta, c.inputs, (buffer, output) =>
     meta.entry === 'core'
-      ? kernel.prepareCore(meta, {
-          value: buffer('value'),
-          samplingLocations: buffer('samplingLocations'),
-          attentionWeights: buffer('attentionWeights'),
-          output,
-        })
-      : kernel.prepareFused(
-          { ...meta, referenceDim: meta.referenceDim ?? 2 },
-          {
-            value: buffer('value'),
-            referencePoints: buffer('referencePoints'),
-            samplingOffsets: buffer('samplingOffsets'),
-            attentionLogits: buffer('attentionLogits'),
-            output,
-          },
-        ),
+      ? kernel.prepareCore(meta, coreBuffers(buffer, output))
+      : kernel.prepareFused({ ...meta, referenceDim: meta.referenceDim ?? 2 }, fusedBuffers(buffer, output)),
   );
 }
+
+type BufferOf = (name: string) => GPUBuffer;
+
+export const coreBuffers = (buffer: BufferOf, output: GPUBuffer): MsDeformAttnCoreBuffers => ({
+  value: buffer('value'),
+  samplingLocations: buffer('samplingLocations'),
+  attentionWeights: buffer('attentionWeights'),
+  output,
+});
+
+export const fusedBuffers = (buffer: BufferOf, output: GPUBuffer): MsDeformAttnFusedBuffers => ({
+  value: buffer('value'),
+  referencePoints: buffer('referencePoints'),
+  samplingOffsets: buffer('samplingOffsets'),
+  attentionLogits: buffer('attentionLogits'),
+  output,
+});
 
 /**
  * Either deformable-attention kernel's case on the GPU: uploads the inputs, lets `prepare` bind them
@@ -156,7 +159,7 @@ export async function runPreparedOnGpu(
   device: GPUDevice,
   meta: { name: string; batch: number; queries: number; heads: number; headDim: number },
   inputs: Record<string, Float32Array<ArrayBuffer>>,
-  prepare: (buffer: (name: string) => GPUBuffer, output: GPUBuffer) => { encode(pass: GPUComputePassEncoder): void; dispose(): void },
+  prepare: (buffer: BufferOf, output: GPUBuffer) => { encode(pass: GPUComputePassEncoder): void; dispose(): void },
 ): Promise<Float32Array> {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
   const buffers: Record<string, GPUBuffer> = {};

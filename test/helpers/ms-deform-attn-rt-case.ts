@@ -6,7 +6,7 @@ import type { MsDeformAttnRtKernel } from '../../src/kernels/ms-deform-attn-rt.j
 import { msDeformAttnRtCoreReference, msDeformAttnRtFusedReference } from '../../src/kernels/ms-deform-attn-rt-reference.js';
 import { type MsDeformAttnRtFusedShape, rtTensorSizes } from '../../src/kernels/ms-deform-attn-rt-shape.js';
 import type { MsDeformAttnRtWasm } from '../../src/kernels/ms-deform-attn-rt-wasm.js';
-import { type CaseFixtureMeta, type FixtureCase, loadFixture, runPreparedOnGpu } from './ms-deform-attn-case.js';
+import { type CaseFixtureMeta, coreBuffers, type FixtureCase, fusedBuffers, loadFixture, runPreparedOnGpu } from './ms-deform-attn-case.js';
 
 export type MsDeformAttnRtCaseMeta = Omit<MsDeformAttnRtFusedShape, 'referenceDim'> & CaseFixtureMeta;
 export type LoadedRtCase = FixtureCase<MsDeformAttnRtCaseMeta>;
@@ -44,18 +44,7 @@ export async function runRtOnGpu(device: GPUDevice, kernel: MsDeformAttnRtKernel
   const { meta } = c;
   return runPreparedOnGpu(device, meta, c.inputs, (buffer, output) =>
     meta.entry === 'core'
-      ? kernel.prepareCore(meta, {
-          value: buffer('value'),
-          samplingLocations: buffer('samplingLocations'),
-          attentionWeights: buffer('attentionWeights'),
-          output,
-        })
-      : kernel.prepareFused(fusedShape(meta), {
-          value: buffer('value'),
-          referencePoints: buffer('referencePoints'),
-          samplingOffsets: buffer('samplingOffsets'),
-          attentionLogits: buffer('attentionLogits'),
-          output,
-        }),
+      ? kernel.prepareCore(meta, coreBuffers(buffer, output))
+      : kernel.prepareFused(fusedShape(meta), fusedBuffers(buffer, output)),
   );
 }
