@@ -1,8 +1,8 @@
 """The TF.js graph interpreter against TF semantics computed independently (numpy), on small graphs.
 
 The full CenterNet graph was also checked against @tensorflow/tfjs itself (see
-tools/webdetr_tools/backbones/README.md); this test keeps the op semantics honest in CI without the
-145 MB npm tarball.
+tools/webdetr_tools/backbones/README.md), and so was the SSDLite graph (tests/test_ssdlite.py); this test keeps
+the op semantics honest in CI without the npm tarballs.
 """
 import base64
 import json
@@ -172,3 +172,95 @@ def test_loader_dequantizes_float16_and_checks_shard_size(tmp_path):
         assert "bytes" in str(error)
     else:
         raise AssertionError("a shard with extra bytes must be rejected")
+
+
+def test_ssd_head_ops_batchnorm_biasadd_addn_and_reshape_in_tf_order():
+    """FusedBatchNorm, BiasAdd and AddN on NCHW values; Shape / StridedSlice / Pack / Reshape see TF's NHWC order
+    (an SSD box predictor flattens [N, H, W, A*4] to [N, H*W*A, 4]); a fed input_name skips what is upstream."""
+    rng = np.random.RandomState(2)
+    x = rng.randn(2, 3, 2, 4).astype(np.float32)  # NHWC
+    gamma, beta, mean = (rng.randn(4).astype(np.float32) for _ in range(3))
+    var, bias = rng.rand(4).astype(np.float32) + 0.5, rng.randn(4).astype(np.float32)
+    nodes = [
+        TfjsNode("raw", "Placeholder", [], {}),
+        TfjsNode("in", "Relu", ["raw"], {}),  # fed directly: the Relu must not run
+        *[TfjsNode(n, "Const", [], {}) for n in ("gamma", "beta", "mean", "var", "bias", "b0", "b1", "st", "a", "c")],
+        TfjsNode("bn", "FusedBatchNorm", ["in", "gamma", "beta", "mean", "var"], {"epsilon": 1e-3}),
+        TfjsNode("biased", "BiasAdd", ["bn", "bias"], {}),
+        TfjsNode("sum", "AddN", ["biased", "in", "bn"], {}),
+        TfjsNode("shape", "Shape", ["sum"], {}),
+        TfjsNode("batch", "StridedSlice", ["shape", "b0", "b1", "st"], {"shrink_axis_mask": 1}),
+        TfjsNode("target", "Pack", ["batch", "a", "c"], {"axis": 0}),
+        TfjsNode("flat", "Reshape", ["sum", "target"], {}),
+    ]
+    weights = {"gamma": gamma, "beta": beta, "mean": mean, "var": var, "bias": bias}
+    weights |= {"b0": np.array([0], np.int32), "b1": np.array([1], np.int32), "st": np.array([1], np.int32)}
+    weights |= {"a": np.array(12, np.int32), "c": np.array(2, np.int32)}
+    module = TfjsGraphModule(_graph(nodes, weights), ["flat", "shape"], input_name="in")
+    flat, shape = module(torch.from_numpy(x).permute(0, 3, 1, 2))
+    bn = (x - mean) / np.sqrt(var + 1e-3) * gamma + beta
+    want = (bn + bias + x + bn).reshape(2, 12, 2)
+    assert shape.tolist() == [2, 3, 2, 4]
+    assert flat.shape == (2, 12, 2) and np.abs(flat.numpy() - want).max() < 1e-5
+
+
+def test_box_decoding_ops_unpack_transpose_tile_slice_squeeze_expand():
+    rng = np.random.RandomState(3)
+    x = rng.randn(1, 5, 1, 4).astype(np.float32)  # a 4-D value: held NCHW, reshaped in TF order
+    nodes = [
+        TfjsNode("in", "Placeholder", [], {}),
+        *[TfjsNode(n, "Const", [], {}) for n in ("sq_shape", "perm", "reps", "begin", "size", "dim")],
+        TfjsNode("sq", "Squeeze", ["in"], {"squeeze_dims": [2]}),
+        TfjsNode("two_d", "Reshape", ["sq", "sq_shape"], {}),
+        TfjsNode("t", "Transpose", ["two_d", "perm"], {}),
+        TfjsNode("rows", "Unpack", ["t"], {"num": 4, "axis": 0}),
+        TfjsNode("diff", "Sub", ["rows:2", "rows"], {}),
+        TfjsNode("e", "Exp", ["rows:3"], {}),
+        TfjsNode("tiled", "Tile", ["sq", "reps"], {}),
+        TfjsNode("sliced", "Slice", ["tiled", "begin", "size"], {}),
+        TfjsNode("expanded", "ExpandDims", ["sq", "dim"], {}),
+    ]
+    weights = {
+        "sq_shape": np.array([-1, 4], np.int32),
+        "perm": np.array([1, 0], np.int32),
+        "reps": np.array([2, 1, 1], np.int32),
+        "begin": np.array([1, 0, 1], np.int32),
+        "size": np.array([-1, 3, -1], np.int32),
+        "dim": np.array(2, np.int32),
+    }
+    module = TfjsGraphModule(_graph(nodes, weights), ["diff", "e", "sliced", "expanded"])
+    diff, e, sliced, expanded = module(torch.from_numpy(x).permute(0, 3, 1, 2))
+    rows = x.reshape(5, 4)
+    assert np.allclose(diff.numpy(), rows[:, 2] - rows[:, 0])
+    assert np.allclose(e.numpy(), np.exp(rows[:, 3]))
+    assert np.allclose(sliced.numpy(), np.tile(x[:, :, 0], (2, 1, 1))[1:, 0:3, 1:])
+    # expanded back to 4-D [1, 5, 1, 4] in TF order, held NCHW
+    assert np.allclose(expanded.permute(0, 2, 3, 1).numpy(), x)
+
+
+def test_loader_reads_byte_list_strings_of_older_converters(tmp_path):
+    spec = {
+        "modelTopology": {
+            "node": [
+                {"name": "in", "op": "Placeholder"},
+                {"name": "w", "op": "Const"},
+                {
+                    "name": "conv",
+                    "op": "Conv2D",
+                    "input": ["in", "w"],
+                    "attr": {
+                        "padding": {"s": list(b"SAME")},
+                        "strides": {"list": {"s": [], "i": ["1", "1", "1", "1"], "f": []}},
+                    },
+                },
+            ]
+        },
+        "weightsManifest": [
+            {"paths": ["m.bin"], "weights": [{"name": "w", "shape": [1, 1, 1, 1], "dtype": "float32"}]}
+        ],
+    }
+    (tmp_path / "m.json").write_text(json.dumps(spec))
+    (tmp_path / "m.bin").write_bytes(np.ones(1, np.float32).tobytes())
+    graph = load_tfjs_model(tmp_path / "m.json")
+    assert graph.nodes["conv"].attrs["padding"] == "SAME"
+    assert graph.nodes["conv"].attrs["strides"] == [1, 1, 1, 1]

@@ -8,9 +8,14 @@ API
   load_tfjs_model(model_json: Path) -> TfjsGraph   parse topology + dequantize weights (fp16/uint8)
   TfjsGraphModule(graph, outputs)                   nn.Module; forward(images_nchw) -> list of NCHW
                                                     tensors, one per requested node name
+                                                    (input_name: any node, fed instead of computed, so a
+                                                    graph's preprocessing loop can be skipped)
 Tensors flow in NCHW (torch/ONNX friendly); TF's NHWC axes in attributes (Mean, ConcatV2) are mapped.
-Only the ops the backbone part of such graphs uses are implemented; others raise NotImplementedError
-naming the op, so an unsupported graph fails loudly instead of computing something else.
+Every 4-D value is held NCHW; ops that reshape or index by TF axes (Reshape, Squeeze, Pack, Shape, ...) see
+it in TF's NHWC order and hand a 4-D result back as NCHW. Multi-output ops (Unpack) are read as "name:k".
+Only the ops of the graphs we run (the CenterNet backbone, the SSDLite MobileNetV2 detector with its box
+decoding) are implemented; others raise NotImplementedError naming the op, so an unsupported graph fails
+loudly instead of computing something else.
 """
 from __future__ import annotations
 
@@ -40,18 +45,26 @@ class TfjsGraph:
     weights: dict[str, np.ndarray]
 
 
+def _decode_string(value) -> str:
+    """Strings are base64 in current converters and byte lists in older ones (tfjs-converter 0.x/1.x)."""
+    if isinstance(value, list):
+        return bytes(value).decode()
+    return base64.b64decode(value).decode()
+
+
 def _decode_attr(value: dict):
     if "list" in value:
         inner = value["list"]
-        if "i" in inner:
+        # older converters write every list kind, most of them empty: take the one that holds values
+        if inner.get("i"):
             return [int(v) for v in inner["i"]]
-        if "s" in inner:
-            return [base64.b64decode(v).decode() for v in inner["s"]]
-        if "f" in inner:
+        if inner.get("s"):
+            return [_decode_string(v) for v in inner["s"]]
+        if inner.get("f"):
             return [float(v) for v in inner["f"]]
         return []
     if "s" in value:
-        return base64.b64decode(value["s"]).decode()
+        return _decode_string(value["s"])
     if "i" in value:
         return int(value["i"])
     if "f" in value:
@@ -135,7 +148,8 @@ class TfjsGraphModule(nn.Module):
         for name in self.order:
             node = graph.nodes[name]
             if node.op == "Const":
-                tensor = torch.from_numpy(np.ascontiguousarray(self._convert_const(name)))
+                value = self._convert_const(name)  # ascontiguousarray makes scalars 1-D; Pack needs them 0-D
+                tensor = torch.from_numpy(np.ascontiguousarray(value).reshape(value.shape))
                 key = f"w{len(self._param_names)}"
                 self._param_names[name] = key
                 if tensor.is_floating_point():
@@ -144,7 +158,7 @@ class TfjsGraphModule(nn.Module):
                     self.register_buffer(key, tensor)
 
     def _topological_order(self) -> list[str]:
-        order, seen = [], set()
+        order, seen = [], {self.input_name}  # the input is fed: nothing upstream of it runs
 
         def visit(name: str):
             base = name.split(":")[0].lstrip("^")
@@ -196,8 +210,8 @@ class TfjsGraphModule(nn.Module):
             if node.op == "Const":
                 values[name] = self._const(name)
             elif node.op != "Placeholder":
-                values[name] = self._run(node, [values[i.split(":")[0]] for i in node.inputs])
-        return [values[o] for o in self.outputs]
+                values[name] = self._run(node, [_lookup(values, i) for i in node.inputs if not i.startswith("^")])
+        return [_lookup(values, o) for o in self.outputs]
 
     def _run(self, node: TfjsNode, args: list[torch.Tensor]) -> torch.Tensor:
         op, a = node.op, node.attrs
@@ -252,7 +266,9 @@ class TfjsGraphModule(nn.Module):
             return args[0].mean(dim=dims, keepdim=keep)
         if op == "ConcatV2":
             axis = int(args[-1].reshape(-1)[0])
-            return torch.cat(args[:-1], dim={3: 1, -1: 1, 1: 2, 2: 3}[axis])
+            if args[0].dim() == 4:
+                return torch.cat(args[:-1], dim={0: 0, 3: 1, -1: 1, 1: 2, 2: 3}[axis])
+            return torch.cat(args[:-1], dim=axis)
         if op == "ResizeBilinear":
             return _resize_bilinear_tf(
                 args[0],
@@ -260,7 +276,92 @@ class TfjsGraphModule(nn.Module):
                 bool(a.get("align_corners", False)),
                 bool(a.get("half_pixel_centers", False)),
             )
+        if op == "FusedBatchNorm" or op == "FusedBatchNormV3":
+            x, gamma, beta, mean, var = args[:5]
+            if a.get("is_training", False):
+                raise NotImplementedError(f"{node.name}: FusedBatchNorm in training mode")
+            scale = gamma * torch.rsqrt(var + float(a.get("epsilon", 1e-3)))
+            return x * _channels(scale, x) + _channels(beta - mean * scale, x)
+        if op == "BiasAdd":
+            return args[0] + _channels(args[1], args[0])
+        if op == "AddN":
+            out = args[0]
+            for extra in args[1:]:
+                out = out + extra
+            return out
+        if op == "Exp":
+            return torch.exp(args[0])
+        if op == "Cast":
+            dtype = {1: torch.float32, 3: torch.int32, "DT_FLOAT": torch.float32, "DT_INT32": torch.int32}
+            return args[0].to(dtype[a["DstT"]])
+        # Shape-manipulating ops work on the TF (NHWC) view of 4-D values.
+        if op == "Shape":
+            return torch.tensor(list(_tf(args[0]).shape), dtype=torch.int32)
+        if op == "Reshape":
+            return _from_tf(_tf(args[0]).reshape([int(v) for v in args[1].reshape(-1).tolist()]))
+        if op == "Squeeze":
+            dims = a.get("squeeze_dims") or [d for d, n in enumerate(_tf(args[0]).shape) if n == 1]
+            x = _tf(args[0])
+            for d in sorted((d % x.dim() for d in dims), reverse=True):
+                x = x.squeeze(d)
+            return _from_tf(x)
+        if op == "ExpandDims":
+            return _from_tf(_tf(args[0]).unsqueeze(int(args[1].reshape(-1)[0])))
+        if op == "Pack":
+            return _from_tf(torch.stack([_tf(t) for t in args], dim=int(a.get("axis", 0))))
+        if op == "Unpack":
+            return tuple(_from_tf(t) for t in _tf(args[0]).unbind(int(a.get("axis", 0))))
+        if op == "Transpose":
+            return _from_tf(_tf(args[0]).permute([int(v) for v in args[1].reshape(-1).tolist()]))
+        if op == "Tile":
+            return _from_tf(_tf(args[0]).repeat([int(v) for v in args[1].reshape(-1).tolist()]))
+        if op == "Slice":
+            x = _tf(args[0])
+            begin, size = args[1].reshape(-1).tolist(), args[2].reshape(-1).tolist()
+            index = tuple(slice(b, None if n == -1 else b + n) for b, n in zip(begin, size))
+            return _from_tf(x[index])
+        if op == "StridedSlice":
+            return _from_tf(_strided_slice(_tf(args[0]), args[1], args[2], args[3], a, node.name))
         raise NotImplementedError(f"{node.name}: TF op {op} is not supported by the interpreter")
+
+
+def _lookup(values: dict, ref: str) -> torch.Tensor:
+    """A node input "name" or "name:k" (output k of a multi-output op)."""
+    base, _, index = ref.partition(":")
+    value = values[base]
+    if isinstance(value, tuple):
+        return value[int(index or 0)]
+    return value
+
+
+def _tf(x: torch.Tensor) -> torch.Tensor:
+    """The TF (NHWC) view of a value: 4-D values are held NCHW."""
+    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+
+
+def _from_tf(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+
+
+def _channels(vector: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-channel vector (TF's last axis) laid out to broadcast over `like`."""
+    flat = vector.reshape(-1)
+    return flat.reshape(1, -1, 1, 1) if like.dim() == 4 else flat
+
+
+def _strided_slice(x, begin, end, strides, a, name) -> torch.Tensor:
+    if a.get("ellipsis_mask", 0) or a.get("new_axis_mask", 0):
+        raise NotImplementedError(f"{name}: StridedSlice with ellipsis or new-axis masks")
+    begin, end, strides = (t.reshape(-1).tolist() for t in (begin, end, strides))
+    index = []
+    for d, (b, e, s) in enumerate(zip(begin, end, strides)):
+        if a.get("shrink_axis_mask", 0) >> d & 1:  # an integer index drops the axis
+            index.append(b)
+            continue
+        index.append(
+            slice(None if a.get("begin_mask", 0) >> d & 1 else b, None if a.get("end_mask", 0) >> d & 1 else e, s)
+        )
+    return x[tuple(index)]
 
 
 def _resize_bilinear_tf(x: torch.Tensor, size: list[int], align_corners: bool, half_pixel: bool) -> torch.Tensor:
