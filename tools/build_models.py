@@ -15,10 +15,10 @@ ZoomedDetector for small and large patches.
 
     /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
 
-Which detector ships: DETECTOR below ("v1": tools/checkpoints/detector.pt, ship/detector_package.py; "v2b": a
-detector v2b checkpoint, tools/checkpoints/detector_v2b.pt unless --v2b-checkpoint, ship/detector_v2b_package.py,
-README-detector-v2.md §5 "Shipping v2b"); --detector overrides it for one build, e.g. a v2b package and its
-parity fixture outside public/ and test/fixtures/shipped/:
+Which detector ships: DETECTOR below ("v2b", the default: a detector v2b checkpoint, tools/checkpoints/detector_v2b.pt
+unless --v2b-checkpoint, ship/detector_v2b_package.py, README-detector-v2.md §5 "Shipping v2b"; "v1": the 35-class
+tools/checkpoints/detector.pt, ship/detector_package.py); --detector overrides it for one build, e.g. a v2b package
+and its parity fixture outside public/ and test/fixtures/shipped/:
 
     /usr/bin/python3 tools/build_models.py --only detector --detector v2b --v2b-checkpoint CKPT \
         --out .cache/v2b --fixtures .cache/v2b/fixtures
@@ -57,8 +57,9 @@ TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
 
 MODELS = ("detector", "oneshot")
-# The shipped detector: "v1" (today's) until the lead flips it to "v2b" (with a released v2b checkpoint).
-DETECTOR = "v1"
+# The shipped detector: "v2b" (tools/checkpoints/detector_v2b.pt; tools/ship_detector_v2b.py releases and ships a run's
+# checkpoint); "v1" rebuilds the 35-class detector of tools/checkpoints/detector.pt.
+DETECTOR = "v2b"
 V2B_CHECKPOINT = TOOLS / "checkpoints" / "detector_v2b.pt"
 # Zoomed-search parity (test/fixtures/shipped/oneshot/zoom.json): two small patches (under 0.2 of the photo's side,
 # held by different windows) and one large one (whole image only, but merged by NMS as zoom does).

@@ -5,18 +5,19 @@ the runtime through the CLI (public/models/detector; the CLI runs the WASM backe
 the browser's, and clamps boxes to the picture as the runtime does, so the PyTorch boxes are clamped too). The
 model card quotes both; they must agree within 0.1 AP.
 
-Held-out images: coco128 val (COCO ground truth, the model's 35 classes) and pennfudan val (person only:
-Penn-Fudan annotates pedestrians). Detections: top-100 over queries x classes, as the runtime does.
+Held-out images: coco128 val (COCO ground truth, the model's classes: 80 for v2b, 35 for v1) and pennfudan val
+(person only: Penn-Fudan annotates pedestrians). Detections: top-100 over queries x classes, as the runtime does.
 
-    /usr/bin/python3 tools/eval_shipped.py [--backend wasm] [--out tools/results/detector_shipped.json]
+    /usr/bin/python3 tools/eval_shipped.py [--backend wasm] [--out tools/results/detector_v2b_shipped.json]
 
-Another package and its checkpoint (e.g. detector v2b: a v2b checkpoint is recognised by its config and run as
+The shipped detector is v2b (tools/checkpoints/detector_v2b.pt; tools/results/detector_shipped.json is the v1
+detector's report). Another package and its checkpoint (a v2b checkpoint is recognised by its config and run as
 ship/detector_v2b_package.V2bForward, --v2b-stride its proposal stride; AP over the 80 classes it was given):
 
     /usr/bin/python3 tools/eval_shipped.py --checkpoint CKPT --model .cache/v2b/detector --out OUT.json
 
 The report also sweeps the score threshold on the browser's (else PyTorch's) detections: precision, recall and
-F1 at IoU 0.5 (right class) over both sets at once; --choose-threshold prints the F1-best one, how a package's
+F1 at IoU 0.5 (right class) over both sets at once, and prints the F1-best one, how a package's
 output.scoreThreshold is chosen.
 """
 import argparse
@@ -184,13 +185,13 @@ def metrics(rows, detections, labels):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "detector.pt")
+    parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "detector_v2b.pt")
     parser.add_argument("--model", type=Path, default=REPO / "public" / "models" / "detector", help="package directory")
     parser.add_argument("--v2b-stride", type=int, choices=(4, 8), help="v2b: proposal stride (default: as trained)")
     parser.add_argument("--backend", choices=("wasm", "webgpu", "auto"), default="wasm")
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--skip-pytorch", action="store_true")
-    parser.add_argument("--out", type=Path, default=TOOLS / "results" / "detector_shipped.json")
+    parser.add_argument("--out", type=Path, default=TOOLS / "results" / "detector_v2b_shipped.json")
     args = parser.parse_args()
     args.model = args.model.resolve()  # the CLI runs from the repository root
     torch.set_num_threads(2)
@@ -201,7 +202,7 @@ def main():
     report = {
         "checkpoint": args.checkpoint.name,
         "step": torch.load(str(args.checkpoint), map_location="cpu")["step"],
-        "model": str(args.model),
+        "model": str(args.model.relative_to(REPO)) if args.model.is_relative_to(REPO) else str(args.model),
         "command": " ".join(sys.argv),
     }
     sweep = None

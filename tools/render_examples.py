@@ -4,7 +4,7 @@ drawn with PIL (PyTorch on the runtime's input path, which the browser matches t
 test/shipped/shipped-parity.test.ts; one-shot: with the package's zoomed search of small patches, as the runtime).
 Writes public/models/<model>/examples/<photo>.jpg.
 
-    /usr/bin/python3 tools/render_examples.py [--threshold 0.3]
+    /usr/bin/python3 tools/render_examples.py [--threshold 0.4] [--only detector]
 """
 import argparse
 import json
@@ -42,9 +42,31 @@ def draw_box(draw, box, colour, label=None, width=3):
         draw.text((lx + 3, ly + 1), label, fill=(255, 255, 255))
 
 
+def detector_reference(checkpoint, backbone):
+    """(image -> {"pred_logits", "pred_boxes"}, config): a detector v2b checkpoint (the shipped detector) runs as its
+    package's PyTorch reference (teacher neck + peak proposals), a v1 checkpoint on the backbone taps."""
+    config = torch.load(str(checkpoint), map_location="cpu")["config"]
+    if config.get("variant") != "v2b":
+        return load_detector(checkpoint, backbone)
+    from webdetr_tools.detector_v2.neck import TeacherNeck
+    from webdetr_tools.ship.detector_v2b_package import V2bForward, load_v2b, proposal_stride
+
+    model, config, _ = load_v2b(checkpoint)
+    forward = V2bForward(model, TeacherNeck(fetch()).eval(), proposal_stride(config))
+
+    def run(image):
+        logits, boxes = forward(image)
+        return {"pred_logits": logits, "pred_boxes": boxes}
+
+    return run, config
+
+
 @torch.no_grad()
 def detector_examples(backbone, out, threshold):
-    model, config = load_detector(TOOLS / "checkpoints" / "detector.pt", backbone)
+    model, config = detector_reference(TOOLS / "checkpoints" / "detector_v2b.pt", backbone)
+    if threshold is None:  # the package's suggested threshold, as the demo draws
+        manifest = json.loads((REPO / "public" / "models" / "detector" / "manifest.json").read_text())
+        threshold = manifest["output"]["scoreThreshold"]
     for name in PHOTOS:
         rgb = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
         outputs = model(model_input(rgb, config["feature_size"]))
@@ -94,7 +116,9 @@ def oneshot_examples(backbone, out, threshold):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threshold", type=float, default=0.3, help="detector boxes shown from this score")
+    parser.add_argument(
+        "--threshold", type=float, help="detector boxes shown from this score (default: the package's suggested score)"
+    )
     parser.add_argument(
         "--oneshot-threshold",
         type=float,

@@ -5,7 +5,7 @@
  * (`--backend webgpu`) and the --raw parity runs are in e2e/cli.spec.ts.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +37,9 @@ const missing = join(work, 'missing.jpg');
 const brokenJpeg = join(work, 'broken.jpg');
 writeFileSync(brokenJpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 74, 70, 73, 70, 0, 1, 2, 3]));
 const model = 'public/models/detector';
+// Without --threshold the CLI uses the package's suggested one.
+const suggested = (JSON.parse(readFileSync(`${model}/manifest.json`, 'utf8')) as { output: { scoreThreshold: number } }).output
+  .scoreThreshold;
 const noBrowser = ['--chromium', join(work, 'no-chromium-here')];
 
 interface Outcome {
@@ -109,7 +112,7 @@ describe('webdetr detect in Node (WASM, no browser)', () => {
     const run = await webdetr(['detect', notAnImage, photo, '--model', model, '--threshold', '0.99', '--backend', 'wasm', ...noBrowser]);
     expect(run.status, run.stderr).toBe(1);
     const lines = run.stdout.split('\n');
-    expect(lines[0]).toBe('model: deformable-detr box-refine, input 320x320, 35 classes');
+    expect(lines[0]).toBe('model: deformable-detr two-stage, input 320x320, 80 classes');
     expect(lines[1]).toMatch(/^backend: wasm \(WASM .*--backend wasm: runs in Node, without a browser\)$/);
     expect(lines[2]).toBe('threshold: 0.99; boxes are clamped to the picture');
     expect(run.stdout).toContain(`\n${notAnImage}: reading failed: InputError [invalid-input]: not a JPEG or PNG file`);
@@ -128,7 +131,7 @@ describe('webdetr detect in Node (WASM, no browser)', () => {
       backend: { name: string };
       results: Outcome[];
     };
-    expect(document).toMatchObject({ ok: false, failed: 1, threshold: 0.3, backend: { name: 'wasm' } });
+    expect(document).toMatchObject({ ok: false, failed: 1, threshold: suggested, backend: { name: 'wasm' } });
     expect(document.results.map((r) => r.image)).toEqual([photo, missing]);
     expect(document.results[0]?.detections?.length).toBeGreaterThan(0);
     expect(document.results[1]?.error?.code).toBe('image-read');

@@ -13,8 +13,12 @@ const manifestOf = (dir: string): Manifest => parseManifest(JSON.parse(readFileS
 const layouts = (manifest: Manifest) => Object.fromEntries(manifest.graphs.map((g) => [g.name, preferredLayoutFor(manifest, g.name)]));
 
 describe('preferredLayoutFor', () => {
-  it('shipped detector (CenterNet MobileNetV3, fixed shapes): every graph NCHW', () => {
-    expect(new Set(Object.values(layouts(manifestOf('public/models/detector'))))).toEqual(new Set(['NCHW']));
+  it('shipped detector (v2b: backbone "centernet-mobilenetv3-neck", the teacher neck and peak decode in encoder_input): NHWC', () => {
+    // NCHW was measured faster for the plain MobileNetV3 taps only; the v2b graphs keep ORT's default until the
+    // session-choices bench measures them (NHWC vs NCHW give bit-identical outputs).
+    const manifest = manifestOf('public/models/detector');
+    expect(manifest.architecture.backbone).toBe('centernet-mobilenetv3-neck');
+    expect(new Set(Object.values(layouts(manifest)))).toEqual(new Set(['NHWC']));
   });
 
   it('shipped one-shot: the image graphs NCHW, the graphs fed the dynamic patch count NHWC', () => {

@@ -4,7 +4,9 @@
  * kernel -> post-processing), against the PyTorch model of the release checkpoint on the same photo.
  * tools/build_models.py writes both the packages and the PyTorch outputs (test/fixtures/shipped/), so
  * the test needs no Python; a fixture whose graph digests differ from the package is stale.
- * Tolerances: logits 1e-3, boxes 1e-4 abs, as for the official-checkpoint exports.
+ * Tolerances: logits 1e-3, boxes 1e-4 abs, as for the official-checkpoint exports. The detector (v2b) seeds its
+ * queries from the teacher's top-100 heat-map peaks (TopK): peaks with equal logits may come out in either order,
+ * so its outputs are compared as a set (each expected query against the nearest actual one).
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +16,12 @@ import { boxIou } from '../../src/postprocess/merge-views';
 import { maxAbsDiff, readNpyFloat32 } from '../export/npy';
 import { decodePng } from '../../cli/node/png';
 import { serveDirectories, type StaticServer } from '../helpers/static-server';
+import { setDiff } from '../helpers/aspect-fixture';
 
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
+// The detector package's suggested threshold (= SCORE_THRESHOLD in tools/webdetr_tools/ship/detector_v2b_package.py;
+// tools/ship_detector_v2b.py --threshold rewrites both).
+const DETECTOR_THRESHOLD = 0.4;
 
 interface Expected {
   image: string;
@@ -56,20 +62,22 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
     try {
       expect(engine.model).toMatchObject({
         family: 'deformable-detr',
-        variant: 'box-refine',
+        variant: 'two-stage',
         detection: true,
         oneShot: false,
         inputSize: { width: 320, height: 320 },
-        scoreThreshold: 0.3,
+        scoreThreshold: DETECTOR_THRESHOLD,
       });
+      expect(engine.model.classNames).toHaveLength(80);
       const result = await engine.detect(f.pixels, { raw: true, threshold: 0, maxDetections: 100 });
       expect(result.raw?.logitsDims).toEqual(f.expected.logitsShape);
-      const diff = {
-        logits: maxAbsDiff(result.raw?.logits ?? [], f.logits.data),
-        boxes: maxAbsDiff(result.raw?.boxes ?? [], f.boxes.data),
-      };
+      const diff = setDiff(
+        { logits: result.raw?.logits ?? [], boxes: result.raw?.boxes ?? [] },
+        { logits: f.logits.data, boxes: f.boxes.data },
+        80,
+      );
       console.log(
-        `shipped detector: logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)}, ${result.timings.total.toFixed(0)} ms (WASM, Node)`,
+        `shipped detector: as a set logits ${diff.logits.toExponential(2)}, boxes ${diff.boxes.toExponential(2)} (${diff.swapped} queries swapped), ${result.timings.total.toFixed(0)} ms (WASM, Node)`,
       );
       expect(diff.logits).toBeLessThanOrEqual(TOLERANCE.logits);
       expect(diff.boxes).toBeLessThanOrEqual(TOLERANCE.boxes);

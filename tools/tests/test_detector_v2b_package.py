@@ -1,14 +1,19 @@
 """Detector v2b package path (ship/detector_v2b_package.py) without the fetched teacher: on a small v2b over the
 synthetic stand-in teacher of tools/v2b_parity_fixture.py, the split plan (the package's graphs with the deformable
-core between them) equals the PyTorch v2b forward for stride-4 and stride-8 proposals, and build_models still ships
-the current detector unless told otherwise. The Node side (runtime = PyTorch) is test/shipped/detector-v2b-parity."""
+core between them) equals the PyTorch v2b forward for stride-4 and stride-8 proposals, build_models ships v2b by
+default, and the shipped threshold is written in the places tools/ship_detector_v2b.py rewrites. The Node side
+(runtime = PyTorch) is test/shipped/detector-v2b-parity and test/shipped/shipped-parity."""
+import re
+
 import torch
 
 # tools/ is importable through pyproject.toml's pytest pythonpath, so the two scripts import directly.
 import build_models
+import ship_detector_v2b
 from v2b_parity_fixture import SIZE, small_model, synthetic_teacher
 from webdetr_tools.export.plan import run_plan
 from webdetr_tools.ship.detector_v2b_package import (
+    SCORE_THRESHOLD,
     V2bForward,
     proposal_stride,
     round_weights_fp16,
@@ -42,9 +47,17 @@ def test_round_weights_fp16_rounds_large_tensors_only():
     assert layer.bias[0].item() == torch.tensor(0.1).item()  # 3 elements: kept in fp32, as weights_to_fp16 does
 
 
-def test_build_models_ships_the_current_detector_by_default():
-    assert build_models.DETECTOR == "v1"
+def test_build_models_ships_v2b_by_default():
+    assert build_models.DETECTOR == "v2b"
     assert build_models.V2B_CHECKPOINT.name == "detector_v2b.pt"
+
+
+def test_the_shipped_threshold_is_one_line_in_each_place_the_ship_script_rewrites():
+    # ship_detector_v2b.set_threshold needs exactly one matching line per file, and they must agree.
+    for path, pattern, _ in ship_detector_v2b.THRESHOLD_LINES:
+        found = re.findall(pattern, path.read_text(), flags=re.M)
+        assert len(found) == 1, path
+        assert float(re.search(r"[0-9.]+[0-9]", found[0]).group()) == SCORE_THRESHOLD, path
 
 
 def test_the_package_decodes_proposals_at_the_stride_the_checkpoint_trained_on():
