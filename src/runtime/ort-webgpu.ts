@@ -119,15 +119,20 @@ export type WebGpuLayout = 'NCHW' | 'NHWC';
  * gains: the shipped detector's encoder_input warm median 53.9 s NHWC -> 28.3 s NCHW (second run
  * 42.7 -> 31.2 s; warm-run Transpose GPU time 20.1 s -> 1.6 s, ReduceMean 6.6 -> 0.6 s). ResNet-50's
  * convs run faster in NHWC: encoder_input at 64x96 28.5 vs 48.1 s (second run 6.7 vs 11.3 s).
- * Outputs are bit-identical; graphs without Conv do not change beyond noise. Graphs with a symbolic
- * input dim stay NHWC: in NCHW, ORT 1.30's ReduceMean fails on the one-shot patch backbone's dynamic
- * patch count ("Uniform variable 3 mismatch" in program "ReduceMean").
+ * Outputs are bit-identical; graphs without Conv do not change beyond noise. The detector v2b's
+ * "centernet-mobilenetv3-neck" (the same backbone plus its neck and peak decode) gains too: encoder_input
+ * warm median 18.0 s NHWC -> 14.5 s NCHW, first run 60.1 -> 26.5 s (2026-12-07, bench/results/
+ * 2026-12-07-google-swiftshader-session-choices-detector-v2b.json). Graphs with a symbolic input dim stay
+ * NHWC: in NCHW, ORT 1.30's ReduceMean fails on the one-shot patch backbone's dynamic patch count
+ * ("Uniform variable 3 mismatch" in program "ReduceMean").
  */
 export function preferredLayoutFor(manifest: Manifest, graphName: string): WebGpuLayout {
   const graph = manifest.graphs.find((g) => g.name === graphName);
   const fixedInputs = graph?.inputs.every((name) => (manifest.tensors[name]?.shape ?? ['?']).every((d) => typeof d === 'number'));
-  return manifest.architecture.backbone === 'centernet-mobilenetv3' && fixedInputs ? 'NCHW' : 'NHWC';
+  return CENTERNET_BACKBONES.has(manifest.architecture.backbone) && fixedInputs ? 'NCHW' : 'NHWC';
 }
+
+const CENTERNET_BACKBONES = new Set(['centernet-mobilenetv3', 'centernet-mobilenetv3-neck']);
 
 /** The session options of every runtime WebGPU session (exported for bench/models/session-choices.ts). */
 export function webGpuSessionOptions(layout: WebGpuLayout = 'NHWC'): ort.InferenceSession.SessionOptions {
