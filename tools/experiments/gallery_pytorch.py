@@ -1,0 +1,67 @@
+"""The "first photos" gallery scored in PyTorch over a threshold sweep, for a detector checkpoint (a release
+checkpoint or a v2b run checkpoint): which threshold, if any, meets issue 34's bar, and what each photo's
+best scores are. The shipped verdict stays eval_gallery.py (the package through the CLI); this is for choosing
+checkpoints and thresholds without exporting each one.
+
+    cd tools && /usr/bin/python3 -m experiments.gallery_pytorch \
+        --checkpoint ../.cache/runs/detector_v2b/model_step2100.pt
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from eval_shipped import load_reference
+from webdetr_tools.evaluation.gallery import load_gallery, resolve, score_gallery
+from webdetr_tools.ship.inputs import model_input
+from webdetr_tools.training.evaluate import postprocess
+
+TOOLS = Path(__file__).resolve().parents[1]
+REPO = TOOLS.parent
+
+
+@torch.no_grad()
+def gallery_detections(run, config, gallery, data_root, cache_dir):
+    size = config.get("feature_size", 320)
+    names = config["classes"]
+    out = {}
+    for entry in gallery["photos"] + gallery.get("object_free", []):
+        path = resolve(entry["source"], data_root, cache_dir)
+        rgb = Image.open(path).convert("RGB")
+        outputs = run(model_input(rgb, size))
+        boxes, scores, labels = postprocess(outputs["pred_logits"], outputs["pred_boxes"], [rgb.size])[0]
+        out[entry["source"]] = [
+            (names[int(c)], float(s), [float(v) for v in b]) for b, s, c in zip(boxes, scores, labels)
+        ]
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--gallery", type=Path, default=TOOLS / "gallery" / "first_photos.json")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--cache", type=Path, default=REPO / ".cache" / "gallery")
+    parser.add_argument("--thresholds", default="0.25,0.3,0.35,0.4,0.45,0.5,0.55")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    run, config = load_reference(args.checkpoint, None)
+    gallery = load_gallery(args.gallery)
+    detections = gallery_detections(run, config, gallery, args.data, args.cache)
+    sweep = []
+    for t in [float(v) for v in args.thresholds.split(",")]:
+        report = score_gallery(gallery, detections, t)
+        summary = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+        sweep.append(summary)
+        print(json.dumps(summary))
+    if args.out:
+        args.out.write_text(json.dumps({"checkpoint": str(args.checkpoint), "sweep": sweep, "detections": detections}))
+
+
+if __name__ == "__main__":
+    main()
