@@ -182,6 +182,11 @@ export interface Manifest {
     topK?: number;
     /** The model's suggested minimum score (default threshold of detect calls; else 0.5). */
     scoreThreshold?: number;
+    /**
+     * Class-wise duplicate suppression after the top-k (greedy NMS per class at this IoU, 0..1); absent:
+     * none. For models whose set predictor leaves two boxes on one object (the v2b detector's teacher peaks).
+     */
+    duplicateIou?: number;
   };
   architecture: {
     hiddenDim: number;

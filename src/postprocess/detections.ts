@@ -1,12 +1,14 @@
 /**
- * Raw model outputs -> the public Detection list: the official post-processing (src/postprocess/postprocess.ts)
- * followed by the caller's threshold, class filter and limit. For one-shot runs, queries come in one
+ * Raw model outputs -> the public Detection list: the official post-processing (src/postprocess/postprocess.ts),
+ * the package's class-wise duplicate suppression (manifest output.duplicateIou, if any), then the caller's
+ * threshold, class filter and limit. For one-shot runs, queries come in one
  * group per patch (UP-DETR's grouped queries), so each group is post-processed on its own.
  */
 import type { Detection, DetectOptions, RawOutputs } from '../api/types.js';
 import { InputError } from '../errors.js';
 import type { Manifest } from '../package/manifest.js';
 import type { HostTensor } from '../runtime/runner.js';
+import { greedyNms } from './merge-views.js';
 import { postprocessSigmoidTopK, postprocessSoftmax, type ImageSize, type RawDetection } from './postprocess.js';
 
 export const DEFAULT_THRESHOLD = 0.5;
@@ -92,6 +94,8 @@ export function detectionsOf(
   } else {
     raw = postprocessSoftmax(groupLogits, groupBoxes, n, classes, size);
   }
+  const duplicateIou = manifest.output.duplicateIou;
+  if (duplicateIou !== undefined) raw = suppressDuplicates(raw, duplicateIou);
   const names = manifest.output.classNames;
   const out: Detection[] = [];
   for (const detection of raw) {
@@ -106,6 +110,23 @@ export function detectionsOf(
     });
   }
   return out;
+}
+
+/**
+ * Class-wise greedy NMS over the top-k list (sorted by score, ties in top-k order; the order is kept):
+ * a box goes if a kept box of its class overlaps it with IoU above `iou`. It runs before the threshold,
+ * class filter and limit: a suppressor always scores at least as high as the box it drops, so the boxes
+ * above any threshold are the same as if it ran after the cut, and the limit counts only survivors, as
+ * tools/webdetr_tools/training/evaluate.py's postprocess does with the same IoU.
+ */
+export function suppressDuplicates(raw: readonly RawDetection[], iou: number): RawDetection[] {
+  const candidates = raw.map((detection) => {
+    const { x, y, width, height } = detection.box;
+    return { detection, score: detection.score, box: [x, y, x + width, y + height] as const };
+  });
+  return greedyNms(candidates, iou, undefined, (kept, candidate) => kept.detection.classId === candidate.detection.classId).map(
+    (candidate) => candidate.detection,
+  );
 }
 
 /** queries: keep only the first `queries` queries (a one-shot package's filled patch slots are dropped). */
