@@ -6,7 +6,8 @@ the browser's, and clamps boxes to the picture as the runtime does, so the PyTor
 model card quotes both; they must agree within 0.1 AP.
 
 Held-out images: coco128 val (COCO ground truth, the model's classes: 80 for v2b, 35 for v1) and pennfudan val
-(person only: Penn-Fudan annotates pedestrians). Detections: top-100 over queries x classes, as the runtime does.
+(person only: Penn-Fudan annotates pedestrians). Detections: top-100 over queries x classes, as the runtime does,
+then the package's class-wise duplicate suppression (manifest output.duplicateIou, if any) on the PyTorch side too.
 
     /usr/bin/python3 tools/eval_shipped.py [--backend wasm] [--out tools/results/detector_v2b_shipped.json]
 
@@ -61,14 +62,14 @@ def held_out(data_root: Path):
 
 
 @torch.no_grad()
-def pytorch_detections(model, rows, size):
+def pytorch_detections(model, rows, size, duplicate_iou=None):
     out = {}
     for item, path in rows:
         rgb = Image.open(path).convert("RGB")
         outputs = model(model_input(rgb, size))
-        boxes, scores, labels = postprocess(outputs["pred_logits"], outputs["pred_boxes"], [(item.width, item.height)])[
-            0
-        ]
+        boxes, scores, labels = postprocess(
+            outputs["pred_logits"], outputs["pred_boxes"], [(item.width, item.height)], duplicate_iou=duplicate_iou
+        )[0]
         # The runtime (and so the CLI) clamps boxes to the picture; the same here, so both score the same boxes.
         boxes = np.clip(boxes, 0, [item.width, item.height, item.width, item.height]).astype(boxes.dtype)
         out[item] = (boxes, scores, labels)
@@ -198,16 +199,22 @@ def main():
     model, config = load_reference(args.checkpoint, args.v2b_stride)
     labels = LabelSource(args.data, REPO / ".cache" / "pseudo_labels", config)
     rows = held_out(args.data)
+    manifest_path = args.model / "manifest.json"
+    # The package's post-processing, so PyTorch scores what the runtime returns.
+    duplicate_iou = (
+        json.loads(manifest_path.read_text())["output"].get("duplicateIou") if manifest_path.is_file() else None
+    )
     started = time.time()
     report = {
         "checkpoint": args.checkpoint.name,
         "step": torch.load(str(args.checkpoint), map_location="cpu")["step"],
         "model": str(args.model.relative_to(REPO)) if args.model.is_relative_to(REPO) else str(args.model),
         "command": " ".join(sys.argv),
+        "duplicate_iou": duplicate_iou,
     }
     sweep = None
     if not args.skip_pytorch:
-        reference = pytorch_detections(model, rows, config["feature_size"])
+        reference = pytorch_detections(model, rows, config["feature_size"], duplicate_iou)
         report["pytorch"] = metrics(rows, reference, labels)
         report["pytorch_seconds"] = round(time.time() - started, 1)
         print(json.dumps(report["pytorch"]), flush=True)

@@ -64,13 +64,16 @@ def detector_reference(checkpoint, backbone):
 @torch.no_grad()
 def detector_examples(backbone, out, threshold):
     model, config = detector_reference(TOOLS / "checkpoints" / "detector_v2b.pt", backbone)
+    manifest = json.loads((REPO / "public" / "models" / "detector" / "manifest.json").read_text())
     if threshold is None:  # the package's suggested threshold, as the demo draws
-        manifest = json.loads((REPO / "public" / "models" / "detector" / "manifest.json").read_text())
         threshold = manifest["output"]["scoreThreshold"]
+    duplicate_iou = manifest["output"].get("duplicateIou")  # the package's duplicate suppression, as the runtime
     for name in PHOTOS:
         rgb = Image.open(REPO / "public" / "samples" / f"{name}.jpg").convert("RGB")
         outputs = model(model_input(rgb, config["feature_size"]))
-        boxes, scores, labels = postprocess(outputs["pred_logits"], outputs["pred_boxes"], [rgb.size])[0]
+        boxes, scores, labels = postprocess(
+            outputs["pred_logits"], outputs["pred_boxes"], [rgb.size], duplicate_iou=duplicate_iou
+        )[0]
         draw = ImageDraw.Draw(rgb)
         for box, score, label in zip(boxes, scores, labels):
             if score >= threshold:

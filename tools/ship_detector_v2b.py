@@ -11,7 +11,8 @@ Steps (each an existing tool, run as a subprocess; the first failure stops the s
      the package and the test checks it;
   1. release_checkpoint.py --kind detector: the run's checkpoint -> tools/checkpoints/detector_v2b.pt (fp16);
   2. build_models.py --only detector (the default build, DETECTOR = "v2b") -> public/models/detector +
-     test/fixtures/shipped/detector;
+     test/fixtures/shipped/detector; the manifest's output.duplicateIou is the exporter's DUPLICATE_IOU (class-wise
+     duplicate suppression, which steps 3-5 apply on the PyTorch side too, read from the manifest);
   3. eval_shipped.py: held-out AP, PyTorch vs CLI (WASM), and the threshold sweep ->
      tools/results/detector_v2b_shipped.json;
   4. eval_gallery.py --threshold T -> tools/results/gallery_v2b.json;
@@ -78,7 +79,8 @@ def summary(threshold: float) -> None:
     print(
         f"\npackage {PACKAGE.relative_to(REPO)}: {size / 1e6:.1f} MB of graphs, "
         f"{len(manifest['output']['classNames'])} "
-        f"classes, scoreThreshold {manifest['output']['scoreThreshold']}"
+        f"classes, scoreThreshold {manifest['output']['scoreThreshold']}, "
+        f"duplicateIou {manifest['output'].get('duplicateIou')}"
     )
     if EVAL_OUT.is_file():
         report = json.loads(EVAL_OUT.read_text())

@@ -5,6 +5,9 @@ checkpoints and thresholds without exporting each one.
 
     cd tools && /usr/bin/python3 -m experiments.gallery_pytorch \
         --checkpoint ../.cache/runs/detector_v2b/model_step2100.pt
+
+Detections get the v2b package's class-wise duplicate suppression (DUPLICATE_IOU of ship/detector_v2b_package.py)
+for a v2b checkpoint, none for v1; --duplicate-iou overrides it (1 turns it off: no IoU is above 1).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ REPO = TOOLS.parent
 
 
 @torch.no_grad()
-def gallery_detections(run, config, gallery, data_root, cache_dir):
+def gallery_detections(run, config, gallery, data_root, cache_dir, duplicate_iou=None):
     size = config.get("feature_size", 320)
     names = config["classes"]
     out = {}
@@ -33,7 +36,9 @@ def gallery_detections(run, config, gallery, data_root, cache_dir):
         path = resolve(entry["source"], data_root, cache_dir)
         rgb = Image.open(path).convert("RGB")
         outputs = run(model_input(rgb, size))
-        boxes, scores, labels = postprocess(outputs["pred_logits"], outputs["pred_boxes"], [rgb.size])[0]
+        boxes, scores, labels = postprocess(
+            outputs["pred_logits"], outputs["pred_boxes"], [rgb.size], duplicate_iou=duplicate_iou
+        )[0]
         out[entry["source"]] = [
             (names[int(c)], float(s), [float(v) for v in b]) for b, s, c in zip(boxes, scores, labels)
         ]
@@ -47,12 +52,18 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--cache", type=Path, default=REPO / ".cache" / "gallery")
     parser.add_argument("--thresholds", default="0.25,0.3,0.35,0.4,0.45,0.5,0.55")
+    parser.add_argument("--duplicate-iou", type=float, help="default: the v2b package's, none for v1")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
     run, config = load_reference(args.checkpoint, None)
+    duplicate_iou = args.duplicate_iou
+    if duplicate_iou is None and config.get("variant") == "v2b":
+        from webdetr_tools.ship.detector_v2b_package import DUPLICATE_IOU
+
+        duplicate_iou = DUPLICATE_IOU
     gallery = load_gallery(args.gallery)
-    detections = gallery_detections(run, config, gallery, args.data, args.cache)
+    detections = gallery_detections(run, config, gallery, args.data, args.cache, duplicate_iou)
     sweep = []
     for t in [float(v) for v in args.thresholds.split(",")]:
         report = score_gallery(gallery, detections, t)

@@ -5,13 +5,16 @@
     ('agreement with the teacher': how much of the teacher the student learned).
 
 API
-  postprocess(logits [B,Q,C], boxes [B,Q,4] cxcywh, sizes [(w, h)], k=100) -> per image (boxes xyxy px
-      [k,4], scores [k], labels [k]) numpy, the official top-k over queries x classes.
+  postprocess(logits [B,Q,C], boxes [B,Q,4] cxcywh, sizes [(w, h)], k=100, duplicate_iou=None) -> per image
+      (boxes xyxy px [k,4], scores [k], labels [k]) numpy, the official top-k over queries x classes; with
+      duplicate_iou (a package's manifest output.duplicateIou), then suppress_duplicates, as the runtime does.
+  suppress_duplicates(boxes, scores, labels, iou) -> indices kept: class-wise greedy NMS.
   predict(model, cache, items, batch_size=8) -> {(set, id): (boxes, scores, labels)}
   evaluate_detector(model, cache, labels, sets) -> {metric name: value}
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..evaluation.coco_ap import ImageResult, evaluate
@@ -20,7 +23,31 @@ from .detector import forward_layers
 from .targets import items as list_items
 
 
-def postprocess(logits, boxes, sizes, k: int = 100):
+def suppress_duplicates(boxes, scores, labels, iou: float):
+    """Indices (ascending) of the boxes that class-wise greedy NMS keeps: visit by descending score, equal scores
+    in list order (a stable sort), drop a box whose IoU with a kept box of its class is above `iou`. The runtime's
+    rule (src/postprocess/detections.ts suppressDuplicates); torchvision.ops.batched_nms is the same greedy rule
+    but does not promise an order for equal scores. IoU in float64, as the runtime computes it."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        same = [j for j in kept if labels[j] == labels[i]]
+        if same:
+            other = boxes[same]
+            w = np.clip(np.minimum(other[:, 2], boxes[i, 2]) - np.maximum(other[:, 0], boxes[i, 0]), 0, None)
+            h = np.clip(np.minimum(other[:, 3], boxes[i, 3]) - np.maximum(other[:, 1], boxes[i, 1]), 0, None)
+            overlap = w * h
+            union = area[same] + area[i] - overlap
+            overlaps = np.where(union > 0, overlap / np.where(union > 0, union, 1), 0)
+            if (overlaps > iou).any():
+                continue
+        kept.append(int(i))
+    return np.array(sorted(kept), np.int64)
+
+
+def postprocess(logits, boxes, sizes, k: int = 100, duplicate_iou: float | None = None):
     prob = logits.sigmoid()
     b, q, c = prob.shape
     k = min(k, q * c)
@@ -30,7 +57,11 @@ def postprocess(logits, boxes, sizes, k: int = 100):
     out = []
     for i, (w, h) in enumerate(sizes):
         chosen = xyxy[i, query[i]] * torch.tensor([w, h, w, h], dtype=xyxy.dtype)
-        out.append((chosen.numpy(), scores[i].numpy(), label[i].numpy()))
+        result = (chosen.numpy(), scores[i].numpy(), label[i].numpy())
+        if duplicate_iou is not None:
+            keep = suppress_duplicates(*result, duplicate_iou)
+            result = tuple(a[keep] for a in result)
+        out.append(result)
     return out
 
 
