@@ -129,7 +129,7 @@ export type WebGpuLayout = 'NCHW' | 'NHWC';
 export function preferredLayoutFor(manifest: Manifest, graphName: string): WebGpuLayout {
   const graph = manifest.graphs.find((g) => g.name === graphName);
   const fixedInputs = graph?.inputs.every((name) => (manifest.tensors[name]?.shape ?? ['?']).every((d) => typeof d === 'number'));
-  return CENTERNET_BACKBONES.has(manifest.architecture.backbone) && fixedInputs ? 'NCHW' : 'NHWC';
+  return CENTERNET_BACKBONES.has(manifest.architecture.backbone ?? '') && fixedInputs ? 'NCHW' : 'NHWC';
 }
 
 const CENTERNET_BACKBONES = new Set(['centernet-mobilenetv3', 'centernet-mobilenetv3-neck']);
