@@ -14,6 +14,9 @@ Stages (each seeded, one JSON config per run under experiments/configs/):
             split with the protocol of oneshot_teacher_embed.py (evaluation/oneshot_ap.py: 60 queries, 5 cross
             pictures, seed 0, top 20, query instance out of the targets and its box ignored; plus "cross, class
             present"). Sets not in the config's training sets are unseen classes (leave-one-set-out).
+            Config switches (DEFAULT_CONFIG): calibration_weight (the cross-picture calibration term), prior (start
+            from the training-free score), project (False: per-tap cosines + geometry only), suppress_patch (the
+            lead's hand rule at evaluation); --load re-evaluates saved weights.
 
   cd tools && nice -n 10 /usr/bin/python3 -m experiments.oneshot_rank_head features [--all-train]
   cd tools && nice -n 10 /usr/bin/python3 -m experiments.oneshot_rank_head train \
@@ -38,10 +41,19 @@ from experiments.oneshot_teacher_embed import (
     SETS,
     SHIPPED,
     TOOLS,
+    on_patch,
     positive_cross_pairs,
 )
 from webdetr_tools.evaluation.oneshot_ap import evaluate_oneshot, make_pairs, make_queries
-from webdetr_tools.oneshot.rank_head import RankHead, decode_deltas, encode_deltas, head_input, listwise_loss, pair_geometry
+from webdetr_tools.oneshot.rank_head import (
+    RankHead,
+    calibration_loss,
+    decode_deltas,
+    encode_deltas,
+    head_input,
+    listwise_loss,
+    pair_geometry,
+)
 from webdetr_tools.oneshot.teacher_embed import proposals
 from webdetr_tools.training.features import set_samples
 
@@ -76,6 +88,10 @@ DEFAULT_CONFIG = {
     "proposals_per_group": 128,
     "top_per_group": 48,
     "cached_train_pictures_only": False,
+    "calibration_weight": 0.0,
+    "prior": False,
+    "project": True,
+    "suppress_patch": None,
 }
 
 
@@ -275,6 +291,8 @@ def make_model(config):
         rel_hidden=config["rel_hidden"],
         refine=config["refine"],
         dropout=config["dropout"],
+        prior=config["prior"],
+        project=config["project"],
     )
 
 
@@ -297,6 +315,8 @@ def train(sets, config, log=print):
         else:
             scores, box_loss = out, 0
         loss = listwise_loss(scores, batch["positive"], batch["valid"]) + config["refine_weight"] * box_loss
+        if config["calibration_weight"]:
+            loss = loss + config["calibration_weight"] * calibration_loss(scores, batch["positive"], batch["valid"])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -310,7 +330,7 @@ def train(sets, config, log=print):
 
 
 @torch.no_grad()
-def detect(model, data: SetData, query, targets, refine):
+def detect(model, data: SetData, query, targets, refine, suppress=None):
     """Detections (source px, scores) of one protocol query against its target pictures."""
     i = query.image
     box = torch.tensor(query.box, dtype=torch.float32) / data.scale[i]
@@ -326,12 +346,15 @@ def detect(model, data: SetData, query, targets, refine):
             boxes = decode_deltas(boxes, deltas).clamp(0, SIZE)
         else:
             scores = res[0]
+        if suppress and t == i:  # the lead's hand rule on the patch's own object, for comparison
+            scores = torch.where(on_patch(boxes, box, suppress), torch.full_like(scores, -1e4), scores)
         keep = nms(boxes, scores, NMS_IOU)[:MAX_DETECTIONS]
+        keep = keep[scores[keep] > -1e4]
         out.append(((boxes[keep] * data.scale[t]).numpy(), scores[keep].numpy()))
     return out
 
 
-def evaluate(model, data: SetData, refine):
+def evaluate(model, data: SetData, refine, suppress=None):
     model.eval()
     samples = data.samples
     queries = make_queries(samples, 60, SEED)
@@ -340,7 +363,7 @@ def evaluate(model, data: SetData, refine):
     dets = {}
     for n, q in enumerate(queries):
         targets = sorted({t for m, t, _ in pairs + cross_pos if m == n})
-        for t, d in zip(targets, detect(model, data, q, targets, refine)):
+        for t, d in zip(targets, detect(model, data, q, targets, refine, suppress)):
             dets[(n, t)] = d
     proto = evaluate_oneshot(samples, queries, pairs, [dets[(n, t)] for n, t, _ in pairs])
     pos = evaluate_oneshot(samples, queries, cross_pos, [dets[(n, t)] for n, t, _ in cross_pos])
@@ -362,7 +385,13 @@ def run_train(args):
     ]
     for d in train_sets:
         print(d.name, "train pictures", len(d.samples), flush=True)
-    model, history, seconds = train(train_sets, config)
+    if args.load:  # re-evaluate saved weights (the config's evaluation keys may differ from training's)
+        saved = torch.load(args.load)
+        model = make_model({**DEFAULT_CONFIG, **saved["config"]})
+        model.load_state_dict(saved["state_dict"])
+        history, seconds = [], 0.0
+    else:
+        model, history, seconds = train(train_sets, config)
     report = {
         "command": " ".join(["oneshot_rank_head train"] + [f"--{k}={v}" for k, v in vars(args).items()]),
         "config": config,
@@ -377,7 +406,7 @@ def run_train(args):
         "sets": {},
     }
     for name in args.eval_sets.split(","):
-        result = evaluate(model, SetData(args.data, name, "val"), config["refine"])
+        result = evaluate(model, SetData(args.data, name, "val"), config["refine"], config["suppress_patch"])
         result["classes_seen_in_training"] = name in config["train_sets"]
         report["sets"][name] = result
         print(name, json.dumps({k: v for k, v in result.items() if k != "per_class_AP50"}), flush=True)
@@ -397,6 +426,7 @@ def main():
     parser.add_argument("--eval-sets", default=",".join(SETS))
     parser.add_argument("--out", type=Path, default=TOOLS / "experiments" / "results" / "oneshot_rank_head.json")
     parser.add_argument("--save", type=Path, help="train: where to keep the head's weights (not shipped)")
+    parser.add_argument("--load", type=Path, help="train: evaluate these saved weights instead of training")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.stage == "features":

@@ -6,6 +6,7 @@ from webdetr_tools.oneshot.rank_head import (
     GEOMETRY,
     IN_DIM,
     RankHead,
+    calibration_loss,
     decode_deltas,
     encode_deltas,
     listwise_loss,
@@ -76,3 +77,20 @@ def test_deltas_round_trip():
     boxes = torch.tensor([[10.0, 20, 50, 80], [0, 0, 8, 8]])
     targets = torch.tensor([[12.0, 18, 60, 70], [1, 2, 9, 12]])
     assert torch.allclose(decode_deltas(boxes, encode_deltas(boxes, targets)), targets, atol=1e-4)
+
+
+def test_calibration_loss_and_prior_start():
+    scores = torch.tensor([[3.0, -2.0, 1.0, 9.0]])
+    positive = torch.tensor([[True, False, False, False]])
+    valid = torch.tensor([[True, True, True, False]])
+    expected = torch.nn.functional.softplus(torch.logsumexp(torch.tensor([-2.0, 1.0]), 0)) + torch.nn.functional.softplus(
+        torch.tensor(-3.0)
+    )
+    assert torch.allclose(calibration_loss(scores, positive, valid), expected)
+    # with the prior the untrained head is the training-free score: 10 x mean neck cosine + log objectness
+    torch.manual_seed(0)
+    head = RankHead(prior=True).eval()
+    q, p = _features(1), _features(3)[None]
+    geo = pair_geometry([0.0, 0, 10, 10], torch.tensor([[0.0, 0, 10, 10]] * 3), torch.tensor([0.5, 0.2, 0.9]), False)
+    cos = torch.stack([p[0, :, a:b] @ q[0, a:b] for a, b in ((0, 128), (128, 320), (320, 576), (576, 1056))]).mean(0)
+    assert torch.allclose(head(q, p, geo[None])[0], 10 * cos + torch.tensor([0.5, 0.2, 0.9]).log(), atol=1e-5)

@@ -28,6 +28,7 @@ API
   RankHead(in_dim, hidden, embed, rel_hidden, refine)(q [B,D], p [B,N,D], geometry [B,N,G]) -> scores [B,N]
       (, deltas [B,N,4] when refine)
   listwise_loss(scores [B,N], positive [B,N] bool, valid [B,N] bool) -> scalar
+  calibration_loss(scores, positive, valid) -> scalar: negatives below the "none" slot, positives above it
   encode_deltas(boxes, targets) / decode_deltas(boxes, deltas): (dx, dy, log dw, log dh) as in Faster R-CNN
 """
 from __future__ import annotations
@@ -90,16 +91,37 @@ def _tap_cosines(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 
 
 class RankHead(nn.Module):
-    def __init__(self, in_dim=IN_DIM, hidden=256, embed_dim=128, rel_hidden=256, refine=False, dropout=0.1):
+    def __init__(
+        self,
+        in_dim=IN_DIM,
+        hidden=256,
+        embed_dim=128,
+        rel_hidden=256,
+        refine=False,
+        dropout=0.1,
+        prior=False,
+        project=True,
+    ):
         super().__init__()
+        # project=False: no learned embedding, the relation MLP sees only the per-tap cosines and the geometry (a
+        # re-weighting of the training-free score's parts, which cannot learn the training classes' features)
+        self.use_projection = project
+        # prior: start from the training-free score (mean cosine of the four neck taps + 0.1 log objectness, x10
+        # for a softmax temperature) and learn a correction on top, so the head begins where the lead is
+        self.prior = nn.Parameter(torch.tensor([10.0, 1.0])) if prior else None
         self.project = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, embed_dim)
         )
         cos = len(TAPS) if in_dim == IN_DIM else 0
         self.relation = nn.Sequential(
-            nn.Linear(4 * embed_dim + cos + GEOMETRY, rel_hidden), nn.ReLU(), nn.Linear(rel_hidden, 1)
+            nn.Linear((4 * embed_dim if project else 0) + cos + GEOMETRY, rel_hidden), nn.ReLU(), nn.Linear(rel_hidden, 1)
         )
-        self.refine = nn.Linear(embed_dim, 4) if refine else None
+        if not project:
+            self.project = None
+        if prior:  # step 0 is exactly the training-free score
+            nn.init.zeros_(self.relation[-1].weight)
+            nn.init.zeros_(self.relation[-1].bias)
+        self.refine = nn.Linear(embed_dim, 4) if refine and project else None
         if self.refine is not None:
             nn.init.zeros_(self.refine.weight)
             nn.init.zeros_(self.refine.bias)
@@ -111,14 +133,20 @@ class RankHead(nn.Module):
     def forward(self, q, p, geometry, p_embedded=None):
         """q [B,D] patch features, p [B,N,D] proposal features, geometry [B,N,G]; p_embedded: optional
         precomputed self.embed(p) (one picture's proposals serve many queries)."""
-        qe = self.embed(q)
-        pe = self.embed(p) if p_embedded is None else p_embedded
-        qx = qe[:, None].expand_as(pe)
-        parts = [qx, pe, qx * pe, (qx - pe).abs()]
-        if self.in_dim == IN_DIM:
-            parts.append(_tap_cosines(q, p))
+        parts, pe = [], None
+        if self.use_projection:
+            qe = self.embed(q)
+            pe = self.embed(p) if p_embedded is None else p_embedded
+            qx = qe[:, None].expand_as(pe)
+            parts = [qx, pe, qx * pe, (qx - pe).abs()]
+        cosines = _tap_cosines(q, p) if self.in_dim == IN_DIM else None
+        if cosines is not None:
+            parts.append(cosines)
         parts.append(geometry)
         scores = self.relation(torch.cat(parts, -1))[..., 0]
+        if self.prior is not None:
+            cos = cosines[..., :4].mean(-1)  # neck4, neck8, neck16, c5
+            scores = scores + self.prior[0] * cos + self.prior[1] * geometry[..., 0]
         if self.refine is None:
             return scores
         return scores, self.refine(pe)
@@ -131,6 +159,19 @@ def listwise_loss(scores: torch.Tensor, positive: torch.Tensor, valid: torch.Ten
     count = positive.sum(1, keepdim=True)
     target = torch.cat([(count == 0).float(), positive.float() / count.clamp(min=1)], 1)
     return -(target * log_p.masked_fill(target == 0, 0.0)).sum(1).mean()
+
+
+def calibration_loss(scores: torch.Tensor, positive: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The listwise loss only orders a picture's proposals: in a picture with positives its negatives may sit
+    above 0 and outrank another picture's positives, while the protocol ranks all pairs of a class together. This
+    term asks every group for "none" above its negatives (log(1 + sum exp(negatives))) and every positive above
+    "none" (mean softplus(-positive))."""
+    positive = positive & valid
+    negative = valid & ~positive
+    neg = torch.nn.functional.softplus(torch.logsumexp(scores.masked_fill(~negative, float("-inf")), 1))
+    neg = torch.where(negative.any(1), neg, torch.zeros_like(neg))
+    pos = (torch.nn.functional.softplus(-scores) * positive).sum(1) / positive.sum(1).clamp(min=1)
+    return (neg + pos).mean()
 
 
 def encode_deltas(boxes: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
