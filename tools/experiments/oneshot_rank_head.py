@@ -270,7 +270,8 @@ def build_batch(sets, draws, config, rng):
     n = max(len(x) for x in p)
 
     def pad(xs, value=0):
-        return torch.stack([torch.nn.functional.pad(x, [0, 0] * (x.dim() - 1) + [0, n - len(x)], value=value) for x in xs])
+        pad = torch.nn.functional.pad
+        return torch.stack([pad(x, [0, 0] * (x.dim() - 1) + [0, n - len(x)], value=value) for x in xs])
 
     return {
         "q": torch.stack(q),

@@ -56,8 +56,9 @@ def test_loss_decreases_on_a_toy_batch():
     p = _features(b * n).reshape(b, n, IN_DIM)
     positive = torch.zeros(b, n, dtype=torch.bool)
     positive[:4, :3] = True  # half the groups hold 3 instances, half none
-    p[positive] = torch.nn.functional.normalize(q[:4, None].expand(4, 3, IN_DIM).reshape(-1, IN_DIM)
-                                                + 0.05 * torch.randn(12, IN_DIM), dim=-1)
+    p[positive] = torch.nn.functional.normalize(
+        q[:4, None].expand(4, 3, IN_DIM).reshape(-1, IN_DIM) + 0.05 * torch.randn(12, IN_DIM), dim=-1
+    )
     geo = torch.zeros(b, n, GEOMETRY)
     valid = torch.ones(b, n, dtype=torch.bool)
     valid[:, -4:] = False
@@ -83,9 +84,8 @@ def test_calibration_loss_and_prior_start():
     scores = torch.tensor([[3.0, -2.0, 1.0, 9.0]])
     positive = torch.tensor([[True, False, False, False]])
     valid = torch.tensor([[True, True, True, False]])
-    expected = torch.nn.functional.softplus(torch.logsumexp(torch.tensor([-2.0, 1.0]), 0)) + torch.nn.functional.softplus(
-        torch.tensor(-3.0)
-    )
+    softplus = torch.nn.functional.softplus
+    expected = softplus(torch.logsumexp(torch.tensor([-2.0, 1.0]), 0)) + softplus(torch.tensor(-3.0))
     assert torch.allclose(calibration_loss(scores, positive, valid), expected)
     # with the prior the untrained head is the training-free score: 10 x mean neck cosine + log objectness
     torch.manual_seed(0)

@@ -55,7 +55,8 @@ def head_input(maps: dict, boxes: torch.Tensor, center: dict) -> torch.Tensor:
 
 
 def _box_overlaps(boxes: torch.Tensor, patch: torch.Tensor):
-    inter_wh = (torch.minimum(boxes[..., 2:], patch[..., 2:]) - torch.maximum(boxes[..., :2], patch[..., :2])).clamp(min=0)
+    lower = torch.maximum(boxes[..., :2], patch[..., :2])
+    inter_wh = (torch.minimum(boxes[..., 2:], patch[..., 2:]) - lower).clamp(min=0)
     inter = inter_wh[..., 0] * inter_wh[..., 1]
     area = (boxes[..., 2] - boxes[..., 0]).clamp(min=1e-6) * (boxes[..., 3] - boxes[..., 1]).clamp(min=1e-6)
     patch_area = ((patch[..., 2] - patch[..., 0]) * (patch[..., 3] - patch[..., 1])).clamp(min=1e-6)
@@ -114,7 +115,9 @@ class RankHead(nn.Module):
         )
         cos = len(TAPS) if in_dim == IN_DIM else 0
         self.relation = nn.Sequential(
-            nn.Linear((4 * embed_dim if project else 0) + cos + GEOMETRY, rel_hidden), nn.ReLU(), nn.Linear(rel_hidden, 1)
+            nn.Linear((4 * embed_dim if project else 0) + cos + GEOMETRY, rel_hidden),
+            nn.ReLU(),
+            nn.Linear(rel_hidden, 1),
         )
         if not project:
             self.project = None
