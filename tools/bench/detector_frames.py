@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """WASM frame time of detector packages side by side, in Node through the CLI (onnxruntime-web, 1 thread, the
-TypeScript deformable-attention kernel): each package runs the same photo `--frames` times in one CLI call (one
+WebAssembly deformable-attention kernel): each package runs the same photo `--frames` times in one CLI call (one
 model load); the first frame is cold and left out; packages alternate for `--rounds` rounds so a busy machine
 slows them alike. Reports the median warm frame (timings.total: preprocessing + graphs + kernels + postprocess)
 and the median per stage group.
