@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from .manifest import MANIFEST_FORMAT, file_digest, validate_manifest
+from .onnx_fold import fold_pads_in_file
 from .onnx_io import OPSET, export_module, weights_to_fp16
 from .plan import SingleGraph, run_plan, tensor_specs
 
@@ -48,9 +49,12 @@ def _pipeline_entry(plan, pipeline):
     return entry
 
 
-def write_package(plan, feeds, out_dir, description, split=True, single_graph=True, fp16=False, progress=print):
+def write_package(
+    plan, feeds, out_dir, description, split=True, single_graph=True, fp16=False, fold_pads=False, progress=print
+):
     """Export plan to out_dir. description: the manifest's model/input/output/architecture sections.
-    feeds: example inputs (name -> tensor) at the package's fixed size. Returns the manifest."""
+    feeds: example inputs (name -> tensor) at the package's fixed size. fold_pads: zero Pads in front of Convs
+    become the Convs' pads (onnx_fold.fold_pads_into_convs: same values, fewer copies). Returns the manifest."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
@@ -76,6 +80,8 @@ def write_package(plan, feeds, out_dir, description, split=True, single_graph=Tr
             if n in symbolic
         }
         export_module(module, [tensors[n] for n in inputs], inputs, outputs, path, dynamic_axes=dynamic or None)
+        if fold_pads:
+            fold_pads_in_file(path)
         if fp16:
             weights_to_fp16(path)
         entry = _graph_entry(name, path, inputs, outputs, fp16)
