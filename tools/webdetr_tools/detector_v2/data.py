@@ -9,7 +9,9 @@ whose file name maps to a COCO class (weak.py), at most gallery_per_class per cl
 
 Targets per image (source pixels, COCO-80 ids): coco128 ground truth; pennfudan ground truth + teacher
 rows overlapping no ground truth of their class (IoU < 0.5); others teacher rows >= pseudo_label_threshold,
-on unlabeled / unlabeled_extra corrected by the file name's weak label (weak.apply_weak_label).
+on unlabeled / unlabeled_extra corrected by the file name's weak label (weak.apply_weak_label). With
+data.second_teacher (v2c) the teacher rows are first fused with SSDLite's (second_teacher.py). Sets named in
+data.negative_sets ({name: {directory, count}}) are generated object-free pictures (textures.py) with no targets.
 
 Layout: <cache>/<set>/index.json (written last: marks the set complete) {set, size, views, images: [{id,
 file, width, height, split, views: [View json]}], skipped}, teacher.json {id: rows}, level{8,16,32}.npy fp16
@@ -39,7 +41,10 @@ from ..teacher.centernet_teacher import decode
 from ..teacher.coco80 import COCO80_NAMES
 from ..training.features import set_samples
 from .augment import View, map_boxes, render, sample_views
+from .config import REPO
 from .neck import LEVEL_STRIDES, TeacherNeck
+from .second_teacher import fuse_rows, rows_path
+from .textures import ensure as ensure_textures
 from .weak import apply_weak_label, weak_class
 
 TEACHER_SIZE = 512
@@ -48,6 +53,10 @@ WEAK_SETS = ("unlabeled", "unlabeled_extra")
 
 def set_rows(data_root: Path, name: str, config: dict):
     data, seed = config["data"], config["seed"]
+    if name in data.get("negative_sets", []):
+        spec = data["negative_sets"][name]
+        paths = ensure_textures(REPO / spec["directory"], spec["count"], seed)
+        return [(p.stem, p, None, "train") for p in paths]
     if name in WEAK_SETS:
         paths = load_unlabeled(Path(data_root) / name)
         rows = [(p.stem, p, None, "train") for p in paths]
@@ -194,6 +203,9 @@ class Targets:
         self.threshold = float(data["pseudo_label_threshold"])
         self.gt_sets = set(data["ground_truth_sets"])
         self.gt_plus = set(data["ground_truth_plus_teacher_sets"])
+        self.negative_sets = set(data.get("negative_sets", {}))
+        self.second = data.get("second_teacher")
+        self._second_rows: dict = {}
         self.min_visible = float(config["augment"]["min_visible"])
         self.data_root, self.cache, self.config = Path(data_root), cache, config
         self._gt: dict = {}
@@ -207,10 +219,21 @@ class Targets:
             [self.classes.index(sample.labels[k]) for k in keep], np.int64
         )
 
+    def second_teacher_rows(self, name: str, image_id: str) -> list:
+        if name not in self._second_rows:
+            path = rows_path(self.cache.root, name)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} missing: run detector_v2.second_teacher for this config")
+            self._second_rows[name] = json.loads(path.read_text())
+        return self._second_rows[name][image_id]
+
     def teacher(self, name: str, image_id: str):
         rows = self.cache.teacher_rows(name, image_id)
+        cls = weak_class(self.cache.image(name, image_id)["file"]) if name in WEAK_SETS else None
+        if self.second:
+            second = self.second_teacher_rows(name, image_id)
+            rows = fuse_rows(rows, second, self.second["min_score"], self.second.get("iou", 0.5), cls)
         if name in WEAK_SETS:
-            cls = weak_class(self.cache.image(name, image_id)["file"])
             if cls is not None:
                 rows = apply_weak_label(rows, cls, self.threshold)
         rows = [r for r in rows if r[4] >= self.threshold and int(r[5]) in self.class_of]
@@ -220,6 +243,8 @@ class Targets:
         )
 
     def source_boxes(self, name: str, image_id: str):
+        if name in self.negative_sets:  # object-free pictures: nothing to find
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64)
         if name in self.gt_sets:
             return self.ground_truth(name, image_id)
         boxes, labels = self.teacher(name, image_id)
