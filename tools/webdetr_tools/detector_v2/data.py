@@ -10,7 +10,8 @@ whose file name maps to a COCO class (weak.py), at most gallery_per_class per cl
 Targets per image (source pixels, COCO-80 ids): coco128 ground truth; pennfudan ground truth + teacher
 rows overlapping no ground truth of their class (IoU < 0.5); others teacher rows >= pseudo_label_threshold,
 on unlabeled / unlabeled_extra corrected by the file name's weak label (weak.apply_weak_label). With
-data.second_teacher (v2c) the teacher rows are first fused with SSDLite's (second_teacher.py). Sets named in
+data.second_teacher (v2c) the teacher rows are first fused with SSDLite's (second_teacher.py), or replaced by them
+on the sets in its replace_sets. Sets named in
 data.negative_sets ({name: {directory, count}}) are generated object-free pictures (textures.py) with no targets.
 
 Layout: <cache>/<set>/index.json (written last: marks the set complete) {set, size, views, images: [{id,
@@ -230,7 +231,9 @@ class Targets:
     def teacher(self, name: str, image_id: str):
         rows = self.cache.teacher_rows(name, image_id)
         cls = weak_class(self.cache.image(name, image_id)["file"]) if name in WEAK_SETS else None
-        if self.second:
+        if self.second and name in self.second.get("replace_sets", []):
+            rows = self.second_teacher_rows(name, image_id)  # the second teacher alone labels these photos
+        elif self.second:
             second = self.second_teacher_rows(name, image_id)
             rows = fuse_rows(rows, second, self.second["min_score"], self.second.get("iou", 0.5), cls)
         if name in WEAK_SETS:
