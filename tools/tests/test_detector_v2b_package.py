@@ -1,10 +1,12 @@
 """Detector v2b package path (ship/detector_v2b_package.py) without the fetched teacher: on a small v2b over the
 synthetic stand-in teacher of tools/v2b_parity_fixture.py, the split plan (the package's graphs with the deformable
 core between them) equals the PyTorch v2b forward for stride-4 and stride-8 proposals, build_models ships v2b by
-default, and the shipped threshold is written in the places tools/ship_detector_v2b.py rewrites. The Node side
+default, and the shipped threshold is one line in the exporter and in the test that expects it, which
+tools/ship_detector_v2b.py rewrites and checks. The Node side
 (runtime = PyTorch) is test/shipped/detector-v2b-parity and test/shipped/shipped-parity."""
 import re
 
+import pytest
 import torch
 
 # tools/ is importable through pyproject.toml's pytest pythonpath, so the two scripts import directly.
@@ -52,12 +54,18 @@ def test_build_models_ships_v2b_by_default():
     assert build_models.V2B_CHECKPOINT.name == "detector_v2b.pt"
 
 
-def test_the_shipped_threshold_is_one_line_in_each_place_the_ship_script_rewrites():
-    # ship_detector_v2b.set_threshold needs exactly one matching line per file, and they must agree.
-    for path, pattern, _ in ship_detector_v2b.THRESHOLD_LINES:
+def test_the_shipped_threshold_is_one_line_in_the_exporter_and_in_the_test_that_expects_it(tmp_path, monkeypatch):
+    # ship_detector_v2b.set_threshold rewrites the exporter's line and checks the test's, so they must agree.
+    for path, pattern in (ship_detector_v2b.THRESHOLD_SOURCE, ship_detector_v2b.THRESHOLD_TEST):
         found = re.findall(pattern, path.read_text(), flags=re.M)
-        assert len(found) == 1, path
-        assert float(re.search(r"[0-9.]+[0-9]", found[0]).group()) == SCORE_THRESHOLD, path
+        assert len(found) == 1 and float(found[0]) == SCORE_THRESHOLD, path
+    # a threshold the test does not expect is refused before anything is rewritten
+    source = tmp_path / "package.py"
+    source.write_text("SCORE_THRESHOLD = 0.4\n")
+    monkeypatch.setattr(ship_detector_v2b, "THRESHOLD_SOURCE", (source, ship_detector_v2b.THRESHOLD_SOURCE[1]))
+    with pytest.raises(SystemExit, match="edit the test's expectation first"):
+        ship_detector_v2b.set_threshold(SCORE_THRESHOLD + 0.05)
+    assert source.read_text() == "SCORE_THRESHOLD = 0.4\n"
 
 
 def test_the_package_decodes_proposals_at_the_stride_the_checkpoint_trained_on():
