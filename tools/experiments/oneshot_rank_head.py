@@ -18,6 +18,9 @@ Stages (each seeded, one JSON config per run under experiments/configs/):
             from the training-free score), project (False: per-tap cosines + geometry only), suppress_patch (the
             lead's hand rule at evaluation); --load re-evaluates saved weights.
 
+Shared with oneshot_synth_groups.py (its sets have SetData's shape, plus ignore boxes): pool_picture, build_batch,
+train, load_config, evaluate_and_write.
+
   cd tools && nice -n 10 /usr/bin/python3 -m experiments.oneshot_rank_head features [--all-train]
   cd tools && nice -n 10 /usr/bin/python3 -m experiments.oneshot_rank_head train \
       --config experiments/configs/oneshot_rank_head_all.json
@@ -95,6 +98,22 @@ DEFAULT_CONFIG = {
 }
 
 
+def pool_picture(maps, width, height, gt_boxes, centers, source):
+    """One picture's feature-table row from its teacher maps (with "heatp"): the top-K proposals (input px) with
+    their objectness and head inputs, and the head inputs of its boxes (`gt_boxes` in source px)."""
+    boxes, obj = proposals(maps["heat"], maps["wh"], K)
+    boxes = boxes.clamp(0, SIZE)  # as oneshot_teacher_embed.Images.proposals
+    scale = torch.tensor([width, height, width, height], dtype=torch.float32) / SIZE
+    gt = torch.from_numpy(np.asarray(gt_boxes, np.float32).reshape(-1, 4)) / scale
+    return {
+        "boxes": boxes,
+        "objectness": obj,
+        "features": head_input(maps, boxes, centers).half(),
+        "gt_features": head_input(maps, gt, centers).half() if len(gt) else torch.zeros(0, 1136).half(),
+        "source": source,
+    }
+
+
 def split_samples(data, name, split):
     return [r[2] for r in set_samples(data, name) if r[3] == split]
 
@@ -137,17 +156,7 @@ def extract(data, all_train, log=print):
                     maps = teacher(preprocess(read_rgb(s.image), SIZE))
                     maps["heatp"] = maps["heat"].sigmoid()
                     source = "teacher run here"
-                boxes, obj = proposals(maps["heat"], maps["wh"], K)
-                boxes = boxes.clamp(0, SIZE)  # as oneshot_teacher_embed.Images.proposals
-                scale = torch.tensor([s.width, s.height, s.width, s.height], dtype=torch.float32) / SIZE
-                gt = torch.from_numpy(np.asarray(s.boxes, np.float32).reshape(-1, 4)) / scale
-                table[s.image.stem] = {
-                    "boxes": boxes,
-                    "objectness": obj,
-                    "features": head_input(maps, boxes, centers).half(),
-                    "gt_features": head_input(maps, gt, centers).half() if len(gt) else torch.zeros(0, 1136).half(),
-                    "source": source,
-                }
+                table[s.image.stem] = pool_picture(maps, s.width, s.height, s.boxes, centers, source)
                 if (n + 1) % 20 == 0 or n + 1 == len(todo):
                     torch.save(table, out)
                     log(f"{name} {split} {n + 1}/{len(todo)} {time.time() - started:.0f}s")
@@ -187,6 +196,18 @@ def group_targets(data: SetData, t, label, exclude=None):
     positive = (overlap[:, same] >= 0.5).any(1) if same.any() else torch.zeros(len(boxes), dtype=torch.bool)
     best_iou, best = overlap.max(1)
     return positive, best, best_iou
+
+
+def ignored(data, t, label, boxes):
+    """Proposals on an unsure detection of the query's class (sets with `ignore`, i.e. the synthetic ones of
+    oneshot_synth_groups.py): neither taught as positive nor as negative. All False for labelled sets."""
+    if not hasattr(data, "ignore"):
+        return torch.zeros(len(boxes), dtype=torch.bool)
+    ig_boxes, ig_labels = data.ignore[t]
+    same = torch.tensor([lab == label for lab in ig_labels], dtype=torch.bool)
+    if not len(ig_labels) or not same.any():
+        return torch.zeros(len(boxes), dtype=torch.bool)
+    return (box_iou(boxes, ig_boxes[same]) >= 0.5).any(1)
 
 
 class Sampler:
@@ -247,6 +268,7 @@ def pick_proposals(positive, k_train, size, top, rng):
 
 
 def build_batch(sets, draws, config, rng):
+    """The padded (query, picture) groups of one step; proposals on a same-class ignore box are not valid."""
     q, p, geo, pos, valid, boxes_all, match_iou = [], [], [], [], [], [], []
     refine_targets = []
     for d, i, k, label, feat, box, targets in draws:
@@ -262,7 +284,7 @@ def build_batch(sets, draws, config, rng):
             p.append(row["features"][idx].float())
             geo.append(pair_geometry(box, boxes, obj, t == i, SIZE))
             pos.append(positive[idx])
-            valid.append(torch.ones(len(boxes), dtype=torch.bool))
+            valid.append(~ignored(data, t, label, boxes) | positive[idx])
             boxes_all.append(boxes)
             gt = data.gt_boxes(t)
             refine_targets.append(gt[best[idx]] if len(gt) else boxes)
@@ -378,24 +400,18 @@ def evaluate(model, data: SetData, refine, suppress=None):
     }
 
 
-def run_train(args):
-    config = {**DEFAULT_CONFIG, **(json.loads(args.config.read_text()) if args.config else {})}
-    torch.set_num_threads(1)
-    train_sets = [
-        SetData(args.data, name, "train", config["cached_train_pictures_only"]) for name in config["train_sets"]
-    ]
-    for d in train_sets:
-        print(d.name, "train pictures", len(d.samples), flush=True)
-    if args.load:  # re-evaluate saved weights (the config's evaluation keys may differ from training's)
-        saved = torch.load(args.load)
-        model = make_model({**DEFAULT_CONFIG, **saved["config"]})
-        model.load_state_dict(saved["state_dict"])
-        history, seconds = [], 0.0
-    else:
-        model, history, seconds = train(train_sets, config)
+def load_config(path, **defaults):
+    """DEFAULT_CONFIG, then the script's own `defaults`, then the JSON file at `path` (if any) over both."""
+    return {**DEFAULT_CONFIG, **defaults, **(json.loads(path.read_text()) if path else {})}
+
+
+def evaluate_and_write(args, stage, config, model, train_sets, history, seconds, extra=None):
+    """The protocol on every set of args.eval_sets (held-out split) -> the report at args.out (`extra` entries
+    after the config), and the weights at args.save if given."""
     report = {
-        "command": " ".join(["oneshot_rank_head train"] + [f"--{k}={v}" for k, v in vars(args).items()]),
+        "command": " ".join([stage] + [f"--{k}={v}" for k, v in vars(args).items()]),
         "config": config,
+        **(extra or {}),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_pictures": {d.name: len(d.samples) for d in train_sets},
         "train_seconds": round(seconds),
@@ -416,6 +432,24 @@ def run_train(args):
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"config": config, "state_dict": model.state_dict()}, args.save)
+
+
+def run_train(args):
+    config = load_config(args.config)
+    torch.set_num_threads(1)
+    train_sets = [
+        SetData(args.data, name, "train", config["cached_train_pictures_only"]) for name in config["train_sets"]
+    ]
+    for d in train_sets:
+        print(d.name, "train pictures", len(d.samples), flush=True)
+    if args.load:  # re-evaluate saved weights (the config's evaluation keys may differ from training's)
+        saved = torch.load(args.load)
+        model = make_model({**DEFAULT_CONFIG, **saved["config"]})
+        model.load_state_dict(saved["state_dict"])
+        history, seconds = [], 0.0
+    else:
+        model, history, seconds = train(train_sets, config)
+    evaluate_and_write(args, "oneshot_rank_head train", config, model, train_sets, history, seconds)
 
 
 def main():

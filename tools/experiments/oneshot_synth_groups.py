@@ -12,7 +12,8 @@ Stages (seeded; one JSON config per training run under experiments/configs/onesh
   train     RankHead on the config's synthetic sets ("pseudo", "paste") and labelled training splits
             ("train_sets"), queries drawn set -> group -> instance, the ignore boxes of a query's class neither
             positive nor negative; then the protocol on every set's held-out split (oneshot_rank_head.evaluate);
-            --save keeps the weights (not shipped).
+            --save keeps the weights (not shipped). The pooling, batches, training loop and report are
+            oneshot_rank_head.py's (pool_picture, build_batch, train, evaluate_and_write).
 
   cd tools && nice -n 15 /usr/bin/python3 -m experiments.oneshot_synth_groups groups
   cd tools && nice -n 15 /usr/bin/python3 -m experiments.oneshot_synth_groups features
@@ -29,24 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.ops import box_iou
 
-from experiments.oneshot_rank_head import (
-    DEFAULT_CONFIG,
-    K,
-    SIZE,
-    TRAINING_FREE,
-    Sampler,
-    SetData,
-    calibration_loss,
-    evaluate,
-    group_targets,
-    listwise_loss,
-    make_model,
-    pair_geometry,
-    pick_proposals,
-)
-from experiments.oneshot_teacher_embed import MAX_DETECTIONS, NMS_IOU, REPO, SEED, SETS, SHIPPED, TOOLS
+from experiments.oneshot_rank_head import SIZE, SetData, evaluate_and_write, load_config, pool_picture, train
+from experiments.oneshot_teacher_embed import REPO, SETS, TOOLS
 from webdetr_tools.data.datasets import Sample, read_rgb
 from webdetr_tools.oneshot.synth_groups import paste_scene, pseudo_instances
 
@@ -212,8 +198,7 @@ def make_groups(data: Path, log=print):
 @torch.no_grad()
 def extract(log=print):
     from webdetr_tools.backbones.fetch import fetch
-    from webdetr_tools.oneshot.rank_head import head_input
-    from webdetr_tools.oneshot.teacher_embed import TeacherMaps, preprocess, proposals
+    from webdetr_tools.oneshot.teacher_embed import TeacherMaps, preprocess
 
     index = json.loads((OUT / "index.json").read_text())
     centers = torch.load(REPO / ".cache" / "oneshot_v2" / str(SIZE) / "centers.pt")["mean"]
@@ -226,24 +211,15 @@ def extract(log=print):
         for n, e in enumerate(todo):
             maps = teacher(preprocess(read_rgb(Path(e["image"])), SIZE))
             maps["heatp"] = maps["heat"].sigmoid()
-            boxes, obj = proposals(maps["heat"], maps["wh"], K)
-            boxes = boxes.clamp(0, SIZE)
-            scale = torch.tensor([e["width"], e["height"]] * 2, dtype=torch.float32) / SIZE
-            gt = torch.tensor(e["boxes"], dtype=torch.float32).reshape(-1, 4) / scale
-            table[e["image"]] = {
-                "boxes": boxes,
-                "objectness": obj,
-                "features": head_input(maps, boxes, centers).half(),
-                "gt_features": head_input(maps, gt, centers).half(),
-                "source": "teacher run here",
-            }
+            table[e["image"]] = pool_picture(maps, e["width"], e["height"], e["boxes"], centers, "teacher run here")
             if (n + 1) % 100 == 0 or n + 1 == len(todo):
                 torch.save(table, out)
                 log(f"{name} {n + 1}/{len(todo)} {time.time() - started:.0f}s")
 
 
-class SynthData:
-    """A synthetic set in SetData's shape (samples, rows, scale, gt_boxes) plus per-picture ignore boxes."""
+class SynthData(SetData):
+    """A synthetic set in SetData's shape (samples, rows, scale, gt_boxes) plus per-picture ignore boxes (read by
+    oneshot_rank_head.ignored)."""
 
     def __init__(self, name):
         index = json.loads((OUT / "index.json").read_text())
@@ -258,82 +234,9 @@ class SynthData:
             for e, sc in zip(entries, self.scale)
         ]
 
-    def gt_boxes(self, i):
-        return torch.from_numpy(np.asarray(self.samples[i].boxes, np.float32).reshape(-1, 4)) / self.scale[i]
-
-
-def ignored(data, t, label, boxes):
-    """Proposals on an unsure detection of the query's class: neither taught as positive nor as negative."""
-    if not hasattr(data, "ignore"):
-        return torch.zeros(len(boxes), dtype=torch.bool)
-    ig_boxes, ig_labels = data.ignore[t]
-    same = torch.tensor([lab == label for lab in ig_labels], dtype=torch.bool)
-    if not len(ig_labels) or not same.any():
-        return torch.zeros(len(boxes), dtype=torch.bool)
-    return (box_iou(boxes, ig_boxes[same]) >= 0.5).any(1)
-
-
-def build_batch(sets, draws, config, rng):
-    """oneshot_rank_head.build_batch with ignore boxes (no box refinement)."""
-    q, p, geo, pos, valid = [], [], [], [], []
-    for d, i, k, label, feat, box, targets in draws:
-        data = sets[d]
-        for t in targets:
-            row = data.rows[t]
-            positive, _, _ = group_targets(data, t, label, exclude=k if t == i else None)
-            idx = pick_proposals(
-                positive, config["k_train"], config["proposals_per_group"], config["top_per_group"], rng
-            )
-            boxes = row["boxes"][idx]
-            q.append(feat)
-            p.append(row["features"][idx].float())
-            geo.append(pair_geometry(box, boxes, row["objectness"][idx], t == i, SIZE))
-            pos.append(positive[idx])
-            valid.append(~ignored(data, t, label, boxes) | positive[idx])
-    n = max(len(x) for x in p)
-
-    def pad(xs, value=0):
-        return torch.stack(
-            [torch.nn.functional.pad(x, [0, 0] * (x.dim() - 1) + [0, n - len(x)], value=value) for x in xs]
-        )
-
-    return {
-        "q": torch.stack(q),
-        "p": pad(p),
-        "geometry": pad(geo),
-        "positive": pad(pos, False),
-        "valid": pad(valid, False),
-    }
-
-
-def train(sets, config, log=print):
-    torch.manual_seed(config["seed"])
-    rng = np.random.RandomState(config["seed"])
-    model = make_model(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config["lr"], total_steps=config["steps"], pct_start=0.1)
-    sampler = Sampler(sets, config, rng)
-    started, history, running = time.time(), [], []
-    for step in range(config["steps"]):
-        batch = build_batch(sets, sampler.draw(), config, rng)
-        scores = model(batch["q"], batch["p"], batch["geometry"])
-        loss = listwise_loss(scores, batch["positive"], batch["valid"])
-        if config["calibration_weight"]:
-            loss = loss + config["calibration_weight"] * calibration_loss(scores, batch["positive"], batch["valid"])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        running.append(float(loss))
-        if (step + 1) % 100 == 0:
-            history.append({"step": step + 1, "loss": round(float(np.mean(running)), 4)})
-            log(f"step {step + 1} loss {np.mean(running):.4f} {time.time() - started:.0f}s")
-            running = []
-    return model, history, time.time() - started
-
 
 def run_train(args):
-    config = {**DEFAULT_CONFIG, "synthetic_sets": ["pseudo", "paste"], **json.loads(args.config.read_text())}
+    config = load_config(args.config, synthetic_sets=["pseudo", "paste"])
     if config["refine"]:
         raise ValueError("box refinement is not part of this experiment")
     sets = [SynthData(n) for n in config["synthetic_sets"]]
@@ -341,30 +244,7 @@ def run_train(args):
     for d in sets:
         print(d.name, "train pictures", len(d.samples), flush=True)
     model, history, seconds = train(sets, config, lambda m: print(m, flush=True))
-    report = {
-        "command": " ".join(["oneshot_synth_groups train"] + [f"--{k}={v}" for k, v in vars(args).items()]),
-        "config": config,
-        "groups": GROUPS,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train_pictures": {d.name: len(d.samples) for d in sets},
-        "train_seconds": round(seconds),
-        "history": history,
-        "protocol": {"max_queries": 60, "cross_images": 5, "seed": SEED, "max_detections": MAX_DETECTIONS},
-        "proposals": {"k": K, "input_size": SIZE, "nms_iou": NMS_IOU},
-        "shipped_card": SHIPPED,
-        "training_free_lead": TRAINING_FREE,
-        "sets": {},
-    }
-    for name in args.eval_sets.split(","):
-        result = evaluate(model, SetData(args.data, name, "val"), False, config["suppress_patch"])
-        result["classes_seen_in_training"] = name in config["train_sets"]
-        report["sets"][name] = result
-        print(name, json.dumps({k: v for k, v in result.items() if k != "per_class_AP50"}), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    if args.save:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"config": config, "state_dict": model.state_dict()}, args.save)
+    evaluate_and_write(args, "oneshot_synth_groups train", config, model, sets, history, seconds, {"groups": GROUPS})
 
 
 def main():
