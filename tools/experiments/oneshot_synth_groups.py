@@ -256,6 +256,8 @@ def main():
     parser.add_argument("--out", type=Path, default=TOOLS / "experiments" / "results" / "oneshot_synth_groups.json")
     parser.add_argument("--save", type=Path, help="train: where to keep the head's weights (not shipped)")
     args = parser.parse_args()
+    if args.stage == "train" and args.config is None:
+        parser.error("train needs --config (one JSON per run under experiments/configs/)")
     torch.set_num_threads(1)
     if args.stage == "groups":
         make_groups(args.data, lambda m: print(m, flush=True))
