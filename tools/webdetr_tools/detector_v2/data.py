@@ -10,9 +10,9 @@ whose file name maps to a COCO class (weak.py), at most gallery_per_class per cl
 Targets per image (source pixels, COCO-80 ids): coco128 ground truth; pennfudan ground truth + teacher
 rows overlapping no ground truth of their class (IoU < 0.5); others teacher rows >= pseudo_label_threshold,
 on unlabeled / unlabeled_extra corrected by the file name's weak label (weak.apply_weak_label). With
-data.second_teacher (v2c) the teacher rows are first fused with SSDLite's (second_teacher.py), or replaced by them
-on the sets in its replace_sets. Sets named in
-data.negative_sets ({name: {directory, count}}) are generated object-free pictures (textures.py) with no targets.
+data.second_teacher (v2c, v2d) the teacher rows are first fused with SSDLite's (second_teacher.py), or replaced by
+them on the sets in its replace_sets (v2d: the ImageNet photos). Sets named in data.negative_sets ({name:
+{directory, count}}) are generated object-free pictures (textures.py) with no targets.
 
 Layout: <cache>/<set>/index.json (written last: marks the set complete) {set, size, views, images: [{id,
 file, width, height, split, views: [View json]}], skipped}, teacher.json {id: rows}, level{8,16,32}.npy fp16
