@@ -36,3 +36,47 @@ def test_fuse_rows_unions_and_merges_per_class():
     assert [(r[4], r[5]) for r in fused] == [(0.8, 1), (0.6, 3), (0.2, 2), (0.1, 5)]
     assert fuse_rows([], [], 0.3, 0.5) == []
     assert [r[5] for r in fuse_rows([], ssd, 0.3, 0.5)] == [1, 3]
+
+
+class _FakeCache:
+    """The three ViewCache calls Targets.teacher makes, over in-memory CenterNet rows."""
+
+    def __init__(self, root, rows, files):
+        self.root, self._rows, self._files = root, rows, files
+
+    def teacher_rows(self, name, image_id):
+        return self._rows[name][image_id]
+
+    def image(self, name, image_id):
+        return {"file": self._files[image_id]}
+
+
+def test_targets_fuse_replace_and_negative_sets(tmp_path):
+    import json
+
+    from webdetr_tools.detector_v2.data import Targets
+
+    centernet = {"raccoon": {"r": [[0, 0, 10, 10, 0.5, 0]]}, "unlabeled": {"u": [[0, 0, 10, 10, 0.9, 0]]}}
+    ssd = {"raccoon": {"r": [[20, 20, 40, 40, 0.6, 2]]}, "unlabeled": {"u": [[5, 5, 50, 50, 0.7, 2]]}}
+    for name, rows in ssd.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "teacher_ssdlite.json").write_text(json.dumps(rows))
+    config = {
+        "classes": ["person", "bicycle", "car"],
+        "augment": {"min_visible": 0.35},
+        "data": {
+            "pseudo_label_threshold": 0.25,
+            "ground_truth_sets": [],
+            "ground_truth_plus_teacher_sets": [],
+            "negative_sets": {"textures": {"directory": "unused", "count": 1}},
+            "second_teacher": {"min_score": 0.3, "iou": 0.5, "replace_sets": ["unlabeled"]},
+        },
+    }
+    cache = _FakeCache(tmp_path, centernet, {"r": "r.jpg", "u": "n99999999_nothing.JPEG"})
+    targets = Targets(config, tmp_path, cache)
+    boxes, labels = targets.source_boxes("raccoon", "r")  # fused: both teachers' boxes
+    assert labels.tolist() == [2, 0] and boxes.shape == (2, 4)
+    boxes, labels = targets.source_boxes("unlabeled", "u")  # replaced: SSDLite's box alone
+    assert labels.tolist() == [2] and boxes[0].tolist() == [5, 5, 50, 50]
+    boxes, labels = targets.source_boxes("textures", "anything")  # object-free: nothing to find
+    assert boxes.shape == (0, 4) and labels.shape == (0,)
