@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from webdetr_tools.export.onnx_fold import fold_pads_in_file
+from webdetr_tools.export.onnx_io import export_module
 from webdetr_tools.teacher.ssdlite import INPUT_SIZE, SsdLite
 
 TOOLS = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ def export(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     model = SsdLite().eval()
     image = torch.rand(1, 3, INPUT_SIZE, INPUT_SIZE) * 255
-    torch.onnx.export(model, image, out, opset_version=17, input_names=["image"], output_names=["encodings", "logits"])
+    export_module(model, [image], ["image"], ["encodings", "logits"], out)  # the package exporter's opset and folding
     fold_pads_in_file(out)
     return out
 
