@@ -37,8 +37,8 @@ HEADS = ("class_embed", "bbox_embed")
 
 
 class DeformableDETRB(DeformableDETR):
-    def __init__(self, config, feature_size: int, other_class_logit: float):
-        super().__init__(config, backbone=CachedFeatures(LEVEL_CHANNELS))
+    def __init__(self, config, feature_size: int, other_class_logit: float, channels=LEVEL_CHANNELS):
+        super().__init__(config, backbone=CachedFeatures(channels))
         d, c = config.hidden_dim, config.num_classes
         self.feature_size = feature_size
         self.other_class_logit = float(other_class_logit)

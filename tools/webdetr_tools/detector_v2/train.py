@@ -25,8 +25,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    from .data import Targets, ViewCache
+    from .data import Targets
     from .loop import train
+    from .variants import view_cache
 
     config = load_config(args.config)
     torch.set_num_threads(args.threads or config["train"]["threads"])
@@ -40,7 +41,7 @@ def main(argv=None):
             f.write(line + "\n")
 
     log(f"config {args.config}: {json.dumps(config)}")
-    cache = ViewCache(repo_path(config, "cache_dir"))
+    cache = view_cache(config, args.data)
     train(config, cache, Targets(config, args.data, cache), run_dir, args.resume, args.max_steps, log)
 
 
