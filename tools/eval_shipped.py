@@ -11,9 +11,10 @@ then the package's class-wise duplicate suppression (manifest output.duplicateIo
 
     /usr/bin/python3 tools/eval_shipped.py [--backend wasm] [--out tools/results/detector_v2b_shipped.json]
 
-The shipped detector is v2b (tools/checkpoints/detector_v2b.pt; tools/results/detector_shipped.json is the v1
-detector's report). Another package and its checkpoint (a v2b checkpoint is recognised by its config and run as
-ship/detector_v2b_package.V2bForward, --v2b-stride its proposal stride; AP over the 80 classes it was given):
+The shipped detector is ship/detector_reference.SHIPPED_DETECTOR's release (tools/checkpoints/detector_<variant>.pt;
+tools/results/detector_shipped.json is the v1 detector's report). Another package and its checkpoint (a v2b / v3
+checkpoint is recognised by its config and run as ship/detector_reference.proposal_reference, --v2b-stride a v2b's
+proposal stride; AP over the 80 classes it was given):
 
     /usr/bin/python3 tools/eval_shipped.py --checkpoint CKPT --model .cache/v2b/detector --out OUT.json
 
@@ -39,6 +40,7 @@ from webdetr_tools.evaluation.cli_detections import cli_boxes_scores
 from webdetr_tools.evaluation.coco_ap import ImageResult, box_iou, evaluate
 from webdetr_tools.ship.centernet import load_backbone
 from webdetr_tools.ship.detector_package import load_detector
+from webdetr_tools.ship.detector_reference import SHIPPED_DETECTOR, proposal_reference, shipped_checkpoint
 from webdetr_tools.training.evaluate import postprocess
 from webdetr_tools.training.features import set_samples
 from webdetr_tools.training.targets import Item, LabelSource
@@ -144,22 +146,10 @@ def threshold_sweep(rows, detections, labels, thresholds=None):
 
 
 def load_reference(checkpoint: Path, v2b_stride: int):
-    """(image [1,3,S,S] 0-255 -> {"pred_logits", "pred_boxes"}, config): the release detector, or a detector v2b
-    checkpoint (its config's variant) with the teacher's proposals at v2b_stride."""
-    config = torch.load(str(checkpoint), map_location="cpu")["config"]
-    if config.get("variant") == "v2b":
-        from webdetr_tools.detector_v2.neck import TeacherNeck
-        from webdetr_tools.ship.detector_v2b_package import V2bForward, load_v2b, proposal_stride
-
-        model, config, _ = load_v2b(checkpoint)
-        forward = V2bForward(model, TeacherNeck(fetch()).eval(), v2b_stride or proposal_stride(config))
-
-        def run(image):
-            logits, boxes = forward(image)
-            return {"pred_logits": logits, "pred_boxes": boxes}
-
-        return run, config
-    return load_detector(checkpoint, load_backbone(fetch()))
+    """(image [1,3,S,S] 0-255 -> {"pred_logits", "pred_boxes"}, config): the release detector, or a detector v2b / v3
+    checkpoint (its config's variant; v2b with the teacher's proposals at v2b_stride)."""
+    reference = proposal_reference(checkpoint, v2b_stride)
+    return reference if reference is not None else load_detector(checkpoint, load_backbone(fetch()))
 
 
 def metrics(rows, detections, labels):
@@ -186,13 +176,13 @@ def metrics(rows, detections, labels):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--checkpoint", type=Path, default=TOOLS / "checkpoints" / "detector_v2b.pt")
+    parser.add_argument("--checkpoint", type=Path, default=shipped_checkpoint(), help="default: the shipped release")
     parser.add_argument("--model", type=Path, default=REPO / "public" / "models" / "detector", help="package directory")
     parser.add_argument("--v2b-stride", type=int, choices=(4, 8), help="v2b: proposal stride (default: as trained)")
     parser.add_argument("--backend", choices=("wasm", "webgpu", "auto"), default="wasm")
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--skip-pytorch", action="store_true")
-    parser.add_argument("--out", type=Path, default=TOOLS / "results" / "detector_v2b_shipped.json")
+    parser.add_argument("--out", type=Path, default=TOOLS / "results" / f"detector_{SHIPPED_DETECTOR}_shipped.json")
     args = parser.parse_args()
     args.model = args.model.resolve()  # the CLI runs from the repository root
     torch.set_num_threads(2)

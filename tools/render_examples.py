@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from webdetr_tools.ship.inputs import box_input, model_input, patch_input
 from webdetr_tools.oneshot.runtime_path import zoomed_search
 from webdetr_tools.backbones.fetch import fetch
+from webdetr_tools.ship.detector_reference import proposal_reference, shipped_checkpoint
 from webdetr_tools.oneshot.model import box_cxcywh_to_xyxy
 from webdetr_tools.ship.centernet import load_backbone
 from webdetr_tools.ship.detector_package import load_detector
@@ -43,27 +44,15 @@ def draw_box(draw, box, colour, label=None, width=3):
 
 
 def detector_reference(checkpoint, backbone):
-    """(image -> {"pred_logits", "pred_boxes"}, config): a detector v2b checkpoint (the shipped detector) runs as its
-    package's PyTorch reference (teacher neck + peak proposals), a v1 checkpoint on the backbone taps."""
-    config = torch.load(str(checkpoint), map_location="cpu")["config"]
-    if config.get("variant") != "v2b":
-        return load_detector(checkpoint, backbone)
-    from webdetr_tools.detector_v2.neck import TeacherNeck
-    from webdetr_tools.ship.detector_v2b_package import V2bForward, load_v2b, proposal_stride
-
-    model, config, _ = load_v2b(checkpoint)
-    forward = V2bForward(model, TeacherNeck(fetch()).eval(), proposal_stride(config))
-
-    def run(image):
-        logits, boxes = forward(image)
-        return {"pred_logits": logits, "pred_boxes": boxes}
-
-    return run, config
+    """(image -> {"pred_logits", "pred_boxes"}, config): a detector v2b / v3 checkpoint runs as its package's PyTorch
+    reference (ship/detector_reference.py), a v1 checkpoint on the backbone taps."""
+    reference = proposal_reference(checkpoint)
+    return reference if reference is not None else load_detector(checkpoint, backbone)
 
 
 @torch.no_grad()
-def detector_examples(backbone, out, threshold):
-    model, config = detector_reference(TOOLS / "checkpoints" / "detector_v2b.pt", backbone)
+def detector_examples(backbone, out, threshold, checkpoint):
+    model, config = detector_reference(checkpoint, backbone)
     manifest = json.loads((REPO / "public" / "models" / "detector" / "manifest.json").read_text())
     if threshold is None:  # the package's suggested threshold, as the demo draws
         threshold = manifest["output"]["scoreThreshold"]
@@ -128,6 +117,9 @@ def main():
         help="one-shot boxes shown from this score (default: the package's suggested score)",
     )
     parser.add_argument("--only", default="detector,oneshot")
+    parser.add_argument(
+        "--detector-checkpoint", type=Path, default=shipped_checkpoint(), help="default: the shipped variant's release"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     backbone = load_backbone(fetch())
@@ -135,7 +127,7 @@ def main():
         out = REPO / "public" / "models" / kind / "examples"
         out.mkdir(parents=True, exist_ok=True)
         if kind == "detector":
-            detector_examples(backbone, out, args.threshold)
+            detector_examples(backbone, out, args.threshold, args.detector_checkpoint)
         else:
             oneshot_examples(backbone, out, args.oneshot_threshold)
 

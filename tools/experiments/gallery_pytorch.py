@@ -1,5 +1,5 @@
 """The "first photos" gallery scored in PyTorch over a threshold sweep, for a detector checkpoint (a release
-checkpoint or a v2b run checkpoint): which threshold, if any, meets issue 34's bar, and what each photo's
+checkpoint or a v2b / v3 run checkpoint): which threshold, if any, meets issue 34's bar, and what each photo's
 best scores are. The shipped verdict stays eval_gallery.py (the package through the CLI); this is for choosing
 checkpoints and thresholds without exporting each one.
 
@@ -7,7 +7,7 @@ checkpoints and thresholds without exporting each one.
         --checkpoint ../.cache/runs/detector_v2b/model_step2100.pt
 
 Detections get the v2b package's class-wise duplicate suppression (DUPLICATE_IOU of ship/detector_v2b_package.py)
-for a v2b checkpoint, none for v1; --duplicate-iou overrides it (1 turns it off: no IoU is above 1).
+for a v2b or v3 checkpoint, none for v1; --duplicate-iou overrides it (1 turns it off: no IoU is above 1).
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def main():
     torch.set_num_threads(1)
     run, config = load_reference(args.checkpoint, None)
     duplicate_iou = args.duplicate_iou
-    if duplicate_iou is None and config.get("variant") == "v2b":
+    if duplicate_iou is None and config.get("variant") in ("v2b", "v3"):
         from webdetr_tools.ship.detector_v2b_package import DUPLICATE_IOU
 
         duplicate_iou = DUPLICATE_IOU

@@ -1,9 +1,10 @@
 """Detector v2b package path (ship/detector_v2b_package.py) without the fetched teacher: on a small v2b over the
-synthetic stand-in teacher of tools/v2b_parity_fixture.py, the split plan (the package's graphs with the deformable
-core between them) equals the PyTorch v2b forward for stride-4 and stride-8 proposals, build_models ships v2b by
-default, and the shipped threshold is one line in the exporter and in the test that expects it, which
-tools/ship_detector_v2b.py rewrites and checks. The Node side
-(runtime = PyTorch) is test/shipped/detector-v2b-parity and test/shipped/shipped-parity."""
+synthetic stand-in teacher of tools/v2b_parity_fixture.py, the split plan (the package's graphs with the
+deformable core between them) equals the PyTorch v2b forward for stride-4 and stride-8 proposals; build_models and
+the ship script ship the same variant; the shipped threshold is one line in the exporter and in the test that
+expects it, which tools/ship_detector.py rewrites and checks. The Node side (runtime = PyTorch) is
+test/shipped/detector-v2b-parity and test/shipped/shipped-parity."""
+import importlib
 import re
 
 import pytest
@@ -11,11 +12,11 @@ import torch
 
 # tools/ is importable through pyproject.toml's pytest pythonpath, so the two scripts import directly.
 import build_models
-import ship_detector_v2b
+import ship_detector
 from v2b_parity_fixture import SIZE, small_model, synthetic_teacher
 from webdetr_tools.export.plan import run_plan
+from webdetr_tools.ship.detector_reference import SHIPPED_DETECTOR
 from webdetr_tools.ship.detector_v2b_package import (
-    SCORE_THRESHOLD,
     V2bForward,
     proposal_stride,
     round_weights_fp16,
@@ -49,22 +50,25 @@ def test_round_weights_fp16_rounds_large_tensors_only():
     assert layer.bias[0].item() == torch.tensor(0.1).item()  # 3 elements: kept in fp32, as weights_to_fp16 does
 
 
-def test_build_models_ships_v2b_by_default():
-    assert build_models.DETECTOR == "v2b"
-    assert build_models.V2B_CHECKPOINT.name == "detector_v2b.pt"
+def test_build_models_and_the_ship_script_ship_the_same_variant():
+    assert build_models.DETECTOR == ship_detector.VARIANT == SHIPPED_DETECTOR
+    assert ship_detector.CHECKPOINT.name == f"detector_{SHIPPED_DETECTOR}.pt"
+    assert (build_models.V2B_CHECKPOINT.name, build_models.V3_CHECKPOINT.name) == ("detector_v2b.pt", "detector_v3.pt")
+    assert ship_detector.THRESHOLD_SOURCE[0].name == f"detector_{SHIPPED_DETECTOR}_package.py"
 
 
 def test_the_shipped_threshold_is_one_line_in_the_exporter_and_in_the_test_that_expects_it(tmp_path, monkeypatch):
-    # ship_detector_v2b.set_threshold rewrites the exporter's line and checks the test's, so they must agree.
-    for path, pattern in (ship_detector_v2b.THRESHOLD_SOURCE, ship_detector_v2b.THRESHOLD_TEST):
+    # ship_detector.set_threshold rewrites the shipped exporter's line and checks the test's, so they must agree.
+    shipped = importlib.import_module(f"webdetr_tools.ship.detector_{SHIPPED_DETECTOR}_package").SCORE_THRESHOLD
+    for path, pattern in (ship_detector.THRESHOLD_SOURCE, ship_detector.THRESHOLD_TEST):
         found = re.findall(pattern, path.read_text(), flags=re.M)
-        assert len(found) == 1 and float(found[0]) == SCORE_THRESHOLD, path
+        assert len(found) == 1 and float(found[0]) == shipped, path
     # a threshold the test does not expect is refused before anything is rewritten
     source = tmp_path / "package.py"
     source.write_text("SCORE_THRESHOLD = 0.4\n")
-    monkeypatch.setattr(ship_detector_v2b, "THRESHOLD_SOURCE", (source, ship_detector_v2b.THRESHOLD_SOURCE[1]))
+    monkeypatch.setattr(ship_detector, "THRESHOLD_SOURCE", (source, ship_detector.THRESHOLD_SOURCE[1]))
     with pytest.raises(SystemExit, match="edit the test's expectation first"):
-        ship_detector_v2b.set_threshold(SCORE_THRESHOLD + 0.05)
+        ship_detector.set_threshold(shipped + 0.05)
     assert source.read_text() == "SCORE_THRESHOLD = 0.4\n"
 
 

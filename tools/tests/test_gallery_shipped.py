@@ -1,8 +1,8 @@
 """The shipped detector scored on the "first photos" gallery through the webdetr CLI (Node, WASM: the browser's
 engine), at the package's suggested threshold: every photo and object-free picture gets the verdict recorded in
-tools/results/gallery_v2b.json (what the model card reports), and no photo has duplicate boxes (issue 34).
+tools/results/gallery_<shipped variant>.json (what the model card reports), and no photo has duplicate boxes (issue 34).
 A package change that moves a verdict fails here until the results and the card are regenerated
-(`tools/eval_gallery.py --out tools/results/gallery_v2b.json`, which tools/ship_detector_v2b.py runs)."""
+(`tools/eval_gallery.py --out tools/results/gallery_<variant>.json`, which tools/ship_detector.py runs)."""
 
 import json
 import shutil
@@ -12,12 +12,13 @@ import pytest
 
 from eval_gallery import cli_detections
 from webdetr_tools.evaluation.gallery import load_gallery, resolve, score_gallery
+from webdetr_tools.ship.detector_reference import SHIPPED_DETECTOR
 
 TOOLS = Path(__file__).resolve().parents[1]
 REPO = TOOLS.parent
 DATA = REPO.parent / "shared" / "data"
 MODEL = REPO / "public" / "models" / "detector"
-RECORDED = json.loads((TOOLS / "results" / "gallery_v2b.json").read_text())
+RECORDED = json.loads((TOOLS / "results" / f"gallery_{SHIPPED_DETECTOR}.json").read_text())
 
 
 def verdicts(report):

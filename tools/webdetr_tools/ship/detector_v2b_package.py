@@ -62,7 +62,7 @@ BACKBONE_NAME = "centernet-mobilenetv3-neck"
 # (right class) over coco128 val + pennfudan val persons of the exported package through the CLI
 # (tools/eval_shipped.py's threshold sweep). The v2b run's step 1,400 (shipped before): F1 flat from 0.35 to 0.45,
 # 0.4 chosen; the v2d run's final step (shipped): F1 flat from 0.35 to 0.45 (0.575-0.580), the plateau's low end 0.35
-# chosen (tools/results/detector_v2b_shipped.json). tools/ship_detector_v2b.py --threshold T rewrites this line (and
+# chosen (tools/results/detector_v2b_shipped.json). tools/ship_detector.py --threshold T rewrites this line (and
 # checks that test/shipped/shipped-parity.test.ts expects T) so that `npm run build:models` reproduces the package.
 SCORE_THRESHOLD = 0.35
 # Class-wise duplicate suppression (manifest output.duplicateIou), applied after the top-k by the runtime and by
@@ -185,9 +185,15 @@ PROPOSALS = ["prop_boxes", "prop_token", "prop_extra", "prop_base"]
 
 def v2b_plan(model, neck, dims, stride):
     """export/deformable_segments.deformable_plan with the three v2b segments swapped in."""
+    return proposal_plan(model, dims, V2bEncoderInput(model, neck, dims, stride))
+
+
+def proposal_plan(model, dims, encoder_input):
+    """The split plan of a model whose proposals come from its encoder_input graph (v2b, v3): that graph, and v2b's
+    decoder_input (queries from the proposal tensors) and head (+ prop_base)."""
     plan = deformable_plan(model, dims, None)
     seg = plan.segments
-    seg["encoder_input"].module = V2bEncoderInput(model, neck, dims, stride)
+    seg["encoder_input"].module = encoder_input
     seg["encoder_input"].outputs = seg["encoder_input"].outputs + PROPOSALS
     seg["decoder_input"].module = V2bDecoderInput(model, dims)
     seg["decoder_input"].inputs = seg["decoder_input"].inputs + PROPOSALS[:3]
@@ -215,27 +221,16 @@ def v2b_dims(model, config):
     }
 
 
-def export_v2b(
-    checkpoint, model_json, out_dir, fp16=False, stride=None, score_threshold=SCORE_THRESHOLD, progress=print
-):
-    started = time.time()
-    model, config, step = load_v2b(checkpoint)
-    stride = int(stride or proposal_stride(config))  # the manifest names the stride the graphs decode at
-    neck = TeacherNeck(Path(model_json)).eval()
+def package_description(checkpoint, config, dims, exporter, backbone, score_threshold) -> dict:
+    """The manifest's model / input / output / architecture sections of a v2b-style package (v2b, v3)."""
     size = int(config["feature_size"])
-    dims = v2b_dims(model, config)
-    progress(
-        f"detector v2b (step {step}): hidden {dims['hidden']}, heads {dims['heads']}, levels {dims['level_shapes']}, "
-        f"layers {dims['encoder_layers']}+{dims['decoder_layers']}, queries {dims['queries']} (teacher peaks, stride "
-        f"{stride}), {dims['num_classes']} classes, input {size}x{size} (0-255), fp16 {fp16}"
-    )
-    description = {
+    return {
         "model": {
             "family": "deformable-detr",
             "variant": "two-stage",
             "singleScale": False,
             "source": {"checkpoint": Path(checkpoint).name, "sha256": file_digest(checkpoint)},
-            "exporter": f"{EXPORTER} (teacher proposals at stride {stride})",
+            "exporter": exporter,
         },
         "input": {
             "sizePolicy": {"kind": "fixed", "height": size, "width": size},
@@ -264,9 +259,28 @@ def export_v2b(
             "decoderPoints": dims["dec_points"],
             "levelShapes": [list(s) for s in dims["level_shapes"]],
             "ffnDim": dims["ffn"],
-            "backbone": BACKBONE_NAME,
+            "backbone": backbone,
         },
     }
+
+
+def export_v2b(
+    checkpoint, model_json, out_dir, fp16=False, stride=None, score_threshold=SCORE_THRESHOLD, progress=print
+):
+    started = time.time()
+    model, config, step = load_v2b(checkpoint)
+    stride = int(stride or proposal_stride(config))  # the manifest names the stride the graphs decode at
+    neck = TeacherNeck(Path(model_json)).eval()
+    size = int(config["feature_size"])
+    dims = v2b_dims(model, config)
+    progress(
+        f"detector v2b (step {step}): hidden {dims['hidden']}, heads {dims['heads']}, levels {dims['level_shapes']}, "
+        f"layers {dims['encoder_layers']}+{dims['decoder_layers']}, queries {dims['queries']} (teacher peaks, stride "
+        f"{stride}), {dims['num_classes']} classes, input {size}x{size} (0-255), fp16 {fp16}"
+    )
+    description = package_description(
+        checkpoint, config, dims, f"{EXPORTER} (teacher proposals at stride {stride})", BACKBONE_NAME, score_threshold
+    )
     plan = v2b_plan(model, neck, dims, stride)
     image = torch.zeros(1, 3, size, size)
     manifest = write_package(

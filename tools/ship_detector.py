@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Ship a detector v2b training checkpoint as the default detector (README-detector-v2.md §5 "Shipping v2b"),
-in one command from the repository root:
+"""Ship a detector training checkpoint of the variant `npm run build:models` ships (SHIPPED_DETECTOR in
+ship/detector_reference.py: "v2b", CenterNet proposals, or "v3", SSDLite proposals; README-detector-v2.md) as the
+default detector, in one command from the repository root (flip SHIPPED_DETECTOR by hand first when the variant
+changes):
 
-    nice -n 5 /usr/bin/python3 tools/ship_detector_v2b.py \
-        --run .cache/runs/detector_v2b/model_step4200.pt --threshold 0.4
+    nice -n 5 /usr/bin/python3 tools/ship_detector.py \
+        --run .cache/runs/detector_v3/model_step2820.pt --threshold 0.35
 
 Steps (each an existing tool, run as a subprocess; the first failure stops the sequence):
-  0. --threshold T is written into SCORE_THRESHOLD (ship/detector_v2b_package.py), so that `npm run build:models`
+  0. --threshold T is written into SCORE_THRESHOLD (ship/detector_<variant>_package.py), so that `npm run build:models`
      from a clean checkout reproduces the package; the scoreThreshold that test/shipped/shipped-parity.test.ts
      expects is only checked (a test's expectation is edited by hand, never by the tool it tests);
-  1. release_checkpoint.py --kind detector: the run's checkpoint -> tools/checkpoints/detector_v2b.pt (fp16);
-  2. build_models.py --only detector (the default build, DETECTOR = "v2b") -> public/models/detector +
+  1. release_checkpoint.py --kind detector: the run's checkpoint -> tools/checkpoints/detector_<variant>.pt (fp16);
+  2. build_models.py --only detector (the default build) -> public/models/detector +
      test/fixtures/shipped/detector; the manifest's output.duplicateIou is the exporter's DUPLICATE_IOU (class-wise
      duplicate suppression, which steps 3-5 apply on the PyTorch side too, read from the manifest);
   3. eval_shipped.py: held-out AP, PyTorch vs CLI (WASM), and the threshold sweep ->
-     tools/results/detector_v2b_shipped.json;
-  4. eval_gallery.py --threshold T -> tools/results/gallery_v2b.json;
+     tools/results/detector_<variant>_shipped.json;
+  4. eval_gallery.py --threshold T -> tools/results/gallery_<variant>.json;
   5. render_examples.py --only detector: the model card's example pictures at T.
 Then a summary of the numbers the model card quotes. Nothing is committed; the model card's numbers are edited
 by hand. --from STEP resumes at a step (e.g. --from eval after a fixed CLI).
@@ -28,16 +30,24 @@ import sys
 import time
 from pathlib import Path
 
+from webdetr_tools.ship.detector_reference import SHIPPED_DETECTOR, shipped_checkpoint
+
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
 PYTHON = sys.executable
 STEPS = ("release", "build", "eval", "gallery", "examples")
-CHECKPOINT = TOOLS / "checkpoints" / "detector_v2b.pt"
+
+
+VARIANT = SHIPPED_DETECTOR
+CHECKPOINT = shipped_checkpoint(VARIANT)
 PACKAGE = REPO / "public" / "models" / "detector"
-EVAL_OUT = TOOLS / "results" / "detector_v2b_shipped.json"
-GALLERY_OUT = TOOLS / "results" / "gallery_v2b.json"
+EVAL_OUT = TOOLS / "results" / f"detector_{VARIANT}_shipped.json"
+GALLERY_OUT = TOOLS / "results" / f"gallery_{VARIANT}.json"
 # The build's source of the shipped threshold (rewritten) and the test that expects it (checked, never rewritten).
-THRESHOLD_SOURCE = (TOOLS / "webdetr_tools" / "ship" / "detector_v2b_package.py", r"^SCORE_THRESHOLD = ([0-9.]+)$")
+THRESHOLD_SOURCE = (
+    TOOLS / "webdetr_tools" / "ship" / f"detector_{VARIANT}_package.py",
+    r"^SCORE_THRESHOLD = ([0-9.]+)$",
+)
 THRESHOLD_TEST = (REPO / "test" / "shipped" / "shipped-parity.test.ts", r"^const DETECTOR_THRESHOLD = ([0-9.]+);")
 
 
@@ -109,7 +119,9 @@ def summary(threshold: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, help="training checkpoint (.cache/runs/detector_v2b/model_step<N>.pt)")
+    parser.add_argument(
+        "--run", type=Path, help=f"training checkpoint (.cache/runs/detector_{VARIANT}/model_step<N>.pt)"
+    )
     parser.add_argument("--threshold", type=float, required=True, help="the package's scoreThreshold")
     parser.add_argument("--from", dest="start", choices=STEPS, default=STEPS[0], help="resume at this step")
     parser.add_argument("--summary-only", action="store_true", help="print the summary of the last run's results")
@@ -160,7 +172,16 @@ def main() -> None:
             str(GALLERY_OUT),
         )
     if "examples" in steps:
-        run("examples", "render_examples.py", "--only", "detector", "--threshold", str(args.threshold))
+        run(
+            "examples",
+            "render_examples.py",
+            "--only",
+            "detector",
+            "--threshold",
+            str(args.threshold),
+            "--detector-checkpoint",
+            str(CHECKPOINT),
+        )
     summary(args.threshold)
 
 

@@ -1,0 +1,160 @@
+"""Detector v3 (detector_v2/model_v3.py: v2b's two-stage Deformable-DETR on SSDLite MobileNetV2's taps, its proposals
+SSDLite's own Fast-NMS detections) -> a model package the runtime runs. The graphs and tensors are v2b's
+(ship/detector_v2b_package.py) except encoder_input:
+
+  encoder_input  image (300x300, 0-255) -> the SSDLite graph (detector_v2/ssd_views.SsdInputs: three taps, 1,917
+                 decoded anchor boxes, 80 class logits) -> Fast NMS + top-k as ONNX ops (ssd_proposals.py) ->
+                 input_proj, position embeddings, encoder layer 0's projections; plus v2b's proposal tensors:
+                 prop_boxes, prop_token (the anchor's flat encoder-memory token), prop_extra, prop_base.
+
+API
+  load_v3(checkpoint) -> (DeformableDETRV3 eval, config, step)
+  V3Forward(model, ssd) -> module: image [1,3,300,300] 0-255 -> (pred_logits, pred_boxes), the PyTorch reference
+  export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=..., progress=print) -> manifest
+  write_v3_fixture(checkpoint, model_json, package, out, image, max_side=None) -> record (the Node parity fixture)
+"""
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ..detector_v2.model_v3 import build_model_v3, forward_eval
+from ..detector_v2.ssd_proposals import ENCODER_GRIDS
+from ..detector_v2.ssd_views import SsdInputs
+from ..export.deformable_segments import attention_projections, encoder_reference_points
+from ..export.manifest import file_digest
+from ..export.package import write_package
+from .detector_v2b_package import package_description, proposal_plan, round_weights_fp16, v2b_dims
+from .inputs import model_input
+
+EXPORTER = "webdetr_tools.ship.detector_v3 1"
+BACKBONE_NAME = "ssdlite-mobilenetv2"
+# Suggested minimum score (manifest output.scoreThreshold): the F1-best threshold at IoU 0.5 (right class) over
+# coco128 val + pennfudan val persons of the exported package through the CLI (tools/eval_shipped.py's sweep).
+SCORE_THRESHOLD = 0.35
+
+
+def load_v3(checkpoint):
+    state = torch.load(str(checkpoint), map_location="cpu")
+    config = state["config"]
+    if config.get("variant") != "v3":
+        raise ValueError(f"{checkpoint}: not a detector v3 checkpoint (variant {config.get('variant')!r})")
+    model = build_model_v3(config)
+    model.load_state_dict(state["model"])
+    return model.eval(), config, state.get("step")
+
+
+def v3_dims(model, config):
+    return {**v2b_dims(model, config), "level_shapes": [(g, g) for g in ENCODER_GRIDS]}
+
+
+class V3Forward(nn.Module):
+    """The PyTorch reference: image -> (logits, boxes) of the last decoder layer."""
+
+    def __init__(self, model, ssd):
+        super().__init__()
+        self.model, self.ssd = model, ssd
+
+    @torch.no_grad()
+    def forward(self, image):
+        return forward_eval(self.model, self.ssd(image))
+
+
+class V3EncoderInput(nn.Module):
+    def __init__(self, model, ssd, dims):
+        super().__init__()
+        self.model, self.ssd, self.dims = model, ssd, dims
+        self.register_buffer("reference_points", encoder_reference_points(dims["level_shapes"]), persistent=False)
+
+    def forward(self, image):
+        m = self.model
+        inputs = self.ssd(image)
+        p = m.proposals(inputs)
+        srcs = m.level_features(list(inputs[:3]))
+        src, pos, _ = m.flatten_levels(srcs, m.position_encodings(srcs))
+        layer = m.transformer.encoder.layers[0]
+        value, offsets, logits = attention_projections(
+            layer.self_attn, src + pos, src, self.dims, self.dims["enc_points"]
+        )
+        reference_points = self.reference_points + 0 * src[:, :1, :1, None]
+        token = p.position.to(src.dtype)
+        extra = m.score_embed(p.class_logits.sigmoid()) + m.label_embed(p.labels)
+        classes = torch.arange(p.class_logits.shape[-1], device=src.device)
+        base = torch.where(
+            p.labels[..., None] == classes, p.logit[..., None], torch.full_like(p.class_logits, m.other_class_logit)
+        )
+        return src, pos, reference_points, value, offsets, logits, p.boxes, token, extra, base
+
+
+def export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE_THRESHOLD, progress=print):
+    started = time.time()
+    model, config, step = load_v3(checkpoint)
+    ssd = SsdInputs(Path(model_json) if model_json else None).eval()
+    size = int(config["feature_size"])
+    dims = v3_dims(model, config)
+    progress(
+        f"detector v3 (step {step}): hidden {dims['hidden']}, heads {dims['heads']}, levels {dims['level_shapes']}, "
+        f"layers {dims['encoder_layers']}+{dims['decoder_layers']}, queries {dims['queries']} (SSDLite Fast NMS), "
+        f"{dims['num_classes']} classes, input {size}x{size} (0-255), fp16 {fp16}"
+    )
+    description = package_description(
+        checkpoint, config, dims, f"{EXPORTER} (SSDLite proposals)", BACKBONE_NAME, score_threshold
+    )
+    plan = proposal_plan(model, dims, V3EncoderInput(model, ssd, dims))
+    manifest = write_package(
+        plan,
+        {"image": torch.zeros(1, 3, size, size)},
+        out_dir,
+        description,
+        single_graph=False,
+        fp16=fp16,
+        fold_pads=True,
+        progress=progress,
+    )
+    total = sum(g["bytes"] for g in manifest["graphs"])
+    progress(
+        f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
+        f"{time.time() - started:.1f} s"
+    )
+    return manifest
+
+
+@torch.no_grad()
+def write_v3_fixture(checkpoint, model_json, package, out, image, max_side=None):
+    """The Node parity fixture (test/shipped/shipped-parity.test.ts): the picture as PNG (shrunk to max_side first if
+    given), V3Forward's logits / boxes on the runtime's input (weights rounded to float16 as the package stores them
+    when its manifest says fp16), and the graph digests of the package."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rgb = Image.open(image).convert("RGB")
+    if max_side and max(rgb.size) > max_side:
+        scale = max_side / max(rgb.size)
+        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.BILINEAR)
+    rgb.save(out / "input.png")
+    rgb = Image.open(out / "input.png").convert("RGB")  # exactly what the test decodes
+    manifest = json.loads((Path(package) / "manifest.json").read_text())
+    model, config, step = load_v3(checkpoint)
+    forward = V3Forward(model, SsdInputs(Path(model_json) if model_json else None).eval())
+    fp16 = all(g["weights"] == "fp16" for g in manifest["graphs"])
+    if fp16:
+        round_weights_fp16(forward)
+    logits, boxes = forward(model_input(rgb, manifest["input"]["sizePolicy"]["height"]))
+    np.save(out / "logits.npy", logits.numpy().astype(np.float32))
+    np.save(out / "boxes.npy", boxes.numpy().astype(np.float32))
+    record = {
+        "image": Path(image).name,
+        "size": list(rgb.size),
+        "checkpoint": Path(checkpoint).name,
+        "checkpointSha256": file_digest(checkpoint),
+        "step": step,
+        "weights": "fp16" if fp16 else "fp32",
+        "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
+        "logitsShape": list(logits.shape),
+        "boxesShape": list(boxes.shape),
+    }
+    (out / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
