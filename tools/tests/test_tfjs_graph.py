@@ -264,3 +264,25 @@ def test_loader_reads_byte_list_strings_of_older_converters(tmp_path):
     graph = load_tfjs_model(tmp_path / "m.json")
     assert graph.nodes["conv"].attrs["padding"] == "SAME"
     assert graph.nodes["conv"].attrs["strides"] == [1, 1, 1, 1]
+
+
+def test_batchnorm_on_constants_is_folded_into_the_parameters_an_export_stores():
+    """Its scale and shift are parameters computed once (the module's parameters are then what a traced export
+    stores, so rounding them to fp16 rounds what a fp16 package stores); the output stays TF's batch norm."""
+    rng = np.random.RandomState(3)
+    x = rng.randn(1, 2, 2, 4).astype(np.float32)  # NHWC
+    gamma, beta, mean = (rng.randn(4).astype(np.float32) for _ in range(3))
+    var = rng.rand(4).astype(np.float32) + 0.5
+    nodes = [
+        TfjsNode("in", "Placeholder", [], {}),
+        *[TfjsNode(n, "Const", [], {}) for n in ("gamma", "beta", "mean", "var")],
+        TfjsNode("bn", "FusedBatchNorm", ["in", "gamma", "beta", "mean", "var"], {"epsilon": 1e-3}),
+    ]
+    module = TfjsGraphModule(_graph(nodes, {"gamma": gamma, "beta": beta, "mean": mean, "var": var}), ["bn"])
+    scale = gamma / np.sqrt(var + 1e-3)
+    assert np.abs(module.bn0_scale.detach().numpy().reshape(-1) - scale).max() < 1e-6
+    assert np.abs(module.bn0_shift.detach().numpy().reshape(-1) - (beta - mean * scale)).max() < 1e-6
+    with torch.no_grad():
+        module.bn0_scale.zero_()  # forward reads the folded parameters, not gamma / var
+        (out,) = module(torch.from_numpy(x).permute(0, 3, 1, 2))
+    assert np.abs(out.permute(0, 2, 3, 1).numpy() - (beta - mean * scale)).max() < 1e-6

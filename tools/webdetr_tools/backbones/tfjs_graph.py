@@ -156,6 +156,25 @@ class TfjsGraphModule(nn.Module):
                     self.register_parameter(key, nn.Parameter(tensor, requires_grad=False))
                 else:
                     self.register_buffer(key, tensor)
+        self._batch_norms: dict[str, tuple[str, str]] = {}
+        for name in self.order:
+            self._fold_batch_norm(graph.nodes[name])
+
+    def _fold_batch_norm(self, node: TfjsNode) -> None:
+        """An inference FusedBatchNorm on constants is x * scale + shift: its scale and shift become parameters
+        computed once here (the same float32 formula as forward), so the module's parameters are what an ONNX export
+        stores (it folds them as constants) and rounding them to fp16 rounds what a fp16 package stores."""
+        if node.op not in ("FusedBatchNorm", "FusedBatchNormV3") or node.attrs.get("is_training", False):
+            return
+        inputs = [i for i in node.inputs if not i.startswith("^")][1:5]
+        if len(inputs) != 4 or any(i not in self._param_names for i in inputs):
+            return
+        gamma, beta, mean, var = (self._const(i).detach() for i in inputs)
+        scale = gamma * torch.rsqrt(var + float(node.attrs.get("epsilon", 1e-3)))
+        keys = (f"bn{len(self._batch_norms)}_scale", f"bn{len(self._batch_norms)}_shift")
+        for key, value in zip(keys, (scale, beta - mean * scale)):
+            self.register_parameter(key, nn.Parameter(value.clone(), requires_grad=False))
+        self._batch_norms[node.name] = keys
 
     def _topological_order(self) -> list[str]:
         order, seen = [], {self.input_name}  # the input is fed: nothing upstream of it runs
@@ -280,6 +299,9 @@ class TfjsGraphModule(nn.Module):
             x, gamma, beta, mean, var = args[:5]
             if a.get("is_training", False):
                 raise NotImplementedError(f"{node.name}: FusedBatchNorm in training mode")
+            if node.name in self._batch_norms:
+                scale, shift = (getattr(self, key) for key in self._batch_norms[node.name])
+                return x * _channels(scale, x) + _channels(shift, x)
             scale = gamma * torch.rsqrt(var + float(a.get("epsilon", 1e-3)))
             return x * _channels(scale, x) + _channels(beta - mean * scale, x)
         if op == "BiasAdd":

@@ -18,7 +18,7 @@ from torch import nn
 from ..backbones.tfjs_graph import TfjsGraphModule, load_tfjs_model
 from ..data.datasets import read_rgb
 from ..teacher.ssdlite import ANCHORS_NODE, COCO80_IDS, ENCODINGS_NODE, INPUT_NODE, INPUT_SIZE, LOGITS_NODE
-from ..teacher.ssdlite import decode_boxes, fetch
+from ..teacher.ssdlite import anchor_geometry, decode_with_geometry, fetch
 from .augment import render
 from .data import ViewCache, set_rows
 from .model_v3 import SSD_TAPS
@@ -29,12 +29,14 @@ class SsdInputs(nn.Module):
         super().__init__()
         graph = load_tfjs_model(model_json or fetch())
         self.graph = TfjsGraphModule(graph, [*SSD_TAPS, ENCODINGS_NODE, LOGITS_NODE], input_name=INPUT_NODE)
-        self.register_buffer("anchors", torch.from_numpy(graph.weights[ANCHORS_NODE][0].copy()))
+        # centres and sizes, not corners: the buffer is then what the package's graph stores (fp16-rounded alike)
+        anchors = torch.from_numpy(graph.weights[ANCHORS_NODE][0].copy())
+        self.register_buffer("anchor_geometry", anchor_geometry(anchors))
         self.register_buffer("class_columns", torch.tensor(COCO80_IDS, dtype=torch.long))
 
     def forward(self, images):
         *taps, encodings, logits = self.graph(images)
-        return [*taps, decode_boxes(encodings, self.anchors), logits[..., self.class_columns]]
+        return [*taps, decode_with_geometry(encodings, self.anchor_geometry), logits[..., self.class_columns]]
 
 
 class SsdViewCache(ViewCache):

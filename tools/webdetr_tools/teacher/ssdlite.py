@@ -91,11 +91,22 @@ def fetch(cache: Path = DEFAULT_CACHE, tarball: Path | None = None) -> Path:
     return PINNED.fetch(cache, tarball) / "model.json"
 
 
+def anchor_geometry(anchors: torch.Tensor) -> torch.Tensor:
+    """anchors [A, 4] (ymin, xmin, ymax, xmax) -> [A, 4] (centre y, centre x, height, width)."""
+    ha, wa = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
+    return torch.stack([anchors[:, 0] + ha / 2, anchors[:, 1] + wa / 2, ha, wa], dim=1)
+
+
 def decode_boxes(encodings: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     """TF OD API box decoding: encodings [N, A, 4] (ty, tx, th, tw), anchors [A, 4] (ymin, xmin, ymax, xmax)
     -> boxes [N, A, 4] as (x0, y0, x1, y1) in 0-1 (not clipped, as the graph leaves them)."""
-    ha, wa = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
-    yc, xc = anchors[:, 0] + ha / 2, anchors[:, 1] + wa / 2
+    return decode_with_geometry(encodings, anchor_geometry(anchors))
+
+
+def decode_with_geometry(encodings: torch.Tensor, geometry: torch.Tensor) -> torch.Tensor:
+    """decode_boxes from anchor_geometry(anchors), precomputed: a module holding it as its buffer holds exactly the
+    constants an ONNX export of the decoding stores."""
+    yc, xc, ha, wa = geometry.unbind(1)
     ty, tx, th, tw = (encodings[..., k] / BOX_SCALES[k] for k in range(4))
     cy, cx = ty * ha + yc, tx * wa + xc
     h, w = torch.exp(th) * ha, torch.exp(tw) * wa
