@@ -18,7 +18,7 @@ API
   SSD_TAPS: graph node names of the three taps; TAP_CHANNELS
   build_model_v3(config) -> DeformableDETRV3
   forward_train(model, inputs) -> ([(logits, boxes)] per decoder layer, None); inputs = [tap19, tap10, tap5,
-      boxes, logits]
+      boxes, logits] (model_b's forward: the model's backbone_features / proposals / proposal_queries differ)
   forward_eval(model, inputs, proposals=None) -> (logits, boxes) of the last layer
   load_shared: model_b.load_shared (input_proj's shapes differ and are skipped)
 """
@@ -29,6 +29,7 @@ import torch
 from ..models.deformable_transformer import inverse_sigmoid, proposal_position_embedding
 from ..training.detector import matmul_core
 from .model import _initialize_two_stage, model_config
+from . import model_b
 from .model_b import DeformableDETRB, load_shared  # noqa: F401  (load_shared: the v3 init uses v2b's)
 from .ssd_proposals import ENCODER_GRIDS, anchor_tokens, fast_nms_topk
 
@@ -46,6 +47,10 @@ class DeformableDETRV3(DeformableDETRB):
         self.candidates = int(proposals.get("candidates", 300))
         self.nms_iou = float(proposals.get("iou", 0.5))
         self.register_buffer("anchor_token", anchor_tokens(ENCODER_GRIDS), persistent=False)
+
+    def backbone_features(self, inputs):
+        """The three taps; model_b.forward_train's `levels` are the v3 inputs (taps, boxes, logits)."""
+        return list(inputs[:3])
 
     def proposals(self, inputs):
         boxes, logits = inputs[3], inputs[4]
@@ -79,21 +84,9 @@ def build_model_v3(config: dict) -> DeformableDETRV3:
 
 
 def forward_train(model: DeformableDETRV3, inputs, proposals=None):
-    p = proposals if proposals is not None else model.proposals(inputs)
-    srcs = model.level_features(model.backbone_features(list(inputs[:3])))
-    src, pos, shapes = model.flatten_levels(srcs, model.position_encodings(srcs))
-    memory = model.encode(src, pos, shapes)
-    q = model.proposal_queries(memory, p)
-    hs, refs = model.decode(q["tgt"], q["query_pos"], q["reference_points"], memory, shapes)
-    base = model.base_logits(p)
-    layers = []
-    for i, (h, r) in enumerate(zip(hs, refs)):
-        logits, boxes = model.head(i, h, r)
-        layers.append((base + logits, boxes))
-    return layers, None
+    return model_b.forward_train(model, inputs, proposals)
 
 
 @torch.no_grad()
 def forward_eval(model, inputs, proposals=None):
-    layers, _ = forward_train(model, inputs, proposals)
-    return layers[-1]
+    return model_b.forward_eval(model, inputs, proposals)

@@ -50,9 +50,14 @@ def fast_nms_topk(
     boxes, logits, tokens, k: int, candidates: int = 300, iou: float = 0.5, suppressed_logit: float = -12.0
 ) -> Proposals:
     b, a, c = logits.shape
-    top, index = logits.reshape(b, a * c).topk(candidates, dim=1)  # sorted: row i outscores row j > i
-    anchor = torch.div(index, c, rounding_mode="floor")
-    label = index % c
+    flat = logits.reshape(b, a * c)
+    # Only TopK's indices are used, its values are gathered again and the suppression order compares values, not
+    # ranks: onnxruntime-web's WebGPU EP may order equal or near-equal logits differently from PyTorch.
+    _, index = flat.topk(candidates, dim=1)
+    top = torch.gather(flat, 1, index)
+    # trunc division and a product, not floor division and `%`: those export with a sign fix-up through Equal
+    anchor = torch.div(index, c, rounding_mode="trunc")
+    label = index - anchor * c
     cand = torch.gather(boxes.clamp(0, 1), 1, anchor[..., None].expand(-1, -1, 4))
     x0, y0, x1, y1 = cand.unbind(-1)
     area = (x1 - x0).clamp(min=0) * (y1 - y0).clamp(min=0)
@@ -61,13 +66,20 @@ def fast_nms_topk(
     inter = iw * ih
     overlap = inter / (area[:, :, None] + area[:, None, :] - inter + 1e-9)
     rank = torch.arange(candidates, device=logits.device)
-    higher = rank[:, None] < rank[None, :]
-    suppressor = (overlap > iou) & (label[:, :, None] == label[:, None, :]) & higher
-    suppressed = suppressor.to(logits.dtype).amax(dim=1) > 0
-    ranked = torch.where(suppressed, top - 1e4, top)  # suppressed pairs only fill slots left over, in score order
+    # pair i outscores pair j: a higher logit, or an equal one earlier in TopK's output. No Equal op here or below:
+    # onnxruntime-web 1.30's WebGPU (JSEP) Equal gave wrong results in this graph (v3 lost every class logit on
+    # WebGPU), so equality is written with GreaterOrEqual and Less.
+    higher = (top[:, :, None] > top[:, None, :]) | (
+        (top[:, :, None] >= top[:, None, :]) & (rank[:, None] < rank[None, :])
+    )
+    label_f = label.to(logits.dtype)
+    same_class = (label_f[:, :, None] - label_f[:, None, :]).abs() < 0.5
+    suppressor = (overlap > iou) & same_class & higher
+    suppressed = suppressor.to(logits.dtype).amax(dim=1)
+    ranked = top - 1e4 * suppressed  # suppressed pairs only fill slots left over, in score order
     _, order = ranked.topk(k, dim=1)
     anchor, label = torch.gather(anchor, 1, order), torch.gather(label, 1, order)
-    gone = torch.gather(suppressed, 1, order)
+    gone = torch.gather(suppressed, 1, order) > 0.5
     logit = torch.where(gone, torch.full_like(top[:, :k], suppressed_logit), torch.gather(top, 1, order))
     x0, y0, x1, y1 = torch.gather(cand, 1, order[..., None].expand(-1, -1, 4)).unbind(-1)
     box = torch.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], -1)

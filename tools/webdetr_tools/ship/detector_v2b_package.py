@@ -138,12 +138,17 @@ class V2bEncoderInput(nn.Module):
         )
         reference_points = self.reference_points + 0 * src[:, :1, :1, None]
         token = level8_token(p, m.feature_size).to(src.dtype)
-        extra = m.score_embed(p.class_logits.sigmoid()) + m.label_embed(p.labels)
-        classes = torch.arange(p.class_logits.shape[-1], device=src.device)
-        base = torch.where(
-            p.labels[..., None] == classes, p.logit[..., None], torch.full_like(p.class_logits, m.other_class_logit)
-        )
-        return src, pos, reference_points, value, offsets, logits, p.boxes, token, extra, base
+        return (src, pos, reference_points, value, offsets, logits, *proposal_tensors(m, p, token))
+
+
+def proposal_tensors(model, p, token):
+    """encoder_input's PROPOSALS outputs (v2b, v3): prop_boxes, prop_token (float), prop_extra (score_embed +
+    label_embed: the query content beside the memory token), prop_base (model_b.base_logits as graph ops)."""
+    extra = model.score_embed(p.class_logits.sigmoid()) + model.label_embed(p.labels)
+    # model_b.base_logits' scatter (ScatterElements), not `labels == arange(C)`: onnxruntime-web 1.30's WebGPU (JSEP)
+    # Equal gave wrong results in the v3 graph.
+    base = torch.full_like(p.class_logits, model.other_class_logit).scatter(2, p.labels[..., None], p.logit[..., None])
+    return p.boxes, token, extra, base
 
 
 class V2bDecoderInput(nn.Module):
@@ -310,6 +315,18 @@ def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=None, 
     """The Node parity fixture (test/shipped/detector-v2b-parity.test.ts): the picture as PNG (shrunk to max_side
     first if given: a cheap test), V2bForward's logits / boxes on the runtime's input (with the weights rounded to
     float16 as the package stores them when its manifest says fp16), and the graph digests of the package."""
+    model, config, step = load_v2b(checkpoint)
+    stride = int(stride or proposal_stride(config))
+    forward = V2bForward(model, TeacherNeck(Path(model_json)).eval(), stride)
+    return write_fixture(forward, checkpoint, step, package, out, image, max_side, {"proposalStride": stride})
+
+
+@torch.no_grad()
+def write_fixture(forward, checkpoint, step, package, out, image, max_side=None, extra=None):
+    """A parity fixture of `forward` (image [1,3,S,S] 0-255 -> (logits, boxes)) for a package: input.png (the
+    picture, shrunk to max_side first if given), logits.npy / boxes.npy on the runtime's input (forward's weights
+    rounded to float16 first when the manifest says fp16: round_weights_fp16 changes `forward` in place) and
+    expected.json (checkpoint, step, the package's graph digests, shapes, plus `extra`)."""
     import json
 
     import numpy as np
@@ -326,9 +343,6 @@ def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=None, 
     rgb.save(out / "input.png")
     rgb = Image.open(out / "input.png").convert("RGB")  # exactly what the test decodes
     manifest = json.loads((Path(package) / "manifest.json").read_text())
-    model, config, step = load_v2b(checkpoint)
-    stride = int(stride or proposal_stride(config))
-    forward = V2bForward(model, TeacherNeck(Path(model_json)).eval(), stride)
     fp16 = all(g["weights"] == "fp16" for g in manifest["graphs"])
     if fp16:
         round_weights_fp16(forward)
@@ -341,7 +355,7 @@ def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=None, 
         "checkpoint": Path(checkpoint).name,
         "checkpointSha256": file_digest(checkpoint),
         "step": step,
-        "proposalStride": stride,
+        **(extra or {}),
         "weights": "fp16" if fp16 else "fp32",
         "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
         "logitsShape": list(logits.shape),

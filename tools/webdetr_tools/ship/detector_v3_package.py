@@ -13,23 +13,18 @@ API
   export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=..., progress=print) -> manifest
   write_v3_fixture(checkpoint, model_json, package, out, image, max_side=None) -> record (the Node parity fixture)
 """
-import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from ..detector_v2.model_v3 import build_model_v3, forward_eval
 from ..detector_v2.ssd_proposals import ENCODER_GRIDS
 from ..detector_v2.ssd_views import SsdInputs
 from ..export.deformable_segments import attention_projections, encoder_reference_points
-from ..export.manifest import file_digest
 from ..export.package import write_package
-from .detector_v2b_package import package_description, proposal_plan, round_weights_fp16, v2b_dims
-from .inputs import model_input
+from .detector_v2b_package import package_description, proposal_plan, proposal_tensors, v2b_dims, write_fixture
 
 EXPORTER = "webdetr_tools.ship.detector_v3 1"
 BACKBONE_NAME = "ssdlite-mobilenetv2"
@@ -82,12 +77,7 @@ class V3EncoderInput(nn.Module):
         )
         reference_points = self.reference_points + 0 * src[:, :1, :1, None]
         token = p.position.to(src.dtype)
-        extra = m.score_embed(p.class_logits.sigmoid()) + m.label_embed(p.labels)
-        classes = torch.arange(p.class_logits.shape[-1], device=src.device)
-        base = torch.where(
-            p.labels[..., None] == classes, p.logit[..., None], torch.full_like(p.class_logits, m.other_class_logit)
-        )
-        return src, pos, reference_points, value, offsets, logits, p.boxes, token, extra, base
+        return (src, pos, reference_points, value, offsets, logits, *proposal_tensors(m, p, token))
 
 
 def export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE_THRESHOLD, progress=print):
@@ -123,38 +113,9 @@ def export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE
     return manifest
 
 
-@torch.no_grad()
 def write_v3_fixture(checkpoint, model_json, package, out, image, max_side=None):
-    """The Node parity fixture (test/shipped/shipped-parity.test.ts): the picture as PNG (shrunk to max_side first if
-    given), V3Forward's logits / boxes on the runtime's input (weights rounded to float16 as the package stores them
-    when its manifest says fp16), and the graph digests of the package."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rgb = Image.open(image).convert("RGB")
-    if max_side and max(rgb.size) > max_side:
-        scale = max_side / max(rgb.size)
-        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.BILINEAR)
-    rgb.save(out / "input.png")
-    rgb = Image.open(out / "input.png").convert("RGB")  # exactly what the test decodes
-    manifest = json.loads((Path(package) / "manifest.json").read_text())
-    model, config, step = load_v3(checkpoint)
+    """The Node parity fixture (test/shipped/shipped-parity.test.ts): detector_v2b_package.write_fixture of
+    V3Forward (SSDLite's weights rounded to float16 with the rest when the package is fp16)."""
+    model, _, step = load_v3(checkpoint)
     forward = V3Forward(model, SsdInputs(Path(model_json) if model_json else None).eval())
-    fp16 = all(g["weights"] == "fp16" for g in manifest["graphs"])
-    if fp16:
-        round_weights_fp16(forward)
-    logits, boxes = forward(model_input(rgb, manifest["input"]["sizePolicy"]["height"]))
-    np.save(out / "logits.npy", logits.numpy().astype(np.float32))
-    np.save(out / "boxes.npy", boxes.numpy().astype(np.float32))
-    record = {
-        "image": Path(image).name,
-        "size": list(rgb.size),
-        "checkpoint": Path(checkpoint).name,
-        "checkpointSha256": file_digest(checkpoint),
-        "step": step,
-        "weights": "fp16" if fp16 else "fp32",
-        "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
-        "logitsShape": list(logits.shape),
-        "boxesShape": list(boxes.shape),
-    }
-    (out / "expected.json").write_text(json.dumps(record, indent=1) + "\n")
-    return record
+    return write_fixture(forward, checkpoint, step, package, out, image, max_side)
