@@ -70,12 +70,20 @@ class DeformableDETRB(DeformableDETR):
 
 
 def build_model_b(config: dict) -> DeformableDETRB:
+    def construct(mc):
+        if not mc.two_stage:
+            raise ValueError("v2b is the two-stage model with the teacher's detections as proposals")
+        return DeformableDETRB(mc, config["feature_size"], config["model"]["proposals"]["other_class_logit"])
+
+    return build_with_proposals(config, construct)
+
+
+def build_with_proposals(config: dict, construct):
+    """Seeded model_config -> construct(mc) (v2b, v3: it checks mc and builds the model), two-stage init, class heads
+    zeroed (with the box heads' zero last layers, step 0 outputs the proposals), the training core."""
     torch.manual_seed(config["seed"])
     model_cfg = {k: v for k, v in config["model"].items() if k != "proposals"}
-    mc = model_config(model_cfg, len(config["classes"]))
-    if not mc.two_stage:
-        raise ValueError("v2b is the two-stage model with the teacher's detections as proposals")
-    model = DeformableDETRB(mc, config["feature_size"], config["model"]["proposals"]["other_class_logit"])
+    model = construct(model_config(model_cfg, len(config["classes"])))
     _initialize_two_stage(model)
     with torch.no_grad():
         for head in model.class_embed:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import torch
 
 from ..models.deformable_transformer import inverse_sigmoid, proposal_position_embedding
-from ..training.detector import matmul_core
-from .model import _initialize_two_stage, model_config
 from . import model_b
 from .model_b import DeformableDETRB, load_shared  # noqa: F401  (load_shared: the v3 init uses v2b's)
 from .ssd_proposals import ENCODER_GRIDS, anchor_tokens, fast_nms_topk
@@ -69,18 +67,12 @@ class DeformableDETRV3(DeformableDETRB):
 
 
 def build_model_v3(config: dict) -> DeformableDETRV3:
-    torch.manual_seed(config["seed"])
-    model_cfg = {k: v for k, v in config["model"].items() if k != "proposals"}
-    mc = model_config(model_cfg, len(config["classes"]))
-    if not mc.two_stage or mc.num_feature_levels != len(SSD_TAPS):
-        raise ValueError(f"v3 is the two-stage model on the {len(SSD_TAPS)} SSDLite taps")
-    model = DeformableDETRV3(mc, config["feature_size"], config["model"]["proposals"])
-    _initialize_two_stage(model)
-    with torch.no_grad():
-        for head in model.class_embed:
-            head.weight.zero_()
-            head.bias.zero_()
-    return model.set_core(matmul_core)
+    def construct(mc):
+        if not mc.two_stage or mc.num_feature_levels != len(SSD_TAPS):
+            raise ValueError(f"v3 is the two-stage model on the {len(SSD_TAPS)} SSDLite taps")
+        return DeformableDETRV3(mc, config["feature_size"], config["model"]["proposals"])
+
+    return model_b.build_with_proposals(config, construct)
 
 
 def forward_train(model: DeformableDETRV3, inputs, proposals=None):

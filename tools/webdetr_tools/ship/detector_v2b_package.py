@@ -72,11 +72,16 @@ DUPLICATE_IOU = 0.7
 
 
 def load_v2b(checkpoint):
+    return load_proposal_checkpoint(checkpoint, "v2b", build_model_b)
+
+
+def load_proposal_checkpoint(checkpoint, variant, build):
+    """(model eval, config, step) of a training checkpoint of `variant` (v2b, v3), built by `build(config)`."""
     state = torch.load(str(checkpoint), map_location="cpu")
     config = state["config"]
-    if config.get("variant") != "v2b":
-        raise ValueError(f"{checkpoint}: not a detector v2b checkpoint (variant {config.get('variant')!r})")
-    model = build_model_b(config)
+    if config.get("variant") != variant:
+        raise ValueError(f"{checkpoint}: not a detector {variant} checkpoint (variant {config.get('variant')!r})")
+    model = build(config)
     model.load_state_dict(state["model"])
     return model.eval(), config, state.get("step")
 
@@ -287,9 +292,20 @@ def export_v2b(
         checkpoint, config, dims, f"{EXPORTER} (teacher proposals at stride {stride})", BACKBONE_NAME, score_threshold
     )
     plan = v2b_plan(model, neck, dims, stride)
-    image = torch.zeros(1, 3, size, size)
+    return write_proposal_package(plan, size, out_dir, description, fp16, started, progress)
+
+
+def write_proposal_package(plan, size, out_dir, description, fp16, started, progress):
+    """The split package (fixed size x size input, TF SAME pads folded) of a v2b / v3 plan, and its summary line."""
     manifest = write_package(
-        plan, {"image": image}, out_dir, description, single_graph=False, fp16=fp16, fold_pads=True, progress=progress
+        plan,
+        {"image": torch.zeros(1, 3, size, size)},
+        out_dir,
+        description,
+        single_graph=False,
+        fp16=fp16,
+        fold_pads=True,
+        progress=progress,
     )
     total = sum(g["bytes"] for g in manifest["graphs"])
     progress(

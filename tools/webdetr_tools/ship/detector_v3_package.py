@@ -23,8 +23,15 @@ from ..detector_v2.model_v3 import build_model_v3, forward_eval
 from ..detector_v2.ssd_proposals import ENCODER_GRIDS
 from ..detector_v2.ssd_views import SsdInputs
 from ..export.deformable_segments import attention_projections, encoder_reference_points
-from ..export.package import write_package
-from .detector_v2b_package import package_description, proposal_plan, proposal_tensors, v2b_dims, write_fixture
+from .detector_v2b_package import (
+    load_proposal_checkpoint,
+    package_description,
+    proposal_plan,
+    proposal_tensors,
+    v2b_dims,
+    write_fixture,
+    write_proposal_package,
+)
 
 EXPORTER = "webdetr_tools.ship.detector_v3 1"
 BACKBONE_NAME = "ssdlite-mobilenetv2"
@@ -34,13 +41,7 @@ SCORE_THRESHOLD = 0.35
 
 
 def load_v3(checkpoint):
-    state = torch.load(str(checkpoint), map_location="cpu")
-    config = state["config"]
-    if config.get("variant") != "v3":
-        raise ValueError(f"{checkpoint}: not a detector v3 checkpoint (variant {config.get('variant')!r})")
-    model = build_model_v3(config)
-    model.load_state_dict(state["model"])
-    return model.eval(), config, state.get("step")
+    return load_proposal_checkpoint(checkpoint, "v3", build_model_v3)
 
 
 def v3_dims(model, config):
@@ -95,22 +96,7 @@ def export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE
         checkpoint, config, dims, f"{EXPORTER} (SSDLite proposals)", BACKBONE_NAME, score_threshold
     )
     plan = proposal_plan(model, dims, V3EncoderInput(model, ssd, dims))
-    manifest = write_package(
-        plan,
-        {"image": torch.zeros(1, 3, size, size)},
-        out_dir,
-        description,
-        single_graph=False,
-        fp16=fp16,
-        fold_pads=True,
-        progress=progress,
-    )
-    total = sum(g["bytes"] for g in manifest["graphs"])
-    progress(
-        f"wrote {out_dir}/manifest.json: {len(manifest['graphs'])} graphs, {total / 1e6:.1f} MB, "
-        f"{time.time() - started:.1f} s"
-    )
-    return manifest
+    return write_proposal_package(plan, size, out_dir, description, fp16, started, progress)
 
 
 def write_v3_fixture(checkpoint, model_json, package, out, image, max_side=None):
