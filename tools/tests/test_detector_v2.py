@@ -57,6 +57,10 @@ def test_weak_label_turns_the_teachers_dog_into_the_cat_of_the_file_name():
     assert weak_class("n02123045_tabby.JPEG") == cat and weak_class("n02099601_golden_retriever.JPEG") == dog
     assert weak_class("n04254680_soccer_ball.JPEG") == COCO80_NAMES.index("sports ball")
     assert weak_class("n01440764_tench.JPEG") is None
+    # ImageNet DET samples (<wnid>_<image>_<DET class>.jpg): the DET class name decides, not the id ranges
+    assert weak_class("n04442312_19430_toaster.jpg") == COCO80_NAMES.index("toaster")
+    assert weak_class("n02121808_7442_domestic_cat.jpg") == cat
+    assert weak_class("n02129165_1270_lion.jpg") is None and weak_class("n01503061_3560_bird.jpg") == 14
     rows = [
         [0, 5, 427, 298, 0.47, dog],
         [0, 4, 417, 298, 0.34, dog],

@@ -11,8 +11,10 @@ Targets per image (source pixels, COCO-80 ids): coco128 ground truth; pennfudan 
 rows overlapping no ground truth of their class (IoU < 0.5); others teacher rows >= pseudo_label_threshold,
 on unlabeled / unlabeled_extra corrected by the file name's weak label (weak.apply_weak_label). With
 data.second_teacher (v2c, v2d) the teacher rows are first fused with SSDLite's (second_teacher.py), or replaced by
-them on the sets in its replace_sets (v2d: the ImageNet photos). Sets named in data.negative_sets ({name:
-{directory, count}}) are generated object-free pictures (textures.py) with no targets.
+them on the sets in its replace_sets (v2d: the ImageNet photos). Sets named in data.weak_sets ({name:
+{directory, source}}) are more weakly labelled photos outside ../shared (data/imagenet_det.py), treated like
+unlabeled/. Sets named in data.negative_sets ({name: {directory, count}}) are generated object-free pictures
+(textures.py) with no targets.
 
 Layout: <cache>/<set>/index.json (written last: marks the set complete) {set, size, views, images: [{id,
 file, width, height, split, views: [View json]}], skipped}, teacher.json {id: rows}, level{8,16,32}.npy fp16
@@ -58,8 +60,11 @@ def set_rows(data_root: Path, name: str, config: dict):
         spec = data["negative_sets"][name]
         paths = ensure_textures(REPO / spec["directory"], spec["count"], seed)
         return [(p.stem, p, None, "train") for p in paths]
-    if name in WEAK_SETS:
-        paths = load_unlabeled(Path(data_root) / name)
+    if name in WEAK_SETS or name in data.get("weak_sets", {}):
+        folder = REPO / data["weak_sets"][name]["directory"] if name not in WEAK_SETS else Path(data_root) / name
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no photos for weak set {name!r} (see its source in the config)")
+        paths = load_unlabeled(folder)
         rows = [(p.stem, p, None, "train") for p in paths]
         if name == "unlabeled_extra" and data.get("gallery_size", 0):
             # at most gallery_per_class photos per class: ImageNet's 120 dog breeds would fill it otherwise
@@ -205,6 +210,7 @@ class Targets:
         self.gt_sets = set(data["ground_truth_sets"])
         self.gt_plus = set(data["ground_truth_plus_teacher_sets"])
         self.negative_sets = set(data.get("negative_sets", {}))
+        self.weak_sets = set(data.get("weak_sets", {}))
         self.second = data.get("second_teacher")
         self._second_rows: dict = {}
         self.min_visible = float(config["augment"]["min_visible"])
@@ -230,15 +236,15 @@ class Targets:
 
     def teacher(self, name: str, image_id: str):
         rows = self.cache.teacher_rows(name, image_id)
-        cls = weak_class(self.cache.image(name, image_id)["file"]) if name in WEAK_SETS else None
+        weak = name in WEAK_SETS or name in self.weak_sets
+        cls = weak_class(self.cache.image(name, image_id)["file"]) if weak else None
         if self.second and name in self.second.get("replace_sets", []):
             rows = self.second_teacher_rows(name, image_id)  # the second teacher alone labels these photos
         elif self.second:
             second = self.second_teacher_rows(name, image_id)
             rows = fuse_rows(rows, second, self.second["min_score"], self.second.get("iou", 0.5), cls)
-        if name in WEAK_SETS:
-            if cls is not None:
-                rows = apply_weak_label(rows, cls, self.threshold)
+        if cls is not None:
+            rows = apply_weak_label(rows, cls, self.threshold)
         rows = [r for r in rows if r[4] >= self.threshold and int(r[5]) in self.class_of]
         return (
             np.array([r[:4] for r in rows], np.float32).reshape(-1, 4),

@@ -1,10 +1,14 @@
-"""Weak labels from ImageNet file names (unlabeled/, unlabeled_extra/: `<WordNet id>_<class>.JPEG`).
+"""Weak labels from ImageNet file names: the CLS-LOC samples (unlabeled/, unlabeled_extra/:
+`<WordNet id>_<class>.JPEG`) and the DET samples of ajschumacher/imagen (`<WordNet id>_<image>_<class>.jpg`, one
+of ILSVRC DET's 200 classes, which name the class that the photo is labelled with, not always its main object).
 
 Why: the teacher confuses close-ups (it calls the bundled cat "dog 0.47" at 512); the file name says
 which COCO class the photo's main object is. `weak_class(file_name)` -> COCO-80 id or None;
 `apply_weak_label(rows, cls)` fixes the teacher's rows for one photo (see its docstring).
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -137,8 +141,75 @@ NAMES = {
 }
 
 
+# ILSVRC DET class names (as in ajschumacher/imagen's file names) that fall under a COCO-80 class
+DET_NAMES = {
+    "airplane": "airplane",
+    "apple": "apple",
+    "backpack": "backpack",
+    "bagel": "donut",
+    "banana": "banana",
+    "bear": "bear",
+    "bench": "bench",
+    "bicycle": "bicycle",
+    "bird": "bird",
+    "bowl": "bowl",
+    "bus": "bus",
+    "car": "car",
+    "cattle": "cow",
+    "chair": "chair",
+    "computer_keyboard": "keyboard",
+    "computer_mouse": "mouse",
+    "cup_or_mug": "cup",
+    "digital_clock": "clock",
+    "dog": "dog",
+    "domestic_cat": "cat",
+    "elephant": "elephant",
+    "hair_dryer": "hair drier",
+    "hamburger": "sandwich",
+    "horse": "horse",
+    "hotdog": "hot dog",
+    "laptop": "laptop",
+    "microwave": "microwave",
+    "motorcycle": "motorcycle",
+    "orange": "orange",
+    "person": "person",
+    "pizza": "pizza",
+    "purse": "handbag",
+    "racket": "tennis racket",
+    "refrigerator": "refrigerator",
+    "remote_control": "remote",
+    "sheep": "sheep",
+    "ski": "skis",
+    "sofa": "couch",
+    "baseball": "sports ball",
+    "basketball": "sports ball",
+    "croquet_ball": "sports ball",
+    "golf_ball": "sports ball",
+    "ping-pong_ball": "sports ball",
+    "rugby_ball": "sports ball",
+    "soccer_ball": "sports ball",
+    "tennis_ball": "sports ball",
+    "volleyball": "sports ball",
+    "table": "dining table",
+    "tie": "tie",
+    "toaster": "toaster",
+    "traffic_light": "traffic light",
+    "train": "train",
+    "tv_or_monitor": "tv",
+    "water_bottle": "bottle",
+    "wine_bottle": "bottle",
+    "watercraft": "boat",
+    "zebra": "zebra",
+}
+DET_NAME = re.compile(r"^(n\d{8})_\d+_(.+)$")
+
+
 def weak_class(file_name: str) -> int | None:
     stem = file_name.rsplit(".", 1)[0]
+    det = DET_NAME.match(stem)
+    if det:
+        coco = DET_NAMES.get(det.group(2))
+        return COCO80_NAMES.index(coco) if coco else None
     if "_" not in stem or not stem.startswith("n"):
         return None
     wnid, name = stem.split("_", 1)
