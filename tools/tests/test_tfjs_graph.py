@@ -286,3 +286,36 @@ def test_batchnorm_on_constants_is_folded_into_the_parameters_an_export_stores()
         module.bn0_scale.zero_()  # forward reads the folded parameters, not gamma / var
         (out,) = module(torch.from_numpy(x).permute(0, 3, 1, 2))
     assert np.abs(out.permute(0, 2, 3, 1).numpy() - (beta - mean * scale)).max() < 1e-6
+
+
+def test_classifier_head_ops_normalise_pool_matmul_softmax():
+    """EfficientNet-B0's ops: (x - BroadcastTo(mean, Shape(x))) / BroadcastTo(std, ...), Mean over H, W, a
+    _FusedMatMul with BiasAdd, Softmax over the last axis; against numpy in NHWC."""
+    rng = np.random.RandomState(3)
+    x = rng.rand(2, 3, 4, 3).astype(np.float32)  # NHWC
+    mean, std = np.array([0.4, 0.5, 0.6], np.float32), np.array([0.2, 0.25, 0.3], np.float32)
+    weight, bias = rng.randn(3, 5).astype(np.float32), rng.randn(5).astype(np.float32)
+    nodes = [
+        TfjsNode("in", "Placeholder", [], {}),
+        TfjsNode("shape", "Shape", ["in"], {}),
+        TfjsNode("mean", "Const", [], {}),
+        TfjsNode("std", "Const", [], {}),
+        TfjsNode("mean_b", "BroadcastTo", ["mean", "shape"], {}),
+        TfjsNode("std_b", "BroadcastTo", ["std", "shape"], {}),
+        TfjsNode("centred", "Sub", ["in", "mean_b"], {}),
+        TfjsNode("scaled", "RealDiv", ["centred", "std_b"], {}),
+        TfjsNode("axes", "Const", [], {}),
+        TfjsNode("pool", "Mean", ["scaled", "axes"], {}),
+        TfjsNode("w", "Const", [], {}),
+        TfjsNode("b", "Const", [], {}),
+        TfjsNode("logits", "_FusedMatMul", ["pool", "w", "b"], {"fused_ops": ["BiasAdd"]}),
+        TfjsNode("probs", "Softmax", ["logits"], {}),
+    ]
+    weights = {"mean": mean, "std": std, "axes": np.array([1, 2], np.int32), "w": weight, "b": bias}
+    module = TfjsGraphModule(_graph(nodes, weights), ["probs"])
+    (probs,) = module(torch.from_numpy(x).permute(0, 3, 1, 2))
+    logits = ((x - mean) / std).mean(axis=(1, 2)).astype(np.float64) @ weight + bias
+    expected = np.exp(logits - logits.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    assert probs.shape == (2, 5)
+    assert np.abs(probs.numpy() - expected).max() < 1e-5

@@ -14,8 +14,8 @@ Tensors flow in NCHW (torch/ONNX friendly); TF's NHWC axes in attributes (Mean, 
 Every 4-D value is held NCHW; ops that reshape or index by TF axes (Reshape, Squeeze, Pack, Shape, ...) see
 it in TF's NHWC order and hand a 4-D result back as NCHW. Multi-output ops (Unpack) are read as "name:k".
 Only the ops of the graphs we run (the CenterNet backbone, the SSDLite MobileNetV2 detector with its box
-decoding) are implemented; others raise NotImplementedError naming the op, so an unsupported graph fails
-loudly instead of computing something else.
+decoding, the EfficientNet-B0 ImageNet classifier) are implemented; others raise NotImplementedError naming
+the op, so an unsupported graph fails loudly instead of computing something else.
 """
 from __future__ import annotations
 
@@ -313,6 +313,19 @@ class TfjsGraphModule(nn.Module):
             return out
         if op == "Exp":
             return torch.exp(args[0])
+        if op == "RealDiv":
+            return args[0] / args[1]
+        if op == "Softmax":  # over TF's last axis
+            return _from_tf(torch.softmax(_tf(args[0]), dim=-1))
+        if op == "_FusedMatMul":
+            x, weight = args[0], args[1]
+            x = x.transpose(-1, -2) if a.get("transpose_a", False) else x
+            weight = weight.transpose(-1, -2) if a.get("transpose_b", False) else weight
+            fused = a.get("fused_ops", [])
+            if fused not in ([], ["BiasAdd"]):
+                raise NotImplementedError(f"{node.name}: fused ops {fused}")
+            y = x @ weight
+            return y + args[2].reshape(-1) if fused else y
         if op == "Cast":
             dtype = {1: torch.float32, 3: torch.int32, "DT_FLOAT": torch.float32, "DT_INT32": torch.int32}
             return args[0].to(dtype[a["DstT"]])
@@ -335,6 +348,8 @@ class TfjsGraphModule(nn.Module):
             return tuple(_from_tf(t) for t in _tf(args[0]).unbind(int(a.get("axis", 0))))
         if op == "Transpose":
             return _from_tf(_tf(args[0]).permute([int(v) for v in args[1].reshape(-1).tolist()]))
+        if op == "BroadcastTo":
+            return _from_tf(torch.broadcast_to(_tf(args[0]), [int(v) for v in args[1].reshape(-1).tolist()]))
         if op == "Tile":
             return _from_tf(_tf(args[0]).repeat([int(v) for v in args[1].reshape(-1).tolist()]))
         if op == "Slice":

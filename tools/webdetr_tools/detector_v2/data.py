@@ -11,7 +11,8 @@ Targets per image (source pixels, COCO-80 ids): coco128 ground truth; pennfudan 
 rows overlapping no ground truth of their class (IoU < 0.5); others teacher rows >= pseudo_label_threshold,
 on unlabeled / unlabeled_extra corrected by the file name's weak label (weak.apply_weak_label). With
 data.second_teacher (v2c, v2d) the teacher rows are first fused with SSDLite's (second_teacher.py), or replaced by
-them on the sets in its replace_sets (v2d: the ImageNet photos). Sets named in data.weak_sets ({name:
+them on the sets in its replace_sets (v2d: the ImageNet photos), there checked box by box by an ImageNet
+classifier when the set is in data.crop_check (crop_labels.py: relabel or drop). Sets named in data.weak_sets ({name:
 {directory, source}}) are more weakly labelled photos outside ../shared (data/imagenet_det.py), treated like
 unlabeled/. Sets named in data.negative_sets ({name: {directory, count}}) are generated object-free pictures
 (textures.py) with no targets.
@@ -44,6 +45,8 @@ from ..teacher.centernet_teacher import decode
 from ..teacher.coco80 import COCO80_NAMES
 from ..training.features import set_samples
 from .augment import View, map_boxes, render, sample_views
+from .crop_labels import FILE as CROP_FILE
+from .crop_labels import apply_decisions
 from .config import REPO
 from .neck import LEVEL_STRIDES, TeacherNeck
 from .second_teacher import fuse_rows, rows_path
@@ -211,6 +214,10 @@ class Targets:
         self.gt_plus = set(data["ground_truth_plus_teacher_sets"])
         self.negative_sets = set(data.get("negative_sets", {}))
         self.weak_sets = set(data.get("weak_sets", {}))
+        self.crop_check_sets = set(data.get("crop_check", {}).get("sets", []))
+        if self.crop_check_sets - set(data.get("second_teacher", {}).get("replace_sets", [])):
+            raise ValueError("data.crop_check.sets must be second-teacher replace_sets (it checks SSDLite's rows)")
+        self._crop_decisions: dict = {}
         self.second = data.get("second_teacher")
         self._second_rows: dict = {}
         self.min_visible = float(config["augment"]["min_visible"])
@@ -234,12 +241,22 @@ class Targets:
             self._second_rows[name] = json.loads(path.read_text())
         return self._second_rows[name][image_id]
 
+    def crop_decisions(self, name: str, image_id: str) -> list:
+        if name not in self._crop_decisions:
+            path = self.cache.root / name / CROP_FILE
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} missing: run detector_v2.crop_labels for this config")
+            self._crop_decisions[name] = json.loads(path.read_text())
+        return self._crop_decisions[name][image_id]
+
     def teacher(self, name: str, image_id: str):
         rows = self.cache.teacher_rows(name, image_id)
         weak = name in WEAK_SETS or name in self.weak_sets
         cls = weak_class(self.cache.image(name, image_id)["file"]) if weak else None
         if self.second and name in self.second.get("replace_sets", []):
             rows = self.second_teacher_rows(name, image_id)  # the second teacher alone labels these photos
+            if name in self.crop_check_sets:
+                rows = apply_decisions(rows, self.crop_decisions(name, image_id))
         elif self.second:
             second = self.second_teacher_rows(name, image_id)
             rows = fuse_rows(rows, second, self.second["min_score"], self.second.get("iou", 0.5), cls)
