@@ -39,6 +39,7 @@ from torchvision.ops import box_iou, nms
 from webdetr_tools.backbones.fetch import fetch
 from webdetr_tools.data.datasets import read_rgb
 from webdetr_tools.evaluation.oneshot_ap import OneShotQuery, evaluate_oneshot, make_pairs, make_queries
+from webdetr_tools.evaluation.oneshot_sets import oneshot_samples
 from webdetr_tools.data.datasets import load_unlabeled
 from webdetr_tools.oneshot.teacher_embed import (
     TeacherMaps,
@@ -342,7 +343,7 @@ def variants(quick):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--sets", default=",".join(SETS), help="also: lookalikes (every photo of the look-alikes set)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="mean pooling only")
@@ -384,9 +385,7 @@ def main():
         return
     for name in args.sets.split(","):
         started = time.time()
-        rows = set_samples(args.data, name)
-        val = [r for r in rows if r[3] == "val"]
-        samples = [r[2] for r in val]
+        samples = oneshot_samples(args.data, name)
         images = Images(teacher, args.size, cache / name, samples, k_max, centers)
         queries = make_queries(samples, 60, SEED)
         pairs = make_pairs(samples, queries, 5, SEED)
@@ -406,7 +405,7 @@ def main():
             print(name, json.dumps(v), json.dumps(result), f"{time.time() - started:.0f}s", flush=True)
         report["sets"][name] = entry
         if name == "coco128":
-            scene_samples = [r[2] for r in rows if r[0] in SCENES]
+            scene_samples = [r[2] for r in set_samples(args.data, name) if r[0] in SCENES]
             scene_images = Images(teacher, args.size, cache / name, scene_samples, k_max, centers)
             report["scenes"] = {}
             for v in grid[:1] + sorted(grid[1:], key=lambda v: -entry["variants"][grid.index(v)]["AP50"])[:2]:
