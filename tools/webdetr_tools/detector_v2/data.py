@@ -14,7 +14,7 @@ data.second_teacher (v2c, v2d) the teacher rows are first fused with SSDLite's (
 them on the sets in its replace_sets (v2d: the ImageNet photos), there checked box by box by an ImageNet
 classifier when the set is in data.crop_check (crop_labels.py: relabel or drop). Sets named in data.weak_sets ({name:
 {directory, source}}) are more weakly labelled photos outside ../shared (data/imagenet_det.py), treated like
-unlabeled/. Sets named in data.negative_sets ({name: {directory, count}}) are generated object-free pictures
+unlabeled/. Sets named in data.negative_sets ({name: {directory, count, palette}}) are generated object-free pictures
 (textures.py) with no targets.
 
 Layout: <cache>/<set>/index.json (written last: marks the set complete) {set, size, views, images: [{id,
@@ -61,7 +61,7 @@ def set_rows(data_root: Path, name: str, config: dict):
     data, seed = config["data"], config["seed"]
     if name in data.get("negative_sets", []):
         spec = data["negative_sets"][name]
-        paths = ensure_textures(REPO / spec["directory"], spec["count"], seed)
+        paths = ensure_textures(REPO / spec["directory"], spec["count"], seed, spec.get("palette", "random"))
         return [(p.stem, p, None, "train") for p in paths]
     if name in WEAK_SETS or name in data.get("weak_sets", {}):
         folder = REPO / data["weak_sets"][name]["directory"] if name not in WEAK_SETS else Path(data_root) / name
