@@ -17,6 +17,21 @@ def test_textures_are_seeded_and_varied():
         texture("wood", 0)
 
 
+def test_muted_palette_is_less_saturated_and_the_random_one_keeps_its_seeding():
+    from PIL import Image
+
+    def saturation(rgb):
+        return np.asarray(Image.fromarray(rgb).convert("HSV"), np.float64)[..., 1].mean() / 255
+
+    random = [saturation(texture(kind, s)) for kind in KINDS for s in range(4)]
+    muted = [saturation(texture(kind, s, "muted")) for kind in KINDS for s in range(4)]
+    assert np.mean(muted) < 0.45 < np.mean(random) and max(muted) < 0.8
+    assert not np.array_equal(texture("rings", 3, "muted"), texture("rings", 3))
+    assert np.array_equal(texture("flat", 3, "random"), texture("flat", 3))
+    with pytest.raises(ValueError, match="unknown palette"):
+        texture("rings", 0, "neon")
+
+
 def test_ensure_writes_once(tmp_path):
     paths = ensure(tmp_path, 7)
     assert [p.name for p in paths][:2] == ["texture_0000_rings.png", "texture_0001_fractal.png"]
