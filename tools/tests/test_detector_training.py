@@ -253,3 +253,16 @@ def test_label_sources_ground_truth_plus_teacher(shared_dir, tmp_path):
     assert teacher_labels.tolist() == [0, 0, 1] and scores.tolist() == [0.9, 0.8, 0.7]
     target = source.target(item, flip=True)
     assert target["boxes"].shape == (len(labels), 4) and (target["boxes"] >= 0).all()
+
+
+def test_soft_focal_loss_equals_focal_on_hard_targets_and_is_lowest_at_the_target():
+    from webdetr_tools.training.losses import sigmoid_focal_loss
+
+    logits = torch.linspace(-4, 4, 24).reshape(1, 3, 8)
+    hard = (torch.rand(1, 3, 8, generator=torch.Generator().manual_seed(0)) > 0.7).float()
+    assert torch.allclose(sigmoid_focal_loss(logits, hard, 1.0), sigmoid_focal_loss(logits, hard, 1.0, soft=True))
+    target = torch.full((1, 1, 1), 0.4)
+    grid = torch.linspace(-3, 3, 601).reshape(1, -1, 1)
+    losses = torch.stack([sigmoid_focal_loss(g.reshape(1, 1, 1), target, 1.0, soft=True) for g in grid.flatten()])
+    best = torch.sigmoid(grid.flatten()[int(losses.argmin())])
+    assert abs(float(best) - 0.4) < 0.01

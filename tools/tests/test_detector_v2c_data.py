@@ -95,3 +95,32 @@ def test_targets_fuse_replace_and_negative_sets(tmp_path):
     assert labels.tolist() == [2] and boxes[0].tolist() == [5, 5, 50, 50]
     boxes, labels = targets.source_boxes("textures", "anything")  # object-free: nothing to find
     assert boxes.shape == (0, 4) and labels.shape == (0,)
+
+
+def test_soft_pseudo_targets_carry_teacher_confidence_and_vouched_boxes_are_one(tmp_path):
+    import json
+
+    from webdetr_tools.detector_v2.data import Targets
+    from webdetr_tools.teacher.coco80 import COCO80_NAMES
+
+    cat, dog = COCO80_NAMES.index("cat"), COCO80_NAMES.index("dog")
+    ssd = {"unlabeled": {"u": [[0, 0, 40, 40, 0.6, dog], [0, 0, 40, 41, 0.3, cat], [50, 50, 90, 90, 0.4, 0]]}}
+    (tmp_path / "unlabeled").mkdir()
+    (tmp_path / "unlabeled" / "teacher_ssdlite.json").write_text(json.dumps(ssd["unlabeled"]))
+    config = {
+        "classes": list(COCO80_NAMES),
+        "augment": {"min_visible": 0.35},
+        "loss": {"soft_pseudo_targets": True},
+        "data": {
+            "pseudo_label_threshold": 0.25,
+            "ground_truth_sets": [],
+            "ground_truth_plus_teacher_sets": [],
+            "second_teacher": {"min_score": 0.3, "iou": 0.5, "replace_sets": ["unlabeled"]},
+        },
+    }
+    cache = _FakeCache(tmp_path, {"unlabeled": {"u": []}}, {"u": "n02123045_tabby.JPEG"})
+    boxes, labels, trust = Targets(config, tmp_path, cache).source_targets("unlabeled", "u")
+    # the file name says cat: the dog on it goes, the cat box is vouched for (1), the person keeps its 0.4
+    assert labels.tolist() == [cat, 0] and trust.tolist() == pytest.approx([1.0, 0.4])
+    _, labels, trust = Targets({**config, "loss": {}}, tmp_path, cache).source_targets("unlabeled", "u")
+    assert dict(zip(labels.tolist(), trust.tolist())) == pytest.approx({cat: 0.3, 0: 0.4})  # hard: kept at 0.3

@@ -81,13 +81,14 @@ def crops(rgb: np.ndarray, rows: list, size: int = 224) -> torch.Tensor:
     return torch.cat(out)
 
 
-def apply_decisions(rows: list, decisions: list) -> list:
+def apply_decisions(rows: list, decisions: list, relabelled_score: float | None = None) -> list:
+    """rows with the decisions applied; a relabelled row's score becomes relabelled_score when given."""
     out = []
     for row, decision in zip(rows, decisions):
         if decision is None:
             out.append(list(row))
         elif decision >= 0:
-            out.append([*row[:5], decision])
+            out.append([*row[:4], row[4] if relabelled_score is None else max(row[4], relabelled_score), decision])
     return out
 
 

@@ -214,6 +214,7 @@ class Targets:
         self.gt_plus = set(data["ground_truth_plus_teacher_sets"])
         self.negative_sets = set(data.get("negative_sets", {}))
         self.weak_sets = set(data.get("weak_sets", {}))
+        self.soft = bool(config.get("loss", {}).get("soft_pseudo_targets", False))
         self.crop_check_sets = set(data.get("crop_check", {}).get("sets", []))
         if self.crop_check_sets - set(data.get("second_teacher", {}).get("replace_sets", [])):
             raise ValueError("data.crop_check.sets must be second-teacher replace_sets (it checks SSDLite's rows)")
@@ -250,44 +251,64 @@ class Targets:
         return self._crop_decisions[name][image_id]
 
     def teacher(self, name: str, image_id: str):
+        boxes, labels, _ = self.teacher_targets(name, image_id)
+        return boxes, labels
+
+    def teacher_targets(self, name: str, image_id: str):
+        """(boxes, labels, trust): trust is the row's teacher score, or 1 for a box that the file name's weak label
+        or the classifier check vouches for (with loss.soft_pseudo_targets: the class target of that box)."""
         rows = self.cache.teacher_rows(name, image_id)
         weak = name in WEAK_SETS or name in self.weak_sets
         cls = weak_class(self.cache.image(name, image_id)["file"]) if weak else None
+        vouched = 1.0 if self.soft else None
         if self.second and name in self.second.get("replace_sets", []):
             rows = self.second_teacher_rows(name, image_id)  # the second teacher alone labels these photos
             if name in self.crop_check_sets:
-                rows = apply_decisions(rows, self.crop_decisions(name, image_id))
+                rows = apply_decisions(rows, self.crop_decisions(name, image_id), vouched)
         elif self.second:
             second = self.second_teacher_rows(name, image_id)
             rows = fuse_rows(rows, second, self.second["min_score"], self.second.get("iou", 0.5), cls)
         if cls is not None:
-            rows = apply_weak_label(rows, cls, self.threshold)
+            rows = apply_weak_label(rows, cls, self.threshold, raise_to=vouched)
         rows = [r for r in rows if r[4] >= self.threshold and int(r[5]) in self.class_of]
         return (
             np.array([r[:4] for r in rows], np.float32).reshape(-1, 4),
             np.array([self.class_of[int(r[5])] for r in rows], np.int64),
+            np.array([min(float(r[4]), 1.0) for r in rows], np.float32),
         )
 
-    def source_boxes(self, name: str, image_id: str):
+    def source_targets(self, name: str, image_id: str):
+        """(boxes, labels, trust) in source pixels; trust 1 for ground truth."""
         if name in self.negative_sets:  # object-free pictures: nothing to find
-            return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64)
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64), np.zeros((0,), np.float32)
         if name in self.gt_sets:
-            return self.ground_truth(name, image_id)
-        boxes, labels = self.teacher(name, image_id)
+            boxes, labels = self.ground_truth(name, image_id)
+            return boxes, labels, np.ones(len(labels), np.float32)
+        boxes, labels, trust = self.teacher_targets(name, image_id)
         if name in self.gt_plus:
             gb, gl = self.ground_truth(name, image_id)
             extra = [
                 k for k in range(len(boxes)) if not (len(gb) and (box_iou(boxes[k], gb[gl == labels[k]]) >= 0.5).any())
             ]
-            return np.concatenate([gb, boxes[extra]]).reshape(-1, 4), np.concatenate([gl, labels[extra]]).astype(
-                np.int64
+            return (
+                np.concatenate([gb, boxes[extra]]).reshape(-1, 4),
+                np.concatenate([gl, labels[extra]]).astype(np.int64),
+                np.concatenate([np.ones(len(gl), np.float32), trust[extra]]),
             )
+        return boxes, labels, trust
+
+    def source_boxes(self, name: str, image_id: str):
+        boxes, labels, _ = self.source_targets(name, image_id)
         return boxes, labels
 
     def target(self, name: str, image_id: str, view: int) -> dict:
-        boxes, labels = self.source_boxes(name, image_id)
-        b, lab = map_boxes(boxes, labels, self.cache.views(name, image_id)[view], self.min_visible)
-        return {"boxes": b, "labels": lab}
+        """{'boxes' cxcywh, 'labels'} in the view; with loss.soft_pseudo_targets also 'scores' (the class targets)."""
+        boxes, labels, trust = self.source_targets(name, image_id)
+        b, kept = map_boxes(boxes, np.arange(len(labels)), self.cache.views(name, image_id)[view], self.min_visible)
+        target = {"boxes": b, "labels": torch.as_tensor(labels[kept.numpy()]).reshape(-1)}
+        if self.soft:
+            target["scores"] = torch.as_tensor(trust[kept.numpy()]).reshape(-1)
+        return target
 
 
 def split_summary(config: dict, data_root: Path) -> dict:

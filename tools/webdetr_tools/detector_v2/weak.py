@@ -220,11 +220,13 @@ def weak_class(file_name: str) -> int | None:
     return COCO80_NAMES.index(coco) if coco else None
 
 
-def apply_weak_label(rows, cls: int, threshold: float, min_score: float = 0.05, same_box_iou: float = 0.7):
+def apply_weak_label(
+    rows, cls: int, threshold: float, min_score: float = 0.05, same_box_iou: float = 0.7, raise_to: float | None = None
+):
     """rows: teacher [[x0, y0, x1, y1, score, class], ...] best first. If the teacher has a box of the weak
     class scoring >= min_score, that box is kept (score raised to >= threshold) and rows of other classes on
-    the same object (IoU >= same_box_iou) are dropped. Otherwise the rows are returned unchanged: the weak
-    label has no box of its own."""
+    the same object (IoU >= same_box_iou) are dropped (raise_to: the kept box's score instead of threshold).
+    Otherwise the rows are returned unchanged: the weak label has no box of its own."""
     rows = [list(r) for r in rows]
     mine = [r for r in rows if int(r[5]) == cls and r[4] >= min_score]
     if not mine:
@@ -234,7 +236,7 @@ def apply_weak_label(rows, cls: int, threshold: float, min_score: float = 0.05, 
     out = []
     for r in rows:
         if r is best:
-            out.append(r[:4] + [max(r[4], threshold), r[5]])
+            out.append(r[:4] + [max(r[4], threshold if raise_to is None else raise_to), r[5]])
         elif int(r[5]) != cls and r[4] >= min_score and box_iou(best_box, np.array(r[:4]))[0, 0] >= same_box_iou:
             continue
         else:

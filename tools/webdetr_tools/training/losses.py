@@ -17,11 +17,16 @@ from .boxes import cxcywh_to_xyxy, generalized_box_iou
 from .matcher import hungarian_match
 
 
-def sigmoid_focal_loss(logits, targets, num_boxes, alpha: float = 0.25, gamma: float = 2.0):
+def sigmoid_focal_loss(logits, targets, num_boxes, alpha: float = 0.25, gamma: float = 2.0, soft: bool = False):
+    """soft: targets in [0, 1] (Generalized Focal Loss's quality focal form, |target - p|^gamma, lowest at p =
+    target); equal to the focal loss on 0/1 targets."""
     prob = logits.sigmoid()
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    p_t = prob * targets + (1 - prob) * (1 - targets)
-    loss = ce * (1 - p_t) ** gamma
+    if soft:
+        loss = ce * (targets - prob).abs() ** gamma
+    else:
+        p_t = prob * targets + (1 - prob) * (1 - targets)
+        loss = ce * (1 - p_t) ** gamma
     if alpha >= 0:
         loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
     return loss.mean(1).sum() / num_boxes
@@ -33,8 +38,13 @@ def layer_loss(logits, boxes, targets, num_boxes, w) -> dict[str, torch.Tensor]:
     src_idx = torch.cat([src for src, _ in indices])
     onehot = torch.zeros_like(logits)
     matched_labels = torch.cat([t["labels"][j] for t, (_, j) in zip(targets, indices)])
-    onehot[batch_idx, src_idx, matched_labels] = 1.0
-    loss_ce = sigmoid_focal_loss(logits, onehot, num_boxes, w["focal_alpha"]) * logits.shape[1]
+    # soft class targets where the targets carry them (pseudo-labels at their teacher's confidence), else 1
+    soft = bool(targets) and all("scores" in t for t in targets)
+    if soft:
+        onehot[batch_idx, src_idx, matched_labels] = torch.cat([t["scores"][j] for t, (_, j) in zip(targets, indices)])
+    else:
+        onehot[batch_idx, src_idx, matched_labels] = 1.0
+    loss_ce = sigmoid_focal_loss(logits, onehot, num_boxes, w["focal_alpha"], soft=soft) * logits.shape[1]
     src_boxes = boxes[batch_idx, src_idx]
     tgt_boxes = torch.cat([t["boxes"][j] for t, (_, j) in zip(targets, indices)])
     loss_bbox = F.l1_loss(src_boxes, tgt_boxes, reduction="none").sum() / num_boxes
