@@ -37,7 +37,7 @@ EXPORTER = "webdetr_tools.ship.detector_v3 1"
 BACKBONE_NAME = "ssdlite-mobilenetv2"
 # Suggested minimum score (manifest output.scoreThreshold): the F1-best threshold at IoU 0.5 (right class) over
 # coco128 val + pennfudan val persons of the exported package through the CLI (tools/eval_shipped.py's sweep).
-SCORE_THRESHOLD = 0.35
+SCORE_THRESHOLD = 0.25
 
 
 def load_v3(checkpoint):
