@@ -20,7 +20,6 @@ Layout: <cache>/<set>/teacher_effnet.json {image id: [decision per SSDLite row: 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from ..data.datasets import load_unlabeled, read_rgb
 from ..evaluation.coco_ap import box_iou
 from ..teacher.coco80 import COCO80_NAMES
-from .config import REPO, load_config, repo_path
+from . import label_pass
 from .weak import weak_class
 
 FILE = "teacher_effnet.json"
@@ -121,24 +120,11 @@ def label_sets(config: dict, cache_root: Path, data_root: Path, log=print) -> No
             if (k + 1) % 100 == 0 or k + 1 == len(ssd):
                 rate = (time.time() - started) / (k + 1)
                 log(f"{name}: {k + 1}/{len(ssd)}, relabelled {changed}, dropped {dropped}, {rate:.2f} s/img")
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(decisions))
-        tmp.rename(out)
+        label_pass.write_json(out, decisions)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    config = load_config(args.config)
-    if "crop_check" not in config["data"]:
-        raise SystemExit(f"{args.config}: no data.crop_check")
-    start = time.time()
-    label_sets(config, repo_path(config, "cache_dir"), args.data, lambda m: print(f"[{time.time() - start:7.1f}s] {m}"))
-    print("done", flush=True)
+    label_pass.main(argv, __doc__.splitlines()[0], "crop_check", label_sets)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,12 @@ pixels, best first), written per set once the set is done (rerunning skips done 
 """
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
 
-from .config import REPO, load_config, repo_path
+from . import label_pass
 
 FILE = "teacher_ssdlite.json"
 WEAK_MIN_SCORE = 0.05
@@ -72,29 +70,11 @@ def label_sets(config: dict, cache_root: Path, data_root: Path, log=print) -> No
             if (k + 1) % 100 == 0 or k + 1 == len(images):
                 rate = (time.time() - started) / (k + 1)
                 log(f"{name}: {k + 1}/{len(images)}, {rate:.2f} s/img, ETA {rate * (len(images) - k - 1):.0f} s")
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(rows))
-        tmp.rename(out)
+        label_pass.write_json(out, rows)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    config = load_config(args.config)
-    if "second_teacher" not in config["data"]:
-        raise SystemExit(f"{args.config}: no data.second_teacher")
-    start = time.time()
-    label_sets(
-        config,
-        repo_path(config, "cache_dir"),
-        args.data,
-        log=lambda m: print(f"[{time.time() - start:7.1f}s] {m}", flush=True),
-    )
-    print("done", flush=True)
+    label_pass.main(argv, __doc__.splitlines()[0], "second_teacher", label_sets)
 
 
 if __name__ == "__main__":
