@@ -27,7 +27,8 @@ API
   ViewCache(cache_root): .images(set, split=None), .features([(set, id, view)]) -> [B,C,H,W] per level,
       .teacher_rows(set, id), .views(set, id)
   Targets(config, data_root, cache): .source_boxes(set, id) -> (xyxy [G,4], labels [G]) in source pixels;
-      .target(set, id, view) -> {'boxes' cxcywh [G,4], 'labels' [G]}
+      .source_targets(set, id) -> (xyxy, labels, trust [G]); .target(set, id, view) -> {'boxes' cxcywh [G,4],
+      'labels' [G]} (+ 'scores' [G], the soft class targets, with loss.soft_pseudo_targets)
 """
 from __future__ import annotations
 
@@ -249,10 +250,6 @@ class Targets:
                 raise FileNotFoundError(f"{path} missing: run detector_v2.crop_labels for this config")
             self._crop_decisions[name] = json.loads(path.read_text())
         return self._crop_decisions[name][image_id]
-
-    def teacher(self, name: str, image_id: str):
-        boxes, labels, _ = self.teacher_targets(name, image_id)
-        return boxes, labels
 
     def teacher_targets(self, name: str, image_id: str):
         """(boxes, labels, trust): trust is the row's teacher score, or 1 for a box that the file name's weak label
