@@ -228,3 +228,26 @@ def test_shipped_detector_graphs_have_no_equal_op_on_computed_values():
             elif node.op_type == "Equal":
                 computed.append(node.name)
         assert computed == [], f"{graph['file']}: Equal on computed values: {computed}"
+
+
+def test_anchor_base_logits_start_every_class_at_the_anchors_ssdlite_logit():
+    """proposals.base_logits "anchor": step 0's 80 logits of each query are its anchor's SSDLite logits (the shipped
+    "proposal_class" keeps only the proposal's class there); the exporter's prop_base follows the option."""
+    from webdetr_tools.detector_v2.model_v3 import build_model_v3
+    from webdetr_tools.detector_v2.proposals import Proposals
+    from webdetr_tools.ship.detector_v2b_package import proposal_tensors
+
+    config = json.loads((REPO / "tools" / "configs" / "detector_v3.json").read_text())
+    config["model"]["proposals"]["base_logits"] = "anchor"
+    model = build_model_v3(config)
+    logits = torch.randn(1, 3, 80)
+    labels = torch.tensor([[4, 7, 7]])
+    p = Proposals(torch.rand(1, 3, 4), labels, logits.gather(2, labels[..., None])[..., 0], logits, None, (0, 0))
+    assert torch.equal(model.base_logits(p), logits)
+    assert torch.equal(proposal_tensors(model, p, torch.zeros(1, 3))[3], logits)
+    config["model"]["proposals"]["base_logits"] = "proposal_class"
+    base = build_model_v3(config).base_logits(p)
+    assert base[0, 0, 4] == logits[0, 0, 4] and base[0, 0, 5] == -12.0
+    config["model"]["proposals"]["base_logits"] = "both"
+    with pytest.raises(ValueError, match="base_logits"):
+        build_model_v3(config)

@@ -44,6 +44,12 @@ class DeformableDETRV3(DeformableDETRB):
         super().__init__(config, feature_size, proposals["other_class_logit"], channels=TAP_CHANNELS)
         self.candidates = int(proposals.get("candidates", 300))
         self.nms_iou = float(proposals.get("iou", 0.5))
+        # "proposal_class": the proposal's own class starts at SSDLite's logit, the other 79 at other_class_logit
+        # (the shipped v3); "anchor": all 80 start at the anchor's SSDLite logits, so a query can move to another
+        # class SSDLite also saw there (ship/detector_v2b_package.proposal_tensors exports either)
+        self.base = proposals.get("base_logits", "proposal_class")
+        if self.base not in ("proposal_class", "anchor"):
+            raise ValueError(f"proposals.base_logits {self.base!r}: 'proposal_class' or 'anchor'")
         self.register_buffer("anchor_token", anchor_tokens(ENCODER_GRIDS), persistent=False)
 
     def backbone_features(self, inputs):
@@ -55,6 +61,9 @@ class DeformableDETRV3(DeformableDETRB):
         return fast_nms_topk(
             boxes, logits, self.anchor_token, self.num_queries, self.candidates, self.nms_iou, self.other_class_logit
         )
+
+    def base_logits(self, p):
+        return p.class_logits if self.base == "anchor" else super().base_logits(p)
 
     def proposal_queries(self, memory, p):
         d = self.config.hidden_dim

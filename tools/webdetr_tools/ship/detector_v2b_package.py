@@ -152,7 +152,11 @@ def proposal_tensors(model, p, token):
     extra = model.score_embed(p.class_logits.sigmoid()) + model.label_embed(p.labels)
     # model_b.base_logits' scatter (ScatterElements), not `labels == arange(C)`: onnxruntime-web 1.30's WebGPU (JSEP)
     # Equal gave wrong results in the v3 graph.
-    base = torch.full_like(p.class_logits, model.other_class_logit).scatter(2, p.labels[..., None], p.logit[..., None])
+    if getattr(model, "base", "proposal_class") == "anchor":
+        base = p.class_logits  # model_v3's "anchor" base logits: the anchor's 80 SSDLite logits as they are
+    else:
+        base = torch.full_like(p.class_logits, model.other_class_logit)
+        base = base.scatter(2, p.labels[..., None], p.logit[..., None])
     return p.boxes, token, extra, base
 
 
