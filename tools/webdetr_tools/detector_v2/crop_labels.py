@@ -69,7 +69,7 @@ def decide(probs: np.ndarray, mapping: np.ndarray, row: list, others: list, rule
 
 def crops(rgb: np.ndarray, rows: list, size: int = 224) -> torch.Tensor:
     height, width = rgb.shape[:2]
-    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255
+    image = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float() / 255  # a writable copy
     out = []
     for x0, y0, x1, y1 in (r[:4] for r in rows):
         mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
@@ -108,13 +108,14 @@ def label_sets(config: dict, cache_root: Path, data_root: Path, log=print) -> No
         ssd = json.loads(rows_path(cache_root, name).read_text())
         decisions, changed, dropped, started = {}, 0, 0, time.time()
         for k, (image_id, rows) in enumerate(ssd.items()):
-            checked = [r for r in rows if r[4] >= rule["min_score"]]
+            index = [i for i, r in enumerate(rows) if r[4] >= rule["min_score"]]
+            checked = [rows[i] for i in index]
             decisions[image_id] = [None] * len(rows)
             if checked:
                 probs = model(crops(read_rgb(paths[image_id]), checked)).numpy().astype(np.float64)
                 for j, row in enumerate(checked):
-                    d = decide(probs[j], mapping, row, [r for r in checked if r is not row], rule)
-                    decisions[image_id][rows.index(row)] = d
+                    d = decide(probs[j], mapping, row, checked[:j] + checked[j + 1 :], rule)
+                    decisions[image_id][index[j]] = d
                     changed += d is not None and d >= 0
                     dropped += d == -1
             if (k + 1) % 100 == 0 or k + 1 == len(ssd):
