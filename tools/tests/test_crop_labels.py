@@ -1,7 +1,8 @@
 """The classifier check of pseudo-labels (detector_v2/crop_labels.py): when it relabels, drops or keeps a box."""
 import numpy as np
+import pytest
 
-from webdetr_tools.detector_v2.crop_labels import apply_decisions, decide
+from webdetr_tools.detector_v2.crop_labels import apply_decisions, decide, distil_rows
 from webdetr_tools.teacher.coco80 import COCO80_NAMES
 
 DOG, MOUSE, TOASTER, PERSON, TABLE, PIZZA = (
@@ -48,3 +49,37 @@ def test_a_box_around_another_box_of_the_class_stays_and_non_coco_animals_are_dr
 def test_apply_decisions_keeps_order_relabels_and_drops():
     rows = [[0, 0, 1, 1, 0.9, DOG], [0, 0, 2, 2, 0.5, MOUSE], [1, 1, 3, 3, 0.3, TABLE]]
     assert apply_decisions(rows, [-1, TOASTER, None]) == [[0, 0, 2, 2, 0.5, TOASTER], [1, 1, 3, 3, 0.3, TABLE]]
+
+
+BIRD = COCO80_NAMES.index("bird")
+DISTIL = {"distill": 0.5, "min_mass": 0.3, "same_box_iou": 0.7}
+
+
+def test_distilled_rows_blend_the_classifier_and_merge_what_lands_on_one_object():
+    dog = [10, 10, 100, 80, 0.8, DOG]
+    bird = [11, 10, 100, 81, 0.5, BIRD]
+    rows = distil_rows([dog, bird], [None, None], [[[BIRD, 0.9]], [[BIRD, 0.95]]], DISTIL)
+    # the dog box becomes bird (0.5 * 0.9 + 0 vs 0.5 * 0.8 dog) and merges into the better bird row
+    assert len(rows) == 1 and rows[0][5] == BIRD
+    assert rows[0][4] == pytest.approx(0.5 * 0.5 + 0.5 * 0.95)
+    assert rows[0][6][BIRD] == pytest.approx(rows[0][4]) and rows[0][6][DOG] == 0
+
+
+def test_distillation_leaves_person_unchecked_and_out_of_coco_rows_and_drops_what_the_check_drops():
+    person = [0, 0, 50, 100, 0.9, PERSON]
+    unchecked = [60, 0, 90, 30, 0.2, MOUSE]
+    outside = [100, 100, 150, 150, 0.6, TOASTER]
+    lion = [200, 200, 260, 260, 0.7, DOG]
+    rows = distil_rows(
+        [person, unchecked, outside, lion], [None, None, None, -1], [[[DOG, 0.9]], None, [[MOUSE, 0.1]], []], DISTIL
+    )
+    assert rows == [person, outside, unchecked]
+
+
+def test_distillation_gives_no_mass_to_a_class_that_a_nearby_box_holds():
+    table = [0, 0, 200, 200, 0.6, TABLE]
+    pizza = [20, 20, 160, 150, 0.8, PIZZA]  # IoU with the table 0.46: another object, not the same
+    rows = distil_rows([pizza, table], [None, None], [None, [[PIZZA, 0.7], [TABLE, 0.2]]], DISTIL)
+    table_row = [r for r in rows if r[:4] == table[:4]][0]
+    assert table_row[5] == TABLE and table_row[6][PIZZA] == 0
+    assert table_row[4] == pytest.approx(0.5 * 0.6 + 0.5 * 0.2)

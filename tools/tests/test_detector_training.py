@@ -266,3 +266,30 @@ def test_soft_focal_loss_equals_focal_on_hard_targets_and_is_lowest_at_the_targe
     losses = torch.stack([sigmoid_focal_loss(g.reshape(1, 1, 1), target, 1.0, soft=True) for g in grid.flatten()])
     best = torch.sigmoid(grid.flatten()[int(losses.argmin())])
     assert abs(float(best) - 0.4) < 0.01
+
+
+def test_onehot_class_targets_give_the_hard_loss_and_a_second_class_changes_it():
+    """set_loss with 'class_targets' [G,C]: all-1 onehot rows equal the hard focal loss; mass on another class
+    (a distilled pseudo-box) is a target for that class's logit too."""
+    model = build_detector(TINY, 3, [4, 6, 8], seed=0)
+    features, targets = _tiny_batch()
+    layers = forward_layers(model, features)
+    hard, _ = set_loss(layers, targets, LOSS)
+    onehot = [{**t, "class_targets": torch.eye(3)[t["labels"]].reshape(-1, 3)} for t in targets]
+    assert torch.allclose(set_loss(layers, onehot, LOSS)[0], hard)
+    blended = [dict(t) for t in onehot]
+    blended[0]["class_targets"] = torch.tensor([[0.5, 0.4, 0.0], [0.0, 0.0, 1.0]])
+    assert not torch.allclose(set_loss(layers, blended, LOSS)[0], hard)
+
+
+def test_class_head_learning_rate_multiplier_adds_a_group_only_when_set():
+    from webdetr_tools.training.loop import _optimizer
+
+    model = build_detector(TINY, 3, [4, 6, 8], seed=0)
+    optim = {"lr": 1e-4, "lr_linear_proj_mult": 0.1, "weight_decay": 1e-4}
+    assert [g["lr"] for g in _optimizer(model, optim).param_groups] == pytest.approx([1e-4, 1e-5])
+    groups = _optimizer(model, {**optim, "lr_class_head_mult": 10}).param_groups
+    assert [g["lr"] for g in groups] == pytest.approx([1e-4, 1e-5, 1e-3])
+    heads = {id(p) for n, p in model.named_parameters() if "class_embed" in n}
+    assert heads and {id(p) for p in groups[2]["params"]} == heads
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))

@@ -119,8 +119,10 @@ def test_soft_pseudo_targets_carry_teacher_confidence_and_vouched_boxes_are_one(
         },
     }
     cache = _FakeCache(tmp_path, {"unlabeled": {"u": []}}, {"u": "n02123045_tabby.JPEG"})
-    boxes, labels, trust = Targets(config, tmp_path, cache).source_targets("unlabeled", "u")
+    boxes, labels, targets = Targets(config, tmp_path, cache).source_targets("unlabeled", "u")
     # the file name says cat: the dog on it goes, the cat box is vouched for (1), the person keeps its 0.4
-    assert labels.tolist() == [cat, 0] and trust.tolist() == pytest.approx([1.0, 0.4])
-    _, labels, trust = Targets({**config, "loss": {}}, tmp_path, cache).source_targets("unlabeled", "u")
+    assert labels.tolist() == [cat, 0] and targets.shape == (2, 80)
+    assert targets[[0, 1], labels].tolist() == pytest.approx([1.0, 0.4]) and targets.sum() == pytest.approx(1.4)
+    _, labels, targets = Targets({**config, "loss": {}}, tmp_path, cache).source_targets("unlabeled", "u")
+    trust = targets[np.arange(len(labels)), labels]
     assert dict(zip(labels.tolist(), trust.tolist())) == pytest.approx({cat: 0.3, 0: 0.4})  # hard: kept at 0.3

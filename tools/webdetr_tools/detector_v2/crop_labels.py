@@ -14,7 +14,15 @@ stay too) and no other box of c* overlaps it (IoU >= 0.3: a table around a pizza
 is an animal class, ImageNet's top class is a non-COCO animal (index < 398) with p >= drop_animal_prob and the
 box's own class has m < 0.1.
 
-Layout: <cache>/<set>/teacher_effnet.json {image id: [decision per SSDLite row: null (kept), class, or -1 (drop)]}
+Distillation (data.crop_check.distill = w, detector v3g): instead of the relabel rule, every checked box's class
+target becomes the blend (1 - w) * score * onehot(own class) + w * m, labelled with its largest entry, so the student
+learns the classifier's view of every box and not only of the ~100 boxes the rule relabels (distil_rows). Person boxes
+and boxes whose COCO mass is below min_mass (the crop shows something outside COCO) keep SSDLite's target; classes
+that another box overlapping at 0.3 <= IoU < same_box_iou holds get no mass (a table around a pizza stays a table);
+rows left on the same object with the same class (IoU >= same_box_iou) merge into the better one.
+
+Layout: <cache>/<set>/teacher_effnet.json {image id: [decision per SSDLite row: null (kept), class, or -1 (drop)]};
+<cache>/<set>/teacher_effnet_mass.json {image id: [null (not checked) or [[COCO class, mass >= 0.005], ...] per row]}
 
   cd tools && nice -n 10 /usr/bin/python3 -m webdetr_tools.detector_v2.crop_labels --config configs/detector_v3b.json
 """
@@ -35,6 +43,8 @@ from . import label_pass
 from .weak import weak_class
 
 FILE = "teacher_effnet.json"
+MASS_FILE = "teacher_effnet_mass.json"
+MIN_STORED_MASS = 0.005
 ANIMALS = {COCO80_NAMES.index(n) for n in ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear")}
 ANIMALS |= {COCO80_NAMES.index(n) for n in ("zebra", "giraffe")}
 IMAGENET_ANIMALS = 398  # ImageNet classes 0-397 (sorted WordNet ids) are animals
@@ -50,10 +60,15 @@ def imagenet_to_coco(data_root: Path) -> np.ndarray:
     return np.array([-1 if weak_class(f) is None else weak_class(f) for f in files], np.int64)
 
 
+def coco_mass(probs: np.ndarray, mapping: np.ndarray) -> np.ndarray:
+    """[80] the classifier's probability summed over the ImageNet classes under each COCO class."""
+    return np.bincount(mapping[mapping >= 0], weights=probs[mapping >= 0], minlength=len(COCO80_NAMES))
+
+
 def decide(probs: np.ndarray, mapping: np.ndarray, row: list, others: list, rule: dict):
     """None (keep), a new COCO-80 class, or -1 (drop) for one pseudo row [x0, y0, x1, y1, score, class]."""
     own = int(row[5])
-    mass = np.bincount(mapping[mapping >= 0], weights=probs[mapping >= 0], minlength=len(COCO80_NAMES))
+    mass = coco_mass(probs, mapping)
     best = int(mass.argmax())
     top = int(probs.argmax())
     if own in ANIMALS and top < IMAGENET_ANIMALS and mapping[top] < 0:
@@ -91,6 +106,41 @@ def apply_decisions(rows: list, decisions: list, relabelled_score: float | None 
     return out
 
 
+def distil_rows(rows: list, decisions: list, masses: list, rule: dict) -> list:
+    """SSDLite's rows with data.crop_check's distillation applied (module docstring): dropped rows go, a distilled
+    row becomes [x0, y0, x1, y1, target of its class, class, [80] class targets]; others stay 6-long. Best first."""
+    weight, min_mass = float(rule["distill"]), float(rule.get("min_mass", 0.3))
+    same_box_iou = float(rule.get("same_box_iou", 0.7))
+    kept = [(list(r), m) for r, d, m in zip(rows, decisions, masses) if d != -1]
+    boxes = np.array([r[:4] for r, _ in kept], np.float64).reshape(-1, 4)
+    iou = box_iou(boxes, boxes) if len(kept) else np.zeros((0, 0))
+    out = []
+    for i, (row, sparse) in enumerate(kept):
+        own = int(row[5])
+        mass = np.zeros(len(COCO80_NAMES))
+        for c, v in sparse or []:
+            mass[int(c)] = v
+        if sparse is None or own == PERSON or mass.sum() < min_mass:
+            out.append(row)
+            continue
+        for j, (other, _) in enumerate(kept):
+            if j != i and int(other[5]) != own and 0.3 <= iou[i, j] < same_box_iou:
+                mass[int(other[5])] = 0.0
+        target = weight * mass
+        target[own] += (1 - weight) * row[4]
+        label = int(target.argmax())
+        out.append([*row[:4], float(target[label]), label, target])
+    out.sort(key=lambda r: -r[4])
+    merged = []
+    for row in out:
+        if not any(
+            int(m[5]) == int(row[5]) and box_iou(np.array(m[:4]), np.array([row[:4]]))[0, 0] >= same_box_iou
+            for m in merged
+        ):
+            merged.append(row)
+    return merged
+
+
 @torch.no_grad()
 def label_sets(config: dict, cache_root: Path, data_root: Path, log=print) -> None:
     from ..teacher.efficientnet import EfficientNetB0
@@ -100,28 +150,33 @@ def label_sets(config: dict, cache_root: Path, data_root: Path, log=print) -> No
     rule = config["data"]["crop_check"]
     mapping, model = imagenet_to_coco(data_root), EfficientNetB0().eval()
     for name in rule["sets"]:
-        out = Path(cache_root) / name / FILE
-        if out.is_file():
+        out, mass_out = Path(cache_root) / name / FILE, Path(cache_root) / name / MASS_FILE
+        if out.is_file() and mass_out.is_file():
             log(f"{name}: done already")
             continue
         paths = {image_id: path for image_id, path, _, _ in set_rows(data_root, name, config)}
         ssd = json.loads(rows_path(cache_root, name).read_text())
-        decisions, changed, dropped, started = {}, 0, 0, time.time()
+        decisions, masses, changed, dropped, started = {}, {}, 0, 0, time.time()
         for k, (image_id, rows) in enumerate(ssd.items()):
             index = [i for i, r in enumerate(rows) if r[4] >= rule["min_score"]]
             checked = [rows[i] for i in index]
-            decisions[image_id] = [None] * len(rows)
+            decisions[image_id], masses[image_id] = [None] * len(rows), [None] * len(rows)
             if checked:
                 probs = model(crops(read_rgb(paths[image_id]), checked)).numpy().astype(np.float64)
                 for j, row in enumerate(checked):
                     d = decide(probs[j], mapping, row, checked[:j] + checked[j + 1 :], rule)
                     decisions[image_id][index[j]] = d
+                    mass = coco_mass(probs[j], mapping)
+                    masses[image_id][index[j]] = [
+                        [c, round(float(mass[c]), 4)] for c in np.flatnonzero(mass >= MIN_STORED_MASS).tolist()
+                    ]
                     changed += d is not None and d >= 0
                     dropped += d == -1
             if (k + 1) % 100 == 0 or k + 1 == len(ssd):
                 rate = (time.time() - started) / (k + 1)
                 log(f"{name}: {k + 1}/{len(ssd)}, relabelled {changed}, dropped {dropped}, {rate:.2f} s/img")
         label_pass.write_json(out, decisions)
+        label_pass.write_json(mass_out, masses)
 
 
 def main(argv=None):

@@ -12,10 +12,11 @@ rows overlapping no ground truth of their class (IoU < 0.5); others teacher rows
 on unlabeled / unlabeled_extra corrected by the file name's weak label (weak.apply_weak_label). With
 data.second_teacher (v2c, v2d) the teacher rows are first fused with SSDLite's (second_teacher.py), or replaced by
 them on the sets in its replace_sets (v2d: the ImageNet photos), there checked box by box by an ImageNet
-classifier when the set is in data.crop_check (crop_labels.py: relabel or drop). Sets named in data.weak_sets ({name:
-{directory, source}}) are more weakly labelled photos outside ../shared (data/imagenet_det.py), treated like
-unlabeled/. Sets named in data.negative_sets ({name: {directory, count, palette}}) are generated object-free pictures
-(textures.py) with no targets.
+classifier when the set is in data.crop_check (crop_labels.py: relabel or drop, or with crop_check.distill a
+blend of SSDLite's and the classifier's class scores as every checked box's class target). Sets named in
+data.weak_sets ({name: {directory, source}}) are more weakly labelled photos outside ../shared (data/imagenet_det.py),
+treated like unlabeled/. Sets named in data.negative_sets ({name: {directory, count, palette}}) are generated
+object-free pictures (textures.py) with no targets.
 
 Layout: <cache>/<set>/index.json (written last: marks the set complete) {set, size, views, images: [{id,
 file, width, height, split, views: [View json]}], skipped}, teacher.json {id: rows}, level{8,16,32}.npy fp16
@@ -27,8 +28,9 @@ API
   ViewCache(cache_root): .images(set, split=None), .features([(set, id, view)]) -> [B,C,H,W] per level,
       .teacher_rows(set, id), .views(set, id)
   Targets(config, data_root, cache): .source_boxes(set, id) -> (xyxy [G,4], labels [G]) in source pixels;
-      .source_targets(set, id) -> (xyxy, labels, trust [G]); .target(set, id, view) -> {'boxes' cxcywh [G,4],
-      'labels' [G]} (+ 'scores' [G], the soft class targets, with loss.soft_pseudo_targets)
+      .source_targets(set, id) -> (xyxy, labels, class targets [G,C]: onehot(label) * trust, or a distilled
+      row's blend); .target(set, id, view) -> {'boxes' cxcywh [G,4], 'labels' [G]} (+ 'class_targets' [G,C], the
+      soft class targets, with loss.soft_pseudo_targets)
 """
 from __future__ import annotations
 
@@ -47,7 +49,8 @@ from ..teacher.coco80 import COCO80_NAMES
 from ..training.features import set_samples
 from .augment import View, map_boxes, render, sample_views
 from .crop_labels import FILE as CROP_FILE
-from .crop_labels import apply_decisions
+from .crop_labels import MASS_FILE as CROP_MASS_FILE
+from .crop_labels import apply_decisions, distil_rows
 from .config import REPO
 from .neck import LEVEL_STRIDES, TeacherNeck
 from .second_teacher import fuse_rows, rows_path
@@ -216,10 +219,15 @@ class Targets:
         self.negative_sets = set(data.get("negative_sets", {}))
         self.weak_sets = set(data.get("weak_sets", {}))
         self.soft = bool(config.get("loss", {}).get("soft_pseudo_targets", False))
-        self.crop_check_sets = set(data.get("crop_check", {}).get("sets", []))
+        self.crop_rule = data.get("crop_check", {})
+        self.crop_check_sets = set(self.crop_rule.get("sets", []))
+        self.distill = "distill" in self.crop_rule
+        if self.distill and not self.soft:
+            raise ValueError("data.crop_check.distill needs loss.soft_pseudo_targets (its class targets are soft)")
         if self.crop_check_sets - set(data.get("second_teacher", {}).get("replace_sets", [])):
             raise ValueError("data.crop_check.sets must be second-teacher replace_sets (it checks SSDLite's rows)")
         self._crop_decisions: dict = {}
+        self._crop_masses: dict = {}
         self.second = data.get("second_teacher")
         self._second_rows: dict = {}
         self.min_visible = float(config["augment"]["min_visible"])
@@ -244,23 +252,33 @@ class Targets:
         return self._second_rows[name][image_id]
 
     def crop_decisions(self, name: str, image_id: str) -> list:
-        if name not in self._crop_decisions:
-            path = self.cache.root / name / CROP_FILE
+        return self._crop_file(self._crop_decisions, name, CROP_FILE)[image_id]
+
+    def crop_masses(self, name: str, image_id: str) -> list:
+        return self._crop_file(self._crop_masses, name, CROP_MASS_FILE)[image_id]
+
+    def _crop_file(self, loaded: dict, name: str, file: str) -> dict:
+        if name not in loaded:
+            path = self.cache.root / name / file
             if not path.is_file():
                 raise FileNotFoundError(f"{path} missing: run detector_v2.crop_labels for this config")
-            self._crop_decisions[name] = json.loads(path.read_text())
-        return self._crop_decisions[name][image_id]
+            loaded[name] = json.loads(path.read_text())
+        return loaded[name]
 
     def teacher_targets(self, name: str, image_id: str):
-        """(boxes, labels, trust): trust is the row's teacher score, or 1 for a box that the file name's weak label
-        or the classifier check vouches for (with loss.soft_pseudo_targets: the class target of that box)."""
+        """(boxes, labels, class targets [G,C]): onehot(label) * trust, where trust is the row's teacher score, or 1
+        for a box that the file name's weak label or the classifier check vouches for; a distilled row's blend."""
         rows = self.cache.teacher_rows(name, image_id)
         weak = name in WEAK_SETS or name in self.weak_sets
         cls = weak_class(self.cache.image(name, image_id)["file"]) if weak else None
         vouched = 1.0 if self.soft else None
         if self.second and name in self.second.get("replace_sets", []):
             rows = self.second_teacher_rows(name, image_id)  # the second teacher alone labels these photos
-            if name in self.crop_check_sets:
+            if name in self.crop_check_sets and self.distill:
+                rows = distil_rows(
+                    rows, self.crop_decisions(name, image_id), self.crop_masses(name, image_id), self.crop_rule
+                )
+            elif name in self.crop_check_sets:
                 rows = apply_decisions(rows, self.crop_decisions(name, image_id), vouched)
         elif self.second:
             second = self.second_teacher_rows(name, image_id)
@@ -268,20 +286,28 @@ class Targets:
         if cls is not None:
             rows = apply_weak_label(rows, cls, self.threshold, raise_to=vouched)
         rows = [r for r in rows if r[4] >= self.threshold and int(r[5]) in self.class_of]
+        targets = np.zeros((len(rows), len(self.classes)), np.float32)
+        for k, r in enumerate(rows):
+            if len(r) > 6:  # a distilled row: its [80] COCO class targets
+                for coco, c in self.class_of.items():
+                    targets[k, c] = r[6][coco]
+            else:
+                targets[k, self.class_of[int(r[5])]] = min(float(r[4]), 1.0)
         return (
             np.array([r[:4] for r in rows], np.float32).reshape(-1, 4),
             np.array([self.class_of[int(r[5])] for r in rows], np.int64),
-            np.array([min(float(r[4]), 1.0) for r in rows], np.float32),
+            targets,
         )
 
     def source_targets(self, name: str, image_id: str):
-        """(boxes, labels, trust) in source pixels; trust 1 for ground truth."""
+        """(boxes, labels, class targets [G,C]) in source pixels; onehot for ground truth."""
+        classes = len(self.classes)
         if name in self.negative_sets:  # object-free pictures: nothing to find
-            return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64), np.zeros((0,), np.float32)
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.int64), np.zeros((0, classes), np.float32)
         if name in self.gt_sets:
             boxes, labels = self.ground_truth(name, image_id)
-            return boxes, labels, np.ones(len(labels), np.float32)
-        boxes, labels, trust = self.teacher_targets(name, image_id)
+            return boxes, labels, np.eye(classes, dtype=np.float32)[labels].reshape(-1, classes)
+        boxes, labels, class_targets = self.teacher_targets(name, image_id)
         if name in self.gt_plus:
             gb, gl = self.ground_truth(name, image_id)
             extra = [
@@ -290,21 +316,21 @@ class Targets:
             return (
                 np.concatenate([gb, boxes[extra]]).reshape(-1, 4),
                 np.concatenate([gl, labels[extra]]).astype(np.int64),
-                np.concatenate([np.ones(len(gl), np.float32), trust[extra]]),
+                np.concatenate([np.eye(classes, dtype=np.float32)[gl].reshape(-1, classes), class_targets[extra]]),
             )
-        return boxes, labels, trust
+        return boxes, labels, class_targets
 
     def source_boxes(self, name: str, image_id: str):
         boxes, labels, _ = self.source_targets(name, image_id)
         return boxes, labels
 
     def target(self, name: str, image_id: str, view: int) -> dict:
-        """{'boxes' cxcywh, 'labels'} in the view; with loss.soft_pseudo_targets also 'scores' (the class targets)."""
-        boxes, labels, trust = self.source_targets(name, image_id)
+        """{'boxes' cxcywh, 'labels'} in the view; with loss.soft_pseudo_targets also 'class_targets' [G,C]."""
+        boxes, labels, class_targets = self.source_targets(name, image_id)
         b, kept = map_boxes(boxes, np.arange(len(labels)), self.cache.views(name, image_id)[view], self.min_visible)
         target = {"boxes": b, "labels": torch.as_tensor(labels[kept.numpy()]).reshape(-1)}
         if self.soft:
-            target["scores"] = torch.as_tensor(trust[kept.numpy()]).reshape(-1)
+            target["class_targets"] = torch.as_tensor(class_targets[kept.numpy()]).reshape(-1, len(self.classes))
         return target
 
 

@@ -34,18 +34,18 @@ LINEAR_PROJ_NAMES = ("reference_points", "sampling_offsets")
 
 
 def _optimizer(model, optim: dict):
+    """AdamW groups: the rest at lr, reference_points / sampling_offsets at lr x lr_linear_proj_mult, and with
+    lr_class_head_mult (detector v3g) the class heads at lr x that (a third group only then, so older runs resume)."""
     proj = [p for n, p in model.named_parameters() if any(k in n for k in LINEAR_PROJ_NAMES)]
-    proj_ids = {id(p) for p in proj}
-    rest = [p for p in model.parameters() if id(p) not in proj_ids]
+    head_mult = float(optim.get("lr_class_head_mult", 1.0))
+    heads = [p for n, p in model.named_parameters() if "class_embed" in n] if head_mult != 1.0 else []
+    grouped = {id(p) for p in proj + heads}
+    rest = [p for p in model.parameters() if id(p) not in grouped]
+    groups = [(rest, optim["lr"]), (proj, optim["lr"] * optim["lr_linear_proj_mult"])]
+    if heads:
+        groups.append((heads, optim["lr"] * head_mult))
     return torch.optim.AdamW(
-        [
-            {"params": rest, "lr": optim["lr"], "base_lr": optim["lr"]},
-            {
-                "params": proj,
-                "lr": optim["lr"] * optim["lr_linear_proj_mult"],
-                "base_lr": optim["lr"] * optim["lr_linear_proj_mult"],
-            },
-        ],
+        [{"params": params, "lr": lr, "base_lr": lr} for params, lr in groups],
         lr=optim["lr"],
         weight_decay=optim["weight_decay"],
     )

@@ -38,10 +38,10 @@ def layer_loss(logits, boxes, targets, num_boxes, w) -> dict[str, torch.Tensor]:
     src_idx = torch.cat([src for src, _ in indices])
     onehot = torch.zeros_like(logits)
     matched_labels = torch.cat([t["labels"][j] for t, (_, j) in zip(targets, indices)])
-    # soft class targets where the targets carry them (pseudo-labels at their teacher's confidence), else 1
-    soft = bool(targets) and all("scores" in t for t in targets)
+    # soft class targets [G,C] where the targets carry them (pseudo-labels at their teacher's confidence), else 1
+    soft = bool(targets) and all("class_targets" in t for t in targets)
     if soft:
-        onehot[batch_idx, src_idx, matched_labels] = torch.cat([t["scores"][j] for t, (_, j) in zip(targets, indices)])
+        onehot[batch_idx, src_idx] = torch.cat([t["class_targets"][j] for t, (_, j) in zip(targets, indices)])
     else:
         onehot[batch_idx, src_idx, matched_labels] = 1.0
     loss_ce = sigmoid_focal_loss(logits, onehot, num_boxes, w["focal_alpha"], soft=soft) * logits.shape[1]
