@@ -251,3 +251,27 @@ def test_anchor_base_logits_start_every_class_at_the_anchors_ssdlite_logit():
     config["model"]["proposals"]["base_logits"] = "both"
     with pytest.raises(ValueError, match="base_logits"):
         build_model_v3(config)
+
+
+def test_class_agnostic_fast_nms_keeps_one_query_per_box_with_all_its_logits():
+    """proposals.nms "class_agnostic" (v3j): anchors ranked by their best class, any higher anchor suppresses; a
+    suppressed anchor that fills a slot brings no logits back (it would be a duplicate with base_logits "anchor")."""
+    # A and B overlap (IoU 0.6) with different best classes, C is elsewhere; D is a second class on A's box.
+    boxes = torch.tensor([[[0.0, 0.0, 0.4, 0.4], [0.1, 0.0, 0.5, 0.4], [0.6, 0.6, 0.9, 0.9]]])
+    logits = torch.full((1, 3, 3), -9.0)
+    logits[0, 0] = torch.tensor([2.0, 0.5, -9.0])  # A: class 0 best, class 1 second
+    logits[0, 1, 2] = 1.0  # B: class 2
+    logits[0, 2, 1] = 0.0  # C: class 1
+    p = fast_nms_topk(boxes, logits, torch.arange(3), k=3, candidates=3, iou=0.5, class_agnostic=True)
+    assert p.position[0].tolist() == [0, 2, 1] and p.labels[0].tolist() == [0, 1, 2]
+    assert p.logit[0].tolist() == pytest.approx([2.0, 0.0, -12.0])
+    assert torch.equal(p.class_logits[0, 0], logits[0, 0]) and torch.equal(p.class_logits[0, 1], logits[0, 2])
+    assert (p.class_logits[0, 2] == -12.0).all()  # B, suppressed by A of another class
+    per_class = fast_nms_topk(boxes, logits, torch.arange(3), k=3, candidates=3, iou=0.5)
+    assert sorted(per_class.labels[0].tolist()) == [0, 1, 2] and (per_class.logit[0] > -12).sum() == 3  # A0, B2, A1
+
+    config = json.loads((REPO / "tools" / "configs" / "detector_v3j.json").read_text())
+    assert model_v3.build_model_v3(config).nms == "class_agnostic"
+    config["model"]["proposals"]["nms"] = "soft"
+    with pytest.raises(ValueError, match="proposals.nms"):
+        model_v3.build_model_v3(config)

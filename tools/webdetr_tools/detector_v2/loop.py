@@ -124,7 +124,7 @@ def train(config: dict, cache, targets, run_dir: Path, resume: bool = True, max_
             f"{len(items)} training images x {aug['views']} views, {steps_per_epoch} steps/epoch, {total_steps} steps, "
             f"{sum(p.numel() for p in model.parameters())} parameters"
         )
-    end = min(total_steps, step + max_steps) if max_steps else total_steps
+    end = min(total_steps, step + max_steps) if max_steps is not None else total_steps
     if step == 0 and tc.get("eval_at_start"):
         _eval(model, cache, targets, config, run_dir, 0, steps_per_epoch, log)
     started, started_step, running, eval_seconds = time.time(), step, {}, 0.0

@@ -50,6 +50,11 @@ class DeformableDETRV3(DeformableDETRB):
         self.base = proposals.get("base_logits", "proposal_class")
         if self.base not in ("proposal_class", "anchor"):
             raise ValueError(f"proposals.base_logits {self.base!r}: 'proposal_class' or 'anchor'")
+        # "per_class" (the shipped v3): Fast NMS over (anchor, class) pairs; "class_agnostic": over anchors, one
+        # query per box (ssd_proposals.py), meant with base_logits "anchor"
+        self.nms = proposals.get("nms", "per_class")
+        if self.nms not in ("per_class", "class_agnostic"):
+            raise ValueError(f"proposals.nms {self.nms!r}: 'per_class' or 'class_agnostic'")
         self.register_buffer("anchor_token", anchor_tokens(ENCODER_GRIDS), persistent=False)
 
     def backbone_features(self, inputs):
@@ -59,7 +64,14 @@ class DeformableDETRV3(DeformableDETRB):
     def proposals(self, inputs):
         boxes, logits = inputs[3], inputs[4]
         return fast_nms_topk(
-            boxes, logits, self.anchor_token, self.num_queries, self.candidates, self.nms_iou, self.other_class_logit
+            boxes,
+            logits,
+            self.anchor_token,
+            self.num_queries,
+            self.candidates,
+            self.nms_iou,
+            self.other_class_logit,
+            class_agnostic=self.nms == "class_agnostic",
         )
 
     def base_logits(self, p):

@@ -20,7 +20,9 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--run-dir", type=Path, help="default: the config's train.run_dir")
     parser.add_argument("--no-resume", dest="resume", action="store_false", default=True)
-    parser.add_argument("--max-steps", type=int, help="stop after this many steps (speed checks)")
+    parser.add_argument(
+        "--max-steps", type=int, help="stop after this many steps (speed checks; 0: only the step-0 evaluation)"
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's train.threads)")
     args = parser.parse_args(argv)
     import torch
