@@ -126,3 +126,42 @@ def test_soft_pseudo_targets_carry_teacher_confidence_and_vouched_boxes_are_one(
     _, labels, targets = Targets({**config, "loss": {}}, tmp_path, cache).source_targets("unlabeled", "u")
     trust = targets[np.arange(len(labels)), labels]
     assert dict(zip(labels.tolist(), trust.tolist())) == pytest.approx({cat: 0.3, 0: 0.4})  # hard: kept at 0.3
+
+
+def test_a_labelled_set_trains_on_its_human_boxes(tmp_path, monkeypatch):
+    """data.labelled_sets: coco_extra's photos (data/coco_extra.py) are all train rows with their Samples, and as a
+    ground-truth set their targets are those boxes at 1."""
+    import json
+
+    from webdetr_tools.detector_v2 import data as v2data
+    from webdetr_tools.detector_v2.data import Targets, set_rows
+
+    folder = tmp_path / "coco_extra"
+    (folder / "images").mkdir(parents=True)
+    images = [{"id": 9, "file_name": "000000000009.jpg", "width": 64, "height": 48}]
+    annotations = [{"id": 1, "image_id": 9, "category_id": 3, "bbox": [1, 2, 10, 20], "iscrowd": 0}]
+    categories = [{"id": 3, "name": "car"}]
+    (folder / "instances.json").write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
+    monkeypatch.setattr(v2data, "REPO", tmp_path)
+    config = {
+        "seed": 0,
+        "classes": ["person", "bicycle", "car"],
+        "augment": {"min_visible": 0.35},
+        "loss": {"soft_pseudo_targets": True},
+        "data": {
+            "pseudo_label_threshold": 0.25,
+            "ground_truth_sets": ["coco_extra"],
+            "ground_truth_plus_teacher_sets": [],
+            "labelled_sets": {"coco_extra": {"directory": "coco_extra", "source": "test"}},
+        },
+    }
+    rows = set_rows(tmp_path, "coco_extra", config)
+    assert [(r[0], r[3]) for r in rows] == [("000000000009", "train")] and rows[0][2].labels == ["car"]
+    boxes, labels, targets = Targets(config, tmp_path, _FakeCache(tmp_path, {}, {})).source_targets(
+        "coco_extra", "000000000009"
+    )
+    assert boxes.tolist() == [[1, 2, 11, 22]] and labels.tolist() == [2] and targets.tolist() == [[0, 0, 1]]
+    with pytest.raises(ValueError, match="only coco_extra"):
+        set_rows(tmp_path, "other", {**config, "data": {**config["data"], "labelled_sets": {"other": {}}}})

@@ -15,8 +15,10 @@ them on the sets in its replace_sets (v2d: the ImageNet photos), there checked b
 classifier when the set is in data.crop_check (crop_labels.py: relabel or drop, or with crop_check.distill a
 blend of SSDLite's and the classifier's class scores as every checked box's class target). Sets named in
 data.weak_sets ({name: {directory, source}}) are more weakly labelled photos outside ../shared (data/imagenet_det.py),
-treated like unlabeled/. Sets named in data.negative_sets ({name: {directory, count, palette}}) are generated
-object-free pictures (textures.py) with no targets.
+treated like unlabeled/. Sets named in data.labelled_sets ({name: {directory, source}}) are photos with human
+COCO boxes outside ../shared (data/coco_extra.py), all train; name them in ground_truth_sets. Sets named in
+data.negative_sets ({name: {directory, count, palette}}) are generated object-free pictures (textures.py) with no
+targets.
 
 Layout: <cache>/<set>/index.json (written last: marks the set complete) {set, size, views, images: [{id,
 file, width, height, split, views: [View json]}], skipped}, teacher.json {id: rows}, level{8,16,32}.npy fp16
@@ -67,6 +69,15 @@ def set_rows(data_root: Path, name: str, config: dict):
         spec = data["negative_sets"][name]
         paths = ensure_textures(REPO / spec["directory"], spec["count"], seed, spec.get("palette", "random"))
         return [(p.stem, p, None, "train") for p in paths]
+    if name in data.get("labelled_sets", {}):
+        if name != "coco_extra":
+            raise ValueError(f"data.labelled_sets {name!r}: only coco_extra (data/coco_extra.py) has a loader")
+        folder = REPO / data["labelled_sets"][name]["directory"]
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no photos for labelled set {name!r} (see its source in the config)")
+        from ..data.coco_extra import load_coco_extra
+
+        return sorted(((s.image.stem, s.image, s, "train") for s in load_coco_extra(folder)), key=lambda r: r[0])
     if name in WEAK_SETS or name in data.get("weak_sets", {}):
         folder = REPO / data["weak_sets"][name]["directory"] if name not in WEAK_SETS else Path(data_root) / name
         if not folder.is_dir():
