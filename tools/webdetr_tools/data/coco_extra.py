@@ -33,13 +33,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..teacher.coco80 import COCO80_NAMES
 from .datasets import Sample, load_coco128
+from .mirror import git_show, has_commit
 
 
 @dataclass(frozen=True)
@@ -73,22 +73,11 @@ DIRECTORY = ".cache/fetched/coco_extra"
 ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "area", "iscrowd")
 
 
-def _git_show(mirror: Path, commit: str, path: str) -> bytes:
-    return subprocess.run(
-        ["git", "-C", str(mirror), "show", f"{commit}:{path}"], check=True, capture_output=True
-    ).stdout
-
-
-def _has_commit(mirror: Path, commit: str) -> bool:
-    probe = ["git", "-C", str(mirror), "cat-file", "-e", f"{commit}^{{commit}}"]
-    return subprocess.run(probe, capture_output=True).returncode == 0
-
-
 def find_mirrors(mirrors: list[Path]) -> dict[str, Path]:
     """The mirror of each source: the first given git directory that holds its pinned commit."""
     found = {}
     for source in SOURCES:
-        match = next((Path(m) for m in mirrors if _has_commit(Path(m), source.commit)), None)
+        match = next((Path(m) for m in mirrors if has_commit(Path(m), source.commit)), None)
         if match is None:
             raise SystemExit(f"no mirror holds {source.source} @ {source.commit} (fetch it and pass --mirror)")
         found[source.source] = match
@@ -135,7 +124,7 @@ def materialise(
     for source in SOURCES:
         mirror = by_source[source.source]
         for json_path, folder in source.splits:
-            data = json.loads(_git_show(mirror, source.commit, json_path))
+            data = json.loads(git_show(mirror, source.commit, json_path))
             if categories is None:
                 categories, licenses = data["categories"], data.get("licenses", [])
             elif data["categories"] != categories:
@@ -150,7 +139,7 @@ def materialise(
                 if img["id"] in exclude_ids:
                     skipped["coco128"] += 1
                     continue
-                blob = _git_show(mirror, source.commit, f"{folder}/{img['file_name']}")
+                blob = git_show(mirror, source.commit, f"{folder}/{img['file_name']}")
                 if hashlib.sha256(blob).hexdigest() in exclude_digests:
                     skipped["gallery"] += 1
                     continue

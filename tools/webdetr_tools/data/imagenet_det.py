@@ -11,10 +11,10 @@ git-ignored folder that `materialise` fills from a local git mirror of the repos
 from __future__ import annotations
 
 import argparse
-import subprocess
 from pathlib import Path
 
 from ..detector_v2.weak import DET_NAME, weak_class
+from .mirror import git_show, list_files, require_commit
 
 SOURCE = "github:ajschumacher/imagen"
 COMMIT = "2e8718956e3bb046db9a8e488c2254fd9846b6c5"
@@ -23,28 +23,18 @@ DIRECTORY = ".cache/fetched/imagenet_det"
 
 def coco_files(mirror: Path) -> list[str]:
     """Paths in the mirror's pinned commit of the DET photos whose class maps to COCO-80."""
-    listing = subprocess.run(
-        ["git", "-C", str(mirror), "ls-tree", "-r", "--name-only", COMMIT],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    names = [p for p in listing if p.startswith("imagen/") and p.endswith(".jpg")]
+    names = [p for p in list_files(mirror, COMMIT) if p.startswith("imagen/") and p.endswith(".jpg")]
     return [p for p in names if DET_NAME.match(Path(p).stem) and weak_class(Path(p).name) is not None]
 
 
 def materialise(mirror: Path, out: Path) -> int:
-    if not (Path(mirror) / "HEAD").is_file() and not (Path(mirror) / ".git").exists():
-        raise SystemExit(f"{mirror}: not a git mirror of {SOURCE} (fetch it first)")
+    require_commit(mirror, COMMIT, SOURCE)
     out.mkdir(parents=True, exist_ok=True)
     files = coco_files(mirror)
     for path in files:
         target = out / Path(path).name
         if not target.is_file():
-            blob = subprocess.run(
-                ["git", "-C", str(mirror), "show", f"{COMMIT}:{path}"], check=True, capture_output=True
-            )
-            target.write_bytes(blob.stdout)
+            target.write_bytes(git_show(mirror, COMMIT, path))
     return len(files)
 
 
