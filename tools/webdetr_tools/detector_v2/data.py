@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.coco_extra import load_coco_extra
 from ..data.datasets import load_unlabeled, read_rgb
 from ..evaluation.coco_ap import box_iou
 from ..teacher.centernet_teacher import decode
@@ -63,6 +64,11 @@ TEACHER_SIZE = 512
 WEAK_SETS = ("unlabeled", "unlabeled_extra")
 
 
+# data.labelled_sets name -> loader(folder) -> [Sample] with human boxes (COCO-80 names, xyxy source pixels).
+# A new set of photos with human boxes needs a loader here; set_rows refuses a name without one.
+LABELLED_LOADERS = {"coco_extra": load_coco_extra}
+
+
 def set_rows(data_root: Path, name: str, config: dict):
     data, seed = config["data"], config["seed"]
     if name in data.get("negative_sets", []):
@@ -70,14 +76,14 @@ def set_rows(data_root: Path, name: str, config: dict):
         paths = ensure_textures(REPO / spec["directory"], spec["count"], seed, spec.get("palette", "random"))
         return [(p.stem, p, None, "train") for p in paths]
     if name in data.get("labelled_sets", {}):
-        if name != "coco_extra":
-            raise ValueError(f"data.labelled_sets {name!r}: only coco_extra (data/coco_extra.py) has a loader")
+        loader = LABELLED_LOADERS.get(name)
+        if loader is None:
+            known = ", ".join(LABELLED_LOADERS)
+            raise ValueError(f"data.labelled_sets {name!r}: only {known} can be loaded (LABELLED_LOADERS in data.py)")
         folder = REPO / data["labelled_sets"][name]["directory"]
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no photos for labelled set {name!r} (see its source in the config)")
-        from ..data.coco_extra import load_coco_extra
-
-        return sorted(((s.image.stem, s.image, s, "train") for s in load_coco_extra(folder)), key=lambda r: r[0])
+        return sorted(((s.image.stem, s.image, s, "train") for s in loader(folder)), key=lambda r: r[0])
     if name in WEAK_SETS or name in data.get("weak_sets", {}):
         folder = REPO / data["weak_sets"][name]["directory"] if name not in WEAK_SETS else Path(data_root) / name
         if not folder.is_dir():
