@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from webdetr_tools.detector_v2.crop_labels import apply_decisions, decide, distil_rows
+from webdetr_tools.detector_v2.crop_labels import apply_decisions, coco_mass, decide, distil_rows
 from webdetr_tools.teacher.coco80 import COCO80_NAMES
 
 DOG, MOUSE, TOASTER, PERSON, TABLE, PIZZA = (
@@ -44,6 +44,21 @@ def test_a_box_around_another_box_of_the_class_stays_and_non_coco_animals_are_dr
     assert decide(probs(i291=0.4), MAPPING, dog, [], RULE) is None
     assert decide(probs(i398=0.9), MAPPING, dog, [], RULE) is None  # not an animal: no evidence against
     assert decide(probs(i291=0.6, i200=0.2), MAPPING, dog, [], RULE) is None  # dog still plausible
+
+
+def test_a_precomputed_mass_gives_the_same_decisions():
+    """label_sets passes the mass it also stores; decide must decide exactly as when it computes the mass itself."""
+    box, table, pizza = [10, 10, 100, 80, 0.7, MOUSE], [0, 0, 200, 200, 0.6, TABLE], [20, 20, 190, 180, 0.8, PIZZA]
+    cases = [
+        (probs(i859=0.84), box, []),
+        (probs(i859=0.7, i673=0.1), box, []),
+        (probs(i963=0.9), table, [pizza]),
+        (probs(i963=0.9), table, []),
+        (probs(i291=0.9), [5, 5, 50, 50, 0.8, DOG], []),
+    ]
+    for p, row, others in cases:
+        mass = coco_mass(p, MAPPING)
+        assert decide(p, MAPPING, row, others, RULE, mass) == decide(p, MAPPING, row, others, RULE)
 
 
 def test_apply_decisions_keeps_order_relabels_and_drops():

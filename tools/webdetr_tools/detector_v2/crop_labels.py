@@ -65,10 +65,11 @@ def coco_mass(probs: np.ndarray, mapping: np.ndarray) -> np.ndarray:
     return np.bincount(mapping[mapping >= 0], weights=probs[mapping >= 0], minlength=len(COCO80_NAMES))
 
 
-def decide(probs: np.ndarray, mapping: np.ndarray, row: list, others: list, rule: dict):
-    """None (keep), a new COCO-80 class, or -1 (drop) for one pseudo row [x0, y0, x1, y1, score, class]."""
+def decide(probs: np.ndarray, mapping: np.ndarray, row: list, others: list, rule: dict, mass: np.ndarray | None = None):
+    """None (keep), a new COCO-80 class, or -1 (drop) for one pseudo row [x0, y0, x1, y1, score, class]. `mass` is
+    coco_mass(probs, mapping) when the caller has it already (label_sets stores it too); computed here if not."""
     own = int(row[5])
-    mass = coco_mass(probs, mapping)
+    mass = coco_mass(probs, mapping) if mass is None else mass
     best = int(mass.argmax())
     top = int(probs.argmax())
     if own in ANIMALS and top < IMAGENET_ANIMALS and mapping[top] < 0:
@@ -164,9 +165,9 @@ def label_sets(config: dict, cache_root: Path, data_root: Path, log=print) -> No
             if checked:
                 probs = model(crops(read_rgb(paths[image_id]), checked)).numpy().astype(np.float64)
                 for j, row in enumerate(checked):
-                    d = decide(probs[j], mapping, row, checked[:j] + checked[j + 1 :], rule)
-                    decisions[image_id][index[j]] = d
                     mass = coco_mass(probs[j], mapping)
+                    d = decide(probs[j], mapping, row, checked[:j] + checked[j + 1 :], rule, mass)
+                    decisions[image_id][index[j]] = d
                     masses[image_id][index[j]] = [
                         [c, round(float(mass[c]), 4)] for c in np.flatnonzero(mass >= MIN_STORED_MASS).tolist()
                     ]
