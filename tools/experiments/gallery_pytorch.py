@@ -1,7 +1,8 @@
 """The "first photos" gallery scored in PyTorch over a threshold sweep, for a detector checkpoint (a release
 checkpoint or a v2b / v3 run checkpoint): which threshold, if any, meets issue 34's bar, and what each photo's
-best scores are. The shipped verdict stays eval_gallery.py (the package through the CLI); this is for choosing
-checkpoints and thresholds without exporting each one.
+best scores are, and how many detections at the threshold name a class the photo does not hold (the wrong labels
+"fully right" does not count). The shipped verdict stays eval_gallery.py (the package through the CLI); this is for
+choosing checkpoints and thresholds without exporting each one.
 
     cd tools && /usr/bin/python3 -m experiments.gallery_pytorch \
         --checkpoint ../.cache/runs/detector_v2b/model_step2100.pt
@@ -45,6 +46,17 @@ def gallery_detections(run, config, gallery, data_root, cache_dir, duplicate_iou
     return out
 
 
+def other_class_detections(gallery, detections, threshold: float) -> int:
+    """Detections at or above the threshold on the photos whose class is neither required nor acceptable there: the
+    wrong labels a visitor sees, which "fully right" (every required class found, the top one right) does not
+    count."""
+    count = 0
+    for entry in gallery["photos"]:
+        allowed = {name for group in entry["required"] for name in group} | set(entry.get("acceptable", []))
+        count += sum(1 for name, score, _ in detections[entry["source"]] if score >= threshold and name not in allowed)
+    return count
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -68,6 +80,7 @@ def main():
     for t in [float(v) for v in args.thresholds.split(",")]:
         report = score_gallery(gallery, detections, t)
         summary = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+        summary["other_class_detections"] = other_class_detections(gallery, detections, t)
         sweep.append(summary)
         print(json.dumps(summary))
     if args.out:

@@ -97,3 +97,22 @@ def test_duplicates_are_same_class_overlaps_above_the_threshold():
     ]
     assert duplicates(dets, 0.3) == [(0, 1)]
     assert duplicates(dets, 0.85) == []
+
+
+def test_other_class_detections_count_wrong_labels_at_the_threshold_on_photos_only():
+    from experiments.gallery_pytorch import other_class_detections
+
+    gallery = {
+        "photos": [
+            {"source": "a", "required": [["bird"]], "acceptable": ["bench"]},
+            {"source": "b", "required": [["cup"]]},
+        ],
+        "object_free": [{"source": "c"}],
+    }
+    detections = {
+        "a": [("bird", 0.9, []), ("dog", 0.5, []), ("bench", 0.4, []), ("cat", 0.1, [])],
+        "b": [("cup", 0.3, []), ("bowl", 0.3, [])],
+        "c": [("person", 0.9, [])],  # object-free pictures are scored apart ("silent")
+    }
+    assert other_class_detections(gallery, detections, 0.25) == 2
+    assert other_class_detections(gallery, detections, 0.05) == 3
