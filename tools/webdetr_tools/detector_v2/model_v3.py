@@ -30,6 +30,7 @@ from ..models.deformable_transformer import inverse_sigmoid, proposal_position_e
 from . import model_b
 from .model_b import DeformableDETRB, load_shared  # noqa: F401  (load_shared: the v3 init uses v2b's)
 from .ssd_proposals import ENCODER_GRIDS, anchor_tokens, fast_nms_topk
+from .verifier import ProposalVerifier, verified
 
 SSD_TAPS = (
     "FeatureExtractor/MobilenetV2/expanded_conv_13/expand/Relu6",
@@ -56,12 +57,29 @@ class DeformableDETRV3(DeformableDETRB):
         if self.nms not in ("per_class", "class_agnostic"):
             raise ValueError(f"proposals.nms {self.nms!r}: 'per_class' or 'class_agnostic'")
         self.register_buffer("anchor_token", anchor_tokens(ENCODER_GRIDS), persistent=False)
+        # {"taps": [0, 1]} (detector v3v): a linear check of each proposal's class on those taps (verifier.py)
+        verifier = proposals.get("verifier")
+        self.verifier_taps = tuple(verifier["taps"]) if verifier else ()
+        self.verifier = (
+            ProposalVerifier(
+                [TAP_CHANNELS[i] for i in self.verifier_taps], config.num_classes, verifier.get("mode", "logit")
+            )
+            if verifier
+            else None
+        )
 
     def backbone_features(self, inputs):
         """The three taps; model_b.forward_train's `levels` are the v3 inputs (taps, boxes, logits)."""
         return list(inputs[:3])
 
-    def proposals(self, inputs):
+    def proposals(self, inputs, verify: bool = True):
+        p = self.raw_proposals(inputs)
+        if self.verifier is None or not verify:
+            return p
+        delta = self.verifier([inputs[i] for i in self.verifier_taps], p)
+        return verified(p, delta, self.other_class_logit)
+
+    def raw_proposals(self, inputs):
         boxes, logits = inputs[3], inputs[4]
         return fast_nms_topk(
             boxes,
