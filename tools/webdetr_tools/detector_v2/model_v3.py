@@ -57,7 +57,8 @@ class DeformableDETRV3(DeformableDETRB):
         if self.nms not in ("per_class", "class_agnostic"):
             raise ValueError(f"proposals.nms {self.nms!r}: 'per_class' or 'class_agnostic'")
         self.register_buffer("anchor_token", anchor_tokens(ENCODER_GRIDS), persistent=False)
-        # {"taps": [0, 1]} (detector v3v): a linear check of each proposal's class on those taps (verifier.py)
+        # {"taps": [0, 1], "mode": "logit"} (detector v3v research, not shipped): a linear check of each proposal's
+        # class on those taps, added to its logit (verifier.py)
         verifier = proposals.get("verifier")
         self.verifier_taps = tuple(verifier["taps"]) if verifier else ()
         self.verifier = (
