@@ -36,11 +36,12 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
-from experiments.oneshot_ssdlite_embed import WIDE_DETECTIONS, calibration, recall_at_k
+from experiments.oneshot_ssdlite_embed import WIDE_DETECTIONS, recall_at_k
+from experiments.oneshot_ssdlite_embed import evaluate_variant as ssdlite_evaluate_variant
 from experiments.oneshot_teacher_embed import CENTER_PHOTOS, MAX_DETECTIONS, NMS_IOU, SEED, SHIPPED, on_patch
 from experiments.oneshot_teacher_embed import positive_cross_pairs
 from webdetr_tools.data.datasets import load_unlabeled, read_rgb
-from webdetr_tools.evaluation.oneshot_ap import evaluate_oneshot, make_pairs, make_queries
+from webdetr_tools.evaluation.oneshot_ap import make_pairs, make_queries
 from webdetr_tools.evaluation.oneshot_sets import LOOKALIKES, oneshot_samples
 from webdetr_tools.oneshot.detector_classes import (
     candidates,
@@ -197,33 +198,8 @@ def detect(pics, query, targets, v, max_detections=MAX_DETECTIONS):
 
 
 def evaluate_variant(pics, samples, queries, pairs, cross_pos, v):
-    """As oneshot_ssdlite_embed.evaluate_variant (one run with WIDE_DETECTIONS kept: NMS output is in score
-    order, so its first MAX_DETECTIONS are the protocol's)."""
-    per_query = {}
-    for n, q in enumerate(queries):
-        targets = sorted({t for m, t, _ in pairs + cross_pos if m == n})
-        per_query[n] = dict(zip(targets, detect(pics, q, targets, v, WIDE_DETECTIONS)))
-    dets = [per_query[n][t] for n, t, _ in pairs]
-    proto = evaluate_oneshot(samples, queries, pairs, dets, max_detections=MAX_DETECTIONS)
-    pos = evaluate_oneshot(
-        samples, queries, cross_pos, [per_query[n][t] for n, t, _ in cross_pos], max_detections=MAX_DETECTIONS
-    )
-    same = [p for p, pair in enumerate(pairs) if pair[2]]
-    same_pairs, same_dets = [pairs[p] for p in same], [dets[p] for p in same]
-    same_top = evaluate_oneshot(samples, queries, same_pairs, same_dets, max_detections=MAX_DETECTIONS)
-    same_wide = evaluate_oneshot(samples, queries, same_pairs, same_dets, max_detections=WIDE_DETECTIONS)
-    r = lambda x: round(100 * x, 2) if x == x else None  # noqa: E731  (NaN -> None)
-    return {
-        "AP50": r(proto["AP50"]),
-        "AP50_same_image": r(proto["AP50_same_image"]),
-        "AP50_cross_image": r(proto["AP50_cross_image"]),
-        "AP50_cross_image_class_present": r(pos["AP50"]),
-        "AP50_same_image_per_class": {c: r(x) for c, x in same_top["per_class_AP50"].items()},
-        f"AP50_same_image_top{WIDE_DETECTIONS}": r(same_wide["AP50"]),
-        "calibration": calibration(
-            samples, queries, pairs, [(b[:MAX_DETECTIONS], s[:MAX_DETECTIONS]) for b, s in dets]
-        ),
-    }
+    """oneshot_ssdlite_embed.evaluate_variant with this study's detect."""
+    return ssdlite_evaluate_variant(pics, samples, queries, pairs, cross_pos, v, detect_fn=detect)
 
 
 def centers(models, data):

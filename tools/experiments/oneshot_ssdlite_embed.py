@@ -201,14 +201,16 @@ def calibration(samples, queries, pairs, dets):
     }
 
 
-def evaluate_variant(pics, samples, queries, pairs, cross_pos, v):
+def evaluate_variant(pics, samples, queries, pairs, cross_pos, v, detect_fn=None):
     """The protocol's figures (top MAX_DETECTIONS), and same-image AP50 per class and with WIDE_DETECTIONS kept.
     Detection runs once with WIDE_DETECTIONS: NMS output is in score order, so its first MAX_DETECTIONS are what
-    a MAX_DETECTIONS run returns, and evaluate_oneshot keeps those."""
+    a MAX_DETECTIONS run returns, and evaluate_oneshot keeps those. detect_fn(pics, query, targets, v,
+    max_detections) -> per target (boxes px, scores): this module's detect unless another study passes its own."""
+    detect_fn = detect_fn or detect
     per_query = {}
     for n, q in enumerate(queries):
         targets = sorted({t for m, t, _ in pairs + cross_pos if m == n})
-        per_query[n] = dict(zip(targets, detect(pics, q, targets, v, WIDE_DETECTIONS)))
+        per_query[n] = dict(zip(targets, detect_fn(pics, q, targets, v, WIDE_DETECTIONS)))
     dets = [per_query[n][t] for n, t, _ in pairs]
     proto = evaluate_oneshot(samples, queries, pairs, dets, max_detections=MAX_DETECTIONS)
     pos = evaluate_oneshot(
