@@ -47,8 +47,7 @@ from .weak import weak_class
 TOOLS = Path(__file__).resolve().parents[2]
 REPO = TOOLS.parent
 SPLITS = TOOLS / "results" / "detector_v2_splits.json"
-GROUND_TRUTH = ("coco128", "coco_extra", "pennfudan")
-WEAK = ("unlabeled", "unlabeled_extra", "imagenet_det")
+WEAK = ("unlabeled", "unlabeled_extra", "imagenet_det")  # sets whose rows follow the weak rules (build_rows)
 
 
 def training_pictures(config: dict, data_root: Path) -> dict[str, list]:
