@@ -16,6 +16,7 @@ API
   box_pool_weights(boxes [B,K,4] cxcywh 0-1, grid) -> [B,K,grid*grid]: each cell's share of the box's area (a box
       narrower than a cell is widened to one cell about its centre, so every box reads something)
   pool(tap [B,C,g,g], weights) -> [B,K,C]
+  proposal_features(taps, proposals) -> [B,K,F]: the pooled taps and the anchor's 80 scores
   ProposalVerifier(channels=(576, 1280), num_classes=80, mode="logit"): forward(taps, proposals) -> delta [B,K]
       for each proposal's own class ("logit": the linear layer's output; "class_posterior": scale x (log of its
       softmax - log of the softmax of the anchor's 80 SSDLite logits); "veto": -softplus of it, so it can only
@@ -51,6 +52,12 @@ def pool(tap: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return torch.matmul(weights, tap.flatten(2).transpose(1, 2))
 
 
+def proposal_features(taps, proposals) -> torch.Tensor:
+    """[B,K,F]: each tap averaged over each proposal's box, then the anchor's 80 SSDLite scores."""
+    pooled = [pool(t, box_pool_weights(proposals.boxes, t.shape[-1])) for t in taps]
+    return torch.cat([*pooled, proposals.class_logits.sigmoid()], -1)
+
+
 MODES = ("logit", "class_posterior", "veto")
 VETO_BIAS = -6.0  # veto starts at -softplus(-6) = -0.0025: next to nothing, with a gradient
 
@@ -73,8 +80,7 @@ class ProposalVerifier(nn.Module):
     def features(self, taps, proposals) -> torch.Tensor:
         if len(taps) != len(self.channels):
             raise ValueError(f"verifier reads {len(self.channels)} taps, got {len(taps)}")
-        pooled = [pool(t, box_pool_weights(proposals.boxes, t.shape[-1])) for t in taps]
-        return torch.cat([*pooled, proposals.class_logits.sigmoid()], -1)
+        return proposal_features(taps, proposals)
 
     def forward(self, taps, proposals) -> torch.Tensor:
         z = self.linear(self.features(taps, proposals))

@@ -41,7 +41,7 @@ from ..training.boxes import cxcywh_to_xyxy, box_iou
 from . import textures
 from .model_v3 import TAP_CHANNELS, build_model_v3, forward_eval
 from .ssd_views import SsdInputs
-from .verifier import VETO_BIAS, ProposalVerifier, softplus
+from .verifier import VETO_BIAS, proposal_features, softplus
 from .weak import weak_class
 
 TOOLS = Path(__file__).resolve().parents[2]
@@ -125,8 +125,7 @@ def picture_rows(model, ssd, rgb: Image.Image, flip: bool) -> dict:
     p = model.proposals(inputs, verify=False)
     logits, boxes = forward_eval(model, inputs, p)
     own = torch.gather(logits, 2, p.labels[..., None])[..., 0]
-    reader = ProposalVerifier([TAP_CHANNELS[i] for i in CACHED_TAPS], len(COCO80_NAMES))
-    feats = reader.features([inputs[i] for i in CACHED_TAPS], p)
+    feats = proposal_features([inputs[i] for i in CACHED_TAPS], p)
     return {
         "features": feats[0].half(),
         "labels": p.labels[0],
