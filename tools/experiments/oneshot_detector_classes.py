@@ -34,11 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.ops import nms
 
-from experiments.oneshot_ssdlite_embed import WIDE_DETECTIONS, recall_at_k
+from experiments.oneshot_ssdlite_embed import WIDE_DETECTIONS, ranked_detections, recall_at_k
 from experiments.oneshot_ssdlite_embed import evaluate_variant as ssdlite_evaluate_variant
-from experiments.oneshot_teacher_embed import CENTER_PHOTOS, MAX_DETECTIONS, NMS_IOU, SEED, SHIPPED, on_patch
+from experiments.oneshot_teacher_embed import CENTER_PHOTOS, MAX_DETECTIONS, NMS_IOU, SEED, SHIPPED
 from experiments.oneshot_teacher_embed import positive_cross_pairs
 from webdetr_tools.data.datasets import load_unlabeled, read_rgb
 from webdetr_tools.evaluation.oneshot_ap import make_pairs, make_queries
@@ -189,11 +188,7 @@ def detect(pics, query, targets, v, max_detections=MAX_DETECTIONS):
             emb = pics.candidate_appearance(t, v["boxes"], v["taps"])
             app = torch.stack([emb[k] @ papp[k][0] for k in papp]).mean(0)
         score = combined_score(cls, app, obj, v["app"], v["objectness"])
-        if t == query.image:
-            score = torch.where(on_patch(boxes, patch), torch.full_like(score, -10.0), score)
-        keep = nms(boxes, score, NMS_IOU)[:max_detections]
-        keep = keep[score[keep] > -10.0]
-        out.append(((boxes[keep] * pics.size(t)).numpy(), score[keep].numpy()))
+        out.append(ranked_detections(boxes, score, patch if t == query.image else None, pics.size(t), max_detections))
     return out
 
 

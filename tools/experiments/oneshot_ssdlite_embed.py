@@ -172,12 +172,18 @@ def detect(pics, query, targets, v, max_detections=MAX_DETECTIONS):
         score = similarity(qvec, pics.proposal_embeddings(t, v), v.get("balanced", False))
         if v["objectness"]:
             score = score + v["objectness"] * obj.clamp(min=1e-4).log()
-        if t == query.image:
-            score = torch.where(on_patch(boxes, patch), torch.full_like(score, -10.0), score)
-        keep = nms(boxes, score, NMS_IOU)[:max_detections]
-        keep = keep[score[keep] > -10.0]
-        out.append(((boxes[keep] * pics.size(t)).numpy(), score[keep].numpy()))
+        out.append(ranked_detections(boxes, score, patch if t == query.image else None, pics.size(t), max_detections))
     return out
+
+
+def ranked_detections(boxes, score, patch, size, max_detections):
+    """The protocol's last step: in the patch's own picture (patch given) boxes on the patch are out ('strict'),
+    then NMS and the best max_detections, as (source px, scores)."""
+    if patch is not None:
+        score = torch.where(on_patch(boxes, patch), torch.full_like(score, -10.0), score)
+    keep = nms(boxes, score, NMS_IOU)[:max_detections]
+    keep = keep[score[keep] > -10.0]
+    return (boxes[keep] * size).numpy(), score[keep].numpy()
 
 
 def calibration(samples, queries, pairs, dets):
