@@ -349,7 +349,7 @@ class TfjsGraphModule(nn.Module):
         if op == "Transpose":
             return _from_tf(_tf(args[0]).permute([int(v) for v in args[1].reshape(-1).tolist()]))
         if op == "BroadcastTo":
-            return _from_tf(torch.broadcast_to(_tf(args[0]), [int(v) for v in args[1].reshape(-1).tolist()]))
+            return _from_tf(_tf(args[0]).expand([int(v) for v in args[1].reshape(-1).tolist()]))
         if op == "Tile":
             return _from_tf(_tf(args[0]).repeat([int(v) for v in args[1].reshape(-1).tolist()]))
         if op == "Slice":
