@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 
 from eval_shipped import held_out, metrics
-from webdetr_tools.detector_v2.crop_check import CropCheck
+from webdetr_tools.detector_v2.crop_check import CropCheck, mapping_matrix
 from webdetr_tools.detector_v2.crop_labels import coco_mass, crops, imagenet_to_coco
 from webdetr_tools.evaluation.coco_ap import box_iou
 from webdetr_tools.evaluation.gallery import load_gallery, resolve, score_gallery
@@ -101,14 +101,6 @@ class SourceCropCheck:
             probs = self.classifier(crops(np.asarray(rgb), rows)).numpy()
             masses = {k: coco_mass(p, self.mapping) for k, p in zip(picked, probs)}
         return (boxes, scores, labels), masses
-
-
-def mapping_matrix(mapping: np.ndarray, num_classes: int) -> torch.Tensor:
-    """[1000, C] 0/1: ImageNet class i counts towards COCO class mapping[i] (none where -1)."""
-    matrix = torch.zeros(len(mapping), num_classes)
-    rows = np.flatnonzero(mapping >= 0)
-    matrix[rows, mapping[rows]] = 1
-    return matrix
 
 
 def gallery_sweep(gallery, as_lists):

@@ -97,3 +97,59 @@ def test_crops_are_the_boxes_with_context_in_0_1():
     wide = CropCheck(FixedClassifier(torch.zeros(1, 4)), mapping_3(), k=1, size=16, context=0.25)
     border = wide.crops(image, torch.tensor([[0.5, 0.5, 0.5, 0.5]]))
     assert border[..., 0, 0].max() < 0.01 and border[..., 8, 8].min() > 0.99  # context shows the black around
+
+
+def test_roi_align_crops_equal_the_separable_bilinear_weights():
+    image = torch.rand(1, 3, 30, 40, dtype=torch.float64) * 255
+    boxes = torch.tensor([[0.5, 0.5, 0.4, 0.3], [0.2, 0.8, 0.3, 0.5], [0.5, 0.5, 1.2, 1.2]], dtype=torch.float64)
+    check = CropCheck(FixedClassifier(torch.zeros(3, 4)), mapping_3(), k=3, size=12, context=0.1)
+    crops = check.crops(image, boxes)
+    cx, cy, w, h = boxes.unbind(-1)
+    w, h = w * 1.2, h * 1.2
+    wy = crop_weights((cy - h / 2).clamp(0, 1), (cy + h / 2).clamp(0, 1), 12, 30)
+    wx = crop_weights((cx - w / 2).clamp(0, 1), (cx + w / 2).clamp(0, 1), 12, 40)
+    reference = torch.einsum("ksh,chw,ktw->kcst", wy, image[0] / 255, wx)
+    torch.testing.assert_close(crops, reference, rtol=0, atol=1e-9)
+
+
+class _CropMeans(torch.nn.Module):
+    """A stand-in classifier: each crop's three channel means spread over the 4 'ImageNet' classes."""
+
+    def forward(self, crops):
+        means = crops.mean((2, 3))
+        return torch.softmax(torch.cat([means * 40, means[:, :1] * 0], 1), 1)
+
+
+def test_the_package_plan_runs_the_crop_check_after_the_head_like_the_reference():
+    from test_detector_v3v import _config, _StandInSsd
+
+    from webdetr_tools.detector_v2 import model_v3
+    from webdetr_tools.export.plan import run_plan
+    from webdetr_tools.ship.detector_v2b_package import proposal_plan
+    from webdetr_tools.ship.detector_v3_package import (
+        V3CropCheckForward,
+        V3EncoderInput,
+        V3Forward,
+        v3_dims,
+        with_crop_check,
+    )
+
+    config = _config()
+    model = model_v3.build_model_v3(config).eval()
+    ssd = _StandInSsd()
+    mapping = torch.zeros(4, 80)
+    mapping[0, 14] = mapping[1, 15] = mapping[2, 16] = 1  # bird, cat, dog
+    check = CropCheck(_CropMeans(), mapping, k=3, size=16, relabel_mass=0.3, own_mass=0.5).eval()
+    image = torch.rand(1, 3, 300, 300, generator=torch.Generator().manual_seed(1)) * 255
+    dims = v3_dims(model, config)
+    plan = with_crop_check(proposal_plan(model, dims, V3EncoderInput(model, ssd, dims)), check)
+    assert plan.segments["head"].outputs == ["head_logits", "pred_boxes"]
+    assert plan.segments["crop_check"].inputs == ["image", "head_logits", "pred_boxes"]
+    assert plan.pipelines[0].stages[-1] == ("graph", "crop_check")
+    with torch.no_grad():
+        out = run_plan(plan, {"image": image})
+        logits, boxes = V3CropCheckForward(V3Forward(model, ssd), check)(image)
+        plain, _ = V3Forward(model, ssd)(image)
+    assert (out["pred_logits"] - logits).abs().max() < 1e-4
+    assert (out["pred_boxes"] - boxes).abs().max() < 1e-5
+    assert (logits - plain).abs().max() > 1.0  # the check did swap logits, and the plan reproduces it

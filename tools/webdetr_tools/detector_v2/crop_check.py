@@ -10,8 +10,8 @@ Everything is tensor arithmetic that exports to ONNX as one graph after the head
 what the other graphs use plus the classifier's convolutions):
 - top K queries by their best sigmoid score (TopK);
 - crop: the box (cxcywh, 0-1) widened by `context` on each side, clipped to the picture, sampled at S x S points
-  with separable bilinear weights (two MatMuls; the half-pixel convention of F.interpolate(align_corners=False)
-  on the 300x300 input, edges clamped);
+  bilinearly (RoIAlign, one sample per bin, half-pixel aligned: the convention of F.interpolate(align_corners=False)
+  on the 300x300 input, edges clamped; `crop_weights` is the same sampling as explicit weights, for tests);
 - probabilities [K, 1000] -> COCO mass [K, 80] = probabilities @ mapping (ImageNet class -> COCO class, 0/1);
 - rule (crop_labels' relabel rule): best = argmax mass; a query relabels when mass[best] >= relabel_mass, mass[own]
   < own_mass and neither is person (ImageNet has no person class). Relabelling swaps the query's logits of `own`
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torchvision.ops import roi_align
 
 
 def crop_weights(lo: torch.Tensor, hi: torch.Tensor, size: int, length: int) -> torch.Tensor:
@@ -38,6 +39,15 @@ def crop_weights(lo: torch.Tensor, hi: torch.Tensor, size: int, length: int) -> 
     position = position.clamp(0, length - 1)
     pixels = torch.arange(length, dtype=lo.dtype, device=lo.device)
     return (1 - (position[..., None] - pixels).abs()).clamp(min=0)
+
+
+def mapping_matrix(mapping, num_classes: int) -> torch.Tensor:
+    """[1000, C] 0/1 from crop_labels.imagenet_to_coco's [1000] (COCO class of each ImageNet class, -1: none)."""
+    matrix = torch.zeros(len(mapping), num_classes)
+    for row, column in enumerate(mapping):
+        if column >= 0:
+            matrix[row, int(column)] = 1
+    return matrix
 
 
 def _one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -64,16 +74,16 @@ class CropCheck(nn.Module):
         self.relabel_mass, self.own_mass, self.person = relabel_mass, own_mass, person
 
     def crops(self, image: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        """image [1,3,H,W] 0-255, boxes [K,4] cxcywh 0-1 -> [K,3,S,S] in 0-1."""
+        """image [1,3,H,W] 0-255, boxes [K,4] cxcywh 0-1 -> [K,3,S,S] in 0-1: RoIAlign with one sample per bin
+        (aligned: the half-pixel convention, exactly crop_weights' positions; an ONNX RoiAlign, no matrix over the
+        whole picture)."""
         cx, cy, w, h = boxes.unbind(-1)
         w, h = w * (1 + 2 * self.context), h * (1 + 2 * self.context)
-        x0, x1 = (cx - w / 2).clamp(0, 1), (cx + w / 2).clamp(0, 1)
-        y0, y1 = (cy - h / 2).clamp(0, 1), (cy + h / 2).clamp(0, 1)
         height, width = image.shape[-2:]
-        wy = crop_weights(y0, y1, self.size, height)  # [K, S, H]
-        wx = crop_weights(x0, x1, self.size, width)  # [K, S, W]
-        rows = torch.matmul(wy[:, None], image / 255)  # [K, 3, S, W]
-        return torch.matmul(rows, wx[:, None].transpose(-1, -2))  # [K, 3, S, S]
+        x0, x1 = (cx - w / 2).clamp(0, 1) * width, (cx + w / 2).clamp(0, 1) * width
+        y0, y1 = (cy - h / 2).clamp(0, 1) * height, (cy + h / 2).clamp(0, 1) * height
+        rois = torch.stack([torch.zeros_like(x0), x0, y0, x1, y1], -1)
+        return roi_align(image / 255, rois, self.size, spatial_scale=1.0, sampling_ratio=1, aligned=True)
 
     def forward(self, image: torch.Tensor, logits: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         scores = logits[0].max(-1).values  # [Q] (the sigmoid is monotone: the best logit is the best score)

@@ -23,6 +23,7 @@ from ..detector_v2.model_v3 import build_model_v3, forward_eval
 from ..detector_v2.ssd_proposals import ENCODER_GRIDS
 from ..detector_v2.ssd_views import SsdInputs
 from ..export.deformable_segments import attention_projections, encoder_reference_points
+from ..export.plan import Segment
 from .detector_v2b_package import (
     load_proposal_checkpoint,
     package_description,
@@ -82,7 +83,46 @@ class V3EncoderInput(nn.Module):
         return (src, pos, reference_points, value, offsets, logits, *proposal_tensors(m, p, token))
 
 
-def export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE_THRESHOLD, progress=print):
+class V3CropCheckForward(nn.Module):
+    """V3Forward, then the crop check (detector_v2/crop_check.CropCheck) on its logits: the reference of a package
+    built with `crop_check`."""
+
+    def __init__(self, forward, check):
+        super().__init__()
+        self.forward_v3, self.check = forward, check
+
+    @torch.no_grad()
+    def forward(self, image):
+        logits, boxes = self.forward_v3(image)
+        return self.check(image, logits, boxes), boxes
+
+
+def crop_check_module(data_root, k: int, size: int):
+    """CropCheck with EfficientNet-B0 and the ImageNet -> COCO mapping of the 1,000 sample photos' names."""
+    from ..detector_v2.crop_check import CropCheck, mapping_matrix
+    from ..detector_v2.crop_labels import imagenet_to_coco
+    from ..teacher.coco80 import COCO80_NAMES
+    from ..teacher.efficientnet import EfficientNetB0
+
+    mapping = mapping_matrix(imagenet_to_coco(Path(data_root)), len(COCO80_NAMES))
+    return CropCheck(EfficientNetB0().eval(), mapping, k=k, size=size).eval()
+
+
+def with_crop_check(plan, check):
+    """The plan with one more graph after the head: crop_check(image, head_logits, pred_boxes) -> pred_logits."""
+    head = plan.segments["head"]
+    head.outputs = ["head_logits" if name == "pred_logits" else name for name in head.outputs]
+    plan.segments["crop_check"] = Segment(check, ["image", "head_logits", "pred_boxes"], ["pred_logits"])
+    for pipeline in plan.pipelines:
+        if ("graph", "head") in pipeline.stages:
+            pipeline.stages.append(("graph", "crop_check"))
+    return plan
+
+
+def export_v3(
+    checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE_THRESHOLD, progress=print, crop_check=None
+):
+    """crop_check: a CropCheck module to run after the head (a trial: issue 34, README-detector-v2 §12), or None."""
     started = time.time()
     model, config, step = load_v3(checkpoint)
     ssd = SsdInputs(Path(model_json) if model_json else None).eval()
@@ -97,6 +137,8 @@ def export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE
         checkpoint, config, dims, f"{EXPORTER} (SSDLite proposals)", BACKBONE_NAME, score_threshold
     )
     plan = proposal_plan(model, dims, V3EncoderInput(model, ssd, dims))
+    if crop_check is not None:
+        plan = with_crop_check(plan, crop_check)
     return write_proposal_package(plan, size, out_dir, description, fp16, started, progress)
 
 
