@@ -145,10 +145,11 @@ def threshold_sweep(rows, detections, labels, thresholds=None):
     return table
 
 
-def load_reference(checkpoint: Path, v2b_stride: int):
+def load_reference(checkpoint: Path, v2b_stride: int, manifest: dict | None = None):
     """(image [1,3,S,S] 0-255 -> {"pred_logits", "pred_boxes"}, config): the release detector, or a detector v2b / v3
-    checkpoint (its config's variant; v2b with the teacher's proposals at v2b_stride)."""
-    reference = proposal_reference(checkpoint, v2b_stride)
+    checkpoint (its config's variant; v2b with the teacher's proposals at v2b_stride; v3 with the crop check and int8
+    weights its package's manifest records, if given: what the package computes, up to its fp16 rounding)."""
+    reference = proposal_reference(checkpoint, v2b_stride, manifest)
     return reference if reference is not None else load_detector(checkpoint, load_backbone(fetch()))
 
 
@@ -186,14 +187,13 @@ def main():
     args = parser.parse_args()
     args.model = args.model.resolve()  # the CLI runs from the repository root
     torch.set_num_threads(2)
-    model, config = load_reference(args.checkpoint, args.v2b_stride)
+    manifest_path = args.model / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    model, config = load_reference(args.checkpoint, args.v2b_stride, manifest)
     labels = LabelSource(args.data, REPO / ".cache" / "pseudo_labels", config)
     rows = held_out(args.data)
-    manifest_path = args.model / "manifest.json"
     # The package's post-processing, so PyTorch scores what the runtime returns.
-    duplicate_iou = (
-        json.loads(manifest_path.read_text())["output"].get("duplicateIou") if manifest_path.is_file() else None
-    )
+    duplicate_iou = manifest["output"].get("duplicateIou") if manifest else None
     started = time.time()
     report = {
         "checkpoint": args.checkpoint.name,

@@ -34,7 +34,7 @@ export interface GraphFile {
   inputs: string[];
   outputs: string[];
   opset: number;
-  weights: 'fp32' | 'fp16';
+  weights: 'fp32' | 'fp16' | 'int8';
 }
 
 export interface GraphStage {
@@ -161,6 +161,8 @@ export interface Manifest {
     /** Where the weights came from; format: the checkpoint layout the exporter read (absent in older packages). */
     source?: { checkpoint: string; sha256: string; format?: 'official' | 'huggingface' };
     exporter?: string;
+    /** A classifier's check of the best boxes, run by the package's crop_check graph (a plain graph stage). */
+    cropCheck?: { shape: { k: number; size: number }; classifier?: string; rule?: string };
   };
   input: {
     sizePolicy: SizePolicy;

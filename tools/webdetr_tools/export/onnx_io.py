@@ -30,14 +30,16 @@ def export_module(module, inputs, input_names, output_names, path, opset=OPSET, 
     return model
 
 
-def weights_to_fp16(path, min_elements=16):
-    """Store float32 initializers (>= min_elements) as float16 and Cast them back to float32 in-graph: the file
-    halves while every op still computes in fp32. Returns the number of converted initializers."""
+def weights_to_fp16(path, min_elements=16, keep=()):
+    """Store float32 initializers (>= min_elements, not named in `keep`) as float16 and Cast them back to float32
+    in-graph: the file halves while every op still computes in fp32. Returns the number of converted initializers.
+    keep: e.g. export/int8.int8_scale_names, whose exact float32 scales make the int8 weights equal the reference."""
+    keep = set(keep)
     model = onnx.load(str(path))
     graph = model.graph
     casts, kept = [], []
     for init in graph.initializer:
-        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
+        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements or init.name in keep:
             kept.append(init)
             continue
         half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")

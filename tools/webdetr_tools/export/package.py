@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from .int8 import int8_scale_names, weights_to_int8
 from .manifest import MANIFEST_FORMAT, file_digest, validate_manifest
 from .onnx_fold import fold_pads_in_file
 from .onnx_io import OPSET, export_module, weights_to_fp16
@@ -14,7 +15,7 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
-def _graph_entry(name, path, inputs, outputs, fp16):
+def _graph_entry(name, path, inputs, outputs, fp16, int8=False):
     return {
         "name": name,
         "file": path.name,
@@ -23,7 +24,7 @@ def _graph_entry(name, path, inputs, outputs, fp16):
         "inputs": list(inputs),
         "outputs": list(outputs),
         "opset": OPSET,
-        "weights": "fp16" if fp16 else "fp32",
+        "weights": "int8" if int8 else "fp16" if fp16 else "fp32",
     }
 
 
@@ -50,11 +51,22 @@ def _pipeline_entry(plan, pipeline):
 
 
 def write_package(
-    plan, feeds, out_dir, description, split=True, single_graph=True, fp16=False, fold_pads=False, progress=print
+    plan,
+    feeds,
+    out_dir,
+    description,
+    split=True,
+    single_graph=True,
+    fp16=False,
+    fold_pads=False,
+    progress=print,
+    int8=False,
 ):
     """Export plan to out_dir. description: the manifest's model/input/output/architecture sections.
     feeds: example inputs (name -> tensor) at the package's fixed size. fold_pads: zero Pads in front of Convs
-    become the Convs' pads (onnx_fold.fold_pads_into_convs: same values, fewer copies). Returns the manifest."""
+    become the Convs' pads (onnx_fold.fold_pads_into_convs: same values, fewer copies). int8: weights the plan's
+    modules put on an int8 grid (export/int8.quantize_int8_) are stored as int8 (a graph with any says "int8"),
+    before fp16 stores the rest. Returns the manifest."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
@@ -82,9 +94,10 @@ def write_package(
         export_module(module, [tensors[n] for n in inputs], inputs, outputs, path, dynamic_axes=dynamic or None)
         if fold_pads:
             fold_pads_in_file(path)
+        converted = weights_to_int8(path) if int8 else []
         if fp16:
-            weights_to_fp16(path)
-        entry = _graph_entry(name, path, inputs, outputs, fp16)
+            weights_to_fp16(path, keep=int8_scale_names(path) if converted else ())
+        entry = _graph_entry(name, path, inputs, outputs, fp16, bool(converted))
         graphs.append(entry)
         used.update(inputs, outputs)
         progress(f"[{step}/{steps}] graph {name}: {entry['bytes'] / 1e6:.1f} MB in {time.time() - started:.1f} s")

