@@ -6,8 +6,8 @@ Why: the gallery's remaining misses are SSDLite's class confusions on close-ups 
 which neither more COCO-style data nor a head on SSDLite's pooled features corrected (README-detector-v2 §8-§11);
 an ImageNet classifier of the box does (experiments/detector_crop_check.py).
 
-Everything is tensor arithmetic that exports to ONNX as one graph after the head (no runtime change, no ops outside
-what the other graphs use plus the classifier's convolutions):
+Everything exports to ONNX as one graph after the head, which the runtime runs as any graph stage (no runtime
+change; the graph adds RoiAlign, TopK, ScatterElements and the classifier's own ops):
 - top K queries by their best sigmoid score (TopK);
 - crop: the box (cxcywh, 0-1) widened by `context` on each side, clipped to the picture, sampled at S x S points
   bilinearly (RoIAlign, one sample per bin, half-pixel aligned: the convention of F.interpolate(align_corners=False)
@@ -20,6 +20,7 @@ what the other graphs use plus the classifier's convolutions):
 
 API
   crop_weights(lo, hi, size, length) -> [N, size, length] separable bilinear weights
+  mapping_matrix(mapping [1000] COCO class or -1, num_classes) -> [1000, C] 0/1
   CropCheck(classifier, mapping [1000, 80], k, size, context, relabel_mass, own_mass, person)
       forward(image [1,3,H,W] 0-255, logits [1,Q,C], boxes [1,Q,4] cxcywh 0-1) -> logits [1,Q,C]
 """
