@@ -159,6 +159,21 @@ class TfjsGraphModule(nn.Module):
         self._batch_norms: dict[str, tuple[str, str]] = {}
         for name in self.order:
             self._fold_batch_norm(graph.nodes[name])
+        self._implicit_broadcasts = {name for name in self.order if self._broadcast_is_implicit(graph.nodes[name])}
+
+    def _broadcast_is_implicit(self, node: TfjsNode) -> bool:
+        """A BroadcastTo to Shape(y) whose every consumer is an elementwise op with y as its other operand (TF.js's
+        `(x - broadcast(mean, shape(x))) / ...`): the consumer broadcasts by itself, so the value is kept as it is. The
+        result is the same; the ONNX graph then has no Expand, whose export compares computed shapes with Equal."""
+        if node.op != "BroadcastTo":
+            return False
+        shape = self.graph.nodes.get(node.inputs[1].split(":")[0])
+        if shape is None or shape.op != "Shape":
+            return False
+        source = shape.inputs[0]
+        consumers = [n for n in self.graph.nodes.values() if any(i.split(":")[0] == node.name for i in n.inputs)]
+        elementwise = {"Sub", "RealDiv", "Mul", "Add", "AddV2", "Maximum", "Minimum"}
+        return bool(consumers) and all(n.op in elementwise and source in n.inputs for n in consumers)
 
     def _fold_batch_norm(self, node: TfjsNode) -> None:
         """An inference FusedBatchNorm on constants is x * scale + shift: its scale and shift become parameters
@@ -348,6 +363,11 @@ class TfjsGraphModule(nn.Module):
             return tuple(_from_tf(t) for t in _tf(args[0]).unbind(int(a.get("axis", 0))))
         if op == "Transpose":
             return _from_tf(_tf(args[0]).permute([int(v) for v in args[1].reshape(-1).tolist()]))
+        if op == "BroadcastTo" and node.name in self._implicit_broadcasts:
+            x, rank = args[0], int(args[1].numel())
+            if rank == 4 and x.dim() < 4:  # TF aligns trailing axes: make it 4-D NHWC, then held NCHW
+                return _from_tf(x.reshape([1] * (4 - x.dim()) + list(x.shape)))
+            return x
         if op == "BroadcastTo":
             return _from_tf(_tf(args[0]).expand([int(v) for v in args[1].reshape(-1).tolist()]))
         if op == "Tile":

@@ -106,4 +106,6 @@ class CropCheck(nn.Module):
         )
         swapped = query_logits + (own_hot - best_hot) * (best_logit - own_logit)
         new = relabel * swapped + (1 - relabel) * query_logits
-        return logits.index_copy(1, top, new[None])
+        # a ScatterElements of the K rows (index_copy exports with an Equal, which the WebGPU EP once got wrong)
+        rows = top[:, None].repeat(1, logits.shape[-1])
+        return logits[0].scatter(0, rows, new)[None]

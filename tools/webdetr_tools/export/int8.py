@@ -2,8 +2,10 @@
 PyTorch reference.
 
 Scheme: symmetric, per output channel, zero point 0: a weight channel w becomes q x s with s = max|w| / 127 and
-q = round(w / s) in [-127, 127]. The graph stores q (int8) and s (float32) and a DequantizeLinear makes the float32
-weight back in-graph, so every op still computes in float32 as today.
+q = round(w / s) in [-127, 127]. The graph stores q (int8) and s (float32, shaped to broadcast along the channel
+axis) and makes the float32 weight back in-graph as Cast(q) x s, so every op still computes in float32 as today.
+Cast and Mul of initializers are constant-folded when onnxruntime loads the graph, so the weights are made once per
+session. DequantizeLinear, the first form, was run on every frame: onnxruntime keeps it for its quantized kernels.
 
 How the two sides agree without sharing names:
 - PyTorch puts the chosen weights on the grid first (`quantize_int8_`: applied until it is a fixed point, so that
@@ -65,8 +67,8 @@ def _on_grid(array: np.ndarray, axis: int):
 
 
 def weights_to_int8(path, min_elements: int = 256) -> list[str]:
-    """Initializers (float32, 2-D or 4-D, >= min_elements) already on a per-channel int8 grid -> int8 + scale +
-    DequantizeLinear named as the initializer was, so its consumers read the same float32 values."""
+    """Initializers (float32, 2-D or 4-D, >= min_elements) already on a per-channel int8 grid -> int8 + scale, and
+    Cast + Mul named as the initializer was, so its consumers read the same float32 values."""
     model = onnx.load(str(path))
     graph = model.graph
     kept, nodes, converted = [], [], []
@@ -83,16 +85,25 @@ def weights_to_int8(path, min_elements: int = 256) -> list[str]:
             kept.append(init)
             continue
         axis, q, scale = found
+        shape = [1] * q.ndim
+        shape[axis] = -1
         kept.append(numpy_helper.from_array(q, init.name + "__int8"))
-        kept.append(numpy_helper.from_array(scale, init.name + SCALE_SUFFIX))
-        kept.append(numpy_helper.from_array(np.zeros(len(scale), np.int8), init.name + "__int8_zero"))
+        kept.append(numpy_helper.from_array(scale.reshape(shape), init.name + SCALE_SUFFIX))
         nodes.append(
             helper.make_node(
-                "DequantizeLinear",
-                [init.name + "__int8", init.name + SCALE_SUFFIX, init.name + "__int8_zero"],
+                "Cast",
+                [init.name + "__int8"],
+                [init.name + "__int8_float"],
+                to=onnx.TensorProto.FLOAT,
+                name=init.name + "__int8_cast",
+            )
+        )
+        nodes.append(
+            helper.make_node(
+                "Mul",
+                [init.name + "__int8_float", init.name + SCALE_SUFFIX],
                 [init.name],
-                axis=axis,
-                name=init.name + "__dequantize",
+                name=init.name + "__int8_mul",
             )
         )
         converted.append(init.name)

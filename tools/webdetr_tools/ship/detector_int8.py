@@ -4,7 +4,7 @@ With the crop check's classifier the package would be 24 MB in fp16 against the 
 §12), so:
 - **EfficientNet-B0** (the crop check): every convolution (depthwise included) and the dense layer, per output
   channel. It keeps the fp32 model's verdicts and held-out AP (§12).
-- **The detector's input projections** (three 1x1 convolutions, 0.3 M parameters).
+- **The detector's input projections** (three 1x1 convolutions, 0.3 M parameters) and its linear layers.
 - **SSDLite:** the pointwise and full convolutions (depthwise ones stay fp16; int8 there cost 1.9 coco128 AP), except
   the ones most sensitive to int8. Those are ranked by how much rounding each one alone moves SSDLite's outputs (taps,
   boxes, logits; mean squared error over each output's variance) on seeded unlabeled photos, never evaluated ones. The
@@ -80,12 +80,16 @@ def keep_within(ranked: list, budget: int) -> list:
 @torch.no_grad()
 def apply_int8(ssd, classifier, keep_fp16, model=None) -> list:
     """Put on their int8 grid: SSDLite's candidates not in keep_fp16, every classifier candidate, and (model given)
-    the detector's input projections (1x1 convolutions from SSDLite's taps to the transformer's width)."""
+    the detector's input projections (1x1 convolutions from SSDLite's taps to the transformer's width) and the
+    weights of its linear layers (encoder, decoder, heads; per output row)."""
     keep = set(keep_fp16)
     done = []
     if model is not None:
         for conv in model.input_proj:
             done.append(quantize_int8_(conv[0].weight))
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and module.weight.numel() >= 256:
+                done.append(quantize_int8_(module.weight))
     for name, tensor in ssd_candidates(ssd):
         if name not in keep:
             done.append(quantize_int8_(tensor))
@@ -110,7 +114,7 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=CONFIG.parents[2].parent / "shared" / "data")
     parser.add_argument("--photos", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--budget", type=int, default=150_000, help="SSDLite parameters kept fp16")
+    parser.add_argument("--budget", type=int, default=1_500_000, help="SSDLite parameters kept fp16")
     parser.add_argument("--out", type=Path, default=CONFIG)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
