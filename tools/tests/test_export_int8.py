@@ -4,7 +4,7 @@ import pytest
 import torch
 from onnx import helper, numpy_helper
 
-from webdetr_tools.export.int8 import grid_int8, int8_scale_names, quantize_int8_, weights_to_int8
+from webdetr_tools.export.int8 import grid_int8, quantize_int8_, scale_names, weights_to_int8
 from webdetr_tools.export.onnx_io import export_module, weights_to_fp16
 
 
@@ -60,7 +60,8 @@ def test_only_grid_weights_become_int8_and_the_graph_computes_what_pytorch_does(
     assert sum(t == onnx.TensorProto.INT8 for t in types.values()) == 2  # the two weights
     muls = [n for n in model.graph.node if n.op_type == "Mul" and n.name.endswith("__int8_mul")]
     assert len(muls) == 2 and len([n for n in model.graph.node if n.name.endswith("__int8_cast")]) == 2
-    scales = int8_scale_names(path)
+    scales = scale_names(converted)
+    assert scales <= set(types)
     weights_to_fp16(path, keep=scales)
     types = {i.name: i.data_type for i in onnx.load(str(path)).graph.initializer}
     assert all(types[name] == onnx.TensorProto.FLOAT for name in scales)

@@ -13,14 +13,14 @@ How the two sides agree without sharing names:
 - The ONNX pass (`weights_to_int8`) converts exactly those initializers whose values one more rounding reproduces
   bit for bit, along axis 0 (conv OIHW, or a 2-D weight's first axis) or, for 2-D, axis 1 (a MatMul's [in, out]).
   A weight that was not put on the grid is left alone: a 255-level grid per channel does not happen by chance.
-- Run it before `weights_to_fp16` and give that pass the scales to keep (`int8_scale_names`). In PyTorch,
+- Run it before `weights_to_fp16` and give that pass the scales to keep (`scale_names`). In PyTorch,
   `round_weights_fp16(..., skip=...)` leaves the grid weights as they are.
 
 API
   grid_int8(w [C, ...] float32 numpy or torch, axis) -> (q int8, s float32 [C]) of one rounding
   quantize_int8_(tensor, axis=0) -> the tensor, in place on its fixed-point grid
   weights_to_int8(path, min_elements=256) -> names of the converted initializers
-  int8_scale_names(path) -> the scale initializers' names (keep them float32)
+  scale_names(converted) -> the scale initializers' names (keep them float32)
 """
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ import numpy as np
 import onnx
 import torch
 from onnx import helper, numpy_helper
+
+from .onnx_io import save_rewritten
 
 QMAX = 127
 SCALE_SUFFIX = "__int8_scale"
@@ -107,15 +109,10 @@ def weights_to_int8(path, min_elements: int = 256) -> list[str]:
             )
         )
         converted.append(init.name)
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    all_nodes = nodes + list(graph.node)
-    del graph.node[:]
-    graph.node.extend(all_nodes)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    save_rewritten(model, path, kept, nodes)
     return converted
 
 
-def int8_scale_names(path) -> set[str]:
-    return {i.name for i in onnx.load(str(path)).graph.initializer if i.name.endswith(SCALE_SUFFIX)}
+def scale_names(converted) -> set[str]:
+    """The float32 scale initializers of weights_to_int8's converted weights (weights_to_fp16 must keep them)."""
+    return {name + SCALE_SUFFIX for name in converted}

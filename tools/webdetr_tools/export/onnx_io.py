@@ -30,10 +30,24 @@ def export_module(module, inputs, input_names, output_names, path, opset=OPSET, 
     return model
 
 
+def save_rewritten(model, path, initializers, new_nodes):
+    """The graph with `initializers` in place of its own and `new_nodes` (which make the old initializers' names from
+    the new ones) in front of its nodes, checked and saved to path."""
+    graph = model.graph
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    nodes = list(new_nodes) + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
 def weights_to_fp16(path, min_elements=16, keep=()):
     """Store float32 initializers (>= min_elements, not named in `keep`) as float16 and Cast them back to float32
     in-graph: the file halves while every op still computes in fp32. Returns the number of converted initializers.
-    keep: e.g. export/int8.int8_scale_names, whose exact float32 scales make the int8 weights equal the reference."""
+    keep: e.g. export/int8.scale_names of the int8 pass, whose exact float32 scales make the int8 weights equal the
+    reference."""
     keep = set(keep)
     model = onnx.load(str(path))
     graph = model.graph
@@ -47,11 +61,5 @@ def weights_to_fp16(path, min_elements=16, keep=()):
         casts.append(
             helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT, name=init.name + "__cast")
         )
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    nodes = casts + list(graph.node)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    save_rewritten(model, path, kept, casts)
     return len(casts)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from .int8 import int8_scale_names, weights_to_int8
+from .int8 import scale_names, weights_to_int8
 from .manifest import MANIFEST_FORMAT, file_digest, validate_manifest
 from .onnx_fold import fold_pads_in_file
 from .onnx_io import OPSET, export_module, weights_to_fp16
@@ -96,7 +96,7 @@ def write_package(
             fold_pads_in_file(path)
         converted = weights_to_int8(path) if int8 else []
         if fp16:
-            weights_to_fp16(path, keep=int8_scale_names(path) if converted else ())
+            weights_to_fp16(path, keep=scale_names(converted))
         entry = _graph_entry(name, path, inputs, outputs, fp16, bool(converted))
         graphs.append(entry)
         used.update(inputs, outputs)
