@@ -26,13 +26,13 @@ import torch
 from PIL import Image
 
 from eval_shipped import held_out, metrics, pytorch_detections, threshold_sweep
-from experiments.gallery_pytorch import gallery_detections, other_class_detections
+from experiments.gallery_pytorch import gallery_detections, gallery_sweep
 from webdetr_tools.data.coco_extra import load_coco_extra
 from webdetr_tools.detector_v2 import model_b, textures
 from webdetr_tools.detector_v2.class_calibration import ClassCalibration, concatenate, fit, label_pairs, log_loss
 from webdetr_tools.detector_v2.ssd_views import SsdInputs
 from webdetr_tools.ship.detector_v3_package import load_v3
-from webdetr_tools.evaluation.gallery import load_gallery, score_gallery
+from webdetr_tools.evaluation.gallery import load_gallery
 from webdetr_tools.ship.detector_v2b_package import DUPLICATE_IOU
 from webdetr_tools.ship.inputs import model_input
 from webdetr_tools.training.targets import LabelSource
@@ -121,20 +121,7 @@ def evaluate(run, config, args, thresholds):
     detections = pytorch_detections(run, rows, config.get("feature_size", 320), DUPLICATE_IOU)
     gallery = load_gallery(args.gallery)
     found = gallery_detections(run, config, gallery, args.data, REPO / ".cache" / "gallery", DUPLICATE_IOU)
-    sweep = []
-    for t in thresholds:
-        report = score_gallery(gallery, found, t)
-        summary = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
-        summary["other_class_detections"] = other_class_detections(gallery, found, t)
-        summary["not_fully_right"] = {
-            Path(p["source"]).stem: {"missing": p["missing"], "top": p["top"]}
-            for p in report["per_photo"]
-            if not p["fully_right"]
-        }
-        summary["not_silent"] = [
-            Path(e["source"]).name for e in gallery["object_free"] if any(d[1] >= t for d in found[e["source"]])
-        ]
-        sweep.append(summary)
+    sweep = gallery_sweep(gallery, found, thresholds)
     return {
         "held_out": metrics(rows, detections, labels),
         "f1_sweep": threshold_sweep(rows, detections, labels),

@@ -36,7 +36,7 @@ from eval_shipped import held_out, metrics
 from webdetr_tools.detector_v2.crop_check import CropCheck, mapping_matrix
 from webdetr_tools.detector_v2.crop_labels import coco_mass, crops, imagenet_to_coco
 from webdetr_tools.evaluation.coco_ap import box_iou
-from webdetr_tools.evaluation.gallery import load_gallery, resolve, score_gallery
+from webdetr_tools.evaluation.gallery import load_gallery, resolve
 from webdetr_tools.ship.detector_reference import proposal_reference
 from webdetr_tools.ship.detector_v2b_package import DUPLICATE_IOU
 from webdetr_tools.ship.inputs import model_input
@@ -44,7 +44,7 @@ from webdetr_tools.teacher.efficientnet import EfficientNetB0
 from webdetr_tools.training.evaluate import postprocess
 from webdetr_tools.training.targets import LabelSource
 
-from experiments.gallery_pytorch import other_class_detections
+from experiments.gallery_pytorch import gallery_sweep
 
 TOOLS = Path(__file__).resolve().parents[1]
 REPO = TOOLS.parent
@@ -103,19 +103,7 @@ class SourceCropCheck:
         return (boxes, scores, labels), masses
 
 
-def gallery_sweep(gallery, as_lists):
-    sweep = []
-    for t in (0.2, 0.25, 0.3, 0.35):
-        result = score_gallery(gallery, as_lists, t)
-        summary = {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
-        summary["other_class_detections"] = other_class_detections(gallery, as_lists, t)
-        summary["not_fully_right"] = {
-            Path(p["source"]).stem: {"missing": p["missing"], "top": p["top"]}
-            for p in result["per_photo"]
-            if not p["fully_right"]
-        }
-        sweep.append(summary)
-    return sweep
+GALLERY_THRESHOLDS = (0.2, 0.25, 0.3, 0.35)
 
 
 @torch.no_grad()
@@ -136,7 +124,10 @@ def in_frame(run, check: CropCheck, rows, gallery, args, names, labels_source):
     for e in pictures:
         b, s, c = detections(resolve(e["source"], args.data, REPO / ".cache" / "gallery"))
         found[e["source"]] = [(names[int(k)], float(v), [float(x) for x in bb]) for bb, v, k in zip(b, s, c)]
-    return {"held_out": metrics(rows, held, labels_source), "gallery": gallery_sweep(gallery, found)}
+    return {
+        "held_out": metrics(rows, held, labels_source),
+        "gallery": gallery_sweep(gallery, found, GALLERY_THRESHOLDS),
+    }
 
 
 def main():
@@ -183,7 +174,7 @@ def main():
             source: [(names[int(c)], float(s), [float(v) for v in b]) for b, s, c in zip(*final(*found[source]))]
             for source in found
         }
-        sweep = gallery_sweep(gallery, as_lists)
+        sweep = gallery_sweep(gallery, as_lists, GALLERY_THRESHOLDS)
         report["variants"][variant] = {"held_out": metrics(rows, detections, labels_source), "gallery": sweep}
         print(variant, json.dumps(report["variants"][variant]["held_out"]), flush=True)
         for row in sweep:

@@ -57,6 +57,26 @@ def other_class_detections(gallery, detections, threshold: float) -> int:
     return count
 
 
+def gallery_sweep(gallery, detections, thresholds) -> list[dict]:
+    """Per threshold: score_gallery's totals, the other-class detections, the photos not fully right (what is
+    missing, the top detection) and the object-free pictures that are not silent."""
+    sweep = []
+    for t in thresholds:
+        report = score_gallery(gallery, detections, t)
+        summary = {k: v for k, v in report.items() if not isinstance(v, (list, dict))}
+        summary["other_class_detections"] = other_class_detections(gallery, detections, t)
+        summary["not_fully_right"] = {
+            Path(p["source"]).stem: {"missing": p["missing"], "top": p["top"]}
+            for p in report["per_photo"]
+            if not p["fully_right"]
+        }
+        summary["not_silent"] = [
+            Path(e["source"]).name for e in gallery["object_free"] if any(d[1] >= t for d in detections[e["source"]])
+        ]
+        sweep.append(summary)
+    return sweep
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True)
